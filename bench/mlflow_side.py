@@ -1,0 +1,352 @@
+"""The MLflow half of the side-by-side benchmark.
+
+Run with the MLflow venv's interpreter (see setup_mlflow.sh):
+
+    bench/.venv-mlflow/bin/python bench/mlflow_side.py > mlflow.json
+
+It starts a real `mlflow server` (SQLite backend, MLflow's default worker count)
+in a temporary directory, measures it through MLflow's own client, and prints one
+JSON object on stdout; progress goes to stderr. Every loop is bounded in count
+and in time, and only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+# MLflow 3 sends usage telemetry from both the client and the server; there is no
+# internet here, and a blocked send must not be part of what we time.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _procs import (
+    LOOPBACK,
+    RssSampler,
+    ServerProcess,
+    free_port,
+    remember_tree,
+    rss_by_child,
+    start_server,
+    stop_tree,
+    tree_pids,
+    tree_pss_bytes,
+    tree_rss_bytes,
+    wait_until_ready,
+)
+from _stats import summarize_call_ns, summarize_seconds
+
+try:
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+except ImportError:
+    sys.exit(
+        "mlflow is not importable: run bench/setup_mlflow.sh, "
+        "then run this with bench/.venv-mlflow/bin/python"
+    )
+
+METRIC_KEY = "loss"
+BATCH_SIZE = 1000  # MLflow's MAX_METRICS_PER_BATCH: the most one log_batch call accepts
+# The server-side sampling endpoint the MLflow UI uses for charts; its cap is 2500 per run.
+DOWNSAMPLE_PATH = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval"
+MB = 1024 * 1024
+
+
+def log(message: str) -> None:
+    print(f"[mlflow_side] {message}", file=sys.stderr, flush=True)
+
+
+def settled_rss_bytes(root_pid: int, timeout_s: float = 20.0) -> tuple[int, int]:
+    """Tree RSS once it stops moving, and how many processes the tree has then.
+
+    The server answers before all its workers and its job runner have finished
+    importing, so the first reading would undercount idle memory.
+    """
+    deadline = time.monotonic() + timeout_s
+    readings: list[tuple[int, int]] = []
+    while time.monotonic() < deadline:
+        readings.append((len(tree_pids(root_pid)), tree_rss_bytes(root_pid)))
+        if len(readings) >= 4:
+            window = readings[-4:]
+            same_tree = len({count for count, _ in window}) == 1
+            low, high = min(r for _, r in window), max(r for _, r in window)
+            if same_tree and high - low <= 0.01 * high:
+                break
+        time.sleep(0.5)
+    count, rss = readings[-1]
+    return rss, count
+
+
+def measure_log_calls(experiment_id: str, calls: int, budget_s: float) -> dict[str, object]:
+    """Per-call cost of `mlflow.log_metric` as a training loop would call it."""
+    durations_ns: list[int] = []
+    with mlflow.start_run(experiment_id=experiment_id, run_name="log-metric-loop"):
+        for step in range(5):  # first calls open the connection and warm caches
+            mlflow.log_metric("warmup", 1.0 / (step + 1), step=step)
+        deadline = time.monotonic() + budget_s
+        for step in range(calls):
+            started = time.perf_counter_ns()
+            mlflow.log_metric(METRIC_KEY, 1.0 / (step + 1), step=step)
+            durations_ns.append(time.perf_counter_ns() - started)
+            if time.monotonic() > deadline:
+                break
+    summary: dict[str, object] = dict(summarize_call_ns(durations_ns))
+    summary["call"] = (
+        "mlflow.log_metric(key, value, step=i) inside mlflow.start_run(), synchronous (default)"
+    )
+    return summary
+
+
+def metric_batch(first_step: int, size: int) -> list[Metric]:
+    now_ms = int(time.time() * 1000)
+    return [
+        Metric(key=METRIC_KEY, value=1.0 / (step + 1), timestamp=now_ms, step=step)
+        for step in range(first_step, first_step + size)
+    ]
+
+
+def log_points(client: MlflowClient, run_id: str, first_step: int, last_step: int) -> None:
+    """Log steps [first_step, last_step) through log_batch, untimed (set-up for reads)."""
+    for start in range(first_step, last_step, BATCH_SIZE):
+        client.log_batch(run_id, metrics=metric_batch(start, min(BATCH_SIZE, last_step - start)))
+
+
+def measure_ingest(
+    client: MlflowClient, run_id: str, server: ServerProcess, points: int, budget_s: float
+) -> tuple[dict[str, object], float]:
+    """Throughput of log_batch with full batches; returns the result and the peak tree RSS."""
+    logged = 0
+    building_s = 0.0
+    with RssSampler(server.pid) as sampler:
+        started = time.perf_counter()
+        deadline = started + budget_s
+        while logged < points and time.perf_counter() < deadline:
+            # Building Metric objects is client work a real caller pays too, so it stays
+            # inside the timing; it is also reported on its own.
+            build_started = time.perf_counter()
+            batch = metric_batch(logged, min(BATCH_SIZE, points - logged))
+            building_s += time.perf_counter() - build_started
+            client.log_batch(run_id, metrics=batch)
+            logged += len(batch)
+        elapsed = time.perf_counter() - started
+    result = {
+        "value": round(logged / elapsed, 1),
+        "points": logged,
+        "seconds": round(elapsed, 3),
+        "batch_size": BATCH_SIZE,
+        "client_build_s": round(building_s, 3),
+        "time_bounded": logged < points,
+        "call": "MlflowClient.log_batch(run_id, metrics=[Metric x 1000])",
+    }
+    return result, sampler.peak_bytes / MB
+
+
+def measure_history(
+    client: MlflowClient, server: ServerProcess, run_id: str, points: int, repeats: int
+) -> tuple[dict[str, object], float]:
+    """Time get_metric_history of the whole series; returns the result and peak tree RSS."""
+    durations: list[float] = []
+    with RssSampler(server.pid) as sampler:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            history = client.get_metric_history(run_id, METRIC_KEY)
+            durations.append(time.perf_counter() - started)
+            if len(history) != points:
+                raise RuntimeError(
+                    f"get_metric_history returned {len(history)} points, expected {points}"
+                )
+    result: dict[str, object] = dict(summarize_seconds(durations))
+    result.update(
+        points=points,
+        call="MlflowClient.get_metric_history(run_id, key), which pages 25,000 points a request",
+    )
+    return result, sampler.peak_bytes / MB
+
+
+def measure_downsampled(
+    base_url: str, run_id: str, points: int, max_results: int, repeats: int
+) -> dict[str, object]:
+    """Time MLflow's server-side sampled history, the closest thing it has to downsampling."""
+    query = urllib.parse.urlencode(
+        {"run_ids": run_id, "metric_key": METRIC_KEY, "max_results": max_results}
+    )
+    url = f"{base_url}{DOWNSAMPLE_PATH}?{query}"
+    durations: list[float] = []
+    returned = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=120) as response:
+            body = json.loads(response.read())
+        durations.append(time.perf_counter() - started)
+        returned = len(body.get("metrics", []))
+    result: dict[str, object] = dict(summarize_seconds(durations))
+    result.update(
+        points=points,
+        points_returned=returned,
+        max_results=max_results,
+        call=f"GET {DOWNSAMPLE_PATH}?run_ids=..&metric_key=..&max_results={max_results}",
+        method=(
+            "row sampling in SQL (NTILE/ROW_NUMBER window functions) keeping first and last "
+            "points; not a min/max envelope, so spikes between samples can be lost"
+        ),
+    )
+    return result
+
+
+def large_history_estimate_s(have: int, want: int, ingest_rate: float, history_s: float) -> float:
+    """Rough cost of growing the series to `want` points and reading it back once.
+
+    Assumes reads scale linearly; MLflow pages by OFFSET, so the real cost is higher.
+    """
+    return (want - have) / ingest_rate + history_s * want / have
+
+
+def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    port = args.port or free_port()
+    base_url = f"http://{LOOPBACK}:{port}"
+    argv = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+        "--default-artifact-root", str(workdir / "art"),
+        "--host", LOOPBACK,
+        "--port", str(port),
+    ]  # fmt: skip
+    results: dict[str, object] = {"tool": "mlflow", "version": mlflow.__version__}
+    log(f"starting {' '.join(argv)}")
+    server = start_server(argv, cwd=workdir, log_path=workdir / "server.log")
+    try:
+        results["start_s"] = round(wait_until_ready(server, f"{base_url}/health"), 3)
+        log(f"answered /health after {results['start_s']} s")
+        idle_rss, process_count = settled_rss_bytes(server.pid)
+        remember_tree(server)
+        results["idle_rss_mb"] = round(idle_rss / MB, 1)
+        results["idle_pss_mb"] = round(tree_pss_bytes(server.pid) / MB, 1)
+        results["idle_rss_mb_by_child"] = rss_by_child(server.pid)
+        log(
+            f"idle tree: {process_count} processes, RSS {results['idle_rss_mb']} MB, "
+            f"PSS {results['idle_pss_mb']} MB"
+        )
+
+        mlflow.set_tracking_uri(base_url)
+        client = MlflowClient(base_url)
+        experiment_id = client.create_experiment("cairn-bench")
+
+        log(f"timing up to {args.log_calls} mlflow.log_metric calls")
+        results["log_call_us"] = measure_log_calls(experiment_id, args.log_calls, args.log_budget_s)
+
+        run_id = client.create_run(experiment_id, run_name="ingest-and-history").info.run_id
+        log(f"ingesting up to {args.ingest_points} points with log_batch")
+        ingest, ingest_peak_mb = measure_ingest(
+            client, run_id, server, args.ingest_points, args.ingest_budget_s
+        )
+        results["ingest_points_per_s"] = ingest
+        results["peak_rss_mb"] = round(ingest_peak_mb, 1)
+        log(f"ingest: {ingest['value']} points/s, peak {results['peak_rss_mb']} MB")
+
+        stored = int(ingest["points"])
+        if stored < args.history_points:
+            log(f"topping the series up to {args.history_points} points (untimed)")
+            log_points(client, run_id, stored, args.history_points)
+            stored = args.history_points
+        log(f"reading the full {stored}-point history x{args.history_repeats}")
+        history, history_peak_mb = measure_history(
+            client, server, run_id, stored, args.history_repeats
+        )
+        results["history_full_s"] = history
+        results["history_peak_rss_mb"] = round(history_peak_mb, 1)
+        results["history_downsampled_s"] = measure_downsampled(
+            base_url, run_id, stored, args.downsample_points, args.history_repeats
+        )
+        log(f"history {history['value']} s, sampled {results['history_downsampled_s']['value']} s")
+
+        if args.large_history_points > stored:
+            estimate = large_history_estimate_s(
+                stored, args.large_history_points, float(ingest["value"]), float(history["value"])
+            )
+            large: dict[str, object] = {
+                "points": args.large_history_points,
+                "estimate_s": round(estimate, 1),
+            }
+            if estimate <= args.large_budget_s:
+                log(f"growing the series to {args.large_history_points} points (~{estimate:.0f} s)")
+                log_points(client, run_id, stored, args.large_history_points)
+                large["history_full_s"], large_peak_mb = measure_history(
+                    client, server, run_id, args.large_history_points, repeats=1
+                )
+                large["peak_rss_mb"] = round(large_peak_mb, 1)
+                large["history_downsampled_s"] = measure_downsampled(
+                    base_url, run_id, args.large_history_points, args.downsample_points, 1
+                )
+            else:
+                large["skipped"] = (
+                    f"estimated {estimate:.0f} s > budget {args.large_budget_s:.0f} s"
+                )
+                log(f"skipping {args.large_history_points}-point history: {large['skipped']}")
+            results["history_large"] = large
+
+        results["server"] = {
+            "argv": ["mlflow", *argv[1:]],
+            "workers": "MLflow's default: uvicorn --workers 4, plus job runner huey consumers",
+            "processes_idle": process_count,
+            "backend": "sqlite",
+        }
+        results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    finally:
+        log("stopping the server tree")
+        stop_tree(server)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--log-calls", type=int, default=300)
+    parser.add_argument("--log-budget-s", type=float, default=60.0)
+    parser.add_argument("--ingest-points", type=int, default=100_000)
+    parser.add_argument("--ingest-budget-s", type=float, default=60.0)
+    parser.add_argument("--history-points", type=int, default=100_000)
+    parser.add_argument("--history-repeats", type=int, default=3)
+    parser.add_argument("--downsample-points", type=int, default=2000)
+    parser.add_argument(
+        "--large-history-points", type=int, default=1_000_000,
+        help="also time a history this long when the estimate fits --large-budget-s (0: never)",
+    )  # fmt: skip
+    parser.add_argument("--large-budget-s", type=float, default=120.0)
+    return parser.parse_args(argv)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # Turn SIGTERM into SystemExit so the finally blocks stop the server and remove the temp dir.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    started = time.monotonic()
+    # MLflow prints "View run at ..." lines to stdout; stdout is reserved for the JSON.
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        tempfile.TemporaryDirectory(prefix="cairn-bench-mlflow-") as tmp,
+    ):
+        results = run_benchmark(args, Path(tmp))
+    results["bench_wall_s"] = round(time.monotonic() - started, 1)
+    log(f"done in {results['bench_wall_s']} s")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Cairn: log every experiment, version every model, share one dashboard.
+
+    import cairn
+    with cairn.init(project="mnist", config={"lr": 0.01}) as run:
+        for epoch in range(10):
+            run.log({"loss": 0.3, "acc": 0.9})
+"""
+
+from cairn.client.api import Api
+from cairn.client.run import Run
+from cairn.client.sdk import init
+from cairn.core.errors import (
+    CairnError,
+    InvalidInput,
+    NotFound,
+    ParamConflict,
+    RunNotActive,
+    Unavailable,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "CairnError",
+    "InvalidInput",
+    "NotFound",
+    "ParamConflict",
+    "Run",
+    "RunNotActive",
+    "Unavailable",
+    "__version__",
+    "init",
+]

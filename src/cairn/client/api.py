@@ -1,0 +1,89 @@
+"""``cairn.Api()``: read projects, runs and metric histories from any store or server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from cairn.client.connect import connect, resolve_uri
+from cairn.core.entities import Project, Run
+from cairn.core.metrics import MetricHistory
+
+_PAGE = 1000
+_HISTORY_PAGE = 1_000_000
+
+
+class Api:
+    """Read access. ``uri`` defaults to ``CAIRN_URI``, then the embedded store."""
+
+    def __init__(self, uri: str | None = None) -> None:
+        self.uri = resolve_uri(uri)
+        self._tracking = connect(self.uri)
+
+    def projects(self) -> list[Project]:
+        return self._tracking.list_projects()
+
+    def project(self, name: str) -> Project:
+        return self._tracking.get_project(name)
+
+    def runs(self, project: str, *, include_deleted: bool = False, limit: int | None = None) -> list[Run]:
+        """Runs of a project, newest first (all of them unless ``limit`` is given)."""
+        return list(self.iter_runs(project, include_deleted=include_deleted, limit=limit))
+
+    def iter_runs(self, project: str, *, include_deleted: bool = False, limit: int | None = None) -> Iterator[Run]:
+        token: str | None = None
+        seen = 0
+        while True:
+            size = _PAGE if limit is None else min(_PAGE, limit - seen)
+            page = self._tracking.list_runs(project, include_deleted=include_deleted, limit=size, page_token=token)
+            for run in page.items:
+                yield run
+            seen += len(page.items)
+            token = page.next_page_token
+            if token is None or (limit is not None and seen >= limit):
+                return
+
+    def run(self, run_id: str) -> Run:
+        return self._tracking.get_run(run_id)
+
+    def history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        max_points: int | None = None,
+        step_min: int | None = None,
+        step_max: int | None = None,
+    ) -> MetricHistory:
+        """A metric's points ordered by step; with ``max_points``, its min/max envelope."""
+        first = self._tracking.get_metric_history(
+            run_id, key, step_min=step_min, step_max=step_max, max_points=max_points,
+            limit=None if max_points else _HISTORY_PAGE,
+        )
+        if first.next_offset is None:
+            return first
+        parts = [first]
+        while parts[-1].next_offset is not None:
+            parts.append(
+                self._tracking.get_metric_history(
+                    run_id, key, step_min=step_min, step_max=step_max,
+                    offset=parts[-1].next_offset or 0, limit=_HISTORY_PAGE,
+                )
+            )
+        return MetricHistory(
+            key=key,
+            steps=np.concatenate([p.steps for p in parts]),
+            timestamps=np.concatenate([p.timestamps for p in parts]),
+            values=np.concatenate([p.values for p in parts]),
+            total=first.total,
+        )
+
+    def close(self) -> None:
+        self._tracking.close()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

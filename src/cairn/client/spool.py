@@ -1,0 +1,119 @@
+"""A folder of writes that could not be sent yet, so that they survive the process.
+
+Each writer has its own folder under ``CAIRN_HOME/spool/``: an ``owner.json`` naming the process
+and the store it writes to, and one JSON file per pending write, named by its sequence number so
+that replay keeps the order (a run's "finished" must not overtake its last metrics). Files are
+written to a temporary name and renamed, so a crash never leaves half a write behind.
+``cairn sync`` replays the folders of processes that are gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cairn.core.clock import now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledWrite:
+    seq: int
+    run_id: str
+    kind: str  # metrics | params | tags | update
+    payload: Any
+    path: Path
+
+
+class Spool:
+    def __init__(self, folder: Path, *, uri: str) -> None:
+        self.folder = folder
+        self.uri = uri
+
+    @classmethod
+    def for_writer(cls, root: Path, writer_id: str, uri: str) -> Spool:
+        return cls(root / writer_id, uri=uri)
+
+    def _ensure_owner(self) -> None:
+        owner = self.folder / "owner.json"
+        if not owner.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_atomically(owner, {"pid": os.getpid(), "uri": self.uri, "created_at": now_ms()})
+
+    def put(self, seq: int, run_id: str, kind: str, payload: Any) -> None:
+        """Persist one write. Raises OSError if the disk refuses it."""
+        self._ensure_owner()
+        _write_atomically(
+            self.folder / f"{seq:015d}.json", {"seq": seq, "run_id": run_id, "kind": kind, "payload": payload}
+        )
+
+    def pending(self) -> Iterator[SpooledWrite]:
+        """Spooled writes, oldest first."""
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.glob("[0-9]*.json")):
+            data = orjson.loads(path.read_bytes())
+            yield SpooledWrite(data["seq"], data["run_id"], data["kind"], data["payload"], path)
+
+    def __len__(self) -> int:
+        return len(list(self.folder.glob("[0-9]*.json"))) if self.folder.is_dir() else 0
+
+    def remove(self, write: SpooledWrite) -> None:
+        write.path.unlink(missing_ok=True)
+
+    def remove_if_empty(self) -> None:
+        if self.folder.is_dir() and not any(self.folder.glob("[0-9]*.json")):
+            (self.folder / "owner.json").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A spool folder whose owning process has exited."""
+
+    spool: Spool
+    pid: int
+
+
+def orphaned_spools(root: Path) -> list[Orphan]:
+    """Spools left by processes that are no longer running."""
+    found = []
+    if not root.is_dir():
+        return found
+    for folder in sorted(root.iterdir()):
+        owner = folder / "owner.json"
+        if not owner.is_file():
+            continue
+        try:
+            data = orjson.loads(owner.read_bytes())
+        except orjson.JSONDecodeError:
+            continue
+        if _process_alive(data["pid"]):  # its writer is still sending (this process included)
+            continue
+        found.append(Orphan(Spool(folder, uri=data["uri"]), data["pid"]))
+    return found
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_atomically(path: Path, data: Any) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,52 @@
+"""``cairn sync``: send the spooled writes of processes that died before they could."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cairn.client.connect import connect
+from cairn.client.spool import orphaned_spools
+from cairn.client.writer import apply_write
+from cairn.core.errors import CairnError
+
+
+@dataclass
+class SyncReport:
+    writes_sent: int = 0
+    points_sent: int = 0
+    writes_refused: int = 0
+    spools_left: int = 0
+
+
+def sync_spools(root: Path, *, progress: Callable[[int], None] | None = None) -> SyncReport:
+    """Replay every orphaned spool under ``root`` to the store it was meant for, in order.
+
+    A write the store refuses (say, to a run deleted since) is dropped and counted; a store that
+    cannot be reached leaves its spool in place for the next attempt.
+    """
+    report = SyncReport()
+    for orphan in orphaned_spools(root):
+        tracking = connect(orphan.spool.uri)
+        try:
+            for write in orphan.spool.pending():
+                try:
+                    report.points_sent += apply_write(tracking, write.run_id, write.kind, write.payload)
+                    report.writes_sent += 1
+                except CairnError as exc:
+                    if exc.retryable:
+                        report.spools_left += 1
+                        break
+                    report.writes_refused += 1
+                orphan.spool.remove(write)
+                if progress is not None:
+                    progress(1)
+            orphan.spool.remove_if_empty()
+        finally:
+            tracking.close()
+    return report
+
+
+def pending_writes(root: Path) -> int:
+    return sum(len(orphan.spool) for orphan in orphaned_spools(root))

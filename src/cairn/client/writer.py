@@ -1,0 +1,321 @@
+"""The background writer: the training loop only enqueues, this thread does the I/O.
+
+``put_points`` is the hot path: one ``deque.append`` of the caller's (step, timestamp, values),
+nothing else. The writer thread wakes every ``flush_interval`` seconds (or when asked), turns
+the queued points into columns, and sends them in batches of at most ``max_batch_points``.
+Params, tags and run updates go through the same queue, so they keep their order relative to
+the points (a run's "finished" never overtakes its last metrics).
+
+When the store cannot be reached (a retryable :class:`Unavailable`), every write from then on
+goes to the spool on disk, in order, and the writer retries the oldest with exponential back-off
+until the store answers, then drains the spool. Each metric batch carries (client_id, seq), so a
+batch that reached the store but whose answer was lost is not stored twice when resent.
+Whatever happens, the writer never raises into the training loop: problems become one warning
+each on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.client.spool import Spool
+from cairn.core.entities import RunStatus, RunUpdate
+from cairn.core.errors import CairnError
+from cairn.core.metrics import MetricBatch, MetricColumns
+from cairn.core.wire import batch_from_wire, batch_to_wire
+from cairn.service.interface import Tracking
+
+_BACKOFF_FIRST_S = 0.25
+_BACKOFF_MAX_S = 4.0
+#: Points kept in memory when even the spool folder cannot be written.
+_MEMORY_BACKLOG_POINTS = 5_000_000
+
+
+def warn(message: str) -> None:
+    print(f"cairn: warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class _Op:
+    """A queued write other than metric points; ``done`` marks a flush barrier."""
+
+    kind: str  # params | tags | update | barrier
+    payload: Any = None
+    done: threading.Event | None = None
+
+
+class _Columns:
+    """Queued points regrouped by key into columns, ready to become one batch."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, tuple[list[int], list[int], list[float]]] = {}
+        self.points = 0
+
+    def add(self, step: int, timestamp: int, values: Mapping[str, float]) -> None:
+        by_key = self.by_key
+        for key, value in values.items():
+            column = by_key.get(key)
+            if column is None:
+                column = by_key[key] = ([], [], [])
+            column[0].append(step)
+            column[1].append(timestamp)
+            column[2].append(value)
+        self.points += len(values)
+
+    def to_batch(self, client_id: str, seq: int) -> MetricBatch:
+        return MetricBatch(
+            client_id=client_id,
+            seq=seq,
+            columns=[
+                MetricColumns(
+                    key,
+                    np.array(steps, dtype=np.int64),
+                    np.array(timestamps, dtype=np.int64),
+                    np.array(values, dtype=np.float64),
+                )
+                for key, (steps, timestamps, values) in self.by_key.items()
+            ],
+        )
+
+
+@dataclass
+class _MemoryBacklog:
+    """Where writes wait when the spool folder cannot be written either (disk full, read-only)."""
+
+    items: list[tuple[int, str, Any]] = field(default_factory=list)
+    points: int = 0
+
+
+class BackgroundWriter:
+    def __init__(
+        self,
+        tracking: Tracking,
+        run_id: str,
+        *,
+        spool_root: Path,
+        uri: str,
+        flush_interval: float = 0.5,
+        max_batch_points: int = 100_000,
+    ) -> None:
+        self.tracking = tracking
+        self.run_id = run_id
+        self.client_id = uuid.uuid4().hex
+        self.flush_interval = flush_interval
+        self.max_batch_points = max_batch_points
+        self.spool = Spool.for_writer(spool_root, self.client_id, uri)
+        self.points_sent = 0
+        self._queue: deque[tuple[int, int, Mapping[str, float]] | _Op] = deque()
+        self._wake = threading.Event()
+        self._closing = False
+        self._seq = 0
+        self._offline = False
+        self._backoff = _BACKOFF_FIRST_S
+        self._retry_at = 0.0
+        self._memory = _MemoryBacklog()
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name=f"cairn-writer-{run_id[:8]}", daemon=True)
+        self._thread.start()
+
+    # -- called from the training loop ------------------------------------------------------
+
+    def put_points(self, step: int, timestamp: int, values: Mapping[str, float]) -> None:
+        self._queue.append((step, timestamp, values))
+
+    def put(self, kind: str, payload: Any) -> None:
+        self._queue.append(_Op(kind, payload))
+        self._wake.set()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far has been handled; True if it reached the store
+        (False when it is spooled, or the wait timed out)."""
+        done = threading.Event()
+        self._queue.append(_Op("barrier", done=done))
+        self._wake.set()
+        return done.wait(timeout) and not self.backlog
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, try the store once more if it was away, and stop the thread."""
+        delivered = self.flush(timeout)
+        if not delivered and self._offline:
+            self._retry_at = 0.0
+            delivered = self.flush(timeout)
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+        return delivered
+
+    @property
+    def offline(self) -> bool:
+        return self._offline
+
+    @property
+    def backlog(self) -> int:
+        """Writes waiting on disk or in memory for the store to come back."""
+        return len(self.spool) + len(self._memory.items)
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self._drain()
+                if self._offline and time.monotonic() >= self._retry_at:
+                    self._replay_backlog()
+            except Exception as exc:  # never let the thread die: the next round may work
+                self._warn_once("writer", f"the background writer hit an unexpected error: {exc!r}")
+            if self._closing and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        columns = _Columns()
+        while self._queue:
+            item = self._queue.popleft()
+            if isinstance(item, tuple):
+                columns.add(*item)
+                if columns.points >= self.max_batch_points:
+                    self._send_points(columns)
+                    columns = _Columns()
+                continue
+            if columns.points:
+                self._send_points(columns)
+                columns = _Columns()
+            if item.kind == "barrier":
+                if self._offline:
+                    self._replay_backlog()
+                assert item.done is not None
+                item.done.set()
+            else:
+                self._send(item.kind, item.payload)
+        if columns.points:
+            self._send_points(columns)
+
+    def _send_points(self, columns: _Columns) -> None:
+        seq = self._next_seq()
+        batch = columns.to_batch(self.client_id, seq)
+        if self._offline:
+            self._keep(seq, "metrics", batch_to_wire(batch), batch.points)
+            return
+        try:
+            self.tracking.log_metrics(self.run_id, batch)
+            self.points_sent += batch.points
+        except CairnError as exc:
+            if not exc.retryable:
+                self._warn_once(exc.code, f"{batch.points} metric points were refused: {exc.message}")
+                return
+            self._go_offline(exc)
+            self._keep(seq, "metrics", batch_to_wire(batch), batch.points)
+
+    def _send(self, kind: str, payload: Any) -> None:
+        seq = self._next_seq()
+        if self._offline:
+            self._keep(seq, kind, payload, 0)
+            return
+        try:
+            self._apply(kind, payload)
+        except CairnError as exc:
+            if not exc.retryable:
+                self._warn_once(exc.code, f"{kind} refused: {exc.message}")
+                return
+            self._go_offline(exc)
+            self._keep(seq, kind, payload, 0)
+
+    def _apply(self, kind: str, payload: Any) -> None:
+        self.points_sent += apply_write(self.tracking, self.run_id, kind, payload)
+
+    # -- outage handling --------------------------------------------------------------------
+
+    def _go_offline(self, exc: CairnError) -> None:
+        if not self._offline:
+            warn(f"{exc.message}; writes are kept in {self.spool.folder} and sent when it is back")
+        self._offline = True
+        self._retry_at = time.monotonic() + self._backoff
+
+    def _keep(self, seq: int, kind: str, payload: Any, points: int) -> None:
+        try:
+            self.spool.put(seq, self.run_id, kind, payload)
+        except OSError as exc:
+            if self._memory.points + points > _MEMORY_BACKLOG_POINTS:
+                self._warn_once("dropped", "the spool cannot be written and memory is full: dropping writes")
+                return
+            self._warn_once("spool", f"cannot write the spool ({exc}); keeping writes in memory")
+            self._memory.items.append((seq, kind, payload))
+            self._memory.points += points
+
+    def _replay_backlog(self) -> None:
+        for seq, kind, payload, remove in self._backlog():
+            try:
+                self._apply(kind, payload)
+            except CairnError as exc:
+                if exc.retryable:
+                    self._backoff = min(self._backoff * 2, _BACKOFF_MAX_S)
+                    self._retry_at = time.monotonic() + self._backoff
+                    return
+                self._warn_once(exc.code, f"a spooled {kind} write (#{seq}) was refused: {exc.message}")
+            remove()
+        self._offline = False
+        self._backoff = _BACKOFF_FIRST_S
+        self.spool.remove_if_empty()
+
+    def _backlog(self) -> Iterator[tuple[int, str, Any, Callable[[], None]]]:
+        """Spooled and in-memory writes together, in the order they were made."""
+        spooled = [(w.seq, w.kind, w.payload, (lambda w=w: self.spool.remove(w))) for w in self.spool.pending()]
+        in_memory = [(s, k, p, (lambda item=(s, k, p): self._memory.items.remove(item))) for s, k, p in self._memory.items]
+        yield from sorted(spooled + in_memory, key=lambda entry: entry[0])
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq += 1
+        return seq
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warn(message)
+
+
+def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int:
+    """Perform one spooled (JSON-shaped) write; returns the metric points it stored."""
+    if kind == "metrics":
+        batch = batch_from_wire(payload)
+        tracking.log_metrics(run_id, batch)
+        return batch.points
+    if kind == "params":
+        tracking.log_params(run_id, payload)
+    elif kind == "tags":
+        tracking.set_tags(run_id, payload)
+    elif kind == "update":
+        tracking.update_run(run_id, update_from_payload(payload))
+    else:
+        raise ValueError(f"unknown write kind {kind!r}")
+    return 0
+
+
+def update_payload(update: RunUpdate) -> dict[str, Any]:
+    return {
+        "status": None if update.status is None else update.status.value,
+        "name": update.name,
+        "notes": update.notes,
+        "end_time": update.end_time,
+    }
+
+
+def update_from_payload(payload: Mapping[str, Any]) -> RunUpdate:
+    status = payload.get("status")
+    return RunUpdate(
+        status=None if status is None else RunStatus(status),
+        name=payload.get("name"),
+        notes=payload.get("notes"),
+        end_time=payload.get("end_time"),
+    )

@@ -1,0 +1,1 @@
+"""Entities, limits, params, metric columns and errors: pure code with no I/O."""

@@ -1,0 +1,148 @@
+"""Every error Cairn raises on purpose, each with a stable ``code`` and an HTTP status.
+
+The server turns any of these into one JSON envelope,
+``{"error": {"code": ..., "message": ..., "details": ...}}``, and the HTTP client turns the
+envelope back into the same class through :func:`error_class_for_code`, so a caller catches
+``ParamConflict`` whether it logged in-process or through a server.
+
+    CairnError                      internal_error        500
+    ├── InvalidInput                invalid_input         400
+    │   ├── InvalidKey              invalid_key           400
+    │   ├── InvalidValue            invalid_value         400
+    │   ├── InvalidRequest          invalid_request       400
+    │   └── PayloadTooLarge         payload_too_large     413
+    ├── NotFound                    not_found             404
+    │   ├── ProjectNotFound         project_not_found     404
+    │   └── RunNotFound             run_not_found         404
+    ├── Conflict                    conflict              409
+    │   ├── AlreadyExists           already_exists        409
+    │   ├── ParamConflict           param_conflict        409
+    │   └── RunNotActive            run_not_active        409
+    ├── PermissionDenied            permission_denied     403
+    ├── SchemaOutOfDate             schema_out_of_date    503
+    └── Unavailable                 unavailable           503   (retryable)
+
+Codes are part of the public API: never rename one, only add.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CairnError(Exception):
+    """Base of every deliberate Cairn error."""
+
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    #: Whether sending the same request again later may succeed (the writer retries these).
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_envelope(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(CairnError):
+    code = "invalid_input"
+    http_status = 400
+
+
+class InvalidKey(InvalidInput):
+    """A param, metric or tag key is empty, too long or has control characters."""
+
+    code = "invalid_key"
+
+
+class InvalidValue(InvalidInput):
+    """A value is of the wrong type, non-numeric where a number is needed, or too long."""
+
+    code = "invalid_value"
+
+
+class InvalidRequest(InvalidInput):
+    """The request itself is malformed: bad JSON, missing or unknown fields."""
+
+    code = "invalid_request"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class NotFound(CairnError):
+    code = "not_found"
+    http_status = 404
+
+
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+
+
+class Conflict(CairnError):
+    code = "conflict"
+    http_status = 409
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class ParamConflict(Conflict):
+    """A param was logged again with a different value: params are immutable."""
+
+    code = "param_conflict"
+
+
+class RunNotActive(Conflict):
+    """Something was logged to a run that is finished, failed, killed or deleted."""
+
+    code = "run_not_active"
+
+
+class PermissionDenied(CairnError):
+    code = "permission_denied"
+    http_status = 403
+
+
+class SchemaOutOfDate(CairnError):
+    """The database schema is older than this version of Cairn expects."""
+
+    code = "schema_out_of_date"
+    http_status = 503
+
+
+class Unavailable(CairnError):
+    """The store or the server cannot be reached right now; the same call may work later."""
+
+    code = "unavailable"
+    http_status = 503
+    retryable = True
+
+
+def _all_subclasses(cls: type[CairnError]) -> list[type[CairnError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class_for_code(code: str) -> type[CairnError]:
+    """The error class that owns ``code``; the base class for a code this version lacks."""
+    for cls in _all_subclasses(CairnError):
+        if cls.code == code:
+            return cls
+    return CairnError
+
+
+def all_error_classes() -> list[type[CairnError]]:
+    return _all_subclasses(CairnError)

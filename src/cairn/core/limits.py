@@ -1,0 +1,120 @@
+"""Input limits and the checks that enforce them, shared by the SDK, service and server.
+
+Every number here is documented in docs/limits.md; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+
+from cairn.core.errors import InvalidKey, InvalidRequest, InvalidValue
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 6000
+MAX_NAME_LENGTH = 250
+MAX_NOTES_LENGTH = 100_000
+MAX_PROJECT_DESCRIPTION_LENGTH = 10_000
+#: Points in one metric batch request; the SDK splits larger batches itself.
+MAX_POINTS_PER_BATCH = 500_000
+#: Params or tags in one request.
+MAX_ITEMS_PER_REQUEST = 10_000
+#: Bytes of one request body, after decompression.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+MAX_PAGE_SIZE = 10_000
+MAX_HISTORY_POINTS = 10_000_000
+#: Steps are stored as signed 64-bit integers.
+MIN_STEP = -(2**63)
+MAX_STEP = 2**63 - 1
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_key(key: object, kind: str) -> str:
+    """Return ``key`` if it may name a param, metric or tag (``kind`` says which, for the message)."""
+    if not isinstance(key, str):
+        raise InvalidKey(f"{kind} key must be a string, got {type(key).__name__}", details={"kind": kind})
+    if not key:
+        raise InvalidKey(f"{kind} key must not be empty", details={"kind": kind})
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(
+            f"{kind} key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}",
+            details={"kind": kind, "key": key[:50] + "…", "limit": MAX_KEY_LENGTH},
+        )
+    if _CONTROL_CHARACTERS.search(key):
+        raise InvalidKey(
+            f"{kind} key {key!r} contains a control character", details={"kind": kind, "key": key}
+        )
+    return key
+
+
+def check_text(value: object, what: str, limit: int) -> str:
+    """Return ``value`` if it is a string of at most ``limit`` characters."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"{what} must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidValue(
+            f"{what} is {len(value)} characters long; the limit is {limit}",
+            details={"limit": limit, "length": len(value)},
+        )
+    return value
+
+
+def check_name(value: object, what: str) -> str:
+    name = check_text(value, what, MAX_NAME_LENGTH)
+    if not name.strip():
+        raise InvalidValue(f"{what} must not be blank")
+    if _CONTROL_CHARACTERS.search(name):
+        raise InvalidValue(f"{what} {name!r} contains a control character")
+    return name
+
+
+def check_metric_value(key: str, value: object) -> float:
+    """A metric value as a float; NaN and ±inf are fine, text and booleans are not.
+
+    The strings "NaN", "Infinity" and "-Infinity" are accepted because JSON has no literal for
+    them: that is how they travel on the wire.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise InvalidValue(
+            f"metric {key!r} must be a number, got {type(value).__name__}",
+            details={"key": key},
+        )
+    if isinstance(value, str):
+        if value not in ("NaN", "Infinity", "-Infinity"):
+            raise InvalidValue(f"metric {key!r} must be a number, got {value[:50]!r}", details={"key": key})
+        return float(value)
+    return float(value)
+
+
+def check_step(value: object) -> int:
+    """An integer step; numpy integers are fine, floats and booleans are not."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise InvalidValue(f"step must be an integer, got {value!r}"[:200])
+    value = operator.index(value)
+    if not MIN_STEP <= value <= MAX_STEP:
+        raise InvalidValue(f"step {value} does not fit in 64 bits")
+    return value
+
+
+def check_timestamp(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STEP:
+        raise InvalidValue(f"timestamp must be a non-negative integer of milliseconds, got {value!r}"[:200])
+    return value
+
+
+def check_page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    return limit
+
+
+def wire_float(value: float) -> float | str:
+    """``value`` as JSON can carry it: non-finite numbers become "NaN", "Infinity", "-Infinity"."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"

@@ -1,0 +1,188 @@
+"""The JSON wire format of REST API v1, both ways, in one place.
+
+The server encodes with these functions and the HTTP client decodes with them, so the two
+cannot disagree. JSON has no NaN or infinity: such values travel as the strings "NaN",
+"Infinity" and "-Infinity" (what ``float()`` reads back).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunStatus
+from cairn.core.errors import InvalidRequest
+from cairn.core.limits import wire_float
+from cairn.core.metrics import Float64Array, MetricBatch, MetricColumns, MetricHistory
+
+
+def project_to_wire(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "created_at": project.created_at,
+        "run_count": project.run_count,
+        "last_activity": project.last_activity,
+    }
+
+
+def project_from_wire(data: Mapping[str, Any]) -> Project:
+    return Project(
+        id=data["id"],
+        name=data["name"],
+        description=data["description"],
+        created_at=data["created_at"],
+        run_count=data["run_count"],
+        last_activity=data["last_activity"],
+    )
+
+
+def run_to_wire(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "project": run.project,
+        "project_id": run.project_id,
+        "name": run.name,
+        "user": run.user,
+        "status": run.status.value,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "duration_ms": run.duration_ms,
+        "parent_id": run.parent_id,
+        "notes": run.notes,
+        "deleted": run.deleted,
+        "params": {k: _param_to_wire(v) for k, v in run.params.items()},
+        "tags": dict(run.tags),
+        "metrics": {key: _summary_to_wire(s) for key, s in run.metrics.items()},
+    }
+
+
+def run_from_wire(data: Mapping[str, Any]) -> Run:
+    return Run(
+        id=data["id"],
+        project_id=data["project_id"],
+        project=data["project"],
+        name=data["name"],
+        user=data["user"],
+        status=RunStatus(data["status"]),
+        start_time=data["start_time"],
+        end_time=data["end_time"],
+        parent_id=data["parent_id"],
+        notes=data["notes"],
+        deleted=data["deleted"],
+        params={k: _param_from_wire(v) for k, v in data["params"].items()},
+        tags=dict(data["tags"]),
+        metrics={k: _summary_from_wire(k, s) for k, s in data["metrics"].items()},
+    )
+
+
+def _param_to_wire(value: Any) -> Any:
+    # A float param that is NaN or infinite keeps its type through a tagged object.
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": wire_float(value)}
+    return value
+
+
+def _param_from_wire(value: Any) -> Any:
+    if isinstance(value, dict):
+        return float(value["float"])
+    return value
+
+
+def _summary_to_wire(summary: MetricSummary) -> dict[str, Any]:
+    return {
+        "last": wire_float(summary.last),
+        "last_step": summary.last_step,
+        "last_timestamp": summary.last_timestamp,
+        "min": None if summary.min is None else wire_float(summary.min),
+        "max": None if summary.max is None else wire_float(summary.max),
+        "count": summary.count,
+    }
+
+
+def _summary_from_wire(key: str, data: Mapping[str, Any]) -> MetricSummary:
+    return MetricSummary(
+        key=key,
+        last=float(data["last"]),
+        last_step=data["last_step"],
+        last_timestamp=data["last_timestamp"],
+        min=None if data["min"] is None else float(data["min"]),
+        max=None if data["max"] is None else float(data["max"]),
+        count=data["count"],
+    )
+
+
+def values_to_wire(values: Float64Array) -> Any:
+    """A value column for JSON: the array itself when all finite (orjson writes it fast)."""
+    if bool(np.isfinite(values).all()):
+        return values
+    return [wire_float(v) for v in values.tolist()]
+
+
+def history_to_wire(history: MetricHistory) -> dict[str, Any]:
+    return {
+        "key": history.key,
+        "total": history.total,
+        "downsampled": history.downsampled,
+        "next_offset": history.next_offset,
+        "steps": history.steps,
+        "timestamps": history.timestamps,
+        "values": values_to_wire(history.values),
+    }
+
+
+def history_from_wire(data: Mapping[str, Any]) -> MetricHistory:
+    return MetricHistory(
+        key=data["key"],
+        steps=np.array(data["steps"], dtype=np.int64),
+        timestamps=np.array(data["timestamps"], dtype=np.int64),
+        values=np.array(data["values"], dtype=np.float64),
+        total=data["total"],
+        downsampled=data["downsampled"],
+        next_offset=data["next_offset"],
+    )
+
+
+def batch_to_wire(batch: MetricBatch) -> dict[str, Any]:
+    return {
+        "client_id": batch.client_id,
+        "seq": batch.seq,
+        "metrics": [
+            {"key": c.key, "steps": c.steps, "timestamps": c.timestamps, "values": values_to_wire(c.values)}
+            for c in batch.columns
+        ],
+    }
+
+
+def batch_from_wire(data: object) -> MetricBatch:
+    """Validate a decoded JSON batch; every problem becomes a clear ``InvalidInput``."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("a metric batch must be a JSON object")
+    unknown = set(data) - {"client_id", "seq", "metrics"}
+    if unknown:
+        raise InvalidRequest(f"unknown fields in metric batch: {', '.join(sorted(unknown))}")
+    client_id, seq, metrics = data.get("client_id"), data.get("seq"), data.get("metrics")
+    if not isinstance(client_id, str):
+        raise InvalidRequest("client_id must be a string")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise InvalidRequest("seq must be an integer")
+    if not isinstance(metrics, list):
+        raise InvalidRequest("metrics must be a list of {key, steps, timestamps, values}")
+    columns = []
+    for item in metrics:
+        if not isinstance(item, dict) or set(item) != {"key", "steps", "timestamps", "values"}:
+            raise InvalidRequest("each metric must be an object with exactly key, steps, timestamps, values")
+        columns.append(MetricColumns.from_lists(item["key"], item["steps"], item["timestamps"], item["values"]))
+    return MetricBatch(client_id=client_id, seq=seq, columns=columns)
+
+
+def ingest_result_to_wire(result: IngestResult) -> dict[str, Any]:
+    return {"points": result.points, "duplicate": result.duplicate}
+
+
+def ingest_result_from_wire(data: Mapping[str, Any]) -> IngestResult:
+    return IngestResult(points=data["points"], duplicate=data["duplicate"])

@@ -1,0 +1,45 @@
+"""The ASGI application, built from settings by :func:`create_app`; nothing happens at import."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from cairn import __version__
+from cairn.server.body_limit import BodyLimitMiddleware
+from cairn.server.errors import install_error_handlers
+from cairn.server.routes import health, metrics, projects, runs
+from cairn.service.policy import Principal
+from cairn.service.tracking import TrackingService
+from cairn.settings import ServerSettings
+from cairn.store.base import MetadataStore
+from cairn.store.registry import open_store
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> FastAPI:
+    """The server for ``settings``; ``store`` overrides the one its URI names (tests)."""
+    store = store or open_store(settings.store_uri)
+    app = FastAPI(
+        title="Cairn",
+        version=__version__,
+        description="Model management: log every experiment, version every model.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.tracking = TrackingService(store, Principal("anonymous"))
+    install_error_handlers(app, debug=settings.debug)
+    app.add_middleware(BodyLimitMiddleware)
+    app.include_router(health.router)
+    for router in (projects.router, runs.router, metrics.router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")
+
+    return app

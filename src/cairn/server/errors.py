@@ -1,0 +1,52 @@
+"""One handler for every error, one JSON envelope: ``{"error": {"code", "message", "details"}}``.
+
+Internals (tracebacks, ``str()`` of unexpected exceptions) reach a response only in debug mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from cairn.core.errors import CairnError
+from cairn.server.jsonresponse import JsonResponse
+
+logger = logging.getLogger("cairn.server")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
+    @app.exception_handler(CairnError)
+    async def _cairn_error(_request: Request, exc: CairnError) -> JsonResponse:
+        return JsonResponse(exc.to_envelope(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JsonResponse:
+        problems = [
+            {"location": [str(part) for part in error.get("loc", ())], "message": error.get("msg", "")}
+            for error in exc.errors()
+        ]
+        first = problems[0] if problems else {"location": [], "message": "invalid request"}
+        message = f"{'.'.join(first['location'])}: {first['message']}" if first["location"] else first["message"]
+        return JsonResponse(envelope("invalid_request", message, {"problems": problems}), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JsonResponse:
+        code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "internal_error")
+        return JsonResponse(envelope(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        details = {"traceback": traceback.format_exception(exc)} if debug else {}
+        return JsonResponse(envelope("internal_error", "internal server error", details), status_code=500)

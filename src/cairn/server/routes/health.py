@@ -1,0 +1,16 @@
+"""Liveness: GET /health answers without touching the store."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cairn import __version__
+from cairn.server.jsonresponse import JsonResponse
+from cairn.server.schemas import HealthOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthOut, summary="Is the server up")
+def health() -> JsonResponse:
+    return JsonResponse({"status": "ok", "version": __version__})

@@ -1,0 +1,122 @@
+"""Metric ingest and history: /api/v1/runs/{run_id}/metrics.
+
+Ingest reads the body itself instead of through a pydantic model: a batch can hold hundreds of
+thousands of points, and validating them one object at a time would cost more than storing
+them. :func:`cairn.core.wire.batch_from_wire` checks the same rules on columns.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from cairn.core import limits
+from cairn.core.errors import InvalidRequest, PayloadTooLarge
+from cairn.core.wire import batch_from_wire, history_to_wire, ingest_result_to_wire
+from cairn.server.deps import tracking
+from cairn.server.jsonresponse import JsonResponse
+from cairn.server.schemas import ERROR_RESPONSES, HistoryOut, IngestOut, MetricBatchIn
+from cairn.service.tracking import TrackingService
+
+router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
+Tracking = Annotated[TrackingService, Depends(tracking)]
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
+Step = Annotated[int | None, Query(ge=limits.MIN_STEP, le=limits.MAX_STEP)]
+
+
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """The model's JSON schema with its $defs inlined, for a hand-declared request body."""
+    schema: dict[str, Any] = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inline_schema(MetricBatchIn)}},
+        "description": "May be sent with Content-Encoding: gzip.",
+    }
+}
+
+
+@router.post(
+    "",
+    response_model=IngestOut,
+    summary="Append a batch of metric points (idempotent by client_id and seq)",
+    openapi_extra=_BATCH_BODY,
+)
+async def log_metrics(run_id: RunId, request: Request, service: Tracking) -> JsonResponse:
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    result = await run_in_threadpool(_ingest, service, run_id, body, encoding)
+    return JsonResponse(ingest_result_to_wire(result))
+
+
+def _ingest(service: TrackingService, run_id: str, body: bytes, encoding: str) -> Any:
+    if encoding == "gzip":
+        body = _gunzip(body)
+    elif encoding != "identity":
+        raise InvalidRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    return service.log_metrics(run_id, batch_from_wire(data))
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Decompress without letting a small "zip bomb" grow past the body limit."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        data = decompressor.decompress(body, limits.MAX_REQUEST_BYTES + 1)
+    except zlib.error as exc:
+        raise InvalidRequest(f"the gzip body is corrupt: {exc}") from None
+    if len(data) > limits.MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"decompressed body is over the limit of {limits.MAX_REQUEST_BYTES} bytes",
+            details={"limit": limits.MAX_REQUEST_BYTES},
+        )
+    if not decompressor.eof:
+        raise InvalidRequest("the gzip body is truncated")
+    return data
+
+
+@router.get("/history", response_model=HistoryOut, summary="A metric's points, full, paged or downsampled")
+def get_history(
+    run_id: RunId,
+    service: Tracking,
+    key: Annotated[str, Query(min_length=1, max_length=limits.MAX_KEY_LENGTH)],
+    step_min: Step = None,
+    step_max: Step = None,
+    max_points: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=limits.MAX_HISTORY_POINTS,
+            description="return at most this many points: the envelope of the window (first, last, "
+            "min and max of each bucket) when it holds more",
+        ),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=limits.MAX_HISTORY_POINTS)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=limits.MAX_HISTORY_POINTS)] = None,
+) -> JsonResponse:
+    history = service.get_metric_history(
+        run_id, key, step_min=step_min, step_max=step_max, max_points=max_points, offset=offset, limit=limit
+    )
+    return JsonResponse(history_to_wire(history))

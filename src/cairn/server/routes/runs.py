@@ -1,0 +1,89 @@
+"""Runs, params and tags: /api/v1/runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from cairn.core import limits
+from cairn.core.entities import RunUpdate
+from cairn.core.wire import run_to_wire
+from cairn.server.deps import tracking
+from cairn.server.jsonresponse import JsonResponse
+from cairn.server.schemas import ERROR_RESPONSES, ParamsIn, RunCreate, RunList, RunOut, RunPatch, TagsIn
+from cairn.service.tracking import TrackingService
+
+router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
+Tracking = Annotated[TrackingService, Depends(tracking)]
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post("", response_model=RunOut, status_code=201, summary="Start a run")
+def create_run(body: RunCreate, service: Tracking) -> JsonResponse:
+    run = service.create_run(
+        body.project,
+        name=body.name,
+        user=body.user,
+        config=body.config,
+        tags=body.tags,
+        notes=body.notes,
+        parent_id=body.parent_id,
+        start_time=body.start_time,
+    )
+    return JsonResponse(run_to_wire(run), status_code=201)
+
+
+@router.get("", response_model=RunList, summary="List a project's runs, newest first")
+def list_runs(
+    service: Tracking,
+    project: Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)],
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
+    page_token: Annotated[str | None, Query(max_length=500)] = None,
+    include_deleted: bool = False,
+) -> JsonResponse:
+    page = service.list_runs(project, include_deleted=include_deleted, limit=limit, page_token=page_token)
+    return JsonResponse({"runs": [run_to_wire(r) for r in page.items], "next_page_token": page.next_page_token})
+
+
+@router.get("/{run_id}", response_model=RunOut, summary="Get a run with params, tags and metric summaries")
+def get_run(run_id: RunId, service: Tracking) -> JsonResponse:
+    return JsonResponse(run_to_wire(service.get_run(run_id)))
+
+
+@router.patch("/{run_id}", response_model=RunOut, summary="Change a run's status, name, notes or end time")
+def update_run(run_id: RunId, body: RunPatch, service: Tracking) -> JsonResponse:
+    update = RunUpdate(status=body.status, name=body.name, notes=body.notes, end_time=body.end_time)
+    return JsonResponse(run_to_wire(service.update_run(run_id, update)))
+
+
+@router.delete("/{run_id}", response_model=RunOut, summary="Delete a run (it can be restored)")
+def delete_run(run_id: RunId, service: Tracking) -> JsonResponse:
+    return JsonResponse(run_to_wire(service.delete_run(run_id)))
+
+
+@router.post("/{run_id}/restore", response_model=RunOut, summary="Restore a deleted run")
+def restore_run(run_id: RunId, service: Tracking) -> JsonResponse:
+    return JsonResponse(run_to_wire(service.restore_run(run_id)))
+
+
+@router.post("/{run_id}/params", status_code=204, summary="Log params (immutable once logged)")
+def log_params(run_id: RunId, body: ParamsIn, service: Tracking) -> Response:
+    service.log_params(run_id, body.params)
+    return Response(status_code=204)
+
+
+@router.post("/{run_id}/tags", status_code=204, summary="Set tags (overwrites)")
+def set_tags(run_id: RunId, body: TagsIn, service: Tracking) -> Response:
+    service.set_tags(run_id, body.tags)
+    return Response(status_code=204)
+
+
+@router.delete("/{run_id}/tags/{key}", status_code=204, summary="Delete a tag")
+def delete_tag(
+    run_id: RunId,
+    key: Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH)],
+    service: Tracking,
+) -> Response:
+    service.delete_tag(run_id, key)
+    return Response(status_code=204)

@@ -1,0 +1,83 @@
+"""The tracking interface that clients program against.
+
+:class:`~cairn.service.tracking.TrackingService` implements it in-process (embedded mode) and
+:class:`~cairn.client.http.HttpTracking` implements it over the REST API; one contract test
+suite runs against both, so local and remote cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
+from cairn.core.metrics import MetricBatch, MetricHistory
+
+
+class Tracking(Protocol):
+    def create_project(self, name: str, description: str = "") -> Project:
+        """Create a project. Raises AlreadyExists if the name is taken."""
+        ...
+
+    def get_project(self, name: str) -> Project:
+        """Raises ProjectNotFound."""
+        ...
+
+    def list_projects(self) -> list[Project]: ...
+
+    def create_run(
+        self,
+        project: str,
+        *,
+        name: str | None = None,
+        user: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        notes: str = "",
+        parent_id: str | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """Start a run in ``project`` (created if new). ``config`` is flattened into params."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """Raises RunNotFound."""
+        ...
+
+    def update_run(self, run_id: str, update: RunUpdate) -> Run:
+        """Change status, name, notes or end time. A terminal status sets the end time."""
+        ...
+
+    def delete_run(self, run_id: str) -> Run: ...
+
+    def restore_run(self, run_id: str) -> Run: ...
+
+    def list_runs(
+        self, project: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+    ) -> Page[Run]: ...
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Log (nested) params; the same value again is fine, another raises ParamConflict."""
+        ...
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
+        """Store a batch once, whatever number of times it is sent."""
+        ...
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        step_min: int | None = None,
+        step_max: int | None = None,
+        max_points: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> MetricHistory: ...
+
+    def close(self) -> None: ...

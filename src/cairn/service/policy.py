@@ -1,0 +1,44 @@
+"""Who is acting, and whether they may: the one place authorisation will be decided.
+
+Until users and roles exist every principal may do everything; authentication will replace
+:class:`AllowAll` with a policy that reads memberships, without touching the routes.
+"""
+
+from __future__ import annotations
+
+import enum
+import getpass
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Action(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A user or token acting through the service."""
+
+    name: str
+
+    @classmethod
+    def local_user(cls) -> Principal:
+        """The operating-system user, who acts in embedded mode."""
+        try:
+            return cls(getpass.getuser())
+        except (KeyError, OSError):  # no passwd entry, as in some containers
+            return cls("unknown")
+
+
+class Policy(Protocol):
+    def check(self, principal: Principal, action: Action, project: str | None) -> None:
+        """Return if ``principal`` may do ``action`` in ``project``; raise PermissionDenied if not."""
+        ...
+
+
+class AllowAll:
+    def check(self, principal: Principal, action: Action, project: str | None) -> None:
+        return None

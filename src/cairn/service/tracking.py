@@ -1,0 +1,229 @@
+"""The tracking rules: what may be logged, to which run, by whom.
+
+Both the server and the embedded client call this class, so a rule lives in exactly one place.
+The store below guarantees atomicity; the rules above it are here:
+
+- metrics and params go only to a run that is running and not deleted;
+- tags and notes may still change after a run ends (people mark the best run afterwards);
+- a run that ended does not start running again; ending it twice the same way is a no-op;
+- params are immutable (the store checks it atomically, see ``MetadataStore.log_params``);
+- every key, name and value is checked against the limits in :mod:`cairn.core.limits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cairn.core import limits
+from cairn.core.clock import now_ms
+from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
+from cairn.core.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    InvalidValue,
+    ProjectNotFound,
+    RunNotActive,
+)
+from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.names import generate_run_name
+from cairn.core.params import flatten_config
+from cairn.service.policy import Action, AllowAll, Policy, Principal
+from cairn.store.base import MetadataStore
+
+
+class TrackingService:
+    """Implements :class:`cairn.service.interface.Tracking` over a metadata store."""
+
+    def __init__(self, store: MetadataStore, principal: Principal, policy: Policy | None = None) -> None:
+        self.store = store
+        self.principal = principal
+        self.policy = policy or AllowAll()
+
+    def acting_as(self, principal: Principal) -> TrackingService:
+        """The same service for another principal (the server makes one per request)."""
+        return TrackingService(self.store, principal, self.policy)
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        limits.check_name(name, "project name")
+        limits.check_text(description, "project description", limits.MAX_PROJECT_DESCRIPTION_LENGTH)
+        self.policy.check(self.principal, Action.WRITE, name)
+        return self.store.create_project(name, description)
+
+    def get_project(self, name: str) -> Project:
+        project = self.store.get_project(name)
+        self.policy.check(self.principal, Action.READ, project.name)
+        return project
+
+    def list_projects(self) -> list[Project]:
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.list_projects()
+
+    def _project_for_new_run(self, name: str) -> Project:
+        try:
+            return self.store.get_project(name)
+        except ProjectNotFound:
+            try:
+                return self.create_project(name)
+            except AlreadyExists:  # created by a concurrent first run
+                return self.store.get_project(name)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        project: str,
+        *,
+        name: str | None = None,
+        user: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        notes: str = "",
+        parent_id: str | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        limits.check_name(project, "project name")
+        self.policy.check(self.principal, Action.WRITE, project)
+        params = flatten_config(config or {})
+        checked_tags = _checked_tags(tags or {})
+        run_name = generate_run_name() if name is None else limits.check_name(name, "run name")
+        run_user = self.principal.name if user is None else limits.check_name(user, "user")
+        limits.check_text(notes, "notes", limits.MAX_NOTES_LENGTH)
+        if start_time is not None:
+            limits.check_timestamp(start_time)
+        if parent_id is not None:
+            self.store.get_run(parent_id)  # RunNotFound before anything is written
+        return self.store.create_run(
+            self._project_for_new_run(project).id,
+            name=run_name,
+            user=run_user,
+            start_time=now_ms() if start_time is None else start_time,
+            parent_id=parent_id,
+            notes=notes,
+            tags=checked_tags,
+            params=params,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        run = self.store.get_run(run_id)
+        self.policy.check(self.principal, Action.READ, run.project)
+        return run
+
+    def update_run(self, run_id: str, update: RunUpdate) -> Run:
+        run = self._writable_run(run_id, Action.WRITE, allow_ended=True)
+        if update.name is not None:
+            limits.check_name(update.name, "run name")
+        if update.notes is not None:
+            limits.check_text(update.notes, "notes", limits.MAX_NOTES_LENGTH)
+        if update.end_time is not None:
+            limits.check_timestamp(update.end_time)
+            if update.end_time < run.start_time:
+                raise InvalidValue("a run cannot end before it started", details={"start_time": run.start_time})
+        if update.status is not None and update.status is not run.status:
+            if run.status.is_terminal:
+                raise RunNotActive(
+                    f"run {run_id} has already ended as {run.status.value}; it cannot become "
+                    f"{update.status.value}",
+                    details={"run_id": run_id, "status": run.status.value},
+                )
+            if update.status.is_terminal and update.end_time is None:
+                update = RunUpdate(status=update.status, name=update.name, notes=update.notes, end_time=now_ms())
+        return self.store.update_run(run_id, update)
+
+    def delete_run(self, run_id: str) -> Run:
+        run = self.store.get_run(run_id)
+        self.policy.check(self.principal, Action.DELETE, run.project)
+        return self.store.set_run_deleted(run_id, True)
+
+    def restore_run(self, run_id: str) -> Run:
+        run = self.store.get_run(run_id)
+        self.policy.check(self.principal, Action.DELETE, run.project)
+        return self.store.set_run_deleted(run_id, False)
+
+    def list_runs(
+        self, project: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+    ) -> Page[Run]:
+        limits.check_page_size(limit)
+        project_id = self.get_project(project).id
+        return self.store.list_runs(project_id, include_deleted=include_deleted, limit=limit, page_token=page_token)
+
+    # -- params, tags, metrics --------------------------------------------------------------
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        flat = flatten_config(params)
+        _check_count(flat, "params")
+        self._writable_run(run_id, Action.WRITE, allow_ended=False)
+        self.store.log_params(run_id, flat)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        checked = _checked_tags(tags)
+        self._writable_run(run_id, Action.WRITE, allow_ended=True)
+        self.store.set_tags(run_id, checked)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        limits.check_key(key, "tag")
+        self._writable_run(run_id, Action.WRITE, allow_ended=True)
+        self.store.delete_tag(run_id, key)
+
+    def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
+        batch.check_size()
+        if not batch.client_id or len(batch.client_id) > 64:
+            raise InvalidRequest("client_id must be 1 to 64 characters")
+        if batch.seq < 0:
+            raise InvalidRequest("seq must not be negative")
+        self._writable_run(run_id, Action.WRITE, allow_ended=False)
+        return self.store.log_metrics(run_id, batch)
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        step_min: int | None = None,
+        step_max: int | None = None,
+        max_points: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> MetricHistory:
+        limits.check_key(key, "metric")
+        if max_points is not None and not 1 <= max_points <= limits.MAX_HISTORY_POINTS:
+            raise InvalidRequest(f"max_points must be between 1 and {limits.MAX_HISTORY_POINTS}")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative")
+        if limit is not None and not 1 <= limit <= limits.MAX_HISTORY_POINTS:
+            raise InvalidRequest(f"limit must be between 1 and {limits.MAX_HISTORY_POINTS}")
+        self.get_run(run_id)
+        return self.store.get_metric_history(
+            run_id, key, step_min=step_min, step_max=step_max, max_points=max_points, offset=offset, limit=limit
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _writable_run(self, run_id: str, action: Action, *, allow_ended: bool) -> Run:
+        run = self.store.get_run(run_id)
+        self.policy.check(self.principal, action, run.project)
+        if run.deleted:
+            raise RunNotActive(f"run {run_id} is deleted", details={"run_id": run_id, "deleted": True})
+        if run.status.is_terminal and not allow_ended:
+            raise RunNotActive(
+                f"run {run_id} has ended ({run.status.value}); nothing more can be logged to it",
+                details={"run_id": run_id, "status": run.status.value},
+            )
+        return run
+
+
+def _checked_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    _check_count(tags, "tags")
+    return {
+        limits.check_key(key, "tag"): limits.check_text(value, f"tag {key!r}", limits.MAX_TAG_VALUE_LENGTH)
+        for key, value in tags.items()
+    }
+
+
+def _check_count(items: Mapping[str, Any], what: str) -> None:
+    if len(items) > limits.MAX_ITEMS_PER_REQUEST:
+        raise InvalidRequest(f"at most {limits.MAX_ITEMS_PER_REQUEST} {what} per request, got {len(items)}")
+

@@ -1,0 +1,35 @@
+"""Settings, read once (from the CLI or the environment) and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 5055
+
+
+def cairn_home() -> Path:
+    """``CAIRN_HOME``, by default ``~/.cairn``: the embedded store, blobs and spool live here."""
+    return Path(os.environ.get("CAIRN_HOME") or Path.home() / ".cairn").expanduser()
+
+
+def default_store_uri() -> str:
+    return str(cairn_home() / "cairn.db")
+
+
+def default_blobs_uri() -> str:
+    return str(cairn_home() / "blobs")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What ``cairn server`` and ``cairn ui`` run with."""
+
+    store_uri: str
+    blobs_uri: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    #: Tracebacks in error responses; never on in production.
+    debug: bool = False

@@ -1,0 +1,1 @@
+"""Metadata persistence: the store interface, its registry, and the SQL implementation."""

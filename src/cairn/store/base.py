@@ -1,0 +1,119 @@
+"""The metadata store interface: what the service layer needs from a database.
+
+The store keeps data consistent (transactions, uniqueness, atomic batches) but holds no
+business rules: whether a run may still be logged to, or who may do what, is decided by the
+service. Metric points sit behind their own protocol so that a columnar backend could take them
+over later without touching the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunUpdate
+from cairn.core.metrics import MetricBatch, MetricHistory
+
+
+class ProjectStore(Protocol):
+    def create_project(self, name: str, description: str = "") -> Project:
+        """Create a project. Raises AlreadyExists if the name is taken."""
+        ...
+
+    def get_project(self, name_or_id: str) -> Project:
+        """The project with that name or id. Raises ProjectNotFound."""
+        ...
+
+    def list_projects(self) -> list[Project]:
+        """Every project, with run counts and last activity, newest first."""
+        ...
+
+
+class RunStore(Protocol):
+    def create_run(
+        self,
+        project_id: str,
+        *,
+        name: str,
+        user: str,
+        start_time: int,
+        parent_id: str | None,
+        notes: str,
+        tags: Mapping[str, str],
+        params: Mapping[str, ParamValue],
+    ) -> Run:
+        """Create a running run with its first tags and params, in one transaction."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with params, tags and metric summaries. Raises RunNotFound."""
+        ...
+
+    def update_run(self, run_id: str, update: RunUpdate) -> Run:
+        """Apply the non-None fields of ``update``. Raises RunNotFound."""
+        ...
+
+    def set_run_deleted(self, run_id: str, deleted: bool) -> Run:
+        """Soft-delete or restore a run. Raises RunNotFound."""
+        ...
+
+    def list_runs(
+        self,
+        project_id: str,
+        *,
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        """Runs of a project, newest first, paged by an opaque token stable under inserts."""
+        ...
+
+    def log_params(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        """Store params atomically: a key already stored with a different value raises
+        ParamConflict and stores none of ``params``; the same value again is a no-op."""
+        ...
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Insert or overwrite tags, all or none."""
+        ...
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag; a missing tag is fine."""
+        ...
+
+
+class MetricStore(Protocol):
+    def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
+        """Append a batch and update the run's summaries in one transaction.
+
+        A batch whose (client_id, seq) was already stored for this run is not stored again:
+        the result says ``duplicate=True``.
+        """
+        ...
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        step_min: int | None = None,
+        step_max: int | None = None,
+        max_points: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> MetricHistory:
+        """Points of a metric ordered by step, within [step_min, step_max].
+
+        With ``max_points``, a window larger than that comes back as its envelope (see
+        :func:`cairn.core.metrics.envelope_indices`); otherwise ``offset``/``limit`` page it.
+        A key the run never logged gives an empty history.
+        """
+        ...
+
+
+class MetadataStore(ProjectStore, RunStore, MetricStore, Protocol):
+    """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

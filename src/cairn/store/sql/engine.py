@@ -1,0 +1,143 @@
+"""Engines and transactions for SQLite and PostgreSQL, and the schema-version gate.
+
+SQLite runs in WAL mode so readers never block the writer, and every write transaction starts
+with ``BEGIN IMMEDIATE``: it takes the write lock up front instead of upgrading a read lock
+halfway, which is what deadlocks concurrent writers (datasette and mlflow do the same). Reads
+use a second engine with plain deferred transactions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+from cairn.core.errors import SchemaOutOfDate, Unavailable
+from cairn.store.sql.schema import SCHEMA_HEAD
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlalchemy_url(uri: str) -> str:
+    """The SQLAlchemy URL for a store URI: a path, ``sqlite:///…`` or ``postgresql://…``."""
+    if uri.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if uri.startswith(("postgresql+", "sqlite:")):
+        return uri
+    return f"sqlite:///{Path(uri).expanduser().resolve()}"
+
+
+@dataclass
+class Engines:
+    """A read engine and a write engine; on PostgreSQL they are the same."""
+
+    read: Engine
+    write: Engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.write.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.read.dispose()
+        if self.write is not self.read:
+            self.write.dispose()
+
+
+def create_engines(uri: str) -> Engines:
+    url = sqlalchemy_url(uri)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        return Engines(read=engine, write=engine)
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Engines(read=_sqlite_engine(url, immediate=False), write=_sqlite_engine(url, immediate=True))
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    # One connection per checkout keeps threads apart; SQLite connections are cheap to open.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself instead of pysqlite's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a crash of the process (not of the OS), at a fraction of
+        # FULL's fsync cost: what "an acknowledged write survives a server crash" needs.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that commits on success and rolls back on any error.
+
+    A database that cannot be reached, or stays locked past the busy timeout, becomes
+    :class:`Unavailable`, which callers may retry.
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except OperationalError as exc:
+        raise Unavailable(f"the metadata store is unavailable: {exc.orig}") from exc
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision of the database, or None when it has no Cairn tables yet."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+
+def check_schema(engines: Engines, uri: str, *, initialise: bool = True) -> None:
+    """Refuse a database whose schema is not the one this code expects.
+
+    A database without Cairn tables is set up when ``initialise`` is true (the embedded default
+    and a new server store need no separate step); an older one must be upgraded explicitly,
+    and the message says how.
+    """
+    try:
+        revision = current_revision(engines.write)
+    except OperationalError as exc:
+        raise Unavailable(f"cannot open the metadata store {redact(uri)}: {exc.orig}") from exc
+    if revision == SCHEMA_HEAD:
+        return
+    if revision is None and initialise:
+        from cairn.store.sql.migrate import upgrade  # Alembic is slow to import: only when needed
+
+        upgrade(engines.write)
+        return
+    raise SchemaOutOfDate(
+        f"the store {redact(uri)} is at schema revision {revision!r}, this Cairn needs "
+        f"{SCHEMA_HEAD!r}; run: cairn db upgrade {redact(uri)}",
+        details={"revision": revision, "expected": SCHEMA_HEAD},
+    )
+
+
+def redact(uri: str) -> str:
+    """The URI without a password, for messages."""
+    if "://" not in uri or "@" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

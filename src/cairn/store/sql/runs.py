@@ -1,0 +1,327 @@
+"""Projects, runs, params and tags in SQL."""
+
+from __future__ import annotations
+
+import base64
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from cairn.core.clock import now_ms
+from cairn.core.entities import MetricSummary, Page, ParamValue, Project, Run, RunStatus, RunUpdate
+from cairn.core.errors import (
+    AlreadyExists,
+    InvalidRequest,
+    ParamConflict,
+    ProjectNotFound,
+    RunNotFound,
+)
+from cairn.core.params import decode_param, encode_param, same_param_value
+from cairn.store.sql import schema as t
+from cairn.store.sql.engine import Engines, transaction
+
+_IN_CLAUSE_CHUNK = 500
+
+
+class SqlRunStore:
+    """Projects, runs, params and tags; the metric half lives in :mod:`.metrics`."""
+
+    _engines: Engines
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        row = {"id": uuid.uuid4().hex, "name": name, "description": description, "created_at": now_ms()}
+        try:
+            with transaction(self._engines.write) as conn:
+                conn.execute(insert(t.projects), row)
+        except IntegrityError as exc:
+            raise AlreadyExists(f"project {name!r} already exists", details={"project": name}) from exc
+        return Project(id=row["id"], name=name, description=description, created_at=row["created_at"])
+
+    def get_project(self, name_or_id: str) -> Project:
+        with self._engines.read.connect() as conn:
+            projects = self._select_projects(conn, or_(t.projects.c.name == name_or_id, t.projects.c.id == name_or_id))
+        if not projects:
+            raise ProjectNotFound(f"no project named {name_or_id!r}", details={"project": name_or_id})
+        # A name wins over an id that happens to look the same.
+        return next((p for p in projects if p.name == name_or_id), projects[0])
+
+    def list_projects(self) -> list[Project]:
+        with self._engines.read.connect() as conn:
+            return self._select_projects(conn, None)
+
+    def _select_projects(self, conn: Connection, where: Any) -> list[Project]:
+        live = t.runs.c.deleted.is_(False)
+        counts = (
+            select(
+                t.runs.c.project_id,
+                func.count().label("run_count"),
+                func.max(func.coalesce(t.runs.c.end_time, t.runs.c.start_time)).label("last_activity"),
+            )
+            .where(live)
+            .group_by(t.runs.c.project_id)
+            .subquery()
+        )
+        query = select(t.projects, counts.c.run_count, counts.c.last_activity).outerjoin(
+            counts, counts.c.project_id == t.projects.c.id
+        )
+        if where is not None:
+            query = query.where(where)
+        query = query.order_by(t.projects.c.created_at.desc(), t.projects.c.id)
+        return [
+            Project(
+                id=row.id,
+                name=row.name,
+                description=row.description,
+                created_at=row.created_at,
+                run_count=row.run_count or 0,
+                last_activity=row.last_activity,
+            )
+            for row in conn.execute(query)
+        ]
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        project_id: str,
+        *,
+        name: str,
+        user: str,
+        start_time: int,
+        parent_id: str | None,
+        notes: str,
+        tags: Mapping[str, str],
+        params: Mapping[str, ParamValue],
+    ) -> Run:
+        run_id = uuid.uuid4().hex
+        with transaction(self._engines.write) as conn:
+            if parent_id is not None:
+                self._require_run(conn, parent_id)
+            conn.execute(
+                insert(t.runs),
+                {
+                    "id": run_id,
+                    "project_id": project_id,
+                    "name": name,
+                    "user_name": user,
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": start_time,
+                    "end_time": None,
+                    "parent_id": parent_id,
+                    "notes": notes,
+                    "deleted": False,
+                },
+            )
+            if tags:
+                conn.execute(insert(t.tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+            if params:
+                conn.execute(insert(t.params), [_param_row(run_id, k, v) for k, v in params.items()])
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        with self._engines.read.connect() as conn:
+            runs = self._load_runs(conn, conn.execute(_RUN_QUERY.where(t.runs.c.id == run_id)).all())
+        if not runs:
+            raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
+        return runs[0]
+
+    def update_run(self, run_id: str, update_: RunUpdate) -> Run:
+        values: dict[str, Any] = {}
+        if update_.status is not None:
+            values["status"] = update_.status.value
+        if update_.name is not None:
+            values["name"] = update_.name
+        if update_.notes is not None:
+            values["notes"] = update_.notes
+        if update_.end_time is not None:
+            values["end_time"] = update_.end_time
+        if values:
+            self._update_run_row(run_id, values)
+        return self.get_run(run_id)
+
+    def set_run_deleted(self, run_id: str, deleted: bool) -> Run:
+        self._update_run_row(run_id, {"deleted": deleted})
+        return self.get_run(run_id)
+
+    def _update_run_row(self, run_id: str, values: dict[str, Any]) -> None:
+        with transaction(self._engines.write) as conn:
+            result = conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            if result.rowcount == 0:
+                raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
+
+    def list_runs(
+        self,
+        project_id: str,
+        *,
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        query = _RUN_QUERY.where(t.runs.c.project_id == project_id)
+        if not include_deleted:
+            query = query.where(t.runs.c.deleted.is_(False))
+        if page_token is not None:
+            start_time, last_id = _decode_page_token(page_token)
+            # Keyset paging: runs created after the first page was read cannot shift later pages.
+            query = query.where(
+                or_(
+                    t.runs.c.start_time < start_time,
+                    and_(t.runs.c.start_time == start_time, t.runs.c.id < last_id),
+                )
+            )
+        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit + 1)
+        with self._engines.read.connect() as conn:
+            rows = conn.execute(query).all()
+            runs = self._load_runs(conn, rows[:limit])
+        token = _encode_page_token(runs[-1]) if len(rows) > limit else None
+        return Page(items=runs, next_page_token=token)
+
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+            raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
+
+    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        """Runs for the given rows of ``_RUN_QUERY``, with params, tags and summaries attached."""
+        ids = [row.id for row in rows]
+        params: dict[str, dict[str, ParamValue]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+        for chunk in _chunks(ids, _IN_CLAUSE_CHUNK):
+            for p in conn.execute(select(t.params).where(t.params.c.run_id.in_(chunk))):
+                params[p.run_id][p.key] = decode_param(p.value_type, p.value_text)
+            for g in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
+                tags[g.run_id][g.key] = g.value
+            for m in conn.execute(select(t.metric_summaries).where(t.metric_summaries.c.run_id.in_(chunk))):
+                metrics[m.run_id][m.key] = summary_from_row(m)
+        return [
+            Run(
+                id=row.id,
+                project_id=row.project_id,
+                project=row.project_name,
+                name=row.name,
+                user=row.user_name,
+                status=RunStatus(row.status),
+                start_time=row.start_time,
+                end_time=row.end_time,
+                parent_id=row.parent_id,
+                notes=row.notes,
+                deleted=row.deleted,
+                params=dict(sorted(params[row.id].items())),
+                tags=dict(sorted(tags[row.id].items())),
+                metrics=dict(sorted(metrics[row.id].items())),
+            )
+            for row in rows
+        ]
+
+    # -- params and tags --------------------------------------------------------------------
+
+    def log_params(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        if not params:
+            return
+        try:
+            self._log_params_once(run_id, params)
+        except IntegrityError:
+            # Another writer inserted one of these keys between our read and our insert: the
+            # second attempt sees its value and either agrees with it or reports the conflict.
+            self._log_params_once(run_id, params)
+
+    def _log_params_once(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
+        with transaction(self._engines.write) as conn:
+            self._require_run(conn, run_id)
+            stored: dict[str, ParamValue] = {}
+            for chunk in _chunks(list(params), _IN_CLAUSE_CHUNK):
+                query = (
+                    select(t.params)
+                    .where(t.params.c.run_id == run_id, t.params.c.key.in_(chunk))
+                    .with_for_update()
+                )
+                for row in conn.execute(query):
+                    stored[row.key] = decode_param(row.value_type, row.value_text)
+            conflicts = {
+                key: {"stored": _jsonable(stored[key]), "new": _jsonable(value)}
+                for key, value in params.items()
+                if key in stored and not same_param_value(stored[key], value)
+            }
+            if conflicts:
+                keys = ", ".join(sorted(conflicts))
+                raise ParamConflict(
+                    f"params are immutable; already logged with a different value: {keys}",
+                    details={"run_id": run_id, "conflicts": conflicts},
+                )
+            new_rows = [_param_row(run_id, k, v) for k, v in params.items() if k not in stored]
+            if new_rows:
+                conn.execute(insert(t.params), new_rows)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        with transaction(self._engines.write) as conn:
+            self._require_run(conn, run_id)
+            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            statement = dialect_insert(t.tags)
+            statement = statement.on_conflict_do_update(
+                index_elements=[t.tags.c.run_id, t.tags.c.key], set_={"value": statement.excluded.value}
+            )
+            conn.execute(statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with transaction(self._engines.write) as conn:
+            self._require_run(conn, run_id)
+            conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
+
+
+_RUN_QUERY = select(t.runs, t.projects.c.name.label("project_name")).join(
+    t.projects, t.projects.c.id == t.runs.c.project_id
+)
+
+
+def summary_from_row(row: Any) -> MetricSummary:
+    # Rows are tuples, whose .count is a method: read the columns through the mapping.
+    m = row._mapping
+    return MetricSummary(
+        key=m["key"],
+        last=math.nan if m["last_value"] is None else m["last_value"],
+        last_step=m["last_step"],
+        last_timestamp=m["last_timestamp"],
+        min=m["min_value"],
+        max=m["max_value"],
+        count=m["count"],
+    )
+
+
+def _param_row(run_id: str, key: str, value: ParamValue) -> dict[str, Any]:
+    kind, text = encode_param(value)
+    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, bool):
+        number = float(value)
+    if number is not None and math.isnan(number):
+        number = None
+    return {"run_id": run_id, "key": key, "value_type": kind, "value_text": text, "value_number": number}
+
+
+def _jsonable(value: ParamValue) -> ParamValue:
+    return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _encode_page_token(run: Run) -> str:
+    return base64.urlsafe_b64encode(f"{run.start_time}:{run.id}".encode()).decode()
+
+
+def _decode_page_token(token: str) -> tuple[int, str]:
+    try:
+        start_time, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        return int(start_time), run_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("page_token is not one this server handed out") from exc

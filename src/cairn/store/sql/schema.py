@@ -1,0 +1,115 @@
+"""The tables, in SQLAlchemy Core. Alembic revisions create them; a test checks the two agree.
+
+Metric points are not one row each: ``metric_chunks`` holds packed little-endian arrays of
+steps, timestamps and values for one (run, key), with the chunk's step range, min, max and
+count, so a million points is a handful of rows. ``metric_summaries`` keeps what search and
+sort need (last, min, max, count) and is updated in the same transaction as the chunks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+#: The newest Alembic revision; the store refuses a database at any other revision.
+SCHEMA_HEAD = "0001_tracking_core"
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("user_name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("parent_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("notes", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Index("ix_runs_project_start", "project_id", "start_time", "id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value_type", String(8), nullable=False),
+    Column("value_text", Text, nullable=True),
+    # Numbers (and booleans as 0/1) again as a float, so queries compare them as numbers.
+    Column("value_number", Float, nullable=True),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    # NULL when every value in the chunk is NaN.
+    Column("min_value", Float, nullable=True),
+    Column("max_value", Float, nullable=True),
+    Column("steps", LargeBinary, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Column("values", LargeBinary, nullable=False),
+    Index("ix_metric_chunks_run_key", "run_id", "key", "id"),
+)
+
+metric_summaries = Table(
+    "metric_summaries",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    # NULL stands for NaN: SQLite cannot store NaN, so both backends use the same convention.
+    Column("last_value", Float, nullable=True),
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=True),
+    Column("max_value", Float, nullable=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,31 @@
+"""The SQL metadata store: SQLite (the embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from cairn.store.sql.engine import check_schema, create_engines
+from cairn.store.sql.metrics import SqlMetricStore
+from cairn.store.sql.runs import SqlRunStore
+
+
+class SqlStore(SqlRunStore, SqlMetricStore):
+    """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
+
+    Opening a store checks its schema revision: a new, empty database is set up, an older one
+    is refused with the ``cairn db upgrade`` command to run.
+    """
+
+    def __init__(self, uri: str, *, initialise: bool = True) -> None:
+        self.uri = uri
+        self._engines = create_engines(uri)
+        try:
+            check_schema(self._engines, uri, initialise=initialise)
+        except Exception:
+            self._engines.dispose()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        return self._engines.write.dialect.name
+
+    def close(self) -> None:
+        self._engines.dispose()
