@@ -18,11 +18,13 @@ import json
 import os
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 # MLflow 3 sends usage telemetry from both the client and the server; there is no
@@ -123,10 +125,36 @@ def log_points(client: MlflowClient, run_id: str, first_step: int, last_step: in
         client.log_batch(run_id, metrics=metric_batch(start, min(BATCH_SIZE, last_step - start)))
 
 
+@dataclass
+class Ingest:
+    """What one timed ingest did, kept as numbers for the phases that build on it."""
+
+    points: int
+    seconds: float
+    build_s: float
+    time_bounded: bool
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.points / self.seconds
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "value": round(self.rate, 1),
+            "points": self.points,
+            "seconds": round(self.seconds, 3),
+            "batch_size": BATCH_SIZE,
+            "client_build_s": round(self.build_s, 3),
+            "time_bounded": self.time_bounded,
+            "call": "MlflowClient.log_batch(run_id, metrics=[Metric x 1000])",
+        }
+
+
 def measure_ingest(
     client: MlflowClient, run_id: str, server: ServerProcess, points: int, budget_s: float
-) -> tuple[dict[str, object], float]:
-    """Throughput of log_batch with full batches; returns the result and the peak tree RSS."""
+) -> Ingest:
+    """Throughput of log_batch with full batches, and the tree's peak RSS meanwhile."""
     logged = 0
     building_s = 0.0
     with RssSampler(server.pid) as sampler:
@@ -141,22 +169,13 @@ def measure_ingest(
             client.log_batch(run_id, metrics=batch)
             logged += len(batch)
         elapsed = time.perf_counter() - started
-    result = {
-        "value": round(logged / elapsed, 1),
-        "points": logged,
-        "seconds": round(elapsed, 3),
-        "batch_size": BATCH_SIZE,
-        "client_build_s": round(building_s, 3),
-        "time_bounded": logged < points,
-        "call": "MlflowClient.log_batch(run_id, metrics=[Metric x 1000])",
-    }
-    return result, sampler.peak_bytes / MB
+    return Ingest(logged, elapsed, building_s, logged < points, sampler.peak_bytes / MB)
 
 
 def measure_history(
     client: MlflowClient, server: ServerProcess, run_id: str, points: int, repeats: int
-) -> tuple[dict[str, object], float]:
-    """Time get_metric_history of the whole series; returns the result and peak tree RSS."""
+) -> tuple[dict[str, object], float, float]:
+    """Time get_metric_history of the whole series: the result, median seconds, peak RSS MB."""
     durations: list[float] = []
     with RssSampler(server.pid) as sampler:
         for _ in range(repeats):
@@ -172,7 +191,7 @@ def measure_history(
         points=points,
         call="MlflowClient.get_metric_history(run_id, key), which pages 25,000 points a request",
     )
-    return result, sampler.peak_bytes / MB
+    return result, statistics.median(durations), sampler.peak_bytes / MB
 
 
 def measure_downsampled(
@@ -213,7 +232,89 @@ def large_history_estimate_s(have: int, want: int, ingest_rate: float, history_s
     return (want - have) / ingest_rate + history_s * want / have
 
 
+def measure_large_history(
+    client: MlflowClient,
+    server: ServerProcess,
+    base_url: str,
+    run_id: str,
+    have: int,
+    estimate_s: float,
+    args: argparse.Namespace,
+) -> dict[str, object]:
+    """Grow the series and read it back, or say why not when it would blow the budget."""
+    want = args.large_history_points
+    large: dict[str, object] = {"points": want, "estimate_s": round(estimate_s, 1)}
+    if estimate_s > args.large_budget_s:
+        large["skipped"] = f"estimated {estimate_s:.0f} s > budget {args.large_budget_s:.0f} s"
+        log(f"skipping the {want}-point history: {large['skipped']}")
+        return large
+    log(f"growing the series to {want} points (~{estimate_s:.0f} s)")
+    log_points(client, run_id, have, want)
+    large["history_full_s"], _, peak_mb = measure_history(client, server, run_id, want, repeats=1)
+    large["peak_rss_mb"] = round(peak_mb, 1)
+    large["history_downsampled_s"] = measure_downsampled(
+        base_url, run_id, want, args.downsample_points, repeats=1
+    )
+    return large
+
+
+def measure_server(
+    server: ServerProcess, base_url: str, args: argparse.Namespace
+) -> dict[str, object]:
+    """Every measurement, in an order where each phase leaves the data the next one reads."""
+    results: dict[str, object] = {"tool": "mlflow", "version": mlflow.__version__}
+    results["start_s"] = round(wait_until_ready(server, f"{base_url}/health"), 3)
+    log(f"answered /health after {results['start_s']} s")
+    idle_rss, process_count = settled_rss_bytes(server.pid)
+    remember_tree(server)
+    results["idle_rss_mb"] = round(idle_rss / MB, 1)
+    results["idle_pss_mb"] = round(tree_pss_bytes(server.pid) / MB, 1)
+    results["idle_rss_mb_by_child"] = rss_by_child(server.pid)
+    log(f"idle: {process_count} processes, RSS {idle_rss / MB:.0f} MB")
+
+    mlflow.set_tracking_uri(base_url)
+    client = MlflowClient(base_url)
+    experiment_id = client.create_experiment("cairn-bench")
+    log(f"timing up to {args.log_calls} mlflow.log_metric calls")
+    results["log_call_us"] = measure_log_calls(experiment_id, args.log_calls, args.log_budget_s)
+
+    run_id = client.create_run(experiment_id, run_name="ingest-and-history").info.run_id
+    log(f"ingesting up to {args.ingest_points} points with log_batch")
+    ingest = measure_ingest(client, run_id, server, args.ingest_points, args.ingest_budget_s)
+    results["ingest_points_per_s"] = ingest.as_json()
+    results["peak_rss_mb"] = round(ingest.peak_rss_mb, 1)
+    log(f"ingest: {ingest.rate:.0f} points/s, peak RSS {results['peak_rss_mb']} MB")
+
+    # The history is read from the ingest run's series, topped up if ingest ran out of time.
+    stored = ingest.points
+    if stored < args.history_points:
+        log(f"topping the series up to {args.history_points} points (untimed)")
+        log_points(client, run_id, stored, args.history_points)
+        stored = args.history_points
+    log(f"reading the full {stored}-point history x{args.history_repeats}")
+    history, history_s, history_peak_mb = measure_history(
+        client, server, run_id, stored, args.history_repeats
+    )
+    results["history_full_s"] = history
+    results["history_peak_rss_mb"] = round(history_peak_mb, 1)
+    results["history_downsampled_s"] = measure_downsampled(
+        base_url, run_id, stored, args.downsample_points, args.history_repeats
+    )
+
+    if args.large_history_points > stored:
+        estimate_s = large_history_estimate_s(
+            stored, args.large_history_points, ingest.rate, history_s
+        )
+        results["history_large"] = measure_large_history(
+            client, server, base_url, run_id, stored, estimate_s, args
+        )
+    results["idle_processes"] = process_count
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    return results
+
+
 def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+    """Start `mlflow server` in `workdir`, measure it, and always stop its whole tree."""
     port = args.port or free_port()
     base_url = f"http://{LOOPBACK}:{port}"
     argv = [
@@ -224,89 +325,18 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "--host", LOOPBACK,
         "--port", str(port),
     ]  # fmt: skip
-    results: dict[str, object] = {"tool": "mlflow", "version": mlflow.__version__}
     log(f"starting {' '.join(argv)}")
     server = start_server(argv, cwd=workdir, log_path=workdir / "server.log")
     try:
-        results["start_s"] = round(wait_until_ready(server, f"{base_url}/health"), 3)
-        log(f"answered /health after {results['start_s']} s")
-        idle_rss, process_count = settled_rss_bytes(server.pid)
-        remember_tree(server)
-        results["idle_rss_mb"] = round(idle_rss / MB, 1)
-        results["idle_pss_mb"] = round(tree_pss_bytes(server.pid) / MB, 1)
-        results["idle_rss_mb_by_child"] = rss_by_child(server.pid)
-        log(
-            f"idle tree: {process_count} processes, RSS {results['idle_rss_mb']} MB, "
-            f"PSS {results['idle_pss_mb']} MB"
-        )
-
-        mlflow.set_tracking_uri(base_url)
-        client = MlflowClient(base_url)
-        experiment_id = client.create_experiment("cairn-bench")
-
-        log(f"timing up to {args.log_calls} mlflow.log_metric calls")
-        results["log_call_us"] = measure_log_calls(experiment_id, args.log_calls, args.log_budget_s)
-
-        run_id = client.create_run(experiment_id, run_name="ingest-and-history").info.run_id
-        log(f"ingesting up to {args.ingest_points} points with log_batch")
-        ingest, ingest_peak_mb = measure_ingest(
-            client, run_id, server, args.ingest_points, args.ingest_budget_s
-        )
-        results["ingest_points_per_s"] = ingest
-        results["peak_rss_mb"] = round(ingest_peak_mb, 1)
-        log(f"ingest: {ingest['value']} points/s, peak {results['peak_rss_mb']} MB")
-
-        stored = int(ingest["points"])
-        if stored < args.history_points:
-            log(f"topping the series up to {args.history_points} points (untimed)")
-            log_points(client, run_id, stored, args.history_points)
-            stored = args.history_points
-        log(f"reading the full {stored}-point history x{args.history_repeats}")
-        history, history_peak_mb = measure_history(
-            client, server, run_id, stored, args.history_repeats
-        )
-        results["history_full_s"] = history
-        results["history_peak_rss_mb"] = round(history_peak_mb, 1)
-        results["history_downsampled_s"] = measure_downsampled(
-            base_url, run_id, stored, args.downsample_points, args.history_repeats
-        )
-        log(f"history {history['value']} s, sampled {results['history_downsampled_s']['value']} s")
-
-        if args.large_history_points > stored:
-            estimate = large_history_estimate_s(
-                stored, args.large_history_points, float(ingest["value"]), float(history["value"])
-            )
-            large: dict[str, object] = {
-                "points": args.large_history_points,
-                "estimate_s": round(estimate, 1),
-            }
-            if estimate <= args.large_budget_s:
-                log(f"growing the series to {args.large_history_points} points (~{estimate:.0f} s)")
-                log_points(client, run_id, stored, args.large_history_points)
-                large["history_full_s"], large_peak_mb = measure_history(
-                    client, server, run_id, args.large_history_points, repeats=1
-                )
-                large["peak_rss_mb"] = round(large_peak_mb, 1)
-                large["history_downsampled_s"] = measure_downsampled(
-                    base_url, run_id, args.large_history_points, args.downsample_points, 1
-                )
-            else:
-                large["skipped"] = (
-                    f"estimated {estimate:.0f} s > budget {args.large_budget_s:.0f} s"
-                )
-                log(f"skipping {args.large_history_points}-point history: {large['skipped']}")
-            results["history_large"] = large
-
-        results["server"] = {
-            "argv": ["mlflow", *argv[1:]],
-            "workers": "MLflow's default: uvicorn --workers 4, plus job runner huey consumers",
-            "processes_idle": process_count,
-            "backend": "sqlite",
-        }
-        results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+        results = measure_server(server, base_url, args)
     finally:
         log("stopping the server tree")
         stop_tree(server)
+    results["server"] = {
+        "argv": ["mlflow", *argv[1:]],
+        "workers": "MLflow's default: uvicorn --workers 4, plus job runner huey consumers",
+        "backend": "sqlite",
+    }
     return results
 
 

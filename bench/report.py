@@ -97,9 +97,9 @@ def lookup(side: object, path: tuple[str, ...]) -> object | None:
     node: object | None = side
     for key in path:
         if not isinstance(node, Mapping):
-            return None
+            # A bare number stands for its own "value": {"x": 3} reads like {"x": {"value": 3}}.
+            return node if key == "value" and number(node) is not None else None
         node = node.get(key)
-    # A bare number where a {"value": ...} dict was expected is accepted too.
     if isinstance(node, Mapping) and "value" in node:
         node = node["value"]
     return node
@@ -116,21 +116,25 @@ def ratio(row: Row, cairn: float | None, mlflow: float | None) -> str:
     if cairn is None or mlflow is None or cairn <= 0 or mlflow <= 0:
         return MISSING
     factor = mlflow / cairn if row.lower_is_better else cairn / mlflow
-    return f"{factor:.3g}×"
+    return f"{factor:,.0f}×" if factor >= 100 else f"{factor:.3g}×"
 
 
-def size_note(results: Mapping[str, object], path: tuple[str, ...]) -> str:
-    """The series length a history row was measured at, per side, when the sides say it."""
-    sizes = {}
+def sizes(results: Mapping[str, object], path: tuple[str, ...]) -> dict[str, int]:
+    """The series length each side measured a row at, for the sides that say it."""
+    found = {}
     for side in SIDES:
         measured = number(lookup(results.get(side), path[:-1] + ("points",)))
         if len(path) > 1 and measured is not None:
-            sizes[side] = int(measured)
-    if not sizes:
+            found[side] = int(measured)
+    return found
+
+
+def size_note(measured: dict[str, int]) -> str:
+    if not measured:
         return ""
-    if len(set(sizes.values())) == 1:
-        return f", {next(iter(sizes.values())):,} points"
-    return ", " + " / ".join(f"{side} {n:,}" for side, n in sizes.items()) + " points"
+    if len(set(measured.values())) == 1:
+        return f", {next(iter(measured.values())):,} points"
+    return ", " + " / ".join(f"{side} {n:,}" for side, n in measured.items()) + " points"
 
 
 def table(results: Mapping[str, object]) -> list[str]:
@@ -141,10 +145,15 @@ def table(results: Mapping[str, object]) -> list[str]:
     for row in ROWS:
         values = {side: number(lookup(results.get(side), row.path)) for side in SIDES}
         shown = {side: row.fmt(v) if v is not None else MISSING for side, v in values.items()}
-        label = row.label + (size_note(results, row.path) if "history" in row.path[0] else "")
+        measured = sizes(results, row.path)
+        # Times over series of different lengths are not comparable, so no ratio then.
+        comparable = len(set(measured.values())) <= 1
+        shown_ratio = (
+            ratio(row, values["cairn"], values["mlflow"]) if comparable else "sizes differ"
+        )
         lines.append(
-            f"| {label} | {shown['cairn']} | {shown['mlflow']} "
-            f"| {ratio(row, values['cairn'], values['mlflow'])} | {row.target} |"
+            f"| {row.label}{size_note(measured)} | {shown['cairn']} | {shown['mlflow']} "
+            f"| {shown_ratio} | {row.target} |"
         )
     return lines
 
