@@ -10,6 +10,7 @@ undercount memory and leave workers running after a stop.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -167,17 +168,13 @@ def tree_rss_bytes(root_pid: int) -> int:
     return sum(_rss_bytes(pid) for pid in tree_pids(root_pid))
 
 
-def _command(pid: int, max_chars: int = 80) -> str:
+def _command(pid: int, max_chars: int = 60) -> str:
+    """A short, run-independent label for a process: its argv with paths cut to basenames."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
-    # Drop the interpreter path: "-m uvicorn ..." says more than ".../bin/python".
-    words = [
-        Path(a.decode(errors="replace")).name if i == 0 else a.decode(errors="replace")
-        for i, a in enumerate(argv)
-        if a
-    ]
+    words = [arg.decode(errors="replace").rstrip("/").rsplit("/", 1)[-1] for arg in argv if arg]
     return " ".join(words)[:max_chars]
 
 
@@ -186,10 +183,12 @@ def rss_by_child(root_pid: int) -> dict[str, float]:
 
     Says which part of a server (web workers, background job runners) holds the memory.
     """
-    children = _children_by_parent()
-    breakdown = {f"{root_pid} {_command(root_pid)}": _rss_bytes(root_pid) / 2**20}
-    for child in children.get(root_pid, ()):
-        breakdown[f"{child} {_command(child)}"] = tree_rss_bytes(child) / 2**20
+    breakdown = {f"root: {_command(root_pid)}": _rss_bytes(root_pid) / 2**20}
+    for child in _children_by_parent().get(root_pid, ()):
+        label = f"child: {_command(child)}"
+        while label in breakdown:  # identical workers: keep each, distinctly named
+            label += "'"
+        breakdown[label] = tree_rss_bytes(child) / 2**20
     return {label: round(mb, 1) for label, mb in breakdown.items()}
 
 
@@ -215,20 +214,28 @@ def tree_pss_bytes(root_pid: int) -> int:
 class RssSampler:
     """Sample a tree's total RSS in a background thread; keep the peak.
 
-    Use as a context manager around the phase being measured.
+    Use as a context manager around the phase being measured. The thread shares the
+    measuring process (and its GIL), so it is kept cheap: the tree is found by a scan of
+    /proc only every `rescan_s`, and in between only the known pids' statm is read.
     """
 
-    def __init__(self, root_pid: int, interval_s: float = 0.1) -> None:
+    def __init__(self, root_pid: int, interval_s: float = 0.1, rescan_s: float = 1.0) -> None:
         self.root_pid = root_pid
         self.interval_s = interval_s
+        self.rescan_s = rescan_s
         self.peak_bytes = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
+        pids: set[int] = set()
+        scanned_at = -math.inf
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.root_pid))
+            if time.monotonic() - scanned_at >= self.rescan_s:
+                pids = tree_pids(self.root_pid)
+                scanned_at = time.monotonic()
+            self.peak_bytes = max(self.peak_bytes, sum(_rss_bytes(pid) for pid in pids))
             self.samples += 1
             self._stop.wait(self.interval_s)
 
@@ -298,3 +305,71 @@ def stop_tree(server: ServerProcess, grace_s: float = 10.0) -> None:
         server.process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+def settled_rss_bytes(root_pid: int, timeout_s: float = 20.0) -> tuple[int, int]:
+    """Tree RSS once it stops moving, and how many processes the tree has then.
+
+    A server answers before all its workers (and MLflow's job runner) have finished
+    importing, so the first reading would undercount idle memory.
+    """
+    deadline = time.monotonic() + timeout_s
+    readings: list[tuple[int, int]] = []
+    while time.monotonic() < deadline:
+        readings.append((len(tree_pids(root_pid)), tree_rss_bytes(root_pid)))
+        if len(readings) >= 4:
+            window = readings[-4:]
+            same_tree = len({count for count, _ in window}) == 1
+            low, high = min(r for _, r in window), max(r for _, r in window)
+            if same_tree and high - low <= 0.01 * high:
+                break
+        time.sleep(0.5)
+    count, rss = readings[-1]
+    return rss, count
+
+
+def keepalive_get_ms(host: str, port: int, path: str, requests: int) -> list[float]:
+    """Milliseconds of each of `requests` sequential GETs on one kept-alive connection.
+
+    Stdlib http.client with TCP_NODELAY on the client socket, so that any ~40 ms stall
+    left (Nagle's algorithm meeting a delayed ACK) is the server's doing. A GET has no
+    body, so the client writes each request in a single send.
+    """
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        connection.connect()
+        assert connection.sock is not None
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        durations_ms = []
+        for _ in range(requests):
+            started = time.perf_counter_ns()
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            durations_ms.append((time.perf_counter_ns() - started) / 1e6)
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"GET {path} answered {response.status}")
+            if response.will_close:
+                raise RuntimeError(f"GET {path}: the server closed the kept-alive connection")
+        return durations_ms
+    finally:
+        connection.close()
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root_pid: int) -> float:
+    """CPU seconds (user + system) used so far by the living processes of a tree.
+
+    Less moved by other work on the machine than wall time, so it says where the cost
+    is when the machine is shared; a process that exits takes its share with it.
+    """
+    total_ticks = 0
+    for pid in tree_pids(root_pid):
+        fields = _stat_fields(pid)
+        if fields:
+            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return total_ticks / _CLOCK_TICKS

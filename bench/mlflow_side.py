@@ -39,7 +39,9 @@ from _procs import (
     ServerProcess,
     free_port,
     remember_tree,
+    keepalive_get_ms,
     rss_by_child,
+    settled_rss_bytes,
     start_server,
     stop_tree,
     tree_pids,
@@ -47,7 +49,7 @@ from _procs import (
     tree_rss_bytes,
     wait_until_ready,
 )
-from _stats import summarize_call_ns, summarize_seconds
+from _stats import percentile, summarize_call_ns, summarize_seconds
 
 try:
     import mlflow
@@ -70,25 +72,16 @@ def log(message: str) -> None:
     print(f"[mlflow_side] {message}", file=sys.stderr, flush=True)
 
 
-def settled_rss_bytes(root_pid: int, timeout_s: float = 20.0) -> tuple[int, int]:
-    """Tree RSS once it stops moving, and how many processes the tree has then.
-
-    The server answers before all its workers and its job runner have finished
-    importing, so the first reading would undercount idle memory.
-    """
-    deadline = time.monotonic() + timeout_s
-    readings: list[tuple[int, int]] = []
-    while time.monotonic() < deadline:
-        readings.append((len(tree_pids(root_pid)), tree_rss_bytes(root_pid)))
-        if len(readings) >= 4:
-            window = readings[-4:]
-            same_tree = len({count for count, _ in window}) == 1
-            low, high = min(r for _, r in window), max(r for _, r in window)
-            if same_tree and high - low <= 0.01 * high:
-                break
-        time.sleep(0.5)
-    count, rss = readings[-1]
-    return rss, count
+def measure_small_requests(port: int, requests: int) -> dict[str, object]:
+    """Latency of small sequential requests on one kept-alive connection (a Nagle stall shows)."""
+    durations_ms = keepalive_get_ms(LOOPBACK, port, "/health", requests)
+    return {
+        "value": round(statistics.median(durations_ms), 3),
+        "p99": round(percentile(durations_ms, 0.99), 3),
+        "requests": requests,
+        "call": f"{requests} sequential GET /health on one kept-alive http.client connection, "
+        "TCP_NODELAY on the client socket",
+    }
 
 
 def measure_log_calls(experiment_id: str, calls: int, budget_s: float) -> dict[str, object]:
@@ -259,10 +252,12 @@ def measure_large_history(
 
 
 def measure_server(
-    server: ServerProcess, base_url: str, args: argparse.Namespace
+    server: ServerProcess, port: int, args: argparse.Namespace
 ) -> dict[str, object]:
     """Every measurement, in an order where each phase leaves the data the next one reads."""
     results: dict[str, object] = {"tool": "mlflow", "version": mlflow.__version__}
+    base_url = f"http://{LOOPBACK}:{port}"
+    load_before = os.getloadavg()[0]
     results["start_s"] = round(wait_until_ready(server, f"{base_url}/health"), 3)
     log(f"answered /health after {results['start_s']} s")
     idle_rss, process_count = settled_rss_bytes(server.pid)
@@ -271,6 +266,8 @@ def measure_server(
     results["idle_pss_mb"] = round(tree_pss_bytes(server.pid) / MB, 1)
     results["idle_rss_mb_by_child"] = rss_by_child(server.pid)
     log(f"idle: {process_count} processes, RSS {idle_rss / MB:.0f} MB")
+    results["small_request_ms"] = measure_small_requests(port, args.small_requests)
+    log(f"GET /health on a kept-alive connection: {results['small_request_ms']['value']} ms")
 
     mlflow.set_tracking_uri(base_url)
     client = MlflowClient(base_url)
@@ -309,7 +306,13 @@ def measure_server(
             client, server, base_url, run_id, stored, estimate_s, args
         )
     results["idle_processes"] = process_count
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    # Other work on a 2-core machine moves every number; the load average says how much.
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_1min_before": round(load_before, 2),
+        "loadavg_1min_after": round(os.getloadavg()[0], 2),
+    }
     return results
 
 
@@ -328,7 +331,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     log(f"starting {' '.join(argv)}")
     server = start_server(argv, cwd=workdir, log_path=workdir / "server.log")
     try:
-        results = measure_server(server, base_url, args)
+        results = measure_server(server, port, args)
     finally:
         log("stopping the server tree")
         stop_tree(server)
@@ -343,6 +346,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--small-requests", type=int, default=200)
     parser.add_argument("--log-calls", type=int, default=300)
     parser.add_argument("--log-budget-s", type=float, default=60.0)
     parser.add_argument("--ingest-points", type=int, default=100_000)

@@ -14,27 +14,73 @@ def _announce(address: str) -> None:
 
 
 @click.command("server")
-@click.option("--store", "store_uri", default=default_store_uri, show_default="$CAIRN_HOME/cairn.db",
-              help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.")
-@click.option("--blobs", "blobs_uri", default=default_blobs_uri, show_default="$CAIRN_HOME/blobs",
-              help="Blob store for artifacts: a path or file://PATH.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0 picks a free one).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes sharing the port.")
-@click.option("--insecure-no-auth", is_flag=True,
-              help="Allow listening on a non-loopback address although authentication is not enabled.")
-@click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
+@click.option(
+    "--store",
+    "store_uri",
+    metavar="URI",
+    default=default_store_uri,
+    show_default="$CAIRN_HOME/cairn.db",
+    help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.",
+)
+@click.option(
+    "--blobs",
+    "blobs_uri",
+    metavar="URI",
+    default=default_blobs_uri,
+    show_default="$CAIRN_HOME/blobs",
+    help="Blob store for artifacts: a path or file://PATH.",
+)
+@click.option(
+    "--host",
+    metavar="ADDRESS",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    metavar="PORT",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--workers",
+    metavar="N",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Allow listening on a non-loopback address although authentication is not enabled.",
+)
+@click.option(
+    "--debug", is_flag=True, help="Put tracebacks in error responses (never in production)."
+)
 def server_command(
-    store_uri: str, blobs_uri: str, host: str, port: int, workers: int, insecure_no_auth: bool, debug: bool
+    store_uri: str,
+    blobs_uri: str,
+    host: str,
+    port: int,
+    workers: int,
+    insecure_no_auth: bool,
+    debug: bool,
 ) -> None:
-    """Run the tracking server for a team."""
+    """Run the tracking server for a team.
+
+    One process serves the REST API (/api/v1) and the dashboard from --store; clients reach it
+    with CAIRN_URI=http://HOST:PORT. Until authentication exists it listens on loopback only,
+    unless --insecure-no-auth says a proxy in front of it authenticates users.
+    """
     if not is_loopback(host) and not insecure_no_auth:
         raise click.UsageError(
-            f"refusing to listen on {host} without authentication: anyone who can reach it could read "
-            "and change every run. Bind to 127.0.0.1, or pass --insecure-no-auth if a proxy in front "
-            "of Cairn authenticates users."
+            f"refusing to listen on {host} without authentication: anyone who can reach it could "
+            "read and change every run. Bind to 127.0.0.1, or pass --insecure-no-auth if a proxy "
+            "in front of Cairn authenticates users."
         )
     settings = ServerSettings(
         store_uri=store_uri, blobs_uri=blobs_uri, host=host, port=port, workers=workers, debug=debug
@@ -43,10 +89,20 @@ def server_command(
 
 
 @click.command("ui")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on, on 127.0.0.1.")
+@click.option(
+    "--port",
+    metavar="PORT",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on, on 127.0.0.1.",
+)
 def ui_command(port: int) -> None:
-    """Serve the embedded default store (CAIRN_HOME) on this machine only."""
+    """Serve the embedded store's dashboard on 127.0.0.1.
+
+    The dashboard and API over the store in $CAIRN_HOME, where cairn.init() logs by default, at
+    http://127.0.0.1:PORT and for this machine only.
+    """
     _serve(ServerSettings(store_uri=default_store_uri(), blobs_uri=default_blobs_uri(), port=port))
 
 

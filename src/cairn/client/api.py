@@ -34,6 +34,8 @@ class Api:
     def iter_runs(self, project: str, *, include_deleted: bool = False, limit: int | None = None) -> Iterator[Run]:
         token: str | None = None
         seen = 0
+        if limit is not None and limit <= 0:
+            return
         while True:
             size = _PAGE if limit is None else min(_PAGE, limit - seen)
             page = self._tracking.list_runs(project, include_deleted=include_deleted, limit=size, page_token=token)

@@ -18,11 +18,14 @@ import orjson
 
 from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
 from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
+from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.params import flatten_config
 from cairn.core.wire import (
     batch_to_wire,
     history_from_wire,
     ingest_result_from_wire,
+    params_to_wire,
     project_from_wire,
     run_from_wire,
 )
@@ -103,7 +106,9 @@ class HttpTracking:
             "project": project,
             "name": name,
             "user": user,
-            "config": dict(config or {}),
+            # Flattened and typed here, so that JSON carries every value as the server would
+            # store it in-process (NaN and ±inf included) and bad keys fail the same way.
+            "config": params_to_wire(flatten_config(config or {})),
             "tags": dict(tags or {}),
             "notes": notes,
             "parent_id": parent_id,
@@ -141,15 +146,19 @@ class HttpTracking:
         return Page(items=[run_from_wire(r) for r in data["runs"]], next_page_token=data["next_page_token"])
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        self._request("POST", f"{API}/runs/{_segment(run_id)}/params", body={"params": dict(params)})
+        body = {"params": params_to_wire(flatten_config(params))}
+        self._request("POST", f"{API}/runs/{_segment(run_id)}/params", body=body)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         self._request("POST", f"{API}/runs/{_segment(run_id)}/tags", body={"tags": dict(tags)})
 
     def delete_tag(self, run_id: str, key: str) -> None:
+        # Checked here too: a key with a control character cannot even travel in a URL path.
+        check_key(key, "tag")
         self._request("DELETE", f"{API}/runs/{_segment(run_id)}/tags/{_segment(key)}")
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
+        batch.check()  # columns JSON cannot even carry (text values) fail as they do in-process
         data = self._request("POST", f"{API}/runs/{_segment(run_id)}/metrics", body=batch_to_wire(batch))
         return ingest_result_from_wire(data)
 

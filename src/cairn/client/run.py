@@ -6,22 +6,26 @@ made; then it is queued for the background writer, so the caller never waits on 
 
 from __future__ import annotations
 
+import operator
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
+from cairn.client.connect import connect
 from cairn.client.writer import BackgroundWriter, update_payload
 from cairn.core import limits
 from cairn.core.entities import ParamValue, RunStatus, RunUpdate
 from cairn.core.entities import Run as RunRecord
-from cairn.core.errors import InvalidValue, ParamConflict
+from cairn.core.errors import InvalidValue, ParamConflict, RunNotActive
 from cairn.core.params import flatten_config, same_param_value
 from cairn.service.interface import Tracking
 
-#: Plain numbers pass the hot path's check without a call; numpy scalars, tensors and the like
-#: are converted with float().
-_NUMBER_TYPES = (float, int)
+#: Plain floats pass the hot path's check without a call; ints (which may not fit a float),
+#: numpy scalars, tensors and the like are converted with float().
+_NOT_NUMBERS = (bool, np.bool_, str, bytes, bytearray)
 
 
 class Run:
@@ -61,7 +65,7 @@ class Run:
     @name.setter
     def name(self, value: str) -> None:
         self._name = limits.check_name(value, "run name")
-        self._writer.put("update", update_payload(RunUpdate(name=value)))
+        self._update(RunUpdate(name=value))
 
     @property
     def notes(self) -> str:
@@ -71,7 +75,7 @@ class Run:
     @notes.setter
     def notes(self, value: str) -> None:
         self._notes = limits.check_text(value, "notes", limits.MAX_NOTES_LENGTH)
-        self._writer.put("update", update_payload(RunUpdate(notes=value)))
+        self._update(RunUpdate(notes=value))
 
     @property
     def finished(self) -> bool:
@@ -89,25 +93,29 @@ class Run:
         (NaN and ±inf included); keys follow the limits in docs/limits.md.
         """
         if self._status is not None:
-            raise InvalidValue(f"run {self.id} is finished; nothing more can be logged to it")
+            self._check_open()
         if step is None:
             step = self._next_step
-        elif type(step) is not int:
+        # A bad step or timestamp must raise here: in the writer it would sink a whole batch.
+        if type(step) is not int or not limits.MIN_STEP <= step <= limits.MAX_STEP:
             step = limits.check_step(step)
-        self._next_step = step + 1
         if timestamp is None:
             timestamp = time.time_ns() // 1_000_000
+        elif type(timestamp) is not int or not 0 <= timestamp <= limits.MAX_STEP:
+            timestamp = _as_timestamp(timestamp)
         values = dict(data)  # the caller may reuse its dict for the next step
         for key, value in values.items():
             if key not in self._known_keys:
                 self._known_keys.add(limits.check_key(key, "metric"))
-            if type(value) not in _NUMBER_TYPES:
+            if type(value) is not float:
                 values[key] = _as_number(key, value)
+        self._next_step = step + 1  # only once the call is known to log something
         self._writer.put_points(step, timestamp, values)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params (nested mappings become dotted keys). Params are immutable: the same value
         again is fine, another value raises :class:`ParamConflict`."""
+        self._check_open()
         flat = flatten_config(params)
         conflicts = {k: v for k, v in flat.items() if k in self._params and not same_param_value(self._params[k], v)}
         if conflicts:
@@ -121,11 +129,39 @@ class Run:
             self._writer.put("params", new)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set string tags; unlike metrics and params, tags may still change after the run ends."""
         checked = {
             limits.check_key(k, "tag"): limits.check_text(v, f"tag {k!r}", limits.MAX_TAG_VALUE_LENGTH)
             for k, v in tags.items()
         }
-        self._writer.put("tags", checked)
+        if self._status is not None:
+            self._after_end(lambda tracking: tracking.set_tags(self.id, checked))
+        else:
+            self._writer.put("tags", checked)
+
+    def _update(self, update: RunUpdate) -> None:
+        if self._status is not None:
+            self._after_end(lambda tracking: tracking.update_run(self.id, update))
+        else:
+            self._writer.put("update", update_payload(update))
+
+    def _after_end(self, write: Callable[[Tracking], object]) -> None:
+        """Send a change the store accepts after the run ended (tags, notes, name) directly:
+        the background writer stopped at finish, and what it was handed then would be lost."""
+        tracking = connect(self._writer.spool.uri) if self._owns_tracking else self._tracking
+        try:
+            write(tracking)
+        finally:
+            if self._owns_tracking:
+                tracking.close()
+
+    def _check_open(self) -> None:
+        # After finish the writer has stopped: a write accepted now would be silently lost.
+        if self._status is not None:
+            raise RunNotActive(
+                f"run {self.id} has ended ({self._status.value}); nothing more can be logged to it",
+                details={"run_id": self.id, "status": self._status.value},
+            )
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -191,7 +227,7 @@ class RunConfig(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._run._params)
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         self._run.log_params({**dict(other), **kwargs})
 
     def __repr__(self) -> str:
@@ -199,11 +235,17 @@ class RunConfig(MutableMapping[str, Any]):
 
 
 def _as_number(key: str, value: Any) -> float:
-    if isinstance(value, bool | str) or value is None:
+    if isinstance(value, _NOT_NUMBERS) or value is None:
         raise InvalidValue(f"metric {key!r} must be a number, got {type(value).__name__}", details={"key": key})
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidValue(
             f"metric {key!r} must be a number, got {type(value).__name__}", details={"key": key}
         ) from None
+
+
+def _as_timestamp(value: Any) -> int:
+    if not isinstance(value, bool) and hasattr(value, "__index__"):
+        value = operator.index(value)  # numpy integers
+    return limits.check_timestamp(value)

@@ -83,7 +83,7 @@ class Orphan:
 
 def orphaned_spools(root: Path) -> list[Orphan]:
     """Spools left by processes that are no longer running."""
-    found = []
+    found: list[Orphan] = []
     if not root.is_dir():
         return found
     for folder in sorted(root.iterdir()):

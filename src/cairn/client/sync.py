@@ -28,7 +28,13 @@ def sync_spools(root: Path, *, progress: Callable[[int], None] | None = None) ->
     """
     report = SyncReport()
     for orphan in orphaned_spools(root):
-        tracking = connect(orphan.spool.uri)
+        try:
+            tracking = connect(orphan.spool.uri)
+        except CairnError as exc:  # an embedded store that cannot be opened right now
+            if not exc.retryable:
+                raise
+            report.spools_left += 1
+            continue
         try:
             for write in orphan.spool.pending():
                 try:

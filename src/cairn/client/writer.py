@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from cairn.client.spool import Spool
 from cairn.core.entities import RunStatus, RunUpdate
-from cairn.core.errors import CairnError
+from cairn.core.errors import CairnError, Unavailable
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.wire import batch_from_wire, batch_to_wire
 from cairn.service.interface import Tracking
@@ -92,8 +93,16 @@ class _Columns:
 class _MemoryBacklog:
     """Where writes wait when the spool folder cannot be written either (disk full, read-only)."""
 
-    items: list[tuple[int, str, Any]] = field(default_factory=list)
+    items: list[tuple[int, str, Any, int]] = field(default_factory=list)  # seq, kind, payload, points
     points: int = 0
+
+    def add(self, seq: int, kind: str, payload: Any, points: int) -> None:
+        self.items.append((seq, kind, payload, points))
+        self.points += points
+
+    def remove(self, item: tuple[int, str, Any, int]) -> None:
+        self.items.remove(item)
+        self.points -= item[3]
 
 
 class BackgroundWriter:
@@ -210,7 +219,8 @@ class BackgroundWriter:
         try:
             self.tracking.log_metrics(self.run_id, batch)
             self.points_sent += batch.points
-        except CairnError as exc:
+        except Exception as raised:
+            exc = _classify(raised)
             if not exc.retryable:
                 self._warn_once(exc.code, f"{batch.points} metric points were refused: {exc.message}")
                 return
@@ -224,7 +234,8 @@ class BackgroundWriter:
             return
         try:
             self._apply(kind, payload)
-        except CairnError as exc:
+        except Exception as raised:
+            exc = _classify(raised)
             if not exc.retryable:
                 self._warn_once(exc.code, f"{kind} refused: {exc.message}")
                 return
@@ -238,7 +249,7 @@ class BackgroundWriter:
 
     def _go_offline(self, exc: CairnError) -> None:
         if not self._offline:
-            warn(f"{exc.message}; writes are kept in {self.spool.folder} and sent when it is back")
+            warn(f"{exc.message}; writes wait in {self.spool.folder} (or in memory if that cannot be written) and are sent when it is back")
         self._offline = True
         self._retry_at = time.monotonic() + self._backoff
 
@@ -250,14 +261,17 @@ class BackgroundWriter:
                 self._warn_once("dropped", "the spool cannot be written and memory is full: dropping writes")
                 return
             self._warn_once("spool", f"cannot write the spool ({exc}); keeping writes in memory")
-            self._memory.items.append((seq, kind, payload))
-            self._memory.points += points
+            # The same JSON shape as a spooled file: replay reads both alike (numpy arrays are
+            # not the lists batch_from_wire accepts).
+            payload = orjson.loads(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY))
+            self._memory.add(seq, kind, payload, points)
 
     def _replay_backlog(self) -> None:
         for seq, kind, payload, remove in self._backlog():
             try:
                 self._apply(kind, payload)
-            except CairnError as exc:
+            except Exception as raised:
+                exc = _classify(raised)
                 if exc.retryable:
                     self._backoff = min(self._backoff * 2, _BACKOFF_MAX_S)
                     self._retry_at = time.monotonic() + self._backoff
@@ -271,7 +285,9 @@ class BackgroundWriter:
     def _backlog(self) -> Iterator[tuple[int, str, Any, Callable[[], None]]]:
         """Spooled and in-memory writes together, in the order they were made."""
         spooled = [(w.seq, w.kind, w.payload, (lambda w=w: self.spool.remove(w))) for w in self.spool.pending()]
-        in_memory = [(s, k, p, (lambda item=(s, k, p): self._memory.items.remove(item))) for s, k, p in self._memory.items]
+        in_memory = [
+            (item[0], item[1], item[2], (lambda item=item: self._memory.remove(item))) for item in self._memory.items
+        ]
         yield from sorted(spooled + in_memory, key=lambda entry: entry[0])
 
     def _next_seq(self) -> int:
@@ -283,6 +299,14 @@ class BackgroundWriter:
         if key not in self._warned:
             self._warned.add(key)
             warn(message)
+
+
+def _classify(exc: Exception) -> CairnError:
+    """Unexpected failures (a bug, a library's own exception) are kept and retried like an
+    outage: holding the user's data back is better than losing it."""
+    if isinstance(exc, CairnError):
+        return exc
+    return Unavailable(f"unexpected error while writing: {exc!r}")
 
 
 def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int:

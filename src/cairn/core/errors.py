@@ -20,6 +20,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   └── RunNotActive            run_not_active        409
     ├── PermissionDenied            permission_denied     403
     ├── SchemaOutOfDate             schema_out_of_date    503
+    ├── StoreUnreadable             store_unreadable      500
     └── Unavailable                 unavailable           503   (retryable)
 
 Codes are part of the public API: never rename one, only add.
@@ -119,6 +120,13 @@ class SchemaOutOfDate(CairnError):
 
     code = "schema_out_of_date"
     http_status = 503
+
+
+class StoreUnreadable(CairnError):
+    """The metadata store exists but is not a database Cairn can read (a damaged file)."""
+
+    code = "store_unreadable"
+    http_status = 500
 
 
 class Unavailable(CairnError):

@@ -51,7 +51,11 @@ def check_key(key: object, kind: str) -> str:
 
 
 def check_text(value: object, what: str, limit: int) -> str:
-    """Return ``value`` if it is a string of at most ``limit`` characters."""
+    """Return ``value`` if it is a string of at most ``limit`` characters and no NUL.
+
+    NUL is refused because PostgreSQL cannot store it in text: a value SQLite keeps must not
+    fail on the team server.
+    """
     if not isinstance(value, str):
         raise InvalidValue(f"{what} must be a string, got {type(value).__name__}")
     if len(value) > limit:
@@ -59,6 +63,8 @@ def check_text(value: object, what: str, limit: int) -> str:
             f"{what} is {len(value)} characters long; the limit is {limit}",
             details={"limit": limit, "length": len(value)},
         )
+    if "\x00" in value:
+        raise InvalidValue(f"{what} contains a NUL character")
     return value
 
 

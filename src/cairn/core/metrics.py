@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cairn.core.errors import InvalidRequest, InvalidValue
-from cairn.core.limits import MAX_POINTS_PER_BATCH, check_key, check_metric_value, check_step
+from cairn.core.limits import MAX_POINTS_PER_BATCH, MAX_STEP, check_key, check_metric_value, check_step
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -57,6 +57,31 @@ class MetricColumns:
             timestamps=_integer_column(timestamps, "timestamp", key, minimum=0),
             values=_value_column(values, key),
         )
+
+    def check(self) -> None:
+        """Refuse columns a store cannot hold, however they were built.
+
+        :meth:`from_lists` checks raw input; this checks the arrays themselves, so that columns
+        made directly (numpy in, no JSON) meet the same rules in-process as through a server.
+        """
+        key = check_key(self.key, "metric")
+        arrays = (self.steps, self.timestamps, self.values)
+        if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in arrays):
+            raise InvalidRequest(f"metric {key!r}: steps, timestamps and values must be 1-D arrays")
+        if not len(self.steps) == len(self.timestamps) == len(self.values):
+            raise InvalidRequest(
+                f"metric {key!r}: steps, timestamps and values must have the same length",
+                details={"steps": len(self.steps), "timestamps": len(self.timestamps), "values": len(self.values)},
+            )
+        for what, array in (("step", self.steps), ("timestamp", self.timestamps)):
+            if array.dtype.kind not in "iu":
+                raise InvalidValue(f"metric {key!r}: every {what} must be an integer", details={"key": key})
+            if array.dtype.kind == "u" and array.size and int(array.max()) > MAX_STEP:
+                raise InvalidValue(f"metric {key!r}: a {what} does not fit in 64 bits", details={"key": key})
+        if self.timestamps.size and int(self.timestamps.min()) < 0:
+            raise InvalidValue(f"metric {key!r}: timestamp must be at least 0", details={"key": key})
+        if self.values.dtype.kind not in "fiu":
+            raise InvalidValue(f"metric {key!r}: values must be numbers", details={"key": key})
 
 
 def _integer_column(items: list[object], what: str, key: str, minimum: int | None = None) -> Int64Array:
@@ -104,6 +129,12 @@ class MetricBatch:
     @property
     def points(self) -> int:
         return sum(len(c) for c in self.columns)
+
+    def check(self) -> None:
+        """Every rule a store relies on: the size of the batch and each column's content."""
+        self.check_size()
+        for columns in self.columns:
+            columns.check()
 
     def check_size(self) -> None:
         if self.points > MAX_POINTS_PER_BATCH:

@@ -16,7 +16,7 @@ import orjson
 
 from cairn.core.entities import ParamValue
 from cairn.core.errors import InvalidValue
-from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, check_key
+from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP, check_key
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, ParamValue]:
@@ -50,6 +50,14 @@ def typed_param_value(key: str, value: Any) -> ParamValue:
         raise InvalidValue(
             f"param {key!r} is {len(typed)} characters long; the limit is {MAX_PARAM_VALUE_LENGTH}",
             details={"key": key, "limit": MAX_PARAM_VALUE_LENGTH},
+        )
+    if isinstance(typed, str) and "\x00" in typed:
+        # PostgreSQL cannot store NUL in text.
+        raise InvalidValue(f"param {key!r} contains a NUL character", details={"key": key})
+    if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_STEP <= typed <= MAX_STEP:
+        # Signed 64 bits, like steps: what JSON (orjson) carries, so every backend agrees.
+        raise InvalidValue(
+            f"param {key!r} is an integer beyond 64 bits; log it as a string", details={"key": key}
         )
     return typed
 

@@ -2,7 +2,8 @@
 
 The server encodes with these functions and the HTTP client decodes with them, so the two
 cannot disagree. JSON has no NaN or infinity: such values travel as the strings "NaN",
-"Infinity" and "-Infinity" (what ``float()`` reads back).
+"Infinity" and "-Infinity" (what ``float()`` reads back); a param, whose type matters, travels
+as ``{"float": "NaN"}`` instead (see :func:`params_to_wire`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def run_to_wire(run: Run) -> dict[str, Any]:
         "parent_id": run.parent_id,
         "notes": run.notes,
         "deleted": run.deleted,
-        "params": {k: _param_to_wire(v) for k, v in run.params.items()},
+        "params": params_to_wire(run.params),
         "tags": dict(run.tags),
         "metrics": {key: _summary_to_wire(s) for key, s in run.metrics.items()},
     }
@@ -74,23 +75,36 @@ def run_from_wire(data: Mapping[str, Any]) -> Run:
         parent_id=data["parent_id"],
         notes=data["notes"],
         deleted=data["deleted"],
-        params={k: _param_from_wire(v) for k, v in data["params"].items()},
+        params=params_from_wire(data["params"]),
         tags=dict(data["tags"]),
         metrics={k: _summary_from_wire(k, s) for k, s in data["metrics"].items()},
     )
 
 
+def params_to_wire(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params for JSON: a float that is NaN or infinite keeps its type as ``{"float": "NaN"}``
+    (a bare string would read back as text, and orjson would write null)."""
+    return {key: _param_to_wire(value) for key, value in params.items()}
+
+
+def params_from_wire(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`params_to_wire`; any other value (a nested config) is left as is."""
+    return {key: _param_from_wire(value) for key, value in data.items()}
+
+
 def _param_to_wire(value: Any) -> Any:
-    # A float param that is NaN or infinite keeps its type through a tagged object.
     if isinstance(value, float) and not math.isfinite(value):
         return {"float": wire_float(value)}
     return value
 
 
 def _param_from_wire(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, dict) and len(value) == 1 and value.get("float") in _NON_FINITE:
         return float(value["float"])
     return value
+
+
+_NON_FINITE = ("NaN", "Infinity", "-Infinity")
 
 
 def _summary_to_wire(summary: MetricSummary) -> dict[str, Any]:

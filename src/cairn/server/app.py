@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from cairn import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
@@ -26,7 +29,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> 
         version=__version__,
         description="Model management: log every experiment, version every model.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from the packaged Swagger UI: no CDN, works offline
         redoc_url=None,
         debug=False,
     )
@@ -37,6 +40,18 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> 
     app.include_router(health.router)
     for router in (projects.router, runs.router, metrics.router):
         app.include_router(router, prefix=API_PREFIX)
+
+    app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Cairn API",
+            swagger_js_url=f"{API_PREFIX}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -36,8 +36,9 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
             {"location": [str(part) for part in error.get("loc", ())], "message": error.get("msg", "")}
             for error in exc.errors()
         ]
-        first = problems[0] if problems else {"location": [], "message": "invalid request"}
-        message = f"{'.'.join(first['location'])}: {first['message']}" if first["location"] else first["message"]
+        where = ".".join(problems[0]["location"]) if problems else ""
+        what = str(problems[0]["message"]) if problems else "invalid request"
+        message = f"{where}: {what}" if where else what
         return JsonResponse(envelope("invalid_request", message, {"problems": problems}), status_code=400)
 
     @app.exception_handler(HTTPException)

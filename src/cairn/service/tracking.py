@@ -168,7 +168,7 @@ class TrackingService:
         self.store.delete_tag(run_id, key)
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
-        batch.check_size()
+        batch.check()
         if not batch.client_id or len(batch.client_id) > 64:
             raise InvalidRequest("client_id must be 1 to 64 characters")
         if batch.seq < 0:

@@ -101,7 +101,7 @@ def _gunzip(body: bytes) -> bytes:
 def get_history(
     run_id: RunId,
     service: Tracking,
-    key: Annotated[str, Query(min_length=1, max_length=limits.MAX_KEY_LENGTH)],
+    key: Annotated[str, Query(description="the metric key; checked by the service, like every key")],
     step_min: Step = None,
     step_max: Step = None,
     max_points: Annotated[

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from cairn.core import limits
 from cairn.core.entities import RunUpdate
-from cairn.core.wire import run_to_wire
+from cairn.core.wire import params_from_wire, run_to_wire
 from cairn.server.deps import tracking
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.schemas import ERROR_RESPONSES, ParamsIn, RunCreate, RunList, RunOut, RunPatch, TagsIn
@@ -25,7 +25,7 @@ def create_run(body: RunCreate, service: Tracking) -> JsonResponse:
         body.project,
         name=body.name,
         user=body.user,
-        config=body.config,
+        config=params_from_wire(body.config),
         tags=body.tags,
         notes=body.notes,
         parent_id=body.parent_id,
@@ -69,7 +69,7 @@ def restore_run(run_id: RunId, service: Tracking) -> JsonResponse:
 
 @router.post("/{run_id}/params", status_code=204, summary="Log params (immutable once logged)")
 def log_params(run_id: RunId, body: ParamsIn, service: Tracking) -> Response:
-    service.log_params(run_id, body.params)
+    service.log_params(run_id, params_from_wire(body.params))
     return Response(status_code=204)
 
 
@@ -79,11 +79,8 @@ def set_tags(run_id: RunId, body: TagsIn, service: Tracking) -> Response:
     return Response(status_code=204)
 
 
-@router.delete("/{run_id}/tags/{key}", status_code=204, summary="Delete a tag")
-def delete_tag(
-    run_id: RunId,
-    key: Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH)],
-    service: Tracking,
-) -> Response:
+# ``:path`` because tag keys may hold slashes ("data/split"); the service checks the key.
+@router.delete("/{run_id}/tags/{key:path}", status_code=204, summary="Delete a tag")
+def delete_tag(run_id: RunId, key: str, service: Tracking) -> Response:
     service.delete_tag(run_id, key)
     return Response(status_code=204)

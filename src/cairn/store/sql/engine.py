@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from cairn.core.errors import SchemaOutOfDate, Unavailable
+from cairn.core.errors import SchemaOutOfDate, StoreUnreadable, Unavailable
 from cairn.store.sql.schema import SCHEMA_HEAD
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -97,6 +97,10 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
     except OperationalError as exc:
         raise Unavailable(f"the metadata store is unavailable: {exc.orig}") from exc
+    except DatabaseError as exc:
+        if not isinstance(exc.orig, Exception) or "not a database" not in str(exc.orig):
+            raise
+        raise StoreUnreadable(f"the metadata store is not a readable database: {exc.orig}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -119,6 +123,8 @@ def check_schema(engines: Engines, uri: str, *, initialise: bool = True) -> None
         revision = current_revision(engines.write)
     except OperationalError as exc:
         raise Unavailable(f"cannot open the metadata store {redact(uri)}: {exc.orig}") from exc
+    except DatabaseError as exc:
+        raise StoreUnreadable(f"{redact(uri)} is not a database Cairn can read: {exc.orig}") from exc
     if revision == SCHEMA_HEAD:
         return
     if revision is None and initialise:

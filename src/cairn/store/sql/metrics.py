@@ -155,7 +155,8 @@ def _envelope_within(steps: np.ndarray, values: np.ndarray, max_points: int) -> 
 def _claim_batch(conn: Connection, run_id: str, batch: MetricBatch) -> bool:
     """Record (run, client_id, seq); False if that batch was stored before."""
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(t.ingest_batches).on_conflict_do_nothing()
+    # RETURNING rather than rowcount, which psycopg reports as -1 for this statement.
+    statement = dialect_insert(t.ingest_batches).on_conflict_do_nothing().returning(t.ingest_batches.c.seq)
     result = conn.execute(
         statement,
         {
@@ -166,7 +167,7 @@ def _claim_batch(conn: Connection, run_id: str, batch: MetricBatch) -> bool:
             "received_at": now_ms(),
         },
     )
-    return result.rowcount == 1
+    return result.first() is not None
 
 
 def _merge_summaries(conn: Connection, run_id: str, columns: list[MetricColumns]) -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine
+
+from cairn.core.errors import SchemaOutOfDate
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,8 +23,14 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (the newest by default)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the database to ``revision`` (the newest by default).
+
+    A database at a revision this version does not know (made by a newer Cairn) is refused.
+    """
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except CommandError as exc:
+        raise SchemaOutOfDate(f"cannot upgrade the store: {exc}", details={"target": revision}) from exc
 
 
 def head_revision() -> str:

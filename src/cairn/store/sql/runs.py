@@ -36,13 +36,14 @@ class SqlRunStore:
     # -- projects ---------------------------------------------------------------------------
 
     def create_project(self, name: str, description: str = "") -> Project:
-        row = {"id": uuid.uuid4().hex, "name": name, "description": description, "created_at": now_ms()}
+        project = Project(id=uuid.uuid4().hex, name=name, description=description, created_at=now_ms())
+        row = {"id": project.id, "name": name, "description": description, "created_at": project.created_at}
         try:
             with transaction(self._engines.write) as conn:
                 conn.execute(insert(t.projects), row)
         except IntegrityError as exc:
             raise AlreadyExists(f"project {name!r} already exists", details={"project": name}) from exc
-        return Project(id=row["id"], name=name, description=description, created_at=row["created_at"])
+        return project
 
     def get_project(self, name_or_id: str) -> Project:
         with self._engines.read.connect() as conn:

@@ -1,0 +1,76 @@
+"""Log a small demo project: an SGD classifier on scikit-learn's digits, a few settings.
+
+    python examples/sklearn_demo.py            # logs 4 runs into project "demo"
+    python examples/sklearn_demo.py --skip-if-logged
+
+Each epoch is one pass of ``partial_fit``; train loss and validation accuracy are logged per
+epoch, the settings as params. Where the runs go follows CAIRN_URI (the embedded store under
+CAIRN_HOME by default), exactly as for any training script.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import cairn
+
+PROJECT = "demo"
+SETTINGS = [
+    {"model": {"loss": "log_loss", "alpha": 1e-4}, "learning_rate": "optimal", "epochs": 20},
+    {"model": {"loss": "log_loss", "alpha": 1e-3}, "learning_rate": "optimal", "epochs": 20},
+    {"model": {"loss": "modified_huber", "alpha": 1e-4}, "learning_rate": "optimal", "epochs": 20},
+    {"model": {"loss": "log_loss", "alpha": 1e-2}, "learning_rate": "adaptive", "eta0": 0.01, "epochs": 20},
+]
+
+
+def train(config: dict, data: tuple) -> None:
+    x_train, x_val, y_train, y_val = data
+    classes = np.unique(y_train)
+    model = SGDClassifier(
+        loss=config["model"]["loss"],
+        alpha=config["model"]["alpha"],
+        learning_rate=config["learning_rate"],
+        eta0=config.get("eta0", 0.01),
+        random_state=0,
+    )
+    with cairn.init(PROJECT, config=config, tags={"dataset": "digits", "library": "scikit-learn"}) as run:
+        run.notes = f"SGDClassifier ({config['model']['loss']}) on the 8×8 digits dataset."
+        for epoch in range(config["epochs"]):
+            model.partial_fit(x_train, y_train, classes=classes)
+            probabilities = model.predict_proba(x_train)
+            run.log(
+                {
+                    "train/loss": log_loss(y_train, probabilities, labels=classes),
+                    "train/accuracy": accuracy_score(y_train, model.predict(x_train)),
+                    "val/accuracy": accuracy_score(y_val, model.predict(x_val)),
+                },
+                step=epoch,
+            )
+        print(f"logged {run.project}/{run.name}: val/accuracy {accuracy_score(y_val, model.predict(x_val)):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-if-logged", action="store_true", help="do nothing if the demo project has runs")
+    args = parser.parse_args()
+    if args.skip_if_logged:
+        with cairn.Api() as api:
+            if any(p.name == PROJECT and p.run_count for p in api.projects()):
+                print(f"the {PROJECT!r} project is already logged; skipping the demo")
+                return
+    digits = load_digits()
+    x = StandardScaler().fit_transform(digits.data)
+    data = train_test_split(x, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+    for config in SETTINGS:
+        train(config, data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""What several commands share: where the store is, and opening it for the length of a command."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from cairn.client.connect import connect
+from cairn.service.interface import Tracking
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+URI_HELP = (
+    "Where the runs are: a path, sqlite:///PATH, postgresql://USER@HOST/DB, or http(s)://HOST:PORT "
+    "of a Cairn server. [default: $CAIRN_URI, else $CAIRN_HOME/cairn.db]"
+)
+
+
+def uri_option(command: F) -> F:
+    """``--uri``: unset, :func:`cairn.client.connect.resolve_uri` picks CAIRN_URI or the default."""
+    return click.option("--uri", metavar="URI", default=None, help=URI_HELP)(command)
+
+
+def json_option(command: F) -> F:
+    """``--json``, passed to the command as ``as_json``."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print JSON (the REST API's format) instead of a table.",
+    )(command)
+
+
+@contextlib.contextmanager
+def open_tracking(uri: str | None) -> Iterator[Tracking]:
+    """The tracking interface on ``uri`` (a store in this process, or a server), closed after."""
+    opened = connect(uri)
+    try:
+        yield opened
+    finally:
+        opened.close()

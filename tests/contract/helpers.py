@@ -1,0 +1,57 @@
+"""Small builders shared by the contract tests."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from cairn.core.entities import ParamValue
+from cairn.core.metrics import MetricBatch, MetricColumns
+
+_seq = itertools.count()
+
+
+def columns(key: str, steps: Sequence[int], values: Sequence[float | str]) -> MetricColumns:
+    """Validated columns, as the SDK builds them; timestamps are derived from the steps."""
+    return MetricColumns.from_lists(key, list(steps), [1_000 + abs(s) for s in steps], list(values))
+
+
+def raw_columns(key: str, steps: np.ndarray, values: np.ndarray) -> MetricColumns:
+    """Columns built without validation, to see what a backend itself refuses."""
+    return MetricColumns(
+        key=key,
+        steps=steps,
+        timestamps=np.full(steps.shape, 1_000, dtype=np.int64),
+        values=values,
+    )
+
+
+def batch(*cols: MetricColumns, client_id: str = "test-client", seq: int | None = None) -> MetricBatch:
+    """A batch with a fresh sequence number unless one is given."""
+    return MetricBatch(client_id=client_id, seq=next(_seq) if seq is None else seq, columns=list(cols))
+
+
+def same_param(got: ParamValue, expected: ParamValue) -> bool:
+    """Exactly the same typed value: same type, and floats bit for bit (NaN equals NaN)."""
+    if type(got) is not type(expected):
+        return False
+    if isinstance(got, float) and isinstance(expected, float):
+        if math.isnan(got) or math.isnan(expected):
+            return math.isnan(got) and math.isnan(expected)
+        return np.float64(got).view(np.uint64) == np.float64(expected).view(np.uint64)
+    return got == expected
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Float64 arrays equal bit for bit, except that any NaN matches any NaN."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    if not np.array_equal(nan_a, nan_b):
+        return False
+    return bool(np.array_equal(a[~nan_a].view(np.uint64), b[~nan_b].view(np.uint64)))

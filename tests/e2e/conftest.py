@@ -1,0 +1,125 @@
+"""End-to-end fixtures: ``cairn server`` as a real process that a test can kill and restart.
+
+The tests in this folder cross process boundaries on purpose (a SIGKILL, a stopped server, the
+kernel's socket options), which the in-process ``server`` fixture of ``tests/conftest.py``
+cannot show.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+_START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    # The same as tests/conftest.py's; a conftest cannot be imported by name under every way
+    # pytest is started (tests/ is not a package).
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """``python -m cairn server`` on a fixed store and port, started and stopped by the test.
+
+    The port stays the same across restarts, so a client that was talking to the first process
+    reaches the next one at the same URI. The server's output goes to ``log`` (one file for
+    every start), which a failed start quotes.
+    """
+
+    def __init__(self, store: Path, *, port: int | None = None, workers: int = 1, log: Path) -> None:
+        self.store = store
+        self.port = port or free_port()
+        self.workers = workers
+        self.log = log
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "cairn", "server",
+            "--store", str(self.store),
+            "--blobs", str(self.store.parent / "blobs"),
+            "--port", str(self.port),
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+
+    def start(self) -> ServerProcess:
+        """Start the server and wait until GET /health answers."""
+        assert self.process is None or self.process.poll() is not None, "the server is already running"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self._kill_tree()
+        raise RuntimeError(f"the server did not answer /health within {_START_TIMEOUT_S} s:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flushing, open requests cut off mid-way."""
+        self._kill_tree()
+
+    def stop(self) -> None:
+        """SIGTERM and wait, as an operator stopping the service would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self._kill_tree()
+
+    def restart(self) -> ServerProcess:
+        self.kill()
+        return self.start()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _kill_tree(self) -> None:
+        # With --workers > 1 the listening socket lives on in the forked workers: they must go
+        # too, or the "killed" server keeps answering.
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        for process in [psutil.Process(self.process.pid), *children]:
+            try:
+                os.kill(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(10)
+        psutil.wait_procs(children, timeout=10)
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A started ``cairn server`` on a fresh SQLite store; killed at the end of the test."""
+    running = ServerProcess(tmp_path / "server" / "cairn.db", log=tmp_path / "server.log")
+    running.store.parent.mkdir(parents=True)
+    try:
+        yield running.start()
+    finally:
+        running.kill()
