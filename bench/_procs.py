@@ -361,14 +361,15 @@ def keepalive_get_ms(host: str, port: int, path: str, requests: int) -> list[flo
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_s(root_pid: int) -> float:
+def tree_cpu_s(root_pid: int, pids: set[int] | None = None) -> float:
     """CPU seconds (user + system) used so far by the living processes of a tree.
 
     Less moved by other work on the machine than wall time, so it says where the cost
     is when the machine is shared; a process that exits takes its share with it.
+    Pass `pids` (from tree_pids) to skip the scan of /proc when the tree is known.
     """
     total_ticks = 0
-    for pid in tree_pids(root_pid):
+    for pid in tree_pids(root_pid) if pids is None else pids:
         fields = _stat_fields(pid)
         if fields:
             total_ticks += int(fields[11]) + int(fields[12])  # utime, stime

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cairn
 from _procs import (
     LOOPBACK,
     RssSampler,
@@ -40,12 +42,12 @@ from _procs import (
     settled_rss_bytes,
     start_server,
     stop_tree,
+    tree_cpu_s,
+    tree_pids,
     tree_pss_bytes,
     wait_until_ready,
 )
 from _stats import percentile, summarize_call_ns, summarize_seconds
-
-import cairn
 from cairn.client import lifecycle
 
 MB = 1024 * 1024
@@ -57,6 +59,34 @@ WRITER_BATCH_POINTS = 100_000
 
 def log(message: str) -> None:
     print(f"[cairn_side] {message}", file=sys.stderr, flush=True)
+
+
+def own_cpu_s() -> float:
+    """CPU seconds this process (every thread: the loop, the writer) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU seconds spent by this client and by the server tree since `start`.
+
+    On a shared 2-core machine wall time moves with other work; CPU time mostly does not,
+    so it says where the cost is (client or server) even when the machine is busy.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.server_pids = tree_pids(server_pid)  # the tree is settled: no /proc scan per read
+        self.client_at = self.server_at = 0.0
+
+    def _server_cpu_s(self) -> float:
+        return tree_cpu_s(self.server_pid, self.server_pids)
+
+    def start(self) -> None:
+        self.client_at, self.server_at = own_cpu_s(), self._server_cpu_s()
+
+    def read(self) -> tuple[float, float]:
+        return own_cpu_s() - self.client_at, self._server_cpu_s() - self.server_at
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -183,6 +213,8 @@ class Ingest:
     log_loop_s: float
     seconds: float
     peak_rss_mb: float
+    client_cpu_s: float
+    server_cpu_s: float
 
 
 def measure_ingest(server: Server, calls: int, keys_per_call: int) -> Ingest:
@@ -190,14 +222,17 @@ def measure_ingest(server: Server, calls: int, keys_per_call: int) -> Ingest:
     keys = [HISTORY_KEY] + [f"metric_{k}" for k in range(1, keys_per_call)]
     run = cairn.init(PROJECT, name="ingest")
     values = [k / keys_per_call for k in range(keys_per_call)]
+    cpu = CpuMeter(server.process.pid)
     with RssSampler(server.process.pid) as sampler:
+        cpu.start()
         started = time.perf_counter()
         for step in range(calls):
             scale = 1.0 / (step + 1)
-            run.log({key: value * scale for key, value in zip(keys, values)})
+            run.log({key: value * scale for key, value in zip(keys, values, strict=True)})
         logged = time.perf_counter()
         durable = run.flush(timeout=120)
         elapsed = time.perf_counter() - started
+        client_cpu_s, server_cpu_s = cpu.read()
     if not durable:
         raise RuntimeError("ingest: run.flush() did not confirm that the server has every point")
     run.finish()
@@ -209,6 +244,8 @@ def measure_ingest(server: Server, calls: int, keys_per_call: int) -> Ingest:
         log_loop_s=logged - started,
         seconds=elapsed,
         peak_rss_mb=sampler.peak_bytes / MB,
+        client_cpu_s=client_cpu_s,
+        server_cpu_s=server_cpu_s,
     )
 
 
@@ -240,20 +277,36 @@ def log_series(points: int) -> tuple[str, float]:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def time_repeats(read: Callable[[], int], repeats: int, expect: int) -> dict[str, Any]:
-    durations = []
+def time_repeats(
+    read: Callable[[], int], repeats: int, expect: int, server_pid: int
+) -> dict[str, Any]:
+    """Median wall time of `repeats` reads, and the median client and server CPU of one."""
+    durations, client_cpu, server_cpu = [], [], []
+    cpu = CpuMeter(server_pid)
     for _ in range(repeats):
+        cpu.start()
         started = time.perf_counter()
         returned = read()
         durations.append(time.perf_counter() - started)
+        client_s, server_s = cpu.read()
+        client_cpu.append(client_s)
+        server_cpu.append(server_s)
         if returned != expect:
             raise RuntimeError(f"a history read returned {returned} points, expected {expect}")
-    return dict(summarize_seconds(durations))
+    result: dict[str, Any] = dict(summarize_seconds(durations))
+    result["client_cpu_s"] = round(statistics.median(client_cpu), 4)
+    result["server_cpu_s"] = round(statistics.median(server_cpu), 4)
+    return result
 
 
-def measure_full_history(api: cairn.Api, run_id: str, points: int, repeats: int) -> dict[str, Any]:
+def measure_full_history(
+    api: cairn.Api, server: Server, run_id: str, points: int, repeats: int
+) -> dict[str, Any]:
     result = time_repeats(
-        lambda: len(api.history(run_id, HISTORY_KEY).steps), repeats, expect=points
+        lambda: len(api.history(run_id, HISTORY_KEY).steps),
+        repeats,
+        expect=points,
+        server_pid=server.process.pid,
     )
     result.update(
         points=points,
@@ -263,13 +316,14 @@ def measure_full_history(api: cairn.Api, run_id: str, points: int, repeats: int)
 
 
 def measure_downsampled(
-    api: cairn.Api, run_id: str, points: int, max_points: int, repeats: int
+    api: cairn.Api, server: Server, run_id: str, points: int, max_points: int, repeats: int
 ) -> dict[str, Any]:
     returned = len(api.history(run_id, HISTORY_KEY, max_points=max_points).steps)
     result = time_repeats(
         lambda: len(api.history(run_id, HISTORY_KEY, max_points=max_points).steps),
         repeats,
         expect=returned,
+        server_pid=server.process.pid,
     )
     result.update(
         points=points,
@@ -337,7 +391,8 @@ def measure_sdk(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     points = args.ingest_calls * args.keys_per_call
     log(f"ingesting {points:,} points: {args.ingest_calls:,} calls x {args.keys_per_call} keys")
     ingest = measure_ingest(server, args.ingest_calls, args.keys_per_call)
-    log(f"ingest: {ingest.points / ingest.seconds:,.0f} points/s, peak RSS {ingest.peak_rss_mb:.0f} MB")
+    rate = ingest.points / ingest.seconds
+    log(f"ingest: {rate:,.0f} points/s, peak RSS {ingest.peak_rss_mb:.0f} MB")
     api = cairn.Api()
     try:
         verified = verify_ingest(api, ingest)
@@ -349,6 +404,8 @@ def measure_sdk(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             "keys_per_call": args.keys_per_call,
             "log_loop_s": round(ingest.log_loop_s, 3),
             "flush_wait_s": round(ingest.seconds - ingest.log_loop_s, 3),
+            "client_cpu_s": round(ingest.client_cpu_s, 3),
+            "server_cpu_s": round(ingest.server_cpu_s, 3),
             "batch_size": WRITER_BATCH_POINTS,
             "verified_points": verified,
             "call": f"{ingest.calls:,} x run.log({{{args.keys_per_call} keys}}), timed from the "
@@ -359,10 +416,10 @@ def measure_sdk(server: Server, args: argparse.Namespace) -> dict[str, Any]:
 
         # The ingest run's keys hold `ingest_calls` points each: the size MLflow is read at.
         results["history_full_100k_s"] = measure_full_history(
-            api, ingest.run_id, ingest.calls, args.history_repeats
+            api, server, ingest.run_id, ingest.calls, args.history_repeats
         )
         results["history_downsampled_100k_s"] = measure_downsampled(
-            api, ingest.run_id, ingest.calls, args.max_points, args.downsample_repeats
+            api, server, ingest.run_id, ingest.calls, args.max_points, args.downsample_repeats
         )
 
         log(f"logging a {args.history_points:,}-point series (untimed set-up)")
@@ -375,11 +432,11 @@ def measure_sdk(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         log(f"reading the {args.history_points:,}-point history x{args.history_repeats}")
         with RssSampler(server.process.pid) as sampler:
             results["history_full_s"] = measure_full_history(
-                api, series_id, args.history_points, args.history_repeats
+                api, server, series_id, args.history_points, args.history_repeats
             )
         results["history_peak_rss_mb"] = round(sampler.peak_bytes / MB, 1)
         results["history_downsampled_s"] = measure_downsampled(
-            api, series_id, args.history_points, args.max_points, args.downsample_repeats
+            api, server, series_id, args.history_points, args.max_points, args.downsample_repeats
         )
         log(
             f"history: full {results['history_full_s']['value']} s, "
@@ -401,9 +458,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--history-repeats", type=int, default=3)
     parser.add_argument("--max-points", type=int, default=8000)
     parser.add_argument("--downsample-repeats", type=int, default=7)
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: a tenth of every count"
-    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: a tenth of every count")
     args = parser.parse_args(argv)
     if args.quick:
         args.log_calls //= 10

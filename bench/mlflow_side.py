@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import sys
@@ -38,15 +39,15 @@ from _procs import (
     RssSampler,
     ServerProcess,
     free_port,
-    remember_tree,
     keepalive_get_ms,
+    remember_tree,
     rss_by_child,
     settled_rss_bytes,
     start_server,
     stop_tree,
+    tree_cpu_s,
     tree_pids,
     tree_pss_bytes,
-    tree_rss_bytes,
     wait_until_ready,
 )
 from _stats import percentile, summarize_call_ns, summarize_seconds
@@ -70,6 +71,12 @@ MB = 1024 * 1024
 
 def log(message: str) -> None:
     print(f"[mlflow_side] {message}", file=sys.stderr, flush=True)
+
+
+def own_cpu_s() -> float:
+    """CPU seconds this process (every thread) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_small_requests(port: int, requests: int) -> dict[str, object]:
@@ -127,6 +134,8 @@ class Ingest:
     build_s: float
     time_bounded: bool
     peak_rss_mb: float
+    client_cpu_s: float
+    server_cpu_s: float
 
     @property
     def rate(self) -> float:
@@ -140,6 +149,8 @@ class Ingest:
             "batch_size": BATCH_SIZE,
             "client_build_s": round(self.build_s, 3),
             "time_bounded": self.time_bounded,
+            "client_cpu_s": round(self.client_cpu_s, 3),
+            "server_cpu_s": round(self.server_cpu_s, 3),
             "call": "MlflowClient.log_batch(run_id, metrics=[Metric x 1000])",
         }
 
@@ -150,7 +161,9 @@ def measure_ingest(
     """Throughput of log_batch with full batches, and the tree's peak RSS meanwhile."""
     logged = 0
     building_s = 0.0
+    server_pids = tree_pids(server.pid)
     with RssSampler(server.pid) as sampler:
+        client_cpu_at, server_cpu_at = own_cpu_s(), tree_cpu_s(server.pid, server_pids)
         started = time.perf_counter()
         deadline = started + budget_s
         while logged < points and time.perf_counter() < deadline:
@@ -162,7 +175,17 @@ def measure_ingest(
             client.log_batch(run_id, metrics=batch)
             logged += len(batch)
         elapsed = time.perf_counter() - started
-    return Ingest(logged, elapsed, building_s, logged < points, sampler.peak_bytes / MB)
+        client_cpu_s = own_cpu_s() - client_cpu_at
+        server_cpu_s = tree_cpu_s(server.pid, server_pids) - server_cpu_at
+    return Ingest(
+        logged,
+        elapsed,
+        building_s,
+        logged < points,
+        sampler.peak_bytes / MB,
+        client_cpu_s,
+        server_cpu_s,
+    )
 
 
 def measure_history(
@@ -251,9 +274,7 @@ def measure_large_history(
     return large
 
 
-def measure_server(
-    server: ServerProcess, port: int, args: argparse.Namespace
-) -> dict[str, object]:
+def measure_server(server: ServerProcess, port: int, args: argparse.Namespace) -> dict[str, object]:
     """Every measurement, in an order where each phase leaves the data the next one reads."""
     results: dict[str, object] = {"tool": "mlflow", "version": mlflow.__version__}
     base_url = f"http://{LOOPBACK}:{port}"
@@ -319,7 +340,6 @@ def measure_server(
 def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     """Start `mlflow server` in `workdir`, measure it, and always stop its whole tree."""
     port = args.port or free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
     argv = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",

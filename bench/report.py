@@ -47,49 +47,112 @@ def format_rate(per_s: float) -> str:
     return f"{per_s:.3g} points/s"
 
 
+def format_ms(ms: float) -> str:
+    return format_s(ms / 1e3)
+
+
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: where its number sits in a side's results, and how to read it."""
+    """One line of the table: where each side's number sits in its results, and the target.
+
+    `limit` is what Cairn must reach on its own, in the row's unit (at most, or at least when
+    higher is better); `min_ratio` is how many times better than MLflow it must be.
+    """
 
     label: str
     path: tuple[str, ...]
     fmt: Callable[[float], str]
     lower_is_better: bool
-    target: str
+    #: Where MLflow's number sits when it is not at `path`; None: MLflow has no such number.
+    mlflow_path: tuple[str, ...] | None = ()
+    limit: float | None = None
+    min_ratio: float | None = None
+    #: Times over series of different lengths are not comparable; rates are.
+    same_size_only: bool = True
+    note: str = ""
+
+    def side_path(self, side: str) -> tuple[str, ...] | None:
+        if side == "mlflow" and self.mlflow_path != ():
+            return self.mlflow_path
+        return self.path
+
+    def target(self) -> str:
+        parts = []
+        if self.limit is not None:
+            parts.append(f"{'≤' if self.lower_is_better else '≥'} {self.fmt(self.limit)}")
+        if self.min_ratio is not None:
+            parts.append(f"≥ {self.min_ratio:g}× MLflow")
+        text = ", ".join(parts) or MISSING
+        return f"{text} ({self.note})" if self.note else text
 
 
-# Targets quote DESIGN.md's performance principles until the project sets numbers.
-ENQUEUE_ONLY = "µs: the caller only enqueues"
-FEW_READS = "a few blob reads"
-NO_TARGET = MISSING
 ROWS = (
-    Row("log_metric call, median", ("log_call_us", "median"), format_us, True, ENQUEUE_ONLY),
-    Row("log_metric call, p99", ("log_call_us", "p99"), format_us, True, ENQUEUE_ONLY),
+    Row("log call, median", ("log_call_us", "median"), format_us, True, limit=5, min_ratio=100),
+    Row("log call, p99", ("log_call_us", "p99"), format_us, True),
     Row(
-        "ingest, batches of 1000",
+        "ingest",
         ("ingest_points_per_s", "value"),
         format_rate,
         False,
-        "a batch is a few rows in one transaction",
+        limit=1e6,
+        min_ratio=100,
+        same_size_only=False,
     ),
-    Row("full history", ("history_full_s", "value"), format_s, True, FEW_READS),
+    Row(
+        "full history",
+        ("history_full_100k_s", "value"),
+        format_s,
+        True,
+        mlflow_path=("history_full_s", "value"),
+        min_ratio=20,
+    ),
+    Row(
+        "full history",
+        ("history_full_s", "value"),
+        format_s,
+        True,
+        mlflow_path=("history_large", "history_full_s", "value"),
+        limit=0.5,
+        min_ratio=20,
+    ),
+    Row(
+        "downsampled history",
+        ("history_downsampled_100k_s", "value"),
+        format_s,
+        True,
+        mlflow_path=("history_downsampled_s", "value"),
+        min_ratio=20,
+    ),
     Row(
         "downsampled history",
         ("history_downsampled_s", "value"),
         format_s,
         True,
-        "no more points than pixels, min/max kept",
+        mlflow_path=("history_large", "history_downsampled_s", "value"),
+        limit=0.05,
+        min_ratio=20,
     ),
+    Row("server start (workers: see Conditions)", ("start_s",), format_s, True, limit=1.0),
+    Row("server start, 1 worker", ("start_s_1worker",), format_s, True, None, limit=1.0),
+    Row("idle memory (RSS, whole tree)", ("idle_rss_mb",), format_mb, True, limit=100),
     Row(
-        "full history, large",
-        ("history_large", "history_full_s", "value"),
-        format_s,
+        "idle memory (RSS), 1 worker",
+        ("idle_rss_mb_1worker",),
+        format_mb,
         True,
-        FEW_READS,
+        None,
+        limit=100,
     ),
-    Row("server start", ("start_s",), format_s, True, NO_TARGET),
-    Row("idle memory (RSS, whole tree)", ("idle_rss_mb",), format_mb, True, NO_TARGET),
-    Row("peak memory during ingest (RSS)", ("peak_rss_mb",), format_mb, True, NO_TARGET),
+    Row("idle memory (PSS, whole tree)", ("idle_pss_mb",), format_mb, True),
+    Row("peak memory during ingest (RSS)", ("peak_rss_mb",), format_mb, True, limit=300),
+    Row(
+        "small request, kept-alive",
+        ("small_request_ms", "value"),
+        format_ms,
+        True,
+        limit=5,
+        note="no ~40 ms Nagle stall",
+    ),
 )
 
 
@@ -111,20 +174,26 @@ def number(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def ratio(row: Row, cairn: float | None, mlflow: float | None) -> str:
+def factor(row: Row, cairn: float | None, mlflow: float | None) -> float | None:
     """How many times better Cairn is (above 1) or worse (below 1), whichever way is better."""
     if cairn is None or mlflow is None or cairn <= 0 or mlflow <= 0:
-        return MISSING
-    factor = mlflow / cairn if row.lower_is_better else cairn / mlflow
-    return f"{factor:,.0f}×" if factor >= 100 else f"{factor:.3g}×"
+        return None
+    return mlflow / cairn if row.lower_is_better else cairn / mlflow
 
 
-def sizes(results: Mapping[str, object], path: tuple[str, ...]) -> dict[str, int]:
+def format_factor(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{value:.3g}×"
+
+
+def sizes(results: Mapping[str, object], row: Row) -> dict[str, int]:
     """The series length each side measured a row at, for the sides that say it."""
     found = {}
     for side in SIDES:
+        path = row.side_path(side)
+        if path is None or len(path) < 2:
+            continue
         measured = number(lookup(results.get(side), path[:-1] + ("points",)))
-        if len(path) > 1 and measured is not None:
+        if measured is not None:
             found[side] = int(measured)
     return found
 
@@ -137,25 +206,73 @@ def size_note(measured: dict[str, int]) -> str:
     return ", " + " / ".join(f"{side} {n:,}" for side, n in measured.items()) + " points"
 
 
+def verdict(row: Row, cairn: float | None, times_better: float | None) -> str:
+    """Whether Cairn met the row's target: yes, no (and which part), or — if unmeasured."""
+    if row.limit is None and row.min_ratio is None:
+        return ""
+    if cairn is None:
+        return MISSING
+    missed = []
+    if row.limit is not None:
+        within = cairn <= row.limit if row.lower_is_better else cairn >= row.limit
+        if not within:
+            missed.append(f"{row.fmt(cairn)} vs {row.fmt(row.limit)}")
+    if row.min_ratio is not None and times_better is not None and times_better < row.min_ratio:
+        missed.append(f"{format_factor(times_better)} vs {row.min_ratio:g}×")
+    return f"**no**: {'; '.join(missed)}" if missed else "yes"
+
+
 def table(results: Mapping[str, object]) -> list[str]:
     lines = [
-        "| metric | Cairn | MLflow | ratio | target |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| metric | Cairn | MLflow | ratio | target for Cairn | met |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
     ]
     for row in ROWS:
-        values = {side: number(lookup(results.get(side), row.path)) for side in SIDES}
+        values: dict[str, float | None] = {}
+        for side in SIDES:
+            path = row.side_path(side)
+            values[side] = None if path is None else number(lookup(results.get(side), path))
         shown = {side: row.fmt(v) if v is not None else MISSING for side, v in values.items()}
-        measured = sizes(results, row.path)
-        # Times over series of different lengths are not comparable, so no ratio then.
-        comparable = len(set(measured.values())) <= 1
-        shown_ratio = (
-            ratio(row, values["cairn"], values["mlflow"]) if comparable else "sizes differ"
-        )
+        measured = sizes(results, row)
+        comparable = not row.same_size_only or len(set(measured.values())) <= 1
+        times_better = factor(row, values["cairn"], values["mlflow"]) if comparable else None
+        if times_better is not None:
+            shown_ratio = format_factor(times_better)
+        elif values["cairn"] is not None and values["mlflow"] is not None:
+            shown_ratio = "sizes differ"
+        else:
+            shown_ratio = MISSING
         lines.append(
             f"| {row.label}{size_note(measured)} | {shown['cairn']} | {shown['mlflow']} "
-            f"| {shown_ratio} | {row.target} |"
+            f"| {shown_ratio} | {row.target()} | {verdict(row, values['cairn'], times_better)} |"
         )
     return lines
+
+
+def conditions(results: Mapping[str, object]) -> list[str]:
+    """How each side ran: server workers, machine load, wall time; the numbers depend on it."""
+    notes = []
+    for side in SIDES:
+        side_results = results.get(side)
+        if not isinstance(side_results, Mapping):
+            continue
+        server = side_results.get("server")
+        machine = side_results.get("machine")
+        parts = []
+        if isinstance(server, Mapping):
+            parts.append(f"workers: {server.get('workers', '?')}")
+        if isinstance(machine, Mapping):
+            load = (machine.get("loadavg_1min_before"), machine.get("loadavg_1min_after"))
+            parts.append(
+                f"{machine.get('cpus', '?')} CPUs, 1-min load average {load[0]} before, "
+                f"{load[1]} after"
+            )
+        if "bench_wall_s" in side_results:
+            parts.append(f"took {side_results['bench_wall_s']} s")
+        if side_results.get("quick"):
+            parts.append("**quick smoke run: smaller counts**")
+        notes.append(f"- {side} {side_results.get('version', '?')}: " + "; ".join(parts))
+    return notes
 
 
 def what_was_measured(results: Mapping[str, object]) -> list[str]:
@@ -187,6 +304,10 @@ def markdown(results: Mapping[str, object]) -> str:
         "higher for throughput. — means not measured.",
         "",
         *table(results),
+        "",
+        "## Conditions",
+        "",
+        *conditions(results),
         "",
         "## What was measured",
         "",

@@ -17,8 +17,7 @@ from cairn.core.errors import (
     RunNotActive,
     Unavailable,
 )
-
-__version__ = "0.1.0"
+from cairn.core.version import __version__
 
 __all__ = [
     "Api",

@@ -64,7 +64,11 @@ def test_nested_config_is_flattened_with_dots(tracking: Tracking) -> None:
     }
     assert run.params == expected
     tracking.log_params(run.id, {"data": {"path": "/tmp/x", "shuffle": True}})
-    assert tracking.get_run(run.id).params == {**expected, "data.path": "/tmp/x", "data.shuffle": True}
+    assert tracking.get_run(run.id).params == {
+        **expected,
+        "data.path": "/tmp/x",
+        "data.shuffle": True,
+    }
 
 
 def test_lists_are_stored_as_json_text(tracking: Tracking) -> None:
@@ -87,7 +91,9 @@ def test_typed_values_round_trip_exactly_when_logged(tracking: Tracking) -> None
 
 
 def test_the_same_value_again_is_fine(tracking: Tracking) -> None:
-    run = tracking.create_run("p", config={"lr": 0.1, "n": 1, "x": 2.0, "nan": math.nan, "on": True})
+    run = tracking.create_run(
+        "p", config={"lr": 0.1, "n": 1, "x": 2.0, "nan": math.nan, "on": True}
+    )
     tracking.log_params(run.id, {"lr": 0.10, "n": 1.0, "x": 2, "nan": math.nan, "on": True})
     tracking.log_params(run.id, {"lr": 0.1, "none": None})
     tracking.log_params(run.id, {"none": None})
@@ -100,29 +106,29 @@ def test_the_same_value_again_is_fine(tracking: Tracking) -> None:
     assert params["none"] is None
 
 
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        (0.1, 0.2),
-        (1, 2),
-        ("adam", "sgd"),
-        (True, False),
-        (True, 1),
-        (1, "1"),
-        (None, 0),
-        (math.nan, 1.0),
-    ],
-)
-def test_a_different_value_conflicts_and_stores_nothing(
-    tracking: Tracking, first: ParamValue, second: ParamValue
-) -> None:
-    run = tracking.create_run("p", config={"key": first, "kept": 1})
-    with pytest.raises(ParamConflict) as raised:
-        tracking.log_params(run.id, {"new": "x", "key": second, "also_new": 3})
-    assert "key" in str(raised.value)
-    params = tracking.get_run(run.id).params
-    assert set(params) == {"key", "kept"}
-    assert same_param(params["key"], first)
+CONFLICTS: list[tuple[ParamValue, ParamValue]] = [
+    (0.1, 0.2),
+    (1, 2),
+    ("adam", "sgd"),
+    (True, False),
+    (True, 1),
+    (1, "1"),
+    (None, 0),
+    (math.nan, 1.0),
+    (math.inf, -math.inf),
+]
+
+
+def test_a_different_value_conflicts_and_stores_nothing(tracking: Tracking) -> None:
+    for first, second in CONFLICTS:
+        run = tracking.create_run("p", config={"key": first, "kept": 1})
+        with pytest.raises(ParamConflict) as raised:
+            # The new keys around the conflicting one are not stored either.
+            tracking.log_params(run.id, {"new": "x", "key": second, "also_new": 3})
+        assert "key" in str(raised.value)
+        params = tracking.get_run(run.id).params
+        assert set(params) == {"key", "kept"}, (first, second)
+        assert same_param(params["key"], first), (first, second)
 
 
 def test_conflict_names_every_conflicting_key(tracking: Tracking) -> None:
@@ -132,20 +138,16 @@ def test_conflict_names_every_conflicting_key(tracking: Tracking) -> None:
     assert set(raised.value.details["conflicts"]) == {"a", "c"}
 
 
-@pytest.mark.parametrize("end", ["finish", "delete"])
-def test_params_to_an_inactive_run_are_refused(tracking: Tracking, end: str) -> None:
-    run = tracking.create_run("p", config={"a": 1})
-    if end == "finish":
-        tracking.update_run(run.id, RunUpdate(status=RunStatus.FINISHED))
-    else:
-        tracking.delete_run(run.id)
-    with pytest.raises(RunNotActive):
-        tracking.log_params(run.id, {"b": 2})
-    with pytest.raises(RunNotActive):
-        tracking.log_params(run.id, {"a": 1})
-    assert tracking.get_run(run.id).params == {"a": 1}
-
-
-def test_params_to_an_unknown_run(tracking: Tracking) -> None:
+def test_params_to_an_inactive_run_are_refused(tracking: Tracking) -> None:
+    finished = tracking.create_run("p", config={"a": 1})
+    tracking.update_run(finished.id, RunUpdate(status=RunStatus.FINISHED))
+    deleted = tracking.create_run("p", config={"a": 1})
+    tracking.delete_run(deleted.id)
+    for run_id in (finished.id, deleted.id):
+        with pytest.raises(RunNotActive):
+            tracking.log_params(run_id, {"b": 2})
+        with pytest.raises(RunNotActive):
+            tracking.log_params(run_id, {"a": 1})
+        assert tracking.get_run(run_id).params == {"a": 1}
     with pytest.raises(RunNotFound):
         tracking.log_params("0" * 32, {"a": 1})

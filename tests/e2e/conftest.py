@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -39,9 +39,9 @@ class ServerProcess:
     every start), which a failed start quotes.
     """
 
-    def __init__(self, store: Path, *, port: int | None = None, workers: int = 1, log: Path) -> None:
+    def __init__(self, store: Path, *, workers: int = 1, log: Path) -> None:
         self.store = store
-        self.port = port or free_port()
+        self.port = free_port()
         self.workers = workers
         self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
@@ -59,13 +59,17 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         """Start the server and wait until GET /health answers."""
-        assert self.process is None or self.process.poll() is not None, "the server is already running"
+        assert self.process is None or self.process.poll() is not None, (
+            "the server is already running"
+        )
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
+                raise RuntimeError(
+                    f"the server exited with {self.process.returncode}:\n{self.output()}"
+                )
             try:
                 if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
                     return self
@@ -73,7 +77,9 @@ class ServerProcess:
                 pass
             time.sleep(0.05)
         self._kill_tree()
-        raise RuntimeError(f"the server did not answer /health within {_START_TIMEOUT_S} s:\n{self.output()}")
+        raise RuntimeError(
+            f"the server did not answer /health within {_START_TIMEOUT_S} s:\n{self.output()}"
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing, open requests cut off mid-way."""
@@ -88,10 +94,6 @@ class ServerProcess:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
             self._kill_tree()
-
-    def restart(self) -> ServerProcess:
-        self.kill()
-        return self.start()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -111,15 +113,39 @@ class ServerProcess:
             except ProcessLookupError:
                 pass
         self.process.wait(10)
-        psutil.wait_procs(children, timeout=10)
+        # A killed worker holds no socket once it is a zombie; reaping it is its new parent's
+        # business (PID 1, which may take a second or two).
+        deadline = time.monotonic() + 10
+        for child in children:
+            while time.monotonic() < deadline:
+                try:
+                    if child.status() == psutil.STATUS_ZOMBIE:
+                        break
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.01)
 
 
 @pytest.fixture
-def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A started ``cairn server`` on a fresh SQLite store; killed at the end of the test."""
-    running = ServerProcess(tmp_path / "server" / "cairn.db", log=tmp_path / "server.log")
-    running.store.parent.mkdir(parents=True)
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts ``cairn server`` processes on fresh SQLite stores; kills them after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*, workers: int = 1) -> ServerProcess:
+        folder = tmp_path / f"server-{len(started)}"
+        folder.mkdir()
+        server = ServerProcess(folder / "cairn.db", workers=workers, log=folder / "server.log")
+        started.append(server)
+        return server.start()
+
     try:
-        yield running.start()
+        yield start
     finally:
-        running.kill()
+        for server in started:
+            server.kill()
+
+
+@pytest.fixture
+def server_process(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    """A started single-process ``cairn server`` on a fresh SQLite store."""
+    return start_server()

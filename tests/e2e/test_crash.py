@@ -40,11 +40,12 @@ def _points_stored(server: ServerProcess, run_id: str) -> int:
 
 
 def test_sigkill_during_ingest_loses_and_duplicates_nothing(
-    server_process: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server_process: ServerProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CAIRN_URI", server_process.url)
     run = cairn.init("crash", name="sigkill", flush_interval=0.02)
-    logging_done = threading.Event()
     failure: list[BaseException] = []
 
     def train() -> None:
@@ -55,8 +56,6 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
                 time.sleep(PAUSE_S)
         except BaseException as exc:  # surfaced in the test thread below
             failure.append(exc)
-        finally:
-            logging_done.set()
 
     loop = threading.Thread(target=train, name="training-loop")
     loop.start()
@@ -66,7 +65,7 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
         while (stored := _points_stored(server_process, run.id)) < POINTS // 4:
             assert time.monotonic() < deadline, f"the server acknowledged only {stored} points"
             time.sleep(0.005)
-        assert stored < POINTS and not logging_done.is_set(), "the ingest ended before the kill"
+        assert stored < POINTS, "the ingest ended before the kill"
         server_process.kill()
         time.sleep(0.5)
         server_process.start()
@@ -74,7 +73,8 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
         loop.join(60)
     assert not failure, failure
     run.finish(timeout=120)
-    assert "writes are kept in" in capsys.readouterr().err, "the client never noticed the crash"
+    # The writer's one warning names the server it lost.
+    assert server_process.url in capsys.readouterr().err, "the client never noticed the crash"
 
     with cairn.Api(server_process.url) as api:
         record = api.run(run.id)

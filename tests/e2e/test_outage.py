@@ -1,9 +1,10 @@
 """A 30-second server outage neither slows the training loop nor loses a point.
 
 While the server is down the background writer spools to disk and retries with back-off; the
-loop only ever appends to a queue. The timing bounds below are behavioural, with margins of
-10-100x over what ``run.log`` costs on a laptop (a few microseconds): they catch a loop that
-waits on the network or on the disk, not a slow machine. This is not a benchmark.
+loop only ever appends to a queue. The timing bounds are behavioural, not a benchmark: on a
+2-core container the p99 of ``run.log`` (20 keys) is about 40 us and the slowest call under
+1 ms, so 1 ms and 50 ms leave margins of 25x and more. They catch a loop that waits on the
+network, the disk or the writer thread, not a slow machine.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 
 import cairn
+from cairn.client.spool import Spool
 from cairn.core.entities import RunStatus
+from cairn.settings import cairn_home
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import ServerProcess
@@ -33,25 +36,34 @@ P99_LIMIT_S = 0.001
 MAX_LIMIT_S = 0.050
 
 
+def _spooled_writes() -> int:
+    root = cairn_home() / "spool"
+    return sum(len(Spool(folder, uri="")) for folder in root.iterdir()) if root.is_dir() else 0
+
+
 def _steps_stored(api: cairn.Api, run_id: str) -> int:
     summary = api.run(run_id).metrics.get(KEYS[-1])
     return 0 if summary is None else summary.count
 
 
 def test_a_long_outage_does_not_slow_the_loop_or_lose_points(
-    server_process: ServerProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server_process: ServerProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CAIRN_URI", server_process.url)
     run = cairn.init("outage", name="thirty-seconds")  # the default flush_interval
     outage_over = threading.Event()
     orchestration_failed: list[BaseException] = []
     logged = [0]  # steps logged so far, read by the operator
+    spooled_during_outage = [0]
 
     def outage() -> None:
         try:
             time.sleep(BEFORE_S)
             server_process.stop()
             time.sleep(OUTAGE_S)
+            spooled_during_outage[0] = _spooled_writes()
             server_process.start()
             # Keep the loop going until what was spooled during the outage has been replayed:
             # the replay is when the writer thread is busiest.
@@ -86,9 +98,8 @@ def test_a_long_outage_does_not_slow_the_loop_or_lose_points(
         operator.join(OUTAGE_S + 60)
     assert not orchestration_failed, orchestration_failed
     run.finish(timeout=120)
-    warnings = capsys.readouterr().err
-    assert "writes are kept in" in warnings, "the client never noticed the outage"
-    assert "could not reach the store yet" not in warnings
+    assert spooled_during_outage[0] > 0, "nothing was spooled: the client never noticed the outage"
+    assert _spooled_writes() == 0, capsys.readouterr().err
 
     seconds = np.array(durations) / 1e9
     p99, worst = float(np.percentile(seconds, 99)), float(seconds.max())

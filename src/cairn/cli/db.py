@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from cairn.client.connect import is_remote, resolve_uri
+from cairn.core.errors import SchemaOutOfDate
 from cairn.store.sql.engine import (
     Engines,
     create_engines,
@@ -50,13 +51,11 @@ def upgrade_command(uri: str | None) -> None:
             )
             return
         # Alembic is slow to import: only when there is something to do.
-        from alembic.util import CommandError
-
         from cairn.store.sql.migrate import upgrade
 
         try:
             upgrade(engines.write)
-        except CommandError as exc:  # a revision this version does not know: a newer Cairn's
+        except SchemaOutOfDate as exc:  # a revision this version does not know: a newer Cairn's
             raise click.ClickException(
                 f"cannot upgrade {redact(target)} from {_describe(before)}: {exc}. "
                 "Was it made by a newer Cairn?"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from cairn.core.errors import CairnError
-from cairn.server.serve import is_loopback, serve
+from cairn.core.addresses import is_loopback
+from cairn.server.serve import serve
 from cairn.settings import DEFAULT_PORT, ServerSettings, default_blobs_uri, default_store_uri
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from cairn.core.addresses import is_loopback
 from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
 from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
 from cairn.core.limits import check_key
@@ -31,7 +32,8 @@ from cairn.core.wire import (
 )
 
 API = "/api/v1"
-#: Bodies above this size are gzipped: worth it on a network, cheap at level 1 on loopback.
+#: Bodies above this size are gzipped when the server is on another machine. On loopback the
+#: bytes cost nothing to move and compressing them would be most of the client's ingest time.
 _COMPRESS_ABOVE_BYTES = 1 << 20
 _TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
@@ -50,6 +52,7 @@ class HttpTracking:
         if token:
             headers["authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
+        self._compress = not is_loopback(httpx.URL(self.base_url).host)
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=_TIMEOUT, transport=transport or _transport()
         )
@@ -62,7 +65,7 @@ class HttpTracking:
         if body is not None:
             content = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
             headers["content-type"] = "application/json"
-            if len(content) > _COMPRESS_ABOVE_BYTES:
+            if self._compress and len(content) > _COMPRESS_ABOVE_BYTES:
                 compressor = zlib.compressobj(1, wbits=31)
                 content = compressor.compress(content) + compressor.flush()
                 headers["content-encoding"] = "gzip"

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from cairn import __version__
+from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
 from cairn.server.routes import health, metrics, projects, runs

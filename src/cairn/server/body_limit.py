@@ -31,19 +31,28 @@ class BodyLimitMiddleware:
             await _too_large(send, self.limit)
             return
         received = 0
+        over = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                # Raised inside the app's own call, so the app's error handler answers 413.
+                over = True
                 raise PayloadTooLarge(
                     f"request body is over the limit of {self.limit} bytes", details={"limit": self.limit}
                 )
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns an error while it reads a JSON body into its own 400; whatever the
+            # app answers to a body that went over the limit, the client gets the 413.
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _too_large(send, self.limit)
+
+        await self.app(scope, counting_receive, guarded_send)
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -9,7 +9,6 @@ variables, and each worker builds its own app (and database connections) after t
 
 from __future__ import annotations
 
-import ipaddress
 import multiprocessing
 import os
 import signal
@@ -23,15 +22,6 @@ from cairn.core.errors import InvalidRequest
 from cairn.settings import ServerSettings
 
 _RESTART_PAUSE_S = 1.0
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -95,6 +85,12 @@ def _run_worker(settings: ServerSettings, sock: socket.socket) -> None:
 
 def _supervise(settings: ServerSettings, sock: socket.socket) -> None:
     """Keep ``settings.workers`` forked workers alive until SIGINT or SIGTERM."""
+    # Import the server once here (as gunicorn's --preload does): forked workers then share
+    # those pages and start without importing it again, each on its own busy core.
+    import uvicorn  # noqa: F401
+
+    import cairn.server.app  # noqa: F401
+
     context = multiprocessing.get_context("fork")
     workers: list[Any] = []
     stopping = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cairn import __version__
+from cairn.core.version import __version__
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.schemas import HealthOut
 

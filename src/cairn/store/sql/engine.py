@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from cairn.core.errors import SchemaOutOfDate, StoreUnreadable, Unavailable
 from cairn.store.sql.schema import SCHEMA_HEAD
@@ -62,8 +61,10 @@ def create_engines(uri: str) -> Engines:
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    # One connection per checkout keeps threads apart; SQLite connections are cheap to open.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False})
+    # Pooled, not opened per request: closing the last connection to a WAL database makes
+    # SQLite checkpoint and fsync, which doubled the cost of every ingest batch. A pooled
+    # connection is used by one thread at a time, so sharing it across threads is safe.
+    engine = create_engine(url, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

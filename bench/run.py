@@ -1,0 +1,126 @@
+"""`make bench`: run both halves one after the other, then write and print the report.
+
+    .venv/bin/python bench/run.py            # the full run, about 2-3 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick    # a smoke run with smaller counts
+
+The Cairn half runs with this interpreter (the project venv), the MLflow half with
+bench/.venv-mlflow/bin/python (made by bench/setup_mlflow.sh). They never run at the same
+time: on a 2-core machine each would slow the other. Each half's JSON is kept in
+bench/results/{cairn,mlflow}.json; the report goes to bench/results/bench.{json,md} and the
+Markdown table is printed. A half that fails leaves "—" in its column and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import RESULTS_DIR, markdown, write_report
+
+BENCH_DIR = Path(__file__).resolve().parent
+MLFLOW_PYTHON = BENCH_DIR / ".venv-mlflow" / "bin" / "python"
+#: Smaller counts for --quick; MLflow's server alone takes ~20 s to start, so it stays the floor.
+QUICK_ARGS = {
+    "cairn": ["--quick"],
+    "mlflow": [
+        "--log-calls", "50",
+        "--ingest-points", "10000",
+        "--history-points", "10000",
+        "--history-repeats", "1",
+        "--large-history-points", "0",
+    ],
+}  # fmt: skip
+TIMEOUT_S = {"cairn": 600, "mlflow": 1200}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def command(side: str, quick: bool) -> list[str]:
+    python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
+    argv = [python, str(BENCH_DIR / f"{side}_side.py")]
+    return argv + (QUICK_ARGS[side] if quick else [])
+
+
+def run_side(side: str, quick: bool) -> dict[str, object] | None:
+    """Run one half: its progress goes to stderr, its JSON comes back (None if it failed)."""
+    if side == "mlflow" and not MLFLOW_PYTHON.exists():
+        log(f"{MLFLOW_PYTHON} is missing: run bash bench/setup_mlflow.sh first")
+        return None
+    argv = command(side, quick)
+    log(f"running the {side} half: {' '.join(argv)}")
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=BENCH_DIR)
+    try:
+        stdout, _ = process.communicate(timeout=TIMEOUT_S[side])
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not subprocess.run's SIGKILL: the half then stops its server tree and
+        # removes its temp dir on the way out.
+        log(f"the {side} half took over {TIMEOUT_S[side]} s: stopping it")
+        process.terminate()
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+        return None
+    log(f"the {side} half took {time.monotonic() - started:.0f} s")
+    if process.returncode != 0:
+        log(f"the {side} half failed with exit code {process.returncode}")
+        return None
+    try:
+        results = json.loads(stdout)
+    except json.JSONDecodeError:
+        log(f"the {side} half printed no JSON: {stdout[-500:]!r}")
+        return None
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / f"{side}.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def load_saved(side: str) -> dict[str, object] | None:
+    path = RESULTS_DIR / f"{side}.json"
+    if not path.exists():
+        log(f"no saved {side} results at {path}")
+        return None
+    log(f"using the saved {side} results in {path}")
+    saved: dict[str, object] = json.loads(path.read_text())
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run with smaller counts")
+    parser.add_argument(
+        "--only",
+        choices=("cairn", "mlflow"),
+        help="run only this half; the other comes from its saved bench/results/SIDE.json",
+    )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, object] = {}
+    failed = []
+    for side in ("cairn", "mlflow"):  # one after the other, never concurrently
+        if args.only and side != args.only:
+            results[side] = load_saved(side)
+            continue
+        results[side] = run_side(side, args.quick)
+        if results[side] is None:
+            failed.append(side)
+    json_path, md_path = write_report(results)
+    print(markdown(results))
+    log(f"wrote {json_path} and {md_path} in {time.monotonic() - started:.0f} s")
+    if failed:
+        log(f"failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

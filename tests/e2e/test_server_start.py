@@ -1,0 +1,39 @@
+"""``cairn server`` refuses to start where serving would be unsafe or wrong, and says why."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cairn.store.sql import SqlStore
+
+pytestmark = pytest.mark.slow
+
+
+def _cairn_server(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cairn", "server", "--port", "0", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_a_non_loopback_host_needs_insecure_no_auth(tmp_path: Path) -> None:
+    result = _cairn_server("--host", "0.0.0.0", "--store", str(tmp_path / "cairn.db"))
+    assert result.returncode != 0
+    assert "refusing to listen on 0.0.0.0" in result.stderr
+    assert "--insecure-no-auth" in result.stderr
+    assert "Cairn is serving" not in result.stdout
+
+
+def test_a_store_at_an_unknown_schema_revision_stops_the_start(tmp_path: Path) -> None:
+    store = tmp_path / "cairn.db"
+    SqlStore(str(store)).close()  # a current store...
+    with sqlite3.connect(store) as db:  # ...that a newer Cairn has since migrated
+        db.execute("UPDATE alembic_version SET version_num = 'ffff_from_a_newer_cairn'")
+    result = _cairn_server("--store", str(store))
+    assert result.returncode != 0
+    assert "cairn db upgrade" in result.stderr
+    assert "ffff_from_a_newer_cairn" in result.stderr
+    assert "Cairn is serving" not in result.stdout

@@ -1,0 +1,116 @@
+"""Alembic revisions build exactly the tables of ``schema.py``, and old schemas are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+
+from cairn.core.errors import SchemaOutOfDate
+from cairn.store.sql import SqlStore, migrate
+from cairn.store.sql.engine import redact, sqlalchemy_url
+from cairn.store.sql.migrate import alembic_config, head_revision, upgrade
+from cairn.store.sql.schema import SCHEMA_HEAD, metadata
+
+
+def _differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def _revision(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+def test_sqlite_migrations_match_the_schema(tmp_path: Path) -> None:
+    engine = create_engine(sqlalchemy_url(str(tmp_path / "m.db")))
+    upgrade(engine)
+    assert _tables(engine) == set(metadata.tables) | {"alembic_version"}
+    assert _differences(engine) == []
+    assert _revision(engine) == SCHEMA_HEAD
+    engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    engine = create_engine(sqlalchemy_url(str(tmp_path / "m.db")))
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "base")
+    assert _tables(engine) <= {"alembic_version"}
+    upgrade(engine)
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_match_the_schema(postgres_url: str) -> None:
+    SqlStore(postgres_url).close()  # sets the session database up if nothing has yet
+    engine = create_engine(sqlalchemy_url(postgres_url))
+    try:
+        assert set(metadata.tables) <= _tables(engine)
+        assert _differences(engine) == []
+        assert _revision(engine) == SCHEMA_HEAD
+    finally:
+        engine.dispose()
+
+
+def test_schema_head_is_the_single_alembic_head() -> None:
+    script = ScriptDirectory(str(Path(migrate.__file__).parent / "migrations"))
+    assert script.get_heads() == [SCHEMA_HEAD]
+    assert head_revision() == SCHEMA_HEAD
+    # The chain from the head goes back to a first revision without gaps.
+    chain = list(script.walk_revisions())
+    assert chain[0].revision == SCHEMA_HEAD
+    assert chain[-1].down_revision is None
+
+
+@pytest.mark.parametrize("revision", ["0000_before_time", "9999_from_the_future"])
+def test_a_store_at_another_revision_is_refused(tmp_path: Path, revision: str) -> None:
+    path = str(tmp_path / "old.db")
+    SqlStore(path).close()
+    engine = create_engine(sqlalchemy_url(path))
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    engine.dispose()
+
+    with pytest.raises(SchemaOutOfDate) as raised:
+        SqlStore(path)
+    assert "cairn db upgrade" in raised.value.message
+    assert path in raised.value.message
+    assert raised.value.details == {"revision": revision, "expected": SCHEMA_HEAD}
+    assert raised.value.http_status == 503
+
+
+def test_an_empty_database_is_refused_when_not_initialising(tmp_path: Path) -> None:
+    path = str(tmp_path / "empty.db")
+    with pytest.raises(SchemaOutOfDate) as raised:
+        SqlStore(path, initialise=False)
+    assert "cairn db upgrade" in raised.value.message
+    # Nothing was created behind the caller's back.
+    engine = create_engine(sqlalchemy_url(path))
+    assert _tables(engine) == set()
+    engine.dispose()
+    # The default opens a new database by setting it up.
+    SqlStore(path).close()
+    engine = create_engine(sqlalchemy_url(path))
+    assert _differences(engine) == []
+    engine.dispose()
+
+
+def test_messages_never_show_a_password(tmp_path: Path) -> None:
+    assert (
+        redact("postgresql://alice:s3cret@db.example/cairn")
+        == "postgresql://alice:***@db.example/cairn"
+    )
+    assert redact("postgresql://alice@db.example/cairn") == "postgresql://alice@db.example/cairn"
+    assert redact(str(tmp_path)) == str(tmp_path)

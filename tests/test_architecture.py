@@ -1,0 +1,155 @@
+"""Dependencies point down only (DESIGN.md, "Layers"): checked on the source, import by import."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import cairn
+
+SRC = Path(cairn.__file__).parent
+# What each layer may import of cairn (besides itself). ``cairn`` is the package root: it
+# re-exports the SDK, so importing it means importing the client.
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "store": {"core"},
+    "service": {"core", "store"},
+    "server": {"core", "service", "store", "settings"},
+    "client": {"core", "service", "store", "settings"},
+    "settings": set(),
+    "cli": {"core", "store", "service", "server", "client", "settings", "cairn"},
+}
+IO_LIBRARIES = {
+    "httpx",
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "psycopg",
+    "requests",
+}
+SQL_LIBRARIES = {"sqlalchemy", "alembic"}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. "cairn.server.app"
+    target: str  # what it imports, absolute, e.g. "cairn.core.errors"
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports() -> list[Import]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        module = _module_name(path)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found.extend(Import(module, alias.name, node.lineno) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                found.append(Import(module, target, node.lineno))
+                # ``from cairn import core`` imports the subpackage, not the root.
+                if target == "cairn":
+                    found.extend(
+                        Import(module, f"cairn.{alias.name}", node.lineno)
+                        for alias in node.names
+                        if (SRC / alias.name).is_dir() or (SRC / f"{alias.name}.py").is_file()
+                    )
+    return found
+
+
+IMPORTS = _imports()
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "cairn"
+
+
+def _is_root_reexport(imp: Import) -> bool:
+    return imp.target == "cairn"
+
+
+def test_the_walk_sees_the_codebase() -> None:
+    modules = {imp.module for imp in IMPORTS}
+    assert {
+        "cairn.core.errors",
+        "cairn.store.sql.store",
+        "cairn.server.app",
+        "cairn.client.http",
+    } <= modules
+    assert any(imp.target == "cairn.core.errors" for imp in IMPORTS)
+    # Every layer the rules speak of exists, and no unknown one has appeared.
+    layers = {_layer(m) for m in modules} - {"cairn", "__main__"}
+    assert layers == set(ALLOWED), "a new top-level package needs a rule in ALLOWED"
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_imports_point_down_only(layer: str) -> None:
+    wrong = []
+    for imp in IMPORTS:
+        if _layer(imp.module) != layer or not (
+            imp.target == "cairn" or imp.target.startswith("cairn.")
+        ):
+            continue
+        target = _layer(imp.target)
+        if target != layer and target not in ALLOWED[layer]:
+            wrong.append(f"{imp.module}:{imp.line} imports {imp.target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_client_never_imports_the_server_or_the_cli() -> None:
+    wrong = [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for imp in IMPORTS
+        if _layer(imp.module) == "client" and _layer(imp.target) in ("server", "cli")
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_only_the_sql_store_imports_sqlalchemy_and_alembic() -> None:
+    wrong = [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for imp in IMPORTS
+        if imp.target.split(".")[0] in SQL_LIBRARIES
+        and not imp.module.startswith("cairn.store.sql")
+    ]
+    assert not wrong, "\n".join(wrong)
+    assert any(
+        imp.target.startswith("sqlalchemy")
+        for imp in IMPORTS
+        if imp.module.startswith("cairn.store.sql")
+    )
+
+
+def test_core_does_no_io() -> None:
+    wrong = [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for imp in IMPORTS
+        if _layer(imp.module) == "core" and imp.target.split(".")[0] in IO_LIBRARIES
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_relative_imports_resolve() -> None:
+    # A sanity check of the walker itself, on a module written for it.
+    tree = ast.parse("from ..core import errors\nfrom . import x\n")
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert [(n.level, n.module) for n in nodes] == [(2, "core"), (1, None)]
