@@ -23,7 +23,10 @@ HEADING = re.compile(r"^#{2,3} (.*)$", re.MULTILINE)
 def all_commands(
     group: click.Group = cli, path: str = "cairn"
 ) -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root group loads its commands lazily
+        command = group.get_command(ctx, name)
+        assert command is not None
         full = f"{path} {name}"
         yield full, command
         if isinstance(command, click.Group):
@@ -58,7 +61,9 @@ def context_for(name: str) -> click.Context:
     group: click.Command = cli
     for part in name.split()[1:]:
         assert isinstance(group, click.Group)
-        group = group.commands[part]
+        found = group.get_command(ctx, part)
+        assert found is not None
+        group = found
         ctx = click.Context(group, parent=ctx, info_name=part)
     return ctx
 
@@ -112,6 +117,6 @@ def test_every_command_and_option_has_help(name: str) -> None:
 def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
     listed = invoke("--help").stdout.split("Commands:", 1)[1]
     names = {line.split()[0] for line in listed.splitlines() if line.strip()}
-    assert names == set(cli.commands) == {"projects", "runs", "sync", "db", "server", "ui"}
+    assert names == set(cli.list_commands(click.Context(cli))) == {"projects", "runs", "sync", "db", "server", "ui"}
     for name in COMMANDS:
         assert invoke(*name.split()[1:], "--help").stdout.startswith(f"Usage: {name}")

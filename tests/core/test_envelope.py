@@ -52,6 +52,16 @@ def _check_envelope(steps: npt.NDArray[np.int64], values: npt.NDArray[np.float64
     kept = set(keep.tolist())
     assert len(kept) <= 5 * buckets
 
+    assert 0 in kept and n - 1 in kept
+    numbers = values[~np.isnan(values)]
+    if numbers.size:
+        assert numbers.min() in values[keep] and numbers.max() in values[keep]
+    if numbers.size < n:
+        assert np.isnan(values[keep]).any()
+    span = int(steps[-1]) - int(steps[0]) + 1
+    if span * buckets >= 2**64:
+        return  # buckets computed in floating point over such a range: boundaries may round
+
     groups: dict[int, list[int]] = {}
     for index, bucket in enumerate(_buckets(steps, buckets)):
         groups.setdefault(bucket, []).append(index)
@@ -106,3 +116,14 @@ def test_empty_input_and_no_buckets() -> None:
     empty_steps = np.empty(0, dtype=np.int64)
     assert envelope_indices(empty_steps, np.empty(0), 10).size == 0
     assert envelope_indices(np.arange(5, dtype=np.int64), np.ones(5), 0).size == 0
+
+
+def test_step_differences_beyond_int64() -> None:
+    # A regression: offsets from the first step used to overflow int64 and drop extremes.
+    rng = np.random.default_rng(0)
+    steps = np.sort(rng.integers(MIN_STEP, MAX_STEP, size=40, dtype=np.int64, endpoint=True))
+    values = rng.normal(size=40)
+    for buckets in (1, 3, 7):
+        _check_envelope(steps, values, buckets)
+    edges = np.array([MIN_STEP, -1, 0, MAX_STEP], dtype=np.int64)
+    assert envelope_indices(edges, np.array([3.0, -3.0, 9.0, 0.0]), 1).tolist() == [0, 1, 2, 3]

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
 from cairn import __version__
-from cairn.cli.db import db_group
-from cairn.cli.projects import projects_group
-from cairn.cli.runs import runs_group
-from cairn.cli.serve import server_command, ui_command
-from cairn.cli.sync import sync_command
 from cairn.core.errors import CairnError
+
+#: Each command's module is imported only when that command runs: `cairn server` then holds
+#: no table or progress-bar code in the supervisor that every worker is forked from.
+_COMMANDS = {
+    "projects": "cairn.cli.projects:projects_group",
+    "runs": "cairn.cli.runs:runs_group",
+    "sync": "cairn.cli.sync:sync_command",
+    "db": "cairn.cli.db:db_group",
+    "server": "cairn.cli.serve:server_command",
+    "ui": "cairn.cli.serve:ui_command",
+}
 
 
 class CairnGroup(click.Group):
-    """Turns Cairn's own errors, from any subcommand, into one clean ``Error: ...`` line."""
+    """Loads commands lazily, and turns Cairn's own errors, from any subcommand, into one
+    clean ``Error: ...`` line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -43,13 +62,6 @@ def cli() -> None:
     postgresql://USER@HOST/DB, or http(s)://HOST:PORT of a Cairn server.
     """
 
-
-cli.add_command(projects_group)
-cli.add_command(runs_group)
-cli.add_command(sync_command)
-cli.add_command(db_group)
-cli.add_command(server_command)
-cli.add_command(ui_command)
 
 
 def main() -> None:

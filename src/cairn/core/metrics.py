@@ -184,7 +184,12 @@ def envelope_indices(steps: Int64Array, values: Float64Array, buckets: int) -> n
     first_step, last_step = int(steps[0]), int(steps[-1])
     span = last_step - first_step + 1
     # Which bucket each point falls in, by step: an honest x-axis even when steps are uneven.
-    bucket_of = ((steps - first_step).astype(np.float64) * (buckets / span)).astype(np.intp)
+    # Offsets are taken in uint64, where they are exact (int64 would overflow past 2**63).
+    offsets = steps.astype(np.uint64) - np.uint64(first_step % 2**64)
+    if span * buckets < 2**64:
+        bucket_of = (offsets * np.uint64(buckets) // np.uint64(span)).astype(np.intp)
+    else:  # steps spread over most of the int64 range: float precision is plenty there
+        bucket_of = (offsets.astype(np.float64) * (buckets / span)).astype(np.intp)
     np.minimum(bucket_of, buckets - 1, out=bucket_of)
     starts = np.flatnonzero(np.r_[True, bucket_of[1:] != bucket_of[:-1]])
     ends = np.r_[starts[1:], n] - 1

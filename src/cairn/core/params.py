@@ -39,7 +39,8 @@ def typed_param_value(key: str, value: Any) -> ParamValue:
         typed = value
     elif isinstance(value, str):
         typed = value
-    elif hasattr(value, "item") and callable(value.item):  # numpy scalars
+    elif callable(getattr(value, "item", None)) and getattr(value, "ndim", 0) == 0:
+        # numpy scalars; a numpy array (ndim > 0) is stored as JSON text like a list
         return typed_param_value(key, value.item())
     else:
         try:

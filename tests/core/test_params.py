@@ -1,0 +1,164 @@
+"""Flattening configs into typed params, and what counts as "the same value again"."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cairn.core.entities import ParamValue
+from cairn.core.errors import InvalidKey, InvalidValue
+from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP
+from cairn.core.params import (
+    decode_param,
+    encode_param,
+    flatten_config,
+    param_type_name,
+    same_param_value,
+    typed_param_value,
+)
+
+FAST = settings(max_examples=50, deadline=None)
+
+param_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(MIN_STEP, MAX_STEP),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=50).filter(lambda s: "\x00" not in s),
+)
+
+
+def _identical(a: ParamValue, b: ParamValue) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, float) and isinstance(b, float):
+        return np.float64(a).view(np.uint64) == np.float64(b).view(np.uint64)
+    return type(a) is type(b) and a == b
+
+
+def test_flatten_nested_mappings_with_dots() -> None:
+    config = {
+        "optimizer": {"name": "adam", "lr": 1e-3, "betas": {"b1": 0.9}},
+        "epochs": 3,
+        "layers": [64, 32],
+        "empty": {},
+        "ordered": OrderedDict(a=1),
+        "path": Path("/data/x"),
+    }
+    assert flatten_config(config) == {
+        "optimizer.name": "adam",
+        "optimizer.lr": 1e-3,
+        "optimizer.betas.b1": 0.9,
+        "epochs": 3,
+        "layers": "[64,32]",
+        "empty": "{}",
+        "ordered.a": 1,
+        "path": "/data/x",
+    }
+
+
+def test_flatten_keeps_types() -> None:
+    flat = flatten_config({"i": 1, "f": 1.0, "b": True, "s": "1", "n": None})
+    assert [type(flat[k]) for k in "ifbsn"] == [int, float, bool, str, type(None)]
+
+
+def test_numpy_scalars_become_python_values() -> None:
+    flat = flatten_config({"i": np.int64(7), "f": np.float32(0.5), "b": np.bool_(True), "a": np.arange(3)})
+    assert flat == {"i": 7, "f": 0.5, "b": True, "a": "[0,1,2]"}
+    assert (type(flat["i"]), type(flat["f"]), type(flat["b"])) == (int, float, bool)
+
+
+def test_flatten_checks_the_full_key() -> None:
+    with pytest.raises(InvalidKey):
+        flatten_config({"": 1})
+    with pytest.raises(InvalidKey):
+        flatten_config({"a" * 200: {"b" * 50: 1}})  # 251 characters once joined
+    assert flatten_config({"a" * 200: {"b" * 49: 1}}) == {"a" * 200 + "." + "b" * 49: 1}
+    with pytest.raises(InvalidKey):
+        flatten_config({"line\nbreak": 1})
+
+
+def test_value_limits() -> None:
+    assert typed_param_value("k", "x" * MAX_PARAM_VALUE_LENGTH) == "x" * MAX_PARAM_VALUE_LENGTH
+    with pytest.raises(InvalidValue):
+        typed_param_value("k", "x" * (MAX_PARAM_VALUE_LENGTH + 1))
+    with pytest.raises(InvalidValue):
+        typed_param_value("k", ["x" * MAX_PARAM_VALUE_LENGTH])
+    with pytest.raises(InvalidValue):
+        typed_param_value("k", "nul\x00inside")
+    assert typed_param_value("k", MAX_STEP) == MAX_STEP
+    assert typed_param_value("k", MIN_STEP) == MIN_STEP
+    for too_big in (MAX_STEP + 1, MIN_STEP - 1, 10**400):
+        with pytest.raises(InvalidValue):
+            typed_param_value("k", too_big)
+
+
+class _Opaque:
+    def __str__(self) -> str:
+        return "<opaque thing>"
+
+
+def test_other_objects_are_stored_as_text() -> None:
+    assert typed_param_value("k", (1, "a")) == '[1,"a"]'
+    assert typed_param_value("k", {"nested": [1, 2]}) == '{"nested":[1,2]}'
+    assert typed_param_value("k", _Opaque()) == "<opaque thing>"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (0.1, 0.10, True),
+        (1, 1.0, True),
+        (1.0, 1, True),
+        (math.nan, math.nan, True),
+        (math.inf, math.inf, True),
+        (math.inf, -math.inf, False),
+        (0.0, -0.0, True),
+        (None, None, True),
+        ("a", "a", True),
+        (True, True, True),
+        (0.1, 0.2, False),
+        (math.nan, 1.0, False),
+        (True, 1, False),
+        (1, True, False),
+        (False, 0.0, False),
+        (1, "1", False),
+        ("1", 1, False),
+        (None, 0, False),
+        (None, "", False),
+        ("None", None, False),
+        (2**53 + 1, float(2**53 + 1), False),  # compared exactly, not through a float
+    ],
+)
+def test_same_param_value(a: ParamValue, b: ParamValue, same: bool) -> None:
+    assert same_param_value(a, b) is same
+    assert same_param_value(b, a) is same
+
+
+@FAST
+@given(value=param_values)
+def test_encode_decode_round_trip(value: ParamValue) -> None:
+    kind, text = encode_param(value)
+    assert kind == param_type_name(value)
+    assert text is None or isinstance(text, str)
+    back = decode_param(kind, text)
+    assert _identical(back, value)
+    assert same_param_value(value, back)
+
+
+@FAST
+@given(config=st.dictionaries(st.text("abc.", min_size=1, max_size=5), param_values, max_size=8))
+def test_flat_configs_stay_as_they_are(config: dict[str, Any]) -> None:
+    # A flat config of plain values flattens to itself (what the HTTP client relies on).
+    flat = flatten_config(config)
+    assert flat.keys() == config.keys()
+    assert all(_identical(flat[k], config[k]) for k in config)
+    again = flatten_config(flat)
+    assert all(_identical(again[k], flat[k]) for k in flat)
