@@ -49,29 +49,37 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _imports_in(source: str, module: str, *, is_package: bool) -> list[Import]:
+    """Every import in ``source``, with relative imports made absolute."""
+    package = module if is_package else module.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend(Import(module, alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            if target == "cairn":
+                # ``from cairn import core`` imports a subpackage; ``from cairn import init``
+                # imports from the root, which re-exports the SDK.
+                for alias in node.names:
+                    sub = (SRC / alias.name).is_dir() or (SRC / f"{alias.name}.py").is_file()
+                    found.append(
+                        Import(module, f"cairn.{alias.name}" if sub else "cairn", node.lineno)
+                    )
+            else:
+                found.append(Import(module, target, node.lineno))
+    return found
+
+
 def _imports() -> list[Import]:
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        module = _module_name(path)
-        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                found.extend(Import(module, alias.name, node.lineno) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - node.level + 1]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                found.append(Import(module, target, node.lineno))
-                # ``from cairn import core`` imports the subpackage, not the root.
-                if target == "cairn":
-                    found.extend(
-                        Import(module, f"cairn.{alias.name}", node.lineno)
-                        for alias in node.names
-                        if (SRC / alias.name).is_dir() or (SRC / f"{alias.name}.py").is_file()
-                    )
+        found.extend(
+            _imports_in(path.read_text(), _module_name(path), is_package=path.name == "__init__.py")
+        )
     return found
 
 
@@ -81,10 +89,6 @@ IMPORTS = _imports()
 def _layer(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "cairn"
-
-
-def _is_root_reexport(imp: Import) -> bool:
-    return imp.target == "cairn"
 
 
 def test_the_walk_sees_the_codebase() -> None:
@@ -148,8 +152,26 @@ def test_core_does_no_io() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_relative_imports_resolve() -> None:
-    # A sanity check of the walker itself, on a module written for it.
-    tree = ast.parse("from ..core import errors\nfrom . import x\n")
-    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert [(n.level, n.module) for n in nodes] == [(2, "core"), (1, None)]
+def test_the_walker_resolves_every_form_of_import() -> None:
+    source = (
+        "import cairn.core.errors\n"
+        "from cairn import __version__, core\n"
+        "from ..store import base\n"
+        "from . import sibling\n"
+        "from .sibling import thing\n"
+        "import numpy as np\n"
+    )
+    found = [
+        imp.target for imp in _imports_in(source, "cairn.server.routes.runs", is_package=False)
+    ]
+    assert found == [
+        "cairn.core.errors",
+        "cairn",
+        "cairn.core",
+        "cairn.server.store",
+        "cairn.server.routes",
+        "cairn.server.routes.sibling",
+        "numpy",
+    ]
+    in_package = _imports_in("from . import x", "cairn.store", is_package=True)
+    assert [imp.target for imp in in_package] == ["cairn.store"]

@@ -33,14 +33,14 @@ from cairn.service.interface import Tracking
 
 from .helpers import batch, columns, raw_columns
 
-BAD_KEYS = {
-    "empty": "",
-    "too long": "k" * (MAX_KEY_LENGTH + 1),
-    "newline": "loss\nval",
-    "nul": "loss\x00",
-    "tab": "a\tb",
-    "delete char": "a\x7fb",
-}
+BAD_KEYS = (
+    "",  # empty
+    "k" * (MAX_KEY_LENGTH + 1),  # one past the limit
+    "loss\nval",  # control characters: newline, NUL, tab, DEL
+    "loss\x00",
+    "a\tb",
+    "a\x7fb",
+)
 UNKNOWN_ID = "0" * 32
 
 
@@ -58,7 +58,7 @@ def _nothing_logged(tracking: Tracking, run_id: str) -> None:
 
 def test_bad_keys_are_refused_everywhere(tracking: Tracking) -> None:
     run = tracking.create_run("p")
-    for key in BAD_KEYS.values():
+    for key in BAD_KEYS:
         with pytest.raises(InvalidKey):
             tracking.log_params(run.id, {"good": 1, key: 2})
         with pytest.raises(InvalidKey):
@@ -183,16 +183,6 @@ def test_non_integer_steps(tracking: Tracking) -> None:
     _nothing_logged(tracking, run.id)
 
 
-def test_bad_step_and_timestamp_values_in_the_sdk() -> None:
-    for steps in (["1", 2], [None, 1], [2**63, 0], [True, False]):
-        with pytest.raises(InvalidValue):
-            MetricColumns.from_lists("m", steps, [0, 0], [1.0, 2.0])
-    with pytest.raises(InvalidValue):
-        MetricColumns.from_lists("m", [0, 1], [-1, 0], [1.0, 2.0])
-    with pytest.raises(InvalidRequest):
-        MetricColumns.from_lists("m", [0, 1], [0], [1.0, 2.0])
-
-
 def test_a_batch_with_one_bad_column_stores_nothing_and_keeps_its_seq_free(
     tracking: Tracking,
 ) -> None:
@@ -217,7 +207,7 @@ def test_mismatched_column_lengths(tracking: Tracking) -> None:
         timestamps=np.array([0, 0, 0]),
         values=np.array([1.0, 2.0]),
     )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRequest):
         tracking.log_metrics(run.id, batch(columns("good", [0], [1.0]), uneven))
     _nothing_logged(tracking, run.id)
 

@@ -14,7 +14,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cairn.core.errors import InvalidRequest, InvalidValue
-from cairn.core.limits import MAX_POINTS_PER_BATCH, MAX_STEP, check_key, check_metric_value, check_step
+from cairn.core.limits import (
+    MAX_POINTS_PER_BATCH,
+    MAX_STEP,
+    check_key,
+    check_metric_value,
+    check_step,
+)
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -65,23 +71,24 @@ class MetricColumns:
         made directly (numpy in, no JSON) meet the same rules in-process as through a server.
         """
         key = check_key(self.key, "metric")
+        details = {"key": key}
         arrays = (self.steps, self.timestamps, self.values)
         if not all(isinstance(a, np.ndarray) and a.ndim == 1 for a in arrays):
             raise InvalidRequest(f"metric {key!r}: steps, timestamps and values must be 1-D arrays")
         if not len(self.steps) == len(self.timestamps) == len(self.values):
             raise InvalidRequest(
                 f"metric {key!r}: steps, timestamps and values must have the same length",
-                details={"steps": len(self.steps), "timestamps": len(self.timestamps), "values": len(self.values)},
+                details={"lengths": [len(a) for a in arrays]},
             )
         for what, array in (("step", self.steps), ("timestamp", self.timestamps)):
             if array.dtype.kind not in "iu":
-                raise InvalidValue(f"metric {key!r}: every {what} must be an integer", details={"key": key})
+                raise InvalidValue(f"metric {key!r}: every {what} must be an integer", details=details)
             if array.dtype.kind == "u" and array.size and int(array.max()) > MAX_STEP:
-                raise InvalidValue(f"metric {key!r}: a {what} does not fit in 64 bits", details={"key": key})
+                raise InvalidValue(f"metric {key!r}: a {what} does not fit in 64 bits", details=details)
         if self.timestamps.size and int(self.timestamps.min()) < 0:
-            raise InvalidValue(f"metric {key!r}: timestamp must be at least 0", details={"key": key})
+            raise InvalidValue(f"metric {key!r}: timestamp must be at least 0", details=details)
         if self.values.dtype.kind not in "fiu":
-            raise InvalidValue(f"metric {key!r}: values must be numbers", details={"key": key})
+            raise InvalidValue(f"metric {key!r}: values must be numbers", details=details)
 
 
 def _integer_column(items: list[object], what: str, key: str, minimum: int | None = None) -> Int64Array:

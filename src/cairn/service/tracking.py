@@ -94,7 +94,7 @@ class TrackingService:
         if start_time is not None:
             limits.check_timestamp(start_time)
         if parent_id is not None:
-            self.store.get_run(parent_id)  # RunNotFound before anything is written
+            self.store.get_run(parent_id, details=False)  # RunNotFound before anything is written
         return self.store.create_run(
             self._project_for_new_run(project).id,
             name=run_name,
@@ -194,7 +194,8 @@ class TrackingService:
             raise InvalidRequest("offset must not be negative")
         if limit is not None and not 1 <= limit <= limits.MAX_HISTORY_POINTS:
             raise InvalidRequest(f"limit must be between 1 and {limits.MAX_HISTORY_POINTS}")
-        self.get_run(run_id)
+        run = self.store.get_run(run_id, details=False)
+        self.policy.check(self.principal, Action.READ, run.project)
         return self.store.get_metric_history(
             run_id, key, step_min=step_min, step_max=step_max, max_points=max_points, offset=offset, limit=limit
         )
@@ -203,7 +204,7 @@ class TrackingService:
         self.store.close()
 
     def _writable_run(self, run_id: str, action: Action, *, allow_ended: bool) -> Run:
-        run = self.store.get_run(run_id)
+        run = self.store.get_run(run_id, details=False)  # on every ingest: status is all we need
         self.policy.check(self.principal, action, run.project)
         if run.deleted:
             raise RunNotActive(f"run {run_id} is deleted", details={"run_id": run_id, "deleted": True})

@@ -45,8 +45,9 @@ class RunStore(Protocol):
         """Create a running run with its first tags and params, in one transaction."""
         ...
 
-    def get_run(self, run_id: str) -> Run:
-        """The run with params, tags and metric summaries. Raises RunNotFound."""
+    def get_run(self, run_id: str, *, details: bool = True) -> Run:
+        """The run with params, tags and metric summaries (without them, and faster, when
+        ``details`` is false). Raises RunNotFound."""
         ...
 
     def update_run(self, run_id: str, update: RunUpdate) -> Run:

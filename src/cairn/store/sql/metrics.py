@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -182,7 +182,7 @@ def _merge_summaries(conn: Connection, run_id: str, columns: list[MetricColumns]
     ).all()
     # Rows are tuples, whose .count is a method: read the columns through the mapping.
     stored = {row.key: row._mapping for row in existing}
-    new_rows = []
+    new_rows, changed_rows = [], []
     for key, summary in incoming.items():
         row = stored.get(key)
         if row is None:
@@ -196,10 +196,15 @@ def _merge_summaries(conn: Connection, run_id: str, columns: list[MetricColumns]
             max=row["max_value"],
             count=row["count"],
         )
+        changed_rows.append({"match_run_id": run_id, "match_key": key, **old.merge(summary).row()})
+    if changed_rows:
+        # One executemany for every key, not a statement per key.
         conn.execute(
-            update(t.metric_summaries)
-            .where(t.metric_summaries.c.run_id == run_id, t.metric_summaries.c.key == key)
-            .values(**old.merge(summary).row())
+            update(t.metric_summaries).where(
+                t.metric_summaries.c.run_id == bindparam("match_run_id"),
+                t.metric_summaries.c.key == bindparam("match_key"),
+            ),
+            changed_rows,
         )
     if new_rows:
         conn.execute(insert(t.metric_summaries), new_rows)

@@ -126,9 +126,10 @@ class SqlRunStore:
                 conn.execute(insert(t.params), [_param_row(run_id, k, v) for k, v in params.items()])
         return self.get_run(run_id)
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str, *, details: bool = True) -> Run:
         with self._engines.read.connect() as conn:
-            runs = self._load_runs(conn, conn.execute(_RUN_QUERY.where(t.runs.c.id == run_id)).all())
+            rows = conn.execute(_RUN_QUERY.where(t.runs.c.id == run_id)).all()
+            runs = self._load_runs(conn, rows, details=details)
         if not runs:
             raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
         return runs[0]
@@ -188,13 +189,14 @@ class SqlRunStore:
         if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
             raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
 
-    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
-        """Runs for the given rows of ``_RUN_QUERY``, with params, tags and summaries attached."""
+    def _load_runs(self, conn: Connection, rows: Sequence[Any], *, details: bool = True) -> list[Run]:
+        """Runs for the given rows of ``_RUN_QUERY``, with params, tags and summaries attached
+        unless ``details`` is false."""
         ids = [row.id for row in rows]
         params: dict[str, dict[str, ParamValue]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
-        for chunk in _chunks(ids, _IN_CLAUSE_CHUNK):
+        for chunk in _chunks(ids, _IN_CLAUSE_CHUNK) if details else ():
             for p in conn.execute(select(t.params).where(t.params.c.run_id.in_(chunk))):
                 params[p.run_id][p.key] = decode_param(p.value_type, p.value_text)
             for g in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
