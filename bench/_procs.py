@@ -56,9 +56,7 @@ class ServerProcess:
             return ""
 
 
-def start_server(
-    argv: Sequence[str], *, cwd: Path, log_path: Path, env: dict[str, str] | None = None
-) -> ServerProcess:
+def start_server(argv: Sequence[str], *, cwd: Path, log_path: Path, env: dict[str, str] | None = None) -> ServerProcess:
     """Launch `argv` in its own session so the whole tree can be signalled at once.
 
     Output goes to a file rather than a pipe: nobody reads a pipe during the run,
@@ -102,8 +100,7 @@ def wait_until_ready(server: ServerProcess, url: str, timeout_s: float = 120.0) 
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(
-                f"server did not answer {url} within {timeout_s:.0f} s"
-                f"\n--- server log ---\n{server.log_tail()}"
+                f"server did not answer {url} within {timeout_s:.0f} s\n--- server log ---\n{server.log_tail()}"
             )
         time.sleep(0.05)
 

@@ -142,9 +142,7 @@ def measure_small_requests(server: Server, requests: int) -> dict[str, Any]:
 
     import httpx
 
-    transport = httpx.HTTPTransport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=0
-    )
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=0)
     durations_ms = []
     with httpx.Client(base_url=server.url, transport=transport, timeout=30) as client:
         client.get("/health").raise_for_status()  # opens the connection
@@ -277,9 +275,7 @@ def log_series(points: int) -> tuple[str, float]:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def time_repeats(
-    read: Callable[[], int], repeats: int, expect: int, server_pid: int
-) -> dict[str, Any]:
+def time_repeats(read: Callable[[], int], repeats: int, expect: int, server_pid: int) -> dict[str, Any]:
     """Median wall time of `repeats` reads, and the median client and server CPU of one."""
     durations, client_cpu, server_cpu = [], [], []
     cpu = CpuMeter(server_pid)
@@ -299,9 +295,7 @@ def time_repeats(
     return result
 
 
-def measure_full_history(
-    api: cairn.Api, server: Server, run_id: str, points: int, repeats: int
-) -> dict[str, Any]:
+def measure_full_history(api: cairn.Api, server: Server, run_id: str, points: int, repeats: int) -> dict[str, Any]:
     result = time_repeats(
         lambda: len(api.history(run_id, HISTORY_KEY).steps),
         repeats,

@@ -57,10 +57,7 @@ try:
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 except ImportError:
-    sys.exit(
-        "mlflow is not importable: run bench/setup_mlflow.sh, "
-        "then run this with bench/.venv-mlflow/bin/python"
-    )
+    sys.exit("mlflow is not importable: run bench/setup_mlflow.sh, then run this with bench/.venv-mlflow/bin/python")
 
 METRIC_KEY = "loss"
 BATCH_SIZE = 1000  # MLflow's MAX_METRICS_PER_BATCH: the most one log_batch call accepts
@@ -105,9 +102,7 @@ def measure_log_calls(experiment_id: str, calls: int, budget_s: float) -> dict[s
             if time.monotonic() > deadline:
                 break
     summary: dict[str, object] = dict(summarize_call_ns(durations_ns))
-    summary["call"] = (
-        "mlflow.log_metric(key, value, step=i) inside mlflow.start_run(), synchronous (default)"
-    )
+    summary["call"] = "mlflow.log_metric(key, value, step=i) inside mlflow.start_run(), synchronous (default)"
     return summary
 
 
@@ -155,9 +150,7 @@ class Ingest:
         }
 
 
-def measure_ingest(
-    client: MlflowClient, run_id: str, server: ServerProcess, points: int, budget_s: float
-) -> Ingest:
+def measure_ingest(client: MlflowClient, run_id: str, server: ServerProcess, points: int, budget_s: float) -> Ingest:
     """Throughput of log_batch with full batches, and the tree's peak RSS meanwhile."""
     logged = 0
     building_s = 0.0
@@ -199,9 +192,7 @@ def measure_history(
             history = client.get_metric_history(run_id, METRIC_KEY)
             durations.append(time.perf_counter() - started)
             if len(history) != points:
-                raise RuntimeError(
-                    f"get_metric_history returned {len(history)} points, expected {points}"
-                )
+                raise RuntimeError(f"get_metric_history returned {len(history)} points, expected {points}")
     result: dict[str, object] = dict(summarize_seconds(durations))
     result.update(
         points=points,
@@ -210,13 +201,9 @@ def measure_history(
     return result, statistics.median(durations), sampler.peak_bytes / MB
 
 
-def measure_downsampled(
-    base_url: str, run_id: str, points: int, max_results: int, repeats: int
-) -> dict[str, object]:
+def measure_downsampled(base_url: str, run_id: str, points: int, max_results: int, repeats: int) -> dict[str, object]:
     """Time MLflow's server-side sampled history, the closest thing it has to downsampling."""
-    query = urllib.parse.urlencode(
-        {"run_ids": run_id, "metric_key": METRIC_KEY, "max_results": max_results}
-    )
+    query = urllib.parse.urlencode({"run_ids": run_id, "metric_key": METRIC_KEY, "max_results": max_results})
     url = f"{base_url}{DOWNSAMPLE_PATH}?{query}"
     durations: list[float] = []
     returned = 0
@@ -268,9 +255,7 @@ def measure_large_history(
     log_points(client, run_id, have, want)
     large["history_full_s"], _, peak_mb = measure_history(client, server, run_id, want, repeats=1)
     large["peak_rss_mb"] = round(peak_mb, 1)
-    large["history_downsampled_s"] = measure_downsampled(
-        base_url, run_id, want, args.downsample_points, repeats=1
-    )
+    large["history_downsampled_s"] = measure_downsampled(base_url, run_id, want, args.downsample_points, repeats=1)
     return large
 
 
@@ -310,9 +295,7 @@ def measure_server(server: ServerProcess, port: int, args: argparse.Namespace) -
         log_points(client, run_id, stored, args.history_points)
         stored = args.history_points
     log(f"reading the full {stored}-point history x{args.history_repeats}")
-    history, history_s, history_peak_mb = measure_history(
-        client, server, run_id, stored, args.history_repeats
-    )
+    history, history_s, history_peak_mb = measure_history(client, server, run_id, stored, args.history_repeats)
     results["history_full_s"] = history
     results["history_peak_rss_mb"] = round(history_peak_mb, 1)
     results["history_downsampled_s"] = measure_downsampled(
@@ -320,12 +303,8 @@ def measure_server(server: ServerProcess, port: int, args: argparse.Namespace) -
     )
 
     if args.large_history_points > stored:
-        estimate_s = large_history_estimate_s(
-            stored, args.large_history_points, ingest.rate, history_s
-        )
-        results["history_large"] = measure_large_history(
-            client, server, base_url, run_id, stored, estimate_s, args
-        )
+        estimate_s = large_history_estimate_s(stored, args.large_history_points, ingest.rate, history_s)
+        results["history_large"] = measure_large_history(client, server, base_url, run_id, stored, estimate_s, args)
     results["idle_processes"] = process_count
     # Other work on a 2-core machine moves every number; the load average says how much.
     results["machine"] = {

@@ -263,10 +263,7 @@ def conditions(results: Mapping[str, object]) -> list[str]:
             parts.append(f"workers: {server.get('workers', '?')}")
         if isinstance(machine, Mapping):
             load = (machine.get("loadavg_1min_before"), machine.get("loadavg_1min_after"))
-            parts.append(
-                f"{machine.get('cpus', '?')} CPUs, 1-min load average {load[0]} before, "
-                f"{load[1]} after"
-            )
+            parts.append(f"{machine.get('cpus', '?')} CPUs, 1-min load average {load[0]} before, {load[1]} after")
         if "bench_wall_s" in side_results:
             parts.append(f"took {side_results['bench_wall_s']} s")
         if side_results.get("quick"):

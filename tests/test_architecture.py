@@ -66,9 +66,7 @@ def _imports_in(source: str, module: str, *, is_package: bool) -> list[Import]:
                 # imports from the root, which re-exports the SDK.
                 for alias in node.names:
                     sub = (SRC / alias.name).is_dir() or (SRC / f"{alias.name}.py").is_file()
-                    found.append(
-                        Import(module, f"cairn.{alias.name}" if sub else "cairn", node.lineno)
-                    )
+                    found.append(Import(module, f"cairn.{alias.name}" if sub else "cairn", node.lineno))
             else:
                 found.append(Import(module, target, node.lineno))
     return found
@@ -77,9 +75,7 @@ def _imports_in(source: str, module: str, *, is_package: bool) -> list[Import]:
 def _imports() -> list[Import]:
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        found.extend(
-            _imports_in(path.read_text(), _module_name(path), is_package=path.name == "__init__.py")
-        )
+        found.extend(_imports_in(path.read_text(), _module_name(path), is_package=path.name == "__init__.py"))
     return found
 
 
@@ -109,9 +105,7 @@ def test_the_walk_sees_the_codebase() -> None:
 def test_imports_point_down_only(layer: str) -> None:
     wrong = []
     for imp in IMPORTS:
-        if _layer(imp.module) != layer or not (
-            imp.target == "cairn" or imp.target.startswith("cairn.")
-        ):
+        if _layer(imp.module) != layer or not (imp.target == "cairn" or imp.target.startswith("cairn.")):
             continue
         target = _layer(imp.target)
         if target != layer and target not in ALLOWED[layer]:
@@ -132,15 +126,10 @@ def test_only_the_sql_store_imports_sqlalchemy_and_alembic() -> None:
     wrong = [
         f"{imp.module}:{imp.line} imports {imp.target}"
         for imp in IMPORTS
-        if imp.target.split(".")[0] in SQL_LIBRARIES
-        and not imp.module.startswith("cairn.store.sql")
+        if imp.target.split(".")[0] in SQL_LIBRARIES and not imp.module.startswith("cairn.store.sql")
     ]
     assert not wrong, "\n".join(wrong)
-    assert any(
-        imp.target.startswith("sqlalchemy")
-        for imp in IMPORTS
-        if imp.module.startswith("cairn.store.sql")
-    )
+    assert any(imp.target.startswith("sqlalchemy") for imp in IMPORTS if imp.module.startswith("cairn.store.sql"))
 
 
 def test_core_does_no_io() -> None:
@@ -161,9 +150,7 @@ def test_the_walker_resolves_every_form_of_import() -> None:
         "from .sibling import thing\n"
         "import numpy as np\n"
     )
-    found = [
-        imp.target for imp in _imports_in(source, "cairn.server.routes.runs", is_package=False)
-    ]
+    found = [imp.target for imp in _imports_in(source, "cairn.server.routes.runs", is_package=False)]
     assert found == [
         "cairn.core.errors",
         "cairn",

@@ -86,9 +86,7 @@ def test_every_error_class_is_in_the_table() -> None:
     assert len(all_error_classes()) == len(ERROR_TABLE)
 
 
-@pytest.mark.parametrize(
-    ("cls", "parent", "code", "status"), ERROR_TABLE, ids=[c.__name__ for c in ERROR_CLASSES]
-)
+@pytest.mark.parametrize(("cls", "parent", "code", "status"), ERROR_TABLE, ids=[c.__name__ for c in ERROR_CLASSES])
 def test_code_status_and_place_in_the_tree(
     cls: type[CairnError], parent: type[Exception], code: str, status: int
 ) -> None:
@@ -99,9 +97,7 @@ def test_code_status_and_place_in_the_tree(
     assert cls.retryable is (cls is Unavailable)
     # The tree in the module docstring names every code with its status.
     doc = errors_module.__doc__ or ""
-    assert any(
-        cls.__name__ in line and code in line and str(status) in line for line in doc.splitlines()
-    )
+    assert any(cls.__name__ in line and code in line and str(status) in line for line in doc.splitlines())
 
 
 def test_codes_are_unique_and_unknown_codes_fall_back_to_the_base() -> None:
@@ -111,9 +107,7 @@ def test_codes_are_unique_and_unknown_codes_fall_back_to_the_base() -> None:
 
 
 def test_envelope_shape() -> None:
-    error = ParamConflict(
-        "lr already logged", details={"conflicts": {"lr": {"stored": 0.1, "new": 0.2}}}
-    )
+    error = ParamConflict("lr already logged", details={"conflicts": {"lr": {"stored": 0.1, "new": 0.2}}})
     assert error.to_envelope() == {
         "error": {
             "code": "param_conflict",
@@ -122,9 +116,7 @@ def test_envelope_shape() -> None:
         }
     }
     assert str(error) == "lr already logged"
-    assert RunNotFound("gone").to_envelope() == {
-        "error": {"code": "run_not_found", "message": "gone", "details": {}}
-    }
+    assert RunNotFound("gone").to_envelope() == {"error": {"code": "run_not_found", "message": "gone", "details": {}}}
 
 
 # -- the envelope over HTTP --------------------------------------------------------------------
@@ -168,9 +160,7 @@ def test_a_service_error_becomes_its_envelope(http: httpx.Client) -> None:
 
 def test_malformed_json(http: httpx.Client, run_id: str) -> None:
     headers = {"content-type": "application/json"}
-    _assert_envelope(
-        http.post(f"{API}/projects", content=b'{"name": ', headers=headers), 400, "invalid_request"
-    )
+    _assert_envelope(http.post(f"{API}/projects", content=b'{"name": ', headers=headers), 400, "invalid_request")
     _assert_envelope(
         http.post(f"{API}/runs/{run_id}/metrics", content=b"[1, 2", headers=headers),
         400,
@@ -186,15 +176,9 @@ def test_malformed_json(http: httpx.Client, run_id: str) -> None:
 def test_invalid_fields(http: httpx.Client, run_id: str) -> None:
     error = _assert_envelope(http.post(f"{API}/projects", json={}), 400, "invalid_request")
     assert error["details"]["problems"][0]["location"] == ["body", "name"]
-    _assert_envelope(
-        http.post(f"{API}/projects", json={"name": "x", "colour": "red"}), 400, "invalid_request"
-    )
-    _assert_envelope(
-        http.get(f"{API}/runs", params={"project": "p", "limit": "many"}), 400, "invalid_request"
-    )
-    _assert_envelope(
-        http.patch(f"{API}/runs/{run_id}", json={"status": "paused"}), 400, "invalid_request"
-    )
+    _assert_envelope(http.post(f"{API}/projects", json={"name": "x", "colour": "red"}), 400, "invalid_request")
+    _assert_envelope(http.get(f"{API}/runs", params={"project": "p", "limit": "many"}), 400, "invalid_request")
+    _assert_envelope(http.patch(f"{API}/runs/{run_id}", json={"status": "paused"}), 400, "invalid_request")
 
 
 def test_unknown_route_and_method(http: httpx.Client) -> None:
@@ -216,9 +200,7 @@ def test_body_over_the_limit(http: httpx.Client, run_id: str) -> None:
             yield chunk
 
     for path in (f"{API}/projects", f"{API}/runs/{run_id}/metrics"):
-        _assert_envelope(
-            http.post(path, content=chunks(), headers=headers), 413, "payload_too_large"
-        )
+        _assert_envelope(http.post(path, content=chunks(), headers=headers), 413, "payload_too_large")
     assert http.get(f"{API}/projects").json()["projects"][0]["name"] == "p"
 
 
@@ -241,12 +223,8 @@ def test_gzip_bodies(http: httpx.Client, run_id: str) -> None:
         http.post(path, content=b"\x1f\x8b\x08\x00garbage", headers=headers), 400, "invalid_request"
     )
     assert "gzip" in error["message"]
-    _assert_envelope(
-        http.post(path, content=packed[: len(packed) // 2], headers=headers), 400, "invalid_request"
-    )
-    _assert_envelope(
-        http.post(path, content=b"not gzip at all", headers=headers), 400, "invalid_request"
-    )
+    _assert_envelope(http.post(path, content=packed[: len(packed) // 2], headers=headers), 400, "invalid_request")
+    _assert_envelope(http.post(path, content=b"not gzip at all", headers=headers), 400, "invalid_request")
     brotli = {"content-type": "application/json", "content-encoding": "br"}
     _assert_envelope(
         http.post(path, content=orjson.dumps(_metrics_body()), headers=brotli),
@@ -381,9 +359,7 @@ def test_unexpected_errors_hide_internals_unless_debugging(tmp_path: Path, debug
     store = _BrokenStore(str(tmp_path / "broken.db"))
     settings = ServerSettings(store_uri=store.uri, blobs_uri=str(tmp_path / "blobs"), debug=debug)
     try:
-        response = asyncio.run(
-            _get_in_process(create_app(settings, store=store), f"{API}/projects")
-        )
+        response = asyncio.run(_get_in_process(create_app(settings, store=store), f"{API}/projects"))
     finally:
         store.close()
     assert response.status_code == 500

@@ -1,9 +1,9 @@
 """Cairn: log every experiment, version every model, share one dashboard.
 
-    import cairn
-    with cairn.init(project="mnist", config={"lr": 0.01}) as run:
-        for epoch in range(10):
-            run.log({"loss": 0.3, "acc": 0.9})
+import cairn
+with cairn.init(project="mnist", config={"lr": 0.01}) as run:
+    for epoch in range(10):
+        run.log({"loss": 0.3, "acc": 0.9})
 """
 
 from cairn.client.api import Api

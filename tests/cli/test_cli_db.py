@@ -20,13 +20,8 @@ def test_upgrade_a_new_file_then_again(invoke: Invoke, tmp_path: Path) -> None:
     assert first.stdout == f"Upgraded {path} from an empty database to {SCHEMA_HEAD}.\n"
     assert path.is_file()
     again = invoke("db", "upgrade", str(path))
-    assert (
-        again.stdout == f"{path} is already at {SCHEMA_HEAD}, the newest schema; nothing to do.\n"
-    )
-    assert (
-        invoke("db", "current", str(path), "--check").stdout
-        == f"{path}: {SCHEMA_HEAD} (the newest schema)\n"
-    )
+    assert again.stdout == f"{path} is already at {SCHEMA_HEAD}, the newest schema; nothing to do.\n"
+    assert invoke("db", "current", str(path), "--check").stdout == f"{path}: {SCHEMA_HEAD} (the newest schema)\n"
 
 
 def test_upgrade_takes_sqlite_uris_and_cairn_uri(
@@ -58,10 +53,7 @@ def test_a_store_at_an_unknown_revision(invoke: Invoke, store_uri: str, seeded: 
         connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
     connection.close()
     current = invoke("db", "current", store_uri, "--check", code=1)
-    assert (
-        f"9999_from_the_future; this Cairn needs {SCHEMA_HEAD}: run cairn db upgrade"
-        in current.stdout
-    )
+    assert f"9999_from_the_future; this Cairn needs {SCHEMA_HEAD}: run cairn db upgrade" in current.stdout
     upgrade = invoke("db", "upgrade", store_uri, code=1)
     assert upgrade.stderr.startswith(f"Error: cannot upgrade {store_uri} from 9999_from_the_future")
     assert "newer Cairn" in upgrade.stderr
@@ -102,9 +94,6 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
 @pytest.mark.postgres
 def test_upgrade_postgresql(invoke: Invoke, fresh_postgres_url: str) -> None:
     assert "no Cairn tables yet" in invoke("db", "current", fresh_postgres_url).stdout
-    assert (
-        f"from an empty database to {SCHEMA_HEAD}"
-        in invoke("db", "upgrade", fresh_postgres_url).stdout
-    )
+    assert f"from an empty database to {SCHEMA_HEAD}" in invoke("db", "upgrade", fresh_postgres_url).stdout
     assert "already at" in invoke("db", "upgrade", fresh_postgres_url).stdout
     invoke("db", "current", fresh_postgres_url, "--check")

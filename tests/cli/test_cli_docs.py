@@ -20,9 +20,7 @@ DOCS = Path(__file__).parents[2] / "docs" / "cli.md"
 HEADING = re.compile(r"^#{2,3} (.*)$", re.MULTILINE)
 
 
-def all_commands(
-    group: click.Group = cli, path: str = "cairn"
-) -> Iterator[tuple[str, click.Command]]:
+def all_commands(group: click.Group = cli, path: str = "cairn") -> Iterator[tuple[str, click.Command]]:
     ctx = click.Context(group)
     for name in group.list_commands(ctx):  # the root group loads its commands lazily
         command = group.get_command(ctx, name)
@@ -88,9 +86,7 @@ def test_every_command_and_option_is_documented(name: str) -> None:
     assert name in documented, f"docs/cli.md has no section for `{name}`"
     options, arguments = shown_by_help(name)
     for word in options + arguments:
-        assert mentions(documented[name], word), (
-            f"`{name}` shows {word} in --help; docs/cli.md does not"
-        )
+        assert mentions(documented[name], word), f"`{name}` shows {word} in --help; docs/cli.md does not"
 
 
 def test_global_options_are_documented() -> None:

@@ -12,9 +12,7 @@ def test_an_unreachable_server(invoke: Invoke) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = invoke("projects", "list", "--uri", f"http://127.0.0.1:{port}", code=1)
-    assert result.stderr.startswith(
-        f"Error: cannot reach the Cairn server at http://127.0.0.1:{port}"
-    )
+    assert result.stderr.startswith(f"Error: cannot reach the Cairn server at http://127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1
 
 

@@ -17,9 +17,7 @@ def test_commands_through_a_server(invoke: Invoke, server: Any) -> None:
     url: str = server.url
     remote = HttpTracking(url)
     try:
-        run = remote.create_run(
-            "remote", name="over-http", config={"lr": 0.1}, tags={"via": "http"}
-        )
+        run = remote.create_run("remote", name="over-http", config={"lr": 0.1}, tags={"via": "http"})
         log(remote, run.id, "loss", [1.0, math.nan, 0.5])
         remote.update_run(run.id, RunUpdate(status=RunStatus.FINISHED))
         expected = run_to_wire(remote.get_run(run.id))
@@ -27,9 +25,7 @@ def test_commands_through_a_server(invoke: Invoke, server: Any) -> None:
         remote.close()
 
     assert "remote" in invoke("projects", "list", "--uri", url).stdout
-    assert (
-        json.loads(invoke("projects", "list", "--uri", url, "--json").stdout)[0]["run_count"] == 1
-    )
+    assert json.loads(invoke("projects", "list", "--uri", url, "--json").stdout)[0]["run_count"] == 1
     table = invoke("runs", "list", "remote", "--uri", url).stdout
     assert run.id[:8] in table and "over-http" in table and "finished" in table
     assert json.loads(invoke("runs", "list", "remote", "--uri", url, "--json").stdout) == [expected]

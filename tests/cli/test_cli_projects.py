@@ -27,9 +27,7 @@ def test_table_lists_each_project_with_its_runs(
     assert rows["empty"].endswith("nothing yet")
 
 
-def test_json_is_the_api_format(
-    invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking
-) -> None:
+def test_json_is_the_api_format(invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking) -> None:
     data = json.loads(invoke("projects", "list", "--uri", store_uri, "--json").stdout)
     assert data == [project_to_wire(p) for p in embedded.list_projects()]
     assert data[0]["name"] == "mnist" and data[0]["run_count"] == 3
@@ -49,8 +47,6 @@ def test_default_store_is_cairn_home(invoke: Invoke) -> None:
     assert "home-project" in invoke("projects", "list").stdout
 
 
-def test_cairn_uri_is_honoured(
-    invoke: Invoke, store_uri: str, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cairn_uri_is_honoured(invoke: Invoke, store_uri: str, seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAIRN_URI", store_uri)
     assert "mnist" in invoke("projects", "list").stdout

@@ -48,9 +48,7 @@ def test_list_table(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     assert "Not shown: 1 param (" in result.stderr  # seed, the same in every run
 
 
-def test_list_json_is_every_run_in_full(
-    invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking
-) -> None:
+def test_list_json_is_every_run_in_full(invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking) -> None:
     data = json.loads(invoke("runs", "list", "mnist", "--uri", store_uri, "--json").stdout)
     expected = [seeded.running, seeded.second, seeded.first]
     assert data == [run_to_wire(embedded.get_run(run.id)) for run in expected]
@@ -77,23 +75,17 @@ def test_list_limit(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     result = invoke("runs", "list", "mnist", "--uri", store_uri, "--limit", "2")
     assert list(_rows(result.stdout)) == [seeded.running.id[:8], seeded.second.id[:8]]
     assert "Showing the 2 newest runs" in result.stderr
-    data = json.loads(
-        invoke("runs", "list", "mnist", "--uri", store_uri, "-n", "1", "--json").stdout
-    )
+    data = json.loads(invoke("runs", "list", "mnist", "--uri", store_uri, "-n", "1", "--json").stdout)
     assert [run["id"] for run in data] == [seeded.running.id]
     invoke("runs", "list", "mnist", "--uri", store_uri, "--limit", "0", code=2)
 
 
-def test_list_include_deleted(
-    invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking
-) -> None:
+def test_list_include_deleted(invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking) -> None:
     embedded.delete_run(seeded.first.id)
     assert seeded.first.id[:8] not in invoke("runs", "list", "mnist", "--uri", store_uri).stdout
     rows = _rows(invoke("runs", "list", "mnist", "--uri", store_uri, "--include-deleted").stdout)
     assert rows[seeded.first.id[:8]][2:4] == ["finished", "(deleted)"]
-    data = json.loads(
-        invoke("runs", "list", "mnist", "--uri", store_uri, "--include-deleted", "--json").stdout
-    )
+    data = json.loads(invoke("runs", "list", "mnist", "--uri", store_uri, "--include-deleted", "--json").stdout)
     assert [run["deleted"] for run in data] == [False, False, True]
 
 
@@ -123,10 +115,7 @@ def test_list_many_runs_across_pages(invoke: Invoke, store_uri: str, embedded: T
 
 def test_list_prints_user_text_as_typed(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
     embedded.create_run("odd", name="[bold]not markup[/bold] :smile:")
-    assert (
-        "[bold]not markup[/bold] :smile:"
-        in invoke("runs", "list", "odd", "--uri", store_uri).stdout
-    )
+    assert "[bold]not markup[/bold] :smile:" in invoke("runs", "list", "odd", "--uri", store_uri).stdout
 
 
 def test_list_truncates_wide_cells(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
@@ -138,15 +127,11 @@ def test_list_truncates_wide_cells(invoke: Invoke, store_uri: str, embedded: Tra
 
 def test_list_empty_project(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
     embedded.create_project("quiet")
-    assert (
-        "No runs in project 'quiet'" in invoke("runs", "list", "quiet", "--uri", store_uri).stdout
-    )
+    assert "No runs in project 'quiet'" in invoke("runs", "list", "quiet", "--uri", store_uri).stdout
     assert json.loads(invoke("runs", "list", "quiet", "--uri", store_uri, "--json").stdout) == []
 
 
-def test_list_unknown_project_is_a_clean_error(
-    invoke: Invoke, store_uri: str, seeded: Seeded
-) -> None:
+def test_list_unknown_project_is_a_clean_error(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     result = invoke("runs", "list", "nope", "--uri", store_uri, code=1)
     assert result.stderr == "Error: no project named 'nope'\n"
 
@@ -175,21 +160,18 @@ def test_show_running_run_without_extras(invoke: Invoke, store_uri: str, seeded:
 
 def test_show_json(invoke: Invoke, store_uri: str, seeded: Seeded, embedded: Tracking) -> None:
     log(embedded, seeded.running.id, "acc", [-math.inf])
-    data = json.loads(
-        invoke("runs", "show", seeded.running.id, "--uri", store_uri, "--json").stdout
-    )
+    data = json.loads(invoke("runs", "show", seeded.running.id, "--uri", store_uri, "--json").stdout)
     assert data == run_to_wire(embedded.get_run(seeded.running.id))
     assert data["metrics"]["acc"]["last"] == "-Infinity"
 
 
 def test_show_non_finite_param(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
     run = embedded.create_run("p", config={"clip": math.inf})
-    assert json.loads(invoke("runs", "show", run.id, "--uri", store_uri, "--json").stdout)[
-        "params"
-    ] == {"clip": {"float": "Infinity"}}
+    assert json.loads(invoke("runs", "show", run.id, "--uri", store_uri, "--json").stdout)["params"] == {
+        "clip": {"float": "Infinity"}
+    }
     assert ["clip", "Infinity"] in [
-        line.split()
-        for line in invoke("runs", "show", run.id, "--uri", store_uri).stdout.splitlines()
+        line.split() for line in invoke("runs", "show", run.id, "--uri", store_uri).stdout.splitlines()
     ]
 
 
@@ -198,6 +180,4 @@ def test_show_unknown_run_is_a_clean_error(invoke: Invoke, store_uri: str, seede
     assert result.stderr == f"Error: no run with id '{'0' * 32}'\n"
     short = invoke("runs", "show", seeded.first.id[:8], "--uri", store_uri, "--json", code=1)
     assert short.stdout == ""
-    assert short.stderr.startswith(
-        f"Error: no run with id '{seeded.first.id[:8]}'; run ids are 32 characters"
-    )
+    assert short.stderr.startswith(f"Error: no run with id '{seeded.first.id[:8]}'; run ids are 32 characters")

@@ -30,13 +30,9 @@ def dead_pid() -> int:
     return child.pid
 
 
-def leave_spool(
-    uri: str, writes: list[tuple[str, str, object]], *, pid: int | None = None
-) -> Spool:
+def leave_spool(uri: str, writes: list[tuple[str, str, object]], *, pid: int | None = None) -> Spool:
     """A spool folder for ``uri`` holding ``writes`` (run id, kind, payload), owned by ``pid``."""
-    spool = Spool.for_writer(
-        cairn_home() / "spool", f"writer-{len(list((cairn_home() / 'spool').glob('*')))}", uri
-    )
+    spool = Spool.for_writer(cairn_home() / "spool", f"writer-{len(list((cairn_home() / 'spool').glob('*')))}", uri)
     for seq, (run_id, kind, payload) in enumerate(writes):
         spool.put(seq, run_id, kind, payload)
     owner = {"pid": dead_pid() if pid is None else pid, "uri": uri, "created_at": 0}
@@ -81,9 +77,7 @@ def test_replays_a_dead_process_spool(invoke: Invoke, store_uri: str, embedded: 
     assert "Nothing to sync" in invoke("sync").stdout
 
 
-def test_refused_writes_are_dropped_and_counted(
-    invoke: Invoke, store_uri: str, embedded: Tracking
-) -> None:
+def test_refused_writes_are_dropped_and_counted(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
     kept, deleted = embedded.create_run("p"), embedded.create_run("p")
     embedded.delete_run(deleted.id)
     spool = leave_spool(
@@ -102,9 +96,7 @@ def test_refused_writes_are_dropped_and_counted(
     assert not spool.folder.exists()
 
 
-def test_a_live_process_spool_is_left_alone(
-    invoke: Invoke, store_uri: str, embedded: Tracking
-) -> None:
+def test_a_live_process_spool_is_left_alone(invoke: Invoke, store_uri: str, embedded: Tracking) -> None:
     run = embedded.create_run("p")
     spool = leave_spool(store_uri, [(run.id, "params", {"lr": 0.1})], pid=os.getpid())
     assert "Nothing to sync" in invoke("sync").stdout
@@ -119,17 +111,14 @@ def test_an_unreachable_store_keeps_the_spool(invoke: Invoke) -> None:
     result = invoke("sync", code=1)
     assert result.stdout.splitlines() == [
         "Sent 0 writes (0 metric points).",
-        "Left 1 spool in place: the store could not be reached. "
-        "Run cairn sync again when it is back.",
+        "Left 1 spool in place: the store could not be reached. Run cairn sync again when it is back.",
     ]
     assert len(spool) == 1
 
 
 def test_progress_bar_on_a_terminal(store_uri: str, embedded: Tracking) -> None:
     run = embedded.create_run("p")
-    leave_spool(
-        store_uri, [(run.id, "metrics", metrics_payload("loss", [1.0], seq=i)) for i in range(3)]
-    )
+    leave_spool(store_uri, [(run.id, "metrics", metrics_payload("loss", [1.0], seq=i)) for i in range(3)])
     controller, terminal = pty.openpty()
     try:
         done = subprocess.run(

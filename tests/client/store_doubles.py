@@ -125,9 +125,7 @@ class FlakyTracking:
         page_token: str | None = None,
     ) -> Page[RunRecord]:
         self._gate()
-        return self.inner.list_runs(
-            project, include_deleted=include_deleted, limit=limit, page_token=page_token
-        )
+        return self.inner.list_runs(project, include_deleted=include_deleted, limit=limit, page_token=page_token)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         self._gate()
@@ -151,11 +149,7 @@ class FlakyTracking:
         self._gate()
         result = self.inner.log_metrics(run_id, batch)
         steps = [int(s) for c in batch.columns for s in (c.steps.min(), c.steps.max()) if len(c)]
-        self.ingests.append(
-            Ingest(
-                batch.client_id, batch.seq, batch.points, min(steps), max(steps), result.duplicate
-            )
-        )
+        self.ingests.append(Ingest(batch.client_id, batch.seq, batch.points, min(steps), max(steps), result.duplicate))
         self.writes.append(("metrics", (min(steps), max(steps))))
         if self.lose_answers:
             self.lose_answers -= 1

@@ -34,9 +34,7 @@ ENDINGS = {
 }
 
 
-def run_script(
-    tmp_path: Path, home: Path, ending: str
-) -> tuple[subprocess.CompletedProcess[str], str]:
+def run_script(tmp_path: Path, home: Path, ending: str) -> tuple[subprocess.CompletedProcess[str], str]:
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(SCRIPT.format(points=POINTS, ending=ending)))
     env = {**os.environ, "CAIRN_HOME": str(home)}
@@ -54,9 +52,7 @@ def run_script(
 
 
 @pytest.mark.parametrize("status", ["finished", "failed", "killed"])
-def test_an_unfinished_script_is_ended_with_all_its_points(
-    status: str, tmp_path: Path, clean_environ: Path
-) -> None:
+def test_an_unfinished_script_is_ended_with_all_its_points(status: str, tmp_path: Path, clean_environ: Path) -> None:
     done, run_id = run_script(tmp_path, clean_environ, ENDINGS[status])
     assert run_id, done.stderr
     if status == "finished":
@@ -92,9 +88,7 @@ def test_at_exit_a_child_run_ends_before_its_parent(tmp_path: Path, clean_enviro
     script = tmp_path / "sweep.py"
     script.write_text(NESTED)
     env = {**os.environ, "CAIRN_HOME": str(clean_environ)}
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     parent_id, child_id = done.stdout.split()
     with cairn.Api() as api:

@@ -28,9 +28,7 @@ class Gateway:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.mode == "503":
-            return httpx.Response(
-                503, text="<html><body>503 Service Temporarily Unavailable</body></html>"
-            )
+            return httpx.Response(503, text="<html><body>503 Service Temporarily Unavailable</body></html>")
         if self.mode == "refuse":
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         is_metrics = request.method == "POST" and request.url.path.endswith("/metrics")
@@ -40,9 +38,7 @@ class Gateway:
             response.read()  # the server has stored the batch...
             response.close()
             self.mode = "pass"
-            raise httpx.ReadError(
-                "[Errno 104] Connection reset by peer", request=request
-            )  # ...we never hear
+            raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)  # ...we never hear
         return response
 
     def close(self) -> None:
@@ -59,9 +55,7 @@ def gateway() -> Iterator[Gateway]:
 def start_run(url: str, gateway: Gateway, spool_root: Path) -> Run:
     tracking = HttpTracking(url, transport=httpx.MockTransport(gateway.handle))
     record = tracking.create_run("net")
-    writer = BackgroundWriter(
-        tracking, record.id, spool_root=spool_root, uri=url, flush_interval=0.05
-    )
+    writer = BackgroundWriter(tracking, record.id, spool_root=spool_root, uri=url, flush_interval=0.05)
     return Run(tracking, record, writer, owns_tracking=True)
 
 
@@ -93,9 +87,7 @@ def test_an_unreachable_server_spools_and_catches_up(
     try:
         record = reader.get_run(run.id)
         assert record.status is RunStatus.FINISHED and record.params == {"lr": 0.1}
-        np.testing.assert_array_equal(
-            reader.get_metric_history(run.id, "loss").steps, np.arange(600)
-        )
+        np.testing.assert_array_equal(reader.get_metric_history(run.id, "loss").steps, np.arange(600))
     finally:
         reader.close()
     assert len(warnings_in(capsys.readouterr().err)) == 1
@@ -115,9 +107,7 @@ def test_an_answer_lost_on_the_network_does_not_duplicate_points(
 
     reader = HttpTracking(url)
     try:
-        np.testing.assert_array_equal(
-            reader.get_metric_history(run.id, "loss").steps, np.arange(300)
-        )
+        np.testing.assert_array_equal(reader.get_metric_history(run.id, "loss").steps, np.arange(300))
         assert reader.get_run(run.id).metrics["loss"].count == 300
     finally:
         reader.close()

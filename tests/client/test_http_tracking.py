@@ -41,16 +41,12 @@ def client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: str) ->
 
 
 def envelope(status: int, code: str, message: str, **details: object) -> httpx.Response:
-    return httpx.Response(
-        status, json={"error": {"code": code, "message": message, "details": details}}
-    )
+    return httpx.Response(status, json={"error": {"code": code, "message": message, "details": details}})
 
 
 def batch(values: list[float], seq: int = 0) -> MetricBatch:
     n = len(values)
-    column = MetricColumns(
-        "loss", np.arange(n, dtype=np.int64), np.full(n, 1000, dtype=np.int64), np.array(values)
-    )
+    column = MetricColumns("loss", np.arange(n, dtype=np.int64), np.full(n, 1000, dtype=np.int64), np.array(values))
     return MetricBatch(client_id="c" * 32, seq=seq, columns=[column])
 
 
@@ -69,9 +65,7 @@ def batch(values: list[float], seq: int = 0) -> MetricBatch:
     ],
     ids=lambda v: getattr(v, "status_code", getattr(v, "__name__", str(v))),
 )
-def test_answers_become_typed_errors(
-    answer: httpx.Response, error: type[CairnError], retryable: bool
-) -> None:
+def test_answers_become_typed_errors(answer: httpx.Response, error: type[CairnError], retryable: bool) -> None:
     tracking = client(lambda request: answer)
     with pytest.raises(CairnError) as raised:
         tracking.log_params("r1", {"lr": 0.2})

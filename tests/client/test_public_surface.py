@@ -12,11 +12,7 @@ def test_all_names_every_public_attribute() -> None:
     assert len(cairn.__all__) == len(set(cairn.__all__))
     for name in cairn.__all__:
         assert hasattr(cairn, name), name
-    public = {
-        name
-        for name, value in vars(cairn).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
-    }
+    public = {name for name, value in vars(cairn).items() if not name.startswith("_") and not inspect.ismodule(value)}
     assert public == set(cairn.__all__) - {"__version__"}
 
 

@@ -107,9 +107,7 @@ def test_refused_calls_log_nothing_and_do_not_use_up_a_step(run: cairn.Run) -> N
 
 def test_numpy_scalars_and_number_like_objects_are_accepted(run: cairn.Run) -> None:
     run.log({"a": np.float32(0.5), "b": np.int64(3), "c": np.float64(math.nan), "d": np.array(2.5)})
-    run.log(
-        {"a": Temperature(), "b": Decimal("1.25"), "c": Fraction(1, 4), "d": 7}, step=np.int64(5)
-    )
+    run.log({"a": Temperature(), "b": Decimal("1.25"), "c": Fraction(1, 4), "d": 7}, step=np.int64(5))
     run.log({"a": np.float16(-math.inf)}, step=np.int32(6), timestamp=np.int64(1_700_000_000_000))
     run.finish()
     assert history(run.id, "a") == ([0, 5, 6], [0.5, 21.5, -math.inf])

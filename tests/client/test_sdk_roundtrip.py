@@ -96,9 +96,7 @@ def test_a_script_run_reads_back_exactly(where: str, clean_environ: Path) -> Non
 
         loss = api.history(run.id, "loss")
         np.testing.assert_array_equal(loss.steps, [0, 1, 5, 6, 10, 11, 12])
-        np.testing.assert_array_equal(
-            loss.values, [1.0, 0.5, 0.25, 0.125, math.nan, math.inf, -math.inf]
-        )
+        np.testing.assert_array_equal(loss.values, [1.0, 0.5, 0.25, 0.125, math.nan, math.inf, -math.inf])
         assert loss.total == 7 and not loss.downsampled
         stamps = dict(zip(loss.steps.tolist(), loss.timestamps.tolist(), strict=True))
         assert stamps.pop(12) == 1_700_000_000_000
@@ -118,9 +116,7 @@ def test_a_script_run_reads_back_exactly(where: str, clean_environ: Path) -> Non
         assert set(record.metrics) == {"loss", "acc"}
 
 
-def test_uri_argument_wins_over_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_uri_argument_wins_over_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAIRN_URI", str(tmp_path / "ignored.db"))
     chosen = str(tmp_path / "chosen.db")
     with cairn.init("p", uri=chosen, flush_interval=0.05) as run:

@@ -88,9 +88,7 @@ def test_an_outage_spools_and_everything_arrives_once_in_order(
     assert len(warned) == 1 and str(folder) in warned[0]
 
 
-def test_a_batch_whose_answer_was_lost_is_stored_once(
-    flaky: FlakyTracking, spool_root: Path
-) -> None:
+def test_a_batch_whose_answer_was_lost_is_stored_once(flaky: FlakyTracking, spool_root: Path) -> None:
     run = start_run(flaky, spool_root)
     flaky.lose_answers = 1  # the first batch is stored, then the connection drops
     for step in range(100):
@@ -160,9 +158,7 @@ def test_finish_while_down_leaves_a_spool_that_sync_delivers(
     assert sync_spools(spool_root).writes_sent == 0  # nothing left, nothing sent twice
 
 
-def test_sync_keeps_a_spool_whose_store_is_still_down(
-    flaky: FlakyTracking, spool_root: Path, tmp_path: Path
-) -> None:
+def test_sync_keeps_a_spool_whose_store_is_still_down(flaky: FlakyTracking, spool_root: Path, tmp_path: Path) -> None:
     run = start_run(flaky, spool_root)
     flaky.down.set()
     run.log({"loss": 1.0})
@@ -172,9 +168,7 @@ def test_sync_keeps_a_spool_whose_store_is_still_down(
     # The store it was meant for cannot be opened (a folder stands where the database should).
     unreachable = tmp_path / "gone.db"
     unreachable.mkdir()
-    (folder / "owner.json").write_bytes(
-        orjson.dumps({**owner, "pid": dead_pid(), "uri": str(unreachable)})
-    )
+    (folder / "owner.json").write_bytes(orjson.dumps({**owner, "pid": dead_pid(), "uri": str(unreachable)}))
     report = sync_spools(spool_root)
     assert report.writes_sent == 0 and report.spools_left == 1
     assert len(spooled_files(spool_root)) == 2  # the points and the end of the run, kept
@@ -238,9 +232,7 @@ def test_a_refused_write_warns_once_and_logging_goes_on(
 
         warned = warnings_in(capsys.readouterr().err)
         assert len(warned) == 1 and "refused" in warned[0] and run.id in warned[0]
-        assert not (clean_environ / "spool").exists() or not any(
-            (clean_environ / "spool").iterdir()
-        )
+        assert not (clean_environ / "spool").exists() or not any((clean_environ / "spool").iterdir())
         record = admin.get_run(run.id)
         assert record.deleted and record.status is RunStatus.RUNNING
         np.testing.assert_array_equal(admin.get_metric_history(run.id, "loss").steps, [0])

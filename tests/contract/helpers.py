@@ -29,13 +29,9 @@ def raw_columns(key: str, steps: np.ndarray, values: np.ndarray) -> MetricColumn
     )
 
 
-def batch(
-    *cols: MetricColumns, client_id: str = "test-client", seq: int | None = None
-) -> MetricBatch:
+def batch(*cols: MetricColumns, client_id: str = "test-client", seq: int | None = None) -> MetricBatch:
     """A batch with a fresh sequence number unless one is given."""
-    return MetricBatch(
-        client_id=client_id, seq=next(_seq) if seq is None else seq, columns=list(cols)
-    )
+    return MetricBatch(client_id=client_id, seq=next(_seq) if seq is None else seq, columns=list(cols))
 
 
 def same_param(got: ParamValue, expected: ParamValue) -> bool:

@@ -166,9 +166,7 @@ def test_non_numeric_metric_values(tracking: Tracking) -> None:
     # A backend refuses columns that are not float64 numbers, with every other key of the batch.
     text = np.array(["1.0", "abc"])
     with pytest.raises(InvalidValue):
-        tracking.log_metrics(
-            run.id, batch(columns("good", [0], [1.0]), raw_columns("bad", np.array([0, 1]), text))
-        )
+        tracking.log_metrics(run.id, batch(columns("good", [0], [1.0]), raw_columns("bad", np.array([0, 1]), text)))
     _nothing_logged(tracking, run.id)
 
 

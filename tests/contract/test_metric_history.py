@@ -87,9 +87,7 @@ def test_pages_reassemble_exactly(tracking: Tracking) -> None:
 
 def test_step_window(tracking: Tracking) -> None:
     run = tracking.create_run("p")
-    tracking.log_metrics(
-        run.id, batch(columns("m", list(range(0, 100, 2)), [float(s) for s in range(0, 100, 2)]))
-    )
+    tracking.log_metrics(run.id, batch(columns("m", list(range(0, 100, 2)), [float(s) for s in range(0, 100, 2)])))
     window = tracking.get_metric_history(run.id, "m", step_min=10, step_max=20)
     assert window.steps.tolist() == [10, 12, 14, 16, 18, 20]
     assert window.values.tolist() == [10.0, 12.0, 14.0, 16.0, 18.0, 20.0]
@@ -127,18 +125,14 @@ def test_downsampling_keeps_spike_dip_and_nan(tracking: Tracking) -> None:
 def test_a_window_smaller_than_max_points_is_not_downsampled(tracking: Tracking) -> None:
     run = tracking.create_run("p")
     _log_long_series(tracking, run.id)
-    history = tracking.get_metric_history(
-        run.id, "long", step_min=31_300, step_max=31_399, max_points=1_000
-    )
+    history = tracking.get_metric_history(run.id, "long", step_min=31_300, step_max=31_399, max_points=1_000)
     assert history.downsampled is False
     assert history.total == 100
     assert history.steps.tolist() == list(range(31_300, 31_400))
     assert history.values[SPIKE_STEP - 31_300] == 1e6
 
     # Zoomed in on a window still larger than max_points: downsampled, extremes kept.
-    zoomed = tracking.get_metric_history(
-        run.id, "long", step_min=30_000, step_max=60_000, max_points=500
-    )
+    zoomed = tracking.get_metric_history(run.id, "long", step_min=30_000, step_max=60_000, max_points=500)
     assert zoomed.downsampled is True
     assert zoomed.total == 30_001
     assert len(zoomed) <= 500

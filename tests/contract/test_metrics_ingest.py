@@ -173,9 +173,7 @@ def test_summary_with_nan(tracking: Tracking) -> None:
 
 def test_the_same_key_twice_in_one_batch(tracking: Tracking) -> None:
     run = tracking.create_run("p")
-    tracking.log_metrics(
-        run.id, batch(columns("m", [0, 1], [5.0, 6.0]), columns("m", [2, 1], [-1.0, 9.0]))
-    )
+    tracking.log_metrics(run.id, batch(columns("m", [0, 1], [5.0, 6.0]), columns("m", [2, 1], [-1.0, 9.0])))
     s = _summary(tracking, run.id, "m")
     assert (s.last, s.last_step, s.min, s.max, s.count) == (-1.0, 2, -1.0, 9.0, 4)
     assert tracking.get_metric_history(run.id, "m").steps.tolist() == [0, 1, 1, 2]
@@ -190,9 +188,7 @@ def test_metrics_to_an_inactive_run_are_refused(tracking: Tracking) -> None:
         else:
             tracking.delete_run(run.id)
         with pytest.raises(RunNotActive):
-            tracking.log_metrics(
-                run.id, batch(columns("m", [1], [2.0]), columns("new", [0], [1.0]))
-            )
+            tracking.log_metrics(run.id, batch(columns("m", [1], [2.0]), columns("new", [0], [1.0])))
         if end == "delete":
             tracking.restore_run(run.id)
         stored = tracking.get_run(run.id)

@@ -91,9 +91,7 @@ def test_typed_values_round_trip_exactly_when_logged(tracking: Tracking) -> None
 
 
 def test_the_same_value_again_is_fine(tracking: Tracking) -> None:
-    run = tracking.create_run(
-        "p", config={"lr": 0.1, "n": 1, "x": 2.0, "nan": math.nan, "on": True}
-    )
+    run = tracking.create_run("p", config={"lr": 0.1, "n": 1, "x": 2.0, "nan": math.nan, "on": True})
     tracking.log_params(run.id, {"lr": 0.10, "n": 1.0, "x": 2, "nan": math.nan, "on": True})
     tracking.log_params(run.id, {"lr": 0.1, "none": None})
     tracking.log_params(run.id, {"none": None})

@@ -151,15 +151,11 @@ def test_list_runs_is_newest_first_and_per_project(tracking: Tracking) -> None:
     assert page.next_page_token is None
 
 
-def _all_pages(
-    tracking: Tracking, project: str, limit: int, *, include_deleted: bool = False
-) -> list[str]:
+def _all_pages(tracking: Tracking, project: str, limit: int, *, include_deleted: bool = False) -> list[str]:
     seen: list[str] = []
     token: str | None = None
     while True:
-        page = tracking.list_runs(
-            project, limit=limit, page_token=token, include_deleted=include_deleted
-        )
+        page = tracking.list_runs(project, limit=limit, page_token=token, include_deleted=include_deleted)
         assert len(page.items) <= limit
         seen.extend(_ids(page.items))
         token = page.next_page_token
@@ -196,6 +192,4 @@ def test_paging_with_ties_and_deleted_runs(tracking: Tracking) -> None:
     live = [r.id for r in reversed(runs) if r.id != runs[2].id]
     assert _all_pages(tracking, "p", limit=5) == live
     assert tracking.list_runs("p", limit=5).next_page_token is None  # exactly one full page
-    assert _all_pages(tracking, "p", limit=3, include_deleted=True) == [
-        r.id for r in reversed(runs)
-    ]
+    assert _all_pages(tracking, "p", limit=3, include_deleted=True) == [r.id for r in reversed(runs)]

@@ -13,9 +13,7 @@ def test_set_overwrite_and_delete(tracking: Tracking) -> None:
     run = tracking.create_run("p", tags={"team": "vision", "stage": "dev"})
     assert run.tags == {"team": "vision", "stage": "dev"}
 
-    tracking.set_tags(
-        run.id, {"stage": "prod", "owner": "alice", "note": "multi\nline", "empty": ""}
-    )
+    tracking.set_tags(run.id, {"stage": "prod", "owner": "alice", "note": "multi\nline", "empty": ""})
     assert tracking.get_run(run.id).tags == {
         "team": "vision",
         "stage": "prod",

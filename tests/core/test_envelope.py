@@ -18,9 +18,7 @@ values_strategy = st.floats(allow_nan=True, allow_infinity=True, width=64)
 
 
 @st.composite
-def series(
-    draw: st.DrawFn, *, wide: bool = False
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+def series(draw: st.DrawFn, *, wide: bool = False) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     n = draw(st.integers(min_value=1, max_value=300))
     if wide:
         steps = draw(st.lists(st.integers(MIN_STEP, MAX_STEP), min_size=n, max_size=n))
@@ -45,9 +43,7 @@ def _buckets(steps: npt.NDArray[np.int64], buckets: int) -> list[int]:
     return [min((int(s) - first) * buckets // span, buckets - 1) for s in steps]
 
 
-def _check_envelope(
-    steps: npt.NDArray[np.int64], values: npt.NDArray[np.float64], buckets: int
-) -> None:
+def _check_envelope(steps: npt.NDArray[np.int64], values: npt.NDArray[np.float64], buckets: int) -> None:
     keep = envelope_indices(steps, values, buckets)
     n = len(steps)
     assert keep.dtype.kind == "i"

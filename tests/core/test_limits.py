@@ -120,26 +120,20 @@ def _columns(steps: object, timestamps: object, values: object, key: str = "m") 
 def test_check_of_columns_built_directly() -> None:
     good = _columns(np.arange(3), np.zeros(3, dtype=np.int64), np.ones(3))
     good.check()
-    _columns(
-        np.arange(3, dtype=np.uint32), np.zeros(3, dtype=np.int32), np.ones(3, dtype=np.float32)
-    ).check()
+    _columns(np.arange(3, dtype=np.uint32), np.zeros(3, dtype=np.int32), np.ones(3, dtype=np.float32)).check()
     cases: list[tuple[MetricColumns, type[Exception]]] = [
         (_columns(np.arange(3), np.zeros(3, dtype=np.int64), np.ones(3), key=""), InvalidKey),
         (_columns(np.arange(3), np.zeros(2, dtype=np.int64), np.ones(3)), InvalidRequest),
         (_columns([0, 1], np.zeros(2, dtype=np.int64), np.ones(2)), InvalidRequest),
         (
-            _columns(
-                np.zeros((1, 2), dtype=np.int64), np.zeros((1, 2), dtype=np.int64), np.ones((1, 2))
-            ),
+            _columns(np.zeros((1, 2), dtype=np.int64), np.zeros((1, 2), dtype=np.int64), np.ones((1, 2))),
             InvalidRequest,
         ),
         (_columns(np.array([0.0, 1.5]), np.zeros(2, dtype=np.int64), np.ones(2)), InvalidValue),
         (_columns(np.arange(2), np.array([0.0, 1.0]), np.ones(2)), InvalidValue),
         (_columns(np.arange(2), np.array([0, -1]), np.ones(2)), InvalidValue),
         (
-            _columns(
-                np.array([0, 2**64 - 1], dtype=np.uint64), np.zeros(2, dtype=np.int64), np.ones(2)
-            ),
+            _columns(np.array([0, 2**64 - 1], dtype=np.uint64), np.zeros(2, dtype=np.int64), np.ones(2)),
             InvalidValue,
         ),
         (_columns(np.arange(2), np.zeros(2, dtype=np.int64), np.array(["1", "x"])), InvalidValue),

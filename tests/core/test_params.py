@@ -70,9 +70,7 @@ def test_flatten_keeps_types() -> None:
 
 
 def test_numpy_scalars_become_python_values() -> None:
-    flat = flatten_config(
-        {"i": np.int64(7), "f": np.float32(0.5), "b": np.bool_(True), "a": np.arange(3)}
-    )
+    flat = flatten_config({"i": np.int64(7), "f": np.float32(0.5), "b": np.bool_(True), "a": np.arange(3)})
     assert flat == {"i": 7, "f": 0.5, "b": True, "a": "[0,1,2]"}
     assert (type(flat["i"]), type(flat["f"]), type(flat["b"])) == (int, float, bool)
 

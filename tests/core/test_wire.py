@@ -41,23 +41,16 @@ def _through_json(data: Any) -> Any:
 
 def _same_floats(a: np.ndarray, b: np.ndarray) -> bool:
     nan_a, nan_b = np.isnan(a), np.isnan(b)
-    return bool(
-        np.array_equal(nan_a, nan_b)
-        and np.array_equal(a[~nan_a].view(np.uint64), b[~nan_b].view(np.uint64))
-    )
+    return bool(np.array_equal(nan_a, nan_b) and np.array_equal(a[~nan_a].view(np.uint64), b[~nan_b].view(np.uint64)))
 
 
 def _summary(key: str, last: float, low: float | None, high: float | None) -> MetricSummary:
-    return MetricSummary(
-        key=key, last=last, last_step=9, last_timestamp=1_009, min=low, max=high, count=10
-    )
+    return MetricSummary(key=key, last=last, last_step=9, last_timestamp=1_009, min=low, max=high, count=10)
 
 
 def test_project_round_trip() -> None:
     for project in (
-        Project(
-            id="p1", name="mnist", description="digits", created_at=1, run_count=3, last_activity=99
-        ),
+        Project(id="p1", name="mnist", description="digits", created_at=1, run_count=3, last_activity=99),
         Project(id="p2", name="empty", description="", created_at=2),
     ):
         assert project_from_wire(_through_json(project_to_wire(project))) == project
@@ -98,14 +91,10 @@ def test_run_round_trip_with_every_kind_of_value() -> None:
     back = run_from_wire(wire)
 
     assert back.status is RunStatus.FINISHED
-    assert {k: type(v) for k, v in back.params.items()} == {
-        k: type(v) for k, v in run.params.items()
-    }
+    assert {k: type(v) for k, v in back.params.items()} == {k: type(v) for k, v in run.params.items()}
     assert math.isnan(back.params["nan"]) and back.params["inf"] == math.inf
     assert back.params["s"] == "NaN"  # the text "NaN" stays text
-    assert {k: v for k, v in back.params.items() if k != "nan"} == {
-        k: v for k, v in run.params.items() if k != "nan"
-    }
+    assert {k: v for k, v in back.params.items() if k != "nan"} == {k: v for k, v in run.params.items() if k != "nan"}
     assert back.metrics["loss"] == run.metrics["loss"]
     gone = back.metrics["gone"]
     assert math.isnan(gone.last) and (gone.min, gone.max) == (None, None)
@@ -122,9 +111,7 @@ def test_run_round_trip_with_every_kind_of_value() -> None:
 @given(
     params=st.dictionaries(
         st.text(min_size=1, max_size=8),
-        st.one_of(
-            floats, st.integers(MIN_STEP, MAX_STEP), st.booleans(), st.none(), st.text(max_size=8)
-        ),
+        st.one_of(floats, st.integers(MIN_STEP, MAX_STEP), st.booleans(), st.none(), st.text(max_size=8)),
     )
 )
 def test_params_round_trip(params: dict[str, Any]) -> None:
@@ -140,9 +127,7 @@ def test_params_round_trip(params: dict[str, Any]) -> None:
 
 def test_only_the_exact_tag_decodes_as_a_float() -> None:
     # A nested config that merely looks like the tag stays a config.
-    assert params_from_wire({"a": {"float": "NaN", "other": 1}}) == {
-        "a": {"float": "NaN", "other": 1}
-    }
+    assert params_from_wire({"a": {"float": "NaN", "other": 1}}) == {"a": {"float": "NaN", "other": 1}}
     assert params_from_wire({"a": {"float": "0.5"}}) == {"a": {"float": "0.5"}}
     assert params_from_wire({"a": {"float": "-Infinity"}}) == {"a": -math.inf}
 
@@ -173,9 +158,7 @@ def test_history_round_trip(values: list[float]) -> None:
 def test_batch_round_trip(values: list[float], seq: int) -> None:
     n = len(values)
     columns = MetricColumns.from_lists("m", list(range(MIN_STEP, MIN_STEP + n)), [0] * n, values)
-    batch = MetricBatch(
-        client_id="writer-1", seq=seq, columns=[columns, MetricColumns.from_lists("e", [], [], [])]
-    )
+    batch = MetricBatch(client_id="writer-1", seq=seq, columns=[columns, MetricColumns.from_lists("e", [], [], [])])
     back = batch_from_wire(_through_json(batch_to_wire(batch)))
     assert (back.client_id, back.seq, back.points) == ("writer-1", seq, n)
     got = back.columns[0]

@@ -59,17 +59,13 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         """Start the server and wait until GET /health answers."""
-        assert self.process is None or self.process.poll() is not None, (
-            "the server is already running"
-        )
+        assert self.process is None or self.process.poll() is not None, "the server is already running"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {self.process.returncode}:\n{self.output()}"
-                )
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.output()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
                     return self
@@ -77,9 +73,7 @@ class ServerProcess:
                 pass
             time.sleep(0.05)
         self._kill_tree()
-        raise RuntimeError(
-            f"the server did not answer /health within {_START_TIMEOUT_S} s:\n{self.output()}"
-        )
+        raise RuntimeError(f"the server did not answer /health within {_START_TIMEOUT_S} s:\n{self.output()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing, open requests cut off mid-way."""

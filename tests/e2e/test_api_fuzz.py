@@ -35,9 +35,7 @@ if TYPE_CHECKING:
 EXAMPLES_PER_OPERATION = 25
 
 
-def error_envelope(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
-) -> bool:
+def error_envelope(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool:
     """A 4xx body is ``{"error": {"code": str, "message": str, "details": {...}}}``, only."""
     if not 400 <= response.status_code < 500:
         return True
@@ -65,9 +63,7 @@ def _published_document() -> dict[str, Any]:
     """
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        app = create_app(
-            ServerSettings(store_uri=str(folder / "openapi.db"), blobs_uri=str(folder / "blobs"))
-        )
+        app = create_app(ServerSettings(store_uri=str(folder / "openapi.db"), blobs_uri=str(folder / "blobs")))
         try:
             return app.openapi()
         finally:

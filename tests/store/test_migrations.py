@@ -108,9 +108,6 @@ def test_an_empty_database_is_refused_when_not_initialising(tmp_path: Path) -> N
 
 
 def test_messages_never_show_a_password(tmp_path: Path) -> None:
-    assert (
-        redact("postgresql://alice:s3cret@db.example/cairn")
-        == "postgresql://alice:***@db.example/cairn"
-    )
+    assert redact("postgresql://alice:s3cret@db.example/cairn") == "postgresql://alice:***@db.example/cairn"
     assert redact("postgresql://alice@db.example/cairn") == "postgresql://alice@db.example/cairn"
     assert redact(str(tmp_path)) == str(tmp_path)

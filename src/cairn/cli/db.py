@@ -46,9 +46,7 @@ def upgrade_command(uri: str | None) -> None:
     with _engines(target) as engines:
         before = current_revision(engines.write)
         if before == SCHEMA_HEAD:
-            click.echo(
-                f"{redact(target)} is already at {SCHEMA_HEAD}, the newest schema; nothing to do."
-            )
+            click.echo(f"{redact(target)} is already at {SCHEMA_HEAD}, the newest schema; nothing to do.")
             return
         # Alembic is slow to import: only when there is something to do.
         from cairn.store.sql.migrate import upgrade
@@ -57,8 +55,7 @@ def upgrade_command(uri: str | None) -> None:
             upgrade(engines.write)
         except SchemaOutOfDate as exc:  # a revision this version does not know: a newer Cairn's
             raise click.ClickException(
-                f"cannot upgrade {redact(target)} from {_describe(before)}: {exc}. "
-                "Was it made by a newer Cairn?"
+                f"cannot upgrade {redact(target)} from {_describe(before)}: {exc}. Was it made by a newer Cairn?"
             ) from exc
         after = current_revision(engines.write)
     click.echo(f"Upgraded {redact(target)} from {_describe(before)} to {after}.")
@@ -66,9 +63,7 @@ def upgrade_command(uri: str | None) -> None:
 
 @db_group.command("current")
 @click.argument("uri", required=False, metavar="[URI]")
-@click.option(
-    "--check", is_flag=True, help="Exit with status 1 unless the store is at the newest schema."
-)
+@click.option("--check", is_flag=True, help="Exit with status 1 unless the store is at the newest schema.")
 def current_command(uri: str | None, check: bool) -> None:
     """Show the schema revision of a store, and whether it is the newest.
 
@@ -78,9 +73,7 @@ def current_command(uri: str | None, check: bool) -> None:
     target = _database_uri(uri)
     if _missing_sqlite_file(target):
         revision = None
-        click.echo(
-            f"{redact(target)}: no database yet (cairn db upgrade creates it at {SCHEMA_HEAD})."
-        )
+        click.echo(f"{redact(target)}: no database yet (cairn db upgrade creates it at {SCHEMA_HEAD}).")
     else:
         with _engines(target) as engines:
             revision = current_revision(engines.write)
@@ -90,8 +83,7 @@ def current_command(uri: str | None, check: bool) -> None:
             click.echo(f"{redact(target)}: no Cairn tables yet (cairn db upgrade creates them).")
         else:
             click.echo(
-                f"{redact(target)}: {revision}; this Cairn needs {SCHEMA_HEAD}: "
-                f"run cairn db upgrade {redact(target)}"
+                f"{redact(target)}: {revision}; this Cairn needs {SCHEMA_HEAD}: run cairn db upgrade {redact(target)}"
             )
     if check and revision != SCHEMA_HEAD:
         raise click.exceptions.Exit(1)

@@ -63,6 +63,5 @@ def cli() -> None:
     """
 
 
-
 def main() -> None:
     cli()

@@ -93,9 +93,7 @@ def fitted_table(columns: Sequence[Column], width: int) -> tuple[Table, list[Col
     """
     shown = [c for c in columns if c.priority is None]
     used = sum(c.width for c in shown) + GAP * (len(shown) - 1)
-    for column in sorted(
-        (c for c in columns if c.priority is not None), key=lambda c: c.priority or 0
-    ):
+    for column in sorted((c for c in columns if c.priority is not None), key=lambda c: c.priority or 0):
         if used + GAP + column.width <= width:
             shown.append(column)
             used += GAP + column.width

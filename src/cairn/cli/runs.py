@@ -104,9 +104,7 @@ def list_command(
         for i, key in enumerate(params)
     }
     metric_columns = {
-        key: output.Column(
-            key, [_metric_cell(r, key) for r in runs], max_width=14, right=True, priority=i
-        )
+        key: output.Column(key, [_metric_cell(r, key) for r in runs], max_width=14, right=True, priority=i)
         for i, key in enumerate(metrics)
     }
     table, shown = output.fitted_table(
@@ -124,9 +122,7 @@ def list_command(
     )
 
 
-def _select_runs(
-    tracking: Tracking, project: str, *, limit: int, include_deleted: bool
-) -> tuple[list[Run], bool]:
+def _select_runs(tracking: Tracking, project: str, *, limit: int, include_deleted: bool) -> tuple[list[Run], bool]:
     """Up to ``limit`` runs, page by page; and whether there are more."""
     runs: list[Run] = []
     token: str | None = None
@@ -187,9 +183,7 @@ def _print_hints(
     hidden_params = set(params) - shown_params
     hidden_metrics = set(metrics) - shown_metrics
     hidden = [
-        output.plural(len(keys), noun)
-        for keys, noun in ((hidden_params, "param"), (hidden_metrics, "metric"))
-        if keys
+        output.plural(len(keys), noun) for keys, noun in ((hidden_params, "param"), (hidden_metrics, "metric")) if keys
     ]
     if hidden:
         hints.append(
@@ -291,9 +285,7 @@ def _overview(run: Run) -> Text:
         ("ended", output.timestamp(run.end_time)),
         (
             "duration",
-            f"{output.duration(now - run.start_time)} so far"
-            if running
-            else output.duration(run.duration_ms),
+            f"{output.duration(now - run.start_time)} so far" if running else output.duration(run.duration_ms),
         ),
     ]
     if run.parent_id is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cairn.core.errors import CairnError
 from cairn.core.addresses import is_loopback
+from cairn.core.errors import CairnError
 from cairn.server.serve import serve
 from cairn.settings import DEFAULT_PORT, ServerSettings, default_blobs_uri, default_store_uri
 
@@ -59,9 +59,7 @@ def _announce(address: str) -> None:
     is_flag=True,
     help="Allow listening on a non-loopback address although authentication is not enabled.",
 )
-@click.option(
-    "--debug", is_flag=True, help="Put tracebacks in error responses (never in production)."
-)
+@click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
 def server_command(
     store_uri: str,
     blobs_uri: str,

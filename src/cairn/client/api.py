@@ -39,8 +39,7 @@ class Api:
         while True:
             size = _PAGE if limit is None else min(_PAGE, limit - seen)
             page = self._tracking.list_runs(project, include_deleted=include_deleted, limit=size, page_token=token)
-            for run in page.items:
-                yield run
+            yield from page.items
             seen += len(page.items)
             token = page.next_page_token
             if token is None or (limit is not None and seen >= limit):
@@ -60,7 +59,11 @@ class Api:
     ) -> MetricHistory:
         """A metric's points ordered by step; with ``max_points``, its min/max envelope."""
         first = self._tracking.get_metric_history(
-            run_id, key, step_min=step_min, step_max=step_max, max_points=max_points,
+            run_id,
+            key,
+            step_min=step_min,
+            step_max=step_max,
+            max_points=max_points,
             limit=None if max_points else _HISTORY_PAGE,
         )
         if first.next_offset is None:
@@ -69,8 +72,12 @@ class Api:
         while parts[-1].next_offset is not None:
             parts.append(
                 self._tracking.get_metric_history(
-                    run_id, key, step_min=step_min, step_max=step_max,
-                    offset=parts[-1].next_offset or 0, limit=_HISTORY_PAGE,
+                    run_id,
+                    key,
+                    step_min=step_min,
+                    step_max=step_max,
+                    offset=parts[-1].next_offset or 0,
+                    limit=_HISTORY_PAGE,
                 )
             )
         return MetricHistory(

@@ -83,7 +83,9 @@ class HttpTracking:
     # -- projects ---------------------------------------------------------------------------
 
     def create_project(self, name: str, description: str = "") -> Project:
-        return project_from_wire(self._request("POST", f"{API}/projects", body={"name": name, "description": description}))
+        return project_from_wire(
+            self._request("POST", f"{API}/projects", body={"name": name, "description": description})
+        )
 
     def get_project(self, name: str) -> Project:
         return project_from_wire(self._request("GET", f"{API}/projects/{_segment(name)}"))
@@ -144,7 +146,12 @@ class HttpTracking:
         data = self._request(
             "GET",
             f"{API}/runs",
-            params={"project": project, "include_deleted": str(include_deleted).lower(), "limit": limit, "page_token": page_token},
+            params={
+                "project": project,
+                "include_deleted": str(include_deleted).lower(),
+                "limit": limit,
+                "page_token": page_token,
+            },
         )
         return Page(items=[run_from_wire(r) for r in data["runs"]], next_page_token=data["next_page_token"])
 

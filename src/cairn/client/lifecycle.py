@@ -55,9 +55,7 @@ def _finish_all() -> None:
 def _chain_excepthook() -> None:
     previous = sys.excepthook
 
-    def record_and_report(
-        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
+    def record_and_report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         global _uncaught
         _uncaught = exc_type
         previous(exc_type, exc, tb)

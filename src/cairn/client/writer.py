@@ -249,7 +249,8 @@ class BackgroundWriter:
 
     def _go_offline(self, exc: CairnError) -> None:
         if not self._offline:
-            warn(f"{exc.message}; writes wait in {self.spool.folder} (or in memory if that cannot be written) and are sent when it is back")
+            where = f"{self.spool.folder} (or in memory if that cannot be written)"
+            warn(f"{exc.message}; writes wait in {where} and are sent when it is back")
         self._offline = True
         self._retry_at = time.monotonic() + self._backoff
 

@@ -44,9 +44,7 @@ def check_key(key: object, kind: str) -> str:
             details={"kind": kind, "key": key[:50] + "…", "limit": MAX_KEY_LENGTH},
         )
     if _CONTROL_CHARACTERS.search(key):
-        raise InvalidKey(
-            f"{kind} key {key!r} contains a control character", details={"kind": kind, "key": key}
-        )
+        raise InvalidKey(f"{kind} key {key!r} contains a control character", details={"kind": kind, "key": key})
     return key
 
 

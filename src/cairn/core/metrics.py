@@ -41,9 +41,7 @@ class MetricColumns:
         return int(self.steps.shape[0])
 
     @classmethod
-    def from_lists(
-        cls, key: object, steps: object, timestamps: object, values: object
-    ) -> MetricColumns:
+    def from_lists(cls, key: object, steps: object, timestamps: object, values: object) -> MetricColumns:
         """Validate raw (JSON-decoded) columns and pack them into arrays.
 
         The fast path hands the lists to numpy; only when that fails do we walk the values to

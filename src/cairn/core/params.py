@@ -57,9 +57,7 @@ def typed_param_value(key: str, value: Any) -> ParamValue:
         raise InvalidValue(f"param {key!r} contains a NUL character", details={"key": key})
     if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_STEP <= typed <= MAX_STEP:
         # Signed 64 bits, like steps: what JSON (orjson) carries, so every backend agrees.
-        raise InvalidValue(
-            f"param {key!r} is an integer beyond 64 bits; log it as a string", details={"key": key}
-        )
+        raise InvalidValue(f"param {key!r} is an integer beyond 64 bits; log it as a string", details={"key": key})
     return typed
 
 

@@ -124,8 +124,7 @@ class TrackingService:
         if update.status is not None and update.status is not run.status:
             if run.status.is_terminal:
                 raise RunNotActive(
-                    f"run {run_id} has already ended as {run.status.value}; it cannot become "
-                    f"{update.status.value}",
+                    f"run {run_id} has already ended as {run.status.value}; it cannot become {update.status.value}",
                     details={"run_id": run_id, "status": run.status.value},
                 )
             if update.status.is_terminal and update.end_time is None:
@@ -227,4 +226,3 @@ def _checked_tags(tags: Mapping[str, Any]) -> dict[str, str]:
 def _check_count(items: Mapping[str, Any], what: str) -> None:
     if len(items) > limits.MAX_ITEMS_PER_REQUEST:
         raise InvalidRequest(f"at most {limits.MAX_ITEMS_PER_REQUEST} {what} per request, got {len(items)}")
-

@@ -240,11 +240,7 @@ class SqlRunStore:
             self._require_run(conn, run_id)
             stored: dict[str, ParamValue] = {}
             for chunk in _chunks(list(params), _IN_CLAUSE_CHUNK):
-                query = (
-                    select(t.params)
-                    .where(t.params.c.run_id == run_id, t.params.c.key.in_(chunk))
-                    .with_for_update()
-                )
+                query = select(t.params).where(t.params.c.run_id == run_id, t.params.c.key.in_(chunk)).with_for_update()
                 for row in conn.execute(query):
                     stored[row.key] = decode_param(row.value_type, row.value_text)
             conflicts = {
