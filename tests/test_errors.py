@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import gzip
 import inspect
+import math
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 import orjson
 import pytest
 
 import cairn.core.errors as errors_module
 from cairn.client.http import HttpTracking
+from cairn.core.binary_batch import MEDIA_TYPE as PACKED
+from cairn.core.binary_batch import encode_batch
 from cairn.core.errors import (
     AlreadyExists,
     CairnError,
@@ -38,6 +42,7 @@ from cairn.core.errors import (
     error_class_for_code,
 )
 from cairn.core.limits import MAX_REQUEST_BYTES
+from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.server.app import create_app
 from cairn.settings import ServerSettings
 from cairn.store.sql import SqlStore
@@ -282,6 +287,24 @@ def test_bad_batch_envelopes(http: httpx.Client, run_id: str) -> None:
         _assert_envelope(http.post(path, json=body), 400, "invalid_request")
     _assert_envelope(http.post(path, json=_metrics_body(seq=-1)), 400, "invalid_request")
     _assert_envelope(http.post(path, json=_metrics_body(client_id="")), 400, "invalid_request")
+
+
+def test_packed_batches_over_http(http: httpx.Client, run_id: str) -> None:
+    path = f"{API}/runs/{run_id}/metrics"
+    batch = MetricBatch(
+        "packed", 0, [MetricColumns("loss", np.array([0, 1]), np.array([5, 6]), np.array([0.5, math.nan]))]
+    )
+    body = encode_batch(batch)
+    headers = {"content-type": PACKED}
+    for broken in (body[:-1], body + b"\x00", b"CRNB\x01junk"):
+        _assert_envelope(http.post(path, content=broken, headers=headers), 400, "invalid_request")
+    assert http.get(f"{API}/runs/{run_id}").json()["metrics"] == {}
+    bad_key = MetricBatch("packed", 1, [MetricColumns("", np.array([0]), np.array([0]), np.array([1.0]))])
+    _assert_envelope(http.post(path, content=encode_batch(bad_key), headers=headers), 400, "invalid_key")
+    assert http.post(path, content=body, headers=headers).json() == {"points": 2, "duplicate": False}
+    assert http.post(path, content=body, headers=headers).json() == {"points": 2, "duplicate": True}
+    history = http.get(f"{API}/runs/{run_id}/metrics/history", params={"key": "loss"}).json()
+    assert history["values"] == [0.5, "NaN"]
 
 
 # -- the client raises what the server raised --------------------------------------------------

@@ -13,6 +13,8 @@ import orjson
 import pytest
 
 from cairn.client.http import HttpTracking
+from cairn.core.binary_batch import MEDIA_TYPE as PACKED
+from cairn.core.binary_batch import decode_batch
 from cairn.core.entities import RunUpdate
 from cairn.core.errors import CairnError, InvalidRequest, ParamConflict, RunNotActive, Unavailable
 from cairn.core.metrics import MetricBatch, MetricColumns
@@ -135,30 +137,35 @@ def test_a_204_is_none_and_update_sends_only_what_changes() -> None:
     tracking.close()
 
 
-def test_non_finite_values_travel_as_text() -> None:
-    sent: list[dict[str, object]] = []
+def test_metric_batches_travel_packed_and_bit_exact() -> None:
+    sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(orjson.loads(request.content))
+        sent.append(request)
         return httpx.Response(200, json={"points": 3, "duplicate": False})
 
     tracking = client(handler)
     result = tracking.log_metrics("r1", batch([1.5, math.nan, -math.inf], seq=7))
     assert (result.points, result.duplicate) == (3, False)
-    assert sent == [
-        {
-            "client_id": "c" * 32,
-            "seq": 7,
-            "metrics": [
-                {
-                    "key": "loss",
-                    "steps": [0, 1, 2],
-                    "timestamps": [1000] * 3,
-                    "values": [1.5, "NaN", "-Infinity"],
-                }
-            ],
-        }
-    ]
+    assert sent[0].headers["content-type"] == PACKED
+    decoded = decode_batch(sent[0].content)
+    assert (decoded.client_id, decoded.seq) == ("c" * 32, 7)
+    (column,) = decoded.columns
+    assert (column.key, column.steps.tolist(), column.timestamps.tolist()) == ("loss", [0, 1, 2], [1000] * 3)
+    assert column.values.tobytes() == np.array([1.5, math.nan, -math.inf]).tobytes()
+    tracking.close()
+
+
+def test_loopback_servers_get_no_gzip() -> None:
+    received: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200, json={"points": 200_000, "duplicate": False})
+
+    tracking = HttpTracking("http://127.0.0.1:5055", transport=httpx.MockTransport(handler))
+    tracking.log_metrics("r1", batch(np.linspace(0, 1, 200_000).tolist()))
+    assert "content-encoding" not in received[0].headers
     tracking.close()
 
 
@@ -174,9 +181,9 @@ def test_a_large_batch_is_gzipped() -> None:
     tracking.log_metrics("r1", big)
     request = received[0]
     assert request.headers["content-encoding"] == "gzip"
-    body = orjson.loads(gzip.decompress(request.content))
+    body = decode_batch(gzip.decompress(request.content))
     assert len(request.content) < len(gzip.decompress(request.content))
-    assert body["metrics"][0]["values"] == np.linspace(0, 1, 200_000).tolist()
+    assert body.columns[0].values.tolist() == np.linspace(0, 1, 200_000).tolist()
 
     tracking.log_metrics("r1", batch([1.0]))
     assert "content-encoding" not in received[1].headers

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
 from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
 from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
@@ -23,7 +24,6 @@ from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.params import flatten_config
 from cairn.core.wire import (
-    batch_to_wire,
     history_from_wire,
     ingest_result_from_wire,
     params_to_wire,
@@ -59,12 +59,22 @@ class HttpTracking:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        packed: tuple[str, bytes] | None = None,
+    ) -> Any:
+        """One API call: ``body`` is sent as JSON, ``packed`` as (media type, bytes)."""
         headers = {}
         content = None
         if body is not None:
-            content = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-            headers["content-type"] = "application/json"
+            packed = ("application/json", orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+        if packed is not None:
+            headers["content-type"], content = packed
             if self._compress and len(content) > _COMPRESS_ABOVE_BYTES:
                 compressor = zlib.compressobj(1, wbits=31)
                 content = compressor.compress(content) + compressor.flush()
@@ -169,7 +179,8 @@ class HttpTracking:
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
         batch.check()  # columns JSON cannot even carry (text values) fail as they do in-process
-        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/metrics", body=batch_to_wire(batch))
+        packed = (binary_batch.MEDIA_TYPE, binary_batch.encode_batch(batch))
+        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/metrics", packed=packed)
         return ingest_result_from_wire(data)
 
     def get_metric_history(

@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from cairn.core import limits
+from cairn.core import binary_batch, limits
 from cairn.core.errors import InvalidRequest, PayloadTooLarge
 from cairn.core.wire import batch_from_wire, history_to_wire, ingest_result_to_wire
 from cairn.server.deps import tracking
@@ -49,8 +49,12 @@ def _inline_schema(model: Any) -> dict[str, Any]:
 _BATCH_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inline_schema(MetricBatchIn)}},
-        "description": "May be sent with Content-Encoding: gzip.",
+        "content": {
+            "application/json": {"schema": _inline_schema(MetricBatchIn)},
+            binary_batch.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "JSON, or the packed format of docs/api.md (what the SDK sends); either may be "
+        "sent with Content-Encoding: gzip.",
     }
 }
 
@@ -64,15 +68,18 @@ _BATCH_BODY = {
 async def log_metrics(run_id: RunId, request: Request, service: Tracking) -> JsonResponse:
     body = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
-    result = await run_in_threadpool(_ingest, service, run_id, body, encoding)
+    media_type = request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+    result = await run_in_threadpool(_ingest, service, run_id, body, encoding, media_type)
     return JsonResponse(ingest_result_to_wire(result))
 
 
-def _ingest(service: TrackingService, run_id: str, body: bytes, encoding: str) -> Any:
+def _ingest(service: TrackingService, run_id: str, body: bytes, encoding: str, media_type: str) -> Any:
     if encoding == "gzip":
         body = _gunzip(body)
     elif encoding != "identity":
         raise InvalidRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    if media_type == binary_batch.MEDIA_TYPE:
+        return service.log_metrics(run_id, binary_batch.decode_batch(body))
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
