@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0001_tracking_core"
+SCHEMA_HEAD = "0002_search_and_fingerprints"
 
 metadata = MetaData()
 
@@ -50,7 +50,11 @@ runs = Table(
     Column("parent_id", String(32), ForeignKey("runs.id"), nullable=True),
     Column("notes", Text, nullable=False),
     Column("deleted", Boolean, nullable=False),
+    # sha256 over the run's normalised params (and, once captured, code, data and environment
+    # digests): runs with the same fingerprint repeat each other.
+    Column("fingerprint", String(64), nullable=True),
     Index("ix_runs_project_start", "project_id", "start_time", "id"),
+    Index("ix_runs_project_fingerprint", "project_id", "fingerprint"),
 )
 
 params = Table(
@@ -62,6 +66,9 @@ params = Table(
     Column("value_text", Text, nullable=True),
     # Numbers (and booleans as 0/1) again as a float, so queries compare them as numbers.
     Column("value_number", Float, nullable=True),
+    # Search looks params up by key across runs. Text values are not indexed: PostgreSQL
+    # refuses B-tree entries over ~2.7 kB, and params may hold 6,000 characters.
+    Index("ix_params_key_number", "key", "value_number"),
 )
 
 tags = Table(
@@ -70,6 +77,7 @@ tags = Table(
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
+    Index("ix_tags_key", "key"),
 )
 
 metric_chunks = Table(
@@ -102,6 +110,7 @@ metric_summaries = Table(
     Column("min_value", Float, nullable=True),
     Column("max_value", Float, nullable=True),
     Column("count", BigInteger, nullable=False),
+    Index("ix_metric_summaries_key_last", "key", "last_value"),
 )
 
 ingest_batches = Table(
