@@ -16,6 +16,7 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 demo: install
+	$(BIN)/cairn db upgrade
 	$(BIN)/python examples/sklearn_demo.py --skip-if-logged
 
 run: demo

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from cairn.client.connect import connect, resolve_uri
-from cairn.core.entities import Project, Run
+from cairn.core.entities import Project, Run, RunGroup
 from cairn.core.metrics import MetricHistory
 
 _PAGE = 1000
@@ -27,23 +27,58 @@ class Api:
     def project(self, name: str) -> Project:
         return self._tracking.get_project(name)
 
-    def runs(self, project: str, *, include_deleted: bool = False, limit: int | None = None) -> list[Run]:
-        """Runs of a project, newest first (all of them unless ``limit`` is given)."""
-        return list(self.iter_runs(project, include_deleted=include_deleted, limit=limit))
+    def runs(
+        self,
+        project: str,
+        *,
+        where: str = "",
+        order_by: str = "",
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Runs of a project matching ``where`` (docs/query.md), sorted by ``order_by``
+        ("metrics.acc desc", newest first when empty); all of them unless ``limit`` is given.
 
-    def iter_runs(self, project: str, *, include_deleted: bool = False, limit: int | None = None) -> Iterator[Run]:
+            api.runs("mnist", where="metrics.acc > 0.9 and params.optimizer = 'adam'",
+                     order_by="metrics.acc desc", limit=10)
+        """
+        return list(
+            self.iter_runs(project, where=where, order_by=order_by, include_deleted=include_deleted, limit=limit)
+        )
+
+    def iter_runs(
+        self,
+        project: str,
+        *,
+        where: str = "",
+        order_by: str = "",
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Run]:
+        """Like :meth:`runs`, one page at a time, for projects too large to hold at once."""
         token: str | None = None
         seen = 0
         if limit is not None and limit <= 0:
             return
         while True:
             size = _PAGE if limit is None else min(_PAGE, limit - seen)
-            page = self._tracking.list_runs(project, include_deleted=include_deleted, limit=size, page_token=token)
+            page = self._tracking.list_runs(
+                project, where=where, order_by=order_by, include_deleted=include_deleted, limit=size, page_token=token
+            )
             yield from page.items
             seen += len(page.items)
             token = page.next_page_token
             if token is None or (limit is not None and seen >= limit):
                 return
+
+    def groups(
+        self, project: str, group_by: str, metric: str | None = None, *, where: str = "", include_deleted: bool = False
+    ) -> list[RunGroup]:
+        """Runs grouped by a field, largest group first, with the count and a metric's mean,
+        min and max per group: ``api.groups("mnist", "params.optimizer", "metrics.acc")``."""
+        return self._tracking.group_runs(
+            project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted
+        )
 
     def run(self, run_id: str) -> Run:
         return self._tracking.get_run(run_id)

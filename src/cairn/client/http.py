@@ -18,12 +18,13 @@ import orjson
 
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
-from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
 from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.params import flatten_config
 from cairn.core.wire import (
+    group_from_wire,
     history_from_wire,
     ingest_result_from_wire,
     params_to_wire,
@@ -151,19 +152,47 @@ class HttpTracking:
         return run_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/restore"))
 
     def list_runs(
-        self, project: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+        self,
+        project: str,
+        *,
+        where: str = "",
+        order_by: str = "",
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
     ) -> Page[Run]:
         data = self._request(
             "GET",
             f"{API}/runs",
             params={
                 "project": project,
+                "where": where or None,
+                "order_by": order_by or None,
                 "include_deleted": str(include_deleted).lower(),
                 "limit": limit,
                 "page_token": page_token,
             },
         )
         return Page(items=[run_from_wire(r) for r in data["runs"]], next_page_token=data["next_page_token"])
+
+    def group_runs(
+        self,
+        project: str,
+        *,
+        group_by: str,
+        metric: str | None = None,
+        where: str = "",
+        include_deleted: bool = False,
+    ) -> list[RunGroup]:
+        params = {
+            "project": project,
+            "group_by": group_by,
+            "metric": metric,
+            "where": where or None,
+            "include_deleted": str(include_deleted).lower(),
+        }
+        data = self._request("GET", f"{API}/runs/groups", params=params)
+        return [group_from_wire(g) for g in data["groups"]]
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         body = {"params": params_to_wire(flatten_config(params))}

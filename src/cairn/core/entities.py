@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 #: A param value after typing: what a user's config may hold once flattened.
 ParamValue = int | float | bool | str | None
@@ -69,6 +69,9 @@ class Run:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, MetricSummary] = field(default_factory=dict)
+    #: SHA-256 over the run's normalised params (see :mod:`cairn.core.fingerprint`); None for
+    #: a run stored before fingerprints existed.
+    fingerprint: str | None = None
 
     @property
     def duration_ms(self) -> int | None:
@@ -94,6 +97,26 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunGroup:
+    """Runs sharing one value of a field: how many, and a metric's mean, min and max among
+    those that logged it (None when none did)."""
+
+    value: ParamValue
+    count: int
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class SimilarRun(NamedTuple):
+    """An earlier run near another one, and its param distance: how many params differ or
+    exist on one side only (0 for a run with equal params)."""
+
+    run: Run
+    distance: int
 
 
 @dataclass(frozen=True, slots=True)

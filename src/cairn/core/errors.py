@@ -10,6 +10,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidKey              invalid_key           400
     │   ├── InvalidValue            invalid_value         400
     │   ├── InvalidRequest          invalid_request       400
+    │   ├── InvalidQuery            invalid_query         400
     │   └── PayloadTooLarge         payload_too_large     413
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
@@ -17,7 +18,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
-    │   └── RunNotActive            run_not_active        409
+    │   ├── RunNotActive            run_not_active        409
+    │   └── DuplicateRun            duplicate_run         409
     ├── PermissionDenied            permission_denied     403
     ├── SchemaOutOfDate             schema_out_of_date    503
     ├── StoreUnreadable             store_unreadable      500
@@ -71,6 +73,24 @@ class InvalidRequest(InvalidInput):
     code = "invalid_request"
 
 
+class InvalidQuery(InvalidInput):
+    """A run query that does not parse or does not make sense; ``details`` say where.
+
+    ``details["position"]`` is the 0-based offset in the query, ``details["column"]`` the same
+    counted from 1, as the message says it.
+    """
+
+    code = "invalid_query"
+
+    @classmethod
+    def at(cls, message: str, query: str, position: int) -> InvalidQuery:
+        position = max(0, min(position, len(query)))
+        return cls(
+            f"{message} at column {position + 1}",
+            details={"query": query, "position": position, "column": position + 1},
+        )
+
+
 class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
     http_status = 413
@@ -108,6 +128,16 @@ class RunNotActive(Conflict):
     """Something was logged to a run that is finished, failed, killed or deleted."""
 
     code = "run_not_active"
+
+
+class DuplicateRun(Conflict):
+    """A run was about to start with the same fingerprint as an earlier finished run, and the
+    caller asked for an error then (``cairn.init(..., on_duplicate="error")``).
+
+    ``details["runs"]`` lists the earlier runs' ids, newest first.
+    """
+
+    code = "duplicate_run"
 
 
 class PermissionDenied(CairnError):

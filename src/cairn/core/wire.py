@@ -9,12 +9,13 @@ as ``{"float": "NaN"}`` instead (see :func:`params_to_wire`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
-from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunStatus
+from cairn.core.diff import Change, MappingDiff, MetricChange, MetricsDiff, RunDiff, RunRef
+from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunGroup, RunStatus, SimilarRun
 from cairn.core.errors import InvalidRequest
 from cairn.core.limits import wire_float
 from cairn.core.metrics import Float64Array, MetricBatch, MetricColumns, MetricHistory
@@ -59,6 +60,7 @@ def run_to_wire(run: Run) -> dict[str, Any]:
         "params": params_to_wire(run.params),
         "tags": dict(run.tags),
         "metrics": {key: _summary_to_wire(s) for key, s in run.metrics.items()},
+        "fingerprint": run.fingerprint,
     }
 
 
@@ -78,6 +80,7 @@ def run_from_wire(data: Mapping[str, Any]) -> Run:
         params=params_from_wire(data["params"]),
         tags=dict(data["tags"]),
         metrics={k: _summary_from_wire(k, s) for k, s in data["metrics"].items()},
+        fingerprint=data.get("fingerprint"),
     )
 
 
@@ -105,6 +108,7 @@ def _param_from_wire(value: Any) -> Any:
 
 
 _NON_FINITE = ("NaN", "Infinity", "-Infinity")
+V = TypeVar("V")
 
 
 def _summary_to_wire(summary: MetricSummary) -> dict[str, Any]:
@@ -200,3 +204,127 @@ def ingest_result_to_wire(result: IngestResult) -> dict[str, Any]:
 
 def ingest_result_from_wire(data: Mapping[str, Any]) -> IngestResult:
     return IngestResult(points=data["points"], duplicate=data["duplicate"])
+
+
+def group_to_wire(group: RunGroup) -> dict[str, Any]:
+    return {
+        "value": _param_to_wire(group.value),
+        "count": group.count,
+        "mean": None if group.mean is None else wire_float(group.mean),
+        "min": None if group.min is None else wire_float(group.min),
+        "max": None if group.max is None else wire_float(group.max),
+    }
+
+
+def group_from_wire(data: Mapping[str, Any]) -> RunGroup:
+    def number(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    return RunGroup(
+        value=_param_from_wire(data["value"]),
+        count=data["count"],
+        mean=number(data["mean"]),
+        min=number(data["min"]),
+        max=number(data["max"]),
+    )
+
+
+# -- insight: similar runs and what changed ------------------------------------------------------
+
+
+def similar_to_wire(similar: Sequence[SimilarRun]) -> dict[str, Any]:
+    return {"runs": [{"run": run_to_wire(s.run), "distance": s.distance} for s in similar]}
+
+
+def similar_from_wire(data: Mapping[str, Any]) -> list[SimilarRun]:
+    return [SimilarRun(run_from_wire(item["run"]), item["distance"]) for item in data["runs"]]
+
+
+def diff_to_wire(diff: RunDiff) -> dict[str, Any]:
+    """A :class:`~cairn.core.diff.RunDiff`; sections added later (datasets, code,
+    environment) become more top-level keys."""
+    metrics = diff.metrics
+    return {
+        "run": _ref_to_wire(diff.run),
+        "baseline": _ref_to_wire(diff.baseline),
+        "distance": diff.distance,
+        "params": _mapping_diff_to_wire(diff.params, _param_to_wire),
+        "metrics": {
+            "added": {k: _summary_to_wire(s) for k, s in metrics.added.items()},
+            "removed": {k: _summary_to_wire(s) for k, s in metrics.removed.items()},
+            "changed": {
+                k: {
+                    "before": _summary_to_wire(c.before),
+                    "after": _summary_to_wire(c.after),
+                    "last": wire_float(c.last),
+                    "min": None if c.min is None else wire_float(c.min),
+                    "max": None if c.max is None else wire_float(c.max),
+                }
+                for k, c in metrics.changed.items()
+            },
+            "unchanged": metrics.unchanged,
+        },
+        "tags": _mapping_diff_to_wire(diff.tags, str),
+        "notes": None if diff.notes is None else {"before": diff.notes.before, "after": diff.notes.after},
+    }
+
+
+def diff_from_wire(data: Mapping[str, Any]) -> RunDiff:
+    metrics = data["metrics"]
+    notes = data["notes"]
+    return RunDiff(
+        run=_ref_from_wire(data["run"]),
+        baseline=_ref_from_wire(data["baseline"]),
+        params=_mapping_diff_from_wire(data["params"], _param_from_wire),
+        metrics=MetricsDiff(
+            added={k: _summary_from_wire(k, s) for k, s in metrics["added"].items()},
+            removed={k: _summary_from_wire(k, s) for k, s in metrics["removed"].items()},
+            changed={
+                k: MetricChange(_summary_from_wire(k, c["before"]), _summary_from_wire(k, c["after"]))
+                for k, c in metrics["changed"].items()
+            },
+            unchanged=metrics["unchanged"],
+        ),
+        tags=_mapping_diff_from_wire(data["tags"], str),
+        notes=None if notes is None else Change(notes["before"], notes["after"]),
+    )
+
+
+def _ref_to_wire(ref: RunRef) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "name": ref.name,
+        "project": ref.project,
+        "user": ref.user,
+        "status": ref.status.value,
+        "start_time": ref.start_time,
+    }
+
+
+def _ref_from_wire(data: Mapping[str, Any]) -> RunRef:
+    return RunRef(
+        id=data["id"],
+        name=data["name"],
+        project=data["project"],
+        user=data["user"],
+        status=RunStatus(data["status"]),
+        start_time=data["start_time"],
+    )
+
+
+def _mapping_diff_to_wire(diff: MappingDiff[V], value: Callable[[V], Any]) -> dict[str, Any]:
+    return {
+        "added": {k: value(v) for k, v in diff.added.items()},
+        "removed": {k: value(v) for k, v in diff.removed.items()},
+        "changed": {k: {"before": value(c.before), "after": value(c.after)} for k, c in diff.changed.items()},
+        "unchanged": diff.unchanged,
+    }
+
+
+def _mapping_diff_from_wire(data: Mapping[str, Any], value: Callable[[Any], V]) -> MappingDiff[V]:
+    return MappingDiff(
+        added={k: value(v) for k, v in data["added"].items()},
+        removed={k: value(v) for k, v in data["removed"].items()},
+        changed={k: Change(value(c["before"]), value(c["after"])) for k, c in data["changed"].items()},
+        unchanged=data["unchanged"],
+    )

@@ -93,6 +93,18 @@ class RunList(BaseModel):
     next_page_token: str | None
 
 
+class GroupOut(BaseModel):
+    value: Any
+    count: int
+    mean: WireFloat | None
+    min: WireFloat | None
+    max: WireFloat | None
+
+
+class GroupList(BaseModel):
+    groups: list[GroupOut]
+
+
 class ParamsIn(Strict):
     params: dict[str, ParamIn]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
 from cairn.core.metrics import MetricBatch, MetricHistory
 
 
@@ -53,8 +53,31 @@ class Tracking(Protocol):
     def restore_run(self, run_id: str) -> Run: ...
 
     def list_runs(
-        self, project: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
-    ) -> Page[Run]: ...
+        self,
+        project: str,
+        *,
+        where: str = "",
+        order_by: str = "",
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        """Runs matching the query ``where`` (docs/query.md), sorted by ``order_by`` (e.g.
+        "metrics.acc desc, params.lr"; newest first when empty). Raises InvalidQuery."""
+        ...
+
+    def group_runs(
+        self,
+        project: str,
+        *,
+        group_by: str,
+        metric: str | None = None,
+        where: str = "",
+        include_deleted: bool = False,
+    ) -> list[RunGroup]:
+        """Runs matching ``where`` grouped by a field (e.g. "params.optimizer"), with the count
+        and the mean, min and max of ``metric`` (e.g. "metrics.acc") per group."""
+        ...
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Log (nested) params; the same value again is fine, another raises ParamConflict."""

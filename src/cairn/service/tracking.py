@@ -17,9 +17,10 @@ from typing import Any
 
 from cairn.core import limits
 from cairn.core.clock import now_ms
-from cairn.core.entities import IngestResult, Page, Project, Run, RunUpdate
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
 from cairn.core.errors import (
     AlreadyExists,
+    InvalidQuery,
     InvalidRequest,
     InvalidValue,
     ProjectNotFound,
@@ -28,6 +29,9 @@ from cairn.core.errors import (
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.names import generate_run_name
 from cairn.core.params import flatten_config
+from cairn.core.query.ast import Source
+from cairn.core.query.parser import parse_field, parse_order, parse_query
+from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.policy import Action, AllowAll, Policy, Principal
 from cairn.store.base import MetadataStore
 
@@ -142,11 +146,51 @@ class TrackingService:
         return self.store.set_run_deleted(run_id, False)
 
     def list_runs(
-        self, project: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+        self,
+        project: str,
+        *,
+        where: str = "",
+        order_by: str = "",
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
     ) -> Page[Run]:
         limits.check_page_size(limit)
-        project_id = self.get_project(project).id
-        return self.store.list_runs(project_id, include_deleted=include_deleted, limit=limit, page_token=page_token)
+        query = RunQuery(
+            where=parse_query(where),
+            where_text=where,
+            order=parse_order(order_by),
+            order_text=order_by,
+            limit=limit,
+            page_token=page_token,
+            include_deleted=include_deleted,
+            now_ms=now_ms(),
+        )
+        return self.store.list_runs(self.get_project(project).id, query)
+
+    def group_runs(
+        self,
+        project: str,
+        *,
+        group_by: str,
+        metric: str | None = None,
+        where: str = "",
+        include_deleted: bool = False,
+    ) -> list[RunGroup]:
+        metric_field = None if metric is None else parse_field(metric)
+        if metric_field is not None and metric_field.source is not Source.METRIC:
+            raise InvalidQuery.at("the aggregated field must be a metric, such as metrics.acc", metric or "", 0)
+        group_field = parse_field(group_by)
+        if group_field.source is Source.METRIC:
+            raise InvalidQuery.at("runs are grouped by a param, a tag or an attribute, not a metric", group_by, 0)
+        query = GroupQuery(
+            group_by=group_field,
+            metric=metric_field,
+            where=parse_query(where),
+            include_deleted=include_deleted,
+            now_ms=now_ms(),
+        )
+        return self.store.group_runs(self.get_project(project).id, query)
 
     # -- params, tags, metrics --------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunUpdate
+from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.query.request import GroupQuery, RunQuery
 
 
 class ProjectStore(Protocol):
@@ -58,15 +59,14 @@ class RunStore(Protocol):
         """Soft-delete or restore a run. Raises RunNotFound."""
         ...
 
-    def list_runs(
-        self,
-        project_id: str,
-        *,
-        include_deleted: bool = False,
-        limit: int = 100,
-        page_token: str | None = None,
-    ) -> Page[Run]:
-        """Runs of a project, newest first, paged by an opaque token stable under inserts."""
+    def list_runs(self, project_id: str, query: RunQuery) -> Page[Run]:
+        """The page of a project's runs that ``query`` selects, in its order (newest first
+        when it has none), with a token for the next page that stays valid while runs are added.
+        Raises InvalidRequest for a token of another query."""
+        ...
+
+    def group_runs(self, project_id: str, query: GroupQuery) -> list[RunGroup]:
+        """The runs ``query`` selects, grouped by one field, largest group first."""
         ...
 
     def log_params(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
@@ -80,6 +80,20 @@ class RunStore(Protocol):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag; a missing tag is fine."""
+        ...
+
+    def runs_by_fingerprint(
+        self, project_id: str, fingerprint: str, *, status: RunStatus | None = None, limit: int = 5
+    ) -> list[Run]:
+        """Live (not deleted) runs of a project with this fingerprint (and ``status``, when
+        given), newest first: one lookup in the (project, fingerprint) index."""
+        ...
+
+    def similar_runs(self, run_id: str, *, limit: int = 5) -> list[SimilarRun]:
+        """The live runs of the run's project that started before it, nearest first: by param
+        distance (params that differ or exist on one side only), then by how far the differing
+        values are (numbers by relative difference, anything else counts 1), then newest
+        first. Raises RunNotFound."""
         ...
 
 

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from cairn.core import limits
 from cairn.core.entities import RunUpdate
-from cairn.core.wire import params_from_wire, run_to_wire
+from cairn.core.query.parser import MAX_QUERY_LENGTH
+from cairn.core.wire import group_to_wire, params_from_wire, run_to_wire
 from cairn.server.deps import tracking
 from cairn.server.jsonresponse import JsonResponse
-from cairn.server.schemas import ERROR_RESPONSES, ParamsIn, RunCreate, RunList, RunOut, RunPatch, TagsIn
+from cairn.server.schemas import ERROR_RESPONSES, GroupList, ParamsIn, RunCreate, RunList, RunOut, RunPatch, TagsIn
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
@@ -34,16 +35,33 @@ def create_run(body: RunCreate, service: Tracking) -> JsonResponse:
     return JsonResponse(run_to_wire(run), status_code=201)
 
 
-@router.get("", response_model=RunList, summary="List a project's runs, newest first")
+@router.get("", response_model=RunList, summary="Search a project's runs (newest first unless order_by says)")
 def list_runs(
     service: Tracking,
     project: Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)],
+    where: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="a query, see docs/query.md")] = "",
+    order_by: Annotated[str, Query(max_length=1000, description='e.g. "metrics.acc desc, params.lr"')] = "",
     limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
-    page_token: Annotated[str | None, Query(max_length=500)] = None,
+    page_token: Annotated[str | None, Query(max_length=5000)] = None,
     include_deleted: bool = False,
 ) -> JsonResponse:
-    page = service.list_runs(project, include_deleted=include_deleted, limit=limit, page_token=page_token)
+    page = service.list_runs(
+        project, where=where, order_by=order_by, include_deleted=include_deleted, limit=limit, page_token=page_token
+    )
     return JsonResponse({"runs": [run_to_wire(r) for r in page.items], "next_page_token": page.next_page_token})
+
+
+@router.get("/groups", response_model=GroupList, summary="Group a project's runs by a field, with metric aggregates")
+def group_runs(
+    service: Tracking,
+    project: Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)],
+    group_by: Annotated[str, Query(min_length=1, max_length=1000, description='e.g. "params.optimizer"')],
+    metric: Annotated[str | None, Query(max_length=1000, description='e.g. "metrics.acc"')] = None,
+    where: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
+    include_deleted: bool = False,
+) -> JsonResponse:
+    groups = service.group_runs(project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted)
+    return JsonResponse({"groups": [group_to_wire(g) for g in groups]})
 
 
 @router.get("/{run_id}", response_model=RunOut, summary="Get a run with params, tags and metric summaries")

@@ -76,6 +76,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # FULL's fsync cost: what "an acknowledged write survives a server crash" needs.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # LIKE is case-sensitive in PostgreSQL and in Cairn's query language; SQLite's is not
+        # unless told.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import base64
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.clock import now_ms
-from cairn.core.entities import MetricSummary, Page, ParamValue, Project, Run, RunStatus, RunUpdate
+from cairn.core.entities import MetricSummary, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.errors import (
     AlreadyExists,
-    InvalidRequest,
     ParamConflict,
     ProjectNotFound,
     RunNotFound,
 )
+from cairn.core.fingerprint import fingerprint
 from cairn.core.params import decode_param, encode_param, same_param_value
+from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.similar import nearest_statement
+from cairn.store.sql.search import group_statement, groups_from_rows, search_page
 
 _IN_CLAUSE_CHUNK = 500
 
@@ -118,6 +120,7 @@ class SqlRunStore:
                     "parent_id": parent_id,
                     "notes": notes,
                     "deleted": False,
+                    "fingerprint": fingerprint(params),
                 },
             )
             if tags:
@@ -158,32 +161,17 @@ class SqlRunStore:
             if result.rowcount == 0:
                 raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
 
-    def list_runs(
-        self,
-        project_id: str,
-        *,
-        include_deleted: bool = False,
-        limit: int = 100,
-        page_token: str | None = None,
-    ) -> Page[Run]:
-        query = _RUN_QUERY.where(t.runs.c.project_id == project_id)
-        if not include_deleted:
-            query = query.where(t.runs.c.deleted.is_(False))
-        if page_token is not None:
-            start_time, last_id = _decode_page_token(page_token)
-            # Keyset paging: runs created after the first page was read cannot shift later pages.
-            query = query.where(
-                or_(
-                    t.runs.c.start_time < start_time,
-                    and_(t.runs.c.start_time == start_time, t.runs.c.id < last_id),
-                )
-            )
-        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit + 1)
+    def list_runs(self, project_id: str, query: RunQuery) -> Page[Run]:
         with self._engines.read.connect() as conn:
-            rows = conn.execute(query).all()
-            runs = self._load_runs(conn, rows[:limit])
-        token = _encode_page_token(runs[-1]) if len(rows) > limit else None
-        return Page(items=runs, next_page_token=token)
+            ids, token = search_page(conn, project_id, query, conn.dialect.name)
+            rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_(ids))).all() if ids else []
+            by_id = {run.id: run for run in self._load_runs(conn, rows)}
+        return Page(items=[by_id[i] for i in ids], next_page_token=token)
+
+    def group_runs(self, project_id: str, query: GroupQuery) -> list[RunGroup]:
+        with self._engines.read.connect() as conn:
+            rows = conn.execute(group_statement(project_id, query, conn.dialect.name)).all()
+        return groups_from_rows(rows, query)
 
     def _require_run(self, conn: Connection, run_id: str) -> None:
         if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
@@ -219,6 +207,7 @@ class SqlRunStore:
                 params=dict(sorted(params[row.id].items())),
                 tags=dict(sorted(tags[row.id].items())),
                 metrics=dict(sorted(metrics[row.id].items())),
+                fingerprint=row.fingerprint,
             )
             for row in rows
         ]
@@ -257,6 +246,7 @@ class SqlRunStore:
             new_rows = [_param_row(run_id, k, v) for k, v in params.items() if k not in stored]
             if new_rows:
                 conn.execute(insert(t.params), new_rows)
+                self._refresh_fingerprint(conn, run_id)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if not tags:
@@ -274,6 +264,42 @@ class SqlRunStore:
         with transaction(self._engines.write) as conn:
             self._require_run(conn, run_id)
             conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
+
+    # -- fingerprints and similar runs ------------------------------------------------------
+
+    def _refresh_fingerprint(self, conn: Connection, run_id: str) -> None:
+        """Recompute the run's fingerprint from all its params, in the caller's transaction."""
+        rows = conn.execute(select(t.params).where(t.params.c.run_id == run_id))
+        params = {row.key: decode_param(row.value_type, row.value_text) for row in rows}
+        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(fingerprint=fingerprint(params)))
+
+    def runs_by_fingerprint(
+        self, project_id: str, fingerprint: str, *, status: RunStatus | None = None, limit: int = 5
+    ) -> list[Run]:
+        query = _RUN_QUERY.where(
+            t.runs.c.project_id == project_id,
+            t.runs.c.fingerprint == fingerprint,
+            t.runs.c.deleted.is_(False),
+        )
+        if status is not None:
+            query = query.where(t.runs.c.status == status.value)
+        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit)
+        with self._engines.read.connect() as conn:
+            return self._load_runs(conn, conn.execute(query).all())
+
+    def similar_runs(self, run_id: str, *, limit: int = 5) -> list[SimilarRun]:
+        with self._engines.read.connect() as conn:
+            target = conn.execute(
+                select(t.runs.c.id, t.runs.c.project_id, t.runs.c.start_time).where(t.runs.c.id == run_id)
+            ).first()
+            if target is None:
+                raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
+            nearest = conn.execute(
+                nearest_statement(run_id, target.project_id, target.start_time, limit=limit)
+            ).all()
+            rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_([n.id for n in nearest]))).all() if nearest else []
+            by_id = {run.id: run for run in self._load_runs(conn, rows)}
+        return [SimilarRun(by_id[n.id], int(n.distance)) for n in nearest]
 
 
 _RUN_QUERY = select(t.runs, t.projects.c.name.label("project_name")).join(
@@ -312,15 +338,3 @@ def _jsonable(value: ParamValue) -> ParamValue:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _encode_page_token(run: Run) -> str:
-    return base64.urlsafe_b64encode(f"{run.start_time}:{run.id}".encode()).decode()
-
-
-def _decode_page_token(token: str) -> tuple[int, str]:
-    try:
-        start_time, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
-        return int(start_time), run_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("page_token is not one this server handed out") from exc

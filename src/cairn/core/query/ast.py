@@ -1,0 +1,141 @@
+"""The parsed form of a run query: what the parser makes and the SQL compiler reads.
+
+Every node remembers ``position``, the 0-based column in the query text where it starts, so
+that a mistake found after parsing (a text value compared with a metric, say) can still point
+at its column.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Source(enum.StrEnum):
+    PARAM = "params"
+    METRIC = "metrics"
+    TAG = "tags"
+    ATTRIBUTE = "attribute"
+
+
+class Aggregate(enum.StrEnum):
+    """Which summary of a metric: the value at the last step by default."""
+
+    LAST = "last"
+    MIN = "min"
+    MAX = "max"
+    COUNT = "count"
+
+
+#: Run attributes a query may name, with the type of their values.
+ATTRIBUTES = {
+    "id": "text",
+    "name": "text",
+    "status": "text",
+    "user": "text",
+    "project": "text",
+    "parent": "text",
+    "notes": "text",
+    "created": "time",
+    "ended": "time",
+    "duration": "duration",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    source: Source
+    key: str  # the param, metric or tag key, or the attribute's name
+    position: int
+    aggregate: Aggregate = Aggregate.LAST
+
+    def __str__(self) -> str:
+        if self.source is Source.ATTRIBUTE:
+            return self.key
+        quoted = self.key if _plain(self.key) else '"' + self.key.replace('"', '""') + '"'
+        suffix = f".{self.aggregate.value}" if self.source is Source.METRIC and self.aggregate != Aggregate.LAST else ""
+        return f"{self.source.value}.{quoted}{suffix}"
+
+
+def _plain(key: str) -> bool:
+    return all(part.replace("_", "a").replace("/", "a").isalnum() for part in key.split(".")) and not key[:1].isdigit()
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A span of time in milliseconds, as written: ``7d``, ``90s``. Negative means "ago"."""
+
+    millis: int
+    text: str
+
+
+#: A literal: a number, text, a boolean, or a duration (``-7d``, ``2h``).
+Value = int | float | str | bool | Duration
+
+
+class Op(enum.StrEnum):
+    EQ = "="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    field: Field
+    op: Op
+    value: Value
+    position: int  # of the value, for type errors
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    field: Field
+    values: tuple[Value, ...]
+    negated: bool
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    field: Field
+    pattern: str
+    case_insensitive: bool
+    negated: bool
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    """``field is null``: the run never logged that key (or the attribute is empty)."""
+
+    field: Field
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+
+
+Expr = Compare | In | Like | IsNull | And | Or | Not
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    field: Field
+    descending: bool

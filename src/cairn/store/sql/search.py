@@ -1,0 +1,383 @@
+"""Run queries compiled to one SQL statement, the same on SQLite and PostgreSQL.
+
+Each param, tag or metric a query names becomes one LEFT JOIN of its table, on the run and the
+key, so a run that never logged the key meets NULLs: comparisons on it are unknown, exactly as
+:mod:`cairn.core.query.evaluate` (the reference semantics) says. Every literal is a bound
+parameter; nothing of the query text is pasted into SQL.
+
+Ordering spells out where NULLs go (the two databases disagree by default) and compares text
+by code point (``COLLATE "C"`` on PostgreSQL, SQLite's default): missing values last in either
+direction, ties by creation (newest first), then by id. Paging is by keyset: the page token
+holds the last row's sort values, so runs added meanwhile cannot shift or repeat a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    collate,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.sql.expression import FromClause
+
+from cairn.core.entities import RunGroup
+from cairn.core.errors import InvalidQuery, InvalidRequest
+from cairn.core.params import decode_param
+from cairn.core.query.ast import (
+    ATTRIBUTES,
+    Aggregate,
+    And,
+    Compare,
+    Expr,
+    Field,
+    In,
+    IsNull,
+    Like,
+    Not,
+    Op,
+    Or,
+    Source,
+    Value,
+)
+from cairn.core.query.request import GroupQuery, RunQuery
+from cairn.core.query.values import duration_millis, time_millis
+from cairn.store.sql import schema as t
+
+_NUMBER_TYPES = ("int", "float")
+
+
+@dataclass(frozen=True)
+class _SortPart:
+    """One column of the ORDER BY; ``flag_only`` parts order by presence alone."""
+
+    expr: ColumnElement[Any]
+    descending: bool
+    flag_only: bool = False
+
+
+class _Compiler:
+    def __init__(self, dialect: str, now_ms: int) -> None:
+        self.dialect = dialect
+        self.now_ms = now_ms
+        self.joined: dict[tuple[Source, str], FromClause] = {}
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def table_for(self, field: Field) -> FromClause:
+        """The LEFT JOINed row of ``field``'s key for each run (created on first use)."""
+        index = (field.source, field.key)
+        if index not in self.joined:
+            table = {Source.PARAM: t.params, Source.TAG: t.tags, Source.METRIC: t.metric_summaries}[field.source]
+            self.joined[index] = table.alias(f"{field.source.value}_{len(self.joined)}")
+        return self.joined[index]
+
+    def from_clause(self) -> FromClause:
+        joined: FromClause = t.runs.join(t.projects, t.projects.c.id == t.runs.c.project_id)
+        for (_, key), alias in self.joined.items():
+            joined = joined.outerjoin(alias, and_(alias.c.run_id == t.runs.c.id, alias.c.key == key))
+        return joined
+
+    def text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Text compared by code point on both databases."""
+        return collate(expr, "C") if self.dialect == "postgresql" else expr
+
+    # -- predicates --------------------------------------------------------------------------
+
+    def predicate(self, expr: Expr) -> ColumnElement[bool]:
+        if isinstance(expr, And):
+            return and_(self.predicate(expr.left), self.predicate(expr.right))
+        if isinstance(expr, Or):
+            return or_(self.predicate(expr.left), self.predicate(expr.right))
+        if isinstance(expr, Not):
+            return not_(self.predicate(expr.operand))
+        if isinstance(expr, IsNull):
+            present = self.presence(expr.field)
+            return present.is_not(None) if expr.negated else present.is_(None)
+        if isinstance(expr, Compare):
+            return self.compare(expr.field, expr.op, expr.value)
+        if isinstance(expr, In):
+            found = or_(*(self.compare(expr.field, Op.EQ, value) for value in expr.values))
+            return not_(found) if expr.negated else found
+        assert isinstance(expr, Like)
+        return self.like(expr)
+
+    def presence(self, field: Field) -> ColumnElement[Any]:
+        """NULL exactly when the run lacks ``field``."""
+        if field.source is Source.ATTRIBUTE:
+            return self.attribute(field.key)
+        return self.table_for(field).c.run_id
+
+    def attribute(self, name: str) -> ColumnElement[Any]:
+        runs = t.runs.c
+        columns: dict[str, ColumnElement[Any]] = {
+            "id": runs.id,
+            "name": runs.name,
+            "status": runs.status,
+            "user": runs.user_name,
+            "project": t.projects.c.name,
+            "parent": runs.parent_id,
+            "notes": runs.notes,
+            "created": runs.start_time,
+            "ended": runs.end_time,
+            "duration": runs.end_time - runs.start_time,
+        }
+        return columns[name]
+
+    def compare(self, field: Field, op: Op, value: Value) -> ColumnElement[bool]:
+        if field.source is Source.METRIC:
+            return _apply(op, self.metric(field), literal(float(value)))  # type: ignore[arg-type]
+        if field.source is Source.TAG:
+            return _apply(op, self.text(self.table_for(field).c.value), literal(value))
+        if field.source is Source.ATTRIBUTE:
+            kind = ATTRIBUTES[field.key]
+            column = self.attribute(field.key)
+            if kind == "time":
+                return _apply(op, column, literal(time_millis(value, self.now_ms)))
+            if kind == "duration":
+                return _apply(op, column, literal(duration_millis(value)))
+            return _apply(op, self.text(column), literal(value))
+        return self.compare_param(field, op, value)
+
+    def compare_param(self, field: Field, op: Op, value: Value) -> ColumnElement[bool]:
+        row = self.table_for(field).c
+        if isinstance(value, bool):
+            matched = and_(row.value_type == "bool", _apply(op, row.value_text, literal("true" if value else "false")))
+        elif isinstance(value, int | float):
+            matched = case(
+                (row.value_type.in_(_NUMBER_TYPES), _apply(op, row.value_number, literal(float(value)))),
+                else_=false(),
+            )
+        else:
+            matched = and_(row.value_type == "str", _apply(op, self.text(row.value_text), literal(value)))
+        # A run without the key: unknown. With it, but of another kind: false.
+        return case((row.run_id.is_(None), null()), else_=matched)
+
+    def metric(self, field: Field) -> ColumnElement[Any]:
+        row = self.table_for(field).c
+        return {
+            Aggregate.LAST: row.last_value,
+            Aggregate.MIN: row.min_value,
+            Aggregate.MAX: row.max_value,
+            Aggregate.COUNT: row["count"],
+        }[field.aggregate]
+
+    def like(self, expr: Like) -> ColumnElement[bool]:
+        field = expr.field
+        if field.source is Source.PARAM:
+            row = self.table_for(field).c
+            subject: ColumnElement[Any] = row.value_text
+        elif field.source is Source.TAG:
+            subject = self.table_for(field).c.value
+        else:
+            subject = self.attribute(field.key)
+        pattern = literal(expr.pattern)
+        if expr.case_insensitive:
+            matched: ColumnElement[bool] = self.ascii_lower(subject).like(self.ascii_lower(pattern), escape="\\")
+        else:
+            matched = subject.like(pattern, escape="\\")
+        if field.source is Source.PARAM:
+            row = self.table_for(field).c
+            matched = case((row.run_id.is_(None), null()), else_=and_(row.value_type == "str", matched))
+        return not_(matched) if expr.negated else matched
+
+    def ascii_lower(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite's lower() folds ASCII letters only; PostgreSQL's folds all of Unicode. Folding
+        # only ASCII on both keeps ilike the same everywhere.
+        if self.dialect == "postgresql":
+            return func.translate(expr, _UPPER, _UPPER.lower())
+        return func.lower(expr)
+
+    # -- ordering ----------------------------------------------------------------------------
+
+    def sort_parts(self, field: Field, descending: bool) -> list[_SortPart]:
+        """The ORDER BY columns of one sort key (mirrors ``evaluate.sort_parts``)."""
+        if field.source is Source.PARAM:
+            row = self.table_for(field).c
+            return [
+                _SortPart(row.run_id, descending, flag_only=True),
+                _SortPart(row.value_number, descending),
+                _SortPart(self.text(row.value_text), descending),
+            ]
+        if field.source is Source.METRIC:
+            return [_SortPart(self.metric(field), descending)]
+        if field.source is Source.TAG:
+            return [_SortPart(self.text(self.table_for(field).c.value), descending)]
+        column = self.attribute(field.key)
+        return [_SortPart(self.text(column) if ATTRIBUTES[field.key] == "text" else column, descending)]
+
+
+def _apply(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
+    if op is Op.EQ:
+        return left == right
+    if op is Op.NE:
+        return left != right
+    if op is Op.LT:
+        return left < right
+    if op is Op.LE:
+        return left <= right
+    if op is Op.GT:
+        return left > right
+    return left >= right
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# -- the statement ---------------------------------------------------------------------------
+
+
+def _expanded(parts: Sequence[_SortPart]) -> list[tuple[ColumnElement[Any], bool]]:
+    """ORDER BY columns: for each part its NULL flag (0 before 1), then its value."""
+    columns: list[tuple[ColumnElement[Any], bool]] = []
+    for part in parts:
+        columns.append((case((part.expr.is_(None), 1), else_=0), False))
+        if not part.flag_only:
+            columns.append((part.expr, part.descending))
+    return columns
+
+
+def search_statement(project_id: str, query: RunQuery, dialect: str) -> tuple[Select[Any], int]:
+    """The SELECT of run ids (and their sort values) for ``query``; also how many sort columns."""
+    compiler = _Compiler(dialect, query.now_ms)
+    where: ColumnElement[bool] = t.runs.c.project_id == project_id
+    if not query.include_deleted:
+        where = and_(where, t.runs.c.deleted.is_(False))
+    if query.where is not None:
+        where = and_(where, compiler.predicate(query.where))
+    parts: list[_SortPart] = []
+    for key in query.order:
+        parts.extend(compiler.sort_parts(key.field, key.descending))
+    columns = _expanded(parts)
+    columns += [(t.runs.c.start_time, True), (compiler.text(t.runs.c.id), True)]
+    if query.page_token is not None:
+        values = _decode_token(query.page_token, _signature(query), len(columns))
+        where = and_(where, _after(columns, values))
+    labelled = [expr.label(f"sort_{i}") for i, (expr, _) in enumerate(columns)]
+    statement = (
+        select(t.runs.c.id, *labelled)
+        .select_from(compiler.from_clause())
+        .where(where)
+        .order_by(*(expr.desc() if descending else expr.asc() for expr, descending in columns))
+        .limit(query.limit + 1)
+    )
+    return statement, len(columns)
+
+
+def _after(columns: list[tuple[ColumnElement[Any], bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the row whose sort values are ``values``, in ORDER BY order."""
+    alternatives = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    for (expr, descending), value in zip(columns, values, strict=True):
+        if value is not None:
+            strictly = expr < value if descending else expr > value
+            alternatives.append(and_(*equal_so_far, strictly))
+            equal_so_far.append(expr == value)
+        else:  # the value column of a NULL part: equal among NULLs, nothing after
+            equal_so_far.append(expr.is_(None))
+    return or_(*alternatives) if alternatives else false()
+
+
+def page_token(query: RunQuery, last_row: Any, sort_columns: int) -> str:
+    values = [_encode_value(last_row[f"sort_{i}"]) for i in range(sort_columns)]
+    payload = orjson.dumps({"s": _signature(query), "v": values})
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _signature(query: RunQuery) -> str:
+    text = f"{query.where_text}\x00{query.order_text}\x00{query.include_deleted}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _encode_value(value: Any) -> Any:
+    return {"f": repr(value)} if isinstance(value, float) else value
+
+
+def _decode_token(token: str, signature: str, expected: int) -> list[Any]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if data["s"] != signature:
+            raise InvalidRequest("this page_token belongs to another query; start again without it")
+        values = [float(v["f"]) if isinstance(v, dict) else v for v in data["v"]]
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+        raise InvalidRequest("page_token is not one this server handed out") from exc
+    if len(values) != expected or not all(v is None or isinstance(v, int | float | str) for v in values):
+        raise InvalidRequest("page_token is not one this server handed out")
+    return values
+
+
+def search_page(conn: Any, project_id: str, query: RunQuery, dialect: str) -> tuple[list[str], str | None]:
+    """Ids of the runs on the requested page, and the token of the next page."""
+    statement, sort_columns = search_statement(project_id, query, dialect)
+    rows = conn.execute(statement).all()
+    token = page_token(query, rows[query.limit - 1]._mapping, sort_columns) if len(rows) > query.limit else None
+    return [row.id for row in rows[: query.limit]], token
+
+
+# -- grouping --------------------------------------------------------------------------------
+
+
+def group_statement(project_id: str, query: GroupQuery, dialect: str) -> Select[Any]:
+    compiler = _Compiler(dialect, query.now_ms)
+    where: ColumnElement[bool] = t.runs.c.project_id == project_id
+    if not query.include_deleted:
+        where = and_(where, t.runs.c.deleted.is_(False))
+    if query.where is not None:
+        where = and_(where, compiler.predicate(query.where))
+    field = query.group_by
+    if field.source is Source.PARAM:
+        row = compiler.table_for(field).c
+        keys: list[ColumnElement[Any]] = [row.value_type, row.value_text]
+    elif field.source is Source.TAG:
+        keys = [compiler.table_for(field).c.value]
+    elif field.source is Source.ATTRIBUTE:
+        keys = [compiler.attribute(field.key)]
+    else:
+        raise InvalidQuery.at("runs are grouped by a param, a tag or an attribute, not a metric", "", 0)
+    aggregates: list[ColumnElement[Any]] = [func.count().label("runs")]
+    if query.metric is not None:
+        value = compiler.metric(query.metric)
+        aggregates += [func.avg(value).label("mean"), func.min(value).label("min"), func.max(value).label("max")]
+    return (
+        select(*(k.label(f"key_{i}") for i, k in enumerate(keys)), *aggregates)
+        .select_from(compiler.from_clause())
+        .where(where)
+        .group_by(*keys)
+        .order_by(func.count().desc(), *keys)
+    )
+
+
+def groups_from_rows(rows: Sequence[Any], query: GroupQuery) -> list[RunGroup]:
+    groups = []
+    for row in rows:
+        m = row._mapping
+        if query.group_by.source is Source.PARAM:
+            value = None if m["key_0"] is None else decode_param(m["key_0"], m["key_1"])
+        else:
+            value = m["key_0"]
+        has_metric = query.metric is not None
+        groups.append(
+            RunGroup(
+                value=value,
+                count=m["runs"],
+                mean=None if not has_metric or m["mean"] is None else float(m["mean"]),
+                min=None if not has_metric or m["min"] is None else float(m["min"]),
+                max=None if not has_metric or m["max"] is None else float(m["max"]),
+            )
+        )
+    return groups
