@@ -11,6 +11,7 @@ from cairn.client.run import Run
 from cairn.client.sdk import init
 from cairn.core.errors import (
     CairnError,
+    DuplicateRun,
     InvalidInput,
     NotFound,
     ParamConflict,
@@ -22,6 +23,7 @@ from cairn.core.version import __version__
 __all__ = [
     "Api",
     "CairnError",
+    "DuplicateRun",
     "InvalidInput",
     "NotFound",
     "ParamConflict",

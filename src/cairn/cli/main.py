@@ -17,6 +17,7 @@ _COMMANDS = {
     "runs": "cairn.cli.runs:runs_group",
     "sync": "cairn.cli.sync:sync_command",
     "db": "cairn.cli.db:db_group",
+    "diff": "cairn.cli.diff:diff_command",
     "server": "cairn.cli.serve:server_command",
     "ui": "cairn.cli.serve:ui_command",
 }

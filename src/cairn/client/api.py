@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
 from cairn.client.connect import connect, resolve_uri
-from cairn.core.entities import Project, Run, RunGroup
+from cairn.core.diff import RunDiff
+from cairn.core.entities import Project, Run, RunGroup, SimilarRun
 from cairn.core.metrics import MetricHistory
 
 _PAGE = 1000
@@ -123,6 +125,17 @@ class Api:
             total=first.total,
         )
 
+    def similar(self, run: RunLike, limit: int = 5) -> list[SimilarRun]:
+        """The earlier runs of the run's project nearest to it, as ``(run, distance)`` pairs:
+        the distance is how many params differ or exist on one side only; ties go to the run
+        whose differing numbers are closest, then to the newest (docs/insight.md)."""
+        return self._tracking.similar_runs(_run_id(run), limit)
+
+    def diff(self, run: RunLike, against: RunLike | None = None) -> RunDiff:
+        """What changed from ``against`` to ``run``: params, metrics, tags and notes. Without
+        ``against``, from the run's nearest earlier run (the first of :meth:`similar`)."""
+        return self._tracking.diff_runs(_run_id(run), None if against is None else _run_id(against))
+
     def close(self) -> None:
         self._tracking.close()
 
@@ -131,3 +144,16 @@ class Api:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+#: A run id, or anything with one: a run read back, or the SDK's run.
+RunLike = str | _HasId
+
+
+def _run_id(run: RunLike) -> str:
+    return run if isinstance(run, str) else run.id

@@ -18,18 +18,21 @@ import orjson
 
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
-from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
+from cairn.core.diff import RunDiff
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.params import flatten_config
 from cairn.core.wire import (
+    diff_from_wire,
     group_from_wire,
     history_from_wire,
     ingest_result_from_wire,
     params_to_wire,
     project_from_wire,
     run_from_wire,
+    similar_from_wire,
 )
 
 API = "/api/v1"
@@ -232,6 +235,20 @@ class HttpTracking:
             "limit": limit,
         }
         return history_from_wire(self._request("GET", f"{API}/runs/{_segment(run_id)}/metrics/history", params=params))
+
+    def find_duplicates(self, project: str, fingerprint: str, limit: int = 5) -> list[Run]:
+        params = {"project": project, "fingerprint": fingerprint, "limit": limit}
+        return [run_from_wire(r) for r in self._request("GET", f"{API}/runs/duplicates", params=params)["runs"]]
+
+    def similar_runs(self, run_id: str, limit: int = 5) -> list[SimilarRun]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/similar", params={"limit": limit})
+        return similar_from_wire(data)
+
+    def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
+        if against is not None:
+            _segment(against)  # an empty id fails here as it does in a path
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/diff", params={"against": against})
+        return diff_from_wire(data)
 
     def close(self) -> None:
         self._client.close()

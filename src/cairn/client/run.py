@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +19,7 @@ from cairn.client.writer import BackgroundWriter, update_payload
 from cairn.core import limits
 from cairn.core.entities import ParamValue, RunStatus, RunUpdate
 from cairn.core.entities import Run as RunRecord
-from cairn.core.errors import InvalidValue, ParamConflict, RunNotActive
+from cairn.core.errors import CairnError, InvalidValue, ParamConflict, RunNotActive
 from cairn.core.params import flatten_config, same_param_value
 from cairn.service.interface import Tracking
 
@@ -35,11 +35,20 @@ class Run:
     on an uncaught exception).
     """
 
-    def __init__(self, tracking: Tracking, record: RunRecord, writer: BackgroundWriter, *, owns_tracking: bool):
+    def __init__(
+        self,
+        tracking: Tracking,
+        record: RunRecord,
+        writer: BackgroundWriter,
+        *,
+        owns_tracking: bool,
+        duplicates: Sequence[RunRecord] = (),
+    ):
         self._tracking = tracking
         self._record = record
         self._writer = writer
         self._owns_tracking = owns_tracking
+        self._duplicates = list(duplicates)
         self._params: dict[str, ParamValue] = dict(record.params)
         self._known_keys: set[str] = set()
         self._next_step = 0
@@ -80,6 +89,18 @@ class Run:
     @property
     def finished(self) -> bool:
         return self._status is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when ``cairn.init(..., on_duplicate="skip")`` found the config already ran and
+        created no run: see :class:`SkippedRun`."""
+        return False
+
+    @property
+    def duplicates(self) -> list[RunRecord]:
+        """Earlier finished runs of the project with the same config (the same fingerprint),
+        newest first, as ``cairn.init`` found them before the run started; [] if none."""
+        return list(self._duplicates)
 
     def __repr__(self) -> str:
         return f"<cairn.Run {self.project}/{self.name} id={self.id}>"
@@ -204,6 +225,92 @@ class Run:
             self.finish("killed")
         else:
             self.finish("failed")
+
+
+class SkippedRun(Run):
+    """What ``cairn.init(..., on_duplicate="skip")`` returns when the config already ran: no run
+    was created, ``skipped`` is True, ``duplicates`` lists the earlier runs, and everything
+    logged to it is dropped without a word, so a script that does not check still runs.
+    The intended use is to stop early::
+
+        run = cairn.init("mnist", config=config, on_duplicate="skip")
+        if run.skipped:
+            print("already tried:", run.duplicates[0].metrics["acc"].last)
+            return
+
+    A skipped run has no id of its own (``id`` is ""); its ``config`` holds the config.
+    """
+
+    def __init__(
+        self,
+        project: str,
+        *,
+        name: str | None,
+        params: Mapping[str, ParamValue],
+        notes: str,
+        duplicates: Sequence[RunRecord],
+    ) -> None:
+        # Not Run.__init__: no record, store or writer stands behind a skipped run.
+        self._project = project
+        self._name = name or ""
+        self._notes = notes
+        self._params = dict(params)
+        self._duplicates = list(duplicates)
+        self._status = None
+        self.config = RunConfig(self)
+
+    @property
+    def id(self) -> str:
+        return ""
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
+
+    @property
+    def notes(self) -> str:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self._notes = value
+
+    @property
+    def skipped(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<cairn.Run {self.project}/{self.name or '-'} skipped: the config already ran>"
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, timestamp: int | None = None) -> None:
+        pass
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        try:
+            flat = flatten_config(params)
+        except CairnError:
+            return
+        for key, value in flat.items():
+            self._params.setdefault(key, value)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        pass
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        return True
+
+    def finish(self, status: str | RunStatus = "finished", *, timeout: float = 30.0) -> None:
+        # Nothing to end, as nothing was stored: the run only remembers that it was finished.
+        if self._status is None:
+            self._status = RunStatus.FINISHED
 
 
 class RunConfig(MutableMapping[str, Any]):

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from cairn.client import lifecycle
 from cairn.client.connect import connect, resolve_uri
-from cairn.client.run import Run
-from cairn.client.writer import BackgroundWriter
-from cairn.core.errors import Unavailable
-from cairn.service.interface import Tracking
+from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicate, describe, duplicate_error
+from cairn.client.run import Run, SkippedRun
+from cairn.client.writer import BackgroundWriter, warn
+from cairn.core.entities import Run as RunRecord
+from cairn.core.errors import InvalidValue, Unavailable
+from cairn.core.fingerprint import fingerprint
+from cairn.core.params import flatten_config
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
 
 #: How long ``init`` keeps trying a server that does not answer before it gives up.
 _START_PATIENCE_S = 10.0
+
+T = TypeVar("T")
 
 
 def init(
@@ -29,40 +34,73 @@ def init(
     parent: Run | str | None = None,
     uri: str | None = None,
     flush_interval: float = 0.5,
+    on_duplicate: OnDuplicate = "warn",
 ) -> Run:
     """Start a run in ``project`` (created on first use) and return it.
 
     ``config`` is logged as params, nested mappings flattened with dots. ``uri`` (else
     ``CAIRN_URI``, else the embedded store under ``CAIRN_HOME``) says where the run goes.
     ``parent`` makes it a nested run.
+
+    Before the run is created, finished runs of the project with the same config (the same
+    fingerprint, see docs/insight.md) are looked up; ``run.duplicates`` lists them, newest
+    first. ``on_duplicate`` says what happens when there are some: ``"warn"`` (the default)
+    prints one line on stderr and starts the run; ``"error"`` raises
+    :class:`cairn.DuplicateRun` and creates nothing; ``"skip"`` creates nothing and returns a
+    run whose ``skipped`` is True and whose logging calls do nothing — check it and stop::
+
+        run = cairn.init("mnist", config=config, on_duplicate="skip")
+        if run.skipped:
+            return
     """
+    policy = check_on_duplicate(on_duplicate)
+    if isinstance(parent, Run) and parent.skipped:
+        raise InvalidValue("a skipped run cannot be a parent: it was never created")
+    params = flatten_config(config or {})
     target = resolve_uri(uri)
     tracking = connect(target)
-    parent_id = parent.id if isinstance(parent, Run) else parent
-    record = _create_with_patience(
-        tracking,
-        project,
-        name=name,
-        user=Principal.local_user().name,
-        config=config,
-        tags=tags,
-        notes=notes or "",
-        parent_id=parent_id,
-    )
+    digest = fingerprint(params)
+    try:
+        duplicates: list[RunRecord] = []
+        if params:  # without params there is nothing to compare yet
+            duplicates = _with_patience(lambda: tracking.find_duplicates(project, digest, LOOKUP_LIMIT))
+        if duplicates and policy == "error":
+            raise duplicate_error(duplicates, digest, target, uri=uri)
+        if duplicates and policy == "skip":
+            tracking.close()
+            return SkippedRun(project, name=name, params=params, notes=notes or "", duplicates=duplicates)
+        if duplicates:
+            warn(describe(duplicates, target, uri=uri))
+        parent_id = parent.id if isinstance(parent, Run) else parent
+        record = _with_patience(
+            lambda: tracking.create_run(
+                project,
+                name=name,
+                user=Principal.local_user().name,
+                config=params,
+                tags=tags,
+                notes=notes or "",
+                parent_id=parent_id,
+            )
+        )
+    except BaseException:
+        tracking.close()
+        raise
     writer = BackgroundWriter(
         tracking, record.id, spool_root=cairn_home() / "spool", uri=target, flush_interval=flush_interval
     )
-    run = Run(tracking, record, writer, owns_tracking=True)
+    run = Run(tracking, record, writer, owns_tracking=True, duplicates=duplicates)
     lifecycle.remember(run)
     return run
 
 
-def _create_with_patience(tracking: Tracking, project: str, **fields: Any) -> Any:
+def _with_patience(call: Callable[[], T]) -> T:
+    """``call()``, tried again for a while when the store or server cannot be reached."""
     deadline = time.monotonic() + _START_PATIENCE_S
     delay = 0.25
     while True:
         try:
-            return tracking.create_run(project, **fields)
+            return call()
         except Unavailable:
             if time.monotonic() + delay > deadline:
                 raise

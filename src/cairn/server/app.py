@@ -11,7 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
-from cairn.server.routes import health, metrics, projects, runs
+from cairn.server.routes import health, insight, metrics, projects, runs
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -38,7 +38,8 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> 
     install_error_handlers(app, debug=settings.debug)
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(health.router)
-    for router in (projects.router, runs.router, metrics.router):
+    # insight before runs: its /runs/duplicates would otherwise be taken for a run id.
+    for router in (projects.router, insight.router, runs.router, metrics.router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")

@@ -86,6 +86,7 @@ class RunOut(BaseModel):
     params: dict[str, Any]
     tags: dict[str, str]
     metrics: dict[str, MetricSummaryOut]
+    fingerprint: str | None = Field(default=None, description="sha256 over the normalised params")
 
 
 class RunList(BaseModel):
@@ -142,6 +143,73 @@ class HistoryOut(BaseModel):
     steps: list[int]
     timestamps: list[int]
     values: list[WireFloat]
+
+
+class DuplicateList(BaseModel):
+    runs: list[RunOut]
+
+
+class SimilarOut(BaseModel):
+    run: RunOut
+    distance: int = Field(description="params that differ or exist on one side only")
+
+
+class SimilarList(BaseModel):
+    runs: list[SimilarOut]
+
+
+class NearestOut(BaseModel):
+    run: RunOut | None
+    distance: int | None
+
+
+class RunRefOut(BaseModel):
+    id: str
+    name: str
+    project: str
+    user: str
+    status: RunStatus
+    start_time: int
+
+
+class ChangeOut(BaseModel):
+    before: Any
+    after: Any
+
+
+class MappingDiffOut(BaseModel):
+    added: dict[str, Any]
+    removed: dict[str, Any]
+    changed: dict[str, ChangeOut]
+    unchanged: int
+
+
+class MetricChangeOut(BaseModel):
+    before: MetricSummaryOut
+    after: MetricSummaryOut
+    last: WireFloat = Field(description="after - before")
+    min: WireFloat | None
+    max: WireFloat | None
+
+
+class MetricsDiffOut(BaseModel):
+    added: dict[str, MetricSummaryOut]
+    removed: dict[str, MetricSummaryOut]
+    changed: dict[str, MetricChangeOut]
+    unchanged: int
+
+
+class DiffOut(BaseModel):
+    """What changed from ``baseline`` to ``run``: "added" is what the run has and the baseline
+    lacks; "before" is the baseline's value."""
+
+    run: RunRefOut
+    baseline: RunRefOut
+    distance: int
+    params: MappingDiffOut
+    metrics: MetricsDiffOut
+    tags: MappingDiffOut
+    notes: ChangeOut | None
 
 
 class ErrorBody(BaseModel):

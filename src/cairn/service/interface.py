@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
+from cairn.core.diff import RunDiff
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 
 
@@ -102,5 +103,20 @@ class Tracking(Protocol):
         offset: int = 0,
         limit: int | None = None,
     ) -> MetricHistory: ...
+
+    def find_duplicates(self, project: str, fingerprint: str, limit: int = 5) -> list[Run]:
+        """Finished, non-deleted runs of ``project`` whose fingerprint is ``fingerprint``
+        (:func:`cairn.core.fingerprint.fingerprint`), newest first; [] for an unknown project."""
+        ...
+
+    def similar_runs(self, run_id: str, limit: int = 5) -> list[SimilarRun]:
+        """Earlier runs of the run's project, nearest first by param distance (params that
+        differ or exist on one side only), ties by how close the numbers are, then newest."""
+        ...
+
+    def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
+        """What changed from ``against`` to the run; without ``against``, from the run's nearest
+        earlier run (the first of :meth:`similar_runs`). Raises NotFound if it has none."""
+        ...
 
     def close(self) -> None: ...

@@ -17,15 +17,18 @@ from typing import Any
 
 from cairn.core import limits
 from cairn.core.clock import now_ms
-from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate
+from cairn.core.diff import RunDiff, diff_runs
+from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.errors import (
     AlreadyExists,
     InvalidQuery,
     InvalidRequest,
     InvalidValue,
+    NotFound,
     ProjectNotFound,
     RunNotActive,
 )
+from cairn.core.fingerprint import check_fingerprint
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.names import generate_run_name
 from cairn.core.params import flatten_config
@@ -65,14 +68,20 @@ class TrackingService:
         self.policy.check(self.principal, Action.READ, None)
         return self.store.list_projects()
 
+    def _project_id(self, name: str, action: Action = Action.READ) -> str:
+        """The id of a project, without the run counts a listing shows (they cost a scan)."""
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, action, project.name)
+        return project.id
+
     def _project_for_new_run(self, name: str) -> Project:
         try:
-            return self.store.get_project(name)
+            return self.store.get_project(name, with_counts=False)
         except ProjectNotFound:
             try:
                 return self.create_project(name)
             except AlreadyExists:  # created by a concurrent first run
-                return self.store.get_project(name)
+                return self.store.get_project(name, with_counts=False)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -166,7 +175,7 @@ class TrackingService:
             include_deleted=include_deleted,
             now_ms=now_ms(),
         )
-        return self.store.list_runs(self.get_project(project).id, query)
+        return self.store.list_runs(self._project_id(project), query)
 
     def group_runs(
         self,
@@ -190,7 +199,7 @@ class TrackingService:
             include_deleted=include_deleted,
             now_ms=now_ms(),
         )
-        return self.store.group_runs(self.get_project(project).id, query)
+        return self.store.group_runs(self._project_id(project), query)
 
     # -- params, tags, metrics --------------------------------------------------------------
 
@@ -242,6 +251,43 @@ class TrackingService:
         return self.store.get_metric_history(
             run_id, key, step_min=step_min, step_max=step_max, max_points=max_points, offset=offset, limit=limit
         )
+
+    # -- insight: duplicates, similar runs, what changed ------------------------------------
+
+    def find_duplicates(self, project: str, fingerprint: str, limit: int = 5) -> list[Run]:
+        """Finished, live runs of ``project`` with this fingerprint, newest first; none for a
+        project that does not exist yet."""
+        limits.check_name(project, "project name")
+        check_fingerprint(fingerprint)
+        limits.check_page_size(limit)
+        try:
+            found = self.store.get_project(project, with_counts=False)
+        except ProjectNotFound:
+            self.policy.check(self.principal, Action.READ, project)
+            return []
+        self.policy.check(self.principal, Action.READ, found.name)
+        return self.store.runs_by_fingerprint(found.id, fingerprint, status=RunStatus.FINISHED, limit=limit)
+
+    def similar_runs(self, run_id: str, limit: int = 5) -> list[SimilarRun]:
+        """The earlier runs of the run's project nearest to it by param distance."""
+        limits.check_page_size(limit)
+        run = self.store.get_run(run_id, details=False)
+        self.policy.check(self.principal, Action.READ, run.project)
+        return self.store.similar_runs(run_id, limit=limit)
+
+    def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
+        """What changed from ``against`` (by default the run's nearest earlier run) to the run.
+        Raises NotFound when there is no earlier run to compare with."""
+        run = self.get_run(run_id)
+        if against is not None:
+            return diff_runs(run, self.get_run(against))
+        nearest = self.store.similar_runs(run_id, limit=1)
+        if not nearest:
+            raise NotFound(
+                f"run {run_id} has no earlier run in project {run.project!r} to compare with; name one",
+                details={"run_id": run_id, "project": run.project},
+            )
+        return diff_runs(run, nearest[0].run)
 
     def close(self) -> None:
         self.store.close()

@@ -21,8 +21,9 @@ class ProjectStore(Protocol):
         """Create a project. Raises AlreadyExists if the name is taken."""
         ...
 
-    def get_project(self, name_or_id: str) -> Project:
-        """The project with that name or id. Raises ProjectNotFound."""
+    def get_project(self, name_or_id: str, *, with_counts: bool = True) -> Project:
+        """The project with that name or id (run_count and last_activity left at 0 and None
+        unless ``with_counts``). Raises ProjectNotFound."""
         ...
 
     def list_projects(self) -> list[Project]:

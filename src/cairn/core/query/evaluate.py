@@ -224,6 +224,8 @@ def sort_parts(field: Field, run: Run) -> tuple[Any, ...]:
     by its number (booleans as 0 and 1) and then its stored text, so numbers come before text.
     """
     value = field_value(field, run)
+    if field.source is Source.PARAM and value is not _MISSING and value is None:
+        return (True, None, None)  # logged as None: present, after every number and text
     if value is _MISSING or value is None:
         return (None, None, None) if field.source is Source.PARAM else (None,)
     if field.source is Source.METRIC:

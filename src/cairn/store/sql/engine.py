@@ -21,6 +21,8 @@ from cairn.core.errors import SchemaOutOfDate, StoreUnreadable, Unavailable
 from cairn.store.sql.schema import SCHEMA_HEAD
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_MMAP_BYTES = 1 << 30
+_SQLITE_CACHE_KIB = 65_536
 
 
 def sqlalchemy_url(uri: str) -> str:
@@ -80,6 +82,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # unless told.
         cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        # Searches join each run to its params and summaries at random: with SQLite's default
+        # 2 MB page cache, every lookup became a read() call. Reading through a memory map and
+        # a larger cache made a 100,000-run search several times faster.
+        cursor.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+        cursor.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

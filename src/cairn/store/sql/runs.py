@@ -7,25 +7,35 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.clock import now_ms
-from cairn.core.entities import MetricSummary, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
+from cairn.core.entities import (
+    MetricSummary,
+    Page,
+    ParamValue,
+    Project,
+    Run,
+    RunGroup,
+    RunStatus,
+    RunUpdate,
+    SimilarRun,
+)
 from cairn.core.errors import (
     AlreadyExists,
     ParamConflict,
     ProjectNotFound,
     RunNotFound,
 )
-from cairn.core.fingerprint import fingerprint
+from cairn.core.fingerprint import fingerprint as fingerprint_of
 from cairn.core.params import decode_param, encode_param, same_param_value
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, transaction
-from cairn.store.sql.similar import nearest_statement
 from cairn.store.sql.search import group_statement, groups_from_rows, search_page
+from cairn.store.sql.similar import nearest_statement
 
 _IN_CLAUSE_CHUNK = 500
 
@@ -47,9 +57,10 @@ class SqlRunStore:
             raise AlreadyExists(f"project {name!r} already exists", details={"project": name}) from exc
         return project
 
-    def get_project(self, name_or_id: str) -> Project:
+    def get_project(self, name_or_id: str, *, with_counts: bool = True) -> Project:
         with self._engines.read.connect() as conn:
-            projects = self._select_projects(conn, or_(t.projects.c.name == name_or_id, t.projects.c.id == name_or_id))
+            where = or_(t.projects.c.name == name_or_id, t.projects.c.id == name_or_id)
+            projects = self._select_projects(conn, where, with_counts=with_counts)
         if not projects:
             raise ProjectNotFound(f"no project named {name_or_id!r}", details={"project": name_or_id})
         # A name wins over an id that happens to look the same.
@@ -57,37 +68,37 @@ class SqlRunStore:
 
     def list_projects(self) -> list[Project]:
         with self._engines.read.connect() as conn:
-            return self._select_projects(conn, None)
+            return self._select_projects(conn, None, with_counts=True)
 
-    def _select_projects(self, conn: Connection, where: Any) -> list[Project]:
-        live = t.runs.c.deleted.is_(False)
-        counts = (
-            select(
-                t.runs.c.project_id,
-                func.count().label("run_count"),
-                func.max(func.coalesce(t.runs.c.end_time, t.runs.c.start_time)).label("last_activity"),
-            )
-            .where(live)
-            .group_by(t.runs.c.project_id)
-            .subquery()
-        )
-        query = select(t.projects, counts.c.run_count, counts.c.last_activity).outerjoin(
-            counts, counts.c.project_id == t.projects.c.id
-        )
+    def _select_projects(self, conn: Connection, where: Any, *, with_counts: bool) -> list[Project]:
+        columns: list[Any] = [t.projects]
+        if with_counts:
+            # Correlated per project, each answered from an index of runs (see schema.py).
+            live = and_(t.runs.c.project_id == t.projects.c.id, t.runs.c.deleted == false())
+            columns += [
+                select(func.count()).where(live).scalar_subquery().label("run_count"),
+                select(func.max(t.runs.c.start_time)).where(live).scalar_subquery().label("last_start"),
+                select(func.max(t.runs.c.end_time)).where(live).scalar_subquery().label("last_end"),
+            ]
+        query = select(*columns)
         if where is not None:
             query = query.where(where)
         query = query.order_by(t.projects.c.created_at.desc(), t.projects.c.id)
-        return [
-            Project(
-                id=row.id,
-                name=row.name,
-                description=row.description,
-                created_at=row.created_at,
-                run_count=row.run_count or 0,
-                last_activity=row.last_activity,
+        projects = []
+        for row in conn.execute(query):
+            m = row._mapping
+            times = [m[k] for k in ("last_start", "last_end") if with_counts and m[k] is not None]
+            projects.append(
+                Project(
+                    id=m["id"],
+                    name=m["name"],
+                    description=m["description"],
+                    created_at=m["created_at"],
+                    run_count=m["run_count"] or 0 if with_counts else 0,
+                    last_activity=max(times) if times else None,
+                )
             )
-            for row in conn.execute(query)
-        ]
+        return projects
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -120,7 +131,7 @@ class SqlRunStore:
                     "parent_id": parent_id,
                     "notes": notes,
                     "deleted": False,
-                    "fingerprint": fingerprint(params),
+                    "fingerprint": fingerprint_of(params),
                 },
             )
             if tags:
@@ -269,9 +280,14 @@ class SqlRunStore:
 
     def _refresh_fingerprint(self, conn: Connection, run_id: str) -> None:
         """Recompute the run's fingerprint from all its params, in the caller's transaction."""
+        # Lock the run first (PostgreSQL; SQLite's write transactions are serial already): two
+        # requests adding different params then recompute one after the other, the second
+        # seeing the first's params. NO KEY UPDATE does not wait for the key-share locks the
+        # param inserts themselves hold on the run, so the two cannot deadlock.
+        conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id).with_for_update(key_share=True))
         rows = conn.execute(select(t.params).where(t.params.c.run_id == run_id))
         params = {row.key: decode_param(row.value_type, row.value_text) for row in rows}
-        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(fingerprint=fingerprint(params)))
+        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(fingerprint=fingerprint_of(params)))
 
     def runs_by_fingerprint(
         self, project_id: str, fingerprint: str, *, status: RunStatus | None = None, limit: int = 5
@@ -279,11 +295,14 @@ class SqlRunStore:
         query = _RUN_QUERY.where(
             t.runs.c.project_id == project_id,
             t.runs.c.fingerprint == fingerprint,
-            t.runs.c.deleted.is_(False),
+            t.runs.c.deleted == false(),
         )
         if status is not None:
             query = query.where(t.runs.c.status == status.value)
-        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit)
+        # "+ 0": SQLite would otherwise walk ix_runs_project_start to get the order for free,
+        # reading every run of the project; this way it looks the fingerprint up in
+        # ix_runs_project_fingerprint and sorts the few runs it finds.
+        query = query.order_by((t.runs.c.start_time + 0).desc(), t.runs.c.id.desc()).limit(limit)
         with self._engines.read.connect() as conn:
             return self._load_runs(conn, conn.execute(query).all())
 
@@ -294,9 +313,7 @@ class SqlRunStore:
             ).first()
             if target is None:
                 raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
-            nearest = conn.execute(
-                nearest_statement(run_id, target.project_id, target.start_time, limit=limit)
-            ).all()
+            nearest = conn.execute(nearest_statement(run_id, target.project_id, target.start_time, limit=limit)).all()
             rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_([n.id for n in nearest]))).all() if nearest else []
             by_id = {run.id: run for run in self._load_runs(conn, rows)}
         return [SimilarRun(by_id[n.id], int(n.distance)) for n in nearest]

@@ -29,6 +29,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -58,6 +59,7 @@ from cairn.core.query.ast import (
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.query.values import duration_millis, time_millis
 from cairn.store.sql import schema as t
+from cairn.store.sql.schema import VALUE_PREFIX
 
 _NUMBER_TYPES = ("int", "float")
 
@@ -72,10 +74,14 @@ class _SortPart:
 
 
 class _Compiler:
-    def __init__(self, dialect: str, now_ms: int) -> None:
+    def __init__(self, dialect: str, now_ms: int, where: Expr | None = None, *, sorted_by_value: bool = True) -> None:
         self.dialect = dialect
+        self.sorted_by_value = sorted_by_value
         self.now_ms = now_ms
         self.joined: dict[tuple[Source, str], FromClause] = {}
+        # Keys a run must have for the query to hold: joined INNER, which lets the database
+        # start from whichever of them is most selective instead of from every run.
+        self.required = _needed_for(where, True) if where is not None else set()
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -89,8 +95,9 @@ class _Compiler:
 
     def from_clause(self) -> FromClause:
         joined: FromClause = t.runs.join(t.projects, t.projects.c.id == t.runs.c.project_id)
-        for (_, key), alias in self.joined.items():
-            joined = joined.outerjoin(alias, and_(alias.c.run_id == t.runs.c.id, alias.c.key == key))
+        for (source, key), alias in self.joined.items():
+            on = and_(alias.c.run_id == t.runs.c.id, alias.c.key == key)
+            joined = joined.join(alias, on) if (source, key) in self.required else joined.outerjoin(alias, on)
         return joined
 
     def text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -139,11 +146,29 @@ class _Compiler:
         }
         return columns[name]
 
+    def hinted(self, op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
+        """``left op right``, with SQLite told how selective it is likely to be.
+
+        Without statistics SQLite guesses, and it guessed that ``metrics.acc > 0.5`` narrows
+        more than ``params.lr = 0.01``: it then walked half of all runs instead of a sixth.
+        An equality usually picks few runs, a range many; ``likelihood()`` says so and leaves
+        the term usable by an index. PostgreSQL keeps real statistics and needs no hint.
+
+        Newest-first results are left alone: walking the runs in creation order and stopping
+        after a page of matches beats gathering every match and sorting it, unless the filter
+        is very rare.
+        """
+        term = _apply(op, left, right)
+        if self.dialect != "sqlite" or not self.sorted_by_value:
+            return term
+        chance = {Op.EQ: "0.05", Op.NE: "0.9"}.get(op, "0.5")
+        return func.likelihood(term, literal_column(chance))
+
     def compare(self, field: Field, op: Op, value: Value) -> ColumnElement[bool]:
         if field.source is Source.METRIC:
-            return _apply(op, self.metric(field), literal(float(value)))  # type: ignore[arg-type]
+            return self.hinted(op, self.metric(field), literal(float(value)))  # type: ignore[arg-type]
         if field.source is Source.TAG:
-            return _apply(op, self.text(self.table_for(field).c.value), literal(value))
+            return self.text_term(self.table_for(field).c.value, op, str(value))
         if field.source is Source.ATTRIBUTE:
             kind = ATTRIBUTES[field.key]
             column = self.attribute(field.key)
@@ -159,14 +184,25 @@ class _Compiler:
         if isinstance(value, bool):
             matched = and_(row.value_type == "bool", _apply(op, row.value_text, literal("true" if value else "false")))
         elif isinstance(value, int | float):
-            matched = case(
-                (row.value_type.in_(_NUMBER_TYPES), _apply(op, row.value_number, literal(float(value)))),
-                else_=false(),
-            )
+            matched = and_(row.value_type.in_(_NUMBER_TYPES), self.hinted(op, row.value_number, literal(float(value))))
         else:
-            matched = and_(row.value_type == "str", _apply(op, self.text(row.value_text), literal(value)))
-        # A run without the key: unknown. With it, but of another kind: false.
-        return case((row.run_id.is_(None), null()), else_=matched)
+            matched = and_(row.value_type == "str", self.text_term(row.value_text, op, str(value)))
+        return self.unknown_if_missing(field, matched)
+
+    def text_term(self, column: ColumnElement[Any], op: Op, value: str) -> ColumnElement[bool]:
+        """``column op value`` on text; an equality also matches the indexed prefix first, so
+        the database can find the value in the index (see schema.VALUE_PREFIX)."""
+        term = self.hinted(op, self.text(column), literal(value))
+        if op is not Op.EQ:
+            return term
+        prefix = self.hinted(Op.EQ, func.substr(column, 1, VALUE_PREFIX), literal(value[:VALUE_PREFIX]))
+        return and_(prefix, term)
+
+    def unknown_if_missing(self, field: Field, matched: ColumnElement[bool]) -> ColumnElement[bool]:
+        """A run without the key: unknown. With it, but of another kind: false (``matched``)."""
+        if (field.source, field.key) in self.required:
+            return matched  # joined INNER: every row has the key; plain terms stay indexable
+        return case((self.table_for(field).c.run_id.is_(None), null()), else_=matched)
 
     def metric(self, field: Field) -> ColumnElement[Any]:
         row = self.table_for(field).c
@@ -192,8 +228,7 @@ class _Compiler:
         else:
             matched = subject.like(pattern, escape="\\")
         if field.source is Source.PARAM:
-            row = self.table_for(field).c
-            matched = case((row.run_id.is_(None), null()), else_=and_(row.value_type == "str", matched))
+            matched = self.unknown_if_missing(field, and_(self.table_for(field).c.value_type == "str", matched))
         return not_(matched) if expr.negated else matched
 
     def ascii_lower(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -220,6 +255,27 @@ class _Compiler:
             return [_SortPart(self.text(self.table_for(field).c.value), descending)]
         column = self.attribute(field.key)
         return [_SortPart(self.text(column) if ATTRIBUTES[field.key] == "text" else column, descending)]
+
+
+def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
+    """The keys a run must have for ``expr`` to come out as ``outcome`` (true or false).
+
+    A comparison on a missing key is unknown, neither true nor false, so it needs its key
+    either way; ``is null`` is true only without the key and false only with it; ``and``,
+    ``or`` and ``not`` combine these as three-valued logic does.
+    """
+    if isinstance(expr, Compare | In | Like):
+        return set() if expr.field.source is Source.ATTRIBUTE else {(expr.field.source, expr.field.key)}
+    if isinstance(expr, IsNull):
+        key: set[tuple[Source, str]] = set()
+        if expr.field.source is not Source.ATTRIBUTE:
+            key.add((expr.field.source, expr.field.key))
+        return key if outcome == expr.negated else set()
+    if isinstance(expr, Not):
+        return _needed_for(expr.operand, not outcome)
+    left, right = _needed_for(expr.left, outcome), _needed_for(expr.right, outcome)
+    both_needed = isinstance(expr, And) == outcome
+    return left | right if both_needed else left & right
 
 
 def _apply(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -254,10 +310,10 @@ def _expanded(parts: Sequence[_SortPart]) -> list[tuple[ColumnElement[Any], bool
 
 def search_statement(project_id: str, query: RunQuery, dialect: str) -> tuple[Select[Any], int]:
     """The SELECT of run ids (and their sort values) for ``query``; also how many sort columns."""
-    compiler = _Compiler(dialect, query.now_ms)
+    compiler = _Compiler(dialect, query.now_ms, query.where, sorted_by_value=bool(query.order))
     where: ColumnElement[bool] = t.runs.c.project_id == project_id
     if not query.include_deleted:
-        where = and_(where, t.runs.c.deleted.is_(False))
+        where = and_(where, t.runs.c.deleted == false())
     if query.where is not None:
         where = and_(where, compiler.predicate(query.where))
     parts: list[_SortPart] = []
@@ -333,16 +389,18 @@ def search_page(conn: Any, project_id: str, query: RunQuery, dialect: str) -> tu
 
 
 def group_statement(project_id: str, query: GroupQuery, dialect: str) -> Select[Any]:
-    compiler = _Compiler(dialect, query.now_ms)
+    compiler = _Compiler(dialect, query.now_ms, query.where)
     where: ColumnElement[bool] = t.runs.c.project_id == project_id
     if not query.include_deleted:
-        where = and_(where, t.runs.c.deleted.is_(False))
+        where = and_(where, t.runs.c.deleted == false())
     if query.where is not None:
         where = and_(where, compiler.predicate(query.where))
     field = query.group_by
     if field.source is Source.PARAM:
         row = compiler.table_for(field).c
-        keys: list[ColumnElement[Any]] = [row.value_type, row.value_text]
+        # A param logged as None falls in one group with the runs that never logged it.
+        kind = case((row.value_type == "none", null()), else_=row.value_type)
+        keys: list[ColumnElement[Any]] = [kind, row.value_text]
     elif field.source is Source.TAG:
         keys = [compiler.table_for(field).c.value]
     elif field.source is Source.ATTRIBUTE:

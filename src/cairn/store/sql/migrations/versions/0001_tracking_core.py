@@ -34,8 +34,9 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=True),
         sa.Column("notes", sa.Text, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_runs_project_start", "runs", ["project_id", "start_time", "id"])
+    op.create_index("ix_runs_project_start", "runs", ["project_id", "deleted", "start_time", "id"])
     op.create_table(
         "params",
         sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
@@ -43,12 +44,14 @@ def upgrade() -> None:
         sa.Column("value_type", sa.String(8), nullable=False),
         sa.Column("value_text", sa.Text, nullable=True),
         sa.Column("value_number", sa.Float, nullable=True),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "tags",
         sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("key", sa.String(250), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "metric_chunks",
@@ -75,6 +78,7 @@ def upgrade() -> None:
         sa.Column("min_value", sa.Float, nullable=True),
         sa.Column("max_value", sa.Float, nullable=True),
         sa.Column("count", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ingest_batches",
@@ -83,6 +87,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger, primary_key=True),
         sa.Column("points", sa.Integer, nullable=False),
         sa.Column("received_at", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
 
 

@@ -15,18 +15,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("fingerprint", sa.String(64), nullable=True))
+    # A plain ADD COLUMN: batch mode would rebuild the table and lose WITHOUT ROWID on SQLite.
+    op.add_column("runs", sa.Column("fingerprint", sa.String(64), nullable=True))
     op.create_index("ix_runs_project_fingerprint", "runs", ["project_id", "fingerprint"])
+    op.create_index("ix_runs_project_end", "runs", ["project_id", "deleted", "end_time"])
     op.create_index("ix_params_key_number", "params", ["key", "value_number"])
-    op.create_index("ix_tags_key", "tags", ["key"])
+    op.create_index("ix_params_key_text", "params", ["key", sa.text("substr(value_text, 1, 200)")])
+    op.create_index("ix_tags_key_value", "tags", ["key", sa.text("substr(value, 1, 200)")])
     op.create_index("ix_metric_summaries_key_last", "metric_summaries", ["key", "last_value"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_metric_summaries_key_last", "metric_summaries")
-    op.drop_index("ix_tags_key", "tags")
+    op.drop_index("ix_tags_key_value", "tags")
+    op.drop_index("ix_params_key_text", "params")
     op.drop_index("ix_params_key_number", "params")
+    op.drop_index("ix_runs_project_end", "runs")
     op.drop_index("ix_runs_project_fingerprint", "runs")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("fingerprint")
+    op.drop_column("runs", "fingerprint")
