@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +17,19 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import ThreadedServer, free_port
 
 from cairn.client.http import HttpTracking
 from cairn.core.entities import Run, RunStatus, RunUpdate
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.query.ast import Duration
-from cairn.core.query.evaluate import matches, sort_runs
-from cairn.core.query.parser import parse_order, parse_query
+from cairn.core.query.evaluate import field_value, matches, sort_runs
+from cairn.core.query.parser import parse_field, parse_order, parse_query
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
 from cairn.store.sql import SqlStore
-from tests.conftest import ThreadedServer, free_port
 
 PROJECT = "reference"
 BASE_TIME = 1_700_000_000_000
@@ -53,7 +54,7 @@ def _param_value(rng: random.Random) -> object:
 def _populate(tracking: Tracking) -> list[Run]:
     rng = random.Random(20261126)
     ids = []
-    for i in range(40):
+    for _ in range(40):
         config = {key: _param_value(rng) for key in PARAM_KEYS if rng.random() < 0.75}
         tags = {key: rng.choice(TEXTS) for key in TAG_KEYS if rng.random() < 0.6}
         start = BASE_TIME + rng.choice([0, 1, 2, 5]) * 60_000  # equal times test the id tie-break
@@ -77,7 +78,9 @@ def _populate(tracking: Tracking) -> list[Run]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "http", pytest.param("postgres", marks=pytest.mark.postgres)])
-def populated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracking, list[Run]]]:
+def populated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Tracking, list[Run]]]:
     folder: Path = tmp_path_factory.mktemp(request.param)
     if request.param == "sqlite":
         tracking: Tracking = TrackingService(SqlStore(str(folder / "q.db")), Principal("t"))
@@ -117,8 +120,10 @@ def _literal(value: object) -> str:
 
 param_fields = st.sampled_from([f"params.{k}" for k in PARAM_KEYS] + ['params."model.depth"', "params.missing"])
 metric_fields = st.builds(
-    lambda key, agg: f"metrics.{key}{agg}", st.sampled_from(METRIC_KEYS + ["gone"]), st.sampled_from(["", ".min", ".max", ".count", ".last"])
-)  # fmt: skip
+    lambda key, agg: f"metrics.{key}{agg}",
+    st.sampled_from(METRIC_KEYS + ["gone"]),
+    st.sampled_from(["", ".min", ".max", ".count", ".last"]),
+)
 tag_fields = st.sampled_from([f"tags.{k}" for k in TAG_KEYS] + ["tags.none"])
 text_attributes = st.sampled_from(["name", "status", "user", "parent"])
 ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
@@ -145,7 +150,9 @@ def predicates(draw: st.DrawFn) -> str:
         negation = draw(st.sampled_from(["", "not "]))
         return f"{field} {negation}{draw(st.sampled_from(['like', 'ilike']))} {_quote(draw(patterns))}"
     if choice == 6:
-        field = draw(st.one_of(param_fields, metric_fields, tag_fields, st.sampled_from(["parent", "ended", "duration"])))
+        field = draw(
+            st.one_of(param_fields, metric_fields, tag_fields, st.sampled_from(["parent", "ended", "duration"]))
+        )
         return f"{field} is {draw(st.sampled_from(['', 'not ']))}null"
     if choice == 7:
         values = draw(st.lists(st.one_of(numbers, texts, st.booleans()), min_size=1, max_size=3))
@@ -153,7 +160,13 @@ def predicates(draw: st.DrawFn) -> str:
         return f"{draw(param_fields)} {negation}in ({', '.join(_literal(v) for v in values)})"
     return draw(
         st.sampled_from(
-            ["duration > 60", "duration <= 1h", "created > '2023-11-14T22:14'", "created < -1d", "ended >= '2020-01-01'"]
+            [
+                "duration > 60",
+                "duration <= 1h",
+                "created > '2023-11-14T22:14'",
+                "created < -1d",
+                "ended >= '2020-01-01'",
+            ]
         )
     )
 
@@ -182,8 +195,6 @@ def test_search_equals_the_reference(
     populated: tuple[Tracking, list[Run]], where: str, order_by: str, page: int
 ) -> None:
     tracking, runs = populated
-    import time
-
     now = time.time_ns() // 1_000_000
     expected = sort_runs([r for r in runs if matches(parse_query(where), r, now)], parse_order(order_by))
     found: list[str] = []
@@ -206,12 +217,7 @@ def test_search_equals_the_reference(
 def test_groups_equal_the_reference(
     populated: tuple[Tracking, list[Run]], where: str, group_by: str, metric: str
 ) -> None:
-    from cairn.core.query.evaluate import field_value
-    from cairn.core.query.parser import parse_field
-
     tracking, runs = populated
-    import time
-
     now = time.time_ns() // 1_000_000
     selected = [r for r in runs if matches(parse_query(where), r, now)]
     group_field, metric_field = parse_field(group_by), parse_field(metric)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from cairn import __version__
-from cairn.core.errors import CairnError
+from cairn.core.errors import CairnError, InvalidQuery
 
 #: Each command's module is imported only when that command runs: `cairn server` then holds
 #: no table or progress-bar code in the supervisor that every worker is forked from.
@@ -41,11 +41,21 @@ class CairnGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except InvalidQuery as exc:
+            raise click.ClickException(_pointed(exc)) from exc
         except CairnError as exc:
             raise click.ClickException(_one_line(exc.message)) from exc
         except OSError as exc:  # a store path that cannot be created or read
             where = f": {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
+
+
+def _pointed(exc: InvalidQuery) -> str:
+    """The message, then the query with a caret under the column it names."""
+    query, position = exc.details.get("query"), exc.details.get("position")
+    if not isinstance(query, str) or not isinstance(position, int) or "\n" in query:
+        return _one_line(exc.message)
+    return f"{exc.message}\n  {query}\n  {' ' * position}^"
 
 
 def _one_line(message: str) -> str:

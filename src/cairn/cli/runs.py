@@ -15,7 +15,7 @@ from cairn.core.clock import now_ms
 from cairn.core.entities import ParamValue, Run, RunStatus
 from cairn.core.errors import RunNotFound
 from cairn.core.limits import MAX_PAGE_SIZE
-from cairn.core.wire import run_to_wire
+from cairn.core.wire import group_to_wire, run_to_wire
 from cairn.service.interface import Tracking
 
 #: Columns of params and metrics a table shows unless told which.
@@ -42,6 +42,21 @@ def runs_group() -> None:
     metavar="N",
     help="Show at most N runs, newest first.",
 )
+@click.option(
+    "-w",
+    "--where",
+    default="",
+    metavar="QUERY",
+    help="Only runs matching QUERY, e.g. \"metrics.acc > 0.9 and params.optimizer = 'adam'\" (see docs/query.md).",
+)
+@click.option(
+    "-s",
+    "--sort",
+    "order_by",
+    default="",
+    metavar="ORDER",
+    help='Sort by fields, e.g. "metrics.acc desc, params.lr". Default: newest first.',
+)
 @click.option("--include-deleted", is_flag=True, help="Also list deleted runs, marked as such.")
 @click.option(
     "-p",
@@ -66,25 +81,29 @@ def runs_group() -> None:
 def list_command(
     project: str,
     limit: int,
+    where: str,
+    order_by: str,
     include_deleted: bool,
     param_keys: tuple[str, ...],
     metric_keys: tuple[str, ...],
     uri: str | None,
     as_json: bool,
 ) -> None:
-    """List the runs of PROJECT, newest first.
+    """List the runs of PROJECT: newest first, or as --sort says, only those --where selects.
 
     The table shows a short id, name, status, user, start time, duration, a few params and the
     last value of a few metrics. --json gives every run in full: params, tags, notes, and each
     metric's last, min, max, count and last step.
     """
     with open_tracking(uri) as tracking:
-        runs, more = _select_runs(tracking, project, limit=limit, include_deleted=include_deleted)
+        runs, more = _select_runs(
+            tracking, project, limit=limit, where=where, order_by=order_by, include_deleted=include_deleted
+        )
     if as_json:
         output.print_json([run_to_wire(run) for run in runs])
         return
     if not runs:
-        click.echo(f"No runs in project {project!r}.")
+        click.echo(f"No runs in project {project!r} match {where!r}." if where else f"No runs in project {project!r}.")
         return
     chosen = bool(param_keys or metric_keys)
     if chosen:
@@ -122,13 +141,17 @@ def list_command(
     )
 
 
-def _select_runs(tracking: Tracking, project: str, *, limit: int, include_deleted: bool) -> tuple[list[Run], bool]:
+def _select_runs(
+    tracking: Tracking, project: str, *, limit: int, where: str, order_by: str, include_deleted: bool
+) -> tuple[list[Run], bool]:
     """Up to ``limit`` runs, page by page; and whether there are more."""
     runs: list[Run] = []
     token: str | None = None
     while len(runs) < limit:
         page = tracking.list_runs(
             project,
+            where=where,
+            order_by=order_by,
             include_deleted=include_deleted,
             limit=min(limit - len(runs), MAX_PAGE_SIZE),
             page_token=token,
@@ -291,3 +314,42 @@ def _overview(run: Run) -> Text:
     if run.parent_id is not None:
         rows.append(("parent", run.parent_id))
     return output.key_values(rows)
+
+
+@runs_group.command("groups")
+@click.argument("project")
+@click.option(
+    "-b", "--by", "group_by", required=True, metavar="FIELD", help='Group by this field, e.g. "params.optimizer".'
+)
+@click.option(
+    "-m", "--metric", default=None, metavar="METRIC", help='Aggregate this metric per group, e.g. "metrics.acc".'
+)
+@click.option("-w", "--where", default="", metavar="QUERY", help="Only runs matching QUERY (see docs/query.md).")
+@click.option("--include-deleted", is_flag=True, help="Count deleted runs too.")
+@uri_option
+@json_option
+def groups_command(
+    project: str, group_by: str, metric: str | None, where: str, include_deleted: bool, uri: str | None, as_json: bool
+) -> None:
+    """Group the runs of PROJECT by a field: how many runs per value, and a metric's mean, min
+    and max in each group, largest group first."""
+    with open_tracking(uri) as tracking:
+        groups = tracking.group_runs(
+            project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted
+        )
+    if as_json:
+        output.print_json([group_to_wire(g) for g in groups])
+        return
+    headers = [group_by, "runs"] + ([f"mean {metric}", "min", "max"] if metric else [])
+    table = output.table(*headers)
+    for group in groups:
+        cells = [
+            Text("(none)" if group.value is None else output.param(group.value, compact=True)),
+            Text(str(group.count)),
+        ]
+        if metric:
+            cells += [
+                Text(output.number(v)) if v is not None else Text("-") for v in (group.mean, group.min, group.max)
+            ]
+        table.add_row(*cells)
+    output.show(table)

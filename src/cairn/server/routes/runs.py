@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from cairn.core import limits
 from cairn.core.entities import RunUpdate
-from cairn.core.query.parser import MAX_QUERY_LENGTH
 from cairn.core.wire import group_to_wire, params_from_wire, run_to_wire
 from cairn.server.deps import tracking
 from cairn.server.jsonresponse import JsonResponse
@@ -39,7 +38,7 @@ def create_run(body: RunCreate, service: Tracking) -> JsonResponse:
 def list_runs(
     service: Tracking,
     project: Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)],
-    where: Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="a query, see docs/query.md")] = "",
+    where: Annotated[str, Query(description="a query, see docs/query.md")] = "",
     order_by: Annotated[str, Query(max_length=1000, description='e.g. "metrics.acc desc, params.lr"')] = "",
     limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
     page_token: Annotated[str | None, Query(max_length=5000)] = None,
@@ -57,7 +56,7 @@ def group_runs(
     project: Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)],
     group_by: Annotated[str, Query(min_length=1, max_length=1000, description='e.g. "params.optimizer"')],
     metric: Annotated[str | None, Query(max_length=1000, description='e.g. "metrics.acc"')] = None,
-    where: Annotated[str, Query(max_length=MAX_QUERY_LENGTH)] = "",
+    where: Annotated[str, Query(description="a query, see docs/query.md")] = "",
     include_deleted: bool = False,
 ) -> JsonResponse:
     groups = service.group_runs(project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted)

@@ -1,0 +1,72 @@
+"""Bad queries are refused with their column, on every backend; nothing reaches SQL as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from cairn.core.errors import InvalidQuery, InvalidRequest
+from cairn.service.interface import Tracking
+
+BAD_QUERIES = [
+    ("metrics.acc > 'abc'", 15, "is a number"),
+    ("params.lr >> 1", 12, "expected a value"),
+    ("params.lr = adam", 13, "need quotes"),
+    ("tags.team = 5", 13, "tags hold text"),
+    ("name like 5", 11, "text pattern"),
+    ("created > 'yesterday'", 11, "not a date"),
+    ("created > 7d", 11, "minus"),
+    ("bogus = 1", 1, "unknown field"),
+    ("(params.lr = 1", 15, "expected ')'"),
+    ("params.lr = 1 and", 18, "expected a field"),
+    ("params.lr = 1; drop table runs", 14, "unexpected character"),
+    ("name = 'unterminated", 8, "unterminated"),
+    ("metrics.acc like 'a%'", 1, "applies to text"),
+    ("params.flag > true", 15, "booleans only"),
+]
+
+
+@pytest.mark.parametrize(("query", "column", "words"), BAD_QUERIES)
+def test_bad_queries_name_their_column(tracking: Tracking, query: str, column: int, words: str) -> None:
+    tracking.create_run("p")
+    with pytest.raises(InvalidQuery) as raised:
+        tracking.list_runs("p", where=query)
+    assert raised.value.details["column"] == column, raised.value.message
+    assert raised.value.details["query"] == query
+    assert words in raised.value.message
+    assert raised.value.message.endswith(f"at column {column}")
+
+
+def test_bad_sort_and_group_fields(tracking: Tracking) -> None:
+    tracking.create_run("p")
+    with pytest.raises(InvalidQuery):
+        tracking.list_runs("p", order_by="metrics.acc sideways")
+    with pytest.raises(InvalidQuery):
+        tracking.list_runs("p", order_by="nonsense")
+    with pytest.raises(InvalidQuery):
+        tracking.group_runs("p", group_by="metrics.acc")
+    with pytest.raises(InvalidQuery):
+        tracking.group_runs("p", group_by="params.x", metric="params.y")
+    with pytest.raises(InvalidQuery):
+        tracking.list_runs("p", where="x" * 10_001)
+
+
+def test_injection_is_just_text(tracking: Tracking) -> None:
+    evil = "'; drop table runs; --"
+    run = tracking.create_run("p", name=evil, tags={"t": evil})
+    quoted = evil.replace("'", "''")
+    assert [r.id for r in tracking.list_runs("p", where=f"name = '{quoted}'").items] == [run.id]
+    assert [r.id for r in tracking.list_runs("p", where=f"tags.t = '{quoted}' and name like '%drop%'").items] == [
+        run.id
+    ]
+    assert len(tracking.list_runs("p").items) == 1  # the table is still there
+
+
+def test_a_page_token_only_serves_its_own_query(tracking: Tracking) -> None:
+    for _ in range(3):
+        tracking.create_run("p", config={"lr": 0.1})
+    first = tracking.list_runs("p", where="params.lr = 0.1", limit=1)
+    assert first.next_page_token is not None
+    with pytest.raises(InvalidRequest):
+        tracking.list_runs("p", where="params.lr > 0", limit=1, page_token=first.next_page_token)
+    second = tracking.list_runs("p", where="params.lr = 0.1", limit=1, page_token=first.next_page_token)
+    assert second.items[0].id != first.items[0].id
