@@ -70,3 +70,20 @@ def test_a_page_token_only_serves_its_own_query(tracking: Tracking) -> None:
         tracking.list_runs("p", where="params.lr > 0", limit=1, page_token=first.next_page_token)
     second = tracking.list_runs("p", where="params.lr = 0.1", limit=1, page_token=first.next_page_token)
     assert second.items[0].id != first.items[0].id
+
+
+def test_sorted_pages_are_stable_while_runs_are_added(tracking: Tracking) -> None:
+    original = [tracking.create_run("p", config={"lr": lr}).id for lr in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]
+    first = tracking.list_runs("p", where="params.lr > 0", order_by="params.lr desc", limit=3)
+    assert [r.params["lr"] for r in first.items] == [0.6, 0.5, 0.4]
+    # New runs on both sides of the page boundary, and one equal to the last value shown.
+    for lr in (0.05, 0.45, 0.4, 0.9):
+        tracking.create_run("p", config={"lr": lr})
+    rest = tracking.list_runs(
+        "p", where="params.lr > 0", order_by="params.lr desc", limit=100, page_token=first.next_page_token
+    )
+    seen = [r.id for r in first.items] + [r.id for r in rest.items]
+    assert len(seen) == len(set(seen)), "a run was repeated across pages"
+    assert set(original) <= set(seen), "a run was skipped"
+    values = [r.params["lr"] for r in rest.items]
+    assert values == sorted(values, reverse=True) and max(values) <= 0.4
