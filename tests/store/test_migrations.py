@@ -17,7 +17,6 @@ from cairn.store.sql.engine import redact, sqlalchemy_url
 from cairn.store.sql.migrate import alembic_config, head_revision, upgrade
 from cairn.store.sql.schema import SCHEMA_HEAD, metadata
 
-
 # SQLAlchemy cannot reflect indexes on expressions (the text-prefix indexes of params and tags)
 # and says so; compare_metadata then leaves them out, so test_expression_indexes_exist checks
 # them directly.

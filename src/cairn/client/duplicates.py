@@ -39,7 +39,8 @@ def describe(duplicates: Sequence[Run], target: str, *, uri: str | None) -> str:
     where to look (``uri`` is what the caller passed to ``init``, None when it was not)."""
     first = duplicates[0]
     when = first.end_time if first.end_time is not None else first.start_time
-    line = f'this config already ran in project "{first.project}": run "{first.name}" by {first.user}, {ago(when)}'
+    line = f'this config already ran in project "{first.project}": '
+    line += f'run "{first.name}" by {first.user}, finished {ago(when)}'
     metrics = headline(first)
     if metrics:
         line += f" ({metrics})"

@@ -292,17 +292,15 @@ class SqlRunStore:
     def runs_by_fingerprint(
         self, project_id: str, fingerprint: str, *, status: RunStatus | None = None, limit: int = 5
     ) -> list[Run]:
-        query = _RUN_QUERY.where(
-            t.runs.c.project_id == project_id,
-            t.runs.c.fingerprint == fingerprint,
-            t.runs.c.deleted == false(),
-        )
+        # The ids come from ix_runs_project_fingerprint alone; only then are the runs read by
+        # primary key, filtered and sorted. As one flat WHERE, SQLite took ix_runs_project_start
+        # or ix_runs_project_end instead (as many equalities, and the order for free) and read
+        # every live run of the project: 90 ms instead of 1 ms at 100,000 runs.
+        same = select(t.runs.c.id).where(t.runs.c.project_id == project_id, t.runs.c.fingerprint == fingerprint)
+        query = _RUN_QUERY.where(t.runs.c.id.in_(same), t.runs.c.deleted == false())
         if status is not None:
             query = query.where(t.runs.c.status == status.value)
-        # "+ 0": SQLite would otherwise walk ix_runs_project_start to get the order for free,
-        # reading every run of the project; this way it looks the fingerprint up in
-        # ix_runs_project_fingerprint and sorts the few runs it finds.
-        query = query.order_by((t.runs.c.start_time + 0).desc(), t.runs.c.id.desc()).limit(limit)
+        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit)
         with self._engines.read.connect() as conn:
             return self._load_runs(conn, conn.execute(query).all())
 
