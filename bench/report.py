@@ -292,6 +292,181 @@ def what_was_measured(results: Mapping[str, object]) -> list[str]:
     return notes
 
 
+# -- search (issue 4): bench/search_cairn.py and bench/search_mlflow.py ------------------------
+
+#: (query key, label); the where/filter strings themselves come from each side's JSON.
+SEARCH_ROWS = (
+    ("no_filter", "no filter, first 100 by creation"),
+    ("metric_and_param", "metric > x and param = y, sorted by the metric"),
+    ("tag_equals", "tag equality"),
+    ("three_way_or", "three-way `or` with a `like`"),
+    ("group_by", "group by a param, mean of a metric"),
+)
+SEARCH_LIMIT_MS = 100.0
+SEARCH_MIN_RATIO = 20.0
+DUPLICATE_LIMIT_MS = 20.0
+
+
+def _search_cell(timing: object) -> tuple[str, float | None]:
+    """ "16.0 ms (p95 16.9 ms)" and the p50, from one query's timing; "—" when absent."""
+    if not isinstance(timing, Mapping):
+        return MISSING, None
+    p50, p95 = number(timing.get("p50_ms")), number(timing.get("p95_ms"))
+    if p50 is None:
+        return MISSING, None
+    text = format_ms(p50) + (f" (p95 {format_ms(p95)})" if p95 is not None else "")
+    return text, p50
+
+
+def _runs_of(timing: object) -> int | None:
+    runs = number(timing.get("runs")) if isinstance(timing, Mapping) else None
+    return None if runs is None else int(runs)
+
+
+def _at(node: object, *path: str) -> object:
+    """The object at `path` in nested mappings (not its `value`), or None."""
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def search_runs_size(search: Mapping[str, object]) -> int | None:
+    """How many runs Cairn searched (the size in the table's title)."""
+    return _runs_of(_at(search, "cairn", "sqlite", "queries", "no_filter"))
+
+
+def search_table(search: Mapping[str, object]) -> list[str]:
+    cairn, mlflow = search.get("cairn"), search.get("mlflow")
+    timing = _at
+    lines = [
+        "| query | Cairn, SQLite | Cairn, PostgreSQL | MLflow (SQLite) | ratio | target for Cairn (SQLite) | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    cairn_runs = search_runs_size(search)
+    for key, label in SEARCH_ROWS:
+        sqlite_timing = timing(cairn, "sqlite", "queries", key)
+        sqlite_text, sqlite_ms = _search_cell(sqlite_timing)
+        postgres_text, _ = _search_cell(timing(cairn, "postgresql", "queries", key))
+        mlflow_timing = timing(mlflow, "queries", key)
+        mlflow_text, mlflow_ms = _search_cell(mlflow_timing)
+        mlflow_runs = _runs_of(mlflow_timing)
+        smaller = mlflow_runs is not None and cairn_runs is not None and mlflow_runs < cairn_runs
+        ratio = mlflow_ms / sqlite_ms if mlflow_ms and sqlite_ms else None
+        timeout_s = number(_at(mlflow_timing, "full_size_timeout_s"))
+        if smaller:
+            mlflow_text += f" at {mlflow_runs:,} runs"
+        if smaller and timeout_s is not None:
+            # MLflow did not answer at full size within the timeout: at equal sizes it took
+            # longer than that, so the ratio is at least timeout / Cairn's p50.
+            mlflow_text = f"> {format_s(timeout_s)} (stopped); {mlflow_text}"
+            ratio = timeout_s * 1000 / sqlite_ms if sqlite_ms else None
+        # Measured on fewer runs, MLflow's time is smaller than at full size: the ratio is a
+        # lower bound either way.
+        ratio_text = MISSING if ratio is None else ("≥ " if smaller else "") + format_factor(ratio)
+        target = f"p50 ≤ {format_ms(SEARCH_LIMIT_MS)}, ≥ {SEARCH_MIN_RATIO:g}× MLflow"
+        missed = []
+        if sqlite_ms is not None and sqlite_ms > SEARCH_LIMIT_MS:
+            missed.append(f"{format_ms(sqlite_ms)} vs {format_ms(SEARCH_LIMIT_MS)}")
+        if ratio is not None and ratio < SEARCH_MIN_RATIO:
+            missed.append(f"{'≥ ' if smaller else ''}{format_factor(ratio)} vs {SEARCH_MIN_RATIO:g}×")
+        met = MISSING if sqlite_ms is None else (f"**no**: {'; '.join(missed)}" if missed else "yes")
+        lines.append(f"| {label} | {sqlite_text} | {postgres_text} | {mlflow_text} | {ratio_text} | {target} | {met} |")
+    dup_text, dup_ms = _search_cell(timing(cairn, "sqlite", "duplicate_lookup_ms"))
+    dup_pg_text, _ = _search_cell(timing(cairn, "postgresql", "duplicate_lookup_ms"))
+    pending = timing(cairn, "sqlite", "duplicate_lookup_ms", "skipped")
+    if pending:
+        dup_text = f"pending: {pending}"
+    dup_met = MISSING if dup_ms is None else ("yes" if dup_ms <= DUPLICATE_LIMIT_MS else f"**no**: {format_ms(dup_ms)}")
+    lines.append(
+        f"| duplicate check in `cairn.init` (p50 of 50) | {dup_text} | {dup_pg_text} | — (no such feature) | — "
+        f"| ≤ {format_ms(DUPLICATE_LIMIT_MS)} | {dup_met} |"
+    )
+    loads = []
+    for side, path in ((cairn, ("sqlite", "load")), (cairn, ("postgresql", "load")), (mlflow, ("load",))):
+        load = timing(side, *path)
+        if not isinstance(load, Mapping):
+            loads.append(MISSING)
+        elif load.get("cached"):
+            loads.append("cached")
+        else:
+            seconds = number(load.get("seconds"))
+            loads.append(MISSING if seconds is None else format_s(seconds))
+    lines.append(f"| bulk load (not timed against a target) | {loads[0]} | {loads[1]} | {loads[2]} | — | — | |")
+    return lines
+
+
+def search_notes(search: Mapping[str, object]) -> list[str]:
+    """The exact calls and query strings on both sides, and how each side ran."""
+    notes = []
+    cairn, mlflow = search.get("cairn"), search.get("mlflow")
+    for backend in ("sqlite", "postgresql"):
+        side = cairn.get(backend) if isinstance(cairn, Mapping) else None
+        if not isinstance(side, Mapping):
+            continue
+        if "skipped" in side:
+            notes.append(f"- Cairn, {backend}: skipped, {side['skipped']}")
+            continue
+        if backend == "sqlite":
+            queries = side.get("queries")
+            for key, _ in SEARCH_ROWS:
+                timing = queries.get(key) if isinstance(queries, Mapping) else None
+                if isinstance(timing, Mapping) and "call" in timing:
+                    notes.append(f"- Cairn, `{key}`: `{timing['call']}`")
+            duplicate = side.get("duplicate_lookup_ms")
+            if isinstance(duplicate, Mapping) and "call" in duplicate:
+                notes.append(
+                    f"- Cairn, duplicate check: {duplicate['call']}. Miss: p50 {duplicate.get('miss_p50_ms')} ms; "
+                    f"whole `cairn.init(..., on_duplicate='skip')`: p50 {duplicate.get('init_skip_p50_ms')} ms"
+                )
+        load = side.get("load")
+        if isinstance(load, Mapping) and "method" in load:
+            notes.append(f"- Cairn, {backend} load: {load['method']} ({load.get('seconds')} s)")
+    queries = mlflow.get("queries") if isinstance(mlflow, Mapping) else None
+    for key, _ in SEARCH_ROWS:
+        timing = queries.get(key) if isinstance(queries, Mapping) else None
+        if not isinstance(timing, Mapping):
+            continue
+        notes.append(f"- MLflow, `{key}`: `{timing.get('call', '?')}`")
+        for extra in ("method", "skipped_full_size", "cut_short"):
+            if extra in timing:
+                notes.append(f"  - {extra.replace('_', ' ')}: {timing[extra]}")
+    if isinstance(mlflow, Mapping):
+        load = mlflow.get("load")
+        if isinstance(load, Mapping) and "method" in load:
+            notes.append(f"- MLflow load: {load['method']} ({load.get('seconds')} s)")
+        store = mlflow.get("store")
+        if isinstance(store, Mapping) and "note" in store:
+            notes.append(f"- MLflow store: {store['note']}")
+    for name, side in (("cairn", cairn), ("mlflow", mlflow)):
+        if isinstance(side, Mapping):
+            machine = side.get("machine")
+            if isinstance(machine, Mapping):
+                notes.append(
+                    f"- {name} {side.get('version', '?')}: 1-min load average {machine.get('loadavg_1min_before')} "
+                    f"before, {machine.get('loadavg_1min_after')} after; took {side.get('bench_wall_s')} s"
+                )
+    return notes
+
+
+def search_markdown(search: Mapping[str, object]) -> list[str]:
+    size = search_runs_size(search)
+    title = f"Search at {size:,} runs" if size else "Search"
+    return [
+        f"## {title}",
+        "",
+        "p50 (and p95) in ms over repeated calls after one warm-up, in-process against each store (no "
+        "server). Ratio: MLflow's p50 over Cairn's SQLite p50. Every answer was checked against the one "
+        "computed from the generated data.",
+        "",
+        *search_table(search),
+        "",
+        "### How the search rows were measured",
+        "",
+        *search_notes(search),
+        "",
+    ]
+
+
 def markdown(results: Mapping[str, object]) -> str:
     lines = [
         "# Cairn vs MLflow",
@@ -302,6 +477,7 @@ def markdown(results: Mapping[str, object]) -> str:
         "",
         *table(results),
         "",
+        *(search_markdown(search) if isinstance(search := results.get("search"), Mapping) else []),
         "## Conditions",
         "",
         *conditions(results),

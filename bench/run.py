@@ -1,13 +1,19 @@
 """`make bench`: run both halves one after the other, then write and print the report.
 
-    .venv/bin/python bench/run.py            # the full run, about 2-3 minutes on 2 cores
+    .venv/bin/python bench/run.py            # the full run, about 6-7 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # a smoke run with smaller counts
+    .venv/bin/python bench/run.py --search skip    # without the search benchmark (2-3 minutes)
 
 The Cairn half runs with this interpreter (the project venv), the MLflow half with
 bench/.venv-mlflow/bin/python (made by bench/setup_mlflow.sh). They never run at the same
 time: on a 2-core machine each would slow the other. Each half's JSON is kept in
 bench/results/{cairn,mlflow}.json; the report goes to bench/results/bench.{json,md} and the
 Markdown table is printed. A half that fails leaves "—" in its column and a non-zero exit.
+
+Then the search benchmark's two halves (search_cairn.py, search_mlflow.py; see README.md) run
+the same way, one after the other; their JSON goes to bench/results/search-{cairn,mlflow}.json
+and their table into the same report. Their databases are cached under
+bench/results/search-cache/, so only the first run spends ~1.5 minutes loading them.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ QUICK_ARGS = {
     ],
 }  # fmt: skip
 TIMEOUT_S = {"cairn": 600, "mlflow": 1200}
+#: The search benchmark (issue 4): each half loads its own store (cached in
+#: bench/results/search-cache/ between runs) and times in-process searches.
+SEARCH_SCRIPTS = {"cairn": "search_cairn.py", "mlflow": "search_mlflow.py"}
+SEARCH_QUICK_ARGS = ["--runs", "10000", "--repeats", "5"]
+SEARCH_TIMEOUT_S = {"cairn": 900, "mlflow": 1200}
 
 
 def log(message: str) -> None:
@@ -50,19 +61,34 @@ def command(side: str, quick: bool) -> list[str]:
 
 def run_side(side: str, quick: bool) -> dict[str, object] | None:
     """Run one half: its progress goes to stderr, its JSON comes back (None if it failed)."""
-    if side == "mlflow" and not MLFLOW_PYTHON.exists():
+    return run_script(side, command(side, quick), TIMEOUT_S[side], side)
+
+
+def search_command(side: str, quick: bool) -> list[str]:
+    python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
+    argv = [python, str(BENCH_DIR / SEARCH_SCRIPTS[side])]
+    return argv + (SEARCH_QUICK_ARGS if quick else [])
+
+
+def run_search_side(side: str, quick: bool) -> dict[str, object] | None:
+    """One half of the search benchmark; its JSON is kept in bench/results/search-SIDE.json."""
+    return run_script(f"search {side}", search_command(side, quick), SEARCH_TIMEOUT_S[side], f"search-{side}")
+
+
+def run_script(label: str, argv: list[str], timeout_s: int, save_as: str) -> dict[str, object] | None:
+    """Run a half's script: progress to stderr, its one JSON object saved and returned."""
+    if argv[0] == str(MLFLOW_PYTHON) and not MLFLOW_PYTHON.exists():
         log(f"{MLFLOW_PYTHON} is missing: run bash bench/setup_mlflow.sh first")
         return None
-    argv = command(side, quick)
-    log(f"running the {side} half: {' '.join(argv)}")
+    log(f"running the {label} half: {' '.join(argv)}")
     started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=BENCH_DIR)
     try:
-        stdout, _ = process.communicate(timeout=TIMEOUT_S[side])
+        stdout, _ = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         # SIGTERM, not subprocess.run's SIGKILL: the half then stops its server tree and
         # removes its temp dir on the way out.
-        log(f"the {side} half took over {TIMEOUT_S[side]} s: stopping it")
+        log(f"the {label} half took over {timeout_s} s: stopping it")
         process.terminate()
         try:
             process.communicate(timeout=60)
@@ -70,21 +96,22 @@ def run_side(side: str, quick: bool) -> dict[str, object] | None:
             process.kill()
             process.communicate()
         return None
-    log(f"the {side} half took {time.monotonic() - started:.0f} s")
+    log(f"the {label} half took {time.monotonic() - started:.0f} s")
     if process.returncode != 0:
-        log(f"the {side} half failed with exit code {process.returncode}")
+        log(f"the {label} half failed with exit code {process.returncode}")
         return None
     try:
         results = json.loads(stdout)
     except json.JSONDecodeError:
-        log(f"the {side} half printed no JSON: {stdout[-500:]!r}")
+        log(f"the {label} half printed no JSON: {stdout[-500:]!r}")
         return None
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"{side}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS_DIR / f"{save_as}.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
 def load_saved(side: str) -> dict[str, object] | None:
+    """A half's JSON from an earlier run (`side` is also "search-cairn" or "search-mlflow")."""
     path = RESULTS_DIR / f"{side}.json"
     if not path.exists():
         log(f"no saved {side} results at {path}")
@@ -102,17 +129,37 @@ def main(argv: list[str] | None = None) -> int:
         choices=("cairn", "mlflow"),
         help="run only this half; the other comes from its saved bench/results/SIDE.json",
     )
+    parser.add_argument(
+        "--search",
+        choices=("run", "saved", "skip"),
+        default="run",
+        help="the search benchmark (about 4 minutes, 5-6 on the first run, which loads its databases): run it, "
+        "report its saved bench/results/search-SIDE.json, or leave it out",
+    )
+    parser.add_argument(
+        "--search-only", action="store_true", help="run only the search benchmark; the rest comes from saved JSON"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, object] = {}
     failed = []
     for side in ("cairn", "mlflow"):  # one after the other, never concurrently
-        if args.only and side != args.only:
+        if (args.only and side != args.only) or args.search_only:
             results[side] = load_saved(side)
             continue
         results[side] = run_side(side, args.quick)
         if results[side] is None:
             failed.append(side)
+    if args.search != "skip" or args.search_only:
+        search: dict[str, object] = {}
+        for side in ("cairn", "mlflow"):  # also one after the other
+            if args.search == "saved" or (args.only and side != args.only):
+                search[side] = load_saved(f"search-{side}")
+                continue
+            search[side] = run_search_side(side, args.quick)
+            if search[side] is None:
+                failed.append(f"search {side}")
+        results["search"] = search
     json_path, md_path = write_report(results)
     print(markdown(results))
     log(f"wrote {json_path} and {md_path} in {time.monotonic() - started:.0f} s")

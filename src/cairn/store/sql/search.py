@@ -195,7 +195,10 @@ class _Compiler:
         term = self.hinted(op, self.text(column), literal(value))
         if op is not Op.EQ:
             return term
-        prefix = self.hinted(Op.EQ, func.substr(column, 1, VALUE_PREFIX), literal(value[:VALUE_PREFIX]))
+        # The bounds are written into the SQL, not bound: SQLite matches an expression index
+        # only against the very same expression, literals included.
+        indexed = func.substr(column, literal_column("1"), literal_column(str(VALUE_PREFIX)))
+        prefix = self.hinted(Op.EQ, indexed, literal(value[:VALUE_PREFIX]))
         return and_(prefix, term)
 
     def unknown_if_missing(self, field: Field, matched: ColumnElement[bool]) -> ColumnElement[bool]:
