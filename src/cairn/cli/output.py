@@ -21,7 +21,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cairn.core.clock import now_ms
+from cairn.core import clock
 from cairn.core.entities import ParamValue, RunStatus
 
 #: Width of tables written to a pipe or file, where there is no terminal to measure; wide
@@ -194,22 +194,8 @@ def timestamp(ms: int | None) -> str:
 
 
 def ago(ms: int | None, *, now: int | None = None) -> str:
-    """How long ago, as a person says it: "just now", "12 min ago", then the date after a month."""
-    if ms is None:
-        return "never"
-    seconds = ((now_ms() if now is None else now) - ms) / 1000
-    if seconds < 10:
-        return "just now"
-    if seconds < 60:
-        return f"{int(seconds)} s ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    days = int(seconds // 86400)
-    if days < 31:
-        return "1 day ago" if days == 1 else f"{days} days ago"
-    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d")
+    """How long ago, as a person says it (see :func:`cairn.core.clock.ago`); "never" for None."""
+    return "never" if ms is None else clock.ago(ms, now=now)
 
 
 def duration(ms: int | None) -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Literal
 
 from cairn.client.connect import is_remote, resolve_uri
-from cairn.core.clock import now_ms
+from cairn.core.clock import ago
 from cairn.core.entities import Run
 from cairn.core.errors import DuplicateRun, InvalidValue
 
@@ -40,7 +39,7 @@ def describe(duplicates: Sequence[Run], target: str, *, uri: str | None) -> str:
     first = duplicates[0]
     when = first.end_time if first.end_time is not None else first.start_time
     line = f'this config already ran in project "{first.project}": '
-    line += f'run "{first.name}" by {first.user}, finished {ago(when)}'
+    line += f'run "{first.name}" by {first.user}, finished {ago(when, date_prefix="on ")}'
     metrics = headline(first)
     if metrics:
         line += f" ({metrics})"
@@ -90,20 +89,3 @@ def _number(value: float) -> str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return f"{value:.4g}"
-
-
-def ago(ms: int, *, now: int | None = None) -> str:
-    """When, as a person says it: "just now", "12 min ago", "3 days ago", then the date."""
-    seconds = ((now_ms() if now is None else now) - ms) / 1000
-    if seconds < 10:
-        return "just now"
-    if seconds < 60:
-        return f"{int(seconds)} s ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    days = int(seconds // 86400)
-    if days < 31:
-        return "1 day ago" if days == 1 else f"{days} days ago"
-    return "on " + datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d")
