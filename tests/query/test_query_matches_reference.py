@@ -125,7 +125,7 @@ metric_fields = st.builds(
     st.sampled_from(["", ".min", ".max", ".count", ".last"]),
 )
 tag_fields = st.sampled_from([f"tags.{k}" for k in TAG_KEYS] + ["tags.none"])
-text_attributes = st.sampled_from(["name", "status", "user", "parent"])
+text_attributes = st.sampled_from(["name", "status", "user", "parent", "project"])
 ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 numbers = st.sampled_from([0, 1, 2, 0.01, 0.1, 0.5, -1, 10**15, 1e300])
 texts = st.sampled_from(TEXTS + ["finished", "failed", "base-1", "bob", "b"])

@@ -79,6 +79,7 @@ class _Compiler:
         self.sorted_by_value = sorted_by_value
         self.now_ms = now_ms
         self.joined: dict[tuple[Source, str], FromClause] = {}
+        self.uses_project_name = False
         # Keys a run must have for the query to hold: joined INNER, which lets the database
         # start from whichever of them is most selective instead of from every run.
         self.required = _needed_for(where, True) if where is not None else set()
@@ -94,7 +95,9 @@ class _Compiler:
         return self.joined[index]
 
     def from_clause(self) -> FromClause:
-        joined: FromClause = t.runs.join(t.projects, t.projects.c.id == t.runs.c.project_id)
+        joined: FromClause = t.runs
+        if self.uses_project_name:  # one lookup per run saved when the query does not need it
+            joined = joined.join(t.projects, t.projects.c.id == t.runs.c.project_id)
         for (source, key), alias in self.joined.items():
             on = and_(alias.c.run_id == t.runs.c.id, alias.c.key == key)
             joined = joined.join(alias, on) if (source, key) in self.required else joined.outerjoin(alias, on)
@@ -131,6 +134,7 @@ class _Compiler:
         return self.table_for(field).c.run_id
 
     def attribute(self, name: str) -> ColumnElement[Any]:
+        self.uses_project_name |= name == "project"
         runs = t.runs.c
         columns: dict[str, ColumnElement[Any]] = {
             "id": runs.id,
