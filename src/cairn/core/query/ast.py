@@ -8,7 +8,10 @@ at its column.
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 class Source(enum.StrEnum):
@@ -80,6 +83,21 @@ class Op(enum.StrEnum):
     LE = "<="
     GT = ">"
     GE = ">="
+
+    def apply(self, left: Any, right: Any) -> Any:
+        """``left op right``: a bool on Python values, a SQL expression on SQLAlchemy columns
+        (both overload the same operators), so the evaluator and the compiler share one table."""
+        return _OPERATORS[self](left, right)
+
+
+_OPERATORS: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.EQ: operator.eq,
+    Op.NE: operator.ne,
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
 
 
 @dataclass(frozen=True, slots=True)

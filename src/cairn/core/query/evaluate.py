@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 import re
-from collections.abc import Callable
 from typing import Any
 
 from cairn.core.entities import Run
@@ -45,14 +43,6 @@ from cairn.core.query.ast import (
 from cairn.core.query.values import duration_millis, time_millis
 
 _MISSING = object()
-_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
-    Op.EQ: operator.eq,
-    Op.NE: operator.ne,
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-}
 
 
 def matches(expr: Expr | None, run: Run, now_ms: int) -> bool:
@@ -142,29 +132,29 @@ def _compare(field: Field, op: Op, literal: Value, run: Run, now_ms: int) -> boo
     if field.source is Source.METRIC:
         if stored is None or math.isnan(stored):  # min/max of all-NaN, or a NaN last value
             return None
-        return _COMPARE[op](float(stored), float(literal))  # type: ignore[arg-type]
+        return bool(op.apply(float(stored), float(literal)))  # type: ignore[arg-type]
     if field.source is Source.ATTRIBUTE:
         kind = ATTRIBUTES[field.key]
         if kind == "time":
-            return _COMPARE[op](stored, time_millis(literal, now_ms))
+            return bool(op.apply(stored, time_millis(literal, now_ms)))
         if kind == "duration":
-            return _COMPARE[op](stored, duration_millis(literal))
-        return _COMPARE[op](stored, literal)
+            return bool(op.apply(stored, duration_millis(literal)))
+        return bool(op.apply(stored, literal))
     if field.source is Source.TAG:
-        return _COMPARE[op](stored, literal)
+        return bool(op.apply(stored, literal))
     return _compare_param(stored, op, literal)
 
 
 def _compare_param(stored: Any, op: Op, literal: Value) -> bool | None:
     if isinstance(literal, bool) or isinstance(stored, bool):
-        return isinstance(literal, bool) and isinstance(stored, bool) and _COMPARE[op](stored, literal)
+        return isinstance(literal, bool) and isinstance(stored, bool) and bool(op.apply(stored, literal))
     if isinstance(literal, int | float):
         if not isinstance(stored, int | float):
             return False
         number = float(stored)
-        return None if math.isnan(number) else _COMPARE[op](number, float(literal))
+        return None if math.isnan(number) else bool(op.apply(number, float(literal)))
     if isinstance(literal, str):
-        return isinstance(stored, str) and _COMPARE[op](stored, literal)
+        return isinstance(stored, str) and bool(op.apply(stored, literal))
     return False
 
 

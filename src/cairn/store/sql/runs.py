@@ -348,9 +348,8 @@ def summary_from_row(row: Any) -> MetricSummary:
 
 def _param_row(run_id: str, key: str, value: ParamValue) -> dict[str, Any]:
     kind, text = encode_param(value)
-    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if isinstance(value, bool):
-        number = float(value)
+    # Numbers, and booleans as 0 and 1, again as a float for comparisons; NaN compares as NULL.
+    number = float(value) if isinstance(value, int | float) else None
     if number is not None and math.isnan(number):
         number = None
     return {"run_id": run_id, "key": key, "value_type": kind, "value_text": text, "value_number": number}

@@ -17,7 +17,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
@@ -162,7 +162,7 @@ class _Compiler:
         after a page of matches beats gathering every match and sorting it, unless the filter
         is very rare.
         """
-        term = _apply(op, left, right)
+        term = _sql(op, left, right)
         if self.dialect != "sqlite" or not self.sorted_by_value:
             return term
         chance = {Op.EQ: "0.05", Op.NE: "0.9"}.get(op, "0.5")
@@ -177,16 +177,16 @@ class _Compiler:
             kind = ATTRIBUTES[field.key]
             column = self.attribute(field.key)
             if kind == "time":
-                return _apply(op, column, literal(time_millis(value, self.now_ms)))
+                return _sql(op, column, literal(time_millis(value, self.now_ms)))
             if kind == "duration":
-                return _apply(op, column, literal(duration_millis(value)))
-            return _apply(op, self.text(column), literal(value))
+                return _sql(op, column, literal(duration_millis(value)))
+            return _sql(op, self.text(column), literal(value))
         return self.compare_param(field, op, value)
 
     def compare_param(self, field: Field, op: Op, value: Value) -> ColumnElement[bool]:
         row = self.table_for(field).c
         if isinstance(value, bool):
-            matched = and_(row.value_type == "bool", _apply(op, row.value_text, literal("true" if value else "false")))
+            matched = and_(row.value_type == "bool", _sql(op, row.value_text, literal("true" if value else "false")))
         elif isinstance(value, int | float):
             matched = and_(row.value_type.in_(_NUMBER_TYPES), self.hinted(op, row.value_number, literal(float(value))))
         else:
@@ -264,6 +264,11 @@ class _Compiler:
         return [_SortPart(self.text(column) if ATTRIBUTES[field.key] == "text" else column, descending)]
 
 
+def _sql(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
+    """``left op right`` as SQL: the operator table the Python evaluator uses, typed for columns."""
+    return cast(ColumnElement[bool], op.apply(left, right))
+
+
 def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
     """The keys a run must have for ``expr`` to come out as ``outcome`` (true or false).
 
@@ -283,20 +288,6 @@ def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
     left, right = _needed_for(expr.left, outcome), _needed_for(expr.right, outcome)
     both_needed = isinstance(expr, And) == outcome
     return left | right if both_needed else left & right
-
-
-def _apply(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
-    if op is Op.EQ:
-        return left == right
-    if op is Op.NE:
-        return left != right
-    if op is Op.LT:
-        return left < right
-    if op is Op.LE:
-        return left <= right
-    if op is Op.GT:
-        return left > right
-    return left >= right
 
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
