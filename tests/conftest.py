@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from cairn.blobs.local import LocalBlobStore
 from cairn.client.http import HttpTracking
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
@@ -76,7 +77,7 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     finally:
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE ingest_batches, metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
+                "TRUNCATE blobs, ingest_batches, metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
             )
         store.close()
 
@@ -135,13 +136,14 @@ def server(tmp_path: Path) -> Iterator[ThreadedServer]:
 def tracking(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tracking]:
     """The tracking interface on each backend; the contract suite must pass on all three."""
     backend: Tracking
+    blobs = LocalBlobStore(tmp_path / "blobs")
     if request.param == "sqlite":
-        backend = TrackingService(SqlStore(str(tmp_path / "embedded.db")), Principal("tester"))
+        backend = TrackingService(SqlStore(str(tmp_path / "embedded.db")), Principal("tester"), blobs=blobs)
     elif request.param == "http":
         running = request.getfixturevalue("server")
         backend = HttpTracking(running.url)
     else:
-        backend = TrackingService(request.getfixturevalue("postgres_store"), Principal("tester"))
+        backend = TrackingService(request.getfixturevalue("postgres_store"), Principal("tester"), blobs=blobs)
     try:
         yield backend
     finally:
@@ -149,3 +151,60 @@ def tracking(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trackin
             backend.close()
         elif request.param == "sqlite":
             backend.close()
+
+
+# -- S3: moto's server on a loopback port, spoken to over real HTTP ---------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of moto's S3 server, running in a thread for the whole session.
+
+    boto3 finds dummy credentials in the environment meanwhile, and nothing from the
+    caller's ``~/.aws``. Tests pass the URL as ``endpoint_url`` themselves.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    aws_home = tmp_path_factory.mktemp("aws")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_CONFIG_FILE", str(aws_home / "config"))
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws_home / "credentials"))
+        requests_log = logging.getLogger("werkzeug")  # a line per request otherwise
+        level = requests_log.level
+        requests_log.setLevel(logging.WARNING)
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        host, port = moto.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            moto.stop()
+            requests_log.setLevel(level)
+
+
+@pytest.fixture
+def s3_bucket_uri(s3_endpoint: str) -> Iterator[str]:
+    """``s3://<a new bucket>/prefix`` on the moto server; the bucket is emptied and removed after."""
+    import boto3
+
+    bucket = f"cairn-test-{uuid.uuid4().hex[:16]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint)  # the default session: models read once
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield f"s3://{bucket}/prefix"
+    finally:
+        for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket)
+        client.close()

@@ -16,11 +16,12 @@ SRC = Path(cairn.__file__).parent
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "store": {"core"},
-    "service": {"core", "store"},
-    "server": {"core", "service", "store", "settings"},
-    "client": {"core", "service", "store", "settings"},
+    "blobs": {"core"},
+    "service": {"core", "store", "blobs"},
+    "server": {"core", "service", "store", "blobs", "settings"},
+    "client": {"core", "service", "store", "blobs", "settings"},
     "settings": set(),
-    "cli": {"core", "store", "service", "server", "client", "settings", "cairn"},
+    "cli": {"core", "store", "blobs", "service", "server", "client", "settings", "cairn"},
 }
 IO_LIBRARIES = {
     "httpx",

@@ -22,9 +22,15 @@ from cairn.core.binary_batch import MEDIA_TYPE as PACKED
 from cairn.core.binary_batch import encode_batch
 from cairn.core.errors import (
     AlreadyExists,
+    ArtifactNotFound,
+    BlobNotFound,
+    BlobStoreUnavailable,
     CairnError,
     Conflict,
+    DatasetNotFound,
+    DigestMismatch,
     DuplicateRun,
+    InvalidArtifactPath,
     InvalidInput,
     InvalidKey,
     InvalidQuery,
@@ -40,6 +46,8 @@ from cairn.core.errors import (
     SchemaOutOfDate,
     StoreUnreadable,
     Unavailable,
+    UploadNotFound,
+    UploadOffsetMismatch,
     all_error_classes,
     error_class_for_code,
 )
@@ -57,19 +65,27 @@ ERROR_TABLE: list[tuple[type[CairnError], type[Exception], str, int]] = [
     (InvalidValue, InvalidInput, "invalid_value", 400),
     (InvalidRequest, InvalidInput, "invalid_request", 400),
     (InvalidQuery, InvalidInput, "invalid_query", 400),
+    (InvalidArtifactPath, InvalidInput, "invalid_artifact_path", 400),
+    (DigestMismatch, InvalidInput, "digest_mismatch", 400),
     (PayloadTooLarge, InvalidInput, "payload_too_large", 413),
     (NotFound, CairnError, "not_found", 404),
     (ProjectNotFound, NotFound, "project_not_found", 404),
     (RunNotFound, NotFound, "run_not_found", 404),
+    (ArtifactNotFound, NotFound, "artifact_not_found", 404),
+    (BlobNotFound, NotFound, "blob_not_found", 404),
+    (UploadNotFound, NotFound, "upload_not_found", 404),
+    (DatasetNotFound, NotFound, "dataset_not_found", 404),
     (Conflict, CairnError, "conflict", 409),
     (AlreadyExists, Conflict, "already_exists", 409),
     (ParamConflict, Conflict, "param_conflict", 409),
     (RunNotActive, Conflict, "run_not_active", 409),
     (DuplicateRun, Conflict, "duplicate_run", 409),
+    (UploadOffsetMismatch, Conflict, "upload_offset_mismatch", 409),
     (PermissionDenied, CairnError, "permission_denied", 403),
     (SchemaOutOfDate, CairnError, "schema_out_of_date", 503),
     (StoreUnreadable, CairnError, "store_unreadable", 500),
     (Unavailable, CairnError, "unavailable", 503),
+    (BlobStoreUnavailable, Unavailable, "blob_store_unavailable", 503),
 ]
 ERROR_CLASSES = [row[0] for row in ERROR_TABLE]
 API = "/api/v1"
@@ -103,7 +119,7 @@ def test_code_status_and_place_in_the_tree(
     assert cls.http_status == status
     assert cls.__bases__ == (parent,)
     assert error_class_for_code(code) is cls
-    assert cls.retryable is (cls is Unavailable)
+    assert cls.retryable is issubclass(cls, Unavailable)
     # The tree in the module docstring names every code with its status.
     doc = errors_module.__doc__ or ""
     assert any(cls.__name__ in line and code in line and str(status) in line for line in doc.splitlines())

@@ -19,7 +19,8 @@ def default_store_uri() -> str:
 
 
 def default_blobs_uri() -> str:
-    return str(cairn_home() / "blobs")
+    """``CAIRN_BLOBS``, or the ``blobs`` folder under ``CAIRN_HOME``."""
+    return os.environ.get("CAIRN_BLOBS") or str(cairn_home() / "blobs")
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,9 @@ class ServerSettings:
     workers: int = 1
     #: Tracebacks in error responses; never on in production.
     debug: bool = False
+    #: An S3-compatible endpoint for ``s3://`` blobs (MinIO, moto…); boto3's usual settings
+    #: (AWS_ENDPOINT_URL, AWS_REGION, credentials) apply otherwise.
+    blobs_endpoint: str | None = None
+    #: Answer artifact downloads with a redirect to a presigned S3 URL, so the bytes go
+    #: between client and S3 without passing through the server.
+    presign_downloads: bool = False

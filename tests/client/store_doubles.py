@@ -7,22 +7,31 @@ the network going away), switched on and off by the test. It never imitates the 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cairn.blobs.local import LocalBlobStore
 from cairn.client.run import Run
 from cairn.client.writer import BackgroundWriter
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
 from cairn.core.entities import IngestResult, Page, Project, RunUpdate
 from cairn.core.entities import Run as RunRecord
 from cairn.core.errors import Unavailable
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
+from cairn.settings import default_blobs_uri
 from cairn.store.sql import SqlStore
+
+
+def blobs_path() -> Path:
+    return Path(default_blobs_uri())
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,8 @@ class FlakyTracking:
 
     def __init__(self, db: Path, *, log_delay: float = 0.0) -> None:
         self.uri = str(db)
-        self.inner = TrackingService(SqlStore(self.uri), Principal("tester"))
+        # The blob folder ``connect()`` opens for this store too, so `cairn sync` sees the same bytes.
+        self.inner = TrackingService(SqlStore(self.uri), Principal("tester"), blobs=LocalBlobStore(blobs_path()))
         self.down = threading.Event()
         self.lose_answers = 0
         self.log_delay = log_delay
@@ -178,6 +188,44 @@ class FlakyTracking:
             limit=limit,
         )
 
+    # -- artifacts and datasets: gated like everything else --------------------------------
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        self._gate()
+        return self.inner.missing_blobs(digests)
+
+    def upload_file(self, path: Path, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        self._gate()
+        self.inner.upload_file(path, digest, size, progress)
+
+    def log_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
+        self._gate()
+        logged = self.inner.log_artifacts(run_id, entries)
+        self.writes.append(("artifacts", [entry.path for entry in entries]))
+        return logged
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
+        self._gate()
+        return self.inner.list_artifacts(run_id, path)
+
+    def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        self._gate()
+        return self.inner.read_artifact(run_id, path, start, end)
+
+    def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
+        self._gate()
+        version = self.inner.log_dataset(run_id, spec, context)
+        self.writes.append(("dataset", spec.name))
+        return version
+
+    def list_datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+        self._gate()
+        return self.inner.list_datasets(project, name)
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        self._gate()
+        return self.inner.run_inputs(run_id)
+
     def close(self) -> None:
         self.closed = True
 
@@ -217,3 +265,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 def warnings_in(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("cairn: warning:")]
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -3,15 +3,13 @@ is back (or through ``cairn sync`` once the process is gone); the training loop 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
-from store_doubles import FlakyTracking, start_run, wait_until, warnings_in
+from store_doubles import FlakyTracking, dead_pid, start_run, wait_until, warnings_in
 
 import cairn
 from cairn.client.http import HttpTracking
@@ -104,13 +102,6 @@ def test_a_batch_whose_answer_was_lost_is_stored_once(flaky: FlakyTracking, spoo
     assert (resent.client_id, resent.seq, resent.duplicate) == (first.client_id, first.seq, True)
     assert sum(ingest.duplicate for ingest in flaky.ingests) == 1
     assert not spool_root.exists() or not any(spool_root.iterdir())
-
-
-def dead_pid() -> int:
-    """The id of a process that has exited (and been reaped)."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_finish_while_down_leaves_a_spool_that_sync_delivers(

@@ -14,6 +14,9 @@ from cairn.core.errors import CairnError, InvalidQuery
 #: no table or progress-bar code in the supervisor that every worker is forked from.
 _COMMANDS = {
     "projects": "cairn.cli.projects:projects_group",
+    "artifacts": "cairn.cli.artifacts:artifacts_group",
+    "datasets": "cairn.cli.artifacts:datasets_group",
+    "gc": "cairn.cli.gc:gc_command",
     "runs": "cairn.cli.runs:runs_group",
     "sync": "cairn.cli.sync:sync_command",
     "db": "cairn.cli.db:db_group",

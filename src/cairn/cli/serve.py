@@ -29,7 +29,18 @@ def _announce(address: str) -> None:
     metavar="URI",
     default=default_blobs_uri,
     show_default="$CAIRN_HOME/blobs",
-    help="Blob store for artifacts: a path or file://PATH.",
+    help="Blob store for artifacts: a path, file://PATH or s3://BUCKET/PREFIX.",
+)
+@click.option(
+    "--blobs-endpoint",
+    metavar="URL",
+    default=None,
+    help="S3-compatible endpoint for s3:// blobs (MinIO, Ceph…). [default: AWS, or $AWS_ENDPOINT_URL]",
+)
+@click.option(
+    "--presign-downloads",
+    is_flag=True,
+    help="Redirect artifact downloads to presigned S3 URLs, so the bytes bypass the server.",
 )
 @click.option(
     "--host",
@@ -63,6 +74,8 @@ def _announce(address: str) -> None:
 def server_command(
     store_uri: str,
     blobs_uri: str,
+    blobs_endpoint: str | None,
+    presign_downloads: bool,
     host: str,
     port: int,
     workers: int,
@@ -82,7 +95,14 @@ def server_command(
             "in front of Cairn authenticates users."
         )
     settings = ServerSettings(
-        store_uri=store_uri, blobs_uri=blobs_uri, host=host, port=port, workers=workers, debug=debug
+        store_uri=store_uri,
+        blobs_uri=blobs_uri,
+        blobs_endpoint=blobs_endpoint,
+        presign_downloads=presign_downloads,
+        host=host,
+        port=port,
+        workers=workers,
+        debug=debug,
     )
     _serve(settings)
 

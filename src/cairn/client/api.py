@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from cairn.client.connect import connect, resolve_uri
+from cairn.core.artifacts import Artifact, DatasetVersion, RunInput
 from cairn.core.diff import RunDiff
 from cairn.core.entities import Project, Run, RunGroup, SimilarRun
 from cairn.core.metrics import MetricHistory
@@ -135,6 +138,32 @@ class Api:
         """What changed from ``against`` to ``run``: params, metrics, tags and notes. Without
         ``against``, from the run's nearest earlier run (the first of :meth:`similar`)."""
         return self._tracking.diff_runs(_run_id(run), None if against is None else _run_id(against))
+
+    # -- artifacts and datasets --------------------------------------------------------------
+
+    def artifacts(self, run: RunLike, path: str = "") -> list[Artifact]:
+        """The run's files at ``path`` or below it (all of them by default), by path."""
+        return self._tracking.list_artifacts(_run_id(run), path)
+
+    def download(self, run: RunLike, path: str, destination: str | os.PathLike[str] = ".") -> list[Path]:
+        """Download an artifact file, or a folder of them, into ``destination``; each file is
+        checked against its SHA-256. Returns the files written."""
+        from cairn.client.artifacts import download
+
+        return download(self._tracking, _run_id(run), path, destination)
+
+    def read_artifact(self, run: RunLike, path: str) -> bytes:
+        """A small artifact's bytes, in memory (use :meth:`download` for large ones)."""
+        return b"".join(self._tracking.read_artifact(_run_id(run), path))
+
+    def datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+        """A project's dataset versions (of one dataset, with ``name``), newest first per
+        name; each lists the runs that used it in ``used_by`` as (run id, context)."""
+        return self._tracking.list_datasets(project, name)
+
+    def inputs(self, run: RunLike) -> list[RunInput]:
+        """The dataset versions a run used, and in which context."""
+        return self._tracking.run_inputs(_run_id(run))
 
     def close(self) -> None:
         self._tracking.close()

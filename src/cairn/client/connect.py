@@ -1,7 +1,8 @@
 """From ``CAIRN_URI`` (or an explicit URI) to an implementation of the tracking interface.
 
 An ``http(s)://`` URI reaches a server; anything else (a path, ``sqlite:///…``,
-``postgresql://…``) opens the store in this process. Unset, the embedded default under
+``postgresql://…``) opens the store in this process, with the blob store ``CAIRN_BLOBS`` names
+(the ``blobs`` folder under ``CAIRN_HOME`` by default). Unset, the embedded default under
 ``CAIRN_HOME`` is used.
 """
 
@@ -27,8 +28,11 @@ def connect(uri: str | None = None) -> Tracking:
         from cairn.client.http import HttpTracking
 
         return HttpTracking(uri, token=os.environ.get("CAIRN_TOKEN") or None)
+    from cairn.blobs.registry import open_blobs
     from cairn.service.policy import Principal
     from cairn.service.tracking import TrackingService
+    from cairn.settings import default_blobs_uri
     from cairn.store.registry import open_store
 
-    return TrackingService(open_store(uri), Principal.local_user())
+    blobs = open_blobs(default_blobs_uri(), endpoint_url=os.environ.get("CAIRN_BLOBS_ENDPOINT") or None)
+    return TrackingService(open_store(uri), Principal.local_user(), blobs=blobs)

@@ -8,8 +8,10 @@ writer retries.
 from __future__ import annotations
 
 import socket
+import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,13 +20,25 @@ import orjson
 
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
 from cairn.core.diff import RunDiff
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
-from cairn.core.errors import CairnError, InvalidRequest, Unavailable, error_class_for_code
+from cairn.core.errors import (
+    CairnError,
+    DigestMismatch,
+    InvalidRequest,
+    Unavailable,
+    UploadOffsetMismatch,
+    error_class_for_code,
+)
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.params import flatten_config
 from cairn.core.wire import (
+    artifact_entry_to_wire,
+    artifact_from_wire,
+    dataset_spec_to_wire,
+    dataset_version_from_wire,
     diff_from_wire,
     group_from_wire,
     history_from_wire,
@@ -32,10 +46,18 @@ from cairn.core.wire import (
     params_to_wire,
     project_from_wire,
     run_from_wire,
+    run_input_from_wire,
     similar_from_wire,
 )
 
 API = "/api/v1"
+#: Files from this size on go up in parts that survive a dropped connection.
+RESUMABLE_ABOVE_BYTES = 100 * 1024 * 1024
+#: A multiple of the server's part alignment (8 MiB).
+RESUMABLE_PART_BYTES = 64 * 1024 * 1024
+_PART_RETRIES = 5
+_CHUNK_BYTES = 1 << 20
+_DIGESTS_PER_REQUEST = 10_000
 #: Bodies above this size are gzipped when the server is on another machine. On loopback the
 #: bytes cost nothing to move and compressing them would be most of the client's ingest time.
 _COMPRESS_ABOVE_BYTES = 1 << 20
@@ -250,8 +272,156 @@ class HttpTracking:
         data = self._request("GET", f"{API}/runs/{_segment(run_id)}/diff", params={"against": against})
         return diff_from_wire(data)
 
+    # -- artifacts and datasets --------------------------------------------------------------
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        missing: list[str] = []
+        for start in range(0, len(digests), _DIGESTS_PER_REQUEST):
+            chunk = list(digests[start : start + _DIGESTS_PER_REQUEST])
+            missing += self._request("POST", f"{API}/blobs/missing", body={"digests": chunk})["missing"]
+        return missing
+
+    def upload_file(self, path: Path, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        if size < RESUMABLE_ABOVE_BYTES:
+            self._send_body("PUT", f"{API}/blobs/{digest}", path, 0, size, progress)
+        else:
+            ResumableUpload(self, path, digest, size, progress).run()
+
+    def _send_body(
+        self,
+        method: str,
+        url: str,
+        path: Path,
+        start: int,
+        end: int,
+        progress: Callable[[int], None] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Stream bytes [start, end) of a file as a request body (no gzip: a blob's digest is
+        of its bytes as they are, and model files rarely compress)."""
+        headers = {"content-type": "application/octet-stream", "content-length": str(end - start)}
+        body = read_file_range(path, start, end, progress)
+        try:
+            response = self._client.request(method, url, content=body, headers=headers, params=params)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the Cairn server at {self.base_url}: {exc}") from exc
+        if response.is_success:
+            return orjson.loads(response.content) if response.content else None
+        raise _error_from(response)
+
+    def log_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
+        body = {"artifacts": [artifact_entry_to_wire(entry) for entry in entries]}
+        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/artifacts", body=body)
+        return [artifact_from_wire(item) for item in data["artifacts"]]
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/artifacts", params={"path": path or None})
+        return [artifact_from_wire(item) for item in data["artifacts"]]
+
+    def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        url = f"{API}/runs/{_segment(run_id)}/artifacts/files/{quote(path, safe='/')}"
+        headers = {}
+        if start or end is not None:
+            headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        # Opened before the first chunk is asked for, so a missing artifact raises at the call.
+        stream = self._client.stream("GET", url, headers=headers, follow_redirects=True)
+        try:
+            response = stream.__enter__()
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the Cairn server at {self.base_url}: {exc}") from exc
+        if not response.is_success:
+            response.read()
+            stream.__exit__(None, None, None)
+            raise _error_from(response)
+        return _chunks_then_close(stream, response)
+
+    def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
+        body = {"dataset": dataset_spec_to_wire(spec), "context": context}
+        return dataset_version_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/datasets", body=body))
+
+    def list_datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+        data = self._request("GET", f"{API}/datasets", params={"project": project, "name": name})
+        return [dataset_version_from_wire(item) for item in data["versions"]]
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/inputs")
+        return [run_input_from_wire(item) for item in data["inputs"]]
+
     def close(self) -> None:
         self._client.close()
+
+
+class ResumableUpload:
+    """A large file sent in parts, going on from where the server says after a failure.
+
+    Parts are :data:`RESUMABLE_PART_BYTES` long (a multiple of the server's alignment). A part
+    that fails to arrive is retried from the offset the server reports, a few times with
+    back-off; then the upload gives up with Unavailable and the server discards the staged
+    bytes at its next gc.
+    """
+
+    def __init__(
+        self, client: HttpTracking, path: Path, digest: str, size: int, progress: Callable[[int], None] | None
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.digest = digest
+        self.size = size
+        self.progress = progress
+
+    def run(self) -> None:
+        created = self.client._request("POST", f"{API}/blobs/uploads")
+        upload_url = f"{API}/blobs/uploads/{created['upload_id']}"
+        offset = 0
+        failures = 0
+        while offset < self.size:
+            end = min(offset + RESUMABLE_PART_BYTES, self.size)
+            done = offset
+            try:
+                answer = self.client._send_body(
+                    "PUT", upload_url, self.path, offset, end, self._progress_from(done), params={"offset": offset}
+                )
+                offset = answer["offset"]
+                failures = 0
+            except UploadOffsetMismatch as exc:
+                offset = int(exc.details.get("offset", offset))
+            except Unavailable:
+                failures += 1
+                if failures > _PART_RETRIES:
+                    raise
+                time.sleep(min(0.5 * 2**failures, 8.0))
+                offset = self.client._request("GET", upload_url)["offset"]
+        self.client._request("POST", f"{upload_url}/complete", body={"digest": self.digest})
+
+    def _progress_from(self, base: int) -> Callable[[int], None] | None:
+        if self.progress is None:
+            return None
+        report = self.progress
+        return lambda sent: report(base + sent)
+
+
+def read_file_range(path: Path, start: int, end: int, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """Bytes [start, end) of a file in 1 MiB chunks; ``progress`` gets the count sent so far."""
+    sent = 0
+    with open(path, "rb") as file:
+        file.seek(start)
+        while sent < end - start:
+            chunk = file.read(min(_CHUNK_BYTES, end - start - sent))
+            if not chunk:
+                raise DigestMismatch(f"{path} became shorter while it was being uploaded", details={"path": str(path)})
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent)
+            yield chunk
+
+
+def _chunks_then_close(stream: Any, response: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(_CHUNK_BYTES)
+    except httpx.TransportError as exc:
+        raise Unavailable(f"the download was cut off: {exc}") from exc
+    finally:
+        stream.__exit__(None, None, None)
 
 
 def _segment(value: str) -> str:

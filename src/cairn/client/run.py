@@ -7,6 +7,7 @@ made; then it is queued for the background writer, so the caller never waits on 
 from __future__ import annotations
 
 import operator
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from types import TracebackType
@@ -160,6 +161,80 @@ class Run:
         else:
             self._writer.put("tags", checked)
 
+    # -- artifacts and datasets --------------------------------------------------------------
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Keep a file, or a whole folder, with the run under ``name`` (by default its own name).
+
+        The files are hashed now, so the run keeps them as they are at this call; the upload
+        happens in the background (only bytes the store lacks are sent) and :meth:`finish`
+        waits for it. Paths that would leave the run, and symlinks pointing outside a logged
+        folder, raise InvalidArtifactPath and nothing is logged.
+        """
+        self._check_open()
+        from cairn.client.artifacts import collect
+
+        self._queue_artifacts(collect(path, name))
+
+    def log_text(self, text: str, name: str) -> None:
+        """Keep a piece of text as ``name`` (".txt" added when it has no suffix)."""
+        from cairn.client.artifact_formats import encode_text
+
+        self._log_encoded(lambda: encode_text(text), name)
+
+    def log_dict(self, data: Mapping[str, Any], name: str) -> None:
+        """Keep a mapping as JSON, or as YAML when ``name`` ends in .yaml or .yml."""
+        from cairn.client.artifact_formats import encode_dict
+
+        yaml = name.lower().endswith((".yaml", ".yml"))
+        self._log_encoded(lambda: encode_dict(data, "yaml" if yaml else "json"), name)
+
+    def log_figure(self, figure: Any, name: str, *, dpi: float = 100) -> None:
+        """Keep a matplotlib figure (or axes) as a PNG."""
+        from cairn.client.artifact_formats import encode_figure
+
+        self._log_encoded(lambda: encode_figure(figure, dpi=dpi), name)
+
+    def log_table(self, data: Any, name: str, *, columns: Sequence[str] | None = None) -> None:
+        """Keep a table: a pandas DataFrame, or a list of rows (dicts, or lists with
+        ``columns``). Stored as Parquet when pyarrow is installed, else CSV, with its schema."""
+        from cairn.client.artifact_formats import encode_table
+
+        self._log_encoded(lambda: encode_table(data, columns=columns), name)
+
+    def log_confusion_matrix(
+        self, y_true: Any, y_pred: Any, labels: Sequence[Any] | None = None, name: str = "confusion_matrix"
+    ) -> None:
+        """Keep a confusion matrix as data (labels and counts), so the dashboard can draw it."""
+        from cairn.client.artifact_formats import encode_confusion_matrix
+
+        self._log_encoded(lambda: encode_confusion_matrix(y_true, y_pred, labels), name)
+
+    def log_dataset(self, source: Any, name: str, *, context: str = "train", store: bool = False) -> None:
+        """Record the data this run used: a file, a folder or a pandas DataFrame.
+
+        The dataset is identified by the digest of its content (a folder by its manifest of
+        file digests), with row and column counts, schema and a small profile; the same
+        content under the same name is one version however often it is logged. Large data is
+        referenced by digest and location; ``store=True`` also uploads its bytes (a DataFrame
+        as a Parquet or CSV table)."""
+        self._check_open()
+        limits.check_name(name, "dataset name")
+        limits.check_key(context, "dataset context")
+        from cairn.client.artifacts import dataset_payload
+
+        self._writer.put("dataset", dataset_payload(source, name, context, store))
+
+    def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:
+        self._check_open()
+        from cairn.client.artifacts import encoded_to_local
+
+        self._queue_artifacts([encoded_to_local(encode(), name)])
+
+    def _queue_artifacts(self, files: Sequence[Any]) -> None:
+        if files:
+            self._writer.put("artifacts", {"files": [file.to_payload() for file in files]})
+
     def _update(self, update: RunUpdate) -> None:
         if self._status is not None:
             self._after_end(lambda tracking: tracking.update_run(self.id, update))
@@ -302,6 +377,15 @@ class SkippedRun(Run):
             self._params.setdefault(key, value)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
+        pass
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        pass
+
+    def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:
+        pass
+
+    def log_dataset(self, source: Any, name: str, *, context: str = "train", store: bool = False) -> None:
         pass
 
     def flush(self, timeout: float | None = 30.0) -> bool:

@@ -33,7 +33,7 @@ from cairn.client.spool import Spool
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.errors import CairnError, Unavailable
 from cairn.core.metrics import MetricBatch, MetricColumns
-from cairn.core.wire import batch_from_wire, batch_to_wire
+from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire
 from cairn.service.interface import Tracking
 
 _BACKOFF_FIRST_S = 0.25
@@ -50,7 +50,7 @@ def warn(message: str) -> None:
 class _Op:
     """A queued write other than metric points; ``done`` marks a flush barrier."""
 
-    kind: str  # params | tags | update | barrier
+    kind: str  # params | tags | update | artifacts | dataset | barrier
     payload: Any = None
     done: threading.Event | None = None
 
@@ -132,6 +132,7 @@ class BackgroundWriter:
         self._retry_at = 0.0
         self._memory = _MemoryBacklog()
         self._warned: set[str] = set()
+        self._uploading = False
         self._thread = threading.Thread(target=self._run, name=f"cairn-writer-{run_id[:8]}", daemon=True)
         self._thread.start()
 
@@ -146,11 +147,17 @@ class BackgroundWriter:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far has been handled; True if it reached the store
-        (False when it is spooled, or the wait timed out)."""
+        (False when it is spooled, or the wait timed out).
+
+        An artifact upload in progress extends the wait: a large file takes as long as it
+        takes, and a stalled connection ends it through the HTTP client's timeouts."""
         done = threading.Event()
         self._queue.append(_Op("barrier", done=done))
         self._wake.set()
-        return done.wait(timeout) and not self.backlog
+        finished = done.wait(timeout)
+        while not finished and self._uploading:
+            finished = done.wait(1.0)
+        return finished and not self.backlog
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush, try the store once more if it was away, and stop the thread."""
@@ -243,7 +250,11 @@ class BackgroundWriter:
             self._keep(seq, kind, payload, 0)
 
     def _apply(self, kind: str, payload: Any) -> None:
-        self.points_sent += apply_write(self.tracking, self.run_id, kind, payload)
+        self._uploading = kind in ("artifacts", "dataset")
+        try:
+            self.points_sent += apply_write(self.tracking, self.run_id, kind, payload)
+        finally:
+            self._uploading = False
 
     # -- outage handling --------------------------------------------------------------------
 
@@ -322,6 +333,18 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
         tracking.set_tags(run_id, payload)
     elif kind == "update":
         tracking.update_run(run_id, update_from_payload(payload))
+    elif kind == "artifacts":
+        from cairn.client.artifacts import LocalArtifact, upload
+
+        upload(tracking, run_id, [LocalArtifact.from_payload(item) for item in payload["files"]])
+    elif kind == "dataset":
+        from cairn.client.artifacts import LocalArtifact, discard_staged, upload_missing
+
+        files = [LocalArtifact.from_payload(item) for item in payload["files"]]
+        if files:  # stored: its bytes go up first (not registered as artifacts of the run)
+            upload_missing(tracking, files)
+        tracking.log_dataset(run_id, dataset_spec_from_wire(payload["spec"]), payload["context"])
+        discard_staged(files)
     else:
         raise ValueError(f"unknown write kind {kind!r}")
     return 0

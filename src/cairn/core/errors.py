@@ -11,19 +11,27 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidValue            invalid_value         400
     │   ├── InvalidRequest          invalid_request       400
     │   ├── InvalidQuery            invalid_query         400
+    │   ├── InvalidArtifactPath     invalid_artifact_path 400
+    │   ├── DigestMismatch          digest_mismatch       400
     │   └── PayloadTooLarge         payload_too_large     413
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
-    │   └── RunNotFound             run_not_found         404
+    │   ├── RunNotFound             run_not_found         404
+    │   ├── ArtifactNotFound        artifact_not_found    404
+    │   ├── BlobNotFound            blob_not_found        404
+    │   ├── UploadNotFound          upload_not_found      404
+    │   └── DatasetNotFound         dataset_not_found     404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
     │   ├── RunNotActive            run_not_active        409
-    │   └── DuplicateRun            duplicate_run         409
+    │   ├── DuplicateRun            duplicate_run         409
+    │   └── UploadOffsetMismatch    upload_offset_mismatch 409
     ├── PermissionDenied            permission_denied     403
     ├── SchemaOutOfDate             schema_out_of_date    503
     ├── StoreUnreadable             store_unreadable      500
     └── Unavailable                 unavailable           503   (retryable)
+        └── BlobStoreUnavailable    blob_store_unavailable 503  (retryable)
 
 Codes are part of the public API: never rename one, only add.
 """
@@ -91,6 +99,20 @@ class InvalidQuery(InvalidInput):
         )
 
 
+class InvalidArtifactPath(InvalidInput):
+    """An artifact path that would leave its run: ``..``, an absolute path, a backslash, NUL,
+    or a symlink in a logged folder that points outside it."""
+
+    code = "invalid_artifact_path"
+
+
+class DigestMismatch(InvalidInput):
+    """Uploaded bytes whose SHA-256 is not the digest they were sent under: a truncated or
+    corrupted upload, or a file changed after it was logged. Nothing is kept."""
+
+    code = "digest_mismatch"
+
+
 class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
     http_status = 413
@@ -107,6 +129,26 @@ class ProjectNotFound(NotFound):
 
 class RunNotFound(NotFound):
     code = "run_not_found"
+
+
+class ArtifactNotFound(NotFound):
+    code = "artifact_not_found"
+
+
+class BlobNotFound(NotFound):
+    """No bytes are stored under that digest."""
+
+    code = "blob_not_found"
+
+
+class UploadNotFound(NotFound):
+    """A resumable upload that does not exist, was completed, aborted or collected."""
+
+    code = "upload_not_found"
+
+
+class DatasetNotFound(NotFound):
+    code = "dataset_not_found"
 
 
 class Conflict(CairnError):
@@ -140,6 +182,13 @@ class DuplicateRun(Conflict):
     code = "duplicate_run"
 
 
+class UploadOffsetMismatch(Conflict):
+    """A resumable upload's part was sent for another offset than the bytes received so far;
+    ``details["offset"]`` says where to go on from."""
+
+    code = "upload_offset_mismatch"
+
+
 class PermissionDenied(CairnError):
     code = "permission_denied"
     http_status = 403
@@ -165,6 +214,12 @@ class Unavailable(CairnError):
     code = "unavailable"
     http_status = 503
     retryable = True
+
+
+class BlobStoreUnavailable(Unavailable):
+    """The blob store (a folder or an S3 bucket) cannot be reached or written."""
+
+    code = "blob_store_unavailable"
 
 
 def _all_subclasses(cls: type[CairnError]) -> list[type[CairnError]]:

@@ -14,6 +14,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from cairn.core.artifacts import (
+    Artifact,
+    ArtifactEntry,
+    DatasetFileEntry,
+    DatasetSpec,
+    DatasetVersion,
+    RunInput,
+)
 from cairn.core.diff import Change, MappingDiff, MetricChange, MetricsDiff, RunDiff, RunRef
 from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunGroup, RunStatus, SimilarRun
 from cairn.core.errors import InvalidRequest
@@ -328,3 +336,119 @@ def _mapping_diff_from_wire(data: Mapping[str, Any], value: Callable[[Any], V]) 
         changed={k: Change(value(c["before"]), value(c["after"])) for k, c in data["changed"].items()},
         unchanged=data["unchanged"],
     )
+
+
+# -- artifacts and datasets --------------------------------------------------------------------
+
+
+def artifact_to_wire(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "run_id": artifact.run_id,
+        "path": artifact.path,
+        "digest": artifact.digest,
+        "size": artifact.size,
+        "kind": artifact.kind,
+        "media_type": artifact.media_type,
+        "meta": dict(artifact.meta),
+        "created_at": artifact.created_at,
+    }
+
+
+def artifact_from_wire(data: Mapping[str, Any]) -> Artifact:
+    return Artifact(
+        run_id=data["run_id"],
+        path=data["path"],
+        digest=data["digest"],
+        size=data["size"],
+        kind=data["kind"],
+        media_type=data["media_type"],
+        meta=data["meta"],
+        created_at=data["created_at"],
+    )
+
+
+def artifact_entry_to_wire(entry: ArtifactEntry) -> dict[str, Any]:
+    return {
+        "path": entry.path,
+        "digest": entry.digest,
+        "size": entry.size,
+        "kind": entry.kind,
+        "media_type": entry.media_type,
+        "meta": dict(entry.meta),
+    }
+
+
+def dataset_spec_to_wire(spec: DatasetSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "digest": spec.digest,
+        "source_uri": spec.source_uri,
+        "source_kind": spec.source_kind,
+        "rows": spec.rows,
+        "columns": spec.columns,
+        "schema": spec.schema,
+        "profile": dict(spec.profile),
+        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in spec.files],
+        "stored": spec.stored,
+    }
+
+
+def dataset_spec_from_wire(data: Mapping[str, Any]) -> DatasetSpec:
+    return DatasetSpec(
+        name=data["name"],
+        digest=data["digest"],
+        source_uri=data["source_uri"],
+        source_kind=data["source_kind"],
+        rows=data.get("rows"),
+        columns=data.get("columns"),
+        schema=list(data.get("schema") or []),
+        profile=dict(data.get("profile") or {}),
+        files=[DatasetFileEntry(f["path"], f["digest"], f["size"]) for f in data.get("files") or []],
+        stored=bool(data.get("stored", False)),
+    )
+
+
+def dataset_version_to_wire(version: DatasetVersion) -> dict[str, Any]:
+    return {
+        "id": version.id,
+        "project": version.project,
+        "name": version.name,
+        "digest": version.digest,
+        "source_uri": version.source_uri,
+        "source_kind": version.source_kind,
+        "rows": version.rows,
+        "columns": version.columns,
+        "schema": version.schema,
+        "profile": dict(version.profile),
+        "stored": version.stored,
+        "created_at": version.created_at,
+        "file_count": version.file_count,
+        "used_by": [{"run_id": run_id, "context": context} for run_id, context in version.used_by],
+    }
+
+
+def dataset_version_from_wire(data: Mapping[str, Any]) -> DatasetVersion:
+    return DatasetVersion(
+        id=data["id"],
+        project=data["project"],
+        name=data["name"],
+        digest=data["digest"],
+        source_uri=data["source_uri"],
+        source_kind=data["source_kind"],
+        rows=data["rows"],
+        columns=data["columns"],
+        schema=data["schema"],
+        profile=data["profile"],
+        stored=data["stored"],
+        created_at=data["created_at"],
+        file_count=data["file_count"],
+        used_by=[(item["run_id"], item["context"]) for item in data["used_by"]],
+    )
+
+
+def run_input_to_wire(run_input: RunInput) -> dict[str, Any]:
+    return {"dataset": dataset_version_to_wire(run_input.dataset), "context": run_input.context}
+
+
+def run_input_from_wire(data: Mapping[str, Any]) -> RunInput:
+    return RunInput(dataset=dataset_version_from_wire(data["dataset"]), context=data["context"])

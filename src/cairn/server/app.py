@@ -8,10 +8,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from cairn.blobs.base import BlobStore
+from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
-from cairn.server.routes import health, insight, metrics, projects, runs
+from cairn.server.routes import artifacts, health, insight, metrics, projects, runs
+from cairn.server.routes import blobs as blobs_routes
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -21,9 +24,16 @@ from cairn.store.registry import open_store
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> FastAPI:
-    """The server for ``settings``; ``store`` overrides the one its URI names (tests)."""
+def create_app(settings: ServerSettings, store: MetadataStore | None = None, blobs: BlobStore | None = None) -> FastAPI:
+    """The server for ``settings``; ``store`` and ``blobs`` override what its URIs name (tests).
+
+    The blob store is checked here, so a wrong bucket or an unreachable endpoint stops the
+    server at start with BlobStoreUnavailable, not at the first upload.
+    """
     store = store or open_store(settings.store_uri)
+    if blobs is None:
+        blobs = open_blobs(settings.blobs_uri, endpoint_url=settings.blobs_endpoint)
+        blobs.check()
     app = FastAPI(
         title="Cairn",
         version=__version__,
@@ -34,12 +44,13 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None) -> 
         debug=False,
     )
     app.state.settings = settings
-    app.state.tracking = TrackingService(store, Principal("anonymous"))
+    app.state.tracking = TrackingService(store, Principal("anonymous"), blobs=blobs)
     install_error_handlers(app, debug=settings.debug)
-    app.add_middleware(BodyLimitMiddleware)
+    # Blob uploads stream to the blob store in constant memory, so they are exempt.
+    app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id.
-    for router in (projects.router, insight.router, runs.router, metrics.router):
+    for router in (projects.router, insight.router, runs.router, metrics.router, artifacts.router, blobs_routes.router):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")

@@ -7,9 +7,11 @@ suite runs against both, so local and remote cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
 from cairn.core.diff import RunDiff
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
@@ -118,5 +120,38 @@ class Tracking(Protocol):
         """What changed from ``against`` to the run; without ``against``, from the run's nearest
         earlier run (the first of :meth:`similar_runs`). Raises NotFound if it has none."""
         ...
+
+    # -- artifacts and datasets --------------------------------------------------------------
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        """The digests whose bytes the store lacks (the others are marked as just seen)."""
+        ...
+
+    def upload_file(self, path: Path, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        """Store a local file's bytes, which must hash to ``digest`` (DigestMismatch if the file
+        changed). ``progress`` is called with the bytes sent so far."""
+        ...
+
+    def log_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
+        """Register uploaded files under paths of the run, all or none."""
+        ...
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
+        """The run's files at ``path`` or below it, by path."""
+        ...
+
+    def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """An artifact's bytes in [start, end), streamed. Raises ArtifactNotFound."""
+        ...
+
+    def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
+        """Record a dataset version as an input of the run (one version per name and content)."""
+        ...
+
+    def list_datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+        """A project's dataset versions, newest first per name, with the runs that used each."""
+        ...
+
+    def run_inputs(self, run_id: str) -> list[RunInput]: ...
 
     def close(self) -> None: ...

@@ -13,7 +13,7 @@ The store below guarantees atomicity; the rules above it are here:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
 from cairn.core.clock import now_ms
@@ -35,21 +35,33 @@ from cairn.core.params import flatten_config
 from cairn.core.query.ast import Source
 from cairn.core.query.parser import parse_field, parse_order, parse_query
 from cairn.core.query.request import GroupQuery, RunQuery
+from cairn.service.artifacts import ArtifactRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
 from cairn.store.base import MetadataStore
 
+if TYPE_CHECKING:
+    from cairn.blobs.base import BlobStore
 
-class TrackingService:
-    """Implements :class:`cairn.service.interface.Tracking` over a metadata store."""
 
-    def __init__(self, store: MetadataStore, principal: Principal, policy: Policy | None = None) -> None:
+class TrackingService(ArtifactRules):
+    """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
+    store (without one, everything but artifacts and stored datasets works)."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        principal: Principal,
+        policy: Policy | None = None,
+        blobs: BlobStore | None = None,
+    ) -> None:
         self.store = store
         self.principal = principal
         self.policy = policy or AllowAll()
+        self._blobs = blobs
 
     def acting_as(self, principal: Principal) -> TrackingService:
         """The same service for another principal (the server makes one per request)."""
-        return TrackingService(self.store, principal, self.policy)
+        return TrackingService(self.store, principal, self.policy, self._blobs)
 
     # -- projects ---------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ over later without touching the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
@@ -127,7 +128,76 @@ class MetricStore(Protocol):
         ...
 
 
-class MetadataStore(ProjectStore, RunStore, MetricStore, Protocol):
+class ArtifactStore(Protocol):
+    """Which run holds which bytes under which path, datasets, and the record of stored blobs.
+
+    The blob store holds the bytes; the ``blobs`` record here is what uploads and gc agree on:
+    an artifact may only point at a recorded digest, and gc forgets a record (atomically, only
+    while nothing points at it and nobody touched it lately) before it deletes the bytes.
+    """
+
+    def record_blob(self, digest: str, size: int) -> None:
+        """Record bytes now in the blob store (or refresh the record's last-seen time)."""
+        ...
+
+    def touch_blobs(self, digests: Sequence[str]) -> dict[str, int]:
+        """The recorded ones among ``digests`` with their sizes; their last-seen time is
+        refreshed, so gc spares them while the client registers them."""
+        ...
+
+    def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
+        """The recorded ones among ``digests``, without touching them."""
+        ...
+
+    def unreferenced_blobs(self, seen_before: int) -> list[tuple[str, int]]:
+        """(digest, size) of recorded blobs no artifact or stored dataset file points at and
+        nobody touched since ``seen_before`` (ms)."""
+        ...
+
+    def forget_blob(self, digest: str, seen_before: int) -> bool:
+        """Delete a blob's record if it is still unreferenced and untouched since
+        ``seen_before``; True when it was deleted (then, and only then, may its bytes go)."""
+        ...
+
+    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
+        """Register artifacts, all or none. A path logged again is replaced. Raises BlobNotFound
+        for a digest that is not recorded, InvalidValue for a size that does not match it."""
+        ...
+
+    def list_artifacts(self, run_id: str, prefix: str = "", limit: int = 100_000) -> list[Artifact]:
+        """The run's files at ``prefix`` or below it, by path. Raises RunNotFound."""
+        ...
+
+    def get_artifact(self, run_id: str, path: str) -> Artifact:
+        """Raises ArtifactNotFound or RunNotFound."""
+        ...
+
+    def log_dataset(self, project_id: str, spec: DatasetSpec, run_id: str | None, context: str) -> DatasetVersion:
+        """Record a dataset version (once per content digest and name) and, with ``run_id``,
+        the run's use of it. A stored version's file digests must be recorded blobs."""
+        ...
+
+    def list_datasets(self, project_id: str, name: str | None = None) -> list[DatasetVersion]:
+        """Versions by name, newest first, with the runs that used each. Raises
+        DatasetNotFound for a name the project lacks."""
+        ...
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        """The dataset versions a run used, in the order it logged them."""
+        ...
+
+    def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
+        """A version's manifest: (path, digest, size) by path."""
+        ...
+
+    def deleted_run_ids(self) -> list[str]: ...
+
+    def purge_run(self, run_id: str) -> bool:
+        """Remove a deleted run and all it logged, for good; False when it is not deleted."""
+        ...
+
+
+class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, Protocol):
     """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0002_search_and_fingerprints"
+SCHEMA_HEAD = "0003_artifacts_and_datasets"
 
 metadata = MetaData()
 
@@ -141,5 +141,90 @@ ingest_batches = Table(
     Column("seq", BigInteger, primary_key=True),
     Column("points", Integer, nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+# -- artifacts and datasets -------------------------------------------------------------------
+# Bytes live in the blob store under their SHA-256; these tables say which run holds which
+# digest under which path. ``blobs`` is the database's record of what the blob store holds:
+# artifacts may only point at a digest recorded there, and ``cairn gc`` deletes bytes only after
+# deleting their row, so the database is where an upload and a collection meet.
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # Refreshed whenever a client uploads or asks for these bytes: gc spares recent blobs, so an
+    # upload in flight is never collected under it.
+    Column("last_seen_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("media_type", String(250), nullable=False),
+    Column("meta", Text, nullable=False),  # JSON
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_artifacts_digest", "digest"),
+    sqlite_with_rowid=False,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ux_datasets_project_name", "project_id", "name", unique=True),
+    sqlite_with_rowid=False,
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("source_uri", Text, nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("rows", BigInteger, nullable=True),
+    Column("columns", Integer, nullable=True),
+    Column("schema", Text, nullable=False),  # JSON
+    Column("profile", Text, nullable=False),  # JSON
+    Column("stored", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ux_dataset_versions_digest", "dataset_id", "digest", unique=True),
+    sqlite_with_rowid=False,
+)
+
+dataset_files = Table(
+    "dataset_files",
+    metadata,
+    Column("version_id", String(32), ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_dataset_files_digest", "digest"),
+    sqlite_with_rowid=False,
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("version_id", String(32), ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("context", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_run_inputs_version", "version_id"),
     sqlite_with_rowid=False,
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from cairn.store.sql.artifacts import SqlArtifactStore
 from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.runs import SqlRunStore
 
 
-class SqlStore(SqlRunStore, SqlMetricStore):
+class SqlStore(SqlRunStore, SqlMetricStore, SqlArtifactStore):
     """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
 
     Opening a store checks its schema revision: a new, empty database is set up, an older one

@@ -1,0 +1,79 @@
+"""``cairn gc``: purge deleted runs and free the blobs nothing points at any more."""
+
+from __future__ import annotations
+
+import click
+
+from cairn.blobs.registry import open_blobs
+from cairn.client.connect import is_remote
+from cairn.service.artifacts import DEFAULT_GC_GRACE_MS
+from cairn.service.policy import Principal
+from cairn.service.tracking import TrackingService
+from cairn.settings import default_blobs_uri, default_store_uri
+from cairn.store.registry import open_store
+
+
+@click.command("gc")
+@click.option(
+    "--store",
+    "store_uri",
+    metavar="URI",
+    default=default_store_uri,
+    show_default="$CAIRN_HOME/cairn.db",
+    help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.",
+)
+@click.option(
+    "--blobs",
+    "blobs_uri",
+    metavar="URI",
+    default=default_blobs_uri,
+    show_default="$CAIRN_HOME/blobs",
+    help="Blob store: a path, file://PATH or s3://BUCKET/PREFIX.",
+)
+@click.option("--blobs-endpoint", metavar="URL", default=None, help="S3-compatible endpoint for s3:// blobs.")
+@click.option(
+    "--grace",
+    "grace_minutes",
+    metavar="MINUTES",
+    type=click.IntRange(min=0),
+    default=DEFAULT_GC_GRACE_MS // 60_000,
+    show_default=True,
+    help="Spare blobs and uploads touched this recently (uploads in flight finish within it).",
+)
+@click.option("--keep-deleted", is_flag=True, help="Do not purge deleted runs; only free unreferenced blobs.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, remove nothing.")
+def gc_command(
+    store_uri: str,
+    blobs_uri: str,
+    blobs_endpoint: str | None,
+    grace_minutes: int,
+    keep_deleted: bool,
+    dry_run: bool,
+) -> None:
+    """Purge deleted runs for good, then delete blobs no artifact or stored dataset uses.
+
+    Run it where the store and blob store are reachable (not through a server). It is safe
+    while clients upload: bytes touched within --grace are kept, and a blob's record is removed
+    before its bytes, so an upload of the same content meanwhile sends it again.
+    """
+    if is_remote(store_uri):
+        raise click.UsageError("cairn gc works on the store itself: give --store a path or a database URI")
+    service = TrackingService(
+        open_store(store_uri), Principal.local_user(), blobs=open_blobs(blobs_uri, endpoint_url=blobs_endpoint)
+    )
+    try:
+        service.blobs.check()
+        report = service.collect_garbage(
+            grace_ms=grace_minutes * 60_000, purge_deleted=not keep_deleted, dry_run=dry_run
+        )
+    finally:
+        service.close()
+    purge, delete, abort = (
+        ("would purge", "would delete", "would abort") if dry_run else ("purged", "deleted", "aborted")
+    )
+    message = (
+        f"{purge} {report.purged_runs} deleted runs; "
+        f"{delete} {report.deleted_blobs} blobs, freeing {report.freed_bytes:,} bytes; "
+        f"{abort} {report.aborted_uploads} abandoned uploads."
+    )
+    click.echo(message[0].upper() + message[1:])

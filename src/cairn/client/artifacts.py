@@ -1,0 +1,332 @@
+"""Artifacts on the client: which files a ``log_artifact`` call means, their digests, the
+upload of what the server lacks, and downloads that are checked against their digest.
+
+Files are hashed when they are logged, in the caller's thread: what the run records is the
+file as it was at that moment. The upload happens later in the background writer; if the file
+changed meanwhile, the server sees bytes that do not match and refuses them (digest_mismatch),
+and the writer warns instead of recording something else. Content made in memory (a figure, a
+table, a dict) is written once to ``CAIRN_HOME/staging/<digest>`` first, so that it can be
+uploaded, spooled and replayed like any file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cairn.client.artifact_formats import EncodedArtifact
+from cairn.core.artifacts import (
+    MAX_ARTIFACTS_PER_REQUEST,
+    Artifact,
+    ArtifactEntry,
+    check_artifact_path,
+    join_artifact_path,
+)
+from cairn.core.errors import DigestMismatch, InvalidArtifactPath, InvalidValue
+from cairn.service.interface import Tracking
+from cairn.settings import cairn_home
+
+_CHUNK = 1 << 20
+#: Files from this size on show a progress bar when stderr is a terminal.
+PROGRESS_ABOVE_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LocalArtifact:
+    """A file to upload: where it goes in the run, where it is now, and what it holds."""
+
+    path: str
+    source: Path
+    digest: str
+    size: int
+    kind: str = "file"
+    media_type: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def entry(self) -> ArtifactEntry:
+        return ArtifactEntry(self.path, self.digest, self.size, self.kind, self.media_type, self.meta)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON shape the writer queues and spools."""
+        return {
+            "path": self.path,
+            "source": str(self.source),
+            "digest": self.digest,
+            "size": self.size,
+            "kind": self.kind,
+            "media_type": self.media_type,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> LocalArtifact:
+        return cls(
+            data["path"],
+            Path(data["source"]),
+            data["digest"],
+            data["size"],
+            data["kind"],
+            data["media_type"],
+            data["meta"],
+        )
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """(SHA-256, size) of a file, read in chunks."""
+    hasher = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+def collect(source: str | os.PathLike[str], name: str | None = None) -> list[LocalArtifact]:
+    """The files ``run.log_artifact(source, name)`` logs, hashed.
+
+    A file goes to ``name`` (its own name by default); a folder's files go below ``name`` (the
+    folder's name by default; "" puts them at the top of the run). Symlinks inside a folder are
+    followed if they stay inside it; one pointing outside is refused with InvalidArtifactPath,
+    and then nothing is logged.
+    """
+    root = Path(source)
+    if not root.exists():
+        raise InvalidValue(f"{root} does not exist", details={"path": str(root)})
+    target = root.resolve().name if name is None else check_artifact_path(name, allow_empty=root.is_dir())
+    if root.is_file():
+        if not target:
+            raise InvalidArtifactPath("a file needs a name to be logged under")
+        digest, size = hash_file(root)
+        return [LocalArtifact(target, root.resolve(), digest, size, media_type=_media_type(root))]
+    if not root.is_dir():
+        raise InvalidValue(f"{root} is neither a file nor a folder", details={"path": str(root)})
+    files = []
+    for relative, absolute in _walk(root):
+        digest, size = hash_file(absolute)
+        files.append(
+            LocalArtifact(
+                join_artifact_path(target, relative), absolute, digest, size, media_type=_media_type(absolute)
+            )
+        )
+    return files
+
+
+def _walk(root: Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, resolved path) of every file under ``root``, sorted; symlinks
+    that leave ``root`` raise InvalidArtifactPath."""
+    base = root.resolve()
+    found = []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        current = Path(folder)
+        for entry in [*dirs, *names]:
+            if (current / entry).is_symlink():
+                target = (current / entry).resolve()
+                if not target.is_relative_to(base):
+                    raise InvalidArtifactPath(
+                        f"{current / entry} is a symlink to {target}, outside the folder being logged",
+                        details={"path": str(current / entry)},
+                    )
+        dirs.sort()
+        for entry in sorted(names):
+            absolute = (current / entry).resolve()
+            if absolute.is_file():
+                relative = (current / entry).relative_to(root).as_posix()
+                found.append((check_artifact_path(relative), absolute))
+    return sorted(found)
+
+
+def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:
+    """Keep content made in memory as a file under CAIRN_HOME/staging, named by its digest."""
+    digest = hashlib.sha256(encoded.data).hexdigest()
+    folder = cairn_home() / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / digest
+    if not staged.exists():
+        temporary = folder / f".{digest}.{os.getpid()}.tmp"
+        temporary.write_bytes(encoded.data)
+        os.replace(temporary, staged)
+    return LocalArtifact(
+        check_artifact_path(path),
+        staged,
+        digest,
+        len(encoded.data),
+        encoded.kind,
+        encoded.media_type,
+        dict(encoded.meta),
+    )
+
+
+def upload_missing(tracking: Tracking, files: Sequence[LocalArtifact]) -> None:
+    """Send the bytes of ``files`` the store lacks (each digest once)."""
+    missing = set(tracking.missing_blobs([f.digest for f in files]))
+    for file in _unique_by_digest(f for f in files if f.digest in missing):
+        if not file.source.exists():
+            raise InvalidValue(f"{file.source} was removed before it could be uploaded", details={"path": file.path})
+        with _progress(file) as report:
+            try:
+                tracking.upload_file(file.source, file.digest, file.size, report)
+            except DigestMismatch as exc:
+                raise DigestMismatch(
+                    f"{file.source} changed after it was logged as {file.path!r} (its SHA-256 is no longer "
+                    f"{file.digest[:12]}…); log it again to keep the new content",
+                    details={**exc.details, "path": file.path},
+                ) from exc
+
+
+def upload(tracking: Tracking, run_id: str, files: Sequence[LocalArtifact]) -> list[Artifact]:
+    """Send the bytes the store lacks, then register every file, all or none."""
+    upload_missing(tracking, files)
+    artifacts: list[Artifact] = []
+    for start in range(0, len(files), MAX_ARTIFACTS_PER_REQUEST):
+        batch = files[start : start + MAX_ARTIFACTS_PER_REQUEST]
+        artifacts += tracking.log_artifacts(run_id, [f.entry() for f in batch])
+    discard_staged(files)
+    return artifacts
+
+
+def discard_staged(files: Sequence[LocalArtifact]) -> None:
+    """Remove the staging copies of content made in memory, once the store has it."""
+    staging = cairn_home() / "staging"
+    for file in files:
+        if file.source.parent == staging:
+            file.source.unlink(missing_ok=True)
+
+
+def _unique_by_digest(files: Iterable[LocalArtifact]) -> list[LocalArtifact]:
+    seen: dict[str, LocalArtifact] = {}
+    for file in files:
+        seen.setdefault(file.digest, file)
+    return list(seen.values())
+
+
+class _progress:
+    """A tqdm bar on stderr for a large file when someone is watching; otherwise nothing."""
+
+    def __init__(self, file: LocalArtifact) -> None:
+        self.file = file
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if self.file.size < PROGRESS_ABOVE_BYTES or not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        self.bar = tqdm(total=self.file.size, unit="B", unit_scale=True, desc=f"cairn: {self.file.path}", leave=False)
+        bar = self.bar
+        return lambda sent: bar.update(sent - bar.n)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def download(tracking: Tracking, run_id: str, path: str, destination: str | os.PathLike[str]) -> list[Path]:
+    """Download an artifact file, or every file of an artifact folder, into ``destination``.
+
+    A file lands as ``destination/<its name>``; a folder's files keep their paths below the
+    folder's name. Each file is written to a temporary name, checked against its digest, then
+    renamed, so a cut-off or corrupted download never passes for the real thing.
+    """
+    prefix = check_artifact_path(path, allow_empty=True)
+    listed = tracking.list_artifacts(run_id, prefix)
+    if not listed:
+        from cairn.core.errors import ArtifactNotFound
+
+        raise ArtifactNotFound(f"run {run_id} has no artifact at {path!r}", details={"run_id": run_id, "path": path})
+    root = Path(destination)
+    if len(listed) == 1 and listed[0].path == prefix:  # a file
+        return [_download_one(tracking, listed[0], root / prefix.rsplit("/", 1)[-1])]
+    parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+    written = []
+    for artifact in listed:
+        relative = artifact.path[len(parent) + 1 :] if parent else artifact.path
+        written.append(_download_one(tracking, artifact, root / relative))
+    return written
+
+
+def _download_one(tracking: Tracking, artifact: Artifact, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.cairn-part")
+    hasher = hashlib.sha256()
+    try:
+        with open(temporary, "wb") as out:
+            for chunk in tracking.read_artifact(artifact.run_id, artifact.path):
+                hasher.update(chunk)
+                out.write(chunk)
+        if hasher.hexdigest() != artifact.digest:
+            raise DigestMismatch(
+                f"{artifact.path} arrived with SHA-256 {hasher.hexdigest()}, expected {artifact.digest}",
+                details={"path": artifact.path, "expected": artifact.digest, "got": hasher.hexdigest()},
+            )
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def encoded_to_local(encoded: EncodedArtifact, name: str) -> LocalArtifact:
+    """Content made in memory, under ``name`` (its format's suffix added when it has none)."""
+    if "." not in name.rsplit("/", 1)[-1]:
+        name += encoded.suffix
+    return stage(encoded, name)
+
+
+_MEDIA_TYPES = {
+    ".json": "application/json",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".csv": "text/csv",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+def _media_type(path: Path) -> str:
+    return _MEDIA_TYPES.get(path.suffix.lower(), "")
+
+
+def dataset_payload(source: Any, name: str, context: str, store: bool) -> dict[str, Any]:
+    """What the writer needs to record a dataset: its description (read now, in the caller's
+    thread, so it is the data as it is at this call) and, with ``store``, the files to upload."""
+    from cairn.client.datasets import describe_dataset
+    from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
+    from cairn.core.wire import dataset_spec_to_wire
+
+    description = describe_dataset(source)
+    manifest = [DatasetFileEntry(f.path, f.digest, f.size) for f in description.files]
+    uploads: list[LocalArtifact] = []
+    if store and description.source_kind == "dataframe":
+        from cairn.client.artifact_formats import encode_table
+
+        staged = encoded_to_local(encode_table(source), "data")
+        manifest = [DatasetFileEntry(staged.path, staged.digest, staged.size)]
+        uploads = [staged]
+    elif store:
+        uploads = [
+            LocalArtifact(f.path, f.local_path, f.digest, f.size) for f in description.files if f.local_path is not None
+        ]
+    spec = DatasetSpec(
+        name=name,
+        digest=description.digest,
+        source_uri=description.source_uri,
+        source_kind=description.source_kind,
+        rows=description.rows,
+        columns=description.columns,
+        schema=list(description.schema),
+        profile=dict(description.profile),
+        files=manifest,
+        stored=store,
+    )
+    return {"spec": dataset_spec_to_wire(spec), "context": context, "files": [f.to_payload() for f in uploads]}

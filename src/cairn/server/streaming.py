@@ -1,0 +1,100 @@
+"""Request bodies handed to blocking code as they arrive, and blob bytes sent back in ranges.
+
+Blob stores read and write synchronously (files, boto3), while the body of a request arrives
+on the event loop. :func:`consume_body` runs the blocking writer in a worker thread and feeds it
+the body piece by piece, so an upload of any size holds about a megabyte in the server.
+
+An upload holds its thread for as long as its client takes to send the body, minutes for a big
+file on a slow link. Those threads are counted apart from the pool that runs every other
+endpoint, so that many uploads at once queue among themselves instead of stalling the whole
+API (health checks included) behind them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from anyio.lowlevel import RunVar
+from fastapi import Request
+from starlette.requests import ClientDisconnect
+
+from cairn.core.errors import InvalidRequest
+
+T = TypeVar("T")
+#: Body bytes handed over per hop between the event loop and the writer's thread: a hop costs
+#: tens of microseconds, so gathering the socket's 64 kB pieces into a megabyte keeps a
+#: gigabyte upload to a thousand of them.
+PIECE_BYTES = 1 << 20
+#: Request bodies consumed at once per server process; more uploads wait for a turn.
+MAX_CONCURRENT_BODIES = 32
+#: Per event loop, as anyio keeps its own default limiter (a limiter belongs to one loop).
+_body_limiter: RunVar[anyio.CapacityLimiter] = RunVar("cairn_body_limiter")
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    try:
+        return _body_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(MAX_CONCURRENT_BODIES)
+        _body_limiter.set(limiter)
+        return limiter
+
+
+async def consume_body(request: Request, sink: Callable[[Iterator[bytes]], T]) -> T:
+    """Run ``sink(chunks)`` in a worker thread, ``chunks`` yielding the request body.
+
+    A client that goes away before the end of its body makes ``chunks`` raise InvalidRequest
+    (the sink cleans up as for any error), not an internal error with a logged traceback."""
+    stream = request.stream()
+
+    async def next_piece() -> bytes | None:
+        piece = bytearray()
+        while len(piece) < PIECE_BYTES:
+            try:
+                piece += await stream.__anext__()
+            except StopAsyncIteration:
+                break
+            except ClientDisconnect:
+                raise InvalidRequest("the client went away before the end of the request body") from None
+        return bytes(piece) if piece else None
+
+    def chunks() -> Iterator[bytes]:
+        while (piece := anyio.from_thread.run(next_piece)) is not None:
+            yield piece
+
+    return await anyio.to_thread.run_sync(sink, chunks(), limiter=_limiter())
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single-range ``Range`` header, or None for the whole content.
+
+    Several ranges are not supported (the whole content is sent, which HTTP allows); a range
+    that starts past the end is refused with InvalidRequest. Empty content has no range to
+    cut out, so it is sent whole (a 206 for zero bytes cannot be written: ``bytes */0`` is only
+    for a 416).
+    """
+    if not header or size == 0:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        start = max(0, size - int(last))
+        end = size
+    else:
+        start = int(first)
+        end = size if not last else min(int(last) + 1, size)
+    if start >= end:  # starts past the end, or ends before it starts (bytes=10-9, bytes=-0)
+        raise InvalidRequest(f"range {header!r} is outside the artifact's {size} bytes", details={"size": size})
+    return start, end

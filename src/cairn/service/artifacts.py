@@ -1,0 +1,258 @@
+"""The rules for artifacts, datasets and blobs, mixed into :class:`TrackingService`.
+
+- bytes are stored first and verified against their digest; an artifact may then point at them
+  (the store refuses a digest it has no record of), so a run never lists a file whose bytes
+  are missing or wrong;
+- artifact paths stay inside the run (:func:`cairn.core.artifacts.check_artifact_path`);
+- artifacts may still be added after a run ended (an evaluation plot made later), not to a
+  deleted run;
+- garbage collection purges deleted runs, then deletes blobs nothing points at and nobody
+  touched within the grace period; it forgets the record before it deletes the bytes, so an
+  upload that asks for the same bytes meanwhile is told to send them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cairn.blobs.base import CHUNK_SIZE, BlobInfo, BlobStore, StagedUpload, check_digest
+from cairn.core import limits
+from cairn.core.artifacts import (
+    ARTIFACT_KINDS,
+    MAX_ARTIFACTS_LISTED,
+    MAX_ARTIFACTS_PER_REQUEST,
+    Artifact,
+    ArtifactEntry,
+    DatasetSpec,
+    DatasetVersion,
+    GcReport,
+    RunInput,
+    check_artifact_path,
+)
+from cairn.core.clock import now_ms
+from cairn.core.errors import CairnError, InvalidRequest, InvalidValue
+from cairn.service.policy import Action
+
+if TYPE_CHECKING:
+    from cairn.core.entities import Run
+    from cairn.service.policy import Policy, Principal
+    from cairn.store.base import MetadataStore
+
+#: Blobs touched within this long are never collected: uploads in flight, and artifacts about
+#: to be registered, finish well within it.
+DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
+MAX_DIGESTS_PER_REQUEST = 10_000
+_DATASET_SOURCE_KINDS = ("file", "folder", "dataframe")
+
+
+class ArtifactRules:
+    store: MetadataStore
+    principal: Principal
+    policy: Policy
+    _blobs: BlobStore | None
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            raise CairnError("this service was made without a blob store, so it cannot keep artifacts")
+        return self._blobs
+
+    def _writable_run(self, run_id: str, action: Action, *, allow_ended: bool) -> Run:
+        raise NotImplementedError  # provided by TrackingService
+
+    # -- blobs ------------------------------------------------------------------------------
+
+    def missing_blobs(self, digests: Sequence[str]) -> list[str]:
+        """The digests whose bytes the store lacks; the rest are marked as just seen, so gc
+        leaves them alone while the caller registers artifacts that point at them."""
+        if len(digests) > MAX_DIGESTS_PER_REQUEST:
+            raise InvalidRequest(f"at most {MAX_DIGESTS_PER_REQUEST} digests per request, got {len(digests)}")
+        for digest in digests:
+            check_digest(digest)
+        self.policy.check(self.principal, Action.WRITE, None)
+        present = self.store.touch_blobs(digests)
+        return [digest for digest in dict.fromkeys(digests) if digest not in present]
+
+    def write_blob(self, chunks: Iterable[bytes], digest: str) -> BlobInfo:
+        """Store bytes that must hash to ``digest`` (DigestMismatch, and nothing kept, if not)."""
+        check_digest(digest)
+        self.policy.check(self.principal, Action.WRITE, None)
+        info = self.blobs.write(chunks, expected_digest=digest)
+        self.store.record_blob(info.digest, info.size)
+        return info
+
+    def upload_file(self, path: Path, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
+        """Store a local file's bytes (embedded mode: straight into the blob store)."""
+        self.write_blob(read_file_chunks(path, progress), digest)
+
+    def create_upload(self) -> StagedUpload:
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.blobs.stage_create()
+
+    def upload_status(self, upload_id: str) -> StagedUpload:
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.blobs.stage_get(_upload_id(upload_id))
+
+    def append_upload(self, upload_id: str, offset: int, chunks: Iterable[bytes]) -> StagedUpload:
+        self.policy.check(self.principal, Action.WRITE, None)
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative")
+        return self.blobs.stage_append(_upload_id(upload_id), offset, chunks)
+
+    def commit_upload(self, upload_id: str, digest: str, *, known_digest: str | None = None) -> BlobInfo:
+        check_digest(digest)
+        self.policy.check(self.principal, Action.WRITE, None)
+        info = self.blobs.stage_commit(_upload_id(upload_id), digest, known_digest=known_digest)
+        self.store.record_blob(info.digest, info.size)
+        return info
+
+    def abort_upload(self, upload_id: str) -> None:
+        self.policy.check(self.principal, Action.WRITE, None)
+        self.blobs.stage_abort(_upload_id(upload_id))
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def log_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
+        """Register files whose bytes are already stored, all or none."""
+        if not entries:
+            return []
+        if len(entries) > MAX_ARTIFACTS_PER_REQUEST:
+            raise InvalidRequest(f"at most {MAX_ARTIFACTS_PER_REQUEST} artifacts per request, got {len(entries)}")
+        seen: set[str] = set()
+        checked = []
+        for entry in entries:
+            path = check_artifact_path(entry.path)
+            if path in seen:
+                raise InvalidRequest(f"artifact path {path!r} appears twice in one request")
+            seen.add(path)
+            check_digest(entry.digest)
+            if not isinstance(entry.size, int) or entry.size < 0:
+                raise InvalidValue(f"the size of {path!r} must be a non-negative integer")
+            if entry.kind not in ARTIFACT_KINDS:
+                raise InvalidValue(f"artifact kind must be one of {', '.join(ARTIFACT_KINDS)}, got {entry.kind!r}")
+            limits.check_text(entry.media_type, "media type", 250)
+            checked.append(ArtifactEntry(path, entry.digest, entry.size, entry.kind, entry.media_type, entry.meta))
+        self._writable_run(run_id, Action.WRITE, allow_ended=True)
+        return self.store.add_artifacts(run_id, checked)
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
+        """The run's files at ``path`` or below it (all of them for ""), by path."""
+        prefix = check_artifact_path(path, allow_empty=True)
+        self._readable_run(run_id)
+        return self.store.list_artifacts(run_id, prefix, MAX_ARTIFACTS_LISTED)
+
+    def get_artifact(self, run_id: str, path: str) -> Artifact:
+        checked = check_artifact_path(path)
+        self._readable_run(run_id)
+        return self.store.get_artifact(run_id, checked)
+
+    def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The artifact's bytes in [start, end), in chunks. Raises ArtifactNotFound, or
+        BlobNotFound when the bytes went missing from the blob store."""
+        artifact = self.get_artifact(run_id, path)
+        return self.blobs.read(artifact.digest, start, end)
+
+    def artifact_url(self, artifact: Artifact, expires_s: int = 3600) -> str | None:
+        """A URL the client may fetch the bytes from directly (S3), or None."""
+        return self.blobs.presigned_url(artifact.digest, expires_s=expires_s, filename=artifact.path.rsplit("/", 1)[-1])
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
+        """Record a dataset version (once per name and content) as an input of the run."""
+        _check_dataset(spec)
+        limits.check_key(context, "dataset context")
+        if len(context) > 64:
+            raise InvalidValue("a dataset context is at most 64 characters")
+        run = self._writable_run(run_id, Action.WRITE, allow_ended=False)
+        return self.store.log_dataset(run.project_id, spec, run_id, context)
+
+    def list_datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+        project_ = self.store.get_project(project, with_counts=False)
+        self.policy.check(self.principal, Action.READ, project_.name)
+        return self.store.list_datasets(project_.id, name)
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        self._readable_run(run_id)
+        return self.store.run_inputs(run_id)
+
+    # -- garbage collection -----------------------------------------------------------------
+
+    def collect_garbage(
+        self, *, grace_ms: int = DEFAULT_GC_GRACE_MS, purge_deleted: bool = True, dry_run: bool = False
+    ) -> GcReport:
+        """Purge deleted runs, then delete unreferenced blobs untouched for ``grace_ms`` and
+        resumable uploads abandoned for as long."""
+        if grace_ms < 0:
+            raise InvalidValue("the grace period must not be negative")
+        self.policy.check(self.principal, Action.DELETE, None)
+        purged = 0
+        if purge_deleted:
+            for run_id in self.store.deleted_run_ids():
+                purged += dry_run or self.store.purge_run(run_id)
+        cutoff = now_ms() - grace_ms
+        deleted = freed = 0
+        for digest, size in self.store.unreferenced_blobs(cutoff):
+            if dry_run or self.store.forget_blob(digest, cutoff):
+                deleted += 1
+                freed += size
+                if not dry_run:
+                    self.blobs.delete(digest)
+        # Bytes without a record: an upload that died between storing and recording them.
+        listed = [info for info in self.blobs.list() if info.modified_ms < cutoff]
+        recorded = self.store.recorded_blobs([info.digest for info in listed])
+        for info in listed:
+            if info.digest not in recorded:
+                deleted += 1
+                freed += info.size
+                if not dry_run:
+                    self.blobs.delete(info.digest)
+        aborted = 0
+        for upload in self.blobs.stage_list():
+            if upload.created_ms < cutoff:
+                aborted += 1
+                if not dry_run:
+                    self.blobs.stage_abort(upload.upload_id)
+        return GcReport(purged, deleted, freed, aborted, dry_run)
+
+    def _readable_run(self, run_id: str) -> Run:
+        run = self.store.get_run(run_id, details=False)
+        self.policy.check(self.principal, Action.READ, run.project)
+        return run
+
+
+def read_file_chunks(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """A file's bytes in chunks, calling ``progress`` with the total read so far."""
+    sent = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_SIZE):
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent)
+            yield chunk
+
+
+def _upload_id(upload_id: str) -> str:
+    if not upload_id or len(upload_id) > 64 or not upload_id.replace("-", "").isalnum():
+        raise InvalidRequest(f"{upload_id!r} is not an upload id")
+    return upload_id
+
+
+def _check_dataset(spec: DatasetSpec) -> None:
+    limits.check_name(spec.name, "dataset name")
+    check_digest(spec.digest)
+    limits.check_text(spec.source_uri, "dataset source", 4000)
+    if spec.source_kind not in _DATASET_SOURCE_KINDS:
+        raise InvalidValue(f"a dataset source is one of {', '.join(_DATASET_SOURCE_KINDS)}, got {spec.source_kind!r}")
+    for count, what in ((spec.rows, "rows"), (spec.columns, "columns")):
+        if count is not None and (not isinstance(count, int) or count < 0):
+            raise InvalidValue(f"dataset {what} must be a non-negative integer")
+    if len(spec.files) > MAX_ARTIFACTS_PER_REQUEST:
+        raise InvalidRequest(f"a dataset manifest holds at most {MAX_ARTIFACTS_PER_REQUEST} files")
+    for file in spec.files:
+        check_artifact_path(file.path)
+        check_digest(file.digest)
+    if spec.stored and not spec.files:
+        raise InvalidRequest("a stored dataset needs its files (a data frame is stored as a table file)")
