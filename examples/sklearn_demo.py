@@ -4,13 +4,18 @@
     python examples/sklearn_demo.py --skip-if-logged
 
 Each epoch is one pass of ``partial_fit``; train loss and validation accuracy are logged per
-epoch, the settings as params. Where the runs go follows CAIRN_URI (the embedded store under
-CAIRN_HOME by default), exactly as for any training script.
+epoch, the settings as params. Each run also keeps its model (pickled), a confusion matrix of
+the validation set and a plot of its weights, and records the digits data it used as a
+dataset. Where the runs go follows CAIRN_URI (the embedded store under CAIRN_HOME by default),
+exactly as for any training script.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -30,7 +35,7 @@ SETTINGS = [
 ]
 
 
-def train(config: dict, data: tuple) -> None:
+def train(config: dict, data: tuple, frame: object, workdir: Path) -> None:
     x_train, x_val, y_train, y_val = data
     classes = np.unique(y_train)
     model = SGDClassifier(
@@ -53,7 +58,29 @@ def train(config: dict, data: tuple) -> None:
                 },
                 step=epoch,
             )
+        keep_outputs(run, model, x_val, y_val, frame, workdir)
         print(f"logged {run.project}/{run.name}: val/accuracy {accuracy_score(y_val, model.predict(x_val)):.3f}")
+
+
+def keep_outputs(
+    run: cairn.Run, model: SGDClassifier, x_val: np.ndarray, y_val: np.ndarray, frame: object, workdir: Path
+) -> None:
+    """What a real training script keeps: the model, how it errs, and which data it saw."""
+    model_file = workdir / "model.pkl"
+    model_file.write_bytes(pickle.dumps(model))
+    run.log_artifact(model_file)
+    run.log_confusion_matrix(y_val, model.predict(x_val), labels=list(range(10)), name="val/confusion_matrix")
+    run.log_dataset(frame, "digits", context="train")
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # plots are optional
+        return
+    figure = Figure(figsize=(5, 3))
+    axes = figure.add_subplot()
+    axes.plot(model.coef_.std(axis=1), marker="o")
+    axes.set_xlabel("class")
+    axes.set_ylabel("spread of weights")
+    run.log_figure(figure, "plots/weights")
 
 
 def main() -> None:
@@ -65,11 +92,12 @@ def main() -> None:
             if any(p.name == PROJECT and p.run_count for p in api.projects()):
                 print(f"the {PROJECT!r} project is already logged; skipping the demo")
                 return
-    digits = load_digits()
+    digits = load_digits(as_frame=True)
     x = StandardScaler().fit_transform(digits.data)
-    data = train_test_split(x, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
-    for config in SETTINGS:
-        train(config, data)
+    data = train_test_split(x, digits.target.to_numpy(), test_size=0.25, random_state=0, stratify=digits.target)
+    with tempfile.TemporaryDirectory() as workdir:
+        for config in SETTINGS:
+            train(config, data, digits.frame, Path(workdir))
 
 
 if __name__ == "__main__":
