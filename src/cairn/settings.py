@@ -40,3 +40,6 @@ class ServerSettings:
     #: Answer artifact downloads with a redirect to a presigned S3 URL, so the bytes go
     #: between client and S3 without passing through the server.
     presign_downloads: bool = False
+    #: Hand clients presigned S3 URLs for the parts of large uploads, so the bytes go straight
+    #: to S3; the server then reads them back once to check their digest.
+    presign_uploads: bool = False

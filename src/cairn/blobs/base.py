@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -139,6 +139,13 @@ class BlobStore(Protocol):
     def presigned_url(self, digest: str, *, expires_s: int = 3600, filename: str | None = None) -> str | None:
         """A URL a client can GET the blob from directly (S3), or None when the store cannot
         hand one out (a local folder). ``filename`` sets the download's file name."""
+        ...
+
+    def presigned_part_urls(self, upload_id: str, count: int, *, expires_s: int = 3600) -> Sequence[str] | None:
+        """URLs a client can PUT parts 1..``count`` of a staged upload to directly (S3), or
+        None when the store cannot hand them out. Parts sent so are staged like appended ones
+        (every part but the last at least :data:`MIN_PART_SIZE`), and ``stage_commit`` checks
+        their digest by reading them back."""
         ...
 
     # -- resumable uploads ------------------------------------------------------------------

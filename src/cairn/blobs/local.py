@@ -17,7 +17,7 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from io import FileIO
 from pathlib import Path
@@ -138,6 +138,9 @@ class LocalBlobStore:
 
     def presigned_url(self, digest: str, *, expires_s: int = 3600, filename: str | None = None) -> str | None:
         check_digest(digest)
+        return None
+
+    def presigned_part_urls(self, upload_id: str, count: int, *, expires_s: int = 3600) -> Sequence[str] | None:
         return None
 
     # -- resumable uploads ------------------------------------------------------------------

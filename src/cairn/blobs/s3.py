@@ -21,7 +21,7 @@ import functools
 import hashlib
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
@@ -257,6 +257,25 @@ class S3BlobStore:
             params["ResponseContentDisposition"] = _attachment(filename)
         with self._errors():
             return str(self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s))
+
+    def presigned_part_urls(self, upload_id: str, count: int, *, expires_s: int = 3600) -> Sequence[str] | None:
+        if not 1 <= count <= MAX_PARTS:
+            raise InvalidRequest(f"an upload has 1 to {MAX_PARTS} parts, not {count}")
+        key = self._upload_key(upload_id)
+        with self._errors():
+            upload = self._multipart(key)
+            if upload is None:
+                raise UploadNotFound(f"no upload {upload_id!r}")
+            return [
+                str(
+                    self._client.generate_presigned_url(
+                        "upload_part",
+                        Params={"Bucket": self.bucket, "Key": key, "UploadId": upload["UploadId"], "PartNumber": n},
+                        ExpiresIn=expires_s,
+                    )
+                )
+                for n in range(1, count + 1)
+            ]
 
     # -- resumable uploads ------------------------------------------------------------------
 

@@ -43,6 +43,11 @@ def _announce(address: str) -> None:
     help="Redirect artifact downloads to presigned S3 URLs, so the bytes bypass the server.",
 )
 @click.option(
+    "--presign-uploads",
+    is_flag=True,
+    help="Give clients presigned S3 URLs for large uploads; the server reads the bytes back once to check them.",
+)
+@click.option(
     "--host",
     metavar="ADDRESS",
     default="127.0.0.1",
@@ -76,6 +81,7 @@ def server_command(
     blobs_uri: str,
     blobs_endpoint: str | None,
     presign_downloads: bool,
+    presign_uploads: bool,
     host: str,
     port: int,
     workers: int,
@@ -99,6 +105,7 @@ def server_command(
         blobs_uri=blobs_uri,
         blobs_endpoint=blobs_endpoint,
         presign_downloads=presign_downloads,
+        presign_uploads=presign_uploads,
         host=host,
         port=port,
         workers=workers,

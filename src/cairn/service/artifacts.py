@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cairn.blobs.base import CHUNK_SIZE, BlobInfo, BlobStore, StagedUpload, check_digest
+from cairn.blobs.base import CHUNK_SIZE, PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
 from cairn.core import limits
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 #: to be registered, finish well within it.
 DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
 MAX_DIGESTS_PER_REQUEST = 10_000
+_MAX_DIRECT_PARTS = 10_000
 _DATASET_SOURCE_KINDS = ("file", "folder", "dataframe")
 
 
@@ -87,9 +89,22 @@ class ArtifactRules:
         """Store a local file's bytes (embedded mode: straight into the blob store)."""
         self.write_blob(read_file_chunks(path, progress), digest)
 
-    def create_upload(self) -> StagedUpload:
+    def create_upload(
+        self, size: int | None = None, *, direct: bool = False
+    ) -> tuple[StagedUpload, DirectParts | None]:
+        """Start a resumable upload. With ``direct`` and the ``size`` known, a blob store that
+        can (S3) also hands out presigned URLs for the parts, so the client sends the bytes
+        straight to it; the digest is still checked at completion."""
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.blobs.stage_create()
+        if size is not None and size < 0:
+            raise InvalidRequest("size must not be negative")
+        upload = self.blobs.stage_create()
+        if not direct or size is None:
+            return upload, None
+        part_size = direct_part_size(size)
+        count = max(1, -(-size // part_size))
+        urls = self.blobs.presigned_part_urls(upload.upload_id, count)
+        return upload, None if urls is None else DirectParts(part_size, list(urls))
 
     def upload_status(self, upload_id: str) -> StagedUpload:
         self.policy.check(self.principal, Action.WRITE, None)
@@ -221,6 +236,21 @@ class ArtifactRules:
         run = self.store.get_run(run_id, details=False)
         self.policy.check(self.principal, Action.READ, run.project)
         return run
+
+
+@dataclass(frozen=True, slots=True)
+class DirectParts:
+    """Where a client PUTs the parts of a resumable upload itself: part ``n`` (from 1) holds
+    bytes [(n-1) * part_size, n * part_size) and goes to ``urls[n-1]``."""
+
+    part_size: int
+    urls: list[str]
+
+
+def direct_part_size(size: int) -> int:
+    """Parts of 8 MiB, or larger multiples of it when a file needs more than S3's 10,000 parts."""
+    needed = -(-size // _MAX_DIRECT_PARTS)
+    return max(PART_ALIGNMENT, -(-needed // PART_ALIGNMENT) * PART_ALIGNMENT)
 
 
 def read_file_chunks(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:

@@ -42,10 +42,23 @@ class BlobOut(BaseModel):
     size: int
 
 
+class UploadCreate(Strict):
+    size: int | None = Field(default=None, ge=0, description="the file's size: lets the server offer direct_parts")
+
+
+class DirectPartsOut(BaseModel):
+    part_size: int
+    urls: list[str]
+
+
 class UploadOut(BaseModel):
     upload_id: str
     offset: int = Field(description="bytes received so far: where the next part starts")
     part_alignment: int = Field(description="every part but the last is a multiple of this many bytes")
+    direct_parts: DirectPartsOut | None = Field(
+        default=None,
+        description="presigned URLs to PUT the parts to directly (S3, with --presign-uploads); then complete",
+    )
 
 
 class CommitIn(Strict):
@@ -69,10 +82,14 @@ async def put_blob(digest: Digest, request: Request, service: Tracking) -> JsonR
 
 
 @router.post("/uploads", response_model=UploadOut, status_code=201, summary="Start a resumable upload")
-def create_upload(service: Tracking) -> JsonResponse:
-    upload = service.create_upload()
+def create_upload(service: Tracking, request: Request, body: UploadCreate | None = None) -> JsonResponse:
+    direct = request.app.state.settings.presign_uploads
+    upload, parts = service.create_upload(None if body is None else body.size, direct=direct)
     _hashes.start(upload.upload_id)
-    return JsonResponse(_upload_to_wire(upload), status_code=201)
+    answer = _upload_to_wire(upload)
+    if parts is not None:
+        answer["direct_parts"] = {"part_size": parts.part_size, "urls": parts.urls}
+    return JsonResponse(answer, status_code=201)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut, summary="How far a resumable upload got")
@@ -98,7 +115,7 @@ async def append_upload(
     try:
         upload = await consume_body(request, append)
     except BaseException:
-        _hashes.forget(upload_id)
+        _hashes.failed(upload_id)
         raise
     _hashes.reached(upload_id, upload.size)
     return JsonResponse(_upload_to_wire(upload))
@@ -183,6 +200,14 @@ class _RunningHashes:
             if entry is None or entry.busy or entry.size != size:
                 return None
             return str(entry.hasher.copy().hexdigest())
+
+    def failed(self, upload_id: str) -> None:
+        """A part failed: drop the hash if bytes of it were hashed (the store may have kept only
+        some of them); a part refused before any byte passed (a wrong offset) leaves it whole."""
+        with self._lock:
+            entry = self._running.get(upload_id)
+            if entry is not None and entry.busy:
+                del self._running[upload_id]
 
     def forget(self, upload_id: str) -> None:
         with self._lock:
