@@ -91,16 +91,28 @@ def test_empty_file(tracking: Tracking, tmp_path: Path) -> None:
     assert b"".join(tracking.read_artifact(run.id, "empty")) == b""
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["../escape", "a/../../b", "/etc/passwd", "C:/windows", "a\\b", "a\x00b", "a//b", "./a", "", "a/./b", "tab\there"],
-)
-def test_paths_leaving_the_run_are_refused(tracking: Tracking, tmp_path: Path, path: str) -> None:
+BAD_PATHS = [
+    "../escape",
+    "a/../../b",
+    "/etc/passwd",
+    "C:/windows",
+    "a\\b",
+    "a\x00b",
+    "a//b",
+    "./a",
+    "",
+    "a/./b",
+    "tab\there",
+]
+
+
+def test_paths_leaving_the_run_are_refused(tracking: Tracking, tmp_path: Path) -> None:
     run = tracking.create_run("p")
     digest, size = put(tracking, tmp_path, b"x")
-    with pytest.raises(InvalidArtifactPath):
-        tracking.log_artifacts(run.id, [ArtifactEntry("ok.txt", digest, size), ArtifactEntry(path, digest, size)])
-    assert tracking.list_artifacts(run.id) == []  # nothing of the request was kept
+    for path in BAD_PATHS:
+        with pytest.raises(InvalidArtifactPath):
+            tracking.log_artifacts(run.id, [ArtifactEntry("ok.txt", digest, size), ArtifactEntry(path, digest, size)])
+    assert tracking.list_artifacts(run.id) == []  # nothing of any request was kept
 
 
 def test_unknown_digest_or_wrong_size_is_refused_whole(tracking: Tracking, tmp_path: Path) -> None:
