@@ -15,6 +15,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,10 +256,17 @@ def _download_one(tracking: Tracking, artifact: Artifact, target: Path) -> Path:
     temporary = target.with_name(f".{target.name}.cairn-part")
     hasher = hashlib.sha256()
     try:
-        with open(temporary, "wb") as out:
+        # Hashing runs beside the socket reads and file writes (all three release the GIL),
+        # one chunk behind, so a download costs about the slowest of them, not their sum.
+        with open(temporary, "wb") as out, ThreadPoolExecutor(1, thread_name_prefix="cairn-hash") as pool:
+            hashed: Future[None] | None = None
             for chunk in tracking.read_artifact(artifact.run_id, artifact.path):
-                hasher.update(chunk)
+                if hashed is not None:
+                    hashed.result()
+                hashed = pool.submit(hasher.update, chunk)
                 out.write(chunk)
+            if hashed is not None:
+                hashed.result()
         if hasher.hexdigest() != artifact.digest:
             raise DigestMismatch(
                 f"{artifact.path} arrived with SHA-256 {hasher.hexdigest()}, expected {artifact.digest}",

@@ -383,21 +383,25 @@ class ResumableUpload:
         failures = 0
         while offset < self.size:
             end = min(offset + RESUMABLE_PART_BYTES, self.size)
-            done = offset
             try:
                 answer = self.client._send_body(
-                    "PUT", upload_url, self.path, offset, end, self._progress_from(done), params={"offset": offset}
+                    "PUT", upload_url, self.path, offset, end, self._progress_from(offset), params={"offset": offset}
                 )
                 offset = answer["offset"]
                 failures = 0
             except UploadOffsetMismatch as exc:
                 offset = int(exc.details.get("offset", offset))
             except Unavailable:
+                # Wait, then ask the server where the upload got to; while it is still away
+                # that question fails too, and counts as another failed attempt.
                 failures += 1
                 if failures > _PART_RETRIES:
                     raise
                 time.sleep(min(0.5 * 2**failures, 8.0))
-                offset = self.client._request("GET", upload_url)["offset"]
+                try:
+                    offset = self.client._request("GET", upload_url)["offset"]
+                except Unavailable:
+                    continue
 
     def _send_direct(self, direct: Mapping[str, Any]) -> None:
         """PUT each part to its presigned URL (S3), without the server's token, retrying a part
@@ -444,8 +448,10 @@ def read_file_range(path: Path, start: int, end: int, progress: Callable[[int], 
 
 
 def _chunks_then_close(stream: Any, response: httpx.Response) -> Iterator[bytes]:
+    # Chunks as they come off the socket: re-cutting them into even sizes cost a second per
+    # gigabyte. Artifacts are sent without content encoding, so raw bytes are the content.
     try:
-        yield from response.iter_bytes(_CHUNK_BYTES)
+        yield from response.iter_raw()
     except httpx.TransportError as exc:
         raise Unavailable(f"the download was cut off: {exc}") from exc
     finally:
