@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import ThreadedServer, free_port
 
 import cairn.client.http as http_module
 from cairn.client.http import HttpTracking
 from cairn.core.artifacts import ArtifactEntry
 from cairn.core.errors import DigestMismatch
 from cairn.settings import ServerSettings
-from tests.conftest import ThreadedServer, free_port
 
 
 class CountingTransport(httpx.HTTPTransport):

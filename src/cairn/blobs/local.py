@@ -39,6 +39,7 @@ from cairn.core.errors import (
     BlobNotFound,
     BlobStoreUnavailable,
     InvalidValue,
+    Unavailable,
     UploadNotFound,
 )
 
@@ -160,10 +161,16 @@ class LocalBlobStore:
     def stage_get(self, upload_id: str) -> StagedUpload:
         path = self._upload_path(upload_id)
         try:
-            st = path.stat()
+            handle = FileIO(path, "r")
         except FileNotFoundError:
             raise UploadNotFound(f"no upload {upload_id!r}") from None
-        return StagedUpload(upload_id, st.st_size, self._created_ms(upload_id, st))
+        with handle:
+            st = os.fstat(handle.fileno())
+            size = st.st_size
+            if not _try_lock(handle, shared=True):
+                # A part is still arriving: what is sure to stay is the whole blocks before it.
+                size -= size % PART_ALIGNMENT
+        return StagedUpload(upload_id, size, self._created_ms(upload_id, st))
 
     def stage_append(self, upload_id: str, offset: int, chunks: Iterable[bytes]) -> StagedUpload:
         path = self._upload_path(upload_id)
@@ -172,6 +179,13 @@ class LocalBlobStore:
         except FileNotFoundError:
             raise UploadNotFound(f"no upload {upload_id!r}") from None
         with handle:
+            # One part at a time: a retry that races a part still arriving on a half-open
+            # connection is told to come back, instead of writing over it.
+            if not _try_lock(handle, shared=False):
+                raise Unavailable(
+                    f"another part of upload {upload_id} is still arriving; ask where it got to and go on from there",
+                    details={"upload_id": upload_id},
+                )
             st = os.fstat(handle.fileno())
             check_append(st.st_size, offset)
             handle.seek(offset)
@@ -313,3 +327,17 @@ def _remove(path: Path) -> None:
             raise
         os.chmod(path, stat.S_IWRITE)  # Windows refuses to delete read-only files
         path.unlink()
+
+
+def _try_lock(handle: FileIO, *, shared: bool) -> bool:
+    """Take an advisory lock on an upload's file without waiting (released when it closes);
+    False when another writer holds it. Where there is no fcntl (Windows), always True."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on the platforms servers run on
+        return True
+    try:
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -47,8 +47,23 @@ def check_store(settings: ServerSettings) -> None:
     open_store(settings.store_uri).close()
 
 
+def check_blobs(settings: ServerSettings) -> None:
+    """Reach the blob store once before serving (a bucket that does not exist, credentials
+    that are refused, an endpoint that does not answer), before any worker is forked."""
+    from cairn.blobs.registry import open_blobs
+
+    blobs = open_blobs(settings.blobs_uri, endpoint_url=settings.blobs_endpoint)
+    try:
+        blobs.check()
+    finally:
+        close = getattr(blobs, "close", None)
+        if close is not None:
+            close()
+
+
 def serve(settings: ServerSettings, *, on_ready: Callable[[str], None] | None = None) -> None:
     check_store(settings)
+    check_blobs(settings)
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     address = f"http://{'[' + host + ']' if ':' in host else host}:{port}"

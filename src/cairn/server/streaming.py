@@ -30,6 +30,9 @@ T = TypeVar("T")
 #: tens of microseconds, so gathering the socket's 64 kB pieces into a megabyte keeps a
 #: gigabyte upload to a thousand of them.
 PIECE_BYTES = 1 << 20
+#: Pieces received ahead of the writer: enough to keep the socket busy while a piece is hashed
+#: and written, few enough that an upload holds a handful of megabytes.
+READ_AHEAD = 4
 #: Request bodies consumed at once per server process; more uploads wait for a turn.
 MAX_CONCURRENT_BODIES = 32
 #: Per event loop, as anyio keeps its own default limiter (a limiter belongs to one loop).
@@ -48,26 +51,62 @@ def _limiter() -> anyio.CapacityLimiter:
 async def consume_body(request: Request, sink: Callable[[Iterator[bytes]], T]) -> T:
     """Run ``sink(chunks)`` in a worker thread, ``chunks`` yielding the request body.
 
-    A client that goes away before the end of its body makes ``chunks`` raise InvalidRequest
-    (the sink cleans up as for any error), not an internal error with a logged traceback."""
+    The event loop reads ahead of the sink by up to :data:`READ_AHEAD` pieces, so receiving
+    the next megabyte overlaps with hashing and writing this one. A client that goes away
+    before the end of its body makes ``chunks`` raise InvalidRequest (the sink cleans up as for
+    any error), not an internal error with a logged traceback."""
     stream = request.stream()
+    send, receive = anyio.create_memory_object_stream[bytes | InvalidRequest](READ_AHEAD)
 
     async def next_piece() -> bytes | None:
-        piece = bytearray()
-        while len(piece) < PIECE_BYTES:
+        parts: list[bytes] = []
+        size = 0
+        while size < PIECE_BYTES:
             try:
-                piece += await stream.__anext__()
+                chunk = await stream.__anext__()
             except StopAsyncIteration:
                 break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts) if size else None
+
+    async def read_ahead() -> None:
+        async with send:
+            try:
+                while (piece := await next_piece()) is not None:
+                    await send.send(piece)
             except ClientDisconnect:
-                raise InvalidRequest("the client went away before the end of the request body") from None
-        return bytes(piece) if piece else None
+                await send.send(InvalidRequest("the client went away before the end of the request body"))
 
     def chunks() -> Iterator[bytes]:
-        while (piece := anyio.from_thread.run(next_piece)) is not None:
-            yield piece
+        while True:
+            try:
+                item = anyio.from_thread.run(receive.receive)
+            except anyio.EndOfStream:
+                return
+            if isinstance(item, InvalidRequest):
+                raise item
+            yield item
 
-    return await anyio.to_thread.run_sync(sink, chunks(), limiter=_limiter())
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    async def write() -> None:
+        try:
+            outcome.append(await anyio.to_thread.run_sync(sink, chunks(), limiter=_limiter()))
+        except Exception as exc:  # raised below as itself, not inside the task group's ExceptionGroup
+            failure.append(exc)
+        finally:
+            # The sink may stop early (an error, or bytes it already has): stop reading.
+            tasks.cancel_scope.cancel()
+            receive.close()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(read_ahead)
+        tasks.start_soon(write)
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
