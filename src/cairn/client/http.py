@@ -13,11 +13,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import orjson
 
+from cairn.client.bulk_get import bulk_get, proxies_configured
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
@@ -82,6 +83,9 @@ class HttpTracking:
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=_TIMEOUT, transport=transport or _transport()
         )
+        # Artifact bodies go over http.client (see bulk_get), unless a test gave its own
+        # transport or the environment names proxies, which only httpx honours.
+        self._bulk_downloads = transport is None and not proxies_configured()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -323,6 +327,9 @@ class HttpTracking:
         headers = {}
         if start or end is not None:
             headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        if self._bulk_downloads:
+            headers.update({k: v for k, v in self._client.headers.items() if k in ("user-agent", "authorization")})
+            return bulk_get(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
         # Opened before the first chunk is asked for, so a missing artifact raises at the call.
         stream = self._client.stream("GET", url, headers=headers, follow_redirects=True)
         try:
@@ -465,13 +472,16 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _error_from(response: httpx.Response) -> CairnError:
+def _error_from_parts(status: int, body: bytes, url: str) -> CairnError:
     try:
-        error = orjson.loads(response.content)["error"]
-        cls = error_class_for_code(error["code"])
-        return cls(error["message"], details=error.get("details") or {})
+        error = orjson.loads(body)["error"]
+        return error_class_for_code(error["code"])(error["message"], details=error.get("details") or {})
     except (orjson.JSONDecodeError, KeyError, TypeError):
         pass
-    if response.status_code in (502, 503, 504):
-        return Unavailable(f"the Cairn server at {response.url.host} answered {response.status_code}")
-    return CairnError(f"unexpected answer {response.status_code} from {response.url}")
+    if status in (502, 503, 504):
+        return Unavailable(f"the Cairn server at {urlsplit(url).hostname} answered {status}")
+    return CairnError(f"unexpected answer {status} from {url}")
+
+
+def _error_from(response: httpx.Response) -> CairnError:
+    return _error_from_parts(response.status_code, response.content, str(response.url))
