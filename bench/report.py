@@ -1,6 +1,7 @@
 """Write the side-by-side report: bench/results/bench.json and bench/results/bench.md.
 
     python bench/report.py --cairn cairn.json --mlflow mlflow.json
+    python bench/report.py --artifacts-cairn artifacts-cairn.json --artifacts-mlflow artifacts-mlflow.json
 
 Either side may be missing, and so may any key: a value that is not there shows
 as "—" rather than failing, so a half-finished run still gives a readable table.
@@ -467,6 +468,156 @@ def search_markdown(search: Mapping[str, object]) -> list[str]:
     ]
 
 
+# -- artifacts: bench/artifacts_cairn.py and bench/artifacts_mlflow.py -------------------------
+
+#: Upload and download through Cairn's server must reach this fraction of a plain `cp`...
+ARTIFACT_MIN_CP_FRACTION = 0.5
+#: ...and this many times MLflow's proxied-artifact server.
+ARTIFACT_MIN_RATIO = 2.0
+#: "Server memory flat": the server's RSS may grow by less than this during a transfer.
+ARTIFACT_MAX_GROWTH_MB = 100.0
+MIB = 1024 * 1024
+OK, NOT_OK = "✔", "✘"
+
+
+def format_mb_per_s(value: float) -> str:
+    return f"{value:,.0f} MB/s" if value >= 10 else f"{value:.2g} MB/s"
+
+
+def _file_bytes(side: object) -> int | None:
+    size = number(_at(side, "file", "bytes"))
+    return None if size is None else int(size)
+
+
+def artifacts_size_label(artifacts: Mapping[str, object]) -> str:
+    """ "1 GiB" or "256 MiB": the size of the file the Cairn side (else MLflow's) moved."""
+    size = _file_bytes(artifacts.get("cairn")) or _file_bytes(artifacts.get("mlflow"))
+    if size is None:
+        return "big"
+    return f"{size / 2**30:g} GiB" if size % 2**30 == 0 else f"{size / MIB:,.0f} MiB"
+
+
+def _rss_cell(phase: object) -> tuple[str, float | None]:
+    baseline, peak = number(_at(phase, "rss_baseline_mb")), number(_at(phase, "rss_peak_mb"))
+    if baseline is None or peak is None:
+        return MISSING, None
+    growth = peak - baseline
+    text = f"{format_mb(baseline)} → {format_mb(peak)} ({growth:+,.0f} MB)"
+    processes, largest = number(_at(phase, "server_processes")), number(_at(phase, "rss_largest_process_growth_mb"))
+    if processes is not None and processes > 1 and largest is not None:
+        text += f"; {processes:.0f} processes, the one that grew most: {largest:+,.0f} MB"
+    return text, growth
+
+
+def artifacts_table(artifacts: Mapping[str, object]) -> list[str]:
+    cairn, mlflow = artifacts.get("cairn"), artifacts.get("mlflow")
+    cp = number(_at(cairn, "cp", "mb_per_s"))
+    sizes = {_file_bytes(cairn), _file_bytes(mlflow)} - {None}
+    comparable = len(sizes) <= 1
+    lines = [
+        "| | cp (reference) | Cairn | MLflow | Cairn / cp | Cairn / MLflow | target for Cairn | met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for phase in ("upload", "download"):
+        ours, theirs = number(_at(cairn, phase, "mb_per_s")), number(_at(mlflow, phase, "mb_per_s"))
+        of_cp = ours / cp if ours is not None and cp else None
+        times = ours / theirs if ours is not None and theirs and comparable else None
+        missed = []
+        if of_cp is not None and of_cp < ARTIFACT_MIN_CP_FRACTION:
+            missed.append(f"{of_cp:.0%} of cp")
+        if times is not None and times < ARTIFACT_MIN_RATIO:
+            missed.append(f"{format_factor(times)} MLflow")
+        met = MISSING if ours is None else (f"{NOT_OK} {'; '.join(missed)}" if missed else OK)
+        ratio_mlflow = format_factor(times) if times is not None else ("sizes differ" if ours and theirs else MISSING)
+        lines.append(
+            f"| {phase}, MB/s | {format_mb_per_s(cp) if cp else MISSING} "
+            f"| {format_mb_per_s(ours) if ours is not None else MISSING} "
+            f"| {format_mb_per_s(theirs) if theirs is not None else MISSING} "
+            f"| {MISSING if of_cp is None else f'{of_cp:.0%}'} | {ratio_mlflow} "
+            f"| ≥ {ARTIFACT_MIN_CP_FRACTION:.0%} of cp, ≥ {ARTIFACT_MIN_RATIO:g}× MLflow | {met} |"
+        )
+    for phase in ("upload", "download"):
+        ours_text, growth = _rss_cell(_at(cairn, phase))
+        theirs_text, _ = _rss_cell(_at(mlflow, phase))
+        met = MISSING if growth is None else (OK if growth < ARTIFACT_MAX_GROWTH_MB else f"{NOT_OK} {growth:+,.0f} MB")
+        lines.append(
+            f"| server RSS during {phase}: baseline → peak (growth) | — | {ours_text} | {theirs_text} | — | — "
+            f"| flat: grows < {ARTIFACT_MAX_GROWTH_MB:.0f} MB | {met} |"
+        )
+    hash_s, hash_rate = number(_at(cairn, "upload", "hash_s")), number(_at(cairn, "upload", "hash_mb_per_s"))
+    hash_text = MISSING if hash_s is None else f"{format_s(hash_s)} ({format_mb_per_s(hash_rate or 0)})"
+    lines.append(
+        f"| SHA-256 of the file on the client (part of the upload) | — | {hash_text} | — (no checksum) | — | — | — | |"
+    )
+    return lines
+
+
+def artifacts_notes(artifacts: Mapping[str, object]) -> list[str]:
+    notes = []
+    cairn, mlflow = artifacts.get("cairn"), artifacts.get("mlflow")
+    cp = _at(cairn, "cp")
+    if isinstance(cp, Mapping):
+        notes.append(f"- cp: {cp.get('call')}; each run took {cp.get('all_s')} s")
+    for name, side in (("Cairn", cairn), ("MLflow", mlflow)):
+        if not isinstance(side, Mapping):
+            notes.append(f"- {name}: no results")
+            continue
+        version = side.get("version", "?")
+        for phase in ("upload", "download"):
+            timing = side.get(phase)
+            if not isinstance(timing, Mapping):
+                continue
+            parts = [f"{timing.get('seconds')} s", f"client CPU {timing.get('client_cpu_s')} s"]
+            parts.append(f"server CPU {timing.get('server_cpu_s')} s")
+            steps = timing.get("steps_s")
+            if isinstance(steps, Mapping):
+                parts.append(
+                    f"hash {timing.get('hash_s')} s, " + ", ".join(f"{step} {s} s" for step, s in steps.items())
+                )
+            notes.append(f"- {name} {version}, {phase}: {timing.get('call')} ({'; '.join(parts)})")
+        server, machine = side.get("server"), side.get("machine")
+        parts = []
+        if isinstance(server, Mapping):
+            argv = " ".join(str(arg) for arg in server.get("argv", []))
+            parts.append(f"server: `{argv}`; workers: {server.get('workers')}")
+            processes = number(_at(side, "upload", "server_processes"))
+            if processes is not None:
+                parts.append(f"{processes:.0f} process{'es' if processes != 1 else ''} in its tree (RSS summed)")
+        if isinstance(machine, Mapping):
+            parts.append(
+                f"{machine.get('cpus')} CPUs, 1-min load average {machine.get('loadavg_1min_before')} before, "
+                f"{machine.get('loadavg_1min_after')} after"
+            )
+        parts.append(f"took {side.get('bench_wall_s')} s")
+        if side.get("quick"):
+            parts.append("**quick smoke run: smaller file**")
+        notes.append(f"- {name} {version}: " + "; ".join(parts))
+    return notes
+
+
+def artifacts_markdown(artifacts: Mapping[str, object]) -> list[str]:
+    file_path = _at(artifacts.get("cairn"), "file", "path") or _at(artifacts.get("mlflow"), "file", "path")
+    name = Path(str(file_path)).name if file_path else "a file of random bytes"
+    return [
+        f"## Artifacts: {artifacts_size_label(artifacts)} file",
+        "",
+        f"One file of random bytes ({name}, generated once and reused) uploaded to and downloaded from each "
+        "server over loopback with each tool's own client; MB = 2^20 bytes. The file is in the page cache "
+        "(read just before), and nothing is synced to the disk: neither the copies, nor the servers' stores, "
+        "nor the downloads. `cp` copies the same file on the same filesystem: the physical reference. Server "
+        "RSS: the whole server tree, settled before the transfer (baseline) and its peak sampled every 50 ms "
+        "during it. Cairn's upload includes hashing the file (SHA-256, as `log_artifact` does), also shown "
+        "alone; its download checks the SHA-256 as it goes. MLflow computes no checksum either way.",
+        "",
+        *artifacts_table(artifacts),
+        "",
+        "### How the artifact rows were measured",
+        "",
+        *artifacts_notes(artifacts),
+        "",
+    ]
+
+
 def markdown(results: Mapping[str, object]) -> str:
     lines = [
         "# Cairn vs MLflow",
@@ -478,6 +629,7 @@ def markdown(results: Mapping[str, object]) -> str:
         *table(results),
         "",
         *(search_markdown(search) if isinstance(search := results.get("search"), Mapping) else []),
+        *(artifacts_markdown(artifacts) if isinstance(artifacts := results.get("artifacts"), Mapping) else []),
         "## Conditions",
         "",
         *conditions(results),
@@ -508,9 +660,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cairn", type=Path, help="JSON printed by the Cairn half")
     parser.add_argument("--mlflow", type=Path, help="JSON printed by bench/mlflow_side.py")
+    parser.add_argument("--artifacts-cairn", type=Path, help="JSON printed by bench/artifacts_cairn.py")
+    parser.add_argument("--artifacts-mlflow", type=Path, help="JSON printed by bench/artifacts_mlflow.py")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    results = {"cairn": _load(args.cairn), "mlflow": _load(args.mlflow)}
+    results: dict[str, object] = {"cairn": _load(args.cairn), "mlflow": _load(args.mlflow)}
+    if args.artifacts_cairn or args.artifacts_mlflow:
+        results["artifacts"] = {"cairn": _load(args.artifacts_cairn), "mlflow": _load(args.artifacts_mlflow)}
     for path in write_report(results, args.out):
         print(path)
 

@@ -14,6 +14,15 @@ Then the search benchmark's two halves (search_cairn.py, search_mlflow.py; see R
 the same way, one after the other; their JSON goes to bench/results/search-{cairn,mlflow}.json
 and their table into the same report. Their databases are cached under
 bench/results/search-cache/, so only the first run spends ~1.5 minutes loading them.
+
+Last, the artifact benchmark's halves (artifacts_cairn.py, artifacts_mlflow.py): a 1 GiB file of
+random bytes (bench/results/artifact-1024MiB.bin, made once) uploaded and downloaded through each
+server, beside a plain `cp` of it; their JSON goes to bench/results/artifacts-{cairn,mlflow}.json
+and their table ("Artifacts: 1 GiB file") into the same report. About 2 minutes, most of it
+MLflow's (its server's start and its upload); --quick uses a 256 MiB file.
+
+    .venv/bin/python bench/run.py --artifacts-only       # only the artifact benchmark
+    .venv/bin/python bench/run.py --artifacts skip       # without it
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,6 +57,9 @@ TIMEOUT_S = {"cairn": 600, "mlflow": 1200}
 SEARCH_SCRIPTS = {"cairn": "search_cairn.py", "mlflow": "search_mlflow.py"}
 SEARCH_QUICK_ARGS = ["--runs", "10000", "--repeats", "5"]
 SEARCH_TIMEOUT_S = {"cairn": 900, "mlflow": 1200}
+#: The artifact benchmark: a 1 GiB file through each server (256 MiB with --quick).
+ARTIFACT_SCRIPTS = {"cairn": "artifacts_cairn.py", "mlflow": "artifacts_mlflow.py"}
+ARTIFACT_TIMEOUT_S = {"cairn": 600, "mlflow": 900}
 
 
 def log(message: str) -> None:
@@ -73,6 +86,45 @@ def search_command(side: str, quick: bool) -> list[str]:
 def run_search_side(side: str, quick: bool) -> dict[str, object] | None:
     """One half of the search benchmark; its JSON is kept in bench/results/search-SIDE.json."""
     return run_script(f"search {side}", search_command(side, quick), SEARCH_TIMEOUT_S[side], f"search-{side}")
+
+
+def run_artifacts_side(side: str, quick: bool) -> dict[str, object] | None:
+    """One half of the artifact benchmark; its JSON is kept in bench/results/artifacts-SIDE.json."""
+    python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
+    argv = [python, str(BENCH_DIR / ARTIFACT_SCRIPTS[side])] + (["--quick"] if quick else [])
+    return run_script(f"artifacts {side}", argv, ARTIFACT_TIMEOUT_S[side], f"artifacts-{side}")
+
+
+def section_mode(requested: str, this_only: bool, other_only: bool) -> str:
+    """run, saved or skip for the search or the artifact section.
+
+    Its own --X-only runs it (unless it says "saved"); another section's --X-only leaves it to
+    its saved JSON (unless it says "skip").
+    """
+    if this_only:
+        return "saved" if requested == "saved" else "run"
+    if other_only:
+        return "skip" if requested == "skip" else "saved"
+    return requested
+
+
+def run_section(
+    name: str, mode: str, only: str | None, runner: Callable[[str, bool], dict[str, object] | None], quick: bool
+) -> tuple[dict[str, object] | None, list[str]]:
+    """Both halves of a section, one after the other, or their saved JSON; and which failed.
+
+    None when the section is only reported from saved JSON and neither half has any.
+    """
+    section: dict[str, object] = {}
+    failed = []
+    for side in ("cairn", "mlflow"):
+        if mode == "saved" or (only and side != only):
+            section[side] = load_saved(f"{name}-{side}")
+            continue
+        section[side] = runner(side, quick)
+        if section[side] is None:
+            failed.append(f"{name} {side}")
+    return (section if mode == "run" or any(section.values()) else None), failed
 
 
 def run_script(label: str, argv: list[str], timeout_s: int, save_as: str) -> dict[str, object] | None:
@@ -111,7 +163,7 @@ def run_script(label: str, argv: list[str], timeout_s: int, save_as: str) -> dic
 
 
 def load_saved(side: str) -> dict[str, object] | None:
-    """A half's JSON from an earlier run (`side` is also "search-cairn" or "search-mlflow")."""
+    """A half's JSON from an earlier run (`side` is also "search-cairn", "artifacts-mlflow"...)."""
     path = RESULTS_DIR / f"{side}.json"
     if not path.exists():
         log(f"no saved {side} results at {path}")
@@ -139,27 +191,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--search-only", action="store_true", help="run only the search benchmark; the rest comes from saved JSON"
     )
+    parser.add_argument(
+        "--artifacts",
+        choices=("run", "saved", "skip"),
+        default="run",
+        help="the artifact benchmark (a 1 GiB file up and down through each server, beside cp; about 2 minutes): "
+        "run it, report its saved bench/results/artifacts-SIDE.json, or leave it out",
+    )
+    parser.add_argument(
+        "--artifacts-only",
+        action="store_true",
+        help="run only the artifact benchmark; the rest comes from saved JSON",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, object] = {}
     failed = []
     for side in ("cairn", "mlflow"):  # one after the other, never concurrently
-        if (args.only and side != args.only) or args.search_only:
+        if (args.only and side != args.only) or args.search_only or args.artifacts_only:
             results[side] = load_saved(side)
             continue
         results[side] = run_side(side, args.quick)
         if results[side] is None:
             failed.append(side)
-    if args.search != "skip" or args.search_only:
-        search: dict[str, object] = {}
-        for side in ("cairn", "mlflow"):  # also one after the other
-            if args.search == "saved" or (args.only and side != args.only):
-                search[side] = load_saved(f"search-{side}")
-                continue
-            search[side] = run_search_side(side, args.quick)
-            if search[side] is None:
-                failed.append(f"search {side}")
-        results["search"] = search
+    sections = (
+        ("search", section_mode(args.search, args.search_only, args.artifacts_only), run_search_side),
+        ("artifacts", section_mode(args.artifacts, args.artifacts_only, args.search_only), run_artifacts_side),
+    )
+    for name, mode, runner in sections:  # also one after the other
+        if mode == "skip":
+            continue
+        section, section_failed = run_section(name, mode, args.only, runner, args.quick)
+        failed += section_failed
+        if section is not None:
+            results[name] = section
     json_path, md_path = write_report(results)
     print(markdown(results))
     log(f"wrote {json_path} and {md_path} in {time.monotonic() - started:.0f} s")
