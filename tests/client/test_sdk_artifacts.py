@@ -262,3 +262,19 @@ def test_large_uploads_show_progress_only_on_a_terminal(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "cairn:" not in done.stderr  # no bar, no warning: stderr is a pipe and the file small
+
+
+def test_a_large_upload_shows_a_progress_bar_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cairn.client import artifacts
+
+    monkeypatch.setattr(artifacts, "PROGRESS_ABOVE_BYTES", 1000)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    with cairn.init("p", flush_interval=0.05) as run:
+        run.log_artifact(big)
+    err = capsys.readouterr().err
+    assert "cairn: big.bin" in err and "3.15M" in err  # tqdm's bar, with the size it reached
+    assert cairn.Api().artifacts(run.id)[0].size == 3 << 20

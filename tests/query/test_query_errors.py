@@ -22,6 +22,8 @@ BAD_QUERIES = [
     ("name = 'unterminated", 8, "unterminated"),
     ("metrics.acc like 'a%'", 1, "applies to text"),
     ("params.flag > true", 15, "booleans only"),
+    ("dataset.size > 3", 1, "dataset field is one of"),
+    ("dataset.name = 3", 16, "is text"),
 ]
 
 
@@ -42,6 +44,10 @@ def test_bad_sort_and_group_fields(tracking: Tracking) -> None:
         tracking.list_runs("p", order_by="metrics.acc sideways")
     with pytest.raises(InvalidQuery):
         tracking.list_runs("p", order_by="nonsense")
+    with pytest.raises(InvalidQuery, match="may use several"):
+        tracking.list_runs("p", order_by="dataset.name")
+    with pytest.raises(InvalidQuery, match="not a dataset"):
+        tracking.group_runs("p", group_by="dataset.name")
     with pytest.raises(InvalidQuery):
         tracking.group_runs("p", group_by="metrics.acc")
     with pytest.raises(InvalidQuery):

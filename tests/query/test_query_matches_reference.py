@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tests.conftest import ThreadedServer, free_port
 
 from cairn.client.http import HttpTracking
+from cairn.core.artifacts import DatasetSpec
 from cairn.core.entities import Run, RunStatus, RunUpdate
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.query.ast import Duration
@@ -38,6 +39,11 @@ TEXTS = ["adam", "sgd", "Adam", "a_b", "50%", "x'y", "é", "ab"]
 NUMBERS = [0, 1, 2, 10, 0.01, 0.1, 1.0, -2.5, 1e300, math.inf, -math.inf, 10**15]
 TAG_KEYS = ["team", "data"]
 METRIC_KEYS = ["acc", "loss"]
+DATASET_NAMES = ["mnist", "Mnist", "cifar", "x'y"]
+DIGESTS = ["a" * 64, "b" * 64, "0123" * 16]
+CONTEXTS = ["train", "validation", "test"]
+#: The datasets each populated run used, by run id: what the reference evaluator is given.
+INPUTS: dict[str, list[dict[str, str]]] = {}
 
 
 def _param_value(rng: random.Random) -> object:
@@ -70,6 +76,13 @@ def _populate(tracking: Tracking) -> list[Run]:
                 columns.append(MetricColumns(key, steps, steps + BASE_TIME, np.array(values)))
         if columns:
             tracking.log_metrics(run.id, MetricBatch("populate", 0, columns))
+        inputs = INPUTS.setdefault(run.id, [])
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            used = {"name": rng.choice(DATASET_NAMES), "digest": rng.choice(DIGESTS), "context": rng.choice(CONTEXTS)}
+            spec = DatasetSpec(name=used["name"], digest=used["digest"], source_uri="", source_kind="file")
+            tracking.log_dataset(run.id, spec, used["context"])
+            if used not in inputs:
+                inputs.append(used)
         if rng.random() < 0.7:
             status = rng.choice([RunStatus.FINISHED, RunStatus.FAILED])
             tracking.update_run(run.id, RunUpdate(status=status, end_time=start + rng.choice([1000, 3_600_000])))
@@ -130,11 +143,24 @@ ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 numbers = st.sampled_from([0, 1, 2, 0.01, 0.1, 0.5, -1, 10**15, 1e300])
 texts = st.sampled_from(TEXTS + ["finished", "failed", "base-1", "bob", "b"])
 patterns = st.sampled_from(["a%", "%b", "_d%", "A%", "%", "50\\%", "x'%", "base%", "%e%"])
+dataset_fields = st.sampled_from(["dataset.name", "dataset.digest", "dataset.context", "datasets.name"])
+dataset_texts = st.sampled_from(DATASET_NAMES + DIGESTS + CONTEXTS + ["mn", "zzz"])
 
 
 @st.composite
 def predicates(draw: st.DrawFn) -> str:
-    choice = draw(st.integers(0, 8))
+    choice = draw(st.integers(0, 9))
+    if choice == 9:
+        field, kind = draw(dataset_fields), draw(st.integers(0, 3))
+        if kind == 0:
+            return f"{field} {draw(ops)} {_literal(draw(dataset_texts))}"
+        if kind == 1:
+            values = draw(st.lists(dataset_texts, min_size=1, max_size=3))
+            return f"{field} {draw(st.sampled_from(['', 'not ']))}in ({', '.join(_literal(v) for v in values)})"
+        if kind == 2:
+            operator = draw(st.sampled_from(["like", "ilike", "not like", "not ilike"]))
+            return f"{field} {operator} {_quote(draw(st.sampled_from(['m%', '%a%', 'MN%', '%', 't_ain'])))}"
+        return f"{field} is {draw(st.sampled_from(['', 'not ']))}null"
     if choice == 0:
         return f"{draw(param_fields)} {draw(ops)} {_literal(draw(numbers))}"
     if choice == 1:
@@ -196,7 +222,8 @@ def test_search_equals_the_reference(
 ) -> None:
     tracking, runs = populated
     now = time.time_ns() // 1_000_000
-    expected = sort_runs([r for r in runs if matches(parse_query(where), r, now)], parse_order(order_by))
+    query = parse_query(where)
+    expected = sort_runs([r for r in runs if matches(query, r, now, INPUTS[r.id])], parse_order(order_by))
     found: list[str] = []
     token: str | None = None
     while True:
@@ -219,7 +246,8 @@ def test_groups_equal_the_reference(
 ) -> None:
     tracking, runs = populated
     now = time.time_ns() // 1_000_000
-    selected = [r for r in runs if matches(parse_query(where), r, now)]
+    query = parse_query(where)
+    selected = [r for r in runs if matches(query, r, now, INPUTS[r.id])]
     group_field, metric_field = parse_field(group_by), parse_field(metric)
     expected: dict[object, list[float]] = {}
     counts: dict[object, int] = {}

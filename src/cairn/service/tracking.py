@@ -202,8 +202,10 @@ class TrackingService(ArtifactRules):
         if metric_field is not None and metric_field.source is not Source.METRIC:
             raise InvalidQuery.at("the aggregated field must be a metric, such as metrics.acc", metric or "", 0)
         group_field = parse_field(group_by)
-        if group_field.source is Source.METRIC:
-            raise InvalidQuery.at("runs are grouped by a param, a tag or an attribute, not a metric", group_by, 0)
+        if group_field.source in (Source.METRIC, Source.DATASET):
+            raise InvalidQuery.at(
+                f"runs are grouped by a param, a tag or an attribute, not a {group_field.source.value}", group_by, 0
+            )
         query = GroupQuery(
             group_by=group_field,
             metric=metric_field,

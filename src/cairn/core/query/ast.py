@@ -19,6 +19,8 @@ class Source(enum.StrEnum):
     METRIC = "metrics"
     TAG = "tags"
     ATTRIBUTE = "attribute"
+    #: The dataset versions a run used (``dataset.name``, ``dataset.digest``, ``dataset.context``).
+    DATASET = "dataset"
 
 
 class Aggregate(enum.StrEnum):
@@ -45,6 +47,10 @@ ATTRIBUTES = {
 }
 
 
+#: What a query may ask of the datasets a run used; all text.
+DATASET_FIELDS = ("name", "digest", "context")
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     source: Source
@@ -55,6 +61,8 @@ class Field:
     def __str__(self) -> str:
         if self.source is Source.ATTRIBUTE:
             return self.key
+        if self.source is Source.DATASET:
+            return f"dataset.{self.key}"
         quoted = self.key if _plain(self.key) else '"' + self.key.replace('"', '""') + '"'
         suffix = f".{self.aggregate.value}" if self.source is Source.METRIC and self.aggregate != Aggregate.LAST else ""
         return f"{self.source.value}.{quoted}{suffix}"

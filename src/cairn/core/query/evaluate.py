@@ -12,6 +12,10 @@ and PostgreSQL). The rules, which docs/query.md states for users:
 - Metric values that are NaN compare as unknown. Text compares by code point.
 - ``like`` patterns use ``%`` (any run of characters) and ``_`` (one character);
   ``ilike`` ignores the case of ASCII letters.
+- Dataset fields are about the run's inputs, of which it may have several or none, and are
+  never unknown: ``dataset.name = 'x'`` (and ``<``, ``in``, ``like``…) holds when one of the
+  inputs matches; ``!=``, ``not in`` and ``not like`` hold when none does (a run without
+  inputs included); ``dataset.name is null`` holds for a run without inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cairn.core.entities import Run
@@ -44,26 +49,31 @@ from cairn.core.query.values import duration_millis, time_millis
 
 _MISSING = object()
 
+#: The datasets a run used, each as {"name", "digest", "context"}.
+Inputs = Sequence[Mapping[str, str]]
 
-def matches(expr: Expr | None, run: Run, now_ms: int) -> bool:
-    return expr is None or evaluate(expr, run, now_ms) is True
+
+def matches(expr: Expr | None, run: Run, now_ms: int, inputs: Inputs = ()) -> bool:
+    return expr is None or evaluate(expr, run, now_ms, inputs) is True
 
 
-def evaluate(expr: Expr, run: Run, now_ms: int) -> bool | None:
+def evaluate(expr: Expr, run: Run, now_ms: int, inputs: Inputs = ()) -> bool | None:
     """True, False, or None for unknown."""
     if isinstance(expr, And):
-        left, right = evaluate(expr.left, run, now_ms), evaluate(expr.right, run, now_ms)
+        left, right = evaluate(expr.left, run, now_ms, inputs), evaluate(expr.right, run, now_ms, inputs)
         if left is False or right is False:
             return False
         return None if left is None or right is None else True
     if isinstance(expr, Or):
-        left, right = evaluate(expr.left, run, now_ms), evaluate(expr.right, run, now_ms)
+        left, right = evaluate(expr.left, run, now_ms, inputs), evaluate(expr.right, run, now_ms, inputs)
         if left is True or right is True:
             return True
         return None if left is None or right is None else False
     if isinstance(expr, Not):
-        inner = evaluate(expr.operand, run, now_ms)
+        inner = evaluate(expr.operand, run, now_ms, inputs)
         return None if inner is None else not inner
+    if expr.field.source is Source.DATASET:
+        return _dataset_holds(expr, inputs)
     if isinstance(expr, IsNull):
         missing = field_value(expr.field, run) is _MISSING
         return missing != expr.negated
@@ -88,6 +98,20 @@ def evaluate(expr: Expr, run: Run, now_ms: int) -> bool | None:
     # A param that is not text does not match (and so matches ``not like``).
     result = isinstance(stored, str) and like(stored, expr.pattern, expr.case_insensitive)
     return result != expr.negated
+
+
+def _dataset_holds(expr: Compare | In | Like | IsNull, inputs: Inputs) -> bool:
+    """Whether a condition on dataset fields holds for a run with these inputs (never unknown)."""
+    if isinstance(expr, IsNull):
+        return bool(inputs) == expr.negated
+    values = [entry[expr.field.key] for entry in inputs]
+    if isinstance(expr, Compare):
+        if expr.op is Op.NE:
+            return not any(value == expr.value for value in values)
+        return any(bool(expr.op.apply(value, expr.value)) for value in values)
+    if isinstance(expr, In):
+        return any(value in expr.values for value in values) != expr.negated
+    return any(like(value, expr.pattern, expr.case_insensitive) for value in values) != expr.negated
 
 
 def field_value(field: Field, run: Run) -> Any:

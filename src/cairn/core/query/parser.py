@@ -20,6 +20,7 @@ from __future__ import annotations
 from cairn.core.errors import InvalidQuery
 from cairn.core.query.ast import (
     ATTRIBUTES,
+    DATASET_FIELDS,
     Aggregate,
     And,
     Compare,
@@ -76,6 +77,8 @@ def parse_order(text: str) -> list[SortKey]:
         return keys
     while True:
         field = parser.field()
+        if field.source is Source.DATASET:
+            raise parser.error("runs cannot be sorted by a dataset field: a run may use several", field.position)
         descending = False
         token = parser.peek
         if token.kind is Kind.FIELD and token.text.lower() in ("asc", "desc"):
@@ -220,9 +223,11 @@ class _Parser:
                 rest = rest[:-1]
             return Field(source, ".".join(s.text for s in rest), token.position, aggregate)
         if name in ("dataset", "datasets"):
-            raise self.error(
-                "dataset fields need logged datasets, which this version does not record yet", token.position
-            )
+            key = ".".join(s.text for s in rest).lower()
+            if key not in DATASET_FIELDS:
+                known = ", ".join(f"dataset.{f}" for f in DATASET_FIELDS)
+                raise self.error(f"a dataset field is one of {known}", token.position)
+            return Field(Source.DATASET, key, token.position)
         if name in ATTRIBUTES and not rest:
             return Field(Source.ATTRIBUTE, name, token.position)
         raise self.error(f"unknown field {token.text!r}; {_FIELD_HELP}", token.position)
@@ -277,6 +282,9 @@ def _check_comparison(parser: _Parser, field: Field, op: Op, value: Value, posit
     elif field.source is Source.TAG:
         if kind != "text":
             raise parser.error(f"tags hold text; write {field} {op.value} '{_show(value)}'", position)
+    elif field.source is Source.DATASET:
+        if kind != "text":
+            raise parser.error(f"{field} is text; write {field} {op.value} '{_show(value)}'", position)
     elif field.source is Source.PARAM:
         if kind == "duration":
             raise parser.error(f"params hold numbers, text or booleans, not a duration like {_show(value)}", position)

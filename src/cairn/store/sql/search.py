@@ -116,6 +116,8 @@ class _Compiler:
             return or_(self.predicate(expr.left), self.predicate(expr.right))
         if isinstance(expr, Not):
             return not_(self.predicate(expr.operand))
+        if expr.field.source is Source.DATASET:
+            return self.dataset_predicate(expr)
         if isinstance(expr, IsNull):
             present = self.presence(expr.field)
             return present.is_not(None) if expr.negated else present.is_(None)
@@ -126,6 +128,38 @@ class _Compiler:
             return not_(found) if expr.negated else found
         assert isinstance(expr, Like)
         return self.like(expr)
+
+    def dataset_predicate(self, expr: Compare | In | Like | IsNull) -> ColumnElement[bool]:
+        """Whether one of the run's inputs matches: an EXISTS over run_inputs and the dataset
+        versions and names they point at. The negative forms (``!=``, ``not in``, ``not like``)
+        are NOT EXISTS of the positive one, so they hold for a run without inputs, and the
+        result is never unknown (see the evaluator)."""
+        i, v, d = t.run_inputs.c, t.dataset_versions.c, t.datasets.c
+        column = {"name": d.name, "digest": v.digest, "context": i.context}[expr.field.key]
+        negated = False
+        if isinstance(expr, IsNull):
+            condition: ColumnElement[bool] | None = None
+            negated = not expr.negated
+        elif isinstance(expr, Compare):
+            negated = expr.op is Op.NE
+            condition = _sql(Op.EQ if negated else expr.op, self.text(column), literal(expr.value))
+        elif isinstance(expr, In):
+            negated = expr.negated
+            condition = or_(*(self.text(column) == literal(value) for value in expr.values))
+        else:
+            negated = expr.negated
+            condition = self.like_term(column, expr)
+        found: Select[Any] = (
+            select(literal_column("1"))
+            .select_from(
+                t.run_inputs.join(t.dataset_versions, v.id == i.version_id).join(t.datasets, d.id == v.dataset_id)
+            )
+            .where(i.run_id == t.runs.c.id)
+        )
+        if condition is not None:
+            found = found.where(condition)
+        exists_ = found.exists()
+        return not_(exists_) if negated else exists_
 
     def presence(self, field: Field) -> ColumnElement[Any]:
         """NULL exactly when the run lacks ``field``."""
@@ -229,14 +263,16 @@ class _Compiler:
             subject = self.table_for(field).c.value
         else:
             subject = self.attribute(field.key)
-        pattern = literal(expr.pattern)
-        if expr.case_insensitive:
-            matched: ColumnElement[bool] = self.ascii_lower(subject).like(self.ascii_lower(pattern), escape="\\")
-        else:
-            matched = subject.like(pattern, escape="\\")
+        matched = self.like_term(subject, expr)
         if field.source is Source.PARAM:
             matched = self.unknown_if_missing(field, and_(self.table_for(field).c.value_type == "str", matched))
         return not_(matched) if expr.negated else matched
+
+    def like_term(self, subject: ColumnElement[Any], expr: Like) -> ColumnElement[bool]:
+        pattern = literal(expr.pattern)
+        if expr.case_insensitive:
+            return self.ascii_lower(subject).like(self.ascii_lower(pattern), escape="\\")
+        return subject.like(pattern, escape="\\")
 
     def ascii_lower(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
         # SQLite's lower() folds ASCII letters only; PostgreSQL's folds all of Unicode. Folding
@@ -277,10 +313,12 @@ def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
     ``or`` and ``not`` combine these as three-valued logic does.
     """
     if isinstance(expr, Compare | In | Like):
-        return set() if expr.field.source is Source.ATTRIBUTE else {(expr.field.source, expr.field.key)}
+        if expr.field.source in (Source.ATTRIBUTE, Source.DATASET):  # not joined: nothing to require
+            return set()
+        return {(expr.field.source, expr.field.key)}
     if isinstance(expr, IsNull):
         key: set[tuple[Source, str]] = set()
-        if expr.field.source is not Source.ATTRIBUTE:
+        if expr.field.source not in (Source.ATTRIBUTE, Source.DATASET):
             key.add((expr.field.source, expr.field.key))
         return key if outcome == expr.negated else set()
     if isinstance(expr, Not):
