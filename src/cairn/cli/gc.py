@@ -5,32 +5,16 @@ from __future__ import annotations
 import click
 
 from cairn.blobs.registry import open_blobs
+from cairn.cli.options import store_options
 from cairn.client.connect import is_remote
 from cairn.service.artifacts import DEFAULT_GC_GRACE_MS
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
-from cairn.settings import default_blobs_uri, default_store_uri
 from cairn.store.registry import open_store
 
 
 @click.command("gc")
-@click.option(
-    "--store",
-    "store_uri",
-    metavar="URI",
-    default=default_store_uri,
-    show_default="$CAIRN_HOME/cairn.db",
-    help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.",
-)
-@click.option(
-    "--blobs",
-    "blobs_uri",
-    metavar="URI",
-    default=default_blobs_uri,
-    show_default="$CAIRN_HOME/blobs",
-    help="Blob store: a path, file://PATH or s3://BUCKET/PREFIX.",
-)
-@click.option("--blobs-endpoint", metavar="URL", default=None, help="S3-compatible endpoint for s3:// blobs.")
+@store_options
 @click.option(
     "--grace",
     "grace_minutes",

@@ -10,6 +10,7 @@ import click
 
 from cairn.client.connect import connect
 from cairn.service.interface import Tracking
+from cairn.settings import default_blobs_uri, default_store_uri
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +32,33 @@ def json_option(command: F) -> F:
         "as_json",
         is_flag=True,
         help="Print JSON (the REST API's format) instead of a table.",
+    )(command)
+
+
+def store_options(command: F) -> F:
+    """``--store``, ``--blobs`` and ``--blobs-endpoint``: where a server's (or gc's) data lives,
+    passed as ``store_uri``, ``blobs_uri`` and ``blobs_endpoint``."""
+    command = click.option(
+        "--blobs-endpoint",
+        metavar="URL",
+        default=None,
+        help="S3-compatible endpoint for s3:// blobs (MinIO, Ceph…). [default: AWS, or $AWS_ENDPOINT_URL]",
+    )(command)
+    command = click.option(
+        "--blobs",
+        "blobs_uri",
+        metavar="URI",
+        default=default_blobs_uri,
+        show_default="$CAIRN_HOME/blobs",
+        help="Blob store for artifacts: a path, file://PATH or s3://BUCKET/PREFIX.",
+    )(command)
+    return click.option(
+        "--store",
+        "store_uri",
+        metavar="URI",
+        default=default_store_uri,
+        show_default="$CAIRN_HOME/cairn.db",
+        help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.",
     )(command)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cairn.cli.options import store_options
 from cairn.core.addresses import is_loopback
 from cairn.core.errors import CairnError
 from cairn.server.serve import serve
@@ -15,28 +16,7 @@ def _announce(address: str) -> None:
 
 
 @click.command("server")
-@click.option(
-    "--store",
-    "store_uri",
-    metavar="URI",
-    default=default_store_uri,
-    show_default="$CAIRN_HOME/cairn.db",
-    help="Metadata store: a path, sqlite:///PATH or postgresql://USER@HOST/DB.",
-)
-@click.option(
-    "--blobs",
-    "blobs_uri",
-    metavar="URI",
-    default=default_blobs_uri,
-    show_default="$CAIRN_HOME/blobs",
-    help="Blob store for artifacts: a path, file://PATH or s3://BUCKET/PREFIX.",
-)
-@click.option(
-    "--blobs-endpoint",
-    metavar="URL",
-    default=None,
-    help="S3-compatible endpoint for s3:// blobs (MinIO, Ceph…). [default: AWS, or $AWS_ENDPOINT_URL]",
-)
+@store_options
 @click.option(
     "--presign-downloads",
     is_flag=True,
