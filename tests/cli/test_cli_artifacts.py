@@ -62,6 +62,14 @@ def test_get_refuses_what_is_not_there(invoke: Invoke, logged: cairn.Run, tmp_pa
     assert "no run with id" in result.stderr
 
 
+def test_runs_show_lists_datasets_and_artifacts(invoke: Invoke, logged: cairn.Run) -> None:
+    out = invoke("runs", "show", logged.id).stdout
+    row = out.split("Datasets (1)", 1)[1].splitlines()[3].split()
+    assert (row[0], row[1], row[3], row[4]) == ("train", "train", "2", "2")  # name, context, rows, cols
+    artifacts = out.split("Artifacts (3)", 1)[1].splitlines()
+    assert [line.split()[0] for line in artifacts[3:6]] == ["model/config.json", "model/sub/weights.bin", "notes.txt"]
+
+
 def test_datasets_list(invoke: Invoke, logged: cairn.Run) -> None:
     out = invoke("datasets", "list", "cli-art").stdout
     row = out.splitlines()[2].split()

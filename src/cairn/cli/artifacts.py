@@ -33,10 +33,10 @@ def list_command(run_id: str, path: str, uri: str | None, as_json: bool) -> None
         return
     table = output.table("path", "size", "kind", "sha256")
     for artifact in artifacts:
-        table.add_row(Text(artifact.path), _size(artifact.size), artifact.kind, artifact.digest[:12])
+        table.add_row(Text(artifact.path), output.size(artifact.size), artifact.kind, artifact.digest[:12])
     output.show(table)
     total = sum(a.size for a in artifacts)
-    click.echo(f"{_files(len(artifacts))}, {_size(total)}")
+    click.echo(f"{_files(len(artifacts))}, {output.size(total)}")
 
 
 @artifacts_group.command("get")
@@ -64,7 +64,7 @@ def get_command(run_id: str, path: str, destination: str, uri: str | None) -> No
     total = sum(p.stat().st_size for p in written)
     for file in written:
         click.echo(str(file))
-    click.echo(f"{_files(len(written))}, {_size(total)}, checksums verified", err=True)
+    click.echo(f"{_files(len(written))}, {output.size(total)}, checksums verified", err=True)
 
 
 @click.group("datasets")
@@ -103,12 +103,3 @@ def datasets_list_command(project: str, name: str | None, uri: str | None, as_js
 
 def _files(count: int) -> str:
     return f"{count} file" if count == 1 else f"{count} files"
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")

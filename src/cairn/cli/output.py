@@ -215,3 +215,13 @@ def duration(ms: int | None) -> str:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours:02d}h"
+
+
+def size(count: int) -> str:
+    """Bytes for people: ``512 B``, ``22.1 kB``, ``1.1 GB`` (powers of 1000, as ``ls -h --si``)."""
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from cairn.cli import output
 from cairn.cli.options import json_option, open_tracking, uri_option
+from cairn.core.artifacts import Artifact, RunInput
 from cairn.core.clock import now_ms
 from cairn.core.entities import ParamValue, Run, RunStatus
 from cairn.core.errors import RunNotFound
@@ -24,6 +25,8 @@ DEFAULT_METRIC_COLUMNS = 4
 SHORT_ID = 8
 #: Length of a full run id (a UUID in hex).
 FULL_ID = 32
+#: Artifacts ``runs show`` lists before pointing at ``cairn artifacts list``.
+SHOWN_ARTIFACTS = 20
 
 
 @click.group("runs")
@@ -256,10 +259,12 @@ def show_command(run_id: str, uri: str | None, as_json: bool) -> None:
                     "(cairn runs list PROJECT --json shows them in full)"
                 ) from exc
             raise
-    if as_json:
-        output.print_json(run_to_wire(run))
-        return
-    output.show(*_run_details(run))
+        if as_json:
+            output.print_json(run_to_wire(run))
+            return
+        inputs = tracking.run_inputs(run.id)
+        artifacts = tracking.list_artifacts(run.id)
+    output.show(*_run_details(run), *_inputs_and_artifacts(run, inputs, artifacts))
 
 
 def _run_details(run: Run) -> list[RenderableType]:
@@ -288,6 +293,31 @@ def _run_details(run: Run) -> list[RenderableType]:
         sections += [_heading("Metrics", len(run.metrics)), metrics]
     if run.notes:
         sections += [_heading("Notes"), Text(run.notes)]
+    return sections
+
+
+def _inputs_and_artifacts(run: Run, inputs: list[RunInput], artifacts: list[Artifact]) -> list[RenderableType]:
+    sections: list[RenderableType] = []
+    if inputs:
+        table = output.table("dataset", "context", "digest", "rows", "cols", "source")
+        for used in inputs:
+            version = used.dataset
+            table.add_row(
+                Text(version.name),
+                Text(used.context),
+                version.digest[:12],
+                "" if version.rows is None else str(version.rows),
+                "" if version.columns is None else str(version.columns),
+                Text(version.source_uri or version.source_kind),
+            )
+        sections += [_heading("Datasets", len(inputs)), table]
+    if artifacts:
+        table = output.table("path", "size", "kind")
+        for artifact in artifacts[:SHOWN_ARTIFACTS]:
+            table.add_row(Text(artifact.path), output.size(artifact.size), artifact.kind)
+        sections += [_heading("Artifacts", len(artifacts)), table]
+        if len(artifacts) > SHOWN_ARTIFACTS:
+            sections.append(Text(f"… and {len(artifacts) - SHOWN_ARTIFACTS} more: cairn artifacts list {run.id}"))
     return sections
 
 
