@@ -171,3 +171,17 @@ def test_gc_report_counts_real_sizes(service: TrackingService) -> None:
         keep(service, os.urandom(size))
     settle()
     assert service.collect_garbage(grace_ms=0).freed_bytes == sum(sizes)
+
+
+def test_bytes_an_upload_found_between_gcs_two_steps_are_kept(service: TrackingService) -> None:
+    content = b"found in the gap"
+    digest = keep(service, content)
+    settle()
+    cutoff = int(time.time() * 1000)
+    assert service.store.forget_blob(digest, cutoff)  # gc's first step: the record goes
+    time.sleep(0.01)
+    keep(service, content)  # an upload of the same bytes finds them, touches them, records them
+    assert not service.blobs.delete(digest, untouched_since=cutoff)  # gc's second step holds back
+    run = service.create_run("p")
+    service.log_artifacts(run.id, [ArtifactEntry("kept.bin", digest, len(content))])
+    assert b"".join(service.read_artifact(run.id, "kept.bin")) == content

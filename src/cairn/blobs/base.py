@@ -128,8 +128,10 @@ class BlobStore(Protocol):
         """
         ...
 
-    def delete(self, digest: str) -> bool:
-        """Remove a blob; False when it was not there."""
+    def delete(self, digest: str, *, untouched_since: int | None = None) -> bool:
+        """Remove a blob; False when it was not there. With ``untouched_since`` (ms), a blob
+        written or touched since then is kept (False): gc's last check against an upload that
+        found these bytes a moment ago."""
         ...
 
     def list(self) -> Iterator[BlobInfo]:

@@ -114,9 +114,12 @@ class LocalBlobStore:
         stop = check_range(start, end, size)
         return self._read(path, start, stop)
 
-    def delete(self, digest: str) -> bool:
+    def delete(self, digest: str, *, untouched_since: int | None = None) -> bool:
+        path = self._path(digest)
         try:
-            _remove(self._path(digest))
+            if untouched_since is not None and path.stat().st_mtime_ns // 1_000_000 >= untouched_since:
+                return False
+            _remove(path)
         except FileNotFoundError:
             return False
         return True

@@ -234,10 +234,13 @@ class S3BlobStore:
         stop = check_range(start, end, size)
         return self._read(key, start, stop, whole=start == 0 and stop == size)
 
-    def delete(self, digest: str) -> bool:
+    def delete(self, digest: str, *, untouched_since: int | None = None) -> bool:
         key = self._blob_key(digest)
         with self._errors():
-            if self._head(key) is None:  # S3 deletes a missing key without a word
+            head = self._head(key)
+            if head is None:  # S3 deletes a missing key without a word
+                return False
+            if untouched_since is not None and _ms(head["LastModified"]) >= untouched_since:
                 return False
             self._client.delete_object(Bucket=self.bucket, Key=key)
         return True

@@ -214,7 +214,8 @@ class ArtifactRules:
                 deleted += 1
                 freed += size
                 if not dry_run:
-                    self.blobs.delete(digest)
+                    # An upload that found these bytes since the record went has touched them.
+                    self.blobs.delete(digest, untouched_since=cutoff)
         # Bytes without a record: an upload that died between storing and recording them.
         listed = [info for info in self.blobs.list() if info.modified_ms < cutoff]
         recorded = self.store.recorded_blobs([info.digest for info in listed])
@@ -223,7 +224,7 @@ class ArtifactRules:
                 deleted += 1
                 freed += info.size
                 if not dry_run:
-                    self.blobs.delete(info.digest)
+                    self.blobs.delete(info.digest, untouched_since=cutoff)
         aborted = 0
         for upload in self.blobs.stage_list():
             if upload.created_ms < cutoff:
