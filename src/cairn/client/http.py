@@ -21,7 +21,7 @@ import orjson
 from cairn.client.bulk_get import bulk_get, proxies_configured
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
-from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.errors import (
@@ -49,6 +49,7 @@ from cairn.core.wire import (
     run_from_wire,
     run_input_from_wire,
     similar_from_wire,
+    snapshot_from_wire,
 )
 
 API = "/api/v1"
@@ -327,10 +328,13 @@ class HttpTracking:
         headers = {}
         if start or end is not None:
             headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        return self._stream(url, headers)
+
+    def _stream(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
+        """A streamed GET whose error answer raises here, before the first chunk is asked for."""
         if self._bulk_downloads:
             headers.update({k: v for k, v in self._client.headers.items() if k in ("user-agent", "authorization")})
             return bulk_get(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
-        # Opened before the first chunk is asked for, so a missing artifact raises at the call.
         stream = self._client.stream("GET", url, headers=headers, follow_redirects=True)
         try:
             response = stream.__enter__()
@@ -353,6 +357,34 @@ class HttpTracking:
     def run_inputs(self, run_id: str) -> list[RunInput]:
         data = self._request("GET", f"{API}/runs/{_segment(run_id)}/inputs")
         return [run_input_from_wire(item) for item in data["inputs"]]
+
+    def save_snapshot(
+        self,
+        run_id: str,
+        kind: str,
+        files: Sequence[SnapshotFile],
+        *,
+        message: str = "",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Snapshot:
+        body = {
+            "kind": kind,
+            "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in files],
+            "message": message,
+            "meta": dict(meta or {}),
+        }
+        return snapshot_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/snapshots", body=body))
+
+    def run_snapshots(self, run_id: str) -> list[Snapshot]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/snapshots")
+        return [snapshot_from_wire(item) for item in data["snapshots"]]
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        return snapshot_from_wire(self._request("GET", f"{API}/snapshots/{_segment(snapshot_id)}"))
+
+    def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
+        url = f"{API}/snapshots/{_segment(snapshot_id)}/files/{quote(path, safe='/')}"
+        return self._stream(url, {})
 
     def close(self) -> None:
         self._client.close()

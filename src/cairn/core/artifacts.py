@@ -153,3 +153,41 @@ class GcReport:
     freed_bytes: int
     aborted_uploads: int
     dry_run: bool = False
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+SNAPSHOT_KINDS = ("code", "environment", "command", "config", "notebook", "data")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFile:
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A tree of path → blob digest of one kind (code, environment…), like a git commit: the
+    id is the digest of the kind and the tree, so identical trees share one snapshot, and the
+    parent is the snapshot of the same kind an earlier run of the project had."""
+
+    id: str
+    project: str
+    kind: str
+    parent_id: str | None
+    message: str
+    meta: Mapping[str, Any]
+    created_at: int
+    files: list[SnapshotFile] = field(default_factory=list)
+
+
+def snapshot_id(kind: str, files: list[SnapshotFile]) -> str:
+    """sha256 over the kind and the lines ``path\\tdigest\\tsize\\n`` sorted by path."""
+    import hashlib
+
+    hasher = hashlib.sha256(f"cairn-snapshot\t{kind}\n".encode())
+    for file in sorted(files, key=lambda f: f.path):
+        hasher.update(f"{file.path}\t{file.digest}\t{file.size}\n".encode())
+    return hasher.hexdigest()

@@ -21,6 +21,8 @@ from cairn.core.artifacts import (
     DatasetSpec,
     DatasetVersion,
     RunInput,
+    Snapshot,
+    SnapshotFile,
 )
 from cairn.core.diff import Change, MappingDiff, MetricChange, MetricsDiff, RunDiff, RunRef
 from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunGroup, RunStatus, SimilarRun
@@ -452,3 +454,29 @@ def run_input_to_wire(run_input: RunInput) -> dict[str, Any]:
 
 def run_input_from_wire(data: Mapping[str, Any]) -> RunInput:
     return RunInput(dataset=dataset_version_from_wire(data["dataset"]), context=data["context"])
+
+
+def snapshot_to_wire(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "project": snapshot.project,
+        "kind": snapshot.kind,
+        "parent_id": snapshot.parent_id,
+        "message": snapshot.message,
+        "meta": dict(snapshot.meta),
+        "created_at": snapshot.created_at,
+        "files": [{"path": f.path, "digest": f.digest, "size": f.size} for f in snapshot.files],
+    }
+
+
+def snapshot_from_wire(data: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(
+        id=data["id"],
+        project=data["project"],
+        kind=data["kind"],
+        parent_id=data["parent_id"],
+        message=data["message"],
+        meta=data["meta"],
+        created_at=data["created_at"],
+        files=[SnapshotFile(f["path"], f["digest"], f["size"]) for f in data["files"]],
+    )

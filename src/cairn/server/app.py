@@ -13,7 +13,7 @@ from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
-from cairn.server.routes import artifacts, health, insight, metrics, projects, runs
+from cairn.server.routes import artifacts, health, insight, metrics, projects, runs, snapshots
 from cairn.server.routes import blobs as blobs_routes
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
@@ -50,7 +50,15 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id.
-    for router in (projects.router, insight.router, runs.router, metrics.router, artifacts.router, blobs_routes.router):
+    for router in (
+        projects.router,
+        insight.router,
+        runs.router,
+        metrics.router,
+        artifacts.router,
+        blobs_routes.router,
+        snapshots.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
 
     app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cairn.blobs.base import CHUNK_SIZE, PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
 from cairn.core import limits
@@ -24,16 +24,19 @@ from cairn.core.artifacts import (
     ARTIFACT_KINDS,
     MAX_ARTIFACTS_LISTED,
     MAX_ARTIFACTS_PER_REQUEST,
+    SNAPSHOT_KINDS,
     Artifact,
     ArtifactEntry,
     DatasetSpec,
     DatasetVersion,
     GcReport,
     RunInput,
+    Snapshot,
+    SnapshotFile,
     check_artifact_path,
 )
 from cairn.core.clock import now_ms
-from cairn.core.errors import CairnError, InvalidRequest, InvalidValue
+from cairn.core.errors import CairnError, InvalidRequest, InvalidValue, NotFound
 from cairn.service.policy import Action
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
 MAX_DIGESTS_PER_REQUEST = 10_000
 _MAX_DIRECT_PARTS = 10_000
+MAX_SNAPSHOT_FILES = 100_000
 _DATASET_SOURCE_KINDS = ("file", "folder", "dataframe")
 
 
@@ -193,6 +197,51 @@ class ArtifactRules:
         self._readable_run(run_id)
         return self.store.run_inputs(run_id)
 
+    # -- snapshots --------------------------------------------------------------------------
+
+    def save_snapshot(
+        self,
+        run_id: str,
+        kind: str,
+        files: Sequence[SnapshotFile],
+        *,
+        message: str = "",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Snapshot:
+        """Record the run's snapshot of ``kind``: files whose bytes are already uploaded."""
+        if kind not in SNAPSHOT_KINDS:
+            raise InvalidValue(f"a snapshot kind is one of {', '.join(SNAPSHOT_KINDS)}, got {kind!r}")
+        if len(files) > MAX_SNAPSHOT_FILES:
+            raise InvalidRequest(f"a snapshot holds at most {MAX_SNAPSHOT_FILES} files, got {len(files)}")
+        seen: set[str] = set()
+        for file in files:
+            check_artifact_path(file.path)
+            check_digest(file.digest)
+            if file.path in seen:
+                raise InvalidRequest(f"{file.path!r} appears twice in one snapshot")
+            seen.add(file.path)
+        limits.check_text(message, "snapshot message", limits.MAX_NOTES_LENGTH)
+        self._writable_run(run_id, Action.WRITE, allow_ended=True)
+        return self.store.save_snapshot(run_id, kind, files, message=message, meta=meta)
+
+    def run_snapshots(self, run_id: str) -> list[Snapshot]:
+        self._readable_run(run_id)
+        return self.store.run_snapshots(run_id)
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        check_digest(snapshot_id)
+        snapshot = self.store.get_snapshot(snapshot_id)
+        self.policy.check(self.principal, Action.READ, snapshot.project)
+        return snapshot
+
+    def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
+        checked = check_artifact_path(path)
+        snapshot = self.get_snapshot(snapshot_id)
+        for file in snapshot.files:
+            if file.path == checked:
+                return self.blobs.read(file.digest)
+        raise NotFound(f"snapshot {snapshot_id[:12]} has no file {path!r}", details={"path": path})
+
     # -- garbage collection -----------------------------------------------------------------
 
     def collect_garbage(
@@ -207,6 +256,8 @@ class ArtifactRules:
         if purge_deleted:
             for run_id in self.store.deleted_run_ids():
                 purged += dry_run or self.store.purge_run(run_id)
+            if not dry_run:
+                self.store.purge_orphan_snapshots()
         cutoff = now_ms() - grace_ms
         deleted = freed = 0
         for digest, size in self.store.unreferenced_blobs(cutoff):

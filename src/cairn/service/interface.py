@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
@@ -153,5 +153,23 @@ class Tracking(Protocol):
         ...
 
     def run_inputs(self, run_id: str) -> list[RunInput]: ...
+
+    def save_snapshot(
+        self,
+        run_id: str,
+        kind: str,
+        files: Sequence[SnapshotFile],
+        *,
+        message: str = "",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Snapshot:
+        """Record the run's snapshot of ``kind`` (code, environment, command…) from uploaded files."""
+        ...
+
+    def run_snapshots(self, run_id: str) -> list[Snapshot]: ...
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot: ...
+
+    def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...

@@ -9,9 +9,9 @@ over later without touching the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
+from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
@@ -188,6 +188,33 @@ class ArtifactStore(Protocol):
 
     def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
         """A version's manifest: (path, digest, size) by path."""
+        ...
+
+    def save_snapshot(
+        self,
+        run_id: str,
+        kind: str,
+        files: Sequence[SnapshotFile],
+        *,
+        message: str = "",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Snapshot:
+        """Record the run's snapshot of ``kind`` (one per kind per run; again replaces it). An
+        identical tree in the project is the same snapshot; a new one's parent is the snapshot
+        of that kind the project's latest run recorded. Every file's bytes must be recorded
+        blobs (BlobNotFound)."""
+        ...
+
+    def get_snapshot(self, snapshot_id_: str, *, project_id: str | None = None) -> Snapshot:
+        """A snapshot with its files. Raises NotFound."""
+        ...
+
+    def run_snapshots(self, run_id: str) -> list[Snapshot]:
+        """The run's snapshots, by kind. Raises RunNotFound."""
+        ...
+
+    def purge_orphan_snapshots(self) -> int:
+        """Remove snapshots no run points at; returns how many."""
         ...
 
     def deleted_run_ids(self) -> list[str]: ...

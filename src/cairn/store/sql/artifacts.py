@@ -260,7 +260,15 @@ class SqlArtifactStore:
                 return False
             # Children first, explicitly: SQLite enforces ON DELETE CASCADE only with a pragma.
             conn.execute(update(t.runs).where(t.runs.c.parent_id == run_id).values(parent_id=None))
-            for table in (t.artifacts, t.run_inputs, t.params, t.tags, t.metric_chunks, t.metric_summaries):
+            for table in (
+                t.artifacts,
+                t.run_inputs,
+                t.run_snapshots,
+                t.params,
+                t.tags,
+                t.metric_chunks,
+                t.metric_summaries,
+            ):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(t.ingest_batches).where(t.ingest_batches.c.run_id == run_id))
             conn.execute(delete(t.runs).where(t.runs.c.id == run_id))
@@ -279,6 +287,7 @@ def _collectable(seen_before: int) -> Any:
         t.blobs.c.last_seen_at < seen_before,
         ~exists(select(t.artifacts.c.digest).where(t.artifacts.c.digest == digest)),
         ~exists(stored_dataset_file),
+        ~exists(select(t.snapshot_files.c.digest).where(t.snapshot_files.c.digest == digest)),
     )
 
 

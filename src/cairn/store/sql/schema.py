@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0003_artifacts_and_datasets"
+SCHEMA_HEAD = "0004_snapshots"
 
 metadata = MetaData()
 
@@ -226,5 +226,46 @@ run_inputs = Table(
     Column("context", String(64), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_run_inputs_version", "version_id"),
+    sqlite_with_rowid=False,
+)
+
+
+# -- snapshots: trees of path → digest, versioned like commits --------------------------------
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    # The digest of the kind and the tree: identical trees are one snapshot.
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("parent_id", String(64), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("meta", Text, nullable=False),  # JSON
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_snapshots_project_kind", "project_id", "kind", "created_at"),
+    sqlite_with_rowid=False,
+)
+
+snapshot_files = Table(
+    "snapshot_files",
+    metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("project_id", String(32), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_snapshot_files_digest", "digest"),
+    sqlite_with_rowid=False,
+)
+
+run_snapshots = Table(
+    "run_snapshots",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("snapshot_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_run_snapshots_snapshot", "snapshot_id"),
     sqlite_with_rowid=False,
 )
