@@ -32,9 +32,13 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 @pytest.fixture(autouse=True)
 def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own CAIRN_HOME and no CAIRN_URI/CAIRN_TOKEN from the caller."""
+    """Every test gets its own CAIRN_HOME and no CAIRN_URI/CAIRN_TOKEN from the caller.
+
+    Automatic capture (code, environment, console, system metrics) is off unless a test turns
+    it on (tests/client/test_capture_run.py does): other tests check exactly what they logged."""
     home = tmp_path / "cairn-home"
     monkeypatch.setenv("CAIRN_HOME", str(home))
+    monkeypatch.setenv("CAIRN_CAPTURE", "0")
     monkeypatch.delenv("CAIRN_URI", raising=False)
     monkeypatch.delenv("CAIRN_TOKEN", raising=False)
     return home
@@ -77,7 +81,8 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     finally:
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
+                "TRUNCATE snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, metric_chunks, "
+                "tags, params, runs, projects CASCADE"
             )
         store.close()
 

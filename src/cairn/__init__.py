@@ -7,6 +7,7 @@ with cairn.init(project="mnist", config={"lr": 0.01}) as run:
 """
 
 from cairn.client.api import Api
+from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.run import Run
 from cairn.client.sdk import init
 from cairn.core.errors import (
@@ -23,6 +24,7 @@ from cairn.core.version import __version__
 __all__ = [
     "Api",
     "CairnError",
+    "CaptureSettings",
     "DuplicateRun",
     "InvalidInput",
     "NotFound",

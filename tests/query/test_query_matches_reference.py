@@ -111,7 +111,8 @@ def populated(
         yield tracking, _populate(tracking)
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
+                "TRUNCATE snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, metric_chunks, "
+                "tags, params, runs, projects CASCADE"
             )
         tracking.close()
 

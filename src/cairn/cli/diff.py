@@ -14,10 +14,12 @@ from rich.text import Text
 
 from cairn.cli import output
 from cairn.cli.options import json_option, open_tracking, uri_option
+from cairn.client.snapshots import SnapshotDiff, diff_snapshots
 from cairn.core.diff import MappingDiff, MetricsDiff, RunDiff, RunRef
 from cairn.core.entities import ParamValue
 from cairn.core.errors import NotFound, RunNotFound
 from cairn.core.wire import diff_to_wire
+from cairn.service.interface import Tracking
 
 #: Length of a full run id (a UUID in hex).
 FULL_ID = 32
@@ -32,7 +34,7 @@ V = TypeVar("V")
 @uri_option
 @json_option
 def diff_command(run_a: str, run_b: str | None, uri: str | None, as_json: bool) -> None:
-    """Show what changed from RUN_B to RUN_A: params, metrics, tags and notes.
+    """Show what changed from RUN_B to RUN_A: params, metrics, tags, notes, code and packages.
 
     Without RUN_B, RUN_A is compared with its nearest earlier run in the same project: the one
     whose params differ least (docs/insight.md). Added (+, green) means RUN_A has it and RUN_B
@@ -56,10 +58,77 @@ def diff_command(run_a: str, run_b: str | None, uri: str | None, as_json: bool) 
             raise click.ClickException(
                 f"run {run_a} has no earlier run in its project to compare with; name one: cairn diff {run_a} RUN_B"
             ) from exc
+        changes = snapshot_changes(tracking, diff.run.id, diff.baseline.id)
     if as_json:
-        output.print_json(diff_to_wire(diff))
+        output.print_json({**diff_to_wire(diff), "snapshots": [_snapshot_diff_to_wire(c) for c in changes]})
         return
-    output.show(*render(diff, nearest=run_b is None))
+    output.show(*render(diff, nearest=run_b is None), *render_snapshots(changes))
+
+
+def snapshot_changes(tracking: Tracking, run_id: str, baseline_id: str) -> list[SnapshotDiff]:
+    """How the code and environment snapshots of two runs differ (kinds neither has are left out)."""
+    after = {s.kind: s for s in tracking.run_snapshots(run_id)}
+    before = {s.kind: s for s in tracking.run_snapshots(baseline_id)}
+    changes = []
+    for kind in ("code", "environment", "command", "notebook", "config"):
+        if kind in after or kind in before:
+            change = diff_snapshots(tracking, before.get(kind), after.get(kind))
+            if change.changed:
+                changes.append(change)
+    return changes
+
+
+def render_snapshots(changes: list[SnapshotDiff]) -> list[RenderableType]:
+    parts: list[RenderableType] = []
+    for change in changes:
+        if change.packages:
+            table = output.table("", "package", "before", "after")
+            for package in change.packages:
+                color = ADDED if package.before is None else REMOVED if package.after is None else CHANGED
+                table.add_row(
+                    Text(_MARKS[color], style=color),
+                    Text(package.name),
+                    Text(package.before or "-"),
+                    Text(package.after or "-"),
+                )
+            parts += [Text(f"\nPackages ({len(change.packages)} changed)", style="bold"), table]
+            continue
+        title = {"code": "Code", "command": "Command", "notebook": "Notebook", "config": "Config"}.get(
+            change.kind, change.kind.title()
+        )
+        parts.append(Text(f"\n{title} ({output.plural(len(change.files), 'file')} changed)", style="bold"))
+        for file in change.files:
+            color = {"added": ADDED, "removed": REMOVED}.get(file.status, CHANGED)
+            parts.append(Text(f"{_MARKS[color]} {file.path}", style=color))
+            if file.diff:
+                parts.append(_colored_diff(file.diff))
+    return parts
+
+
+def _colored_diff(text: str) -> Text:
+    shown = Text()
+    for line in text.splitlines(keepends=True):
+        style = (
+            ADDED
+            if line.startswith("+")
+            else REMOVED
+            if line.startswith("-")
+            else "cyan"
+            if line.startswith("@@")
+            else ""
+        )
+        shown.append("    " + line, style=style)
+    return shown
+
+
+def _snapshot_diff_to_wire(change: SnapshotDiff) -> dict[str, object]:
+    return {
+        "kind": change.kind,
+        "before": None if change.before is None else change.before.id,
+        "after": None if change.after is None else change.after.id,
+        "files": [{"path": f.path, "status": f.status, "diff": f.diff} for f in change.files],
+        "packages": [{"name": p.name, "before": p.before, "after": p.after} for p in change.packages],
+    }
 
 
 def render(diff: RunDiff, *, nearest: bool) -> list[RenderableType]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,23 +144,25 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
 
 def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:
     """Keep content made in memory as a file under CAIRN_HOME/staging, named by its digest."""
-    digest = hashlib.sha256(encoded.data).hexdigest()
+    return stage_bytes(
+        check_artifact_path(path), encoded.data, kind=encoded.kind, media_type=encoded.media_type, meta=encoded.meta
+    )
+
+
+def stage_bytes(
+    path: str, data: bytes, *, kind: str = "file", media_type: str = "", meta: Mapping[str, Any] | None = None
+) -> LocalArtifact:
+    """``data`` written once to CAIRN_HOME/staging/<digest>, to be uploaded (and spooled,
+    and replayed) like a file; the staged copy goes once the store has it."""
+    digest = hashlib.sha256(data).hexdigest()
     folder = cairn_home() / "staging"
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / digest
     if not staged.exists():
         temporary = folder / f".{digest}.{os.getpid()}.tmp"
-        temporary.write_bytes(encoded.data)
+        temporary.write_bytes(data)
         os.replace(temporary, staged)
-    return LocalArtifact(
-        check_artifact_path(path),
-        staged,
-        digest,
-        len(encoded.data),
-        encoded.kind,
-        encoded.media_type,
-        dict(encoded.meta),
-    )
+    return LocalArtifact(path, staged, digest, len(data), kind, media_type, dict(meta or {}))
 
 
 def upload_missing(tracking: Tracking, files: Sequence[LocalArtifact]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from cairn.client.capture.recorder import RunCapture
 from cairn.client.connect import connect
 from cairn.client.writer import BackgroundWriter, update_payload
 from cairn.core import limits
@@ -56,6 +57,8 @@ class Run:
         self._notes = record.notes
         self._name = record.name
         self._status: RunStatus | None = None
+        #: What the run records without being asked (set by cairn.init; see capture/recorder.py).
+        self._capture: RunCapture | None = None
         self.config = RunConfig(self)
 
     # -- identity ---------------------------------------------------------------------------
@@ -272,6 +275,8 @@ class Run:
         final = RunStatus(status)
         if not final.is_terminal:
             raise InvalidValue("a run can only finish as finished, failed or killed")
+        if self._capture is not None:
+            self._capture.finish()  # its last writes go before the run is marked ended
         self._status = final
         self._writer.put("update", update_payload(RunUpdate(status=final, end_time=time.time_ns() // 1_000_000)))
         from cairn.client import lifecycle

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from cairn.client import lifecycle
+from cairn.client.capture.recorder import CaptureSettings, RunCapture
 from cairn.client.connect import connect, resolve_uri
 from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicate, describe, duplicate_error
 from cairn.client.run import Run, SkippedRun
@@ -35,6 +37,7 @@ def init(
     uri: str | None = None,
     flush_interval: float = 0.5,
     on_duplicate: OnDuplicate = "warn",
+    capture: bool | CaptureSettings = True,
 ) -> Run:
     """Start a run in ``project`` (created on first use) and return it.
 
@@ -52,12 +55,20 @@ def init(
         run = cairn.init("mnist", config=config, on_duplicate="skip")
         if run.skipped:
             return
+
+    ``capture`` (on unless ``CAIRN_CAPTURE=0``) records, without being asked, the code the run
+    started from, its environment and command as snapshots, system metrics under ``system/``,
+    and the console as ``cairn/console.log``; ``capture=False`` or a :class:`CaptureSettings`
+    switches parts off (docs/reproducibility.md).
     """
     policy = check_on_duplicate(on_duplicate)
     if isinstance(parent, Run) and parent.skipped:
         raise InvalidValue("a skipped run cannot be a parent: it was never created")
     params = flatten_config(config or {})
     target = resolve_uri(uri)
+    reproduces = os.environ.get("CAIRN_REPRODUCES")
+    if reproduces:  # started by `cairn reproduce RUN --run`
+        tags = {**(tags or {}), "reproduces": reproduces}
     tracking = connect(target)
     digest = fingerprint(params)
     try:
@@ -90,6 +101,8 @@ def init(
         tracking, record.id, spool_root=cairn_home() / "spool", uri=target, flush_interval=flush_interval
     )
     run = Run(tracking, record, writer, owns_tracking=True, duplicates=duplicates)
+    run._capture = RunCapture(CaptureSettings.resolve(capture), tracking, writer, warn=warn)
+    run._capture.start()
     lifecycle.remember(run)
     return run
 

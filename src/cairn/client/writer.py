@@ -50,7 +50,7 @@ def warn(message: str) -> None:
 class _Op:
     """A queued write other than metric points; ``done`` marks a flush barrier."""
 
-    kind: str  # params | tags | update | artifacts | dataset | barrier
+    kind: str  # params | tags | update | artifacts | dataset | snapshot | barrier
     payload: Any = None
     done: threading.Event | None = None
 
@@ -250,7 +250,7 @@ class BackgroundWriter:
             self._keep(seq, kind, payload, 0)
 
     def _apply(self, kind: str, payload: Any) -> None:
-        self._uploading = kind in ("artifacts", "dataset")
+        self._uploading = kind in ("artifacts", "dataset", "snapshot")
         try:
             self.points_sent += apply_write(self.tracking, self.run_id, kind, payload)
         finally:
@@ -344,6 +344,15 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
         if files:  # stored: its bytes go up first (not registered as artifacts of the run)
             upload_missing(tracking, files)
         tracking.log_dataset(run_id, dataset_spec_from_wire(payload["spec"]), payload["context"])
+        discard_staged(files)
+    elif kind == "snapshot":
+        from cairn.client.artifacts import LocalArtifact, discard_staged, upload_missing
+        from cairn.core.artifacts import SnapshotFile
+
+        files = [LocalArtifact.from_payload(item) for item in payload["files"]]
+        upload_missing(tracking, files)
+        tree = [SnapshotFile(f.path, f.digest, f.size) for f in files]
+        tracking.save_snapshot(run_id, payload["kind"], tree, meta=payload.get("meta") or {})
         discard_staged(files)
     else:
         raise ValueError(f"unknown write kind {kind!r}")

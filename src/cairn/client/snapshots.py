@@ -1,0 +1,203 @@
+"""Two runs' snapshots side by side, and a run's code written back: ``cairn diff`` and
+``cairn reproduce``.
+
+A snapshot is a tree of path → digest (docs/reproducibility.md): comparing two is comparing
+trees, and a file whose digest differs is read from the blob store for a unified diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from cairn.client.capture.tree import tree_digest
+from cairn.core.artifacts import Snapshot, check_artifact_path
+from cairn.core.errors import DigestMismatch
+from cairn.service.interface import Tracking
+
+#: Text files larger than this are compared by digest only.
+MAX_DIFF_BYTES = 512 * 1024
+#: Lines of unified diff shown per file.
+MAX_DIFF_LINES = 400
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    status: str  # added | removed | changed
+    #: The unified diff of a changed or added or removed text file; None for binary or large files.
+    diff: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    name: str
+    before: str | None
+    after: str | None
+
+
+@dataclass
+class SnapshotDiff:
+    kind: str
+    before: Snapshot | None
+    after: Snapshot | None
+    files: list[FileChange] = field(default_factory=list)
+    packages: list[PackageChange] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files or self.packages)
+
+
+def diff_snapshots(tracking: Tracking, before: Snapshot | None, after: Snapshot | None) -> SnapshotDiff:
+    """What changed from ``before`` to ``after`` (either may be missing)."""
+    either = after or before
+    kind = either.kind if either is not None else "code"
+    result = SnapshotDiff(kind, before, after)
+    old = {f.path: f.digest for f in before.files} if before else {}
+    new = {f.path: f.digest for f in after.files} if after else {}
+    for path in sorted(old.keys() | new.keys()):
+        if old.get(path) == new.get(path):
+            continue
+        status = "added" if path not in old else "removed" if path not in new else "changed"
+        old_text = _text(tracking, before, path) if path in old else ""
+        new_text = _text(tracking, after, path) if path in new else ""
+        diff = None
+        if old_text is not None and new_text is not None:
+            lines = difflib.unified_diff(
+                old_text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=f"a/{path}",
+                tofile=f"b/{path}",
+            )
+            diff = "".join(list(lines)[:MAX_DIFF_LINES])
+        result.files.append(FileChange(path, status, diff))
+    if kind == "environment":
+        result.packages = _package_changes(tracking, before, after)
+    return result
+
+
+def _text(tracking: Tracking, snapshot: Snapshot | None, path: str) -> str | None:
+    if snapshot is None:
+        return ""
+    entry = next((f for f in snapshot.files if f.path == path), None)
+    if entry is None or entry.size > MAX_DIFF_BYTES:
+        return None
+    data = b"".join(tracking.read_snapshot_file(snapshot.id, path))
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _requirements(tracking: Tracking, snapshot: Snapshot | None) -> dict[str, str]:
+    if snapshot is None or not any(f.path == "requirements.txt" for f in snapshot.files):
+        return {}
+    text = b"".join(tracking.read_snapshot_file(snapshot.id, "requirements.txt")).decode("utf-8", "replace")
+    pinned = {}
+    for line in text.splitlines():
+        name, _, version = line.strip().partition("==")
+        if name and not name.startswith("#"):
+            pinned[name] = version
+    return pinned
+
+
+def _package_changes(tracking: Tracking, before: Snapshot | None, after: Snapshot | None) -> list[PackageChange]:
+    old, new = _requirements(tracking, before), _requirements(tracking, after)
+    return [
+        PackageChange(name, old.get(name), new.get(name))
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]
+
+
+# -- reproduce ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Reproduction:
+    folder: Path
+    files: int = 0
+    #: The digest of the code tree as written, and whether it is the one captured.
+    tree_digest: str | None = None
+    matches_capture: bool | None = None
+    requirements: Path | None = None
+    #: The command to run, and the folder to run it in (inside ``folder``).
+    argv: list[str] = field(default_factory=list)
+    cwd: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_snapshot(tracking: Tracking, snapshot: Snapshot, folder: Path) -> int:
+    """Write every file of ``snapshot`` under ``folder``, each checked against its digest."""
+    for file in snapshot.files:
+        target = folder / check_artifact_path(file.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        temporary = target.with_name(f".{target.name}.cairn-part")
+        with open(temporary, "wb") as out:
+            for chunk in tracking.read_snapshot_file(snapshot.id, file.path):
+                hasher.update(chunk)
+                out.write(chunk)
+        if hasher.hexdigest() != file.digest:
+            temporary.unlink()
+            raise DigestMismatch(f"{file.path} of snapshot {snapshot.id[:12]} did not arrive intact")
+        os.replace(temporary, target)
+    return len(snapshot.files)
+
+
+def reproduce(tracking: Tracking, run_id: str, folder: Path) -> Reproduction:
+    """Write what made a run into ``folder``: its code tree, and under ``.cairn/`` the pinned
+    requirements, the environment and the command; work out the command to run it again."""
+    snapshots = {s.kind: s for s in tracking.run_snapshots(run_id)}
+    result = Reproduction(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    code = snapshots.get("code")
+    if code is None:
+        result.warnings.append(f"run {run_id} has no code snapshot (it ran with capture off, or outside Cairn 0.1)")
+    else:
+        result.files = write_snapshot(tracking, code, folder)
+        written = [(f.path, (folder / f.path).read_bytes()) for f in code.files]
+        result.tree_digest = tree_digest(written)
+        if code.meta.get("tree_digest"):
+            result.matches_capture = result.tree_digest == code.meta["tree_digest"]
+        skipped = code.meta.get("skipped") or []
+        if skipped:
+            result.warnings.append(
+                f"{len(skipped)} large files were not captured and are missing, e.g. {skipped[0]}"
+                + (f" (they are in commit {code.meta['commit']})" if code.meta.get("commit") else "")
+            )
+    extra = folder / ".cairn"
+    for kind in ("environment", "command"):
+        if kind in snapshots:
+            write_snapshot(tracking, snapshots[kind], extra)
+    if (extra / "requirements.txt").exists():
+        result.requirements = extra / "requirements.txt"
+    if (extra / "command.json").exists():
+        command = orjson.loads((extra / "command.json").read_bytes())
+        result.argv, result.cwd = _command_here(command, code, folder)
+    return result
+
+
+def _command_here(command: dict[str, object], code: Snapshot | None, folder: Path) -> tuple[list[str], Path]:
+    """The recorded command, pointed at the written tree: the working directory and the entry
+    script move from the original code root to ``folder``."""
+    argv = [str(a) for a in command.get("argv") or []]  # type: ignore[attr-defined]
+    root = Path(str(code.meta.get("root"))) if code is not None and code.meta.get("root") else None
+    cwd = Path(str(command.get("cwd") or "."))
+    here = folder
+    if root is not None and cwd.is_relative_to(root):
+        here = folder / cwd.relative_to(root)
+    if argv and root is not None:
+        script = Path(argv[0])
+        absolute = script if script.is_absolute() else cwd / script
+        if absolute.is_relative_to(root):
+            argv[0] = os.path.relpath(folder / absolute.relative_to(root), here)
+    return ["python", *argv], here
