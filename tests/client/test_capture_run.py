@@ -85,3 +85,37 @@ def test_parts_can_be_switched_off(script_dir: Path, monkeypatch: pytest.MonkeyP
     assert kinds(off) == {}
     with cairn.Api() as api:
         assert not [k for k in api.run(off.id).metrics if k.startswith("system/")]
+
+
+def test_inside_ipython_the_notebook_is_a_snapshot_and_diffs_cell_by_cell(
+    script_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbdime")
+    from cairn.cli.diff import snapshot_changes
+
+    notebook = script_dir / "explore.ipynb"
+
+    def save(source: str) -> None:
+        book = nbformat.v4.new_notebook()
+        book.cells = [nbformat.v4.new_code_cell(source)]
+        notebook.write_text(nbformat.writes(book))
+
+    shell = types.SimpleNamespace(user_ns={"__vsc_ipynb_file__": str(notebook)})
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    settings = cairn.CaptureSettings(code=False, environment=False, command=False, system=False, console=False)
+    save("lr = 0.1")
+    with cairn.init("nb", flush_interval=0.05, capture=settings) as first:
+        pass
+    save("lr = 0.2")
+    with cairn.init("nb", flush_interval=0.05, capture=settings) as second:
+        pass
+    assert [f.path for f in kinds(first)["notebook"].files] == ["explore.ipynb"]  # type: ignore[attr-defined]
+    with cairn.Api() as api:
+        [change] = snapshot_changes(api._tracking, second.id, first.id)
+    assert change.kind == "notebook" and change.files[0].diff
+    assert "lr = 0.1" in change.files[0].diff and "lr = 0.2" in change.files[0].diff

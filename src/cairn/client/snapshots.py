@@ -65,6 +65,9 @@ def diff_snapshots(tracking: Tracking, before: Snapshot | None, after: Snapshot 
         if old.get(path) == new.get(path):
             continue
         status = "added" if path not in old else "removed" if path not in new else "changed"
+        if path.endswith(".ipynb"):
+            result.files.append(FileChange(path, status, _notebook_diff(tracking, before, after, path)))
+            continue
         old_text = _text(tracking, before, path) if path in old else ""
         new_text = _text(tracking, after, path) if path in new else ""
         diff = None
@@ -80,6 +83,18 @@ def diff_snapshots(tracking: Tracking, before: Snapshot | None, after: Snapshot 
     if kind == "environment":
         result.packages = _package_changes(tracking, before, after)
     return result
+
+
+def _notebook_diff(tracking: Tracking, before: Snapshot | None, after: Snapshot | None, path: str) -> str:
+    """Cell by cell, sources and outputs (nbdime), instead of a diff of the JSON."""
+    from cairn.client.capture.notebook import notebook_diff
+
+    def read(snapshot: Snapshot | None) -> bytes | None:
+        if snapshot is None or not any(f.path == path for f in snapshot.files):
+            return None
+        return b"".join(tracking.read_snapshot_file(snapshot.id, path))
+
+    return notebook_diff(read(before), read(after))
 
 
 def _text(tracking: Tracking, snapshot: Snapshot | None, path: str) -> str | None:

@@ -2,9 +2,10 @@
 
 At ``cairn.init``:
 - the console (stdout and stderr, teed) and the system sampler start at once: both are cheap;
-- code, environment and command are captured on a thread of their own, so ``init`` returns
-  without waiting on 5,000 files being read and hashed; each becomes a snapshot of the run,
-  queued on the background writer like any other write (and spooled like one).
+- code, environment, command and (inside Jupyter) the notebook are captured on a thread of
+  their own, so ``init`` returns without waiting on 5,000 files being read and hashed; each
+  becomes a snapshot of the run, queued on the background writer like any other write (and
+  spooled like one).
 
 At ``run.finish()``, before the run is marked ended: the capture thread is waited for, the
 sampler stops and logs the run's peak memory, wall and CPU time under ``system/``, and the
@@ -45,6 +46,8 @@ class CaptureSettings:
     code: bool = True
     environment: bool = True
     command: bool = True
+    #: Inside Jupyter or IPython: the notebook file, or the executed cells when it cannot be found.
+    notebook: bool = True
     system: bool = True
     console: bool = True
     #: Seconds between system metric samples.
@@ -54,7 +57,7 @@ class CaptureSettings:
     def resolve(cls, capture: bool | CaptureSettings | None) -> CaptureSettings:
         """``init``'s ``capture`` argument, with ``CAIRN_CAPTURE=0`` turning everything off and
         ``CAIRN_SYSTEM_INTERVAL`` setting the sampling period."""
-        off = cls(code=False, environment=False, command=False, system=False, console=False)
+        off = cls(code=False, environment=False, command=False, notebook=False, system=False, console=False)
         if capture is False or os.environ.get("CAIRN_CAPTURE", "").strip().lower() in ("0", "false", "no", "off"):
             return off
         settings = capture if isinstance(capture, CaptureSettings) else cls()
@@ -93,7 +96,7 @@ class RunCapture:
             self._guard("console", self._start_console)
         if self.settings.system:
             self._guard("system metrics", self._start_system)
-        if self.settings.code or self.settings.environment or self.settings.command:
+        if self.settings.code or self.settings.environment or self.settings.command or self.settings.notebook:
             self._thread = threading.Thread(target=self._snapshots, name="cairn-capture", daemon=True)
             self._thread.start()
 
@@ -148,6 +151,8 @@ class RunCapture:
             self._guard("environment", self._environment)
         if self.settings.command:
             self._guard("command", self._command)
+        if self.settings.notebook:
+            self._guard("notebook", self._notebook)
 
     def _code(self) -> None:
         from cairn.client.capture.tree import capture_tree, tree_digest
@@ -180,6 +185,16 @@ class RunCapture:
 
         command = capture_command()
         self._snapshot("command", [("command.json", command_json(command))], {"shell_line": command.shell_line})
+
+    def _notebook(self) -> None:
+        from cairn.client.capture.notebook import capture_notebook
+
+        notebook = capture_notebook()
+        if notebook is None:  # not inside IPython
+            return
+        for warning in notebook.warnings:
+            self.warn(f"notebook capture: {warning}")
+        self._snapshot("notebook", sorted(notebook.files.items()), dict(notebook.meta))
 
     def _snapshot(self, kind: str, contents: list[tuple[str, bytes]], meta: dict[str, Any]) -> None:
         """Queue a snapshot: bytes the store lacks are staged (the files may change while the
