@@ -60,6 +60,8 @@ class SystemSampler:
         self._cpu_percent()
         self._disk = self._disk_counters()
         self._net = self._net_counters()
+        # A script may start several runs in one process: each run's CPU time starts here.
+        self._cpu_time_at_start = self._cpu_time_s() or 0.0
 
     # -- one reading ------------------------------------------------------------------------
 
@@ -89,7 +91,8 @@ class SystemSampler:
             return reading
 
     def summary(self) -> dict[str, float]:
-        """Totals for the whole run: peak memory, wall-clock and CPU time (with children)."""
+        """Totals for the run: peak memory of the process, and the wall-clock and CPU time (with
+        children) since the sampler was made."""
         with self._lock:
             rss = self._rss_bytes()
             peak = max(self._peak_rss, rss or 0, self._os_peak_rss_bytes())
@@ -100,7 +103,7 @@ class SystemSampler:
             }
             cpu_time = self._cpu_time_s()
             if cpu_time is not None:
-                result["system/cpu_time_s"] = cpu_time
+                result["system/cpu_time_s"] = max(0.0, cpu_time - self._cpu_time_at_start)
             return result
 
     # -- the sampling thread ----------------------------------------------------------------
