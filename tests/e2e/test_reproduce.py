@@ -115,6 +115,7 @@ def test_train_change_diff_and_reproduce(tmp_path: Path, env: dict[str, str]) ->
     assert "the tree captured at the run's start" in rebuilt.stdout
     assert not (target / "weights.ckpt").exists() and not (target / "old.py").exists()
     assert (target / ".cairn" / "requirements.txt").read_text().strip()
+    assert orjson.loads((target / ".cairn" / "config.json").read_bytes()) == {"lr": 0.1}
     again = newest_run(env)
     assert again["tags"] == {"reproduces": run_1["id"]}  # type: ignore[comparison-overlap]
     assert again["params"] == run_1["params"]

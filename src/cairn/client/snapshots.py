@@ -170,7 +170,8 @@ def write_snapshot(tracking: Tracking, snapshot: Snapshot, folder: Path) -> int:
 
 def reproduce(tracking: Tracking, run_id: str, folder: Path) -> Reproduction:
     """Write what made a run into ``folder``: its code tree, and under ``.cairn/`` the pinned
-    requirements, the environment and the command; work out the command to run it again."""
+    requirements, the environment, the command and the run's params (``config.json``); work
+    out the command to run it again."""
     snapshots = {s.kind: s for s in tracking.run_snapshots(run_id)}
     result = Reproduction(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -190,6 +191,10 @@ def reproduce(tracking: Tracking, run_id: str, folder: Path) -> Reproduction:
                 + (f" (they are in commit {code.meta['commit']})" if code.meta.get("commit") else "")
             )
     extra = folder / ".cairn"
+    extra.mkdir(parents=True, exist_ok=True)
+    # The run's config as it logged it: what a script reading its params from a file needs.
+    params = dict(tracking.get_run(run_id).params)
+    (extra / "config.json").write_bytes(orjson.dumps(params, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     for kind in ("environment", "command"):
         if kind in snapshots:
             write_snapshot(tracking, snapshots[kind], extra)
