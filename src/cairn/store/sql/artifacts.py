@@ -8,15 +8,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput
 from cairn.core.clock import now_ms
 from cairn.core.errors import ArtifactNotFound, BlobNotFound, DatasetNotFound, InvalidValue, RunNotFound
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, transaction
-
-_IN_CLAUSE_CHUNK = 500
+from cairn.store.sql.rows import dialect_insert, in_chunks, project_of_run, require_run
 
 
 class SqlArtifactStore:
@@ -30,13 +28,13 @@ class SqlArtifactStore:
         now = now_ms()
         with transaction(self._engines.write) as conn:
             row = {"digest": digest, "size": size, "created_at": now, "last_seen_at": now}
-            conn.execute(_upsert(conn, t.blobs, row, ["digest"], {"last_seen_at": now}))
+            conn.execute(upsert(conn, t.blobs, row, ["digest"], {"last_seen_at": now}))
 
     def touch_blobs(self, digests: Sequence[str]) -> dict[str, int]:
         present: dict[str, int] = {}
         now = now_ms()
         with transaction(self._engines.write) as conn:
-            for chunk in _chunks(sorted(set(digests))):
+            for chunk in in_chunks(sorted(set(digests))):
                 query = select(t.blobs.c.digest, t.blobs.c.size).where(t.blobs.c.digest.in_(chunk))
                 present.update({digest: size for digest, size in conn.execute(query)})
                 conn.execute(update(t.blobs).where(t.blobs.c.digest.in_(chunk)).values(last_seen_at=now))
@@ -45,7 +43,7 @@ class SqlArtifactStore:
     def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
         found: set[str] = set()
         with self._engines.read.connect() as conn:
-            for chunk in _chunks(sorted(set(digests))):
+            for chunk in in_chunks(sorted(set(digests))):
                 found.update(conn.scalars(select(t.blobs.c.digest).where(t.blobs.c.digest.in_(chunk))))
         return found
 
@@ -77,8 +75,8 @@ class SqlArtifactStore:
             for entry in entries
         ]
         with transaction(self._engines.write) as conn:
-            _require_run(conn, run_id)
-            sizes = _blob_sizes(conn, [entry.digest for entry in entries])
+            require_run(conn, run_id)
+            sizes = blob_sizes(conn, [entry.digest for entry in entries])
             for entry in entries:
                 if entry.digest not in sizes:
                     raise BlobNotFound(
@@ -92,7 +90,7 @@ class SqlArtifactStore:
                     )
             # Logging a path again replaces it, as in MLflow: the older bytes stay until gc.
             paths = [entry.path for entry in entries]
-            for chunk in _chunks(paths):
+            for chunk in in_chunks(paths):
                 conn.execute(delete(t.artifacts).where(t.artifacts.c.run_id == run_id, t.artifacts.c.path.in_(chunk)))
             if rows:
                 conn.execute(insert(t.artifacts), rows)
@@ -105,7 +103,7 @@ class SqlArtifactStore:
             # The file itself, or what lies below it as a folder; a range on the primary key.
             query = query.where(or_(a.path == prefix, and_(a.path > prefix + "/", a.path < prefix + "0")))
         with self._engines.read.connect() as conn:
-            _require_run(conn, run_id)
+            require_run(conn, run_id)
             rows = conn.execute(query.order_by(a.path).limit(limit)).mappings().all()
         return [_artifact_from_row(row) for row in rows]
 
@@ -114,7 +112,7 @@ class SqlArtifactStore:
         with self._engines.read.connect() as conn:
             row = conn.execute(query).mappings().first()
             if row is None:
-                _require_run(conn, run_id)
+                require_run(conn, run_id)
         if row is None:
             raise ArtifactNotFound(f"run {run_id} has no artifact {path!r}", details={"run_id": run_id, "path": path})
         return _artifact_from_row(row)
@@ -125,7 +123,7 @@ class SqlArtifactStore:
         now = now_ms()
         with transaction(self._engines.write) as conn:
             if spec.stored:
-                sizes = _blob_sizes(conn, [f.digest for f in spec.files])
+                sizes = blob_sizes(conn, [f.digest for f in spec.files])
                 missing = [f.path for f in spec.files if f.digest not in sizes]
                 if missing:
                     raise BlobNotFound(
@@ -168,7 +166,7 @@ class SqlArtifactStore:
                 if spec.stored and not found.stored:  # logged by reference before, now with its bytes
                     conn.execute(update(t.dataset_versions).where(d.id == version_id).values(stored=True))
             if run_id is not None:
-                _require_run(conn, run_id)
+                require_run(conn, run_id)
                 row = {"run_id": run_id, "version_id": version_id, "context": context, "created_at": now}
                 conn.execute(_insert_ignore(conn, t.run_inputs, row, ["run_id", "version_id", "context"]))
         return self._dataset_versions(project_id, version_ids=[version_id])[0]
@@ -186,12 +184,11 @@ class SqlArtifactStore:
     def run_inputs(self, run_id: str) -> list[RunInput]:
         i = t.run_inputs.c
         with self._engines.read.connect() as conn:
-            _require_run(conn, run_id)
+            project_id = project_of_run(conn, run_id)
             pairs = conn.execute(select(i.version_id, i.context).where(i.run_id == run_id).order_by(i.created_at)).all()
-            project_id = conn.scalar(select(t.runs.c.project_id).where(t.runs.c.id == run_id))
         if not pairs:
             return []
-        versions = {v.id: v for v in self._dataset_versions(str(project_id), version_ids=[p[0] for p in pairs])}
+        versions = {v.id: v for v in self._dataset_versions(project_id, version_ids=[p[0] for p in pairs])}
         return [RunInput(dataset=versions[version_id], context=context) for version_id, context in pairs]
 
     def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
@@ -219,7 +216,7 @@ class SqlArtifactStore:
             ids = [row["id"] for row in rows]
             used_by: dict[str, list[tuple[str, str]]] = {version_id: [] for version_id in ids}
             counts: dict[str, int] = dict.fromkeys(ids, 0)
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 inputs = select(i.version_id, i.run_id, i.context).where(i.version_id.in_(chunk))
                 for version_id, run_id, context in conn.execute(inputs.order_by(i.created_at, i.run_id)):
                     used_by[version_id].append((run_id, context))
@@ -296,9 +293,9 @@ def _require_run(conn: Connection, run_id: str) -> None:
         raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
 
 
-def _blob_sizes(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
+def blob_sizes(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(digests))):
+    for chunk in in_chunks(sorted(set(digests))):
         query = select(t.blobs.c.digest, t.blobs.c.size).where(t.blobs.c.digest.in_(chunk))
         sizes.update({digest: size for digest, size in conn.execute(query)})
     return sizes
@@ -324,16 +321,9 @@ def _artifact_from_row(row: Any) -> Artifact:
     )
 
 
-def _upsert(conn: Connection, table: Any, row: dict[str, Any], keys: list[str], on_conflict: dict[str, Any]) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(row).on_conflict_do_update(index_elements=keys, set_=on_conflict)
+def upsert(conn: Connection, table: Any, row: dict[str, Any], keys: list[str], on_conflict: dict[str, Any]) -> Any:
+    return dialect_insert(conn, table).values(row).on_conflict_do_update(index_elements=keys, set_=on_conflict)
 
 
 def _insert_ignore(conn: Connection, table: Any, row: dict[str, Any], keys: list[str]) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(row).on_conflict_do_nothing(index_elements=keys)
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _IN_CLAUSE_CHUNK):
-        yield items[start : start + _IN_CLAUSE_CHUNK]
+    return dialect_insert(conn, table).values(row).on_conflict_do_nothing(index_elements=keys)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.clock import now_ms
@@ -18,6 +17,7 @@ from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory, envelo
 from cairn.store.sql import schema as t
 from cairn.store.sql.chunks import chunk_row, decode_float64, decode_int64
 from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.rows import dialect_insert, require_run
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
 _EMPTY_FLOAT = np.empty(0, dtype=np.float64)
@@ -93,7 +93,7 @@ class SqlMetricStore:
     def _log_metrics_once(self, run_id: str, batch: MetricBatch) -> IngestResult:
         columns = [c for c in batch.columns if len(c)]
         with transaction(self._engines.write) as conn:
-            self._require_run(conn, run_id)  # type: ignore[attr-defined]
+            require_run(conn, run_id)
             if not _claim_batch(conn, run_id, batch):
                 return IngestResult(points=batch.points, duplicate=True)
             if columns:
@@ -121,7 +121,7 @@ class SqlMetricStore:
         if step_max is not None:
             query = query.where(t.metric_chunks.c.first_step <= step_max)
         with self._engines.read.connect() as conn:
-            self._require_run(conn, run_id)  # type: ignore[attr-defined]
+            require_run(conn, run_id)
             rows = conn.execute(query.order_by(t.metric_chunks.c.id)).all()
         steps, timestamps, values = _concatenate(rows)
 
@@ -154,9 +154,8 @@ def _envelope_within(steps: np.ndarray, values: np.ndarray, max_points: int) -> 
 
 def _claim_batch(conn: Connection, run_id: str, batch: MetricBatch) -> bool:
     """Record (run, client_id, seq); False if that batch was stored before."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     # RETURNING rather than rowcount, which psycopg reports as -1 for this statement.
-    statement = dialect_insert(t.ingest_batches).on_conflict_do_nothing().returning(t.ingest_batches.c.seq)
+    statement = dialect_insert(conn, t.ingest_batches).on_conflict_do_nothing().returning(t.ingest_batches.c.seq)
     result = conn.execute(
         statement,
         {

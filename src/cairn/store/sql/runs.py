@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, false, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.clock import now_ms
@@ -34,10 +33,9 @@ from cairn.core.params import decode_param, encode_param, same_param_value
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.rows import dialect_insert, in_chunks, require_run
 from cairn.store.sql.search import group_statement, groups_from_rows, search_page
 from cairn.store.sql.similar import nearest_statement
-
-_IN_CLAUSE_CHUNK = 500
 
 
 class SqlRunStore:
@@ -117,7 +115,7 @@ class SqlRunStore:
         run_id = uuid.uuid4().hex
         with transaction(self._engines.write) as conn:
             if parent_id is not None:
-                self._require_run(conn, parent_id)
+                require_run(conn, parent_id)
             conn.execute(
                 insert(t.runs),
                 {
@@ -184,10 +182,6 @@ class SqlRunStore:
             rows = conn.execute(group_statement(project_id, query, conn.dialect.name)).all()
         return groups_from_rows(rows, query)
 
-    def _require_run(self, conn: Connection, run_id: str) -> None:
-        if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
-            raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
-
     def _load_runs(self, conn: Connection, rows: Sequence[Any], *, details: bool = True) -> list[Run]:
         """Runs for the given rows of ``_RUN_QUERY``, with params, tags and summaries attached
         unless ``details`` is false."""
@@ -198,7 +192,7 @@ class SqlRunStore:
         # Plain tuples in key order straight from the primary keys: a page of 100 runs has
         # thousands of these rows, and per-row mapping or sorting in Python was most of a search.
         p, g, m = t.params.c, t.tags.c, t.metric_summaries.c
-        for chunk in _chunks(ids, _IN_CLAUSE_CHUNK) if details else ():
+        for chunk in in_chunks(ids) if details else ():
             query = select(p.run_id, p.key, p.value_type, p.value_text).where(p.run_id.in_(chunk))
             for run_id, key, kind, text in _tuples(conn, query.order_by(p.run_id, p.key)):
                 params[run_id][key] = decode_param(kind, text)
@@ -247,9 +241,9 @@ class SqlRunStore:
 
     def _log_params_once(self, run_id: str, params: Mapping[str, ParamValue]) -> None:
         with transaction(self._engines.write) as conn:
-            self._require_run(conn, run_id)
+            require_run(conn, run_id)
             stored: dict[str, ParamValue] = {}
-            for chunk in _chunks(list(params), _IN_CLAUSE_CHUNK):
+            for chunk in in_chunks(list(params)):
                 query = select(t.params).where(t.params.c.run_id == run_id, t.params.c.key.in_(chunk)).with_for_update()
                 for row in conn.execute(query):
                     stored[row.key] = decode_param(row.value_type, row.value_text)
@@ -273,9 +267,8 @@ class SqlRunStore:
         if not tags:
             return
         with transaction(self._engines.write) as conn:
-            self._require_run(conn, run_id)
-            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            statement = dialect_insert(t.tags)
+            require_run(conn, run_id)
+            statement = dialect_insert(conn, t.tags)
             statement = statement.on_conflict_do_update(
                 index_elements=[t.tags.c.run_id, t.tags.c.key], set_={"value": statement.excluded.value}
             )
@@ -283,7 +276,7 @@ class SqlRunStore:
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with transaction(self._engines.write) as conn:
-            self._require_run(conn, run_id)
+            require_run(conn, run_id)
             conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
 
     # -- fingerprints and similar runs ------------------------------------------------------
@@ -362,8 +355,3 @@ def _jsonable(value: ParamValue) -> ParamValue:
 def _tuples(conn: Connection, query: Any) -> Any:
     """The rows of ``query``, typed loosely: callers unpack them as tuples."""
     return conn.execute(query)
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -10,10 +10,11 @@ from sqlalchemy import Connection, delete, exists, insert, select
 
 from cairn.core.artifacts import Snapshot, SnapshotFile, snapshot_id
 from cairn.core.clock import now_ms
-from cairn.core.errors import BlobNotFound, NotFound, RunNotFound
+from cairn.core.errors import BlobNotFound, NotFound
 from cairn.store.sql import schema as t
-from cairn.store.sql.artifacts import _blob_sizes, _upsert
+from cairn.store.sql.artifacts import blob_sizes, upsert
 from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.rows import project_of_run
 
 
 class SqlSnapshotStore:
@@ -34,10 +35,8 @@ class SqlSnapshotStore:
         identifier = snapshot_id(kind, tree)
         now = now_ms()
         with transaction(self._engines.write) as conn:
-            project_id = conn.scalar(select(t.runs.c.project_id).where(t.runs.c.id == run_id))
-            if project_id is None:
-                raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
-            sizes = _blob_sizes(conn, [f.digest for f in tree])
+            project_id = project_of_run(conn, run_id)
+            sizes = blob_sizes(conn, [f.digest for f in tree])
             missing = [f.path for f in tree if sizes.get(f.digest) != f.size]
             if missing:
                 raise BlobNotFound(
@@ -69,8 +68,8 @@ class SqlSnapshotStore:
                         ],
                     )  # fmt: skip
             link = {"run_id": run_id, "kind": kind, "snapshot_id": identifier, "created_at": now}
-            conn.execute(_upsert(conn, t.run_snapshots, link, ["run_id", "kind"], {"snapshot_id": identifier}))
-        return self.get_snapshot(identifier, project_id=str(project_id))
+            conn.execute(upsert(conn, t.run_snapshots, link, ["run_id", "kind"], {"snapshot_id": identifier}))
+        return self.get_snapshot(identifier, project_id=project_id)
 
     def get_snapshot(self, snapshot_id_: str, *, project_id: str | None = None) -> Snapshot:
         s = t.snapshots.c
@@ -98,11 +97,9 @@ class SqlSnapshotStore:
     def run_snapshots(self, run_id: str) -> list[Snapshot]:
         r = t.run_snapshots.c
         with self._engines.read.connect() as conn:
-            project_id = conn.scalar(select(t.runs.c.project_id).where(t.runs.c.id == run_id))
-            if project_id is None:
-                raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
+            project_id = project_of_run(conn, run_id)
             ids = list(conn.scalars(select(r.snapshot_id).where(r.run_id == run_id).order_by(r.kind)))
-        return [self.get_snapshot(identifier, project_id=str(project_id)) for identifier in ids]
+        return [self.get_snapshot(identifier, project_id=project_id) for identifier in ids]
 
     def purge_orphan_snapshots(self) -> int:
         """Remove snapshots no run points at any more (after runs were purged)."""
