@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cairn.client.artifact_formats import EncodedArtifact
+from cairn.client.datasets import file_digest, walk_folder
 from cairn.core.artifacts import (
     MAX_ARTIFACTS_PER_REQUEST,
     Artifact,
@@ -32,7 +33,6 @@ from cairn.core.errors import DigestMismatch, InvalidArtifactPath, InvalidValue
 from cairn.service.interface import Tracking
 from cairn.settings import cairn_home
 
-_CHUNK = 1 << 20
 #: Files from this size on show a progress bar when stderr is a terminal.
 PROGRESS_ABOVE_BYTES = 100 * 1024 * 1024
 
@@ -77,17 +77,6 @@ class LocalArtifact:
         )
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """(SHA-256, size) of a file, read in chunks."""
-    hasher = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size
-
-
 def collect(source: str | os.PathLike[str], name: str | None = None) -> list[LocalArtifact]:
     """The files ``run.log_artifact(source, name)`` logs, hashed.
 
@@ -103,43 +92,20 @@ def collect(source: str | os.PathLike[str], name: str | None = None) -> list[Loc
     if root.is_file():
         if not target:
             raise InvalidArtifactPath("a file needs a name to be logged under")
-        digest, size = hash_file(root)
+        digest, size = file_digest(root)
         return [LocalArtifact(target, root.resolve(), digest, size, media_type=_media_type(root))]
     if not root.is_dir():
         raise InvalidValue(f"{root} is neither a file nor a folder", details={"path": str(root)})
     files = []
-    for relative, absolute in _walk(root):
-        digest, size = hash_file(absolute)
+    for relative, absolute in sorted(walk_folder(root.resolve())):
+        check_artifact_path(relative)
+        digest, size = file_digest(absolute)
         files.append(
             LocalArtifact(
                 join_artifact_path(target, relative), absolute, digest, size, media_type=_media_type(absolute)
             )
         )
     return files
-
-
-def _walk(root: Path) -> list[tuple[str, Path]]:
-    """(relative POSIX path, resolved path) of every file under ``root``, sorted; symlinks
-    that leave ``root`` raise InvalidArtifactPath."""
-    base = root.resolve()
-    found = []
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        current = Path(folder)
-        for entry in [*dirs, *names]:
-            if (current / entry).is_symlink():
-                target = (current / entry).resolve()
-                if not target.is_relative_to(base):
-                    raise InvalidArtifactPath(
-                        f"{current / entry} is a symlink to {target}, outside the folder being logged",
-                        details={"path": str(current / entry)},
-                    )
-        dirs.sort()
-        for entry in sorted(names):
-            absolute = (current / entry).resolve()
-            if absolute.is_file():
-                relative = (current / entry).relative_to(root).as_posix()
-                found.append((check_artifact_path(relative), absolute))
-    return sorted(found)
 
 
 def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:

@@ -161,6 +161,13 @@ def _check_manifest_name(relative: str) -> None:
         raise InvalidArtifactPath(f"a file name that is not valid UTF-8 cannot be listed: {relative!r}") from None
 
 
+def walk_folder(root: Path) -> Iterator[tuple[str, Path]]:
+    """(relative POSIX path, resolved path) of every regular file under the resolved folder
+    ``root``, following symlinks that stay inside it; one that leaves it, or loops back into a
+    folder it is in, raises InvalidArtifactPath. Shared by datasets and ``run.log_artifact``."""
+    return _walk(root, root, "", frozenset({root}))
+
+
 def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> Iterator[tuple[str, Path]]:
     """(relative POSIX path, resolved path) of every regular file under ``folder``."""
     with os.scandir(folder) as entries:
@@ -190,7 +197,7 @@ def _walk(root: Path, folder: Path, prefix: str, ancestors: frozenset[Path]) -> 
 def _describe_folder(root: Path) -> DatasetDescription:
     files = []
     extensions: dict[str, int] = {}
-    for relative, path in _walk(root, root, "", frozenset({root})):
+    for relative, path in walk_folder(root):
         digest, size = file_digest(path)
         files.append(DatasetFile(relative, digest, size, path))
         suffix = Path(relative).suffix.lower()
