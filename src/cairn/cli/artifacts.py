@@ -36,7 +36,7 @@ def list_command(run_id: str, path: str, uri: str | None, as_json: bool) -> None
         table.add_row(Text(artifact.path), output.size(artifact.size), artifact.kind, artifact.digest[:12])
     output.show(table)
     total = sum(a.size for a in artifacts)
-    click.echo(f"{_files(len(artifacts))}, {output.size(total)}")
+    click.echo(f"{output.plural(len(artifacts), 'file')}, {output.size(total)}")
 
 
 @artifacts_group.command("get")
@@ -64,7 +64,7 @@ def get_command(run_id: str, path: str, destination: str, uri: str | None) -> No
     total = sum(p.stat().st_size for p in written)
     for file in written:
         click.echo(str(file))
-    click.echo(f"{_files(len(written))}, {output.size(total)}, checksums verified", err=True)
+    click.echo(f"{output.plural(len(written), 'file')}, {output.size(total)}, checksums verified", err=True)
 
 
 @click.group("datasets")
@@ -99,7 +99,3 @@ def datasets_list_command(project: str, name: str | None, uri: str | None, as_js
             Text(", ".join(f"{run_id[:8]} ({context})" for run_id, context in version.used_by)),
         )
     output.show(table)
-
-
-def _files(count: int) -> str:
-    return f"{count} file" if count == 1 else f"{count} files"
