@@ -116,11 +116,18 @@ def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:
 
 
 def stage_bytes(
-    path: str, data: bytes, *, kind: str = "file", media_type: str = "", meta: Mapping[str, Any] | None = None
+    path: str,
+    data: bytes,
+    *,
+    kind: str = "file",
+    media_type: str = "",
+    meta: Mapping[str, Any] | None = None,
+    digest: str | None = None,
 ) -> LocalArtifact:
     """``data`` written once to CAIRN_HOME/staging/<digest>, to be uploaded (and spooled,
-    and replayed) like a file; the staged copy goes once the store has it."""
-    digest = hashlib.sha256(data).hexdigest()
+    and replayed) like a file; the staged copy goes once the store has it. ``digest`` is the
+    data's SHA-256 when the caller already has it."""
+    digest = digest or hashlib.sha256(data).hexdigest()
     folder = cairn_home() / "staging"
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / digest

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from cairn.client.capture.tree import tree_digest
+from cairn.client.capture.tree import digest_of_tree
 from cairn.core.artifacts import Snapshot, check_artifact_path
 from cairn.core.errors import DigestMismatch
 from cairn.service.interface import Tracking
@@ -180,8 +180,8 @@ def reproduce(tracking: Tracking, run_id: str, folder: Path) -> Reproduction:
         result.warnings.append(f"run {run_id} has no code snapshot (it ran with capture off, or outside Cairn 0.1)")
     else:
         result.files = write_snapshot(tracking, code, folder)
-        written = [(f.path, (folder / f.path).read_bytes()) for f in code.files]
-        result.tree_digest = tree_digest(written)
+        # Each file was checked against its digest as it was written: no need to read them back.
+        result.tree_digest = digest_of_tree((f.path, f.digest) for f in code.files)
         if code.meta.get("tree_digest"):
             result.matches_capture = result.tree_digest == code.meta["tree_digest"]
         skipped = code.meta.get("skipped") or []

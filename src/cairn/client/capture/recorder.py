@@ -155,7 +155,7 @@ class RunCapture:
             self._guard("notebook", self._notebook)
 
     def _code(self) -> None:
-        from cairn.client.capture.tree import capture_tree, tree_digest
+        from cairn.client.capture.tree import capture_tree
 
         tree = capture_tree(self.start_dir)
         for warning in tree.warnings:
@@ -166,9 +166,8 @@ class RunCapture:
                 contents.append((relative, absolute.read_bytes()))
             except OSError:
                 continue
-        # The digest `cairn reproduce` checks the tree it writes against.
-        meta = {**tree.meta, "kind": tree.kind, "root": str(tree.root), "tree_digest": tree_digest(contents)}
-        self._snapshot("code", contents, meta)
+        meta = {**tree.meta, "kind": tree.kind, "root": str(tree.root)}
+        self._snapshot("code", contents, meta, record_tree_digest=True)
 
     def _environment(self) -> None:
         from cairn.client.capture.environment import capture_environment, environment_files
@@ -196,15 +195,22 @@ class RunCapture:
             self.warn(f"notebook capture: {warning}")
         self._snapshot("notebook", sorted(notebook.files.items()), dict(notebook.meta))
 
-    def _snapshot(self, kind: str, contents: list[tuple[str, bytes]], meta: dict[str, Any]) -> None:
+    def _snapshot(
+        self, kind: str, contents: list[tuple[str, bytes]], meta: dict[str, Any], *, record_tree_digest: bool = False
+    ) -> None:
         """Queue a snapshot: bytes the store lacks are staged (the files may change while the
-        run goes on), the rest are only named by digest."""
+        run goes on), the rest are only named by digest. With ``record_tree_digest``, the
+        meta keeps the tree's digest, which `cairn reproduce` checks what it writes against."""
+        from cairn.client.capture.tree import digest_of_tree
+
         digests = [hashlib.sha256(data).hexdigest() for _, data in contents]
+        if record_tree_digest:
+            meta = {**meta, "tree_digest": digest_of_tree(zip((path for path, _ in contents), digests, strict=True))}
         missing = set(self.tracking.missing_blobs(digests)) if digests else set()
         files = []
         for (path, data), digest in zip(contents, digests, strict=True):
             if digest in missing:
-                files.append(stage_bytes(path, data))
+                files.append(stage_bytes(path, data, digest=digest))
             else:
                 files.append(LocalArtifact(path, Path(os.devnull), digest, len(data)))
         payload = {"kind": kind, "files": [f.to_payload() for f in files], "meta": meta}

@@ -115,9 +115,14 @@ def capture_tree(
 def tree_digest(files: list[tuple[str, bytes]]) -> str:
     """sha256 over the lines ``path\\tsha256(content)\\n`` sorted by path: equal for two trees
     with the same files and contents wherever they are."""
+    return digest_of_tree((path, hashlib.sha256(content).hexdigest()) for path, content in files)
+
+
+def digest_of_tree(entries: Iterable[tuple[str, str]]) -> str:
+    """:func:`tree_digest` from (path, hex SHA-256 of the content) pairs already at hand."""
     hasher = hashlib.sha256()
-    for path, content in sorted(files):
-        hasher.update(f"{path}\t{hashlib.sha256(content).hexdigest()}\n".encode())
+    for path, digest in sorted(entries):
+        hasher.update(f"{path}\t{digest}\n".encode())
     return hasher.hexdigest()
 
 
@@ -126,15 +131,14 @@ def work_tree_digest(start: Path) -> str:
     each file hashed as it is read (a file that cannot be read is left out, as the run's capture
     leaves it out)."""
     tree = capture_tree(start, max_file_bytes=1 << 62, max_total_bytes=1 << 62)
-    hasher = hashlib.sha256()
-    for relative, absolute in sorted(tree.files):
+    entries = []
+    for relative, absolute in tree.files:
         try:
             with open(absolute, "rb") as file:
-                content = hashlib.file_digest(file, "sha256").hexdigest()
+                entries.append((relative, hashlib.file_digest(file, "sha256").hexdigest()))
         except OSError:
             continue
-        hasher.update(f"{relative}\t{content}\n".encode())
-    return hasher.hexdigest()
+    return digest_of_tree(entries)
 
 
 def strip_credentials(url: str) -> str:
