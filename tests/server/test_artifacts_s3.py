@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from tests.conftest import ThreadedServer, free_port
 
 import cairn.client.http as http_client
 from cairn.client.http import HttpTracking
@@ -37,51 +36,19 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Server:
-    """The real app under uvicorn in a thread, as tests/conftest.py's ThreadedServer (which
-    cannot be imported by name: tests/ is not a package)."""
-
-    def __init__(self, settings: ServerSettings) -> None:
-        import uvicorn
-
-        self.app = create_app(settings)
-        self.url = f"http://127.0.0.1:{settings.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="error", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the test server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.app.state.tracking.close()
-        self.app.state.tracking.blobs.close()
-
-
 @pytest.fixture(params=[False, True], ids=["proxied", "presigned"])
-def server(request: pytest.FixtureRequest, tmp_path: Path, s3_bucket_uri: str, s3_endpoint: str) -> Iterator[_Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, s3_bucket_uri: str, s3_endpoint: str
+) -> Iterator[ThreadedServer]:
     """A server on a fresh bucket; downloads go through it, or are redirected to S3."""
     settings = ServerSettings(
         store_uri=str(tmp_path / "server.db"),
         blobs_uri=s3_bucket_uri,
         blobs_endpoint=s3_endpoint,
         presign_downloads=request.param,
-        port=_free_port(),
+        port=free_port(),
     )
-    with _Server(settings) as running:
+    with ThreadedServer(settings) as running:
         yield running
 
 
@@ -106,7 +73,7 @@ def _log_file(client: HttpTracking, run_id: str, path: str, data: bytes, file: P
     assert (artifact.path, artifact.digest, artifact.size) == (path, _sha(data), len(data))
 
 
-def test_an_artifact_goes_up_and_comes_back(server: _Server, tmp_path: Path, s3_endpoint: str) -> None:
+def test_an_artifact_goes_up_and_comes_back(server: ThreadedServer, tmp_path: Path, s3_endpoint: str) -> None:
     transport = _Recording()
     client = HttpTracking(server.url, token="secret", transport=transport)
     try:
@@ -129,7 +96,7 @@ def test_an_artifact_goes_up_and_comes_back(server: _Server, tmp_path: Path, s3_
         client.close()
 
 
-def test_a_download_may_be_redirected_to_s3(server: _Server, tmp_path: Path, s3_endpoint: str) -> None:
+def test_a_download_may_be_redirected_to_s3(server: ThreadedServer, tmp_path: Path, s3_endpoint: str) -> None:
     client = HttpTracking(server.url)
     try:
         run_id = client.create_run("p").id
@@ -159,7 +126,7 @@ def test_a_download_may_be_redirected_to_s3(server: _Server, tmp_path: Path, s3_
 
 @pytest.mark.parametrize("server", [False], ids=["proxied"], indirect=True)
 def test_a_large_file_goes_up_in_parts_and_after_a_dropped_part(
-    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: ThreadedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http_client, "RESUMABLE_ABOVE_BYTES", 10 * MiB)
     monkeypatch.setattr(http_client, "RESUMABLE_PART_BYTES", 8 * MiB)
@@ -195,7 +162,7 @@ def test_a_large_file_goes_up_in_parts_and_after_a_dropped_part(
 @pytest.mark.parametrize("where", ["closed-port", "missing-bucket"])
 def test_create_app_fails_fast_on_a_bucket_it_cannot_use(tmp_path: Path, s3_endpoint: str, where: str) -> None:
     if where == "closed-port":
-        uri, endpoint = "s3://nope-bucket/x", f"http://127.0.0.1:{_free_port()}"
+        uri, endpoint = "s3://nope-bucket/x", f"http://127.0.0.1:{free_port()}"
     else:
         uri, endpoint = "s3://no-such-bucket-for-cairn/x", s3_endpoint
     settings = ServerSettings(store_uri=str(tmp_path / "server.db"), blobs_uri=uri, blobs_endpoint=endpoint)
@@ -211,7 +178,7 @@ def test_create_app_fails_fast_on_a_bucket_it_cannot_use(tmp_path: Path, s3_endp
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_cairn_server_says_why_it_cannot_start_on_such_a_bucket(tmp_path: Path, workers: str) -> None:
-    endpoint = f"http://127.0.0.1:{_free_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     aws = tmp_path / "aws"
     aws.mkdir()
     env = {

@@ -96,6 +96,10 @@ class BlobStore(Protocol):
     #: The URI the store was opened from, with any credentials left out.
     uri: str
 
+    def close(self) -> None:
+        """Release connections (S3); the store is not used after."""
+        ...
+
     def check(self) -> None:
         """Make sure the store can be reached and written (a folder that can be created, a
         bucket that exists and answers). Raises BlobStoreUnavailable with what went wrong.

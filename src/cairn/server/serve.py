@@ -56,9 +56,7 @@ def check_blobs(settings: ServerSettings) -> None:
     try:
         blobs.check()
     finally:
-        close = getattr(blobs, "close", None)
-        if close is not None:
-            close()
+        blobs.close()
 
 
 def serve(settings: ServerSettings, *, on_ready: Callable[[str], None] | None = None) -> None:

@@ -305,6 +305,8 @@ class TrackingService(ArtifactRules):
 
     def close(self) -> None:
         self.store.close()
+        if self._blobs is not None:
+            self._blobs.close()
 
     def _writable_run(self, run_id: str, action: Action, *, allow_ended: bool) -> Run:
         run = self.store.get_run(run_id, details=False)  # on every ingest: status is all we need
