@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
+from cairn.blobs.base import file_chunks
 from cairn.client.bulk_get import bulk_get, proxies_configured
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
@@ -26,7 +27,6 @@ from cairn.core.diff import RunDiff
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.errors import (
     CairnError,
-    DigestMismatch,
     InvalidRequest,
     Unavailable,
     UploadOffsetMismatch,
@@ -58,7 +58,6 @@ RESUMABLE_ABOVE_BYTES = 100 * 1024 * 1024
 #: A multiple of the server's part alignment (8 MiB).
 RESUMABLE_PART_BYTES = 64 * 1024 * 1024
 _PART_RETRIES = 5
-_CHUNK_BYTES = 1 << 20
 _DIGESTS_PER_REQUEST = 10_000
 #: Bodies above this size are gzipped when the server is on another machine. On loopback the
 #: bytes cost nothing to move and compressing them would be most of the client's ingest time.
@@ -305,7 +304,7 @@ class HttpTracking:
         """Stream bytes [start, end) of a file as a request body (no gzip: a blob's digest is
         of its bytes as they are, and model files rarely compress)."""
         headers = {"content-type": "application/octet-stream", "content-length": str(end - start)}
-        body = read_file_range(path, start, end, progress)
+        body = file_chunks(path, start, end, progress)
         try:
             response = self._client.request(method, url, content=body, headers=headers, params=params)
         except httpx.TransportError as exc:
@@ -451,7 +450,7 @@ class ResumableUpload:
                 start = number * part_size
                 end = min(start + part_size, self.size)
                 for attempt in range(_PART_RETRIES + 1):
-                    body = read_file_range(self.path, start, end, self._progress_from(start))
+                    body = file_chunks(self.path, start, end, self._progress_from(start))
                     try:
                         response = s3.put(url, content=body, headers={"content-length": str(end - start)})
                     except httpx.TransportError as exc:
@@ -469,21 +468,6 @@ class ResumableUpload:
             return None
         report = self.progress
         return lambda sent: report(base + sent)
-
-
-def read_file_range(path: Path, start: int, end: int, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """Bytes [start, end) of a file in 1 MiB chunks; ``progress`` gets the count sent so far."""
-    sent = 0
-    with open(path, "rb") as file:
-        file.seek(start)
-        while sent < end - start:
-            chunk = file.read(min(_CHUNK_BYTES, end - start - sent))
-            if not chunk:
-                raise DigestMismatch(f"{path} became shorter while it was being uploaded", details={"path": str(path)})
-            sent += len(chunk)
-            if progress is not None:
-                progress(sent)
-            yield chunk
 
 
 def _chunks_then_close(stream: Any, response: httpx.Response) -> Iterator[bytes]:

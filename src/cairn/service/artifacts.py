@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.blobs.base import CHUNK_SIZE, PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
+from cairn.blobs.base import PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest, file_chunks
 from cairn.core import limits
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
@@ -91,7 +91,7 @@ class ArtifactRules:
 
     def upload_file(self, path: Path, digest: str, size: int, progress: Callable[[int], None] | None = None) -> None:
         """Store a local file's bytes (embedded mode: straight into the blob store)."""
-        self.write_blob(read_file_chunks(path, progress), digest)
+        self.write_blob(file_chunks(path, 0, size, progress), digest)
 
     def create_upload(
         self, size: int | None = None, *, direct: bool = False
@@ -303,17 +303,6 @@ def direct_part_size(size: int) -> int:
     """Parts of 8 MiB, or larger multiples of it when a file needs more than S3's 10,000 parts."""
     needed = -(-size // _MAX_DIRECT_PARTS)
     return max(PART_ALIGNMENT, -(-needed // PART_ALIGNMENT) * PART_ALIGNMENT)
-
-
-def read_file_chunks(path: Path, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """A file's bytes in chunks, calling ``progress`` with the total read so far."""
-    sent = 0
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK_SIZE):
-            sent += len(chunk)
-            if progress is not None:
-                progress(sent)
-            yield chunk
 
 
 def _upload_id(upload_id: str) -> str:
