@@ -260,8 +260,7 @@ class TrackingService(ArtifactRules):
             raise InvalidRequest("offset must not be negative")
         if limit is not None and not 1 <= limit <= limits.MAX_HISTORY_POINTS:
             raise InvalidRequest(f"limit must be between 1 and {limits.MAX_HISTORY_POINTS}")
-        run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
+        self._readable_run(run_id)
         return self.store.get_metric_history(
             run_id, key, step_min=step_min, step_max=step_max, max_points=max_points, offset=offset, limit=limit
         )
@@ -285,8 +284,7 @@ class TrackingService(ArtifactRules):
     def similar_runs(self, run_id: str, limit: int = 5) -> list[SimilarRun]:
         """The earlier runs of the run's project nearest to it by param distance."""
         limits.check_page_size(limit)
-        run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
+        self._readable_run(run_id)
         return self.store.similar_runs(run_id, limit=limit)
 
     def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
