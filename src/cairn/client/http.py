@@ -24,6 +24,7 @@ from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
+from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.errors import (
     CairnError,
@@ -38,6 +39,7 @@ from cairn.core.params import flatten_config
 from cairn.core.wire import (
     artifact_entry_to_wire,
     artifact_from_wire,
+    comment_from_wire,
     dataset_spec_to_wire,
     dataset_version_from_wire,
     diff_from_wire,
@@ -45,11 +47,13 @@ from cairn.core.wire import (
     history_from_wire,
     ingest_result_from_wire,
     params_to_wire,
+    project_fields_from_wire,
     project_from_wire,
     run_from_wire,
     run_input_from_wire,
     similar_from_wire,
     snapshot_from_wire,
+    view_from_wire,
 )
 
 API = "/api/v1"
@@ -384,6 +388,57 @@ class HttpTracking:
     def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
         url = f"{API}/snapshots/{_segment(snapshot_id)}/files/{quote(path, safe='/')}"
         return self._stream(url, {})
+
+    # -- discussion: comments, saved views, field names -------------------------------------
+
+    def add_comment(self, run_id: str, body: str) -> Comment:
+        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/comments", body={"body": body})
+        return comment_from_wire(data)
+
+    def list_comments(self, run_id: str) -> list[Comment]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/comments")
+        return [comment_from_wire(item) for item in data["comments"]]
+
+    def edit_comment(self, comment_id: str, body: str) -> Comment:
+        data = self._request("PATCH", f"{API}/comments/{_segment(comment_id)}", body={"body": body})
+        return comment_from_wire(data)
+
+    def delete_comment(self, comment_id: str) -> None:
+        self._request("DELETE", f"{API}/comments/{_segment(comment_id)}")
+
+    def save_view(
+        self,
+        project: str,
+        name: str,
+        *,
+        query: str = "",
+        order_by: str = "",
+        columns: Sequence[str] = (),
+        charts: Sequence[str] = (),
+        group_by: str = "",
+    ) -> SavedView:
+        body = {
+            "name": name,
+            "query": query,
+            "order_by": order_by,
+            "columns": list(columns),
+            "charts": list(charts),
+            "group_by": group_by,
+        }
+        return view_from_wire(self._request("POST", f"{API}/projects/{_segment(project)}/views", body=body))
+
+    def list_views(self, project: str) -> list[SavedView]:
+        data = self._request("GET", f"{API}/projects/{_segment(project)}/views")
+        return [view_from_wire(item) for item in data["views"]]
+
+    def get_view(self, view_id: str) -> SavedView:
+        return view_from_wire(self._request("GET", f"{API}/views/{_segment(view_id)}"))
+
+    def delete_view(self, view_id: str) -> None:
+        self._request("DELETE", f"{API}/views/{_segment(view_id)}")
+
+    def project_fields(self, project: str) -> ProjectFields:
+        return project_fields_from_wire(self._request("GET", f"{API}/projects/{_segment(project)}/fields"))
 
     def close(self) -> None:
         self._client.close()

@@ -20,7 +20,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ArtifactNotFound        artifact_not_found    404
     │   ├── BlobNotFound            blob_not_found        404
     │   ├── UploadNotFound          upload_not_found      404
-    │   └── DatasetNotFound         dataset_not_found     404
+    │   ├── DatasetNotFound         dataset_not_found     404
+    │   ├── CommentNotFound         comment_not_found     404
+    │   └── ViewNotFound            view_not_found        404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -149,6 +151,18 @@ class UploadNotFound(NotFound):
 
 class DatasetNotFound(NotFound):
     code = "dataset_not_found"
+
+
+class CommentNotFound(NotFound):
+    """No comment with that id (it may have been deleted)."""
+
+    code = "comment_not_found"
+
+
+class ViewNotFound(NotFound):
+    """No saved view with that id (it may have been deleted)."""
+
+    code = "view_not_found"
 
 
 class Conflict(CairnError):

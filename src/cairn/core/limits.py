@@ -26,6 +26,13 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_PAGE_SIZE = 10_000
 MAX_HISTORY_POINTS = 10_000_000
 #: Steps are stored as signed 64-bit integers.
+#: Characters of a comment's body.
+MAX_COMMENT_LENGTH = 20_000
+#: Characters of a saved view's name.
+MAX_VIEW_NAME_LENGTH = 200
+#: Columns, or charts, of one saved view.
+MAX_VIEW_ITEMS = 500
+
 MIN_STEP = -(2**63)
 MAX_STEP = 2**63 - 1
 

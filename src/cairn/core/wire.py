@@ -25,6 +25,7 @@ from cairn.core.artifacts import (
     SnapshotFile,
 )
 from cairn.core.diff import Change, MappingDiff, MetricChange, MetricsDiff, RunDiff, RunRef
+from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunGroup, RunStatus, SimilarRun
 from cairn.core.errors import InvalidRequest
 from cairn.core.limits import wire_float
@@ -480,3 +481,67 @@ def snapshot_from_wire(data: Mapping[str, Any]) -> Snapshot:
         created_at=data["created_at"],
         files=[SnapshotFile(f["path"], f["digest"], f["size"]) for f in data["files"]],
     )
+
+
+def comment_to_wire(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "run_id": comment.run_id,
+        "author": comment.author,
+        "body": comment.body,
+        "mentions": list(comment.mentions),
+        "created_at": comment.created_at,
+        "updated_at": comment.updated_at,
+    }
+
+
+def comment_from_wire(data: Mapping[str, Any]) -> Comment:
+    return Comment(
+        id=data["id"],
+        run_id=data["run_id"],
+        author=data["author"],
+        body=data["body"],
+        mentions=tuple(data["mentions"]),
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+    )
+
+
+def view_to_wire(view: SavedView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "project": view.project,
+        "name": view.name,
+        "query": view.query,
+        "order_by": view.order_by,
+        "columns": list(view.columns),
+        "charts": list(view.charts),
+        "group_by": view.group_by,
+        "created_by": view.created_by,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+    }
+
+
+def view_from_wire(data: Mapping[str, Any]) -> SavedView:
+    return SavedView(
+        id=data["id"],
+        project=data["project"],
+        name=data["name"],
+        query=data["query"],
+        order_by=data["order_by"],
+        columns=tuple(data["columns"]),
+        charts=tuple(data["charts"]),
+        group_by=data["group_by"],
+        created_by=data["created_by"],
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+    )
+
+
+def project_fields_to_wire(fields: ProjectFields) -> dict[str, Any]:
+    return {"params": fields.params, "metrics": fields.metrics, "tags": fields.tags}
+
+
+def project_fields_from_wire(data: Mapping[str, Any]) -> ProjectFields:
+    return ProjectFields(params=list(data["params"]), metrics=list(data["metrics"]), tags=list(data["tags"]))

@@ -13,7 +13,7 @@ from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
-from cairn.server.routes import artifacts, health, insight, metrics, projects, runs, snapshots
+from cairn.server.routes import artifacts, discussion, health, insight, metrics, projects, runs, snapshots
 from cairn.server.routes import blobs as blobs_routes
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
@@ -49,8 +49,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
     app.include_router(health.router)
-    # insight before runs: its /runs/duplicates would otherwise be taken for a run id.
+    # insight before runs: its /runs/duplicates would otherwise be taken for a run id;
+    # discussion before projects: /projects/{name:path} would take /projects/NAME/views.
     for router in (
+        discussion.router,
         projects.router,
         insight.router,
         runs.router,

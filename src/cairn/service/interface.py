@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
+from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 
@@ -171,5 +172,59 @@ class Tracking(Protocol):
     def get_snapshot(self, snapshot_id: str) -> Snapshot: ...
 
     def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]: ...
+
+    # -- discussion: comments, saved views, field names -------------------------------------
+
+    def add_comment(self, run_id: str, body: str) -> Comment:
+        """Comment on a run as the acting user; ``body`` is markdown, stored as given (1 to
+        20,000 characters, not only whitespace: InvalidValue). Finished and deleted runs may be
+        commented on. ``@name`` mentions are parsed into ``mentions``."""
+        ...
+
+    def list_comments(self, run_id: str) -> list[Comment]:
+        """The run's comments, oldest first. Raises RunNotFound."""
+        ...
+
+    def edit_comment(self, comment_id: str, body: str) -> Comment:
+        """Replace a comment's body; only its author may (PermissionDenied). Raises CommentNotFound."""
+        ...
+
+    def delete_comment(self, comment_id: str) -> None:
+        """Delete a comment; only its author may (PermissionDenied). Raises CommentNotFound."""
+        ...
+
+    def save_view(
+        self,
+        project: str,
+        name: str,
+        *,
+        query: str = "",
+        order_by: str = "",
+        columns: Sequence[str] = (),
+        charts: Sequence[str] = (),
+        group_by: str = "",
+    ) -> SavedView:
+        """Save a named view of the project's runs; a name the project has already is replaced
+        (same id). ``query`` and ``order_by`` as :meth:`list_runs` takes them, ``columns`` and
+        ``group_by`` fields of the query language, ``charts`` metric keys. Raises InvalidQuery,
+        InvalidValue, ProjectNotFound."""
+        ...
+
+    def list_views(self, project: str) -> list[SavedView]:
+        """The project's saved views, by name."""
+        ...
+
+    def get_view(self, view_id: str) -> SavedView:
+        """Raises ViewNotFound."""
+        ...
+
+    def delete_view(self, view_id: str) -> None:
+        """Raises ViewNotFound."""
+        ...
+
+    def project_fields(self, project: str) -> ProjectFields:
+        """The sorted, distinct param, metric and tag keys of the project's newest 2,000 live
+        runs (for autocomplete)."""
+        ...
 
     def close(self) -> None: ...

@@ -36,6 +36,7 @@ from cairn.core.query.ast import Source
 from cairn.core.query.parser import parse_field, parse_order, parse_query
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.artifacts import ArtifactRules
+from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
 from cairn.store.base import MetadataStore
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(ArtifactRules):
+class TrackingService(ArtifactRules, DiscussionRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works)."""
 

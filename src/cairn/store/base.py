@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
+from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
@@ -224,7 +225,64 @@ class ArtifactStore(Protocol):
         ...
 
 
-class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, Protocol):
+class DiscussionStore(Protocol):
+    """Comments on runs, saved views of a project's runs, and the keys a project's runs use."""
+
+    def add_comment(self, run_id: str, author: str, body: str, mentions: Sequence[str]) -> Comment:
+        """Store a new comment, timed after the run's previous one. Raises RunNotFound."""
+        ...
+
+    def list_comments(self, run_id: str) -> list[Comment]:
+        """The run's comments, oldest first. Raises RunNotFound."""
+        ...
+
+    def get_comment(self, comment_id: str) -> Comment:
+        """Raises CommentNotFound."""
+        ...
+
+    def update_comment(self, comment_id: str, body: str, mentions: Sequence[str]) -> Comment:
+        """Replace a comment's body and mentions and set its ``updated_at``. Raises CommentNotFound."""
+        ...
+
+    def delete_comment(self, comment_id: str) -> None:
+        """Raises CommentNotFound."""
+        ...
+
+    def save_view(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        query: str,
+        order_by: str,
+        columns: Sequence[str],
+        charts: Sequence[str],
+        group_by: str,
+        created_by: str,
+    ) -> SavedView:
+        """Create the project's view ``name``, or replace the contents of the one of that name
+        (keeping its id, creator and creation time)."""
+        ...
+
+    def list_views(self, project_id: str) -> list[SavedView]:
+        """The project's views, by name."""
+        ...
+
+    def get_view(self, view_id: str) -> SavedView:
+        """Raises ViewNotFound."""
+        ...
+
+    def delete_view(self, view_id: str) -> None:
+        """Raises ViewNotFound."""
+        ...
+
+    def project_fields(self, project_id: str, *, newest_runs: int | None = None) -> ProjectFields:
+        """The distinct param, metric and tag keys of the project's live runs, sorted; with
+        ``newest_runs``, of only that many of its newest runs (by start time)."""
+        ...
+
+
+class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, DiscussionStore, Protocol):
     """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""
 
     def close(self) -> None:

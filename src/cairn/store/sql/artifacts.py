@@ -265,6 +265,7 @@ class SqlArtifactStore:
                 t.tags,
                 t.metric_chunks,
                 t.metric_summaries,
+                t.comments,
             ):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(t.ingest_batches).where(t.ingest_batches.c.run_id == run_id))

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0004_snapshots"
+SCHEMA_HEAD = "0005_discussion"
 
 metadata = MetaData()
 
@@ -267,5 +267,40 @@ run_snapshots = Table(
     Column("snapshot_id", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_run_snapshots_snapshot", "snapshot_id"),
+    sqlite_with_rowid=False,
+)
+
+
+# -- discussion: comments on runs, saved views of a project's runs -----------------------------
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(250), nullable=False),
+    Column("body", Text, nullable=False),  # markdown, as written
+    Column("mentions", Text, nullable=False),  # JSON list of names
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=True),
+    Index("ix_comments_run_created", "run_id", "created_at"),
+    sqlite_with_rowid=False,
+)
+
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("order_by", Text, nullable=False),
+    Column("columns", Text, nullable=False),  # JSON list of fields
+    Column("charts", Text, nullable=False),  # JSON list of metric keys
+    Column("group_by", Text, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ux_saved_views_project_name", "project_id", "name", unique=True),
     sqlite_with_rowid=False,
 )
