@@ -160,14 +160,17 @@ def test_interval_must_be_positive() -> None:
 
 @pytest.mark.usefixtures("no_nvml")
 def test_another_process_by_pid() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    script = "import sys, time; print('ready', flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"  # Python is up: RSS is real
         sampler = SystemSampler(pid=child.pid)
         reading = sampler.sample()
         summary = sampler.summary()
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()
     assert reading["system/memory_rss_mb"] > 1
     assert summary["system/peak_rss_mb"] >= reading["system/memory_rss_mb"]
 

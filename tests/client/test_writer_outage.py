@@ -52,7 +52,10 @@ def test_an_outage_spools_and_everything_arrives_once_in_order(
     for step in range(150, 10_000):
         run.log({"loss": float(step)})
     run.set_tags({"seen": "outage"})
-    assert time.perf_counter() - started < 0.4  # the loop did not wait on the outage
+    # The loop did not wait on the outage: the store stays down, so a logging call that waited
+    # would sit through the writer's backoffs (0.25 + 0.5 + 1 + 2 s…). The bound is loose on
+    # purpose: on a loaded 2-core machine the 10,000 calls alone have taken 0.7 s.
+    assert time.perf_counter() - started < 3.0
     wait_until(lambda: len(spooled_files(spool_root)) >= 3)
     folder = spool_folder(spool_root)
     assert (folder / "owner.json").is_file()
