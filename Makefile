@@ -4,15 +4,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall only when the project's dependencies change: a second `make run` is quick.
 INSTALLED := $(VENV)/.installed
+# The dashboard's JavaScript comes from npm (ui/package.json and its lock file); only the
+# minified files it serves are copied into the package, git-ignored. Redone when the lock changes.
+VENDOR := src/cairn/server/ui/static/vendor
+ASSETS := $(VENDOR)/.installed
+NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench clean
+.PHONY: install run demo test lint format bench screenshots clean
 
-install: $(INSTALLED)
+install: $(INSTALLED) $(ASSETS)
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,demo]'
+	@touch $@
+
+$(ASSETS): ui/package.json ui/package-lock.json
+	npm ci --prefix ui --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp $(NPM_MODULES)/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp $(NPM_MODULES)/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	cp $(NPM_MODULES)/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
+	@# echarts.min.js bundles zrender (BSD-3-Clause) and tslib (0BSD): their notices travel with it.
+	{ cat $(NPM_MODULES)/echarts/LICENSE; \
+	  printf '\n\n==== echarts NOTICE ====\n\n'; cat $(NPM_MODULES)/echarts/NOTICE; \
+	  printf '\n\n==== echarts licenses/LICENSE-d3 ====\n\n'; cat $(NPM_MODULES)/echarts/licenses/LICENSE-d3; \
+	  printf '\n\n==== zrender (bundled) LICENSE ====\n\n'; cat $(NPM_MODULES)/zrender/LICENSE; \
+	  printf '\n\n==== tslib (bundled) LICENSE.txt ====\n\n'; cat $(NPM_MODULES)/tslib/LICENSE.txt; \
+	} > $(VENDOR)/echarts.LICENSE
+	@# Swagger UI 5 for /api/v1/docs: it reads FastAPI's OpenAPI 3.1 (4.x cannot).
+	mkdir -p $(VENDOR)/swagger
+	cp $(NPM_MODULES)/swagger-ui-dist/swagger-ui-bundle.js $(NPM_MODULES)/swagger-ui-dist/swagger-ui.css \
+	   $(NPM_MODULES)/swagger-ui-dist/favicon-32x32.png $(VENDOR)/swagger/
+	cat $(NPM_MODULES)/swagger-ui-dist/LICENSE $(NPM_MODULES)/swagger-ui-dist/NOTICE > $(VENDOR)/swagger/LICENSE
 	@touch $@
 
 demo: install
@@ -38,5 +63,9 @@ bench: install
 	bash bench/setup_mlflow.sh
 	$(BIN)/python bench/run.py
 
+# PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
+screenshots: install
+	$(BIN)/python docs/make_screenshots.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info $(NPM_MODULES) $(VENDOR)

@@ -212,8 +212,11 @@ def test_invalid_fields(http: httpx.Client, run_id: str) -> None:
 
 def test_unknown_route_and_method(http: httpx.Client) -> None:
     _assert_envelope(http.get(f"{API}/no/such/route"), 404, "not_found")
-    _assert_envelope(http.get("/nowhere"), 404, "not_found")
     _assert_envelope(http.delete(f"{API}/projects"), 405, "method_not_allowed")
+    # Outside the API an address is a dashboard page: a person reads the error there.
+    page = http.get("/nowhere")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found" in page.text and "not_found" in page.text
 
 
 def test_body_over_the_limit(http: httpx.Client, run_id: str) -> None:

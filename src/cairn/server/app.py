@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 from cairn.blobs.base import BlobStore
 from cairn.blobs.registry import open_blobs
@@ -15,6 +14,8 @@ from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.errors import install_error_handlers
 from cairn.server.routes import artifacts, discussion, health, insight, metrics, projects, runs, snapshots
 from cairn.server.routes import blobs as blobs_routes
+from cairn.server.ui import install_dashboard
+from cairn.server.ui.templating import STATIC
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -63,7 +64,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     ):
         app.include_router(router, prefix=API_PREFIX)
 
-    app.mount(f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    # Swagger UI 5 from npm, copied into the package by `make install` (no CDN: works offline).
+    app.mount(
+        f"{API_PREFIX}/docs-assets", StaticFiles(directory=str(STATIC / "vendor" / "swagger")), name="docs-assets"
+    )
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
@@ -75,8 +79,5 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
             swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
         )
 
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        return RedirectResponse(f"{API_PREFIX}/docs")
-
+    install_dashboard(app)
     return app

@@ -1,0 +1,49 @@
+"""The dashboard: server-rendered pages (Jinja2) with HTMX and ECharts, under ``/``.
+
+:func:`install_dashboard` adds its routes and static files to the API's FastAPI app; pages call
+the same :class:`~cairn.service.tracking.TrackingService` the REST API does, in process.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
+
+from cairn.core.errors import CairnError
+from cairn.server.ui import compare, discussion, run_page, runs
+from cairn.server.ui.templating import STATIC, render
+
+
+def install_dashboard(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for module in (discussion, run_page, compare, runs):
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/projects")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error on this request should be an HTML page rather than the JSON envelope."""
+    path = request.url.path
+    return not (path == "/health" or path.startswith(("/api/", "/static/")))
+
+
+_TITLES = {404: "Not found", 400: "That did not work", 403: "Not allowed", 409: "Conflict"}
+
+
+def error_page(request: Request, status_code: int, code: str, message: str) -> HTMLResponse:
+    """A friendly page for an error on a dashboard URL (unknown run, bad compare link…)."""
+    title = _TITLES.get(status_code, "Something went wrong" if status_code >= 500 else "That did not work")
+    response = render(request, "error.html", status_code=status_code, title=title, code=code, message=message)
+    if request.headers.get("HX-Request") == "true":
+        # HTMX swaps no error response; tell it to show this page whole instead.
+        response.headers["HX-Retarget"] = "body"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def cairn_error_page(request: Request, exc: CairnError) -> HTMLResponse:
+    return error_page(request, exc.http_status, exc.code, exc.message)

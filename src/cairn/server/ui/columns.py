@@ -1,0 +1,154 @@
+"""The runs table's columns: query-language fields, read off a run and labelled for a header.
+
+A column is named by the same text a query uses (``params.lr``, ``metrics.val/accuracy``,
+``tags.team``, ``duration``), so a column header can sort with ``order_by`` unchanged and a
+saved view stores its columns as plain field texts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.core.entities import Run
+from cairn.core.errors import InvalidQuery
+from cairn.core.query.ast import Aggregate, Source
+from cairn.core.query.parser import parse_field
+
+#: Attribute columns a user may pick, in the order the picker lists them.
+ATTRIBUTE_COLUMNS = ("name", "status", "user", "created", "ended", "duration", "id", "parent")
+DEFAULT_ATTRIBUTES = ("name", "status", "user", "created", "duration")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_/-]+(?:\.[A-Za-z0-9_/-]+)*")
+
+
+def field_text(source: str, key: str) -> str:
+    """The query-language text naming ``key`` of ``source`` ("params", "metrics" or "tags")."""
+    plain = _PLAIN_KEY.fullmatch(key) is not None and not (source == "metrics" and "." in key)
+    if plain:
+        return f"{source}.{key}"
+    quote = "'" if '"' in key else '"'
+    return f"{source}.{quote}{key.replace(quote, quote * 2)}{quote}"  # a quote inside is doubled
+
+
+_LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "time", "latency")
+
+
+def lower_is_better(metric: str) -> bool:
+    """A guess from the key's name: losses and errors go down, accuracies and scores go up."""
+    name = metric.lower()
+    return any(word in name for word in _LOWER_IS_BETTER)
+
+
+def query_literal(value: Any) -> str:
+    """``value`` as a literal of the query language: text in single quotes (a quote doubled)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def condition(field: str, value: Any) -> str:
+    """The query condition that selects runs whose ``field`` is ``value``."""
+    return f"{field} is null" if value is None else f"{field} = {query_literal(value)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    field: str  # the query-language text
+    source: Source
+    key: str
+    aggregate: Aggregate
+
+    @classmethod
+    def parse(cls, text: str) -> Column:
+        """Raises InvalidQuery for a field the query language does not know."""
+        parsed = parse_field(text.strip())
+        if parsed.source is Source.DATASET:
+            raise InvalidQuery.at("a column shows a param, a metric, a tag or an attribute", text, 0)
+        return cls(text.strip(), parsed.source, parsed.key, parsed.aggregate)
+
+    @property
+    def label(self) -> str:
+        if self.source is Source.ATTRIBUTE:
+            return self.key
+        if self.source is Source.METRIC and self.aggregate is not Aggregate.LAST:
+            return f"{self.key} ({self.aggregate.value})"
+        return self.key
+
+    @property
+    def group(self) -> str:
+        return "attribute" if self.source is Source.ATTRIBUTE else self.source.value
+
+    @property
+    def numeric(self) -> bool:
+        return self.source is Source.METRIC or self.key in ("duration",)
+
+    def value(self, run: Run) -> Any:
+        if self.source is Source.PARAM:
+            return run.params.get(self.key)
+        if self.source is Source.TAG:
+            return run.tags.get(self.key)
+        if self.source is Source.METRIC:
+            summary = run.metrics.get(self.key)
+            if summary is None:
+                return None
+            return {
+                Aggregate.LAST: summary.last,
+                Aggregate.MIN: summary.min,
+                Aggregate.MAX: summary.max,
+                Aggregate.COUNT: summary.count,
+            }[self.aggregate]
+        return {
+            "id": run.id,
+            "name": run.name,
+            "status": run.status.value,
+            "user": run.user,
+            "project": run.project,
+            "parent": run.parent_id,
+            "notes": run.notes,
+            "created": run.start_time,
+            "ended": run.end_time,
+            "duration": run.duration_ms,
+        }[self.key]
+
+
+def parse_columns(texts: Iterable[str]) -> tuple[list[Column], list[str]]:
+    """The columns that parse, and a message for each that does not (shown, then dropped)."""
+    columns: list[Column] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for text in texts:
+        if not text.strip() or text.strip() in seen:
+            continue
+        try:
+            column = Column.parse(text)
+        except InvalidQuery as exc:
+            problems.append(f"column {text!r}: {exc.message}")
+            continue
+        seen.add(column.field)
+        columns.append(column)
+    return columns, problems
+
+
+def default_columns(params: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    """What a project's table shows before anyone chooses: the main attributes, up to four
+    metrics (validation and test first, system metrics last) and up to four params."""
+
+    def rank(key: str) -> tuple[int, str]:
+        order = ("val", "valid", "test", "eval")
+        if key.startswith("system/"):
+            return (9, key)
+        return (0 if key.split("/", 1)[0] in order else 1, key)
+
+    user_metrics = [k for k in metrics if not k.startswith("system/")] or list(metrics)
+    chosen_metrics = sorted(user_metrics, key=rank)[:4]
+    return [
+        *DEFAULT_ATTRIBUTES,
+        *(field_text("metrics", key) for key in chosen_metrics),
+        *(field_text("params", key) for key in sorted(params)[:4]),
+    ]
