@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from report_dashboard import dashboard_markdown
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MISSING = "—"
 SIDES = ("cairn", "mlflow")
@@ -630,6 +632,7 @@ def markdown(results: Mapping[str, object]) -> str:
         "",
         *(search_markdown(search) if isinstance(search := results.get("search"), Mapping) else []),
         *(artifacts_markdown(artifacts) if isinstance(artifacts := results.get("artifacts"), Mapping) else []),
+        *(dashboard_markdown(dashboard) if isinstance(dashboard := results.get("dashboard"), Mapping) else []),
         "## Conditions",
         "",
         *conditions(results),

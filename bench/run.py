@@ -23,6 +23,14 @@ MLflow's (its server's start and its upload); --quick uses a 256 MiB file.
 
     .venv/bin/python bench/run.py --artifacts-only       # only the artifact benchmark
     .venv/bin/python bench/run.py --artifacts skip       # without it
+
+Last of all, the dashboard benchmark's halves (ui_cairn.py, ui_mlflow.py, both run by this
+interpreter, which has Playwright; MLflow's server comes from its venv): first meaningful paint of
+a runs page of 100,000 runs and of a run page of 10 metrics of 1,000,000 points, in Debian's
+Chromium, and whether the chart shows the one spike. Their JSON goes to
+bench/results/dashboard-{cairn,mlflow}.json and their table ("Dashboard") into the report.
+
+    .venv/bin/python bench/run.py --dashboard-only       # only the dashboard benchmark
 """
 
 from __future__ import annotations
@@ -57,6 +65,10 @@ TIMEOUT_S = {"cairn": 600, "mlflow": 1200}
 SEARCH_SCRIPTS = {"cairn": "search_cairn.py", "mlflow": "search_mlflow.py"}
 SEARCH_QUICK_ARGS = ["--runs", "10000", "--repeats", "5"]
 SEARCH_TIMEOUT_S = {"cairn": 900, "mlflow": 1200}
+#: The dashboard benchmark: first meaningful paint of two pages in Chromium, each tool's own UI.
+#: Both halves run with this interpreter (Playwright); MLflow's server runs from its venv.
+DASHBOARD_SCRIPTS = {"cairn": "ui_cairn.py", "mlflow": "ui_mlflow.py"}
+DASHBOARD_TIMEOUT_S = {"cairn": 900, "mlflow": 1800}
 #: The artifact benchmark: a 1 GiB file through each server (256 MiB with --quick).
 ARTIFACT_SCRIPTS = {"cairn": "artifacts_cairn.py", "mlflow": "artifacts_mlflow.py"}
 ARTIFACT_TIMEOUT_S = {"cairn": 600, "mlflow": 900}
@@ -93,6 +105,12 @@ def run_artifacts_side(side: str, quick: bool) -> dict[str, object] | None:
     python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
     argv = [python, str(BENCH_DIR / ARTIFACT_SCRIPTS[side])] + (["--quick"] if quick else [])
     return run_script(f"artifacts {side}", argv, ARTIFACT_TIMEOUT_S[side], f"artifacts-{side}")
+
+
+def run_dashboard_side(side: str, quick: bool) -> dict[str, object] | None:
+    """One half of the dashboard benchmark; its JSON is kept in bench/results/dashboard-SIDE.json."""
+    argv = [sys.executable, str(BENCH_DIR / DASHBOARD_SCRIPTS[side])] + (["--repeats", "2"] if quick else [])
+    return run_script(f"dashboard {side}", argv, DASHBOARD_TIMEOUT_S[side], f"dashboard-{side}")
 
 
 def section_mode(requested: str, this_only: bool, other_only: bool) -> str:
@@ -203,21 +221,37 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the artifact benchmark; the rest comes from saved JSON",
     )
+    parser.add_argument(
+        "--dashboard",
+        choices=("run", "saved", "skip"),
+        default="run",
+        help="the dashboard benchmark (first paint of a runs page of 100,000 runs and of a run of 10 x 1,000,000 "
+        "points, in Chromium, Cairn's and MLflow's UIs; about 7 minutes, 6 more the first time): run it, report "
+        "its saved bench/results/dashboard-SIDE.json, or leave it out",
+    )
+    parser.add_argument(
+        "--dashboard-only",
+        action="store_true",
+        help="run only the dashboard benchmark; the rest comes from saved JSON",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, object] = {}
     failed = []
     for side in ("cairn", "mlflow"):  # one after the other, never concurrently
-        if (args.only and side != args.only) or args.search_only or args.artifacts_only:
+        if (args.only and side != args.only) or args.search_only or args.artifacts_only or args.dashboard_only:
             results[side] = load_saved(side)
             continue
         results[side] = run_side(side, args.quick)
         if results[side] is None:
             failed.append(side)
-    sections = (
-        ("search", section_mode(args.search, args.search_only, args.artifacts_only), run_search_side),
-        ("artifacts", section_mode(args.artifacts, args.artifacts_only, args.search_only), run_artifacts_side),
-    )
+    only = {"search": args.search_only, "artifacts": args.artifacts_only, "dashboard": args.dashboard_only}
+    requested = {"search": args.search, "artifacts": args.artifacts, "dashboard": args.dashboard}
+    runners = {"search": run_search_side, "artifacts": run_artifacts_side, "dashboard": run_dashboard_side}
+    sections = [
+        (name, section_mode(requested[name], only[name], any(v for k, v in only.items() if k != name)), runners[name])
+        for name in ("search", "artifacts", "dashboard")
+    ]
     for name, mode, runner in sections:  # also one after the other
         if mode == "skip":
             continue
