@@ -400,13 +400,32 @@ def test_the_dark_theme_follows_the_system(page: Page, seeded: Seeded) -> None:
 
 
 def test_a_narrow_screen_keeps_the_page_usable(page: Page, seeded: Seeded) -> None:
+    long_path = "/datasets/imagenet/" + "train-shard-0001-of-1024" * 6  # one long word, as paths are
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CAIRN_CAPTURE", "0")
+        config = {"optimizer": "adam", "lr": 0.01, "epochs": 5, "data_path": long_path}
+        with cairn.init("narrow", name="long-values", config={**config, "lr": 0.1}, uri=seeded.server.url) as run:
+            run.log({"val/acc": 0.912345678})
+        with cairn.init("narrow", name="long-values-2", config=config, uri=seeded.server.url) as run:
+            run.log({"val/acc": 0.987654321})
+            run_id = run.id
     page.set_viewport_size({"width": 420, "height": 800})
-    page.goto(f"{seeded.server.url}/runs/{seeded.runs[seeded.best]}")
+    page.goto(f"{seeded.server.url}/runs/{run_id}")
     chart = page.locator(".metric-chart[data-key='val/acc']")
     chart.scroll_into_view_if_needed()
     expect(chart).to_have_attribute("data-state", "drawn")
+    expect(page.locator("#change")).to_contain_text("lr")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+    # Each card fits the screen too (its content wraps rather than running off the edge).
+    for card in ("#standing", "#change", "#notes", "#params-table", ".metric-chart"):
+        right = page.locator(card).evaluate("e => e.getBoundingClientRect().right")
+        assert right <= 420, f"{card} ends at {right}px on a 420px screen"
+    compare = "&".join(f"runs={run_id}" for run_id in list(seeded.runs.values())[:3])
+    for path in ("/projects", f"/projects/{PROJECT}", f"/compare?{compare}"):
+        page.goto(seeded.server.url + path)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px (wide tables scroll in their own box)"
 
 
 # -- every page of a run, and what changed in its code --------------------------------------------
