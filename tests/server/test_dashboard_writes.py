@@ -298,3 +298,16 @@ def test_the_viewer_form_redirects_only_within_the_site(ada: httpx.Client, targe
 def test_a_blank_viewer_name_is_refused(ada: httpx.Client) -> None:
     text = error_page(ada.post("/viewer", data={"name": "   ", "next": "/projects"}), 400)
     assert "must not be blank" in html.unescape(text)
+
+
+def test_a_form_posted_from_another_site_is_refused(ada: httpx.Client, tracking: TrackingService, run: Run) -> None:
+    before = tracking.list_comments(run.id)
+    foreign = ada.post(
+        f"/runs/{run.id}/comments", data={"body": "from elsewhere"}, headers={"Origin": "http://evil.example"}
+    )
+    assert "may not write here" in error_page(foreign, 403)
+    assert tracking.list_comments(run.id) == before
+    host = ada.base_url.netloc.decode()
+    own = ada.post(f"/runs/{run.id}/comments", data={"body": "from here"}, headers={"Origin": f"http://{host}"})
+    redirected(own, f"/runs/{run.id}#comments")
+    assert [c.body for c in tracking.list_comments(run.id)][-1] == "from here"

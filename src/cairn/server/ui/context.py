@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Request
 
 from cairn.core import limits
-from cairn.core.errors import InvalidValue
+from cairn.core.errors import InvalidValue, PermissionDenied
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
@@ -43,6 +43,21 @@ def service(request: Request) -> TrackingService:
     request.state.viewer = viewer_name(request)
     tracking: TrackingService = request.app.state.tracking
     return tracking.acting_as(Principal(request.state.viewer))
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a form posted from another site (a page elsewhere aiming at a local ``cairn ui``).
+
+    Browsers send ``Origin`` with every POST; a request without one (curl, a script) is not a
+    browser acting for someone else and passes.
+    """
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null" and request.headers.get("sec-fetch-site") in (None, "same-origin"):
+        return
+    # Host and port only: behind a proxy that ends TLS the scheme the server sees may differ.
+    host = request.headers.get("host", request.url.netloc)
+    if urlsplit(origin).netloc != host:
+        raise PermissionDenied(f"a form from {origin} may not write here; open the dashboard at {host} itself")
 
 
 def now_ms() -> int:

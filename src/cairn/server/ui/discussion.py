@@ -10,18 +10,19 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cairn.core import limits
 from cairn.core.discussion import Comment
 from cairn.core.entities import RunUpdate
 from cairn.core.errors import CommentNotFound, InvalidInput
-from cairn.server.ui.context import VIEWER_COOKIE, is_fragment, now_ms, service
+from cairn.server.ui.context import VIEWER_COOKIE, is_fragment, now_ms, same_origin, service
 from cairn.server.ui.runs import split_fields
 from cairn.server.ui.templating import path_quote, render
 
-router = APIRouter(include_in_schema=False)
+# Every route here writes: each checks that the form came from the dashboard itself.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 
 
 def _back(url: str) -> RedirectResponse:
