@@ -298,3 +298,14 @@ def test_folder_entries_show_subfolders_first_with_their_totals() -> None:
     ]
     assert folder_entries(artifacts, "plot") == []  # a prefix of a folder's name is not the folder
     assert folder_entries([], "") == []
+
+
+def test_the_search_placeholder_is_a_query_on_the_projects_own_metric() -> None:
+    from cairn.server.ui.runs import example_query
+
+    assert example_query(["train/loss", "val/acc"]) == "Query runs, e.g. metrics.val/acc > 0.9 and status = 'finished'"
+    assert example_query(["loss"]) == "Query runs, e.g. metrics.loss < 0.5 and status = 'finished'"
+    assert "name like" in example_query([])
+    for metrics in (["train/loss", "val/acc"], ["loss"], []):
+        text = example_query(metrics).removeprefix("Query runs, e.g. ")
+        parse_query(text)  # the example is a query that parses

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from cairn.core.entities import Project, Run, RunGroup
 from cairn.core.errors import InvalidInput, InvalidQuery
 from cairn.server.ui.charts import ChartGroup
-from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, field_text, parse_columns
+from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, field_text, lower_is_better, parse_columns
 from cairn.server.ui.context import is_fragment, now_ms, service
 from cairn.server.ui.templating import render
 from cairn.service.tracking import TrackingService
@@ -146,6 +146,7 @@ def runs_page(request: Request, name: str) -> Response:
         views=tracking.list_views(project.name),
         sort=_sort_state(state.order),
         column_choices=column_choices(fields),
+        example_query=example_query(fields.metrics),
         chart_runs=[{"id": r.id, "name": r.name} for r in runs[:TABLE_CHART_RUNS]],
         table_chart_runs=TABLE_CHART_RUNS,
         chart_groups=[ChartGroup("", state.charts)] if state.charts and runs else [],
@@ -195,6 +196,15 @@ def _state_from_request(
     remembered = request.cookies.get(_columns_cookie(project))
     state.cols = split_fields(remembered) if remembered else default_columns(params, metrics)
     return state, False
+
+
+def example_query(metrics: Sequence[str]) -> str:
+    """The search box's placeholder: a query on this project's own headline metric."""
+    if not metrics:
+        return "Query runs, e.g. name like 'baseline%' and status = 'finished'"
+    metric = preferred_metric(metrics)
+    bound = "< 0.5" if lower_is_better(metric) else "> 0.9"
+    return f"Query runs, e.g. {field_text('metrics', metric)} {bound} and status = 'finished'"
 
 
 def count_runs(tracking: TrackingService, project: str, where: str) -> int:
