@@ -85,6 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 if name == "alpha":
                     run.log_text("hello from a text artifact", "readme.txt")
                     run.log_dict({"layers": [64, 32]}, "config.json")
+                    run.log_dict({"optimizer": {"name": "adam"}}, "settings.yaml")
+                    run.log_table([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.125}], "tables/history")
                     run.log_artifact(files / "pixel.png", "plots/pixel.png")
                     run.log_artifact(files / "table.csv", "tables/losses.csv")
                     run.log_artifact(files / "console.log", "cairn/console.log")
@@ -189,7 +191,7 @@ def test_run_system_tab_charts_system_metrics(http: httpx.Client, site: Site) ->
 def test_artifacts_tab_lists_folders_first_then_files(http: httpx.Client, site: Site) -> None:
     text = page(http, f"/runs/{site.alpha}/artifacts")
     names = re.findall(r'artifacts\?path=([^"]+)">', text)
-    assert names == ["cairn", "plots", "tables", "config.json", "confusion_matrix.json", "readme.txt"]
+    assert names == ["cairn", "plots", "tables", "config.json", "confusion_matrix.json", "readme.txt", "settings.yaml"]
     inside = page(http, f"/runs/{site.alpha}/artifacts", params={"path": "tables"})
     assert "losses.csv" in inside and "readme.txt" not in inside
 
@@ -202,6 +204,9 @@ def test_artifacts_tab_lists_folders_first_then_files(http: httpx.Client, site: 
         ("plots/pixel.png", '<img class="artifact-image" src="/api/v1/runs/{run}/artifacts/files/plots/pixel.png"'),
         ("tables/losses.csv", "<thead><tr><th>epoch</th><th>loss</th></tr></thead>"),
         ("confusion_matrix.json", 'class="confusion-matrix" data-matrix="'),
+        ("settings.yaml", "optimizer:\n  name: adam"),
+        # Parquet (pyarrow is installed with the tests, as on a server that previews tables)
+        ("tables/history.parquet", "<thead><tr><th>epoch</th><th>loss</th></tr></thead>"),
     ],
 )
 def test_artifact_previews(http: httpx.Client, site: Site, path: str, expected: str) -> None:
@@ -211,6 +216,8 @@ def test_artifact_previews(http: httpx.Client, site: Site, path: str, expected: 
         assert "Accuracy 0.666667" in text
     if path == "tables/losses.csv":
         assert "<td>0.25</td>" in text
+    if path == "tables/history.parquet":
+        assert "<td>0.125</td>" in text
 
 
 def test_datasets_code_and_logs_tabs(http: httpx.Client, site: Site) -> None:
