@@ -133,6 +133,12 @@ def field_value(field: Field, run: Run) -> Any:
     return _attribute(field.key, run)
 
 
+def shown_value(field: Field, run: Run) -> Any:
+    """The run's value of ``field`` for display: None where the run has none."""
+    value = field_value(field, run)
+    return None if value is _MISSING else value
+
+
 def _attribute(name: str, run: Run) -> Any:
     value: Any = {
         "id": run.id,

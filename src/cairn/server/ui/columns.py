@@ -14,7 +14,8 @@ from typing import Any
 
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidQuery
-from cairn.core.query.ast import Aggregate, Source
+from cairn.core.query.ast import Aggregate, Field, Source
+from cairn.core.query.evaluate import shown_value
 from cairn.core.query.parser import parse_field
 
 #: Attribute columns a user may pick, in the order the picker lists them.
@@ -60,9 +61,7 @@ def condition(field: str, value: Any) -> str:
 @dataclass(frozen=True, slots=True)
 class Column:
     field: str  # the query-language text
-    source: Source
-    key: str
-    aggregate: Aggregate
+    parsed: Field
 
     @classmethod
     def parse(cls, text: str) -> Column:
@@ -70,7 +69,19 @@ class Column:
         parsed = parse_field(text.strip())
         if parsed.source is Source.DATASET:
             raise InvalidQuery.at("a column shows a param, a metric, a tag or an attribute", text, 0)
-        return cls(text.strip(), parsed.source, parsed.key, parsed.aggregate)
+        return cls(text.strip(), parsed)
+
+    @property
+    def source(self) -> Source:
+        return self.parsed.source
+
+    @property
+    def key(self) -> str:
+        return self.parsed.key
+
+    @property
+    def aggregate(self) -> Aggregate:
+        return self.parsed.aggregate
 
     @property
     def label(self) -> str:
@@ -89,32 +100,8 @@ class Column:
         return self.source is Source.METRIC or self.key in ("duration",)
 
     def value(self, run: Run) -> Any:
-        if self.source is Source.PARAM:
-            return run.params.get(self.key)
-        if self.source is Source.TAG:
-            return run.tags.get(self.key)
-        if self.source is Source.METRIC:
-            summary = run.metrics.get(self.key)
-            if summary is None:
-                return None
-            return {
-                Aggregate.LAST: summary.last,
-                Aggregate.MIN: summary.min,
-                Aggregate.MAX: summary.max,
-                Aggregate.COUNT: summary.count,
-            }[self.aggregate]
-        return {
-            "id": run.id,
-            "name": run.name,
-            "status": run.status.value,
-            "user": run.user,
-            "project": run.project,
-            "parent": run.parent_id,
-            "notes": run.notes,
-            "created": run.start_time,
-            "ended": run.end_time,
-            "duration": run.duration_ms,
-        }[self.key]
+        """What the query language reads for this field (None where the run has none)."""
+        return shown_value(self.parsed, run)
 
 
 def parse_columns(texts: Iterable[str]) -> tuple[list[Column], list[str]]:
