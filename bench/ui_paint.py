@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _chromium
 import cairn
 import ui_data
 from _procs import LOOPBACK, ServerProcess, free_port, start_server, stop_tree, wait_until_ready
@@ -52,18 +52,6 @@ from _procs import LOOPBACK, ServerProcess, free_port, start_server, stop_tree, 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage
 
-#: Headless, and nothing that reaches beyond the machine; the same flags as tests/ui/conftest.py.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 VIEWPORT = {"width": 1366, "height": 800}
 
 #: Installed before the page's own scripts: records, by the page's clock, the first animation
@@ -99,12 +87,10 @@ def log(message: str) -> None:
 
 
 def find_chromium() -> str:
-    """``CAIRN_CHROMIUM``, else Debian's ``/usr/bin/chromium``, else ``chromium`` on the PATH."""
-    path = os.environ.get("CAIRN_CHROMIUM") or (
-        "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
-    )
+    """The Chromium to drive (_chromium.find_chromium); exits with how to install one if none."""
+    path = _chromium.find_chromium()
     if not path:
-        raise SystemExit("no Chromium: `apt-get install chromium` or set CAIRN_CHROMIUM (never `playwright install`)")
+        raise SystemExit(_chromium.NOT_FOUND)
     return path
 
 
@@ -135,7 +121,7 @@ def chromium(executable: str) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=_chromium.CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -21,23 +21,14 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+sys.path.insert(0, str(ROOT / "bench"))
+from _chromium import CHROMIUM_ARGS, NOT_FOUND, find_chromium  # noqa: E402 - after bench/ is on the path
 
 
 def main() -> None:
-    chromium = os.environ.get("CAIRN_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        sys.exit(f"no Chromium at {chromium}: apt-get install chromium, or set CAIRN_CHROMIUM")
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit(NOT_FOUND)
     OUT.mkdir(parents=True, exist_ok=True)
     # A fixed, readable CAIRN_HOME: the demo's environment capture leaves out values that look
     # random (possible secrets), and a temporary folder's name does.

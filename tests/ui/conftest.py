@@ -13,13 +13,13 @@ where they fail: a CI run must not pass by skipping the browser.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from bench._chromium import CHROMIUM_ARGS, find_chromium
 from tests.conftest import IN_CI, ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
@@ -31,18 +31,6 @@ from cairn.store.sql import SqlStore
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Error, Page
 
-#: Headless, and nothing that reaches beyond the machine (no updates, sync or QUIC probes).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 VIEWPORT = {"width": 1366, "height": 800}
 
 
@@ -52,16 +40,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.browser)
-
-
-def find_chromium() -> str | None:
-    """``CAIRN_CHROMIUM``, else Debian's ``/usr/bin/chromium``, else ``chromium`` on the PATH."""
-    configured = os.environ.get("CAIRN_CHROMIUM")
-    if configured:
-        return configured
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
 
 
 @pytest.fixture(scope="session")
