@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cairn.core.artifacts import Artifact, Snapshot, SnapshotFile
-from cairn.core.diff import RunDiff
+from cairn.core.diff import diff_runs
 from cairn.core.entities import Run
 from cairn.core.errors import ArtifactNotFound, NotFound
 from cairn.server.ui.charts import chart_groups
@@ -55,10 +55,9 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
     parent = _maybe_run(tracking, run.parent_id)
     user_keys = [k for k in run.metrics if not k.startswith(SYSTEM_PREFIX)]
     peak = run.metrics.get("system/peak_rss_mb")
-    try:
-        change: RunDiff | None = tracking.diff_runs(run.id)
-    except NotFound:  # the project's first run: nothing earlier to compare with
-        change = None
+    # The nearest earlier run is the first similar one (what diff_runs would search for again);
+    # none for the project's first run.
+    change = diff_runs(run, similar[0].run) if similar else None
     return render(
         request,
         "run_overview.html",
