@@ -9,8 +9,9 @@ a project of 100,000 runs opens as fast as one of 100.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +107,12 @@ class TableState:
 def runs_page(request: Request, name: str) -> Response:
     tracking = service(request)
     project = tracking.get_project(name)
-    fields = tracking.project_fields(project.name)
-    state, cookie_cols = _state_from_request(request, tracking, project.name, fields.params, fields.metrics)
+    # The project's keys are read once, and only when needed: more rows as the table scrolls
+    # need them only for the default columns.
+    fields = functools.cache(lambda: tracking.project_fields(project.name))
+    state, cookie_cols = _state_from_request(
+        request, tracking, project.name, lambda: default_columns(fields().params, fields().metrics)
+    )
     columns, column_problems = parse_columns(state.cols)
     after = request.query_params.get("after")
 
@@ -130,6 +135,10 @@ def runs_page(request: Request, name: str) -> Response:
     except InvalidInput as exc:  # InvalidQuery, or a page token of another query
         error = exc
 
+    if after is not None and is_fragment(request):
+        rows = render(request, "_runs_rows.html", columns=columns, runs=runs, next_token=next_token, now=now_ms())
+        return _remember_columns(rows, project.name, state) if cookie_cols else rows
+    keys = fields()
     context: dict[str, Any] = dict(
         project=project,
         state=state,
@@ -140,34 +149,34 @@ def runs_page(request: Request, name: str) -> Response:
         matching=matching,
         next_token=next_token,
         error=error,
-        fields=fields,
+        fields=keys,
         attribute_columns=ATTRIBUTE_COLUMNS,
-        query_fields=_query_fields(fields.params, fields.metrics, fields.tags),
+        query_fields=_query_fields(keys.params, keys.metrics, keys.tags),
         views=tracking.list_views(project.name),
         sort=_sort_state(state.order),
-        column_choices=column_choices(fields),
-        example_query=example_query(fields.metrics),
+        column_choices=column_choices(keys),
+        example_query=example_query(keys.metrics),
         chart_runs=[{"id": r.id, "name": r.name} for r in runs[:TABLE_CHART_RUNS]],
         table_chart_runs=TABLE_CHART_RUNS,
         chart_groups=[ChartGroup("", state.charts)] if state.charts and runs else [],
-        group_choices=group_choices(fields),
+        group_choices=group_choices(keys),
         now=now_ms(),
     )
-    if after is not None and is_fragment(request):
-        response: Response = render(request, "_runs_rows.html", **context)
-    elif is_fragment(request) and request.headers.get("HX-Target") == "results":
+    if is_fragment(request) and request.headers.get("HX-Target") == "results":
         response = render(request, "_runs_results.html", **context)
     else:
         response = render(request, "runs.html", **context)
-    if cookie_cols:
-        response.set_cookie(
-            _columns_cookie(project.name), join_fields(state.cols), max_age=_COOKIE_DAYS * 86400, samesite="lax"
-        )
+    return _remember_columns(response, project.name, state) if cookie_cols else response
+
+
+def _remember_columns(response: Response, project: str, state: TableState) -> Response:
+    """Keep the columns just chosen for the project's next visit without parameters."""
+    response.set_cookie(_columns_cookie(project), join_fields(state.cols), max_age=_COOKIE_DAYS * 86400, samesite="lax")
     return response
 
 
 def _state_from_request(
-    request: Request, tracking: TrackingService, project: str, params: Sequence[str], metrics: Sequence[str]
+    request: Request, tracking: TrackingService, project: str, default_cols: Callable[[], list[str]]
 ) -> tuple[TableState, bool]:
     """The table state, and whether its columns were chosen now (and so are to be remembered)."""
     query = request.query_params
@@ -178,7 +187,7 @@ def _state_from_request(
             view.query, view.order_by, list(view.columns), view.group_by, "", list(view.charts), view.id, view.name
         )
         if not state.cols:
-            state.cols = default_columns(params, metrics)
+            state.cols = default_cols()
         return state, False
     state = TableState(
         q=query.get("q", "").strip(),
@@ -194,7 +203,7 @@ def _state_from_request(
         state.cols = [text for text in query.getlist("col") if text.strip()]
         return state, True
     remembered = request.cookies.get(_columns_cookie(project))
-    state.cols = split_fields(remembered) if remembered else default_columns(params, metrics)
+    state.cols = split_fields(remembered) if remembered else default_cols()
     return state, False
 
 
