@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0005_discussion"
+SCHEMA_HEAD = "0006_server_secrets"
 
 metadata = MetaData()
 
@@ -302,5 +302,19 @@ saved_views = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ux_saved_views_project_name", "project_id", "name", unique=True),
+    sqlite_with_rowid=False,
+)
+
+
+# -- server secrets: keys all server processes of one store share ------------------------------
+
+# A secret is made once, by whichever process first needs it, and read by every other: so page
+# tokens signed by one replica verify on another, and after a restart.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
