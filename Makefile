@@ -47,7 +47,10 @@ demo: install
 run: demo
 	$(BIN)/cairn ui
 
+# The suite's outside needs (PostgreSQL up, Debian's Chromium) are set up here too, so that
+# `make test` on a fresh clone is all it takes; .ci/run calls only this.
 test: install
+	bash scripts/test-prerequisites
 	$(BIN)/python -m pytest
 
 lint: install
