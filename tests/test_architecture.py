@@ -34,6 +34,12 @@ IO_LIBRARIES = {
     "requests",
 }
 SQL_LIBRARIES = {"sqlalchemy", "alembic"}
+#: The one client module that builds an embedded ``TrackingService`` over a store and a blob
+#: store: the only one that may import ``store/``, ``blobs/`` or the service's implementation.
+CLIENT_COMPOSITION_ROOT = "cairn.client.connect"
+#: What the rest of the client may import of ``service/``: the interface it programs against,
+#: who is acting, and what an upload sends.
+CLIENT_SERVICE_SURFACE = {"cairn.service.interface", "cairn.service.policy", "cairn.service.uploads"}
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,39 @@ def test_the_client_never_imports_the_server_or_the_cli() -> None:
         if _layer(imp.module) == "client" and _layer(imp.target) in ("server", "cli")
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def _client_reaches_past_the_interface(imp: Import) -> bool:
+    if _layer(imp.module) != "client" or imp.module == CLIENT_COMPOSITION_ROOT:
+        return False
+    layer = _layer(imp.target)
+    return layer in ("store", "blobs") or (layer == "service" and imp.target not in CLIENT_SERVICE_SURFACE)
+
+
+def test_the_client_reaches_store_and_blobs_only_through_its_composition_root() -> None:
+    wrong = [
+        f"{imp.module}:{imp.line} imports {imp.target}" for imp in IMPORTS if _client_reaches_past_the_interface(imp)
+    ]
+    assert not wrong, "\n".join(wrong) + f"\n(only {CLIENT_COMPOSITION_ROOT} may: move what is needed to core/)"
+    # The root is where it says: it builds the embedded service (else this test guards nothing).
+    root_imports = {imp.target for imp in IMPORTS if imp.module == CLIENT_COMPOSITION_ROOT}
+    assert {"cairn.store.registry", "cairn.blobs.registry", "cairn.service.tracking"} <= root_imports
+
+
+@pytest.mark.parametrize(
+    ("module", "target", "wrong"),
+    [
+        ("cairn.client.duplicates", "cairn.store.sql.engine", True),  # how it was before issue 11
+        ("cairn.client.http", "cairn.blobs.base", True),
+        ("cairn.client.capture.recorder", "cairn.service.tracking", True),
+        ("cairn.client.run", "cairn.service.interface", False),
+        ("cairn.client.run", "cairn.core.display", False),
+        (CLIENT_COMPOSITION_ROOT, "cairn.store.registry", False),
+        ("cairn.cli.db", "cairn.store.sql.engine", False),  # the rule is the client's
+    ],
+)
+def test_the_client_rule_tells_right_from_wrong(module: str, target: str, wrong: bool) -> None:
+    assert _client_reaches_past_the_interface(Import(module, target, 1)) is wrong
 
 
 def test_only_the_sql_store_imports_sqlalchemy_and_alembic() -> None:

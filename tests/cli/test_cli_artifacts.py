@@ -86,10 +86,10 @@ def test_gc_purges_deleted_runs_and_frees_their_bytes(invoke: Invoke, logged: ca
     blobs = Path(default_blobs_uri())
     before = sum(1 for p in blobs.rglob("*") if p.is_file())
     dry = invoke("gc", "--grace", "0", "--dry-run").stdout
-    assert dry.startswith("Would purge 1 deleted runs")
+    assert dry.startswith("Would purge 1 deleted run;")
     assert sum(1 for p in blobs.rglob("*") if p.is_file()) == before
     out = invoke("gc", "--grace", "0").stdout
-    assert out.startswith("Purged 1 deleted runs; deleted 3 blobs")
+    assert out.startswith("Purged 1 deleted run; deleted 3 blobs, freeing ")
     assert sum(1 for p in (blobs / "sha256").rglob("*") if p.is_file()) == 0
     assert invoke("gc", "--grace", "0").stdout.startswith("Purged 0 deleted runs; deleted 0 blobs")
 

@@ -34,8 +34,8 @@ def test_against_the_nearest_earlier_run(invoke: Invoke, store_uri: str, seeded:
     assert _row(out, "lr") == ["~", "lr", "0.1", "0.01"]
     assert _row(out, "net.depth") == ["~", "net.depth", "2", "8"]
     assert "Metrics (1 changed, 1 removed)" in out
-    # loss: last 0.5 -> 0.25, min 0.5 -> 0.25, max 2.0 -> Infinity
-    assert _row(out, "loss") == ["~", "loss", "0.5", "0.25", "-0.25", "-0.25", "+Infinity"]
+    # loss: last 0.5 -> 0.25, min 0.5 -> 0.25, max 2.0 -> inf
+    assert _row(out, "loss") == ["~", "loss", "0.5", "0.25", "-0.25", "-0.25", "+inf"]
     assert _row(out, "val_loss") == ["-", "val_loss", "NaN", "-"]
     assert "Tags (1 removed)" in out and _row(out, "team") == ["-", "team", "vision", "-"]
     assert "Notes changed" in out and "-the first try" in out

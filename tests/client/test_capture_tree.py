@@ -261,7 +261,7 @@ def test_files_over_the_limits_are_skipped_with_a_warning(tmp_path: Path) -> Non
     assert tree.meta["skipped"] == ["huge.ckpt", "two.txt"]
     assert tree.meta["dirty"]
     too_big, past_total = tree.warnings
-    assert "huge.ckpt (4.9 KiB)" in too_big and "1000 bytes per-file limit" in too_big
+    assert "huge.ckpt (4.9 KiB)" in too_big and "1000 B per-file limit" in too_big
     assert "two.txt" in past_total and "1.5 KiB total limit" in past_total
     assert all("\n" not in w for w in tree.warnings)
     # Without limits (the digest's view) nothing is skipped.

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from cairn.core.diff import Change, MetricChange, RunDiff, diff_runs
+from cairn.core.artifacts import Snapshot, SnapshotFile
+from cairn.core.diff import Change, MetricChange, RunDiff, diff_runs, snapshot_changes
 from cairn.core.entities import MetricSummary, ParamValue, Run, RunStatus
 from cairn.core.wire import diff_from_wire, diff_to_wire
 
@@ -130,3 +131,35 @@ def test_the_wire_format_round_trips() -> None:
     assert math.isnan(back.metrics.removed["nan"].last)
     assert back.tags == diff.tags and back.notes == diff.notes
     assert _through_json(diff_to_wire(back)) == wire
+
+
+# -- snapshot trees ----------------------------------------------------------------------------
+
+
+def tree(files: dict[str, str]) -> Snapshot:
+    return Snapshot(
+        id="s",
+        project="mnist",
+        kind="code",
+        parent_id=None,
+        message="",
+        meta={},
+        created_at=0,
+        files=[SnapshotFile(path, digest, 1) for path, digest in files.items()],
+    )
+
+
+def test_snapshot_changes_name_each_path_once_sorted() -> None:
+    before = tree({"train.py": "a", "old.py": "b", "same.py": "c", "data/x.csv": "d"})
+    after = tree({"train.py": "A", "same.py": "c", "new.py": "e", "data/x.csv": "d", "a/b.py": "f"})
+    changes = snapshot_changes(before, after)
+    assert changes == {"a/b.py": "added", "new.py": "added", "old.py": "removed", "train.py": "changed"}
+    assert list(changes) == sorted(changes)
+
+
+def test_a_missing_snapshot_is_an_empty_tree() -> None:
+    only = tree({"b.py": "1", "a.py": "2"})
+    assert snapshot_changes(None, only) == {"a.py": "added", "b.py": "added"}
+    assert snapshot_changes(only, None) == {"a.py": "removed", "b.py": "removed"}
+    assert snapshot_changes(None, None) == {}
+    assert snapshot_changes(only, only) == {}

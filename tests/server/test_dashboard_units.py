@@ -18,7 +18,7 @@ from cairn.server.ui.charts import ChartGroup, chart_groups
 from cairn.server.ui.columns import Column, condition, default_columns, field_text, parse_columns, query_literal
 from cairn.server.ui.run_page import folder_entries
 from cairn.server.ui.runs import join_fields, split_fields
-from cairn.server.ui.templating import format_duration, format_value, render_markdown
+from cairn.server.ui.templating import render_markdown, templates
 
 # -- columns ----------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ def test_parse_columns_drops_duplicates_and_reports_bad_ones() -> None:
     assert len(problems) == 1 and problems[0].startswith("column 'bogus'")
 
 
-def test_default_columns_prefer_validation_metrics_and_skip_system_ones() -> None:
+def test_default_columns_show_the_headline_metrics_and_skip_system_ones() -> None:
     metrics = ["system/cpu", "train/loss", "val/acc", "test/f1", "lr", "system/gpu", "val/loss", "zeta"]
     params = ["z", "a", "b", "c", "d"]
     assert default_columns(params, metrics) == [
@@ -156,10 +156,10 @@ def test_default_columns_prefer_validation_metrics_and_skip_system_ones() -> Non
         "user",
         "created",
         "duration",
-        "metrics.test/f1",
         "metrics.val/acc",
+        "metrics.test/f1",
         "metrics.val/loss",
-        "metrics.lr",
+        "metrics.train/loss",
         "params.a",
         "params.b",
         "params.c",
@@ -229,30 +229,19 @@ def test_a_safe_link_stays_a_link() -> None:
 # -- formatting -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (math.nan, "NaN"),
-        (math.inf, "inf"),
-        (-math.inf, "-inf"),
-        (0.123456789, "0.123457"),
-        (1e-12, "1e-12"),
-        (12345678.0, "1.23457e+07"),
-        (3, "3"),
-        (True, "true"),
-        (None, ""),
-        ("<b>", "<b>"),  # escaping is the template's job
-    ],
-)
-def test_format_value(value: object, text: str) -> None:
-    assert format_value(value) == text
-
-
-@pytest.mark.parametrize(
-    ("ms", "text"), [(None, "—"), (1_500, "1.5 s"), (61_000, "1 min 01 s"), (3_720_000, "1 h 02 min")]
-)
-def test_format_duration(ms: int | None, text: str) -> None:
-    assert format_duration(ms) == text
+def test_the_dashboard_formats_with_the_core_display_rules() -> None:
+    """One answer for every surface (tests/core/test_display.py); the dashboard adds only its
+    zone: UTC, named, because its readers sit in many zones."""
+    filters = templates.filters
+    assert filters["value"](math.inf) == "inf" and filters["value"](True) == "true"
+    assert filters["value"](0.123456789) == "0.123457" and filters["value"](None) == "—"
+    assert filters["signed"](0.25) == "+0.25" and filters["signed"](-math.inf) == "-inf"
+    assert filters["duration"](192_000) == "3m 12s"
+    assert filters["bytes"](1536) == "1.5 KiB"
+    assert filters["time"](1_714_564_991_500) == "2024-05-01 12:03:11 UTC"
+    assert filters["iso"](1_714_564_991_500) == "2024-05-01T12:03:11Z"
+    assert templates.globals["ago"](1_714_564_991_500, 1_714_564_991_500 + 3 * 86_400_000) == "3 days ago"
+    assert templates.globals["ago"](None, 0) == "—"
 
 
 # -- run pages --------------------------------------------------------------------------------

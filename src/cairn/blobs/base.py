@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from cairn.core.errors import DigestMismatch, InvalidRequest, InvalidValue, UploadNotFound, UploadOffsetMismatch
@@ -72,23 +71,6 @@ def sha256_of_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
         hasher.update(chunk)
         size += len(chunk)
     return hasher.hexdigest(), size
-
-
-def file_chunks(path: Path, start: int, end: int, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """Bytes [start, end) of a file in :data:`CHUNK_SIZE` chunks, ``progress`` told the count so
-    far: what an upload sends, in process or over HTTP. A file that became shorter than that
-    raises DigestMismatch."""
-    sent = 0
-    with open(path, "rb") as file:
-        file.seek(start)
-        while sent < end - start:
-            chunk = file.read(min(CHUNK_SIZE, end - start - sent))
-            if not chunk:
-                raise DigestMismatch(f"{path} became shorter while it was being uploaded", details={"path": str(path)})
-            sent += len(chunk)
-            if progress is not None:
-                progress(sent)
-            yield chunk
 
 
 @dataclass(frozen=True)

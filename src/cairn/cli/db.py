@@ -13,12 +13,12 @@ from pathlib import Path
 import click
 
 from cairn.client.connect import is_remote, resolve_uri
+from cairn.core.addresses import redact
 from cairn.core.errors import SchemaOutOfDate
 from cairn.store.sql.engine import (
     Engines,
     create_engines,
     current_revision,
-    redact,
     sqlalchemy_url,
     transaction,
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -201,9 +200,9 @@ def _metrics_table(diff: MetricsDiff) -> Table:
             key,
             output.number(change.before.last),
             output.number(change.after.last),
-            _signed(change.last),
-            _signed(change.min),
-            _signed(change.max),
+            output.signed(change.last),
+            output.signed(change.min),
+            output.signed(change.max),
         )
     for key, summary in diff.added.items():
         _row(table, ADDED, key, "-", output.number(summary.last), "", "", "")
@@ -218,19 +217,6 @@ def _row(table: Table, style: str, key: str, *cells: str) -> None:
 
 def _param(value: ParamValue) -> str:
     return output.param(value)
-
-
-def _signed(value: float | None) -> str:
-    """A delta with its sign: ``+0.04``, ``-1.2``, ``0``."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Infinity" if value > 0 else "-Infinity"
-    return f"{value:+.5g}"
 
 
 def _notes(before: str, after: str) -> Text:

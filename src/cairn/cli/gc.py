@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cairn.blobs.registry import open_blobs
+from cairn.cli import output
 from cairn.cli.options import store_options
 from cairn.client.connect import is_remote
 from cairn.service.artifacts import DEFAULT_GC_GRACE_MS
@@ -56,8 +57,8 @@ def gc_command(
         ("would purge", "would delete", "would abort") if dry_run else ("purged", "deleted", "aborted")
     )
     message = (
-        f"{purge} {report.purged_runs} deleted runs; "
-        f"{delete} {report.deleted_blobs} blobs, freeing {report.freed_bytes:,} bytes; "
-        f"{abort} {report.aborted_uploads} abandoned uploads."
+        f"{purge} {output.plural(report.purged_runs, 'deleted run')}; "
+        f"{delete} {output.plural(report.deleted_blobs, 'blob')}, freeing {output.size(report.freed_bytes)}; "
+        f"{abort} {output.plural(report.aborted_uploads, 'abandoned upload')}."
     )
     click.echo(message[0].upper() + message[1:])

@@ -1,5 +1,8 @@
 """How the CLI prints: tables for people, JSON for scripts, times and numbers in between.
 
+Values are shown as :mod:`cairn.core.display` shows them everywhere; this module adds only what
+is the terminal's own: "-" for no value, and times in the machine's local zone.
+
 Everything a user wrote (names, params, tags, notes) goes into :class:`rich.text.Text`, never
 through rich's markup parser, so a run named ``[red]x`` prints as typed.
 """
@@ -7,12 +10,10 @@ through rich's markup parser, so a run named ``[red]x`` prints as typed.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import click
@@ -21,12 +22,18 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cairn.core import clock
+from cairn.core import clock, display
 from cairn.core.entities import ParamValue, RunStatus
 
 #: Width of tables written to a pipe or file, where there is no terminal to measure; wide
 #: enough that ``cairn runs list | grep`` rarely sees a cell cut short.
 PIPE_WIDTH = 160
+
+#: What a cell with no value shows: a plain hyphen, which pipes, greps and aligns in any terminal
+#: (the dashboard's "—" is :data:`cairn.core.display.MISSING`).
+MISSING = "-"
+#: Times are shown in the machine's local zone (None: what ``datetime.astimezone`` reads).
+LOCAL_ZONE = None
 
 STATUS_STYLES = {
     RunStatus.RUNNING: "cyan",
@@ -154,29 +161,21 @@ def status_text(status: RunStatus, *, deleted: bool = False) -> Text:
 
 
 def number(value: float | None) -> str:
-    """A metric value in a few significant digits; NaN and infinities spelled out."""
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return f"{value:.5g}"
+    """A metric value as :func:`cairn.core.display.number` shows it."""
+    return MISSING if value is None else display.number(value)
+
+
+def signed(delta: float | None) -> str:
+    """A change with its sign (:func:`cairn.core.display.signed`)."""
+    return MISSING if delta is None else display.signed(delta)
 
 
 def param(value: ParamValue, *, compact: bool = False) -> str:
     """A param as typed; ``compact`` rounds floats for a table (0.30000000000000004 is 0.3)."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return number(value)
-        if compact:
-            return f"{value:.6g}"
-    return str(value)
+    return MISSING if value is None else display.value(value, compact=compact)
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 write``, ``2 writes``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+plural = display.plural
 
 
 def truncate(text: str, width: int) -> str:
@@ -187,41 +186,22 @@ def truncate(text: str, width: int) -> str:
 
 
 def timestamp(ms: int | None) -> str:
-    """Local wall-clock time, to the second."""
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """Local wall-clock time, to the second, as ``ls -l`` and ``git log`` show times."""
+    return MISSING if ms is None else display.timestamp(ms, LOCAL_ZONE)
 
 
 def ago(ms: int | None, *, now: int | None = None) -> str:
-    """How long ago, as a person says it (see :func:`cairn.core.clock.ago`); "never" for None."""
-    return "never" if ms is None else clock.ago(ms, now=now)
+    """How long ago, as a person says it (:func:`cairn.core.display.ago`); "never" for None."""
+    if ms is None:
+        return "never"
+    return display.ago(ms, now=clock.now_ms() if now is None else now, zone=LOCAL_ZONE)
 
 
 def duration(ms: int | None) -> str:
-    """``850ms``, ``42s``, ``3m 12s``, ``2h 05m``, ``3d 04h``."""
-    if ms is None:
-        return "-"
-    if ms < 1000:
-        return f"{max(ms, 0)}ms"
-    seconds = ms // 1000
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    """``850ms``, ``42s``, ``3m 12s``, ``2h 05m``, ``3d 04h`` (:func:`cairn.core.display.duration`)."""
+    return MISSING if ms is None else display.duration(ms)
 
 
 def size(count: int) -> str:
-    """Bytes for people: ``512 B``, ``22.1 kB``, ``1.1 GB`` (powers of 1000, as ``ls -h --si``)."""
-    value = float(count)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
+    """Bytes for people, in binary units: ``512 B``, ``21.6 KiB`` (:func:`cairn.core.display.size`)."""
+    return display.size(count)

@@ -8,22 +8,23 @@ raises.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Literal
 
 from cairn.client.connect import is_remote, resolve_uri
-from cairn.core.clock import ago
+from cairn.core.addresses import redact
+from cairn.core.clock import now_ms
+from cairn.core.display import ago, number, plural
 from cairn.core.entities import Run
 from cairn.core.errors import DuplicateRun, InvalidValue
+from cairn.core.headline import by_headline
 
 OnDuplicate = Literal["warn", "skip", "error"]
 ON_DUPLICATE: tuple[OnDuplicate, ...] = ("warn", "skip", "error")
 #: How many earlier equal runs ``cairn.init`` asks for (and ``run.duplicates`` may hold).
 LOOKUP_LIMIT = 5
-#: Metrics shown for the earlier run, and the words that make a metric a headline, best first.
+#: Metrics shown for the earlier run (:func:`cairn.core.headline.by_headline` picks them).
 HEADLINE_METRICS = 3
-_HEADLINE_WORDS = ("acc", "f1", "auc", "score", "loss", "error", "precision", "recall")
 
 
 def check_on_duplicate(value: object) -> OnDuplicate:
@@ -39,14 +40,14 @@ def describe(duplicates: Sequence[Run], target: str, *, uri: str | None) -> str:
     first = duplicates[0]
     when = first.end_time if first.end_time is not None else first.start_time
     line = f'this config already ran in project "{first.project}": '
-    line += f'run "{first.name}" by {first.user}, finished {ago(when, date_prefix="on ")}'
+    line += f'run "{first.name}" by {first.user}, finished {ago(when, now=now_ms(), zone=None, date_prefix="on ")}'
     metrics = headline(first)
     if metrics:
         line += f" ({metrics})"
     line += f"; see {link(first, target, uri=uri)}"
     if len(duplicates) > 1:
         more = len(duplicates) - 1
-        line += f" (and {more} more earlier run{'s' if more > 1 else ''} with this config)"
+        line += f" (and {plural(more, 'more earlier run')} with this config)"
     return line
 
 
@@ -64,28 +65,11 @@ def link(run: Run, target: str, *, uri: str | None) -> str:
         return f"{target.rstrip('/')}/runs/{run.id}"
     command = f"cairn runs show {run.id}"
     if uri is not None and resolve_uri(None) != target:
-        from cairn.store.sql.engine import redact  # only embedded mode gets here: SQL is loaded
-
         command += f" --uri {redact(target)}"
     return f"run {run.id} ({command})"
 
 
 def headline(run: Run) -> str:
-    """``acc=0.912 loss=0.288``: the last values of a few metrics, accuracy-like ones first."""
-    keys = sorted(run.metrics, key=_headline_rank)[:HEADLINE_METRICS]
-    return " ".join(f"{key}={_number(run.metrics[key].last)}" for key in keys)
-
-
-def _headline_rank(key: str) -> tuple[int, int, str]:
-    lowered = key.lower()
-    word = next((i for i, w in enumerate(_HEADLINE_WORDS) if w in lowered), len(_HEADLINE_WORDS))
-    held_out = 0 if any(split in lowered for split in ("val", "test", "eval")) else 1
-    return word, held_out, key
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return f"{value:.4g}"
+    """``val/acc=0.875 train/loss=0.25``: the last values of a run's headline metrics."""
+    keys = by_headline(run.metrics)[:HEADLINE_METRICS]
+    return " ".join(f"{key}={number(run.metrics[key].last)}" for key in keys)

@@ -18,7 +18,6 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
-from cairn.blobs.base import file_chunks
 from cairn.client.bulk_get import bulk_get, proxies_configured
 from cairn.core import binary_batch
 from cairn.core.addresses import is_loopback
@@ -55,6 +54,7 @@ from cairn.core.wire import (
     snapshot_from_wire,
     view_from_wire,
 )
+from cairn.service.uploads import file_chunks
 
 API = "/api/v1"
 #: Files from this size on go up in parts that survive a dropped connection.

@@ -17,6 +17,7 @@ import orjson
 
 from cairn.client.capture.tree import digest_of_tree
 from cairn.core.artifacts import Snapshot, check_artifact_path
+from cairn.core.diff import FileStatus, snapshot_changes
 from cairn.core.errors import DigestMismatch
 from cairn.service.interface import Tracking
 
@@ -29,7 +30,7 @@ MAX_DIFF_LINES = 400
 @dataclass(frozen=True)
 class FileChange:
     path: str
-    status: str  # added | removed | changed
+    status: FileStatus
     #: The unified diff of a changed or added or removed text file; None for binary or large files.
     diff: str | None = None
 
@@ -59,17 +60,12 @@ def diff_snapshots(tracking: Tracking, before: Snapshot | None, after: Snapshot 
     either = after or before
     kind = either.kind if either is not None else "code"
     result = SnapshotDiff(kind, before, after)
-    old = {f.path: f.digest for f in before.files} if before else {}
-    new = {f.path: f.digest for f in after.files} if after else {}
-    for path in sorted(old.keys() | new.keys()):
-        if old.get(path) == new.get(path):
-            continue
-        status = "added" if path not in old else "removed" if path not in new else "changed"
+    for path, status in snapshot_changes(before, after).items():
         if path.endswith(".ipynb"):
             result.files.append(FileChange(path, status, _notebook_diff(tracking, before, after, path)))
             continue
-        old_text = _text(tracking, before, path) if path in old else ""
-        new_text = _text(tracking, after, path) if path in new else ""
+        old_text = _text(tracking, before, path) if status != "added" else ""
+        new_text = _text(tracking, after, path) if status != "removed" else ""
         diff = None
         if old_text is not None and new_text is not None:
             lines = difflib.unified_diff(

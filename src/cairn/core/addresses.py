@@ -1,4 +1,5 @@
-"""Telling loopback addresses apart: pure code shared by the server and the client."""
+"""Hosts and URIs: telling loopback addresses apart, and a URI fit for a message. Pure code
+shared by the server, the store and the client."""
 
 from __future__ import annotations
 
@@ -14,3 +15,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def redact(uri: str) -> str:
+    """The URI without a password, for messages: ``postgresql://alice:***@db/cairn``."""
+    if "://" not in uri or "@" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"

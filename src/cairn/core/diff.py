@@ -12,6 +12,9 @@ of :class:`RunDiff` beside ``params`` — ``datasets`` (inputs added, removed, o
 digest), ``code`` (the snapshot's changed paths, as snapshots diff like commits) and
 ``environment`` (packages added, removed, upgraded) — and one more key of the wire format,
 so clients that do not know a section ignore it.
+
+:func:`snapshot_changes` compares two snapshot trees (path → digest) the way ``git diff
+--name-status`` compares commits: the one rule ``cairn diff`` and the run page's Code tab share.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
+from cairn.core.artifacts import Snapshot
 from cairn.core.entities import MetricSummary, ParamValue, Run, RunStatus
 from cairn.core.params import same_param_value
 
 V = TypeVar("V")
+FileStatus = Literal["added", "removed", "changed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,22 @@ def diff_mappings(before: Mapping[str, V], after: Mapping[str, V], same: Callabl
         changed=changed,
         unchanged=len(unchanged),
     )
+
+
+def snapshot_changes(before: Snapshot | None, after: Snapshot | None) -> dict[str, FileStatus]:
+    """path → how it changed from ``before`` to ``after``, sorted by path; a file whose digest is
+    the same on both sides is left out. A missing side is an empty tree."""
+    old = {f.path: f.digest for f in before.files} if before is not None else {}
+    new = {f.path: f.digest for f in after.files} if after is not None else {}
+    changes: dict[str, FileStatus] = {}
+    for path in sorted(old.keys() | new.keys()):
+        if path not in old:
+            changes[path] = "added"
+        elif path not in new:
+            changes[path] = "removed"
+        elif old[path] != new[path]:
+            changes[path] = "changed"
+    return changes
 
 
 def _diff_metrics(before: Mapping[str, MetricSummary], after: Mapping[str, MetricSummary]) -> MetricsDiff:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cairn.blobs.base import PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest, file_chunks
+from cairn.blobs.base import PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
 from cairn.core import limits
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
@@ -38,6 +38,7 @@ from cairn.core.artifacts import (
 from cairn.core.clock import now_ms
 from cairn.core.errors import CairnError, InvalidRequest, InvalidValue, NotFound
 from cairn.service.policy import Action
+from cairn.service.uploads import file_chunks
 
 if TYPE_CHECKING:
     from cairn.core.entities import Run

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
 
+from cairn.core import display
+
 MAX_FILE_BYTES = 1 << 20
 MAX_TOTAL_BYTES = 50 << 20
 _SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
@@ -98,10 +100,12 @@ def capture_tree(
     skipped: list[str] = []
     for relative, size, absolute in found:
         if size > max_file_bytes:
-            left_out.add(f"files over the {_size(max_file_bytes)} per-file limit", f"{relative} ({_size(size)})")
+            left_out.add(
+                f"files over the {display.size(max_file_bytes)} per-file limit", f"{relative} ({display.size(size)})"
+            )
             skipped.append(relative)
         elif total + size > max_total_bytes:
-            left_out.add(f"files past the {_size(max_total_bytes)} total limit", relative)
+            left_out.add(f"files past the {display.size(max_total_bytes)} total limit", relative)
             skipped.append(relative)
         else:
             total += size
@@ -442,14 +446,3 @@ def _gitignore(root: Path, warnings: list[str]) -> Any:
     except ValueError as exc:  # a pattern pathspec cannot read
         warnings.append(f"cannot use {root / '.gitignore'} ({exc}): nothing is ignored")
         return None
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    value, unit = size / 1024, "KiB"
-    for bigger in ("MiB", "GiB", "TiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{value:.1f} {unit}"

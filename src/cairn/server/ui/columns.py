@@ -14,6 +14,7 @@ from typing import Any
 
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidQuery
+from cairn.core.headline import by_headline, is_system_metric
 from cairn.core.query.ast import Aggregate, Field, Source
 from cairn.core.query.evaluate import shown_value
 from cairn.core.query.parser import parse_field
@@ -31,15 +32,6 @@ def field_text(source: str, key: str) -> str:
         return f"{source}.{key}"
     quote = "'" if '"' in key else '"'
     return f"{source}.{quote}{key.replace(quote, quote * 2)}{quote}"  # a quote inside is doubled
-
-
-_LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "time", "latency")
-
-
-def lower_is_better(metric: str) -> bool:
-    """A guess from the key's name: losses and errors go down, accuracies and scores go up."""
-    name = metric.lower()
-    return any(word in name for word in _LOWER_IS_BETTER)
 
 
 def query_literal(value: Any) -> str:
@@ -124,16 +116,10 @@ def parse_columns(texts: Iterable[str]) -> tuple[list[Column], list[str]]:
 
 def default_columns(params: Sequence[str], metrics: Sequence[str]) -> list[str]:
     """What a project's table shows before anyone chooses: the main attributes, up to four
-    metrics (validation and test first, system metrics last) and up to four params."""
-
-    def rank(key: str) -> tuple[int, str]:
-        order = ("val", "valid", "test", "eval")
-        if key.startswith("system/"):
-            return (9, key)
-        return (0 if key.split("/", 1)[0] in order else 1, key)
-
-    user_metrics = [k for k in metrics if not k.startswith("system/")] or list(metrics)
-    chosen_metrics = sorted(user_metrics, key=rank)[:4]
+    metrics (headlines first, :func:`~cairn.core.headline.by_headline`; system metrics only where
+    there are no others) and up to four params."""
+    user_metrics = [k for k in metrics if not is_system_metric(k)]
+    chosen_metrics = by_headline(user_metrics or metrics)[:4]
     return [
         *DEFAULT_ATTRIBUTES,
         *(field_text("metrics", key) for key in chosen_metrics),

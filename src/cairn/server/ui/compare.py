@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidValue
+from cairn.core.headline import headline_metric, is_system_metric
 from cairn.core.params import same_param_value
 from cairn.server.ui.charts import chart_groups
 from cairn.server.ui.context import now_ms, service
-from cairn.server.ui.run_page import SYSTEM_PREFIX
 from cairn.server.ui.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +37,7 @@ def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> 
     metric_keys = sorted({k for r in chosen for k in r.metrics})
     tag_keys = sorted({k for r in chosen for k in r.tags})
     differing_params = [k for k in param_keys if _differs([r.params.get(k) for r in chosen])]
-    user_metrics = [k for k in metric_keys if not k.startswith(SYSTEM_PREFIX)]
+    user_metrics = [k for k in metric_keys if not is_system_metric(k)]
     return render(
         request,
         "compare.html",
@@ -52,7 +52,7 @@ def compare_page(request: Request, runs: Annotated[list[str], Query()] = []) -> 
         metric_keys=metric_keys,
         default_axes=(differing_params or param_keys)[:DEFAULT_AXES],
         default_x=_default_x(chosen, differing_params or param_keys),
-        default_metric=_default_metric(user_metrics or metric_keys),
+        default_metric=headline_metric(metric_keys) or "",
         now=now_ms(),
     )
 
@@ -76,13 +76,6 @@ def _default_x(runs: list[Run], keys: list[str]) -> str:
         return (len(values), int(numeric))
 
     return max(keys, key=score) if keys else ""
-
-
-def _default_metric(keys: list[str]) -> str:
-    for key in keys:
-        if key.startswith(("val/", "valid/", "test/", "eval/")):
-            return key
-    return keys[0] if keys else ""
 
 
 def _table_json(runs: list[Run]) -> list[dict[str, Any]]:

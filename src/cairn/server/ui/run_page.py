@@ -16,20 +16,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cairn.core.artifacts import Artifact, Snapshot, SnapshotFile
-from cairn.core.diff import diff_runs
+from cairn.core.diff import diff_runs, snapshot_changes
 from cairn.core.entities import Run
 from cairn.core.errors import ArtifactNotFound, NotFound
+from cairn.core.headline import SYSTEM_PREFIX, headline_metric, is_system_metric, lower_is_better
 from cairn.server.ui.charts import chart_groups
-from cairn.server.ui.columns import field_text, lower_is_better
+from cairn.server.ui.columns import field_text
 from cairn.server.ui.context import now_ms, service
 from cairn.server.ui.previews import preview_artifact
-from cairn.server.ui.runs import count_runs, preferred_metric
+from cairn.server.ui.runs import count_runs
 from cairn.server.ui.templating import render
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(include_in_schema=False)
 
-SYSTEM_PREFIX = "system/"
 CONSOLE_LOG = "cairn/console.log"
 #: What the Logs tab shows of a console log: its end, where a failure is.
 CONSOLE_TAIL_BYTES = 256 * 1024
@@ -53,8 +53,8 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
     similar = tracking.similar_runs(run.id, limit=3)
     children = tracking.list_runs(run.project, where=f"parent = '{run.id}'", limit=20).items
     parent = _maybe_run(tracking, run.parent_id)
-    user_keys = [k for k in run.metrics if not k.startswith(SYSTEM_PREFIX)]
-    peak = run.metrics.get("system/peak_rss_mb")
+    user_keys = [k for k in run.metrics if not is_system_metric(k)]
+    peak = run.metrics.get(f"{SYSTEM_PREFIX}peak_rss_mb")
     # The nearest earlier run is the first similar one (what diff_runs would search for again);
     # none for the project's first run.
     change = diff_runs(run, similar[0].run) if similar else None
@@ -80,7 +80,7 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
 def run_system(request: Request, run_id: str) -> HTMLResponse:
     tracking = service(request)
     context = _header(tracking, run_id)
-    keys = [k for k in context["run"].metrics if k.startswith(SYSTEM_PREFIX)]
+    keys = [k for k in context["run"].metrics if is_system_metric(k)]
     return render(request, "run_system.html", tab="system", chart_groups=chart_groups(keys), **context)
 
 
@@ -188,16 +188,6 @@ def _parent_snapshot(tracking: TrackingService, snapshot: Snapshot | None) -> Sn
         return None
 
 
-def snapshot_changes(parent: Snapshot, snapshot: Snapshot) -> dict[str, str]:
-    """path → "added", "removed" or "changed", from ``parent`` to ``snapshot``."""
-    before = {f.path: f.digest for f in parent.files}
-    after = {f.path: f.digest for f in snapshot.files}
-    changes = {path: "added" for path in after.keys() - before.keys()}
-    changes.update({path: "removed" for path in before.keys() - after.keys()})
-    changes.update({path: "changed" for path in after.keys() & before.keys() if after[path] != before[path]})
-    return changes
-
-
 def _snapshot_text(tracking: TrackingService, snapshot: Snapshot, file: SnapshotFile) -> str:
     if file.size > MAX_TEXT_BYTES:
         return f"({file.size} bytes: too large to show here)"
@@ -240,9 +230,9 @@ class Standing:
 def standing(tracking: TrackingService, run: Run, keys: list[str]) -> Standing | None:
     """The run's rank by its headline metric (validation accuracy or the like: higher is
     better; a loss or an error: lower is better), counted with two grouped counts."""
-    if not keys:
+    metric = headline_metric(keys)
+    if metric is None:
         return None
-    metric = preferred_metric(keys)
     value = run.metrics[metric].last
     if not math.isfinite(value):
         return None

@@ -20,8 +20,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from cairn.core.entities import Project, Run, RunGroup
 from cairn.core.errors import InvalidInput, InvalidQuery
+from cairn.core.headline import headline_metric, lower_is_better
 from cairn.server.ui.charts import ChartGroup
-from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, field_text, lower_is_better, parse_columns
+from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, field_text, parse_columns
 from cairn.server.ui.context import is_fragment, now_ms, service
 from cairn.server.ui.templating import render
 from cairn.service.tracking import TrackingService
@@ -39,8 +40,8 @@ def projects_page(request: Request, metric: str = "", goal: str = "max") -> HTML
     tracking = service(request)
     projects = tracking.list_projects()
     metric_keys = sorted({key for p in projects for key in tracking.project_fields(p.name).metrics})
-    if not metric and metric_keys:
-        metric = preferred_metric(metric_keys)
+    if not metric:
+        metric = headline_metric(metric_keys) or ""
     goal = "min" if goal == "min" else "max"
     best = {p.name: _best_run(tracking, p, metric, goal) for p in projects} if metric else {}
     return render(
@@ -53,14 +54,6 @@ def projects_page(request: Request, metric: str = "", goal: str = "max") -> HTML
         best=best,
         now=now_ms(),
     )
-
-
-def preferred_metric(keys: Sequence[str]) -> str:
-    for prefix in ("val/", "valid/", "test/", "eval/"):
-        for key in keys:
-            if key.startswith(prefix) and ("acc" in key or "score" in key or "f1" in key):
-                return key
-    return next((k for k in keys if not k.startswith("system/")), keys[0])
 
 
 def _best_run(tracking: TrackingService, project: Project, metric: str, goal: str) -> Run | None:
@@ -209,9 +202,9 @@ def _state_from_request(
 
 def example_query(metrics: Sequence[str]) -> str:
     """The search box's placeholder: a query on this project's own headline metric."""
-    if not metrics:
+    metric = headline_metric(metrics)
+    if metric is None:
         return "Query runs, e.g. name like 'baseline%' and status = 'finished'"
-    metric = preferred_metric(metrics)
     bound = "< 0.5" if lower_is_better(metric) else "> 0.9"
     return f"Query runs, e.g. {field_text('metrics', metric)} {bound} and status = 'finished'"
 

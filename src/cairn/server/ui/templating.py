@@ -21,8 +21,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from cairn.core import display
+from cairn.core.headline import lower_is_better
 from cairn.core.version import __version__
-from cairn.server.ui.columns import condition, lower_is_better
+from cairn.server.ui.columns import condition
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -51,64 +53,12 @@ def _mention_span(match: re.Match[str]) -> str:
 
 
 def format_time(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_iso(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """A time on the dashboard: in UTC, and saying so (its readers sit in many zones)."""
+    return display.timestamp(ms, dt.UTC, show_zone=True)
 
 
 def format_ago(ms: int | None, now_ms: int) -> str:
-    if ms is None:
-        return "—"
-    seconds = max(0, (now_ms - ms) // 1000)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def format_value(value: Any) -> str:
-    """Numbers short enough for a table cell but never rounded into a lie (NaN and ±inf by name)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.6g}"
-    return str(value)
-
-
-def format_bytes(size: int | None) -> str:
-    if size is None:
-        return ""
-    amount = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024 or unit == "GiB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return f"{amount:.1f} TiB"
+    return display.ago(ms, now=now_ms, zone=dt.UTC)
 
 
 def url_with(request: Request, **changes: Any) -> str:
@@ -136,10 +86,11 @@ def _environment() -> Environment:
     env.filters.update(
         markdown=render_markdown,
         time=format_time,
-        iso=format_iso,
-        duration=format_duration,
-        value=format_value,
-        bytes=format_bytes,
+        iso=display.iso_timestamp,
+        duration=display.duration,
+        value=display.value,
+        signed=display.signed,
+        bytes=display.size,
         q=path_quote,
     )
     env.globals.update(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from cairn.core.addresses import redact
 from cairn.core.errors import SchemaOutOfDate, StoreUnreadable, Unavailable
 from cairn.store.sql.schema import SCHEMA_HEAD
 
@@ -148,13 +149,3 @@ def check_schema(engines: Engines, uri: str, *, initialise: bool = True) -> None
         f"{SCHEMA_HEAD!r}; run: cairn db upgrade {redact(uri)}",
         details={"revision": revision, "expected": SCHEMA_HEAD},
     )
-
-
-def redact(uri: str) -> str:
-    """The URI without a password, for messages."""
-    if "://" not in uri or "@" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
