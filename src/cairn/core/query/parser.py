@@ -18,6 +18,7 @@ pointing at its column, rather than quietly matching nothing.
 from __future__ import annotations
 
 from cairn.core.errors import InvalidQuery
+from cairn.core.limits import MAX_QUERY_LENGTH
 from cairn.core.query.ast import (
     ATTRIBUTES,
     DATASET_FIELDS,
@@ -40,7 +41,6 @@ from cairn.core.query.ast import (
 from cairn.core.query.lexer import DURATION_UNITS, Kind, Token, tokenize
 from cairn.core.query.values import parse_instant
 
-MAX_QUERY_LENGTH = 10_000
 _MAX_DEPTH = 100
 _SOURCES = {"params": Source.PARAM, "param": Source.PARAM, "metrics": Source.METRIC, "metric": Source.METRIC,
             "tags": Source.TAG, "tag": Source.TAG}  # fmt: skip
