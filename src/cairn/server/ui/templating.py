@@ -21,8 +21,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from cairn.core.query.text import field_text, narrowed
 from cairn.core.version import __version__
-from cairn.server.ui.columns import condition, lower_is_better
+from cairn.server.ui.columns import lower_is_better
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -146,8 +147,8 @@ def _environment() -> Environment:
         version=__version__,
         url_with=url_with,
         ago=format_ago,
-        condition=condition,
-        inf=math.inf,
+        narrowed=narrowed,  # query text is written by core/query/text.py alone
+        field_text=field_text,
         lower_is_better=lower_is_better,
     )
     return env
