@@ -272,3 +272,8 @@ def test_every_tree_survives_format_then_parse(tree: Expr) -> None:
     text = format_query(tree)
     assert parse_query(text) == tree, text
     assert format_query(parse_query(text)) == text
+
+
+def test_narrowed_gives_no_link_for_text_that_does_not_parse() -> None:
+    assert narrowed("name = ", "params.x", 1) is None
+    assert narrowed("", "nonsense", 1) is None

@@ -114,20 +114,21 @@ def comparison(field: str, op: str, value: object) -> str:
 
 
 def narrowed(query: str, field: str, value: object) -> str | None:
-    """``query`` (text that parses) and ``field = value``, as text in normal form; None when no
-    query can say it: a value without a literal, or of a kind the field does not compare with
-    (times and durations are grouped by in milliseconds, which their literals are not)."""
+    """``query`` and ``field = value``, as one query in normal form; None when no query can say
+    it: a value without a literal, or of a kind the field does not compare with (times and
+    durations are grouped by in milliseconds, which their literals are not), or a query or
+    field that does not parse."""
     from cairn.core.query.parser import parse_field, parse_query  # the parser writes fields with this module
 
-    parsed_field = parse_field(field)
-    if parsed_field.source is Source.ATTRIBUTE and ATTRIBUTES[parsed_field.key] != "text":
-        return None
     try:
+        parsed_field = parse_field(field)
+        if parsed_field.source is Source.ATTRIBUTE and ATTRIBUTES[parsed_field.key] != "text":
+            return None
         condition = parse_query(comparison(format_field(parsed_field), "=", value))
+        where = parse_query(query)
     except (NoLiteral, InvalidQuery):
         return None
     assert condition is not None
-    where = parse_query(query)
     return format_query(condition if where is None else And(where, condition))
 
 
