@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from cairn.core.errors import InvalidQuery, InvalidRequest
@@ -24,6 +25,11 @@ BAD_QUERIES = [
     ("params.flag > true", 15, "booleans only"),
     ("dataset.size > 3", 1, "dataset field is one of"),
     ("dataset.name = 3", 16, "is text"),
+    # NUL: PostgreSQL failed on it (a 500 over HTTP); now every backend refuses it alike.
+    ("name = '\x00'", 9, "NUL"),
+    ("tags.t in ('a', 'b\x00c')", 19, "NUL"),
+    ('params."lr\x00" = 1', 11, "NUL"),
+    ("name = 'x' \x00", 12, "NUL"),
 ]
 
 
@@ -54,6 +60,10 @@ def test_bad_sort_and_group_fields(tracking: Tracking) -> None:
         tracking.group_runs("p", group_by="params.x", metric="params.y")
     with pytest.raises(InvalidQuery):
         tracking.list_runs("p", where="x" * 10_001)
+    with pytest.raises(InvalidQuery, match="NUL"):
+        tracking.list_runs("p", order_by='params."a\x00"')
+    with pytest.raises(InvalidQuery, match="NUL"):
+        tracking.group_runs("p", group_by='tags."a\x00"')
 
 
 def test_injection_is_just_text(tracking: Tracking) -> None:
@@ -93,3 +103,19 @@ def test_sorted_pages_are_stable_while_runs_are_added(tracking: Tracking) -> Non
     assert set(original) <= set(seen), "a run was skipped"
     values = [r.params["lr"] for r in rest.items]
     assert values == sorted(values, reverse=True) and max(values) <= 0.4
+
+
+@pytest.mark.parametrize(
+    ("route", "params"),
+    [
+        ("/runs", {"where": "name = '\x00'"}),
+        ("/runs", {"order_by": 'params."a\x00"'}),
+        ("/runs/groups", {"group_by": "status", "where": "tags.t = 'a\x00'"}),
+    ],
+)
+def test_nul_in_a_query_is_a_400_over_http(api: httpx.Client, route: str, params: dict[str, str]) -> None:
+    assert api.post("/runs", json={"project": "p"}).status_code == 201
+    response = api.get(route, params={"project": "p", **params})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_query"
+    assert "NUL" in response.json()["error"]["message"]

@@ -26,6 +26,7 @@ from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.query.ast import Duration
 from cairn.core.query.evaluate import field_value, matches, sort_runs
 from cairn.core.query.parser import parse_field, parse_order, parse_query
+from cairn.core.query.text import literal
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
@@ -120,18 +121,6 @@ def populated(
 # -- writing queries -------------------------------------------------------------------------
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return _quote(value)
-    return repr(value)
-
-
 param_fields = st.sampled_from([f"params.{k}" for k in PARAM_KEYS] + ['params."model.depth"', "params.missing"])
 metric_fields = st.builds(
     lambda key, agg: f"metrics.{key}{agg}",
@@ -154,28 +143,28 @@ def predicates(draw: st.DrawFn) -> str:
     if choice == 9:
         field, kind = draw(dataset_fields), draw(st.integers(0, 3))
         if kind == 0:
-            return f"{field} {draw(ops)} {_literal(draw(dataset_texts))}"
+            return f"{field} {draw(ops)} {literal(draw(dataset_texts))}"
         if kind == 1:
             values = draw(st.lists(dataset_texts, min_size=1, max_size=3))
-            return f"{field} {draw(st.sampled_from(['', 'not ']))}in ({', '.join(_literal(v) for v in values)})"
+            return f"{field} {draw(st.sampled_from(['', 'not ']))}in ({', '.join(literal(v) for v in values)})"
         if kind == 2:
             operator = draw(st.sampled_from(["like", "ilike", "not like", "not ilike"]))
-            return f"{field} {operator} {_quote(draw(st.sampled_from(['m%', '%a%', 'MN%', '%', 't_ain'])))}"
+            return f"{field} {operator} {literal(draw(st.sampled_from(['m%', '%a%', 'MN%', '%', 't_ain'])))}"
         return f"{field} is {draw(st.sampled_from(['', 'not ']))}null"
     if choice == 0:
-        return f"{draw(param_fields)} {draw(ops)} {_literal(draw(numbers))}"
+        return f"{draw(param_fields)} {draw(ops)} {literal(draw(numbers))}"
     if choice == 1:
-        return f"{draw(param_fields)} {draw(ops)} {_literal(draw(texts))}"
+        return f"{draw(param_fields)} {draw(ops)} {literal(draw(texts))}"
     if choice == 2:
-        return f"{draw(param_fields)} {draw(st.sampled_from(['=', '!=']))} {_literal(draw(st.booleans()))}"
+        return f"{draw(param_fields)} {draw(st.sampled_from(['=', '!=']))} {literal(draw(st.booleans()))}"
     if choice == 3:
-        return f"{draw(metric_fields)} {draw(ops)} {_literal(draw(numbers))}"
+        return f"{draw(metric_fields)} {draw(ops)} {literal(draw(numbers))}"
     if choice == 4:
-        return f"{draw(st.one_of(tag_fields, text_attributes))} {draw(ops)} {_literal(draw(texts))}"
+        return f"{draw(st.one_of(tag_fields, text_attributes))} {draw(ops)} {literal(draw(texts))}"
     if choice == 5:
         field = draw(st.one_of(param_fields, tag_fields, text_attributes))
         negation = draw(st.sampled_from(["", "not "]))
-        return f"{field} {negation}{draw(st.sampled_from(['like', 'ilike']))} {_quote(draw(patterns))}"
+        return f"{field} {negation}{draw(st.sampled_from(['like', 'ilike']))} {literal(draw(patterns))}"
     if choice == 6:
         field = draw(
             st.one_of(param_fields, metric_fields, tag_fields, st.sampled_from(["parent", "ended", "duration"]))
@@ -184,7 +173,7 @@ def predicates(draw: st.DrawFn) -> str:
     if choice == 7:
         values = draw(st.lists(st.one_of(numbers, texts, st.booleans()), min_size=1, max_size=3))
         negation = draw(st.sampled_from(["", "not "]))
-        return f"{draw(param_fields)} {negation}in ({', '.join(_literal(v) for v in values)})"
+        return f"{draw(param_fields)} {negation}in ({', '.join(literal(v) for v in values)})"
     return draw(
         st.sampled_from(
             [

@@ -1,4 +1,4 @@
-"""The dashboard's pure helpers: column fields and query literals, splitting a ``cols`` list,
+"""The dashboard's pure helpers: column fields, splitting a ``cols`` list,
 markdown that is safe to embed, value formatting, chart groups and the artifact folder view."""
 
 from __future__ import annotations
@@ -12,34 +12,16 @@ from hypothesis import strategies as st
 from cairn.core.artifacts import Artifact
 from cairn.core.entities import MetricSummary, Run, RunStatus
 from cairn.core.errors import InvalidQuery
-from cairn.core.query.ast import Aggregate, Source
+from cairn.core.query.ast import Source
 from cairn.core.query.parser import parse_query
+from cairn.core.query.text import field_text
 from cairn.server.ui.charts import ChartGroup, chart_groups
-from cairn.server.ui.columns import Column, condition, default_columns, field_text, parse_columns, query_literal
+from cairn.server.ui.columns import Column, default_columns, parse_columns
 from cairn.server.ui.run_page import folder_entries
 from cairn.server.ui.runs import join_fields, split_fields
 from cairn.server.ui.templating import render_markdown, templates
 
 # -- columns ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("source", "key", "text"),
-    [
-        ("params", "lr", "params.lr"),
-        ("params", "optimizer.name", "params.optimizer.name"),  # nested config: dots are fine
-        ("metrics", "val/acc", "metrics.val/acc"),
-        ("metrics", "loss.min", 'metrics."loss.min"'),  # else read as the min of "loss"
-        ("metrics", "val loss", 'metrics."val loss"'),
-        ("tags", "it's", 'tags."it\'s"'),
-        ("tags", 'say "hi"', "tags.'say \"hi\"'"),
-        ("tags", "a\"b'c", "tags.'a\"b''c'"),  # both quotes: the enclosing one doubled
-    ],
-)
-def test_field_text_quotes_only_what_needs_it(source: str, key: str, text: str) -> None:
-    assert field_text(source, key) == text
-    column = Column.parse(text)
-    assert (column.source.value, column.key, column.aggregate) == (source, key, Aggregate.LAST)
 
 
 _KEYS = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20)
@@ -51,30 +33,6 @@ def test_any_key_survives_field_text_and_a_cols_list(source: str, key: str) -> N
     text = field_text(source, key)
     assert Column.parse(text).key == key
     assert split_fields(join_fields(["name", text, "status"])) == ["name", text, "status"]
-
-
-@pytest.mark.parametrize(
-    ("value", "literal"),
-    [
-        ("it's", "'it''s'"),
-        ("plain", "'plain'"),
-        (0.1, "0.1"),
-        (-3, "-3"),
-        (True, "true"),
-        (False, "false"),
-        (None, "null"),
-    ],
-)
-def test_query_literal(value: object, literal: str) -> None:
-    assert query_literal(value) == literal
-
-
-def test_condition_is_a_query_that_parses() -> None:
-    assert condition("params.opt", "it's") == "params.opt = 'it''s'"
-    assert condition("tags.team", None) == "tags.team is null"
-    assert condition("params.lr", -0.5) == "params.lr = -0.5"
-    for value in ("it's", None, -0.5, 1e-05, True):
-        assert parse_query(condition("params.x", value)) is not None
 
 
 def _run(**changes: object) -> Run:

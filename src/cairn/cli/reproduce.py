@@ -15,6 +15,7 @@ from cairn.cli.diff import render
 from cairn.cli.options import open_tracking, uri_option
 from cairn.client.connect import resolve_uri
 from cairn.client.snapshots import reproduce
+from cairn.core.query.text import comparison
 
 
 @click.command("reproduce")
@@ -64,8 +65,13 @@ def reproduce_command(run_id: str, destination: str | None, run_again: bool, uri
     if done.returncode != 0:
         raise click.ClickException(f"the reproduced run exited with status {done.returncode}")
     with open_tracking(uri) as tracking:
-        rerun = tracking.list_runs(original.project, where=f"tags.reproduces = '{run_id}'", limit=1).items
+        rerun = tracking.list_runs(original.project, where=reproductions_of(run_id), limit=1).items
         if not rerun:
             raise click.ClickException("the command ran but logged no run tagged reproduces=RUN")
         diff = tracking.diff_runs(rerun[0].id, run_id)
     output.show(*render(diff, nearest=False))
+
+
+def reproductions_of(run_id: str) -> str:
+    """The query for the runs made by ``cairn reproduce RUN --run`` (tagged reproduces=RUN)."""
+    return comparison("tags.reproduces", "=", run_id)

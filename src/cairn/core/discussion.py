@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cairn.core.errors import InvalidQuery, InvalidValue
-from cairn.core.limits import MAX_COMMENT_LENGTH, MAX_VIEW_ITEMS, MAX_VIEW_NAME_LENGTH, check_key
+from cairn.core.limits import MAX_COMMENT_LENGTH, MAX_QUERY_LENGTH, MAX_VIEW_ITEMS, MAX_VIEW_NAME_LENGTH, check_key
 from cairn.core.query.ast import Field, Source
-from cairn.core.query.parser import MAX_QUERY_LENGTH, parse_field
+from cairn.core.query.parser import parse_field
 
 # Not after a word character, so "ana@example.com" mentions nobody.
 _MENTION = re.compile(r"(?<!\w)@([A-Za-z0-9_.-]+)")

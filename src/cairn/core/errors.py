@@ -10,6 +10,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidKey              invalid_key           400
     │   ├── InvalidValue            invalid_value         400
     │   ├── InvalidRequest          invalid_request       400
+    │   │   └── InvalidPageToken    invalid_page_token    400
     │   ├── InvalidQuery            invalid_query         400
     │   ├── InvalidArtifactPath     invalid_artifact_path 400
     │   ├── DigestMismatch          digest_mismatch       400
@@ -81,6 +82,13 @@ class InvalidRequest(InvalidInput):
     """The request itself is malformed: bad JSON, missing or unknown fields."""
 
     code = "invalid_request"
+
+
+class InvalidPageToken(InvalidRequest):
+    """A ``page_token`` this server did not hand out for this search: altered, made up, or
+    made for another query, order or project."""
+
+    code = "invalid_page_token"
 
 
 class InvalidQuery(InvalidInput):

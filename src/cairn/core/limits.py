@@ -32,6 +32,8 @@ MAX_COMMENT_LENGTH = 20_000
 MAX_VIEW_NAME_LENGTH = 200
 #: Columns, or charts, of one saved view.
 MAX_VIEW_ITEMS = 500
+#: Characters of a run query (``where``), and of a saved view's query.
+MAX_QUERY_LENGTH = 10_000
 
 MIN_STEP = -(2**63)
 MAX_STEP = 2**63 - 1

@@ -2,11 +2,13 @@
 
 Every node remembers ``position``, the 0-based column in the query text where it starts, so
 that a mistake found after parsing (a text value compared with a metric, say) can still point
-at its column.
+at its column. Positions are left out of equality: two trees are equal when they mean the same,
+wherever their parts were written. :mod:`cairn.core.query.text` writes a tree back as text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import operator
 from collections.abc import Callable
@@ -55,21 +57,8 @@ DATASET_FIELDS = ("name", "digest", "context")
 class Field:
     source: Source
     key: str  # the param, metric or tag key, or the attribute's name
-    position: int
+    position: int = dataclasses.field(compare=False)
     aggregate: Aggregate = Aggregate.LAST
-
-    def __str__(self) -> str:
-        if self.source is Source.ATTRIBUTE:
-            return self.key
-        if self.source is Source.DATASET:
-            return f"dataset.{self.key}"
-        quoted = self.key if _plain(self.key) else '"' + self.key.replace('"', '""') + '"'
-        suffix = f".{self.aggregate.value}" if self.source is Source.METRIC and self.aggregate != Aggregate.LAST else ""
-        return f"{self.source.value}.{quoted}{suffix}"
-
-
-def _plain(key: str) -> bool:
-    return all(part.replace("_", "a").replace("/", "a").isalnum() for part in key.split(".")) and not key[:1].isdigit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +102,7 @@ class Compare:
     field: Field
     op: Op
     value: Value
-    position: int  # of the value, for type errors
+    position: int = dataclasses.field(compare=False)  # of the value, for type errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +110,7 @@ class In:
     field: Field
     values: tuple[Value, ...]
     negated: bool
-    position: int
+    position: int = dataclasses.field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +119,7 @@ class Like:
     pattern: str
     case_insensitive: bool
     negated: bool
-    position: int
+    position: int = dataclasses.field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 A field path is one token: ``params.optimizer.name``, ``metrics."val loss".min`` or
 ``tags.team`` — after a dot, a segment runs over letters, digits, ``_``, ``/`` and ``-`` (so
 ``metrics.train/loss`` and ``params.layer.0`` need no quotes), or is quoted with ``"`` or ``'``.
+
+A NUL character is refused anywhere in a query, with its column: no stored name or value can
+hold one (PostgreSQL cannot store it in text, so every store refuses it on write), and
+PostgreSQL would fail on it as a bound parameter instead of matching nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ _PUNCTUATION = {"(": Kind.LPAREN, ")": Kind.RPAREN, ",": Kind.COMMA, "-": Kind.M
 
 
 def tokenize(text: str) -> list[Token]:
+    if (nul := text.find("\x00")) != -1:
+        raise InvalidQuery.at("a query cannot contain a NUL character (\\x00)", text, nul)
     tokens: list[Token] = []
     i = 0
     while i < len(text):

@@ -18,6 +18,7 @@ pointing at its column, rather than quietly matching nothing.
 from __future__ import annotations
 
 from cairn.core.errors import InvalidQuery
+from cairn.core.limits import MAX_QUERY_LENGTH
 from cairn.core.query.ast import (
     ATTRIBUTES,
     DATASET_FIELDS,
@@ -38,9 +39,9 @@ from cairn.core.query.ast import (
     Value,
 )
 from cairn.core.query.lexer import DURATION_UNITS, Kind, Token, tokenize
+from cairn.core.query.text import format_field
 from cairn.core.query.values import parse_instant
 
-MAX_QUERY_LENGTH = 10_000
 _MAX_DEPTH = 100
 _SOURCES = {"params": Source.PARAM, "param": Source.PARAM, "metrics": Source.METRIC, "metric": Source.METRIC,
             "tags": Source.TAG, "tag": Source.TAG}  # fmt: skip
@@ -190,7 +191,9 @@ class _Parser:
             _check_text_field(self, field, "like")
             return Like(field, pattern, case_insensitive, negated, pattern_token.position)
         wanted = "in, like or ilike" if negated else "an operator (= != < <= > >= in like ilike is)"
-        raise self.error(f"expected {wanted} after {field}, found {_describe(self.peek)}", self.peek.position)
+        raise self.error(
+            f"expected {wanted} after {format_field(field)}, found {_describe(self.peek)}", self.peek.position
+        )
 
     def in_list(self, field: Field, negated: bool, position: int) -> In:
         self.expect(Kind.LPAREN, "'(' after in")
@@ -278,13 +281,17 @@ def _check_comparison(parser: _Parser, field: Field, op: Op, value: Value, posit
     kind = _value_kind(value)
     if field.source is Source.METRIC:
         if kind != "number":
-            raise parser.error(f"{field} is a number; it cannot be compared with {_show(value)}", position)
+            raise parser.error(
+                f"{format_field(field)} is a number; it cannot be compared with {_show(value)}", position
+            )
     elif field.source is Source.TAG:
         if kind != "text":
-            raise parser.error(f"tags hold text; write {field} {op.value} '{_show(value)}'", position)
+            raise parser.error(f"tags hold text; write {format_field(field)} {op.value} '{_show(value)}'", position)
     elif field.source is Source.DATASET:
         if kind != "text":
-            raise parser.error(f"{field} is text; write {field} {op.value} '{_show(value)}'", position)
+            raise parser.error(
+                f"{format_field(field)} is text; write {format_field(field)} {op.value} '{_show(value)}'", position
+            )
     elif field.source is Source.PARAM:
         if kind == "duration":
             raise parser.error(f"params hold numbers, text or booleans, not a duration like {_show(value)}", position)
@@ -297,10 +304,11 @@ def _check_comparison(parser: _Parser, field: Field, op: Op, value: Value, posit
 def _check_attribute(parser: _Parser, field: Field, kind: str, value: Value, position: int) -> None:
     expected = ATTRIBUTES[field.key]
     if expected == "text" and kind != "text":
-        raise parser.error(f"{field} is text; write '{_show(value)}'", position)
+        raise parser.error(f"{format_field(field)} is text; write '{_show(value)}'", position)
     if expected == "time" and kind not in ("text", "duration"):
         raise parser.error(
-            f"{field} is a time: compare it with a date such as '2026-11-01' or an age such as -7d", position
+            f"{format_field(field)} is a time: compare it with a date such as '2026-11-01' or an age such as -7d",
+            position,
         )
     if expected == "time" and isinstance(value, str) and parse_instant(value) is None:
         raise parser.error(f"{value!r} is not a date; write it as 2026-11-01 or 2026-11-01T14:30", position)
@@ -309,12 +317,14 @@ def _check_attribute(parser: _Parser, field: Field, kind: str, value: Value, pos
     if expected == "duration" and (
         kind not in ("number", "duration") or (isinstance(value, Duration) and value.millis < 0)
     ):
-        raise parser.error(f"{field} is a length of time: compare it with seconds or a span such as 2h", position)
+        raise parser.error(
+            f"{format_field(field)} is a length of time: compare it with seconds or a span such as 2h", position
+        )
 
 
 def _check_text_field(parser: _Parser, field: Field, what: str) -> None:
     if field.source is Source.METRIC or (field.source is Source.ATTRIBUTE and ATTRIBUTES[field.key] != "text"):
-        raise parser.error(f"{what} applies to text; {field} is not text", field.position)
+        raise parser.error(f"{what} applies to text; {format_field(field)} is not text", field.position)
 
 
 def _value_kind(value: Value) -> str:

@@ -7,7 +7,6 @@ saved view stores its columns as plain field texts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,36 +17,11 @@ from cairn.core.headline import by_headline, is_system_metric
 from cairn.core.query.ast import Aggregate, Field, Source
 from cairn.core.query.evaluate import shown_value
 from cairn.core.query.parser import parse_field
+from cairn.core.query.text import field_text
 
 #: Attribute columns a user may pick, in the order the picker lists them.
 ATTRIBUTE_COLUMNS = ("name", "status", "user", "created", "ended", "duration", "id", "parent")
 DEFAULT_ATTRIBUTES = ("name", "status", "user", "created", "duration")
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_/-]+(?:\.[A-Za-z0-9_/-]+)*")
-
-
-def field_text(source: str, key: str) -> str:
-    """The query-language text naming ``key`` of ``source`` ("params", "metrics" or "tags")."""
-    plain = _PLAIN_KEY.fullmatch(key) is not None and not (source == "metrics" and "." in key)
-    if plain:
-        return f"{source}.{key}"
-    quote = "'" if '"' in key else '"'
-    return f"{source}.{quote}{key.replace(quote, quote * 2)}{quote}"  # a quote inside is doubled
-
-
-def query_literal(value: Any) -> str:
-    """``value`` as a literal of the query language: text in single quotes (a quote doubled)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def condition(field: str, value: Any) -> str:
-    """The query condition that selects runs whose ``field`` is ``value``."""
-    return f"{field} is null" if value is None else f"{field} = {query_literal(value)}"
 
 
 @dataclass(frozen=True, slots=True)

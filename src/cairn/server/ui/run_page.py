@@ -20,8 +20,8 @@ from cairn.core.diff import diff_runs, snapshot_changes
 from cairn.core.entities import Run
 from cairn.core.errors import ArtifactNotFound, NotFound
 from cairn.core.headline import SYSTEM_PREFIX, headline_metric, is_system_metric, lower_is_better
+from cairn.core.query.text import comparison, field_text
 from cairn.server.ui.charts import chart_groups
-from cairn.server.ui.columns import field_text
 from cairn.server.ui.context import now_ms, service
 from cairn.server.ui.previews import preview_artifact
 from cairn.server.ui.runs import count_runs
@@ -51,7 +51,7 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
         r for r in (tracking.find_duplicates(run.project, run.fingerprint) if run.fingerprint else []) if r.id != run.id
     ]
     similar = tracking.similar_runs(run.id, limit=3)
-    children = tracking.list_runs(run.project, where=f"parent = '{run.id}'", limit=20).items
+    children = tracking.list_runs(run.project, where=comparison("parent", "=", run.id), limit=20).items
     parent = _maybe_run(tracking, run.parent_id)
     user_keys = [k for k in run.metrics if not is_system_metric(k)]
     peak = run.metrics.get(f"{SYSTEM_PREFIX}peak_rss_mb")
@@ -239,7 +239,7 @@ def standing(tracking: TrackingService, run: Run, keys: list[str]) -> Standing |
     goal = "min" if lower_is_better(metric) else "max"
     field = field_text("metrics", metric)
     better = ">" if goal == "max" else "<"
-    ahead = count_runs(tracking, run.project, f"{field} {better} {value!r}")
+    ahead = count_runs(tracking, run.project, comparison(field, better, value))
     total = count_runs(tracking, run.project, f"{field} is not null")
     return Standing(metric, value, ahead + 1, total, goal)
 

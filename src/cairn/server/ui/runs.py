@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse, Response
 from cairn.core.entities import Project, Run, RunGroup
 from cairn.core.errors import InvalidInput, InvalidQuery
 from cairn.core.headline import headline_metric, lower_is_better
+from cairn.core.query.text import field_text
 from cairn.server.ui.charts import ChartGroup
-from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, field_text, parse_columns
+from cairn.server.ui.columns import ATTRIBUTE_COLUMNS, default_columns, parse_columns
 from cairn.server.ui.context import is_fragment, now_ms, service
 from cairn.server.ui.templating import render
 from cairn.service.tracking import TrackingService

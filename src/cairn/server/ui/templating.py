@@ -9,7 +9,6 @@ as text. Markdown (notes, comments) goes through markdown-it with raw HTML disab
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from markupsafe import Markup
 
 from cairn.core import display
 from cairn.core.headline import lower_is_better
+from cairn.core.query.text import field_text, narrowed
 from cairn.core.version import __version__
-from cairn.server.ui.columns import condition
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -97,8 +96,8 @@ def _environment() -> Environment:
         version=__version__,
         url_with=url_with,
         ago=format_ago,
-        condition=condition,
-        inf=math.inf,
+        narrowed=narrowed,  # query text is written by core/query/text.py alone
+        field_text=field_text,
         lower_is_better=lower_is_better,
     )
     return env

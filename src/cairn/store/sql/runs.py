@@ -35,6 +35,7 @@ from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, transaction
 from cairn.store.sql.rows import dialect_insert, in_chunks, require_run
 from cairn.store.sql.search import group_statement, groups_from_rows, search_page
+from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.similar import nearest_statement
 
 
@@ -42,6 +43,7 @@ class SqlRunStore:
     """Projects, runs, params and tags; the metric half lives in :mod:`.metrics`."""
 
     _engines: Engines
+    _secrets: ServerSecrets
 
     # -- projects ---------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class SqlRunStore:
 
     def list_runs(self, project_id: str, query: RunQuery) -> Page[Run]:
         with self._engines.read.connect() as conn:
-            ids, token = search_page(conn, project_id, query, conn.dialect.name)
+            ids, token = search_page(conn, project_id, query, conn.dialect.name, self._secrets.page_token_key)
             rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_(ids))).all() if ids else []
             by_id = {run.id: run for run in self._load_runs(conn, rows)}
         return Page(items=[by_id[i] for i in ids], next_page_token=token)

@@ -8,18 +8,16 @@ parameter; nothing of the query text is pasted into SQL.
 Ordering spells out where NULLs go (the two databases disagree by default) and compares text
 by code point (``COLLATE "C"`` on PostgreSQL, SQLite's default): missing values last in either
 direction, ties by creation (newest first), then by id. Paging is by keyset: the page token
-holds the last row's sort values, so runs added meanwhile cannot shift or repeat a page.
+holds the last row's sort values, so runs added meanwhile cannot shift or repeat a page; it is
+signed with the store's secret (:mod:`.page_tokens`).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -38,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.expression import FromClause
 
 from cairn.core.entities import RunGroup
-from cairn.core.errors import InvalidQuery, InvalidRequest
+from cairn.core.errors import InvalidQuery
 from cairn.core.params import decode_param
 from cairn.core.query.ast import (
     ATTRIBUTES,
@@ -58,7 +56,9 @@ from cairn.core.query.ast import (
 )
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.query.values import duration_millis, time_millis
+from cairn.store.sql import page_tokens
 from cairn.store.sql import schema as t
+from cairn.store.sql.page_tokens import Kind, SortColumn
 from cairn.store.sql.schema import VALUE_PREFIX
 
 _NUMBER_TYPES = ("int", "float")
@@ -70,7 +70,15 @@ class _SortPart:
 
     expr: ColumnElement[Any]
     descending: bool
+    kind: Kind = Kind.NUMBER  # what the column holds when it is not NULL
     flag_only: bool = False
+
+
+@dataclass(frozen=True)
+class _OrderColumn:
+    expr: ColumnElement[Any]
+    descending: bool
+    holds: SortColumn  # what a page token may carry for it
 
 
 class _Compiler:
@@ -290,14 +298,16 @@ class _Compiler:
             return [
                 _SortPart(row.run_id, descending, flag_only=True),
                 _SortPart(row.value_number, descending),
-                _SortPart(self.text(row.value_text), descending),
+                _SortPart(self.text(row.value_text), descending, Kind.TEXT),
             ]
         if field.source is Source.METRIC:
             return [_SortPart(self.metric(field), descending)]
         if field.source is Source.TAG:
-            return [_SortPart(self.text(self.table_for(field).c.value), descending)]
+            return [_SortPart(self.text(self.table_for(field).c.value), descending, Kind.TEXT)]
         column = self.attribute(field.key)
-        return [_SortPart(self.text(column) if ATTRIBUTES[field.key] == "text" else column, descending)]
+        if ATTRIBUTES[field.key] == "text":
+            return [_SortPart(self.text(column), descending, Kind.TEXT)]
+        return [_SortPart(column, descending)]
 
 
 def _sql(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -334,18 +344,27 @@ _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # -- the statement ---------------------------------------------------------------------------
 
 
-def _expanded(parts: Sequence[_SortPart]) -> list[tuple[ColumnElement[Any], bool]]:
-    """ORDER BY columns: for each part its NULL flag (0 before 1), then its value."""
-    columns: list[tuple[ColumnElement[Any], bool]] = []
+def _expanded(parts: Sequence[_SortPart], compiler: _Compiler) -> list[_OrderColumn]:
+    """ORDER BY columns: for each part its NULL flag (0 before 1), then its value; last the
+    tie-breakers, newest first, then by id."""
+    columns: list[_OrderColumn] = []
     for part in parts:
-        columns.append((case((part.expr.is_(None), 1), else_=0), False))
+        columns.append(_OrderColumn(case((part.expr.is_(None), 1), else_=0), False, SortColumn(Kind.FLAG, False)))
         if not part.flag_only:
-            columns.append((part.expr, part.descending))
+            columns.append(_OrderColumn(part.expr, part.descending, SortColumn(part.kind, True)))
+    columns.append(_OrderColumn(t.runs.c.start_time, True, SortColumn(Kind.NUMBER, False)))
+    columns.append(_OrderColumn(compiler.text(t.runs.c.id), True, SortColumn(Kind.TEXT, False)))
     return columns
 
 
-def search_statement(project_id: str, query: RunQuery, dialect: str) -> tuple[Select[Any], int]:
-    """The SELECT of run ids (and their sort values) for ``query``; also how many sort columns."""
+#: The store's page-token key, read (or made) only when a token is made or checked.
+TokenKey = Callable[[], bytes]
+
+
+def search_statement(
+    project_id: str, query: RunQuery, dialect: str, token_key: TokenKey
+) -> tuple[Select[Any], list[_OrderColumn]]:
+    """The SELECT of run ids (and their sort values) for ``query``; also its sort columns."""
     compiler = _Compiler(dialect, query.now_ms, query.where, sorted_by_value=bool(query.order))
     where: ColumnElement[bool] = t.runs.c.project_id == project_id
     if not query.include_deleted:
@@ -355,69 +374,52 @@ def search_statement(project_id: str, query: RunQuery, dialect: str) -> tuple[Se
     parts: list[_SortPart] = []
     for key in query.order:
         parts.extend(compiler.sort_parts(key.field, key.descending))
-    columns = _expanded(parts)
-    columns += [(t.runs.c.start_time, True), (compiler.text(t.runs.c.id), True)]
+    columns = _expanded(parts, compiler)
     if query.page_token is not None:
-        values = _decode_token(query.page_token, _signature(query), len(columns))
+        values = page_tokens.decode(
+            token_key(), _search(project_id, query), query.page_token, [c.holds for c in columns]
+        )
         where = and_(where, _after(columns, values))
-    labelled = [expr.label(f"sort_{i}") for i, (expr, _) in enumerate(columns)]
+    labelled = [c.expr.label(f"sort_{i}") for i, c in enumerate(columns)]
     statement = (
         select(t.runs.c.id, *labelled)
         .select_from(compiler.from_clause())
         .where(where)
-        .order_by(*(expr.desc() if descending else expr.asc() for expr, descending in columns))
+        .order_by(*(c.expr.desc() if c.descending else c.expr.asc() for c in columns))
         .limit(query.limit + 1)
     )
-    return statement, len(columns)
+    return statement, columns
 
 
-def _after(columns: list[tuple[ColumnElement[Any], bool]], values: list[Any]) -> ColumnElement[bool]:
+def _after(columns: list[_OrderColumn], values: list[Any]) -> ColumnElement[bool]:
     """Rows strictly after the row whose sort values are ``values``, in ORDER BY order."""
     alternatives = []
     equal_so_far: list[ColumnElement[bool]] = []
-    for (expr, descending), value in zip(columns, values, strict=True):
+    for column, value in zip(columns, values, strict=True):
         if value is not None:
-            strictly = expr < value if descending else expr > value
+            strictly = column.expr < value if column.descending else column.expr > value
             alternatives.append(and_(*equal_so_far, strictly))
-            equal_so_far.append(expr == value)
+            equal_so_far.append(column.expr == value)
         else:  # the value column of a NULL part: equal among NULLs, nothing after
-            equal_so_far.append(expr.is_(None))
+            equal_so_far.append(column.expr.is_(None))
     return or_(*alternatives) if alternatives else false()
 
 
-def page_token(query: RunQuery, last_row: Any, sort_columns: int) -> str:
-    values = [_encode_value(last_row[f"sort_{i}"]) for i in range(sort_columns)]
-    payload = orjson.dumps({"s": _signature(query), "v": values})
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+def _search(project_id: str, query: RunQuery) -> page_tokens.Search:
+    return page_tokens.Search(project_id, query.where_text, query.order_text, query.include_deleted)
 
 
-def _signature(query: RunQuery) -> str:
-    text = f"{query.where_text}\x00{query.order_text}\x00{query.include_deleted}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _encode_value(value: Any) -> Any:
-    return {"f": repr(value)} if isinstance(value, float) else value
-
-
-def _decode_token(token: str, signature: str, expected: int) -> list[Any]:
-    try:
-        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if data["s"] != signature:
-            raise InvalidRequest("this page_token belongs to another query; start again without it")
-        values = [float(v["f"]) if isinstance(v, dict) else v for v in data["v"]]
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
-        raise InvalidRequest("page_token is not one this server handed out") from exc
-    if len(values) != expected or not all(v is None or isinstance(v, int | float | str) for v in values):
-        raise InvalidRequest("page_token is not one this server handed out")
-    return values
-
-
-def search_page(conn: Any, project_id: str, query: RunQuery, dialect: str) -> tuple[list[str], str | None]:
+def search_page(
+    conn: Any, project_id: str, query: RunQuery, dialect: str, token_key: TokenKey
+) -> tuple[list[str], str | None]:
     """Ids of the runs on the requested page, and the token of the next page."""
-    statement, sort_columns = search_statement(project_id, query, dialect)
+    statement, columns = search_statement(project_id, query, dialect, token_key)
     rows = conn.execute(statement).all()
-    token = page_token(query, rows[query.limit - 1]._mapping, sort_columns) if len(rows) > query.limit else None
+    if len(rows) <= query.limit:
+        return [row.id for row in rows], None
+    last = rows[query.limit - 1]._mapping
+    values = [last[f"sort_{i}"] for i in range(len(columns))]
+    token = page_tokens.encode(token_key(), _search(project_id, query), values)
     return [row.id for row in rows[: query.limit]], token
 
 

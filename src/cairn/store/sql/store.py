@@ -7,6 +7,7 @@ from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.runs import SqlRunStore
+from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
 
 
@@ -25,6 +26,7 @@ class SqlStore(SqlRunStore, SqlMetricStore, SqlArtifactStore, SqlSnapshotStore, 
         except Exception:
             self._engines.dispose()
             raise
+        self._secrets = ServerSecrets(self._engines)
 
     @property
     def dialect(self) -> str:
