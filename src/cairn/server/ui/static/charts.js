@@ -181,7 +181,7 @@
           symbolRotate: (_, params) => (params.data.kind === "-inf" ? 180 : 0),
           symbolSize: 9,
           itemStyle: { borderWidth: 2 },
-          tooltip: { trigger: "item", formatter: (p) => `${p.data.run}: ${p.data.kind} at step ${p.data.step}` },
+          tooltip: { trigger: "item", formatter: (p) => `${escapeHtml(p.data.run)}: ${p.data.kind} at step ${escapeHtml(p.data.step)}` },
         });
       }
       const timeAxis = settings.xAxis === "time";
