@@ -90,3 +90,74 @@ def test_a_run_name_in_the_nan_marker_tooltip_is_text(page: Page, seeded: Seeded
     tooltip = _tooltip(figure.locator(".chart-canvas"))
     expect(tooltip).to_contain_text(f"NaN at step {NAN_STEP}")
     _assert_shown_as_text(page, tooltip)
+
+
+def test_a_run_name_in_the_axis_tooltip_and_legend_is_text(page: Page, seeded: Seeded) -> None:
+    """ECharts' own tooltip (series names) and the legend, on the compare page's overlaid chart."""
+    page.goto(f"{seeded.server.url}/compare?runs={seeded.hostile},{seeded.other}")
+    figure = page.locator(".metric-chart[data-key='loss']")
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_have_attribute("data-state", "drawn")
+    _hover_chart_point(page, figure, PAYLOAD, [1, 0.6])
+    tooltip = _tooltip(figure.locator(".chart-canvas"))
+    expect(tooltip).to_contain_text("plain")
+    _assert_shown_as_text(page, tooltip)
+
+
+def test_names_and_keys_in_the_compare_charts_tooltips_are_text(page: Page, seeded: Seeded) -> None:
+    page.goto(f"{seeded.server.url}/compare?runs={seeded.hostile},{seeded.other}")
+    parallel = page.locator("#parallel-chart")
+    expect(parallel).to_have_attribute("data-state", "drawn")
+    # The scatter of the PAYLOAD param (text: a category axis) against loss.
+    page.select_option("#scatter-x", PAYLOAD)
+    scatter = page.locator("#scatter-chart")
+    scatter.scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """(value) => echarts.getInstanceByDom(document.getElementById('scatter-chart'))
+            .convertToPixel({seriesIndex: 0}, value)""",
+        ["v" + PAYLOAD, 1.0 / 6 + 0.1],
+    )
+    box = scatter.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = _tooltip(scatter)
+    expect(tooltip).to_contain_text(f"{PAYLOAD} = v{PAYLOAD}")
+    _assert_shown_as_text(page, tooltip)
+    # The parallel coordinates' line of the PAYLOAD run.
+    parallel.scroll_into_view_if_needed()
+    # Halfway between the first two axes, on the PAYLOAD run's line (the first one).
+    x, y = page.evaluate(
+        """() => {
+            const chart = echarts.getInstanceByDom(document.getElementById('parallel-chart'));
+            const parallel = chart.getModel().getComponent('parallel').coordinateSystem;
+            const value = chart.getOption().series[0].data[0].value;
+            const [a, b] = [parallel.dataToPoint(value[0], 'dim0'), parallel.dataToPoint(value[1], 'dim1')];
+            return [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+        }"""
+    )
+    box = parallel.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = _tooltip(parallel)
+    expect(tooltip).to_have_text(PAYLOAD)
+    _assert_shown_as_text(page, tooltip)
+
+
+def test_a_confusion_matrix_label_in_its_tooltip_is_text(page: Page, seeded: Seeded) -> None:
+    page.goto(f"{seeded.server.url}/runs/{seeded.hostile}/artifacts?path=confusion_matrix.json")
+    matrix = page.locator(".confusion-matrix")
+    expect(matrix).to_have_attribute("data-state", "drawn")
+    matrix.scroll_into_view_if_needed()
+    labels = page.evaluate("() => JSON.parse(document.querySelector('.confusion-matrix').dataset.matrix).labels")
+    hostile = labels.index(PAYLOAD)
+    page.evaluate(
+        """(cell) => {
+            const chart = echarts.getInstanceByDom(document.querySelector('.confusion-matrix'));
+            const [x, y] = chart.convertToPixel({seriesIndex: 0}, cell);
+            chart.dispatchAction({type: 'showTip', x, y});
+        }""",
+        [hostile, hostile],
+    )
+    tooltip = _tooltip(matrix)
+    expect(tooltip).to_contain_text(f"true {PAYLOAD}, predicted {PAYLOAD}: 1")
+    _assert_shown_as_text(page, tooltip)
