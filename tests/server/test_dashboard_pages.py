@@ -24,6 +24,7 @@ from tests.conftest import ThreadedServer, free_port
 import cairn
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import SnapshotFile
+from cairn.server.csp import DASHBOARD_POLICY
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -458,3 +459,13 @@ def test_a_javascript_link_in_a_comment_is_not_a_link(http: httpx.Client, site: 
     text = page(http, f"/runs/{site.alpha}")
     assert 'href="javascript:' not in text.lower()
     assert "[this](javascript:alert(1))" in text
+
+
+def test_html_pages_carry_the_content_security_policy(http: httpx.Client, site: Site) -> None:
+    for url in ("/projects", f"/runs/{site.alpha}", "/runs/no-such-run"):
+        policy = http.get(url).headers["content-security-policy"]
+        assert policy == DASHBOARD_POLICY, url
+        assert "'unsafe-inline'" not in policy.split("script-src ")[1].split(";")[0]
+    docs = http.get("/api/v1/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in docs
+    assert "content-security-policy" not in http.get("/api/v1/projects").headers

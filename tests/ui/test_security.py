@@ -1,14 +1,19 @@
 """The dashboard as a hostile user meets it, in a real Chromium: names that hold HTML stay text
-wherever a chart shows them.
+wherever a chart shows them, and every page works under the Content-Security-Policy.
 
 The payload is an ``<img>`` whose ``onerror`` sets a flag on ``window``: if any place puts a
 name into HTML unescaped, the image is created (and the flag set once its load fails). Each
-test checks both, and that the name was shown as the characters it is.
+test checks both, and that the name was shown as the characters it is. (The policy alone would
+stop the handler, so the tests look at the tooltip's elements, not only at the flag.)
+
+A policy violation is a console error, which fails any browser test (``page`` fixture); the
+tests here also collect ``securitypolicyviolation`` events, to say which directive it was.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,12 +22,18 @@ from playwright.sync_api import Locator, Page, expect
 from tests.ui.conftest import UiServer
 
 import cairn
+from cairn.core.metrics import MetricBatch, MetricColumns
+from cairn.server.csp import DASHBOARD_POLICY
 
 pytestmark = pytest.mark.browser
 
 PROJECT = "hostile"
 PAYLOAD = "<img src=x onerror=window.__xss=1>"
 NAN_STEP = 3
+
+
+MANY = "many"
+MANY_RUNS = 60  # more than a page of the runs table (50)
 
 
 @dataclass
@@ -46,7 +57,25 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     run.log({"loss": math.nan if step == NAN_STEP else 1.0 / (step + 1) + lr}, step=step)
                 run.log_confusion_matrix(["cat", PAYLOAD, "cat"], ["cat", PAYLOAD, PAYLOAD])
                 ids.append(run.id)
+    for i in range(MANY_RUNS):
+        run = ui_server.tracking.create_run(MANY, name=f"run-{i:03d}", config={"i": i})
+        acc = MetricColumns.from_lists("acc", [0], [1_700_000_000_000], [i / 100])
+        ui_server.tracking.log_metrics(run.id, MetricBatch("seed", i, [acc]))
     yield Seeded(ui_server, ids[0], ids[1])
+
+
+@pytest.fixture
+def violations(page: Page) -> Iterator[list[str]]:
+    """The policy violations the pages opened in ``page`` report; the test fails on any."""
+    found: list[str] = []
+    page.expose_function("reportViolation", lambda text: found.append(text))
+    page.add_init_script(
+        """document.addEventListener('securitypolicyviolation',
+            (e) => window.reportViolation(
+                `${e.effectiveDirective} refused ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`))"""
+    )
+    yield found
+    assert found == []
 
 
 def _flagged(page: Page) -> bool:
@@ -82,7 +111,7 @@ def _assert_shown_as_text(page: Page, tooltip: Locator) -> None:
     assert not _flagged(page)
 
 
-def test_a_run_name_in_the_nan_marker_tooltip_is_text(page: Page, seeded: Seeded) -> None:
+def test_a_run_name_in_the_nan_marker_tooltip_is_text(page: Page, seeded: Seeded, violations: list[str]) -> None:
     page.goto(f"{seeded.server.url}/runs/{seeded.hostile}")
     figure = page.locator(".metric-chart[data-key='loss']")
     expect(figure).to_have_attribute("data-state", "drawn")
@@ -161,3 +190,57 @@ def test_a_confusion_matrix_label_in_its_tooltip_is_text(page: Page, seeded: See
     tooltip = _tooltip(matrix)
     expect(tooltip).to_contain_text(f"true {PAYLOAD}, predicted {PAYLOAD}: 1")
     _assert_shown_as_text(page, tooltip)
+
+
+# -- the Content-Security-Policy ---------------------------------------------------------------
+
+
+def test_the_dashboard_works_under_its_content_security_policy(
+    page: Page, seeded: Seeded, violations: list[str]
+) -> None:
+    url = seeded.server.url
+    # Projects: the metric select submits itself (cairn.js, no inline handler).
+    response = page.goto(f"{url}/projects")
+    assert response is not None and response.headers["content-security-policy"] == DASHBOARD_POLICY
+    page.select_option("select[name=metric]", "loss")
+    expect(page).to_have_url(re.compile(r"metric=loss"))
+
+    # The runs table: search, sort and more rows are HTMX swaps.
+    page.goto(f"{url}/projects/{MANY}")
+    rows = page.locator("#runs-table tbody tr[data-run]")
+    expect(rows).to_have_count(50)
+    page.locator("#runs-table tr.load-more button").click()
+    expect(rows).to_have_count(MANY_RUNS)
+    page.fill("#query", "params.i < 5")
+    page.locator("#query").press("Enter")
+    expect(rows).to_have_count(5)
+    page.locator("#runs-table th a", has_text="acc").click()
+    expect(page).to_have_url(re.compile(r"order=metrics\.acc"))
+    expect(rows.first).to_contain_text("run-00")
+
+    # The run page: charts, and notes edited through HTMX.
+    page.goto(f"{url}/runs/{seeded.other}")
+    expect(page.locator(".metric-chart[data-key='loss']")).to_have_attribute("data-state", "drawn")
+    page.locator("#edit-notes").click()
+    page.fill("#notes textarea", "written under the policy")
+    page.locator("#notes button[type=submit]").click()
+    expect(page.locator("#notes-text")).to_have_text("written under the policy")
+
+    # Compare, the artifacts tab, and a tooltip (ECharts' style attributes).
+    page.goto(f"{url}/compare?runs={seeded.hostile},{seeded.other}")
+    expect(page.locator("#parallel-chart")).to_have_attribute("data-state", "drawn")
+    page.goto(f"{url}/runs/{seeded.other}/artifacts?path=confusion_matrix.json")
+    matrix = page.locator(".confusion-matrix")
+    expect(matrix).to_have_attribute("data-state", "drawn")
+    matrix.hover()
+    expect(_tooltip(matrix)).to_contain_text("predicted")
+
+
+def test_swagger_ui_works_under_its_own_policy(ui_server: UiServer, page: Page, violations: list[str]) -> None:
+    response = page.goto(f"{ui_server.url}/api/v1/docs")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    page.wait_for_selector(".opblock", state="visible", timeout=15_000)
+    page.locator(".opblock-summary", has_text="/health").first.click()
+    expect(page.locator(".opblock-body").first).to_be_visible()
