@@ -10,6 +10,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidKey              invalid_key           400
     │   ├── InvalidValue            invalid_value         400
     │   ├── InvalidRequest          invalid_request       400
+    │   ├── InvalidHost             invalid_host          400
     │   ├── InvalidQuery            invalid_query         400
     │   ├── InvalidArtifactPath     invalid_artifact_path 400
     │   ├── DigestMismatch          digest_mismatch       400
@@ -81,6 +82,13 @@ class InvalidRequest(InvalidInput):
     """The request itself is malformed: bad JSON, missing or unknown fields."""
 
     code = "invalid_request"
+
+
+class InvalidHost(InvalidInput):
+    """The request's ``Host`` names a server this one is not (DNS rebinding, or a proxy's name
+    missing from ``--allowed-hosts``)."""
+
+    code = "invalid_host"
 
 
 class InvalidQuery(InvalidInput):

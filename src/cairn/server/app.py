@@ -14,6 +14,7 @@ from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
 from cairn.server.errors import install_error_handlers
+from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
 from cairn.server.routes import artifacts, discussion, health, insight, metrics, projects, runs, snapshots
 from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
@@ -51,6 +52,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     install_error_handlers(app, debug=settings.debug)
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
+    # Middleware added later runs earlier: a request for a host this server is not gets no
+    # further than the host check, and the policy header, added outermost, reaches its page too.
+    app.state.hosts = AllowedHosts(settings.host, settings.allowed_hosts)
+    app.add_middleware(HostCheckMiddleware, hosts=app.state.hosts)
     app.add_middleware(ContentSecurityPolicyMiddleware)
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id;
