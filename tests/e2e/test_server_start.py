@@ -1,12 +1,15 @@
-"""``cairn server`` refuses to start where serving would be unsafe or wrong, and says why."""
+"""``cairn server`` refuses to start where serving would be unsafe or wrong, and says why; and
+starts where it should, on every way of writing a loopback address."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cairn.store.sql import SqlStore
@@ -37,3 +40,31 @@ def test_a_store_at_an_unknown_schema_revision_stops_the_start(tmp_path: Path) -
     assert "cairn db upgrade" in result.stderr
     assert "ffff_from_a_newer_cairn" in result.stderr
     assert "Cairn is serving" not in result.stdout
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
+@pytest.mark.parametrize("host", ["[::1]", "::1"])
+def test_the_ipv6_loopback_is_served_bracketed_or_bare(tmp_path: Path, host: str) -> None:
+    command = [sys.executable, "-m", "cairn", "server", "--port", "0", "--host", host]
+    command += ["--store", str(tmp_path / "cairn.db"), "--blobs", str(tmp_path / "blobs")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            line = process.stdout.readline()
+            assert line.startswith("Cairn is serving http://[::1]:"), line
+            url = line.split()[3]
+            # The Host header is "[::1]:PORT": the host check takes it for the bound address.
+            response = httpx.get(f"{url}/api/v1/projects", timeout=30)
+            assert response.status_code == 200, response.text
+        finally:
+            process.terminate()
+            process.wait(30)

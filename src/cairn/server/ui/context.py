@@ -9,13 +9,13 @@ colleagues, not a security boundary, until authentication replaces it.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from urllib.parse import unquote, urlsplit
 
 from fastapi import Request
 
 from cairn.core import limits
+from cairn.core.addresses import is_loopback
 from cairn.core.errors import InvalidValue, PermissionDenied
 from cairn.server.hosts import AllowedHosts
 from cairn.service.policy import Principal
@@ -32,11 +32,7 @@ def viewer_name(request: Request) -> str:
             return limits.check_name(name, "name")
         except InvalidValue:
             pass
-    host = request.app.state.settings.host
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = host == "localhost"
+    local = is_loopback(request.app.state.settings.host)
     return Principal.local_user().name if local else "anonymous"
 
 
