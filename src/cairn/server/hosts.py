@@ -96,7 +96,8 @@ class HostCheckMiddleware:
         self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.hosts.any or scope["path"] in EXEMPT_PATHS:
+        # Only HTTP: Cairn serves no websockets (one would need a close frame, not a response).
+        if scope["type"] != "http" or self.hosts.any or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
