@@ -32,6 +32,7 @@ from cairn.core.errors import (
     DigestMismatch,
     DuplicateRun,
     InvalidArtifactPath,
+    InvalidHost,
     InvalidInput,
     InvalidKey,
     InvalidPageToken,
@@ -68,6 +69,7 @@ ERROR_TABLE: list[tuple[type[CairnError], type[Exception], str, int]] = [
     (InvalidValue, InvalidInput, "invalid_value", 400),
     (InvalidRequest, InvalidInput, "invalid_request", 400),
     (InvalidPageToken, InvalidRequest, "invalid_page_token", 400),
+    (InvalidHost, InvalidInput, "invalid_host", 400),
     (InvalidQuery, InvalidInput, "invalid_query", 400),
     (InvalidArtifactPath, InvalidInput, "invalid_artifact_path", 400),
     (DigestMismatch, InvalidInput, "digest_mismatch", 400),
@@ -402,7 +404,7 @@ class _BrokenStore(SqlStore):
 async def _get_in_process(app: Any, path: str) -> httpx.Response:
     # raise_app_exceptions=False: Starlette re-raises after answering 500; we want the answer.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cairn.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         return await client.get(path)
 
 

@@ -43,3 +43,6 @@ class ServerSettings:
     #: Hand clients presigned S3 URLs for the parts of large uploads, so the bytes go straight
     #: to S3; the server then reads them back once to check their digest.
     presign_uploads: bool = False
+    #: Host names the server answers to besides the address it listens on and loopback (a
+    #: proxy's name; ``*.example.com`` for subdomains, ``*`` for any): see server/hosts.py.
+    allowed_hosts: tuple[str, ...] = ()

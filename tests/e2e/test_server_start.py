@@ -1,12 +1,17 @@
-"""``cairn server`` refuses to start where serving would be unsafe or wrong, and says why."""
+"""``cairn server`` refuses to start where serving would be unsafe or wrong, and says why; and
+starts where it should, on every way of writing a loopback address."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cairn.store.sql import SqlStore
@@ -37,3 +42,45 @@ def test_a_store_at_an_unknown_schema_revision_stops_the_start(tmp_path: Path) -
     assert "cairn db upgrade" in result.stderr
     assert "ffff_from_a_newer_cairn" in result.stderr
     assert "Cairn is serving" not in result.stdout
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _serving(tmp_path: Path, *args: str) -> Iterator[str]:
+    """``cairn server ARGS`` running; yields the address it announces."""
+    command = [sys.executable, "-m", "cairn", "server", "--port", "0", *args]
+    command += ["--store", str(tmp_path / "cairn.db"), "--blobs", str(tmp_path / "blobs")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("Cairn is serving http://"), line
+            yield line.split()[3]
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
+@pytest.mark.parametrize("host", ["[::1]", "::1"])
+def test_the_ipv6_loopback_is_served_bracketed_or_bare(tmp_path: Path, host: str) -> None:
+    with _serving(tmp_path, "--host", host) as url:
+        assert url.startswith("http://[::1]:")
+        # The Host header is "[::1]:PORT": the host check takes it for the bound address.
+        response = httpx.get(f"{url}/api/v1/projects", timeout=30)
+        assert response.status_code == 200, response.text
+
+
+def test_allowed_hosts_name_the_hosts_answered_besides_loopback(tmp_path: Path) -> None:
+    with _serving(tmp_path, "--allowed-hosts", "cairn.example.com,*.internal") as url:
+        for host, status in (("cairn.example.com", 200), ("a.internal", 200), ("evil.example", 400)):
+            response = httpx.get(f"{url}/api/v1/projects", headers={"Host": host}, timeout=30)
+            assert response.status_code == status, host

@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from tests.conftest import ThreadedServer, free_port
 import cairn
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import SnapshotFile
+from cairn.server.csp import DASHBOARD_POLICY
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -30,6 +32,8 @@ from cairn.store.sql import SqlStore
 
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
+#: Text that leaves a double-quoted attribute if a quote is not escaped.
+ATTRIBUTE_XSS = '" onmouseover="alert(2)'
 #: A 1×1 transparent PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -45,6 +49,7 @@ class Site:
     gamma: str
     xss_run: str
     other_xss_run: str
+    xss_files_run: str  # a confusion matrix and a dataset whose labels and columns are XSS
 
 
 def _run_link(name: str) -> str:
@@ -93,6 +98,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     run.log_confusion_matrix(["cat", "dog", "dog"], ["cat", "dog", "cat"], labels=["cat", "dog"])
                     run.log_dataset(files / "data.csv", "toy-data", context="train")
                 runs[name] = run.id
+        # Labels and column names land in data-* attributes (JSON) and in table cells.
+        (files / "hostile.csv").write_text(f'"{ATTRIBUTE_XSS}",x\n1,2\n')
+        with cairn.init(XSS, name="files", uri=settings.store_uri) as run:
+            run.log_confusion_matrix([XSS, ATTRIBUTE_XSS], [XSS, XSS])
+            run.log_dataset(files / "hostile.csv", XSS, context=XSS)
+            runs["xss-files"] = run.id
 
     tracking = TrackingService(
         SqlStore(settings.store_uri), Principal("tester"), blobs=LocalBlobStore(Path(settings.blobs_uri))
@@ -116,7 +127,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         other = tracking.create_run(XSS, name="plain", config={"p": "q"})
         tracking.add_comment(xss.id, XSS)
         with ThreadedServer(settings) as server:
-            yield Site(server.url, runs["alpha"], runs["beta"], runs["gamma"], xss.id, other.id)
+            yield Site(server.url, runs["alpha"], runs["beta"], runs["gamma"], xss.id, other.id, runs["xss-files"])
     finally:
         tracking.close()
 
@@ -409,10 +420,13 @@ def test_nothing_typed_reaches_the_html_unescaped(http: httpx.Client, site: Site
         f"/runs/{site.xss_run}/artifacts",
         f"/runs/{site.xss_run}/datasets",
         f"/compare?runs={site.xss_run}&runs={site.other_xss_run}",
+        f"/runs/{site.xss_files_run}/artifacts?path=confusion_matrix.json",
+        f"/runs/{site.xss_files_run}/datasets",
     ]
     for url in urls:
         text = page(http, url)
         assert "<script>alert(1)" not in text, url
+        assert _handlers_and_inline_scripts(text) == [], url
         assert "<b>key</b>" not in text, url
         assert ESCAPED_XSS in text or "\\u003cscript\\u003e" in text, url
     overview = page(http, f"/runs/{site.xss_run}")
@@ -420,7 +434,38 @@ def test_nothing_typed_reaches_the_html_unescaped(http: httpx.Client, site: Site
     assert "<strong>bold</strong>" in overview  # the notes' markdown still renders
 
 
+class _Markup(HTMLParser):
+    """Collects what would run in a browser: on* attributes and scripts that are neither files
+    nor JSON data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found += [f"<{tag} {name}=…>" for name, _ in attrs if name.startswith("on")]
+        kept = dict(attrs)
+        if tag == "script" and "src" not in kept and kept.get("type") != "application/json":
+            self.found.append("inline <script>")
+
+
+def _handlers_and_inline_scripts(text: str) -> list[str]:
+    parser = _Markup()
+    parser.feed(text)
+    return parser.found
+
+
 def test_a_javascript_link_in_a_comment_is_not_a_link(http: httpx.Client, site: Site) -> None:
     text = page(http, f"/runs/{site.alpha}")
     assert 'href="javascript:' not in text.lower()
     assert "[this](javascript:alert(1))" in text
+
+
+def test_html_pages_carry_the_content_security_policy(http: httpx.Client, site: Site) -> None:
+    for url in ("/projects", f"/runs/{site.alpha}", "/runs/no-such-run"):
+        policy = http.get(url).headers["content-security-policy"]
+        assert policy == DASHBOARD_POLICY, url
+        assert "'unsafe-inline'" not in policy.split("script-src ")[1].split(";")[0]
+    docs = http.get("/api/v1/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in docs
+    assert "content-security-policy" not in http.get("/api/v1/projects").headers

@@ -311,3 +311,37 @@ def test_a_form_posted_from_another_site_is_refused(ada: httpx.Client, tracking:
     own = ada.post(f"/runs/{run.id}/comments", data={"body": "from here"}, headers={"Origin": f"http://{host}"})
     redirected(own, f"/runs/{run.id}#comments")
     assert [c.body for c in tracking.list_comments(run.id)][-1] == "from here"
+
+
+def test_a_rebound_name_may_neither_write_nor_read(ada: httpx.Client, tracking: TrackingService, run: Run) -> None:
+    """DNS rebinding: evil.example resolves to this server, so the browser sends the page's
+    requests here with that Host and a matching Origin."""
+    port = ada.base_url.port
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    response = ada.post(f"/runs/{run.id}/notes", data={"notes": "rebound"}, headers=rebound)
+    assert "invalid_host" in error_page(response, 400)
+    assert tracking.get_run(run.id).notes == ""
+    read = ada.get(f"/api/v1/runs/{run.id}", headers=rebound)
+    assert (read.status_code, read.json()["error"]["code"]) == (400, "invalid_host")
+    assert ada.get("/health", headers=rebound).status_code == 200  # reveals nothing
+
+
+def test_a_form_from_another_port_of_localhost_is_refused(
+    ada: httpx.Client, tracking: TrackingService, run: Run
+) -> None:
+    """Another local web app (a notebook, a dev server) is another site, though its host is allowed."""
+    port = ada.base_url.port
+    other = ada.post(
+        f"/runs/{run.id}/notes",
+        data={"notes": "from another app"},
+        headers={"Host": f"localhost:{port}", "Origin": f"http://localhost:{port + 1}"},
+    )
+    assert "may not write here" in error_page(other, 403)
+    assert tracking.get_run(run.id).notes == ""
+    same = ada.post(
+        f"/runs/{run.id}/notes",
+        data={"notes": "from here"},
+        headers={"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"},
+    )
+    assert same.status_code == 303
+    assert tracking.get_run(run.id).notes == "from here"

@@ -5,10 +5,28 @@ from __future__ import annotations
 import click
 
 from cairn.cli.options import store_options
-from cairn.core.addresses import is_loopback
+from cairn.core.addresses import bare_host, is_loopback
 from cairn.core.errors import CairnError
 from cairn.server.serve import serve
 from cairn.settings import DEFAULT_PORT, ServerSettings, default_blobs_uri, default_store_uri
+
+
+def _host_names(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--allowed-hosts a,b --allowed-hosts c`` as ``("a", "b", "c")``."""
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+
+
+allowed_hosts_option = click.option(
+    "--allowed-hosts",
+    metavar="NAMES",
+    multiple=True,
+    callback=_host_names,
+    help=(
+        "Host names to answer besides the listening address and localhost, comma-separated or "
+        "repeated: a proxy's name, *.example.com for its subdomains, * for any. Requests for other "
+        "hosts are refused (DNS rebinding)."
+    ),
+)
 
 
 def _announce(address: str) -> None:
@@ -55,6 +73,7 @@ def _announce(address: str) -> None:
     is_flag=True,
     help="Allow listening on a non-loopback address although authentication is not enabled.",
 )
+@allowed_hosts_option
 @click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
 def server_command(
     store_uri: str,
@@ -66,6 +85,7 @@ def server_command(
     port: int,
     workers: int,
     insecure_no_auth: bool,
+    allowed_hosts: tuple[str, ...],
     debug: bool,
 ) -> None:
     """Run the tracking server for a team.
@@ -74,6 +94,7 @@ def server_command(
     with CAIRN_URI=http://HOST:PORT. Until authentication exists it listens on loopback only,
     unless --insecure-no-auth says a proxy in front of it authenticates users.
     """
+    host = bare_host(host)  # --host [::1] as a URL writes it; the socket and checks take ::1
     if not is_loopback(host) and not insecure_no_auth:
         raise click.UsageError(
             f"refusing to listen on {host} without authentication: anyone who can reach it could "
@@ -89,6 +110,7 @@ def server_command(
         host=host,
         port=port,
         workers=workers,
+        allowed_hosts=allowed_hosts,
         debug=debug,
     )
     _serve(settings)
@@ -103,13 +125,18 @@ def server_command(
     type=click.IntRange(0, 65535),
     help="Port to listen on, on 127.0.0.1.",
 )
-def ui_command(port: int) -> None:
+@allowed_hosts_option
+def ui_command(port: int, allowed_hosts: tuple[str, ...]) -> None:
     """Serve the embedded store's dashboard on 127.0.0.1.
 
     The dashboard and API over the store in $CAIRN_HOME, where cairn.init() logs by default, at
     http://127.0.0.1:PORT and for this machine only.
     """
-    _serve(ServerSettings(store_uri=default_store_uri(), blobs_uri=default_blobs_uri(), port=port))
+    _serve(
+        ServerSettings(
+            store_uri=default_store_uri(), blobs_uri=default_blobs_uri(), port=port, allowed_hosts=allowed_hosts
+        )
+    )
 
 
 def _serve(settings: ServerSettings) -> None:

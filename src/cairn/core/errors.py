@@ -11,6 +11,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidValue            invalid_value         400
     │   ├── InvalidRequest          invalid_request       400
     │   │   └── InvalidPageToken    invalid_page_token    400
+    │   ├── InvalidHost             invalid_host          400
     │   ├── InvalidQuery            invalid_query         400
     │   ├── InvalidArtifactPath     invalid_artifact_path 400
     │   ├── DigestMismatch          digest_mismatch       400
@@ -89,6 +90,13 @@ class InvalidPageToken(InvalidRequest):
     made for another query, order or project."""
 
     code = "invalid_page_token"
+
+
+class InvalidHost(InvalidInput):
+    """The request's ``Host`` names a server this one is not (DNS rebinding, or a proxy's name
+    missing from ``--allowed-hosts``)."""
+
+    code = "invalid_host"
 
 
 class InvalidQuery(InvalidInput):

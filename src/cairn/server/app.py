@@ -11,7 +11,10 @@ from cairn.blobs.base import BlobStore
 from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
 from cairn.server.body_limit import BodyLimitMiddleware
+from cairn.server.csp import HEADER as CSP_HEADER
+from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
 from cairn.server.errors import install_error_handlers
+from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
 from cairn.server.routes import artifacts, discussion, health, insight, metrics, projects, runs, snapshots
 from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
@@ -49,6 +52,11 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     install_error_handlers(app, debug=settings.debug)
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
+    # Middleware added later runs earlier: a request for a host this server is not gets no
+    # further than the host check, and the policy header, added outermost, reaches its page too.
+    app.state.hosts = AllowedHosts(settings.host, settings.allowed_hosts)
+    app.add_middleware(HostCheckMiddleware, hosts=app.state.hosts)
+    app.add_middleware(ContentSecurityPolicyMiddleware)
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id;
     # discussion before projects: /projects/{name:path} would take /projects/NAME/views.
@@ -71,13 +79,16 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{API_PREFIX}/openapi.json",
             title="Cairn API",
             swagger_js_url=f"{API_PREFIX}/docs-assets/swagger-ui-bundle.js",
             swagger_css_url=f"{API_PREFIX}/docs-assets/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs-assets/favicon-32x32.png",
         )
+        # FastAPI starts Swagger UI with an inline script: this page allows that one, by hash.
+        page.headers[CSP_HEADER] = with_inline_scripts(bytes(page.body).decode())
+        return page
 
     install_dashboard(app)
     return app

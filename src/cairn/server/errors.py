@@ -27,13 +27,17 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def error_response(request: Request, exc: CairnError) -> Response:
+    """Dashboard URLs answer errors with a page a person can read; API URLs with the envelope."""
+    if wants_page(request):
+        return cairn_error_page(request, exc)
+    return JsonResponse(exc.to_envelope(), status_code=exc.http_status)
+
+
 def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
-    # Dashboard URLs answer errors with a page a person can read; API URLs with the envelope.
     @app.exception_handler(CairnError)
     async def _cairn_error(request: Request, exc: CairnError) -> Response:
-        if wants_page(request):
-            return cairn_error_page(request, exc)
-        return JsonResponse(exc.to_envelope(), status_code=exc.http_status)
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

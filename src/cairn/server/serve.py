@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cairn.core.addresses import bare_host
 from cairn.core.errors import InvalidRequest
 from cairn.settings import ServerSettings
 
@@ -25,6 +26,7 @@ _RESTART_PAUSE_S = 1.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
+    host = bare_host(host)  # "[::1]" is how URLs write ::1; the socket wants the address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -9,18 +9,20 @@ colleagues, not a security boundary, until authentication replaces it.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from urllib.parse import unquote, urlsplit
 
 from fastapi import Request
 
 from cairn.core import limits
+from cairn.core.addresses import is_loopback
 from cairn.core.errors import InvalidValue, PermissionDenied
+from cairn.server.hosts import AllowedHosts
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
 VIEWER_COOKIE = "cairn_viewer"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def viewer_name(request: Request) -> str:
@@ -30,11 +32,7 @@ def viewer_name(request: Request) -> str:
             return limits.check_name(name, "name")
         except InvalidValue:
             pass
-    host = request.app.state.settings.host
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = host == "localhost"
+    local = is_loopback(request.app.state.settings.host)
     return Principal.local_user().name if local else "anonymous"
 
 
@@ -54,10 +52,25 @@ def same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None or origin == "null" and request.headers.get("sec-fetch-site") in (None, "same-origin"):
         return
-    # Host and port only: behind a proxy that ends TLS the scheme the server sees may differ.
+    # The Origin's host must be one the server answers to (not merely the request's own Host,
+    # which a DNS-rebinding page chooses), and on that host the same port: another port of
+    # localhost is another site. A proxy's listed name is exempt from the port, since the
+    # proxy, not this server, picks the port the browser sees. The scheme is not compared:
+    # behind a proxy that ends TLS the scheme the server sees may differ.
+    hosts: AllowedHosts = request.app.state.hosts
     host = request.headers.get("host", request.url.netloc)
-    if urlsplit(origin).netloc != host:
+    origin_name, origin_port = _host_and_port(origin)
+    host_port = _host_and_port(f"{request.url.scheme}://{host}")[1]
+    if not hosts.allows(origin_name) or not hosts.is_listed(origin_name) and origin_port != host_port:
         raise PermissionDenied(f"a form from {origin} may not write here; open the dashboard at {host} itself")
+
+
+def _host_and_port(url: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        return parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is no number: no host either
+        return None, None
 
 
 def now_ms() -> int:

@@ -98,6 +98,9 @@
     if (target.id === "only-differences") {
       document.getElementById("diff-table").classList.toggle("only-diff", target.checked);
     }
+    // A select that applies at once (the projects page's metric and goal); no inline onchange,
+    // so the Content-Security-Policy can forbid inline script.
+    if (target.matches("[data-submit-on-change]")) target.form.requestSubmit();
   });
 
   function onLoad(root) {

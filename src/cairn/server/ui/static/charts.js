@@ -181,7 +181,7 @@
           symbolRotate: (_, params) => (params.data.kind === "-inf" ? 180 : 0),
           symbolSize: 9,
           itemStyle: { borderWidth: 2 },
-          tooltip: { trigger: "item", formatter: (p) => `${p.data.run}: ${p.data.kind} at step ${p.data.step}` },
+          tooltip: { trigger: "item", formatter: (p) => html`${p.data.run}: ${p.data.kind} at step ${p.data.step}` },
         });
       }
       const timeAxis = settings.xAxis === "time";
@@ -276,6 +276,17 @@
     }
   }
 
+  // ECharts writes a formatter's result into the tooltip with innerHTML. Every formatter builds
+  // its HTML with this tag, which escapes each interpolated value: names, keys and labels are
+  // the user's data, and a run named "<img onerror=…>" must show as those characters. Only the
+  // template's literal text (a <br>) is markup.
+  function html(strings, ...values) {
+    return strings.reduce((out, text, i) => out + escapeHtml(values[i - 1]) + text);
+  }
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
   function fmt(v) {
     if (typeof v !== "number") return String(v);
     if (v === 0) return "0";
@@ -348,7 +359,7 @@
         animation: false, backgroundColor: "transparent",
         parallel: { left: 40, right: 60, top: 40, bottom: 24 },
         parallelAxis,
-        tooltip: { trigger: "item", formatter: (p) => escapeHtml(p.name) },
+        tooltip: { trigger: "item", formatter: (p) => html`${p.name}` },
         series: [{ type: "parallel", lineStyle: { width: 2, opacity: 0.85 },
           data: runs.map((r, i) => ({ name: r.name, value: columns.map((c) => { const v = c.get(r); return v == null ? null : typeof v === "number" ? v : String(v); }), lineStyle: { color: PALETTE[i % PALETTE.length] } })) }],
       }, { notMerge: true });
@@ -361,7 +372,7 @@
       scatter.setOption({
         animation: false, backgroundColor: "transparent",
         grid: { left: 60, right: 20, top: 36, bottom: 50 },
-        tooltip: { trigger: "item", formatter: (p) => `${escapeHtml(p.data.name)}<br>${escapeHtml(x)} = ${escapeHtml(String(p.data.value[0]))}<br>${escapeHtml(y)} = ${fmt(p.data.value[1])}` },
+        tooltip: { trigger: "item", formatter: (p) => html`${p.data.name}<br>${x} = ${p.data.value[0]}<br>${y} = ${fmt(p.data.value[1])}` },
         xAxis: { ...xAxis, nameLocation: "middle", nameGap: 28 },
         yAxis: { type: "value", scale: true, name: y },
         series: [{ type: "scatter", symbolSize: 12,
@@ -395,7 +406,7 @@
     const chart = echarts.init(box, dark() ? "dark" : null);
     chart.setOption({
       animation: false, backgroundColor: "transparent",
-      tooltip: { formatter: (p) => `true ${escapeHtml(data.labels[p.value[1]])}, predicted ${escapeHtml(data.labels[p.value[0]])}: ${p.value[2]}` },
+      tooltip: { formatter: (p) => html`true ${data.labels[p.value[1]]}, predicted ${data.labels[p.value[0]]}: ${p.value[2]}` },
       grid: { left: 80, right: 30, top: 20, bottom: 70 },
       xAxis: { type: "category", data: data.labels, name: "predicted", nameLocation: "middle", nameGap: 30 },
       yAxis: { type: "category", data: data.labels, inverse: true, name: "true", nameLocation: "middle", nameGap: 50 },
@@ -405,9 +416,6 @@
     box.dataset.state = "drawn";
   }
 
-  function escapeHtml(text) {
-    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-  }
 
   function onLoad(root) {
     setUpControls();
