@@ -122,11 +122,11 @@ class Run:
         if step is None:
             step = self._next_step
         # A bad step or timestamp must raise here: in the writer it would sink a whole batch.
-        if type(step) is not int or not limits.MIN_STEP <= step <= limits.MAX_STEP:
+        if type(step) is not int or not limits.MIN_INT64 <= step <= limits.MAX_INT64:
             step = limits.check_step(step)
         if timestamp is None:
             timestamp = time.time_ns() // 1_000_000
-        elif type(timestamp) is not int or not 0 <= timestamp <= limits.MAX_STEP:
+        elif type(timestamp) is not int or not 0 <= timestamp <= limits.MAX_INT64:
             timestamp = _as_timestamp(timestamp)
         values = dict(data)  # the caller may reuse its dict for the next step
         for key, value in values.items():

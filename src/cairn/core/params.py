@@ -16,7 +16,7 @@ import orjson
 
 from cairn.core.entities import ParamValue
 from cairn.core.errors import InvalidValue
-from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP, check_key
+from cairn.core.limits import MAX_INT64, MAX_PARAM_VALUE_LENGTH, MIN_INT64, check_key
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, ParamValue]:
@@ -55,7 +55,7 @@ def typed_param_value(key: str, value: Any) -> ParamValue:
     if isinstance(typed, str) and "\x00" in typed:
         # PostgreSQL cannot store NUL in text.
         raise InvalidValue(f"param {key!r} contains a NUL character", details={"key": key})
-    if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_STEP <= typed <= MAX_STEP:
+    if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_INT64 <= typed <= MAX_INT64:
         # Signed 64 bits, like steps: what JSON (orjson) carries, so every backend agrees.
         raise InvalidValue(f"param {key!r} is an integer beyond 64 bits; log it as a string", details={"key": key})
     return typed

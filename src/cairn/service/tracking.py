@@ -238,8 +238,6 @@ class TrackingService(ArtifactRules, DiscussionRules):
         batch.check()
         if not batch.client_id or len(batch.client_id) > 64:
             raise InvalidRequest("client_id must be 1 to 64 characters")
-        if batch.seq < 0:
-            raise InvalidRequest("seq must not be negative")
         self._writable_run(run_id, Action.WRITE, allow_ended=False)
         return self.store.log_metrics(run_id, batch)
 
