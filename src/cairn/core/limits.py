@@ -25,6 +25,9 @@ MAX_ITEMS_PER_REQUEST = 10_000
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_PAGE_SIZE = 10_000
 MAX_HISTORY_POINTS = 10_000_000
+#: Levels of nesting in a config: ``{"a": {"b": [1]}}`` is 3 deep (mappings, lists and tuples
+#: all count). Far above what configs use; it keeps a hostile one from overflowing the stack.
+MAX_CONFIG_DEPTH = 64
 #: Characters of a comment's body.
 MAX_COMMENT_LENGTH = 20_000
 #: Characters of a saved view's name.
