@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Sized
 
 from cairn.core.errors import InvalidInput, InvalidKey, InvalidRequest, InvalidValue
 
@@ -132,6 +133,16 @@ def check_step(value: object) -> int:
 def check_timestamp(value: object) -> int:
     """Milliseconds since the Unix epoch: a non-negative 64-bit integer."""
     return check_int64(value, "timestamp", minimum=0)
+
+
+def check_item_count(items: Sized, what: str) -> None:
+    """At most :data:`MAX_ITEMS_PER_REQUEST` params or tags in one request, however they arrive
+    (a run's config at creation, params or tags logged later); ``what`` names them."""
+    if len(items) > MAX_ITEMS_PER_REQUEST:
+        raise InvalidRequest(
+            f"at most {MAX_ITEMS_PER_REQUEST} {what} per request, got {len(items)}",
+            details={"limit": MAX_ITEMS_PER_REQUEST, "count": len(items)},
+        )
 
 
 def check_page_size(limit: int) -> int:
