@@ -9,7 +9,7 @@ import pytest
 
 from cairn.core.entities import MetricSummary, RunStatus, RunUpdate
 from cairn.core.errors import RunNotActive, RunNotFound
-from cairn.core.limits import MAX_STEP, MIN_STEP
+from cairn.core.limits import MAX_INT64, MIN_INT64
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.service.interface import Tracking
 
@@ -112,8 +112,8 @@ def test_float64_values_round_trip_bit_for_bit(tracking: Tracking) -> None:
 
 def test_extreme_steps_and_timestamps_round_trip(tracking: Tracking) -> None:
     run = tracking.create_run("p")
-    steps = np.array([MIN_STEP, -1, 0, 1, 2**53 + 1, MAX_STEP], dtype=np.int64)
-    timestamps = np.array([0, 1, 2, 3, 2**62, MAX_STEP], dtype=np.int64)
+    steps = np.array([MIN_INT64, -1, 0, 1, 2**53 + 1, MAX_INT64], dtype=np.int64)
+    timestamps = np.array([0, 1, 2, 3, 2**62, MAX_INT64], dtype=np.int64)
     values = np.arange(6, dtype=np.float64)
     sent = MetricColumns.from_lists("s", steps.tolist(), timestamps.tolist(), values.tolist())
     tracking.log_metrics(run.id, batch(sent))
@@ -121,7 +121,7 @@ def test_extreme_steps_and_timestamps_round_trip(tracking: Tracking) -> None:
     assert history.steps.tolist() == steps.tolist()
     assert history.timestamps.tolist() == timestamps.tolist()
     summary = _summary(tracking, run.id, "s")
-    assert (summary.last_step, summary.last, summary.last_timestamp) == (MAX_STEP, 5.0, MAX_STEP)
+    assert (summary.last_step, summary.last, summary.last_timestamp) == (MAX_INT64, 5.0, MAX_INT64)
 
 
 def test_summary_with_out_of_order_steps(tracking: Tracking) -> None:

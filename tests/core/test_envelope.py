@@ -9,7 +9,7 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cairn.core.limits import MAX_STEP, MIN_STEP
+from cairn.core.limits import MAX_INT64, MIN_INT64
 from cairn.core.metrics import envelope_indices
 
 FAST = settings(max_examples=50, deadline=None)
@@ -21,7 +21,7 @@ values_strategy = st.floats(allow_nan=True, allow_infinity=True, width=64)
 def series(draw: st.DrawFn, *, wide: bool = False) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     n = draw(st.integers(min_value=1, max_value=300))
     if wide:
-        steps = draw(st.lists(st.integers(MIN_STEP, MAX_STEP), min_size=n, max_size=n))
+        steps = draw(st.lists(st.integers(MIN_INT64, MAX_INT64), min_size=n, max_size=n))
     else:
         start = draw(st.integers(-1_000, 1_000))
         gaps = draw(st.lists(st.integers(0, 50), min_size=n, max_size=n))
@@ -121,9 +121,9 @@ def test_empty_input_and_no_buckets() -> None:
 def test_step_differences_beyond_int64() -> None:
     # A regression: offsets from the first step used to overflow int64 and drop extremes.
     rng = np.random.default_rng(0)
-    steps = np.sort(rng.integers(MIN_STEP, MAX_STEP, size=40, dtype=np.int64, endpoint=True))
+    steps = np.sort(rng.integers(MIN_INT64, MAX_INT64, size=40, dtype=np.int64, endpoint=True))
     values = rng.normal(size=40)
     for buckets in (1, 3, 7):
         _check_envelope(steps, values, buckets)
-    edges = np.array([MIN_STEP, -1, 0, MAX_STEP], dtype=np.int64)
+    edges = np.array([MIN_INT64, -1, 0, MAX_INT64], dtype=np.int64)
     assert envelope_indices(edges, np.array([3.0, -3.0, 9.0, 0.0]), 1).tolist() == [0, 1, 2, 3]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from cairn.core.entities import ParamValue
 from cairn.core.errors import InvalidValue
 from cairn.core.fingerprint import canonical_value, check_fingerprint, fingerprint
-from cairn.core.limits import MAX_STEP, MIN_STEP
+from cairn.core.limits import MAX_INT64, MIN_INT64
 from cairn.core.params import flatten_config, same_param_value
 
 FAST = settings(max_examples=200, deadline=None)
@@ -27,7 +27,7 @@ keys = st.text(min_size=1, max_size=6)
 small = st.sampled_from([0, 1, 2, -1, 0.0, -0.0, 1.0, 2.0, 0.1, 0.5, True, False, None, "", "1", "a", math.nan])
 values = st.one_of(
     small,
-    st.integers(MIN_STEP, MAX_STEP),
+    st.integers(MIN_INT64, MAX_INT64),
     st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.booleans(),
     st.text(max_size=5),

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from cairn.core.errors import InvalidKey, InvalidRequest, InvalidValue
 from cairn.core.limits import (
+    MAX_INT64,
     MAX_KEY_LENGTH,
     MAX_PAGE_SIZE,
     MAX_POINTS_PER_BATCH,
-    MAX_STEP,
-    MIN_STEP,
+    MIN_INT64,
     check_key,
     check_metric_value,
     check_name,
@@ -68,14 +68,14 @@ def test_metric_values() -> None:
 
 
 def test_steps_and_timestamps() -> None:
-    assert check_step(MIN_STEP) == MIN_STEP
-    assert check_step(MAX_STEP) == MAX_STEP
+    assert check_step(MIN_INT64) == MIN_INT64
+    assert check_step(MAX_INT64) == MAX_INT64
     assert check_step(np.int32(7)) == 7
-    for bad in (MAX_STEP + 1, MIN_STEP - 1, 1.0, True, "3", None):
+    for bad in (MAX_INT64 + 1, MIN_INT64 - 1, 1.0, True, "3", None):
         with pytest.raises(InvalidValue):
             check_step(bad)
     assert check_timestamp(0) == 0
-    for bad_time in (-1, 1.5, True, MAX_STEP + 1):
+    for bad_time in (-1, 1.5, True, MAX_INT64 + 1):
         with pytest.raises(InvalidValue):
             check_timestamp(bad_time)
 

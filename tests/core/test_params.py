@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cairn.core.entities import ParamValue
 from cairn.core.errors import InvalidKey, InvalidValue
-from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP
+from cairn.core.limits import MAX_CONFIG_DEPTH, MAX_INT64, MAX_PARAM_VALUE_LENGTH, MIN_INT64
 from cairn.core.params import (
     decode_param,
     encode_param,
@@ -29,7 +29,7 @@ FAST = settings(max_examples=50, deadline=None)
 param_values = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(MIN_STEP, MAX_STEP),
+    st.integers(MIN_INT64, MAX_INT64),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=50).filter(lambda s: "\x00" not in s),
 )
@@ -93,9 +93,9 @@ def test_value_limits() -> None:
         typed_param_value("k", ["x" * MAX_PARAM_VALUE_LENGTH])
     with pytest.raises(InvalidValue):
         typed_param_value("k", "nul\x00inside")
-    assert typed_param_value("k", MAX_STEP) == MAX_STEP
-    assert typed_param_value("k", MIN_STEP) == MIN_STEP
-    for too_big in (MAX_STEP + 1, MIN_STEP - 1, 10**400):
+    assert typed_param_value("k", MAX_INT64) == MAX_INT64
+    assert typed_param_value("k", MIN_INT64) == MIN_INT64
+    for too_big in (MAX_INT64 + 1, MIN_INT64 - 1, 10**400):
         with pytest.raises(InvalidValue):
             typed_param_value("k", too_big)
 
@@ -162,3 +162,46 @@ def test_flat_configs_stay_as_they_are(config: dict[str, Any]) -> None:
     assert all(_identical(flat[k], config[k]) for k in config)
     again = flatten_config(flat)
     assert all(_identical(again[k], flat[k]) for k in flat)
+
+
+# -- nesting depth ---------------------------------------------------------------------------
+
+
+def _nested(depth: int, leaf: Any = 1, *, container: str = "dict") -> Any:
+    """A value ``depth`` levels deep: {"a": {"a": ... leaf}} or [[... leaf]]."""
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value} if container == "dict" else [value]
+    return value
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+def test_a_config_nested_ten_thousand_deep_is_invalid_value_not_a_recursion_error(container: str) -> None:
+    config = {"top": _nested(10_000, container=container)}
+    with pytest.raises(InvalidValue, match=f"nested more than {MAX_CONFIG_DEPTH} levels") as raised:
+        flatten_config(config)
+    assert raised.value.details["limit"] == MAX_CONFIG_DEPTH
+
+
+def test_the_depth_limit_counts_mappings_lists_and_tuples_alike() -> None:
+    # {"a": ...} at the top is one level; each further dict, list or tuple is one more.
+    at_limit = _nested(MAX_CONFIG_DEPTH)
+    assert len(flatten_config(at_limit)) == 1
+    assert flatten_config({"a": _nested(MAX_CONFIG_DEPTH - 1, container="list")}) == {
+        "a": "[" * (MAX_CONFIG_DEPTH - 1) + "1" + "]" * (MAX_CONFIG_DEPTH - 1)
+    }
+    for past in (
+        _nested(MAX_CONFIG_DEPTH + 1),
+        {"a": _nested(MAX_CONFIG_DEPTH, container="list")},
+        _nested(MAX_CONFIG_DEPTH - 1, {"t": ((1,),)}),
+        _nested(MAX_CONFIG_DEPTH - 1, {"d": [{"x": 1}]}),
+    ):
+        with pytest.raises(InvalidValue, match="nested more than"):
+            flatten_config(past)
+
+
+def test_flattening_keeps_the_order_and_a_later_key_wins_a_clash() -> None:
+    config = {"z": 1, "a": {"b": 2, "c": {"d": 3}}, "a.b": 4, "m": 5}
+    flat = flatten_config(config)
+    assert list(flat) == ["z", "a.b", "a.c.d", "m"]
+    assert flat["a.b"] == 4

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunStatus
 from cairn.core.errors import InvalidKey, InvalidRequest, InvalidValue
-from cairn.core.limits import MAX_STEP, MIN_STEP, wire_float
+from cairn.core.limits import MAX_INT64, MIN_INT64, wire_float
 from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory
 from cairn.core.wire import (
     batch_from_wire,
@@ -111,7 +111,7 @@ def test_run_round_trip_with_every_kind_of_value() -> None:
 @given(
     params=st.dictionaries(
         st.text(min_size=1, max_size=8),
-        st.one_of(floats, st.integers(MIN_STEP, MAX_STEP), st.booleans(), st.none(), st.text(max_size=8)),
+        st.one_of(floats, st.integers(MIN_INT64, MAX_INT64), st.booleans(), st.none(), st.text(max_size=8)),
     )
 )
 def test_params_round_trip(params: dict[str, Any]) -> None:
@@ -138,7 +138,7 @@ def test_history_round_trip(values: list[float]) -> None:
     n = len(values)
     history = MetricHistory(
         key="loss",
-        steps=np.arange(n, dtype=np.int64) + MAX_STEP - n,
+        steps=np.arange(n, dtype=np.int64) + MAX_INT64 - n,
         timestamps=np.arange(n, dtype=np.int64),
         values=np.array(values, dtype=np.float64),
         total=n + 5,
@@ -154,10 +154,10 @@ def test_history_round_trip(values: list[float]) -> None:
 
 
 @FAST
-@given(values=st.lists(floats, min_size=1, max_size=40), seq=st.integers(0, MAX_STEP))
+@given(values=st.lists(floats, min_size=1, max_size=40), seq=st.integers(0, MAX_INT64))
 def test_batch_round_trip(values: list[float], seq: int) -> None:
     n = len(values)
-    columns = MetricColumns.from_lists("m", list(range(MIN_STEP, MIN_STEP + n)), [0] * n, values)
+    columns = MetricColumns.from_lists("m", list(range(MIN_INT64, MIN_INT64 + n)), [0] * n, values)
     batch = MetricBatch(client_id="writer-1", seq=seq, columns=[columns, MetricColumns.from_lists("e", [], [], [])])
     back = batch_from_wire(_through_json(batch_to_wire(batch)))
     assert (back.client_id, back.seq, back.points) == ("writer-1", seq, n)
@@ -196,6 +196,8 @@ GOOD = {"key": "m", "steps": [0], "timestamps": [0], "values": [1.0]}
         ({"client_id": 1, "seq": 0, "metrics": []}, InvalidRequest),
         ({"client_id": "c", "seq": True, "metrics": []}, InvalidRequest),
         ({"client_id": "c", "seq": 1.0, "metrics": []}, InvalidRequest),
+        ({"client_id": "c", "seq": -1, "metrics": []}, InvalidRequest),
+        ({"client_id": "c", "seq": 2**63, "metrics": []}, InvalidRequest),
         ({"client_id": "c", "seq": 0, "metrics": [], "more": 1}, InvalidRequest),
         ({"client_id": "c", "seq": 0, "metrics": [{**GOOD, "unit": "s"}]}, InvalidRequest),
         ({"client_id": "c", "seq": 0, "metrics": [{**GOOD, "steps": [0, 1]}]}, InvalidRequest),

@@ -18,8 +18,9 @@ def sync_command() -> None:
 
     When the store cannot be reached, a run keeps its writes in $CAIRN_HOME/spool and sends
     them once the store answers. If the process exits first, they wait there: this command sends
-    them, oldest first, each to the store it was meant for. Writes the store refuses (say, to a
-    run deleted since) are dropped and counted. Exits with status 1 if a store still cannot be
+    them, oldest first, each to the store it was meant for, and so it does with a spool that a
+    run's finish() released when it gave up waiting. Writes the store refuses (say, to a run
+    deleted since) are dropped and counted. Exits with status 1 if a store still cannot be
     reached; its writes stay for the next try.
     """
     root = cairn_home() / "spool"

@@ -17,7 +17,7 @@ import numpy as np
 
 from cairn.client.capture.recorder import RunCapture
 from cairn.client.connect import connect
-from cairn.client.writer import BackgroundWriter, update_payload
+from cairn.client.writer import BackgroundWriter, in_request_chunks, update_payload
 from cairn.core import limits
 from cairn.core.entities import ParamValue, RunStatus, RunUpdate
 from cairn.core.entities import Run as RunRecord
@@ -60,6 +60,7 @@ class Run:
         #: What the run records without being asked (set by cairn.init; see capture/recorder.py).
         self._capture: RunCapture | None = None
         self.config = RunConfig(self)
+        writer.on_refused = self._forget_refused
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -122,11 +123,11 @@ class Run:
         if step is None:
             step = self._next_step
         # A bad step or timestamp must raise here: in the writer it would sink a whole batch.
-        if type(step) is not int or not limits.MIN_STEP <= step <= limits.MAX_STEP:
+        if type(step) is not int or not limits.MIN_INT64 <= step <= limits.MAX_INT64:
             step = limits.check_step(step)
         if timestamp is None:
             timestamp = time.time_ns() // 1_000_000
-        elif type(timestamp) is not int or not 0 <= timestamp <= limits.MAX_STEP:
+        elif type(timestamp) is not int or not 0 <= timestamp <= limits.MAX_INT64:
             timestamp = _as_timestamp(timestamp)
         values = dict(data)  # the caller may reuse its dict for the next step
         for key, value in values.items():
@@ -149,9 +150,9 @@ class Run:
                 details={"run_id": self.id, "keys": sorted(conflicts)},
             )
         new = {k: v for k, v in flat.items() if k not in self._params}
-        if new:
-            self._params.update(new)
-            self._writer.put("params", new)
+        self._params.update(new)
+        for chunk in in_request_chunks(new):  # any number of params, in requests the store takes
+            self._writer.put("params", chunk)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set string tags; unlike metrics and params, tags may still change after the run ends."""
@@ -159,10 +160,25 @@ class Run:
             limits.check_key(k, "tag"): limits.check_text(v, f"tag {k!r}", limits.MAX_TAG_VALUE_LENGTH)
             for k, v in tags.items()
         }
+        chunks = in_request_chunks(checked)
         if self._status is not None:
-            self._after_end(lambda tracking: tracking.set_tags(self.id, checked))
+
+            def set_all(tracking: Tracking) -> None:
+                for chunk in chunks:
+                    tracking.set_tags(self.id, chunk)
+
+            self._after_end(set_all)
         else:
-            self._writer.put("tags", checked)
+            for chunk in chunks:
+                self._writer.put("tags", chunk)
+
+    def _forget_refused(self, kind: str, payload: Any) -> None:
+        """The store refused params this run claimed (the writer warned): ``run.config`` must
+        not go on showing them. Called on the writer thread."""
+        if kind == "params":
+            for key, value in payload.items():
+                if key in self._params and same_param_value(self._params[key], value):
+                    self._params.pop(key, None)
 
     # -- artifacts and datasets --------------------------------------------------------------
 
@@ -284,14 +300,36 @@ class Run:
         lifecycle.forget(self)
         delivered = self._writer.close(timeout)
         if not delivered and self._writer.backlog:
-            from cairn.client.writer import warn
-
-            warn(
-                f"run {self.id}: {self._writer.backlog} writes could not reach the store yet; they are "
-                f"kept in {self._writer.spool.folder} and `cairn sync` sends them"
-            )
+            self._report_left_behind(timeout)
         if self._owns_tracking:
             self._tracking.close()
+
+    def _report_left_behind(self, timeout: float) -> None:
+        """Say on stderr what finish() could not deliver within its timeout, where it waits, and
+        the command that sends it."""
+        from cairn.client.writer import warn
+
+        left = self._writer.backlog_summary()
+        what = []
+        if left.metric_batches:
+            what.append(f"{_count(left.metric_batches, 'metric batch', 'es')} ({_count(left.points, 'point')})")
+        if left.other_writes:
+            what.append(f"{_count(left.other_writes, 'other write')} (params, tags, the run's end and the like)")
+        lines = [
+            f"run {self.id}: finish() waited {timeout:g} s, but the store at {self._writer.spool.uri} did not "
+            f"take everything; the run stays 'running' there until the rest arrives.",
+            f"  left: {', '.join(what)}",
+        ]
+        if left.writes > left.in_memory:
+            when = "now" if self._writer.release() else "once this process has exited"
+            lines.append(f"  kept in: {self._writer.spool.folder}")
+            lines.append(f"  to send them: `cairn sync` (from {when}, with the same CAIRN_HOME)")
+        if left.in_memory:
+            lines.append(
+                f"  {_count(left.in_memory, 'write')} of these are in memory only (the spool could not be "
+                "written): they are lost when this process exits"
+            )
+        warn("\n".join(lines))
 
     def __enter__(self) -> Run:
         return self
@@ -418,7 +456,8 @@ class RunConfig(MutableMapping[str, Any]):
         raise ParamConflict("params are immutable: they cannot be removed once logged")
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._run._params)
+        # A copy: the writer thread drops params the store refused (see Run._forget_refused).
+        return iter(list(self._run._params))
 
     def __len__(self) -> int:
         return len(self._run._params)
@@ -428,6 +467,10 @@ class RunConfig(MutableMapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"RunConfig({self._run._params!r})"
+
+
+def _count(n: int, noun: str, plural_suffix: str = "s") -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}{plural_suffix}"
 
 
 def _as_number(key: str, value: Any) -> float:

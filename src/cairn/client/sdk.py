@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -12,11 +15,13 @@ from cairn.client.capture.recorder import CaptureSettings, RunCapture
 from cairn.client.connect import connect, resolve_uri
 from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicate, describe, duplicate_error
 from cairn.client.run import Run, SkippedRun
-from cairn.client.writer import BackgroundWriter, warn
+from cairn.client.writer import BackgroundWriter, in_request_chunks, warn
+from cairn.core.entities import ParamValue
 from cairn.core.entities import Run as RunRecord
 from cairn.core.errors import InvalidValue, Unavailable
 from cairn.core.fingerprint import fingerprint
 from cairn.core.params import flatten_config
+from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
 
@@ -83,16 +88,14 @@ def init(
         if duplicates:
             warn(describe(duplicates, target, uri=uri))
         parent_id = parent.id if isinstance(parent, Run) else parent
-        record = _with_patience(
-            lambda: tracking.create_run(
-                project,
-                name=name,
-                user=Principal.local_user().name,
-                config=params,
-                tags=tags,
-                notes=notes or "",
-                parent_id=parent_id,
-            )
+        record = _create_whole(
+            tracking,
+            project,
+            name=name,
+            params=params,
+            tags=dict(tags or {}),
+            notes=notes or "",
+            parent_id=parent_id,
         )
     except BaseException:
         tracking.close()
@@ -105,6 +108,50 @@ def init(
     run._capture.start()
     lifecycle.remember(run)
     return run
+
+
+def _create_whole(
+    tracking: Tracking,
+    project: str,
+    *,
+    name: str | None,
+    params: dict[str, ParamValue],
+    tags: dict[str, str],
+    notes: str,
+    parent_id: str | None,
+) -> RunRecord:
+    """Create the run with all its params and tags, or with none of them.
+
+    A request carries at most ``MAX_ITEMS_PER_REQUEST`` params or tags, so a bigger config goes
+    in the same chunks as ``run.log_params``: the first with the run, the rest right after. If
+    one of those fails, the run is deleted again and the error raised: never half a config.
+    """
+    param_chunks = in_request_chunks(params) or [{}]
+    tag_chunks = in_request_chunks(tags) or [{}]
+    record = _with_patience(
+        lambda: tracking.create_run(
+            project,
+            name=name,
+            user=Principal.local_user().name,
+            config=param_chunks[0],
+            tags=tag_chunks[0],
+            notes=notes,
+            parent_id=parent_id,
+        )
+    )
+    if len(param_chunks) == 1 and len(tag_chunks) == 1:
+        return record
+    try:
+        for param_chunk in param_chunks[1:]:
+            _with_patience(functools.partial(tracking.log_params, record.id, param_chunk))
+        for tag_chunk in tag_chunks[1:]:
+            _with_patience(functools.partial(tracking.set_tags, record.id, tag_chunk))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            tracking.delete_run(record.id)
+            warn(f"run {record.id} was deleted again: its config or tags could not be stored whole")
+        raise
+    return dataclasses.replace(record, params={**record.params, **params}, tags={**record.tags, **tags})
 
 
 def _with_patience(call: Callable[[], T]) -> T:

@@ -4,7 +4,8 @@ Each writer has its own folder under ``CAIRN_HOME/spool/``: an ``owner.json`` na
 and the store it writes to, and one JSON file per pending write, named by its sequence number so
 that replay keeps the order (a run's "finished" must not overtake its last metrics). Files are
 written to a temporary name and renamed, so a crash never leaves half a write behind.
-``cairn sync`` replays the folders of processes that are gone.
+``cairn sync`` replays the folders of processes that are gone, and those a writer released when
+``run.finish()`` gave up waiting for the store (``"released": true`` in ``owner.json``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class Spool:
     def remove(self, write: SpooledWrite) -> None:
         write.path.unlink(missing_ok=True)
 
+    def release(self) -> None:
+        """Mark the spool as no longer sent by its process (its writer stopped), so that
+        ``cairn sync`` sends it even while that process still runs."""
+        owner = self.folder / "owner.json"
+        if owner.is_file():
+            data = orjson.loads(owner.read_bytes())
+            _write_atomically(owner, {**data, "released": True})
+
     def remove_if_empty(self) -> None:
         if self.folder.is_dir() and not any(self.folder.glob("[0-9]*.json")):
             (self.folder / "owner.json").unlink(missing_ok=True)
@@ -75,14 +84,14 @@ class Spool:
 
 @dataclass(frozen=True, slots=True)
 class Orphan:
-    """A spool folder whose owning process has exited."""
+    """A spool folder whose owning process has exited, or whose writer gave up and released it."""
 
     spool: Spool
     pid: int
 
 
 def orphaned_spools(root: Path) -> list[Orphan]:
-    """Spools left by processes that are no longer running."""
+    """Spools left by processes that are no longer running, or released by their writer."""
     found: list[Orphan] = []
     if not root.is_dir():
         return found
@@ -94,8 +103,8 @@ def orphaned_spools(root: Path) -> list[Orphan]:
             data = orjson.loads(owner.read_bytes())
         except orjson.JSONDecodeError:
             continue
-        if _process_alive(data["pid"]):  # its writer is still sending (this process included)
-            continue
+        if not data.get("released") and _process_alive(data["pid"]):
+            continue  # its writer is still sending (this process's too)
         found.append(Orphan(Spool(folder, uri=data["uri"]), data["pid"]))
     return found
 

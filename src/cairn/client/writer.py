@@ -10,12 +10,18 @@ When the store cannot be reached (a retryable :class:`Unavailable`), every write
 goes to the spool on disk, in order, and the writer retries the oldest with exponential back-off
 until the store answers, then drains the spool. Each metric batch carries (client_id, seq), so a
 batch that reached the store but whose answer was lost is not stored twice when resent.
-Whatever happens, the writer never raises into the training loop: problems become one warning
-each on stderr.
+
+Whatever happens, the writer never raises into the training loop; problems become warnings on
+stderr. A write the store refuses (not retryable: the run was deleted, a param conflicts with
+one another process logged) is lost, and every such loss says what was lost: which params,
+tags or metrics, how many points. Repeats of one cause are counted after the first few and
+summed up when the writer closes, so a deleted run does not print a line per batch.
+``on_refused`` lets the run forget params it claimed (``run.config``) that were not stored.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -24,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -32,18 +38,32 @@ import orjson
 from cairn.client.spool import Spool
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.errors import CairnError, Unavailable
+from cairn.core.limits import MAX_ITEMS_PER_REQUEST
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire
 from cairn.service.interface import Tracking
 
 _BACKOFF_FIRST_S = 0.25
 _BACKOFF_MAX_S = 4.0
+_CLOSING_RETRY_MAX_S = 1.0
 #: Points kept in memory when even the spool folder cannot be written.
 _MEMORY_BACKLOG_POINTS = 5_000_000
+#: Refused writes of one kind and cause that each get their own warning; later ones are counted
+#: and reported together when the writer closes.
+_LOSSES_TOLD_PER_CAUSE = 3
+V = TypeVar("V")
 
 
 def warn(message: str) -> None:
     print(f"cairn: warning: {message}", file=sys.stderr, flush=True)
+
+
+def in_request_chunks(items: Mapping[str, V]) -> list[dict[str, V]]:
+    """``items`` split into requests the store accepts (at most ``MAX_ITEMS_PER_REQUEST`` each),
+    in their order; [] for none. The SDK sends params and tags this way, so a call of any size
+    never meets the request limit."""
+    pairs = list(items.items())
+    return [dict(pairs[i : i + MAX_ITEMS_PER_REQUEST]) for i in range(0, len(pairs), MAX_ITEMS_PER_REQUEST)]
 
 
 @dataclass
@@ -105,6 +125,20 @@ class _MemoryBacklog:
         self.points -= item[3]
 
 
+@dataclass
+class BacklogSummary:
+    metric_batches: int = 0
+    points: int = 0
+    other_writes: int = 0
+    #: Of all these, the writes held in memory (the spool could not be written): they are lost
+    #: when the process exits.
+    in_memory: int = 0
+
+    @property
+    def writes(self) -> int:
+        return self.metric_batches + self.other_writes
+
+
 class BackgroundWriter:
     def __init__(
         self,
@@ -132,6 +166,9 @@ class BackgroundWriter:
         self._retry_at = 0.0
         self._memory = _MemoryBacklog()
         self._warned: set[str] = set()
+        self._losses = _Losses()
+        #: Called on the writer thread with (kind, payload) of each write the store refused.
+        self.on_refused: Callable[[str, Any], None] | None = None
         self._uploading = False
         self._thread = threading.Thread(target=self._run, name=f"cairn-writer-{run_id[:8]}", daemon=True)
         self._thread.start()
@@ -160,15 +197,47 @@ class BackgroundWriter:
         return finished and not self.backlog
 
     def close(self, timeout: float | None = None) -> bool:
-        """Flush, try the store once more if it was away, and stop the thread."""
+        """Flush and stop the thread; True if everything reached the store.
+
+        While the store is away the backlog is retried with back-off until ``timeout`` runs out
+        (no limit with None): a server restarted within it receives everything. What is still
+        waiting then stays in the spool, which :meth:`release` hands over to ``cairn sync``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         delivered = self.flush(timeout)
-        if not delivered and self._offline:
-            self._retry_at = 0.0
-            delivered = self.flush(timeout)
+        while not delivered and self.backlog:
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                break
+            # The caller is waiting on us, so retry at least every second rather than every 4 s.
+            time.sleep(min(self._backoff, _CLOSING_RETRY_MAX_S, left))
+            delivered = self.flush(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._closing = True
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(None if deadline is None else max(1.0, deadline - time.monotonic()))
+        self.report_untold_losses()
         return delivered
+
+    def release(self) -> bool:
+        """Hand the spool over to ``cairn sync`` once the thread has stopped (after
+        :meth:`close`): it may then send it while this process still runs. False if the thread
+        is still busy, when the spool stays this process's until it exits."""
+        if self._thread.is_alive():
+            return False
+        self.spool.release()
+        return True
+
+    def backlog_summary(self) -> BacklogSummary:
+        """What waits for the store: metric batches and their points, other writes."""
+        summary = BacklogSummary()
+        for _seq, kind, payload, _remove in self._backlog():
+            if kind == "metrics":
+                summary.metric_batches += 1
+                summary.points += sum(len(metric["steps"]) for metric in payload["metrics"])
+            else:
+                summary.other_writes += 1
+        summary.in_memory = len(self._memory.items)
+        return summary
 
     @property
     def offline(self) -> bool:
@@ -229,7 +298,7 @@ class BackgroundWriter:
         except Exception as raised:
             exc = _classify(raised)
             if not exc.retryable:
-                self._warn_once(exc.code, f"{batch.points} metric points were refused: {exc.message}")
+                self._refused("metrics", batch_to_wire(batch), exc)
                 return
             self._go_offline(exc)
             self._keep(seq, "metrics", batch_to_wire(batch), batch.points)
@@ -244,7 +313,7 @@ class BackgroundWriter:
         except Exception as raised:
             exc = _classify(raised)
             if not exc.retryable:
-                self._warn_once(exc.code, f"{kind} refused: {exc.message}")
+                self._refused(kind, payload, exc)
                 return
             self._go_offline(exc)
             self._keep(seq, kind, payload, 0)
@@ -279,7 +348,7 @@ class BackgroundWriter:
             self._memory.add(seq, kind, payload, points)
 
     def _replay_backlog(self) -> None:
-        for seq, kind, payload, remove in self._backlog():
+        for _seq, kind, payload, remove in self._backlog():
             try:
                 self._apply(kind, payload)
             except Exception as raised:
@@ -288,7 +357,7 @@ class BackgroundWriter:
                     self._backoff = min(self._backoff * 2, _BACKOFF_MAX_S)
                     self._retry_at = time.monotonic() + self._backoff
                     return
-                self._warn_once(exc.code, f"a spooled {kind} write (#{seq}) was refused: {exc.message}")
+                self._refused(kind, payload, exc)
             remove()
         self._offline = False
         self._backoff = _BACKOFF_FIRST_S
@@ -311,6 +380,78 @@ class BackgroundWriter:
         if key not in self._warned:
             self._warned.add(key)
             warn(message)
+
+    def _refused(self, kind: str, payload: Any, exc: CairnError) -> None:
+        """A write the store will never take: say what was lost, and let the run forget it."""
+        lost = describe_write(kind, payload)
+        points = sum(len(metric["steps"]) for metric in payload["metrics"]) if kind == "metrics" else 0
+        told = self._losses.add(kind, exc.code, points)
+        if told <= _LOSSES_TOLD_PER_CAUSE:
+            more = ""
+            if told == _LOSSES_TOLD_PER_CAUSE:
+                more = "; further writes refused for this reason are counted and reported when the run ends"
+            warn(f"run {self.run_id}: the store refused {lost}, which is not stored: {exc.message}{more}")
+        if self.on_refused is not None:
+            try:
+                self.on_refused(kind, payload)
+            except Exception as error:  # the listener must not stop the writer
+                self._warn_once("on_refused", f"could not note a refused write: {error!r}")
+
+    def report_untold_losses(self) -> None:
+        """One warning summing up the refused writes that were not each told (see _refused)."""
+        untold = self._losses.untold()
+        if untold:
+            warn(f"run {self.run_id}: the store also refused {untold}, which are not stored")
+
+
+class _Losses:
+    """Refused writes, counted by kind and cause (error code), for the warnings about them."""
+
+    def __init__(self) -> None:
+        self._by_cause: dict[tuple[str, str], int] = {}
+        self._untold_writes: dict[str, int] = {}
+        self._untold_points = 0
+
+    def add(self, kind: str, code: str, points: int) -> int:
+        """Count one loss; returns how many of its kind and cause there have been."""
+        count = self._by_cause.get((kind, code), 0) + 1
+        self._by_cause[(kind, code)] = count
+        if count > _LOSSES_TOLD_PER_CAUSE:
+            self._untold_writes[kind] = self._untold_writes.get(kind, 0) + 1
+            self._untold_points += points
+        return count
+
+    def untold(self) -> str:
+        """The losses past the ones told one by one, as a phrase ("" if none)."""
+        parts = [f"{count:,} more {kind} writes" for kind, count in sorted(self._untold_writes.items())]
+        if self._untold_points:
+            parts.append(f"{self._untold_points:,} metric points in all")
+        return ", ".join(parts)
+
+
+def describe_write(kind: str, payload: Any) -> str:
+    """What a queued or spooled write holds, as a person reads it in a warning."""
+    if kind == "metrics":
+        metrics = payload["metrics"]
+        points = sum(len(metric["steps"]) for metric in metrics)
+        return f"{points:,} metric points of {_some([metric['key'] for metric in metrics])}"
+    if kind in ("params", "tags"):
+        return f"{len(payload):,} {kind[:-1] if len(payload) == 1 else kind} ({_some(list(payload))})"
+    if kind == "update":
+        changed = [name for name, value in payload.items() if value is not None and name != "end_time"]
+        return f"a change of the run's {', '.join(changed) or 'end time'}"
+    if kind == "artifacts":
+        return f"{len(payload['files']):,} artifacts ({_some([file['path'] for file in payload['files']])})"
+    if kind == "dataset":
+        return f"dataset {payload['spec']['name']!r}"
+    if kind == "snapshot":
+        return f"the {payload['kind']} snapshot"
+    return f"a {kind} write"
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    listed = ", ".join(repr(name) for name in names[:shown])
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown:,} more"
 
 
 def _classify(exc: Exception) -> CairnError:

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from cairn.core.errors import InvalidRequest
-from cairn.core.limits import MAX_POINTS_PER_BATCH
+from cairn.core.limits import MAX_POINTS_PER_BATCH, check_int64
 from cairn.core.metrics import MetricBatch, MetricColumns
 
 MEDIA_TYPE = "application/vnd.cairn.metric-batch"
@@ -95,18 +95,19 @@ def _checked_header(header: Any) -> tuple[str, int, list[tuple[str, int]]]:
     client_id, seq, metrics = header["client_id"], header["seq"], header["metrics"]
     if not isinstance(client_id, str):
         raise InvalidRequest("client_id must be a string")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        raise InvalidRequest("seq must be an integer")
+    seq = check_int64(seq, "seq", minimum=0, error=InvalidRequest)
     if not isinstance(metrics, list):
         raise InvalidRequest("metrics must be a list of {key, count}")
     checked: list[tuple[str, int]] = []
     for item in metrics:
         if not isinstance(item, dict) or set(item) != {"key", "count"}:
             raise InvalidRequest("each metric in the header must be an object with exactly key and count")
-        key, count = item["key"], item["count"]
-        if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise InvalidRequest("each metric needs a string key and a non-negative integer count")
-        checked.append((key, count))
+        key = item["key"]
+        if not isinstance(key, str):
+            raise InvalidRequest("each metric in the header needs a string key")
+        checked.append(
+            (key, check_int64(item["count"], f"count of metric {key[:50]!r}", minimum=0, error=InvalidRequest))
+        )
     if sum(count for _, count in checked) > MAX_POINTS_PER_BATCH:
         raise InvalidRequest(
             f"a batch may hold at most {MAX_POINTS_PER_BATCH} points", details={"limit": MAX_POINTS_PER_BATCH}

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Sized
 
-from cairn.core.errors import InvalidKey, InvalidRequest, InvalidValue
+from cairn.core.errors import InvalidInput, InvalidKey, InvalidRequest, InvalidValue
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -25,7 +26,9 @@ MAX_ITEMS_PER_REQUEST = 10_000
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_PAGE_SIZE = 10_000
 MAX_HISTORY_POINTS = 10_000_000
-#: Steps are stored as signed 64-bit integers.
+#: Levels of nesting in a config: ``{"a": {"b": [1]}}`` is 3 deep (mappings, lists and tuples
+#: all count). Far above what configs use; it keeps a hostile one from overflowing the stack.
+MAX_CONFIG_DEPTH = 64
 #: Characters of a comment's body.
 MAX_COMMENT_LENGTH = 20_000
 #: Characters of a saved view's name.
@@ -35,8 +38,11 @@ MAX_VIEW_ITEMS = 500
 #: Characters of a run query (``where``), and of a saved view's query.
 MAX_QUERY_LENGTH = 10_000
 
-MIN_STEP = -(2**63)
-MAX_STEP = 2**63 - 1
+#: Every integer Cairn stores is a signed 64-bit integer (steps, timestamps, batch sequence
+#: numbers, sizes, int params): what SQLite's INTEGER, PostgreSQL's BIGINT and numpy's int64 hold.
+#: An integer read from a request is checked against these bounds by :func:`check_int64`.
+MIN_INT64 = -(2**63)
+MAX_INT64 = 2**63 - 1
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -102,20 +108,43 @@ def check_metric_value(key: str, value: object) -> float:
     return float(value)
 
 
+def check_int64(value: object, what: str, *, minimum: int = MIN_INT64, error: type[InvalidInput] = InvalidValue) -> int:
+    """Return ``value`` if it is an integer from ``minimum`` to :data:`MAX_INT64`.
+
+    The one check for every integer that reaches a store: past 64 bits SQLite and PostgreSQL
+    fail deep in the driver (a 500), so it is refused here: as ``invalid_value`` for a value
+    logged (a step, a size), as ``error`` when the caller names another (``InvalidRequest`` for
+    the framing of a request, such as a batch's seq). Numpy integers are fine; booleans and
+    floats are not, even when integral.
+    """
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise error(f"{what} must be an integer, got {value!r}"[:200], details={"field": what})
+    value = operator.index(value)
+    if not minimum <= value <= MAX_INT64:
+        fits = MIN_INT64 <= value <= MAX_INT64
+        problem = f"must be at least {minimum}" if fits else "does not fit in 64 bits"
+        raise error(f"{what} {value} {problem}"[:200], details={"field": what, "minimum": minimum})
+    return value
+
+
 def check_step(value: object) -> int:
     """An integer step; numpy integers are fine, floats and booleans are not."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise InvalidValue(f"step must be an integer, got {value!r}"[:200])
-    value = operator.index(value)
-    if not MIN_STEP <= value <= MAX_STEP:
-        raise InvalidValue(f"step {value} does not fit in 64 bits")
-    return value
+    return check_int64(value, "step")
 
 
 def check_timestamp(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STEP:
-        raise InvalidValue(f"timestamp must be a non-negative integer of milliseconds, got {value!r}"[:200])
-    return value
+    """Milliseconds since the Unix epoch: a non-negative 64-bit integer."""
+    return check_int64(value, "timestamp", minimum=0)
+
+
+def check_item_count(items: Sized, what: str) -> None:
+    """At most :data:`MAX_ITEMS_PER_REQUEST` params or tags in one request, however they arrive
+    (a run's config at creation, params or tags logged later); ``what`` names them."""
+    if len(items) > MAX_ITEMS_PER_REQUEST:
+        raise InvalidRequest(
+            f"at most {MAX_ITEMS_PER_REQUEST} {what} per request, got {len(items)}",
+            details={"limit": MAX_ITEMS_PER_REQUEST, "count": len(items)},
+        )
 
 
 def check_page_size(limit: int) -> int:

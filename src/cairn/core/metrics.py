@@ -15,11 +15,12 @@ import numpy.typing as npt
 
 from cairn.core.errors import InvalidRequest, InvalidValue
 from cairn.core.limits import (
+    MAX_INT64,
     MAX_POINTS_PER_BATCH,
-    MAX_STEP,
+    MIN_INT64,
+    check_int64,
     check_key,
     check_metric_value,
-    check_step,
 )
 
 Int64Array = npt.NDArray[np.int64]
@@ -81,7 +82,7 @@ class MetricColumns:
         for what, array in (("step", self.steps), ("timestamp", self.timestamps)):
             if array.dtype.kind not in "iu":
                 raise InvalidValue(f"metric {key!r}: every {what} must be an integer", details=details)
-            if array.dtype.kind == "u" and array.size and int(array.max()) > MAX_STEP:
+            if array.dtype.kind == "u" and array.size and int(array.max()) > MAX_INT64:
                 raise InvalidValue(f"metric {key!r}: a {what} does not fit in 64 bits", details=details)
         if self.timestamps.size and int(self.timestamps.min()) < 0:
             raise InvalidValue(f"metric {key!r}: timestamp must be at least 0", details=details)
@@ -89,7 +90,7 @@ class MetricColumns:
             raise InvalidValue(f"metric {key!r}: values must be numbers", details=details)
 
 
-def _integer_column(items: list[object], what: str, key: str, minimum: int | None = None) -> Int64Array:
+def _integer_column(items: list[object], what: str, key: str, minimum: int = MIN_INT64) -> Int64Array:
     if not items:
         return np.empty(0, dtype=np.int64)
     try:
@@ -99,14 +100,14 @@ def _integer_column(items: list[object], what: str, key: str, minimum: int | Non
         array = np.array([], dtype=object)
     if array.dtype.kind != "i" or array.shape != (len(items),):
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, int):
+            if not isinstance(item, int):  # JSON gives ints, not numpy integers
                 raise InvalidValue(
                     f"metric {key!r}: {what} must be an integer, got {item!r}"[:200], details={"key": key}
                 )
-            check_step(item)
+            check_int64(item, f"metric {key!r}: {what}", minimum=minimum)
         raise InvalidValue(f"metric {key!r}: every {what} must be an integer", details={"key": key})
     array = array.astype(np.int64, copy=False)
-    if minimum is not None and int(array.min()) < minimum:
+    if int(array.min()) < minimum:
         raise InvalidValue(f"metric {key!r}: {what} must be at least {minimum}", details={"key": key})
     return array
 
@@ -136,8 +137,9 @@ class MetricBatch:
         return sum(len(c) for c in self.columns)
 
     def check(self) -> None:
-        """Every rule a store relies on: the size of the batch and each column's content."""
+        """Every rule a store relies on: the size of the batch, its seq and each column's content."""
         self.check_size()
+        check_int64(self.seq, "seq", minimum=0, error=InvalidRequest)
         for columns in self.columns:
             columns.check()
 

@@ -9,26 +9,62 @@ or ``str()`` text, which is what a person reading the run expects to see.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from cairn.core.entities import ParamValue
 from cairn.core.errors import InvalidValue
-from cairn.core.limits import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP, check_key
+from cairn.core.limits import MAX_CONFIG_DEPTH, MAX_INT64, MAX_PARAM_VALUE_LENGTH, MIN_INT64, check_key
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, ParamValue]:
-    """Flatten nested mappings into dotted keys and type every leaf value."""
+    """Flatten nested mappings into dotted keys and type every leaf value.
+
+    A config nested more than :data:`MAX_CONFIG_DEPTH` levels is refused (``invalid_value``).
+    The walk keeps its own stack rather than recursing, so however deep a config goes it is
+    that error, never a ``RecursionError``.
+    """
     flat: dict[str, ParamValue] = {}
-    for raw_key, value in config.items():
-        key = f"{prefix}{raw_key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_config(value, prefix=f"{key}."))
-        else:
+    # (dotted prefix, the rest of one mapping's items): depth first, in the mapping's order, so
+    # a later key wins a clash exactly as it did when this recursed.
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [(prefix, iter(config.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        for raw_key, value in items:
+            key = f"{prefix}{raw_key}"
+            if isinstance(value, Mapping) and value:
+                if len(stack) >= MAX_CONFIG_DEPTH:
+                    raise _too_deep(key)
+                stack.append((f"{key}.", iter(value.items())))
+                break
+            if len(stack) + _nesting(value, MAX_CONFIG_DEPTH - len(stack)) > MAX_CONFIG_DEPTH:
+                raise _too_deep(key)
             flat[check_key(key, "param")] = typed_param_value(key, value)
+        else:
+            stack.pop()
     return flat
+
+
+def _nesting(value: Any, limit: int) -> int:
+    """Levels of lists, tuples and mappings in a leaf value (0 for a scalar), counted level by
+    level without recursion, and only up to ``limit + 1``: enough to know it is too deep."""
+    depth, level = 0, [value]
+    while depth <= limit:
+        containers = [item for item in level if isinstance(item, list | tuple | Mapping)]
+        if not containers:
+            return depth
+        depth += 1
+        level = [inner for c in containers for inner in (c.values() if isinstance(c, Mapping) else c)]
+    return depth
+
+
+def _too_deep(key: str) -> InvalidValue:
+    return InvalidValue(
+        f"the config is nested more than {MAX_CONFIG_DEPTH} levels deep (at {key[:100]!r})",
+        details={"key": key[:100], "limit": MAX_CONFIG_DEPTH},
+    )
 
 
 def typed_param_value(key: str, value: Any) -> ParamValue:
@@ -55,7 +91,7 @@ def typed_param_value(key: str, value: Any) -> ParamValue:
     if isinstance(typed, str) and "\x00" in typed:
         # PostgreSQL cannot store NUL in text.
         raise InvalidValue(f"param {key!r} contains a NUL character", details={"key": key})
-    if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_STEP <= typed <= MAX_STEP:
+    if isinstance(typed, int) and not isinstance(typed, bool) and not MIN_INT64 <= typed <= MAX_INT64:
         # Signed 64 bits, like steps: what JSON (orjson) carries, so every backend agrees.
         raise InvalidValue(f"param {key!r} is an integer beyond 64 bits; log it as a string", details={"key": key})
     return typed

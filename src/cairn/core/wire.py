@@ -28,7 +28,7 @@ from cairn.core.diff import Change, MappingDiff, MetricChange, MetricsDiff, RunD
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, MetricSummary, Project, Run, RunGroup, RunStatus, SimilarRun
 from cairn.core.errors import InvalidRequest
-from cairn.core.limits import wire_float
+from cairn.core.limits import check_int64, wire_float
 from cairn.core.metrics import Float64Array, MetricBatch, MetricColumns, MetricHistory
 
 
@@ -197,8 +197,7 @@ def batch_from_wire(data: object) -> MetricBatch:
     client_id, seq, metrics = data.get("client_id"), data.get("seq"), data.get("metrics")
     if not isinstance(client_id, str):
         raise InvalidRequest("client_id must be a string")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        raise InvalidRequest("seq must be an integer")
+    seq = check_int64(seq, "seq", minimum=0, error=InvalidRequest)
     if not isinstance(metrics, list):
         raise InvalidRequest("metrics must be a list of {key, steps, timestamps, values}")
     columns = []

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.entities import RunStatus
 
-Millis = Annotated[int, Field(ge=0, le=limits.MAX_STEP, description="milliseconds since the Unix epoch")]
-Step = Annotated[int, Field(ge=limits.MIN_STEP, le=limits.MAX_STEP)]
+Millis = Annotated[int, Field(ge=0, le=limits.MAX_INT64, description="milliseconds since the Unix epoch")]
+Step = Annotated[int, Field(ge=limits.MIN_INT64, le=limits.MAX_INT64)]
 WireFloat = Annotated[float | str, Field(description='a number, or "NaN", "Infinity", "-Infinity"')]
 
 
@@ -126,7 +126,7 @@ class MetricBatchIn(Strict):
     sent again with the same pair is acknowledged but not stored twice."""
 
     client_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0, le=limits.MAX_STEP)
+    seq: int = Field(ge=0, le=limits.MAX_INT64)
     metrics: list[MetricColumnsIn]
 
 

@@ -101,8 +101,8 @@ class ArtifactRules:
         can (S3) also hands out presigned URLs for the parts, so the client sends the bytes
         straight to it; the digest is still checked at completion."""
         self.policy.check(self.principal, Action.WRITE, None)
-        if size is not None and size < 0:
-            raise InvalidRequest("size must not be negative")
+        if size is not None:
+            limits.check_int64(size, "size", minimum=0)
         upload = self.blobs.stage_create()
         if not direct or size is None:
             return upload, None
@@ -117,8 +117,7 @@ class ArtifactRules:
 
     def append_upload(self, upload_id: str, offset: int, chunks: Iterable[bytes]) -> StagedUpload:
         self.policy.check(self.principal, Action.WRITE, None)
-        if offset < 0:
-            raise InvalidRequest("offset must not be negative")
+        limits.check_int64(offset, "offset", minimum=0)
         return self.blobs.stage_append(_upload_id(upload_id), offset, chunks)
 
     def commit_upload(self, upload_id: str, digest: str, *, known_digest: str | None = None) -> BlobInfo:
@@ -148,8 +147,7 @@ class ArtifactRules:
                 raise InvalidRequest(f"artifact path {path!r} appears twice in one request")
             seen.add(path)
             check_digest(entry.digest)
-            if not isinstance(entry.size, int) or entry.size < 0:
-                raise InvalidValue(f"the size of {path!r} must be a non-negative integer")
+            limits.check_int64(entry.size, f"the size of {path!r}", minimum=0)
             if entry.kind not in ARTIFACT_KINDS:
                 raise InvalidValue(f"artifact kind must be one of {', '.join(ARTIFACT_KINDS)}, got {entry.kind!r}")
             limits.check_text(entry.media_type, "media type", 250)
@@ -319,12 +317,13 @@ def _check_dataset(spec: DatasetSpec) -> None:
     if spec.source_kind not in _DATASET_SOURCE_KINDS:
         raise InvalidValue(f"a dataset source is one of {', '.join(_DATASET_SOURCE_KINDS)}, got {spec.source_kind!r}")
     for count, what in ((spec.rows, "rows"), (spec.columns, "columns")):
-        if count is not None and (not isinstance(count, int) or count < 0):
-            raise InvalidValue(f"dataset {what} must be a non-negative integer")
+        if count is not None:
+            limits.check_int64(count, f"dataset {what}", minimum=0)
     if len(spec.files) > MAX_ARTIFACTS_PER_REQUEST:
         raise InvalidRequest(f"a dataset manifest holds at most {MAX_ARTIFACTS_PER_REQUEST} files")
     for file in spec.files:
         check_artifact_path(file.path)
         check_digest(file.digest)
+        limits.check_int64(file.size, f"the size of {file.path!r}", minimum=0)
     if spec.stored and not spec.files:
         raise InvalidRequest("a stored dataset needs its files (a data frame is stored as a table file)")

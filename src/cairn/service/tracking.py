@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 from cairn.core import limits
 from cairn.core.clock import now_ms
 from cairn.core.diff import RunDiff, diff_runs
-from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
+from cairn.core.entities import (
+    IngestResult,
+    Page,
+    ParamValue,
+    Project,
+    Run,
+    RunGroup,
+    RunStatus,
+    RunUpdate,
+    SimilarRun,
+)
 from cairn.core.errors import (
     AlreadyExists,
     InvalidQuery,
@@ -112,7 +122,7 @@ class TrackingService(ArtifactRules, DiscussionRules):
     ) -> Run:
         limits.check_name(project, "project name")
         self.policy.check(self.principal, Action.WRITE, project)
-        params = flatten_config(config or {})
+        params = _checked_params(config or {})
         checked_tags = _checked_tags(tags or {})
         run_name = generate_run_name() if name is None else limits.check_name(name, "run name")
         run_user = self.principal.name if user is None else limits.check_name(user, "user")
@@ -219,8 +229,7 @@ class TrackingService(ArtifactRules, DiscussionRules):
     # -- params, tags, metrics --------------------------------------------------------------
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        flat = flatten_config(params)
-        _check_count(flat, "params")
+        flat = _checked_params(params)
         self._writable_run(run_id, Action.WRITE, allow_ended=False)
         self.store.log_params(run_id, flat)
 
@@ -238,8 +247,6 @@ class TrackingService(ArtifactRules, DiscussionRules):
         batch.check()
         if not batch.client_id or len(batch.client_id) > 64:
             raise InvalidRequest("client_id must be 1 to 64 characters")
-        if batch.seq < 0:
-            raise InvalidRequest("seq must not be negative")
         self._writable_run(run_id, Action.WRITE, allow_ended=False)
         return self.store.log_metrics(run_id, batch)
 
@@ -320,14 +327,16 @@ class TrackingService(ArtifactRules, DiscussionRules):
         return run
 
 
+def _checked_params(config: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """Flat, typed params within the limits: the one check for params at creation and later."""
+    params = flatten_config(config)
+    limits.check_item_count(params, "params")
+    return params
+
+
 def _checked_tags(tags: Mapping[str, Any]) -> dict[str, str]:
-    _check_count(tags, "tags")
+    limits.check_item_count(tags, "tags")
     return {
         limits.check_key(key, "tag"): limits.check_text(value, f"tag {key!r}", limits.MAX_TAG_VALUE_LENGTH)
         for key, value in tags.items()
     }
-
-
-def _check_count(items: Mapping[str, Any], what: str) -> None:
-    if len(items) > limits.MAX_ITEMS_PER_REQUEST:
-        raise InvalidRequest(f"at most {limits.MAX_ITEMS_PER_REQUEST} {what} per request, got {len(items)}")

@@ -25,7 +25,7 @@ from cairn.service.tracking import TrackingService
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
 Tracking = Annotated[TrackingService, Depends(tracking)]
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
-Step = Annotated[int | None, Query(ge=limits.MIN_STEP, le=limits.MAX_STEP)]
+Step = Annotated[int | None, Query(ge=limits.MIN_INT64, le=limits.MAX_INT64)]
 
 
 def _inline_schema(model: Any) -> dict[str, Any]:
