@@ -41,8 +41,8 @@ import cairn
 import search_data as data
 from cairn.client.connect import connect
 from cairn.store.sql import schema as t
-from cairn.store.sql.runs import _param_row
 from cairn.store.sql import similar
+from cairn.store.sql.runs import _param_row
 from cairn.store.sql.similar import pair_rows
 from cairn.store.sql.store import SqlStore
 
