@@ -487,6 +487,55 @@ def measure_duplicates(uri: str, n: int, args: argparse.Namespace) -> dict[str, 
     return hit
 
 
+def measure_run_page(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The dashboard's run page of the newest run (99,999 earlier runs to be near), and the
+    similar-runs request behind its "similar runs" card, through the real app in this process
+    (ASGI, no socket): what the server spends answering them."""
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    from cairn.server.app import create_app
+    from cairn.settings import ServerSettings
+
+    newest = data.runs_at(n, n - 1)
+    with tempfile.TemporaryDirectory(prefix="cairn-bench-run-page-") as blobs:
+        app = create_app(ServerSettings(store_uri=uri, blobs_uri=blobs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Starlette's notice about TestClient's httpx
+            client = TestClient(app)
+
+        def page() -> str:
+            response = client.get(f"/runs/{newest.id}")
+            response.raise_for_status()
+            return response.text
+
+        def check_page(html: str) -> None:
+            if newest.name not in html or "similar" not in html.lower():
+                raise RuntimeError("the run page does not show the run and its similar runs")
+
+        def similar_request() -> list[Any]:
+            response = client.get(f"/api/v1/runs/{newest.id}/similar", params={"limit": 3})
+            response.raise_for_status()
+            found: list[Any] = response.json()["runs"]
+            return found
+
+        def check_similar(found: list[Any]) -> None:
+            if len(found) != 3:
+                raise RuntimeError(f"similar runs: {len(found)} instead of 3")
+
+        try:
+            run_page = data.time_query(page, check_page, repeats=args.repeats, budget_s=args.budget_s)
+            similar_ms = data.time_query(similar_request, check_similar, repeats=args.repeats, budget_s=args.budget_s)
+        finally:
+            client.close()
+            app.state.tracking.close()
+    run_page.update(runs=n, call=f"GET /runs/{{id}} of the newest run ({n - 1:,} earlier runs), in process")
+    similar_ms.update(runs=n, call="GET /api/v1/runs/{id}/similar?limit=3 of the newest run, in process")
+    log(f"run page: p50 {run_page['p50_ms']} ms; similar: p50 {similar_ms['p50_ms']} ms")
+    return {"run_page_ms": run_page, "similar_ms": similar_ms}
+
+
 def measure_backend(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     verified = verify(uri, n)
     log(f"verified {verified} runs through cairn.Api().run")
@@ -494,6 +543,7 @@ def measure_backend(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any
         "verified_runs": verified,
         "queries": measure_queries(uri, n, args),
         "duplicate_lookup_ms": measure_duplicates(uri, n, args),
+        **measure_run_page(uri, n, args),
     }
 
 
