@@ -14,8 +14,8 @@ Two ways to the answer, one scoring statement:
 
 - :func:`nearest_statement`, the plain one: one pass over every earlier run's params, each
   left-joined on key to the run's own params, counting ``m``, ``k`` and ``s`` per run. Exact,
-  and linear in the project: 39 ms at 1,000 runs, 1.5–2.1 s on SQLite at 100,000 runs of 20
-  params (2–3 s on PostgreSQL).
+  and linear in the project: 39 ms at 1,000 runs, 1.3–2.1 s on SQLite at 100,000 runs of 20
+  params (1.2–2.4 s on PostgreSQL).
 - :func:`nearest_runs`, what the store answers with: the same statement over a bounded set of
   candidates. ``param_pairs`` holds every param as a 64-bit hash of its (key, normalised value)
   pair (:func:`pair_hash`) beside the run's project and start time. The candidates are, for
