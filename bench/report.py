@@ -384,6 +384,7 @@ def search_table(search: Mapping[str, object]) -> list[str]:
         f"| duplicate check in `cairn.init` (p50 of 50) | {dup_text} | {dup_pg_text} | — (no such feature) | — "
         f"| ≤ {format_ms(DUPLICATE_LIMIT_MS)} | {dup_met} |"
     )
+    lines += run_page_rows(cairn)
     loads = []
     for side, path in ((cairn, ("sqlite", "load")), (cairn, ("postgresql", "load")), (mlflow, ("load",))):
         load = timing(side, *path)
@@ -395,6 +396,37 @@ def search_table(search: Mapping[str, object]) -> list[str]:
             seconds = number(load.get("seconds"))
             loads.append(MISSING if seconds is None else format_s(seconds))
     lines.append(f"| bulk load (not timed against a target) | {loads[0]} | {loads[1]} | {loads[2]} | — | — | |")
+    return lines
+
+
+#: (key, label, target in ms, MLflow's column): the run page of a run with 99,999 earlier runs.
+RUN_PAGE_ROWS = (
+    (
+        "run_page_ms",
+        "run page of the newest run, `GET /runs/{id}` (server time)",
+        150.0,
+        "— (its run page is drawn in the browser; see Dashboard)",
+    ),
+    ("similar_ms", "similar runs of that run, `/api/v1/runs/{id}/similar`", 50.0, "— (no similar runs)"),
+)
+
+
+def run_page_rows(cairn: object) -> list[str]:
+    """The run page at full size: p50 on SQLite and on PostgreSQL, each within the target."""
+    lines = []
+    for key, label, limit_ms, mlflow_text in RUN_PAGE_ROWS:
+        sqlite_text, sqlite_ms = _search_cell(_at(cairn, "sqlite", key))
+        postgres_text, postgres_ms = _search_cell(_at(cairn, "postgresql", key))
+        over = [
+            f"{backend} {format_ms(ms)}"
+            for backend, ms in (("SQLite", sqlite_ms), ("PostgreSQL", postgres_ms))
+            if ms is not None and ms > limit_ms
+        ]
+        met = MISSING if sqlite_ms is None else (f"**no**: {', '.join(over)}" if over else "yes")
+        lines.append(
+            f"| {label} | {sqlite_text} | {postgres_text} | {mlflow_text} | — "
+            f"| ≤ {format_ms(limit_ms)} on both | {met} |"
+        )
     return lines
 
 
@@ -421,6 +453,10 @@ def search_notes(search: Mapping[str, object]) -> list[str]:
                     f"- Cairn, duplicate check: {duplicate['call']}. Miss: p50 {duplicate.get('miss_p50_ms')} ms; "
                     f"whole `cairn.init(..., on_duplicate='skip')`: p50 {duplicate.get('init_skip_p50_ms')} ms"
                 )
+            for key, *_ in RUN_PAGE_ROWS:
+                timing = side.get(key)
+                if isinstance(timing, Mapping) and "call" in timing:
+                    notes.append(f"- Cairn, `{key}`: {timing['call']}")
         load = side.get("load")
         if isinstance(load, Mapping) and "method" in load:
             notes.append(f"- Cairn, {backend} load: {load['method']} ({load.get('seconds')} s)")

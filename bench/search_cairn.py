@@ -7,7 +7,7 @@ Run with the project venv's interpreter:
 
 The runs (bench/search_data.py, the same data the MLflow half loads) are not created through
 the SDK: `cairn.store.sql.SqlStore(uri)` creates the schema with Cairn's migrations and the
-project, then the runs, params, tags and metric_summaries rows are bulk-inserted as Cairn's
+project, then the runs, params, param_pairs, tags and metric_summaries rows are bulk-inserted as Cairn's
 store writes them (metric_chunks stay empty: search reads summaries only). The SQLite database
 is kept in bench/results/search-cache/ and reused by the next run; the PostgreSQL one is a
 scratch database, created, loaded and dropped on every run.
@@ -41,7 +41,9 @@ import cairn
 import search_data as data
 from cairn.client.connect import connect
 from cairn.store.sql import schema as t
+from cairn.store.sql import similar
 from cairn.store.sql.runs import _param_row
+from cairn.store.sql.similar import pair_rows
 from cairn.store.sql.store import SqlStore
 
 try:  # the duplicate check's fingerprint (issue 4); NULL fingerprints before it existed
@@ -54,7 +56,7 @@ MIGRATIONS_DIR = Path(cairn.__file__).resolve().parent / "store" / "sql" / "migr
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOAD_CHUNK_RUNS = 5_000
 #: The tables loaded, in an order that satisfies the foreign keys.
-TABLES = ("runs", "params", "tags", "metric_summaries")
+TABLES = ("runs", "params", "param_pairs", "tags", "metric_summaries")
 DUPLICATE_REPEATS = 50
 
 
@@ -71,6 +73,8 @@ def schema_key() -> str:
     for path in sorted(MIGRATIONS_DIR.glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
     h.update(b"fingerprint" if fingerprint is not None else b"no-fingerprint")
+    # The loader writes param_pairs with the store's own hash of each param.
+    h.update(Path(similar.__file__).read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -117,6 +121,9 @@ def run_rows(chunk: list[data.SyntheticRun], project_id: str) -> dict[str, list[
         }
         rows["runs"].append(_ordered("runs", run_row))
         rows["params"].extend(_param_tuple(run.id, key, value) for key, value in run.params.items())
+        rows["param_pairs"].extend(
+            _ordered("param_pairs", row) for row in pair_rows(run.id, project_id, run.start_time, run.params)
+        )
         rows["tags"].extend(
             _ordered("tags", {"run_id": run.id, "key": key, "value": value}) for key, value in run.tags.items()
         )
@@ -125,6 +132,7 @@ def run_rows(chunk: list[data.SyntheticRun], project_id: str) -> dict[str, list[
                 "metric_summaries",
                 {
                     "run_id": run.id,
+                    "project_id": project_id,
                     "key": key,
                     "last_value": m.last,
                     "last_step": m.last_step,
@@ -205,7 +213,7 @@ def load_sqlite(path: Path, n: int) -> dict[str, Any]:
         "bytes": path.stat().st_size,
         "fingerprints": fingerprint is not None,
         "method": "SqlStore(uri) creates the schema (Cairn's migrations) and the project; then one sqlite3 "
-        "transaction of executemany INSERTs into runs, params, tags and metric_summaries",
+        "transaction of executemany INSERTs into runs, params, param_pairs, tags and metric_summaries",
     }
 
 
@@ -299,7 +307,8 @@ def load_postgres(uri: str, n: int) -> dict[str, Any]:
         "fingerprints": fingerprint is not None,
         "runs": n,
         "method": "SqlStore(uri) creates the schema and the project; secondary indexes dropped, COPY into runs, "
-        "params, tags and metric_summaries with foreign-key triggers off (session_replication_role = replica), "
+        "params, param_pairs, tags and metric_summaries with foreign-key triggers off "
+        "(session_replication_role = replica), "
         "the indexes built again from pg_indexes' definitions, then VACUUM (ANALYZE)",
     }
 
@@ -478,6 +487,55 @@ def measure_duplicates(uri: str, n: int, args: argparse.Namespace) -> dict[str, 
     return hit
 
 
+def measure_run_page(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The dashboard's run page of the newest run (99,999 earlier runs to be near), and the
+    similar-runs request behind its "similar runs" card, through the real app in this process
+    (ASGI, no socket): what the server spends answering them."""
+    import warnings
+
+    from fastapi.testclient import TestClient
+
+    from cairn.server.app import create_app
+    from cairn.settings import ServerSettings
+
+    newest = data.runs_at(n, n - 1)
+    with tempfile.TemporaryDirectory(prefix="cairn-bench-run-page-") as blobs:
+        app = create_app(ServerSettings(store_uri=uri, blobs_uri=blobs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Starlette's notice about TestClient's httpx
+            client = TestClient(app)
+
+        def page() -> str:
+            response = client.get(f"/runs/{newest.id}")
+            response.raise_for_status()
+            return response.text
+
+        def check_page(html: str) -> None:
+            if newest.name not in html or "similar" not in html.lower():
+                raise RuntimeError("the run page does not show the run and its similar runs")
+
+        def similar_request() -> list[Any]:
+            response = client.get(f"/api/v1/runs/{newest.id}/similar", params={"limit": 3})
+            response.raise_for_status()
+            found: list[Any] = response.json()["runs"]
+            return found
+
+        def check_similar(found: list[Any]) -> None:
+            if len(found) != 3:
+                raise RuntimeError(f"similar runs: {len(found)} instead of 3")
+
+        try:
+            run_page = data.time_query(page, check_page, repeats=args.repeats, budget_s=args.budget_s)
+            similar_ms = data.time_query(similar_request, check_similar, repeats=args.repeats, budget_s=args.budget_s)
+        finally:
+            client.close()
+            app.state.tracking.close()
+    run_page.update(runs=n, call=f"GET /runs/{{id}} of the newest run ({n - 1:,} earlier runs), in process")
+    similar_ms.update(runs=n, call="GET /api/v1/runs/{id}/similar?limit=3 of the newest run, in process")
+    log(f"run page: p50 {run_page['p50_ms']} ms; similar: p50 {similar_ms['p50_ms']} ms")
+    return {"run_page_ms": run_page, "similar_ms": similar_ms}
+
+
 def measure_backend(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     verified = verify(uri, n)
     log(f"verified {verified} runs through cairn.Api().run")
@@ -485,6 +543,7 @@ def measure_backend(uri: str, n: int, args: argparse.Namespace) -> dict[str, Any
         "verified_runs": verified,
         "queries": measure_queries(uri, n, args),
         "duplicate_lookup_ms": measure_duplicates(uri, n, args),
+        **measure_run_page(uri, n, args),
     }
 
 

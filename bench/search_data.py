@@ -199,6 +199,14 @@ def runs(n: int = RUNS) -> Iterator[SyntheticRun]:
         )
 
 
+def runs_at(n: int, index: int) -> SyntheticRun:
+    """Run number ``index`` (from 0) of the first ``n``."""
+    for run in runs(n):
+        if run.index == index:
+            return run
+    raise IndexError(index)
+
+
 def mlflow_param_value(value: Any) -> str:
     """A param as MLflow stores it: `str(value)`, what `mlflow.log_param` sends."""
     return str(value)

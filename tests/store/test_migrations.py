@@ -16,6 +16,7 @@ from cairn.store.sql import SqlStore, migrate
 from cairn.store.sql.engine import sqlalchemy_url
 from cairn.store.sql.migrate import alembic_config, head_revision, upgrade
 from cairn.store.sql.schema import SCHEMA_HEAD, metadata
+from cairn.store.sql.similar import pair_rows
 
 # SQLAlchemy cannot reflect indexes on expressions (the text-prefix indexes of params and tags)
 # and says so; compare_metadata then leaves them out, so test_expression_indexes_exist checks
@@ -138,3 +139,45 @@ def test_an_empty_database_is_refused_when_not_initialising(tmp_path: Path) -> N
     engine = create_engine(sqlalchemy_url(path))
     assert _differences(engine) == []
     engine.dispose()
+
+
+def test_0007_fills_param_pairs_and_summary_projects_for_existing_runs(tmp_path: Path) -> None:
+    engine = create_engine(sqlalchemy_url(str(tmp_path / "old.db")))
+    upgrade(engine, "0006_server_secrets")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO projects VALUES ('p1', 'p', '', 0)"))
+        for run_id, start in (("r1", 10), ("r2", 20)):
+            connection.execute(
+                text(
+                    "INSERT INTO runs (id, project_id, name, user_name, status, start_time, notes, deleted) "
+                    "VALUES (:id, 'p1', :id, 'u', 'finished', :start, '', 0)"
+                ),
+                {"id": run_id, "start": start},
+            )
+            connection.execute(
+                text("INSERT INTO params VALUES (:id, 'lr', 'float', '0.1', 0.1), (:id, 'opt', 'str', 'adam', NULL)"),
+                {"id": run_id},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO metric_summaries (run_id, key, last_value, last_step, last_timestamp, count) VALUES "
+                "('r1', 'acc', 0.5, 0, 0, 1)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        pairs = connection.execute(text("SELECT project_id, pair, start_time, run_id FROM param_pairs")).all()
+        projects = connection.execute(text("SELECT project_id FROM metric_summaries")).scalars().all()
+    engine.dispose()
+    expected = pair_rows("r1", "p1", 10, {"lr": 0.1, "opt": "adam"}) + pair_rows(
+        "r2", "p1", 20, {"lr": 0.1, "opt": "adam"}
+    )
+    assert sorted(tuple(row) for row in pairs) == sorted(tuple(r.values()) for r in expected)
+    assert projects == ["p1"]
+    # The store then finds r1 near r2 through the filled index.
+    store = SqlStore(str(tmp_path / "old.db"))
+    try:
+        assert [(s.run.id, s.distance) for s in store.similar_runs("r2")] == [("r1", 0)]
+        assert store.metric_rank("p1", "acc", 0.4, lower_is_better=False) == (1, 1)
+    finally:
+        store.close()

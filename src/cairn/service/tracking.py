@@ -12,6 +12,7 @@ The store below guarantees atomicity; the rules above it are here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -294,6 +295,17 @@ class TrackingService(ArtifactRules, DiscussionRules):
         limits.check_page_size(limit)
         self._readable_run(run_id)
         return self.store.similar_runs(run_id, limit=limit)
+
+    def metric_rank(self, run_id: str, key: str, *, lower_is_better: bool) -> tuple[int, int] | None:
+        """``(rank, of)``: where the run stands among the live runs of its project that have
+        ``key``, by its last value (1 is the best; ties share a rank); None when the run has no
+        finite last value of ``key``. Two indexed counts, whatever the project's size."""
+        run = self.get_run(run_id)
+        summary = run.metrics.get(key)
+        if summary is None or not math.isfinite(summary.last):
+            return None
+        ahead, total = self.store.metric_rank(run.project_id, key, summary.last, lower_is_better=lower_is_better)
+        return ahead + 1, total
 
     def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
         """What changed from ``against`` (by default the run's nearest earlier run) to the run.

@@ -96,7 +96,17 @@ class RunStore(Protocol):
         """The live runs of the run's project that started before it, nearest first: by param
         distance (params that differ or exist on one side only), then by how far the differing
         values are (numbers by relative difference, anything else counts 1), then newest
-        first. Raises RunNotFound."""
+        first, each with its exact distance. In a project of many runs they are the nearest
+        among a bounded set of candidates (the most recent runs sharing each of the run's
+        params, and the most recent runs), so the call costs the same at any size: exact
+        whenever that set provably holds the answer, and always in a project of up to 100
+        earlier runs (see :mod:`cairn.store.sql.similar`). Raises RunNotFound."""
+        ...
+
+    def metric_rank(self, project_id: str, key: str, value: float, *, lower_is_better: bool) -> tuple[int, int]:
+        """``(ahead, total)``: how many live runs of the project have a last value of ``key``
+        better than ``value`` (greater, or less when lower is better; NaN is never better),
+        and how many have ``key`` at all. Two counts over one index range."""
         ...
 
 

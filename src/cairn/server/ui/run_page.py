@@ -8,7 +8,6 @@ preview or a folder can be shared. Charts are drawn in the browser from the metr
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +19,10 @@ from cairn.core.diff import diff_runs, snapshot_changes
 from cairn.core.entities import Run
 from cairn.core.errors import ArtifactNotFound, NotFound
 from cairn.core.headline import SYSTEM_PREFIX, headline_metric, is_system_metric, lower_is_better
-from cairn.core.query.text import comparison, field_text
+from cairn.core.query.text import comparison
 from cairn.server.ui.charts import chart_groups
 from cairn.server.ui.context import now_ms, service
 from cairn.server.ui.previews import preview_artifact
-from cairn.server.ui.runs import count_runs
 from cairn.server.ui.templating import render
 from cairn.service.tracking import TrackingService
 
@@ -229,19 +227,16 @@ class Standing:
 
 def standing(tracking: TrackingService, run: Run, keys: list[str]) -> Standing | None:
     """The run's rank by its headline metric (validation accuracy or the like: higher is
-    better; a loss or an error: lower is better), counted with two grouped counts."""
+    better; a loss or an error: lower is better), from two indexed counts."""
     metric = headline_metric(keys)
     if metric is None:
         return None
     value = run.metrics[metric].last
-    if not math.isfinite(value):
-        return None
     goal = "min" if lower_is_better(metric) else "max"
-    field = field_text("metrics", metric)
-    better = ">" if goal == "max" else "<"
-    ahead = count_runs(tracking, run.project, comparison(field, better, value))
-    total = count_runs(tracking, run.project, f"{field} is not null")
-    return Standing(metric, value, ahead + 1, total, goal)
+    rank = tracking.metric_rank(run.id, metric, lower_is_better=goal == "min")
+    if rank is None:
+        return None
+    return Standing(metric, value, rank[0], rank[1], goal)
 
 
 def _maybe_run(tracking: TrackingService, run_id: str | None) -> Run | None:

@@ -262,6 +262,7 @@ class SqlArtifactStore:
                 t.run_inputs,
                 t.run_snapshots,
                 t.params,
+                t.param_pairs,
                 t.tags,
                 t.metric_chunks,
                 t.metric_summaries,

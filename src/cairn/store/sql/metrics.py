@@ -17,7 +17,7 @@ from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory, envelo
 from cairn.store.sql import schema as t
 from cairn.store.sql.chunks import chunk_row, decode_float64, decode_int64
 from cairn.store.sql.engine import Engines, transaction
-from cairn.store.sql.rows import dialect_insert, require_run
+from cairn.store.sql.rows import dialect_insert, project_of_run, require_run
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
 _EMPTY_FLOAT = np.empty(0, dtype=np.float64)
@@ -93,12 +93,12 @@ class SqlMetricStore:
     def _log_metrics_once(self, run_id: str, batch: MetricBatch) -> IngestResult:
         columns = [c for c in batch.columns if len(c)]
         with transaction(self._engines.write) as conn:
-            require_run(conn, run_id)
+            project_id = project_of_run(conn, run_id)
             if not _claim_batch(conn, run_id, batch):
                 return IngestResult(points=batch.points, duplicate=True)
             if columns:
                 conn.execute(insert(t.metric_chunks), [chunk_row(run_id, c) for c in columns])
-                _merge_summaries(conn, run_id, columns)
+                _merge_summaries(conn, run_id, project_id, columns)
         return IngestResult(points=batch.points)
 
     def get_metric_history(
@@ -169,7 +169,7 @@ def _claim_batch(conn: Connection, run_id: str, batch: MetricBatch) -> bool:
     return result.first() is not None
 
 
-def _merge_summaries(conn: Connection, run_id: str, columns: list[MetricColumns]) -> None:
+def _merge_summaries(conn: Connection, run_id: str, project_id: str, columns: list[MetricColumns]) -> None:
     incoming: dict[str, _Summary] = {}
     for c in columns:
         summary = _Summary.of(c)
@@ -185,7 +185,7 @@ def _merge_summaries(conn: Connection, run_id: str, columns: list[MetricColumns]
     for key, summary in incoming.items():
         row = stored.get(key)
         if row is None:
-            new_rows.append({"run_id": run_id, "key": key, **summary.row()})
+            new_rows.append({"run_id": run_id, "project_id": project_id, "key": key, **summary.row()})
             continue
         old = _Summary(
             last=math.nan if row["last_value"] is None else row["last_value"],

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, false, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.clock import now_ms
@@ -36,7 +36,7 @@ from cairn.store.sql.engine import Engines, transaction
 from cairn.store.sql.rows import dialect_insert, in_chunks, require_run
 from cairn.store.sql.search import group_statement, groups_from_rows, search_page
 from cairn.store.sql.server_secrets import ServerSecrets
-from cairn.store.sql.similar import nearest_statement
+from cairn.store.sql.similar import nearest_runs, pair_rows
 
 
 class SqlRunStore:
@@ -138,6 +138,7 @@ class SqlRunStore:
                 conn.execute(insert(t.tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
             if params:
                 conn.execute(insert(t.params), [_param_row(run_id, k, v) for k, v in params.items()])
+                conn.execute(insert(t.param_pairs), pair_rows(run_id, project_id, start_time, params))
         return self.get_run(run_id)
 
     def get_run(self, run_id: str, *, details: bool = True) -> Run:
@@ -260,10 +261,11 @@ class SqlRunStore:
                     f"params are immutable; already logged with a different value: {keys}",
                     details={"run_id": run_id, "conflicts": conflicts},
                 )
-            new_rows = [_param_row(run_id, k, v) for k, v in params.items() if k not in stored]
-            if new_rows:
-                conn.execute(insert(t.params), new_rows)
-                self._refresh_fingerprint(conn, run_id)
+            new = {k: v for k, v in params.items() if k not in stored}
+            if new:
+                conn.execute(insert(t.params), [_param_row(run_id, k, v) for k, v in new.items()])
+                run = self._refresh_fingerprint(conn, run_id)
+                conn.execute(insert(t.param_pairs), pair_rows(run_id, run.project_id, run.start_time, new))
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         if not tags:
@@ -283,16 +285,19 @@ class SqlRunStore:
 
     # -- fingerprints and similar runs ------------------------------------------------------
 
-    def _refresh_fingerprint(self, conn: Connection, run_id: str) -> None:
-        """Recompute the run's fingerprint from all its params, in the caller's transaction."""
+    def _refresh_fingerprint(self, conn: Connection, run_id: str) -> Any:
+        """Recompute the run's fingerprint from all its params, in the caller's transaction;
+        returns the run's project id and start time."""
         # Lock the run first (PostgreSQL; SQLite's write transactions are serial already): two
         # requests adding different params then recompute one after the other, the second
         # seeing the first's params. NO KEY UPDATE does not wait for the key-share locks the
         # param inserts themselves hold on the run, so the two cannot deadlock.
-        conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id).with_for_update(key_share=True))
+        locked = select(t.runs.c.project_id, t.runs.c.start_time).where(t.runs.c.id == run_id)
+        run = conn.execute(locked.with_for_update(key_share=True)).one()
         rows = conn.execute(select(t.params).where(t.params.c.run_id == run_id))
         params = {row.key: decode_param(row.value_type, row.value_text) for row in rows}
         conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(fingerprint=fingerprint_of(params)))
+        return run
 
     def runs_by_fingerprint(
         self, project_id: str, fingerprint: str, *, status: RunStatus | None = None, limit: int = 5
@@ -316,10 +321,26 @@ class SqlRunStore:
             ).first()
             if target is None:
                 raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
-            nearest = conn.execute(nearest_statement(run_id, target.project_id, target.start_time, limit=limit)).all()
-            rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_([n.id for n in nearest]))).all() if nearest else []
+            # Candidates from the param_pairs index, then exact distances: see .similar.
+            nearest, _exact = nearest_runs(conn, run_id, target.project_id, target.start_time, limit=limit)
+            ids = [run_id for run_id, _ in nearest]
+            rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_(ids))).all() if ids else []
             by_id = {run.id: run for run in self._load_runs(conn, rows)}
-        return [SimilarRun(by_id[n.id], int(n.distance)) for n in nearest]
+        return [SimilarRun(by_id[id_], distance) for id_, distance in nearest]
+
+    def metric_rank(self, project_id: str, key: str, value: float, *, lower_is_better: bool) -> tuple[int, int]:
+        # Counts over ix_metric_summaries_project_key_last, less the deleted runs' summaries
+        # (few, found through ix_runs_project_start): no run is read per summary.
+        m = t.metric_summaries.c
+        ahead_of = m.last_value < value if lower_is_better else m.last_value > value
+        deleted = select(t.runs.c.id).where(t.runs.c.project_id == project_id, t.runs.c.deleted.is_(True))
+        mine = and_(m.project_id == project_id, m.key == key)
+        with self._engines.read.connect() as conn:
+            ahead, total = conn.execute(select(func.count(case((ahead_of, 1))), func.count()).where(mine)).one()
+            gone_ahead, gone = conn.execute(
+                select(func.count(case((ahead_of, 1))), func.count()).where(mine, m.run_id.in_(deleted))
+            ).one()
+        return ahead - gone_ahead, total - gone
 
 
 _RUN_QUERY = select(t.runs, t.projects.c.name.label("project_name")).join(

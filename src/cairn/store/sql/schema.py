@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0006_server_secrets"
+SCHEMA_HEAD = "0007_param_pairs_and_ranks"
 
 metadata = MetaData()
 
@@ -67,6 +67,9 @@ runs = Table(
     Index("ix_runs_project_start", "project_id", "deleted", "start_time", "id"),
     Index("ix_runs_project_end", "project_id", "deleted", "end_time"),
     Index("ix_runs_project_fingerprint", "project_id", "fingerprint"),
+    # A run's children, newest first (the run page lists them). On parent_id alone SQLite
+    # still walked ix_runs_project_start for its order: 64 ms at 100,000 runs, 1 ms now.
+    Index("ix_runs_parent", "parent_id", "project_id", "deleted", "start_time", "id"),
     sqlite_with_rowid=False,
 )
 
@@ -99,6 +102,21 @@ tags = Table(
     sqlite_with_rowid=False,
 )
 
+# Near misses (cairn.store.sql.similar): each param of a run again as a 64-bit hash of its
+# (key, normalised value) pair, beside the run's project and start time, so the earlier runs
+# that share one pair with a run are one index range, newest first. Written with the params.
+param_pairs = Table(
+    "param_pairs",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("pair", BigInteger, primary_key=True, autoincrement=False),
+    Column("start_time", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    # A run's own pairs, and what deleting a run removes.
+    Index("ix_param_pairs_run", "run_id", "pair"),
+    sqlite_with_rowid=False,
+)
+
 metric_chunks = Table(
     "metric_chunks",
     metadata,
@@ -122,6 +140,10 @@ metric_summaries = Table(
     metadata,
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
+    # The run's project again (runs never move), so that a run's rank in its project by a
+    # metric is a count over one index range, ix_metric_summaries_project_key_last, without
+    # reading a run per summary: 5 ms instead of 90 ms for 58,000 runs ahead on SQLite.
+    Column("project_id", String(32), nullable=False),
     # NULL stands for NaN: SQLite cannot store NaN, so both backends use the same convention.
     Column("last_value", Float, nullable=True),
     Column("last_step", BigInteger, nullable=False),
@@ -130,6 +152,7 @@ metric_summaries = Table(
     Column("max_value", Float, nullable=True),
     Column("count", BigInteger, nullable=False),
     Index("ix_metric_summaries_key_last", "key", "last_value"),
+    Index("ix_metric_summaries_project_key_last", "project_id", "key", "last_value"),
     sqlite_with_rowid=False,
 )
 
