@@ -32,11 +32,39 @@ MAX_COMMENT_LENGTH = 20_000
 MAX_VIEW_NAME_LENGTH = 200
 #: Columns, or charts, of one saved view.
 MAX_VIEW_ITEMS = 500
+#: Characters of an artifact's path inside its run (a trailing slash not counted).
+MAX_ARTIFACT_PATH_LENGTH = 1000
+#: Artifacts registered in one request, or files in one dataset manifest; a folder with more
+#: files is registered in several requests.
+MAX_ARTIFACTS_PER_REQUEST = 10_000
+#: Files of one snapshot.
+MAX_SNAPSHOT_FILES = 100_000
+#: Digests asked about in one "which are missing" request; the SDK asks in batches.
+MAX_DIGESTS_PER_REQUEST = 10_000
+#: Characters of an artifact's media type.
+MAX_MEDIA_TYPE_LENGTH = 250
+#: Characters of a dataset's source URI.
+MAX_DATASET_SOURCE_LENGTH = 4000
 
 MIN_STEP = -(2**63)
 MAX_STEP = 2**63 - 1
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = r"\x00-\x1f\x7f"
+_CONTROL_CHARACTERS = re.compile(f"[{_CONTROL}]")
+
+# The rules of the checks below that are patterns, written in the regular expressions Python and
+# JSON Schema share, so that the OpenAPI document states them (tests/core/test_limit_patterns.py
+# holds each to its check). Lengths are the limits above, stated beside them.
+#: A param, metric or tag key (:func:`check_key`): no control character.
+KEY_PATTERN = f"^[^{_CONTROL}]+$"
+#: A project, run, user or dataset name (:func:`check_name`): no control character, not blank.
+NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+#: Text (:func:`check_text`): anything but NUL.
+TEXT_PATTERN = r"^[^\x00]*$"
+#: Text that is more than white space (a comment's body).
+NOT_BLANK_PATTERN = r"\S"
+#: A SHA-256 digest as lowercase hex: a blob's, a snapshot's, a fingerprint.
+SHA256_PATTERN = "^[0-9a-f]{64}$"
 
 
 def check_key(key: object, kind: str) -> str:
