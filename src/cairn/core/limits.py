@@ -61,10 +61,12 @@ KEY_PATTERN = f"^[^{_CONTROL}]+$"
 NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 #: Text (:func:`check_text`): anything but NUL.
 TEXT_PATTERN = r"^[^\x00]*$"
-#: Text that is more than white space (a comment's body).
-NOT_BLANK_PATTERN = r"\S"
+#: Text that is more than white space, without NUL (a comment's body).
+NOT_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 #: A SHA-256 digest as lowercase hex: a blob's, a snapshot's, a fingerprint.
 SHA256_PATTERN = "^[0-9a-f]{64}$"
+#: A resumable upload's id, as a client may send it (ids name files and keys of the blob store).
+UPLOAD_ID_PATTERN = "^[0-9A-Za-z-]+$"
 
 
 def check_key(key: object, kind: str) -> str:

@@ -50,13 +50,19 @@ Key = Annotated[str, documented(KEY_RULE)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
 Digest = Annotated[str, documented(DIGEST_RULE)]
 ArtifactPath = Annotated[str, documented(PATH_RULE)]
-Millis = Annotated[int, Field(ge=0, le=limits.MAX_STEP, description="milliseconds since the Unix epoch")]
-Step = Annotated[int, Field(ge=limits.MIN_STEP, le=limits.MAX_STEP)]
+# Integers are stored as signed 64 bits. The bound is stated as exclusive: 2^63, which a double
+# holds exactly, so that a client or generator comparing in floats does not round past it. They
+# are strict: true and 1.5 are no integers (nor is 1.0: Cairn refuses it, JSON Schema allows it).
+_INT64_END = limits.MAX_STEP + 1
+Count = Annotated[int, Field(ge=0, lt=_INT64_END, strict=True)]
+Millis = Annotated[int, Field(ge=0, lt=_INT64_END, strict=True, description="milliseconds since the Unix epoch")]
+Step = Annotated[int, Field(ge=limits.MIN_STEP, lt=_INT64_END, strict=True)]
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 WireFloat = Annotated[float | NonFinite, Field(description='a number, or "NaN", "Infinity", "-Infinity"')]
 
 # Path parameters used by several route modules.
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
+UploadId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": limits.UPLOAD_ID_PATTERN})]
 ProjectName = Annotated[str, Path(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
 # A project named in the query string (names may hold slashes).
 ProjectQuery = Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
@@ -65,7 +71,7 @@ ProjectQuery = Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LEN
 #: a list, or an object of params nested under the key, is flattened or stored as JSON text.
 PARAM_VALUE_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "integer", "minimum": limits.MIN_STEP, "maximum": limits.MAX_STEP},
+        {"type": "integer", "minimum": limits.MIN_STEP, "exclusiveMaximum": _INT64_END},
         {"type": "number"},
         {"type": "boolean"},
         {"type": "string", **text_rule(limits.MAX_PARAM_VALUE_LENGTH)},
@@ -220,7 +226,7 @@ class MetricBatchIn(Strict):
     sent again with the same pair is acknowledged but not stored twice."""
 
     client_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0, le=limits.MAX_STEP)
+    seq: Count
     metrics: list[MetricColumnsIn]
 
 
@@ -320,7 +326,7 @@ class HealthOut(BaseModel):
 class ArtifactIn(Strict):
     path: ArtifactPath
     digest: Digest
-    size: int = Field(ge=0)
+    size: Count
     kind: str = Field(default="file", json_schema_extra={"enum": list(ARTIFACT_KINDS)})
     media_type: str = Field(default="", json_schema_extra=text_rule(limits.MAX_MEDIA_TYPE_LENGTH))
     meta: dict[str, Any] = Field(default_factory=dict)
@@ -350,16 +356,25 @@ class ArtifactList(BaseModel):
 class DatasetFileIn(Strict):
     path: ArtifactPath
     digest: Digest
-    size: int = Field(ge=0)
+    size: Count
 
 
 class DatasetIn(Strict):
+    # A stored dataset needs its files (a data frame is stored as a table file).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"stored": {"const": True}}, "required": ["stored"]},
+            "then": {"properties": {"files": {"minItems": 1}}, "required": ["files"]},
+        },
+    )
+
     name: Name
     digest: Digest
     source_uri: str = Field(default="", json_schema_extra=text_rule(limits.MAX_DATASET_SOURCE_LENGTH))
     source_kind: str = Field(json_schema_extra={"enum": ["file", "folder", "dataframe"]})
-    rows: int | None = Field(default=None, ge=0)
-    columns: int | None = Field(default=None, ge=0)
+    rows: Count | None = None
+    columns: Count | None = None
     schema_: list[dict[str, Any]] = Field(default_factory=list, alias="schema")
     profile: dict[str, Any] = Field(default_factory=dict)
     files: list[DatasetFileIn] = Field(default_factory=list, max_length=limits.MAX_ARTIFACTS_PER_REQUEST)
@@ -420,7 +435,7 @@ class BlobOut(BaseModel):
 
 
 class UploadCreate(Strict):
-    size: int | None = Field(default=None, ge=0, description="the file's size: lets the server offer direct_parts")
+    size: Count | None = Field(default=None, description="the file's size: lets the server offer direct_parts")
 
 
 class DirectPartsOut(BaseModel):
@@ -448,7 +463,7 @@ class CommitIn(Strict):
 class SnapshotFileIn(Strict):
     path: ArtifactPath
     digest: Digest
-    size: int = Field(ge=0)
+    size: Count
 
 
 class SnapshotIn(Strict):
@@ -488,7 +503,7 @@ class CommentIn(Strict):
     body: str = Field(
         description="markdown, stored as given; not only white space",
         json_schema_extra={
-            "pattern": limits.NOT_BLANK_PATTERN,
+            "pattern": limits.NOT_BLANK_TEXT_PATTERN,
             "minLength": 1,
             "maxLength": limits.MAX_COMMENT_LENGTH,
         },

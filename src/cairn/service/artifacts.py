@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,7 +306,7 @@ def direct_part_size(size: int) -> int:
 
 
 def _upload_id(upload_id: str) -> str:
-    if not upload_id or len(upload_id) > 64 or not upload_id.replace("-", "").isalnum():
+    if not isinstance(upload_id, str) or len(upload_id) > 64 or not re.search(limits.UPLOAD_ID_PATTERN, upload_id):
         raise InvalidRequest(f"{upload_id!r} is not an upload id")
     return upload_id
 

@@ -16,14 +16,20 @@ from cairn.blobs.base import PART_ALIGNMENT, StagedUpload
 from cairn.server.deps import TrackingDep, UploadHashesDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
-from cairn.server.schemas import DIGEST_RULE, BlobOut, CommitIn, DigestsIn, MissingOut, UploadCreate, UploadOut
+from cairn.server.schemas import (
+    DIGEST_RULE,
+    BlobOut,
+    CommitIn,
+    DigestsIn,
+    MissingOut,
+    UploadCreate,
+    UploadId,
+    UploadOut,
+)
 from cairn.server.streaming import consume_body
 
 router = APIRouter(prefix="/blobs", tags=["artifacts"], route_class=JsonRoute)
 Digest = Annotated[str, Path(min_length=1, max_length=100, json_schema_extra=DIGEST_RULE)]
-# The shape of the ids the blob stores hand out (cairn.blobs.base.check_upload_id): any other
-# is an upload that does not exist.
-UploadId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": "^[0-9a-f]{32}$"})]
 
 
 @router.post(

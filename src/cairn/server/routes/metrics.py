@@ -23,7 +23,7 @@ from cairn.server.schemas import KEY_RULE, HistoryOut, IngestOut, MetricBatchIn,
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], route_class=JsonRoute)
-Step = Annotated[int | None, Query(ge=limits.MIN_STEP, le=limits.MAX_STEP)]
+Step = Annotated[int | None, Query(ge=limits.MIN_STEP, lt=limits.MAX_STEP + 1)]
 
 
 def _inline_schema(model: Any) -> dict[str, Any]:
