@@ -14,18 +14,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
 from cairn.core.errors import CairnError
-from cairn.server.jsonresponse import JsonResponse
+from cairn.server.jsonresponse import NOT_JSON, JsonResponse
 from cairn.server.ui import cairn_error_page, error_page, wants_page
 
 logger = logging.getLogger("cairn.server")
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+#: Codes of the errors Starlette raises itself (docs/errors.md lists them with the others).
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(description="stable; see docs/errors.md")
     message: str
     details: dict[str, Any]
@@ -40,6 +43,8 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     """The one error envelope, whatever the status."""
+
+    model_config = ConfigDict(extra="forbid")
 
     error: ErrorBody
 
@@ -59,18 +64,18 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorOut, "description": _MEANINGS[status]} for status in statuses}
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app takes at the request's path (Starlette names only the
-    first route that matched the path)."""
-    scope = dict(request.scope)
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+    """Every method some route of the app takes at the request's path (Starlette names only
+    the methods of the first route that matched the path)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _without_default_422(document: dict[str, Any]) -> dict[str, Any]:
@@ -110,13 +115,16 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
         where = ".".join(problems[0]["location"]) if problems else ""
         what = str(problems[0]["message"]) if problems else "invalid request"
         message = f"{where}: {what}" if where else what
+        first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            message = f"{NOT_JSON}: {first.get('ctx', {}).get('error', '')} (at character {where[5:]})"
         if wants_page(request):
             return error_page(request, 400, "invalid_request", message)
         return JsonResponse(envelope("invalid_request", message, {"problems": problems}), status_code=400)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
-        code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "internal_error")
+        code = HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "internal_error")
         if wants_page(request) and exc.status_code >= 400:
             message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
             return error_page(request, exc.status_code, code, message)

@@ -20,6 +20,9 @@ from starlette.responses import Response
 
 from cairn.core.errors import InvalidRequest
 
+#: How a refused body's error message begins, whichever route refused it.
+NOT_JSON = "the body is not valid JSON"
+
 
 def read_json(body: bytes) -> Any:
     """``body`` decoded; orjson.JSONDecodeError (a json.JSONDecodeError) unless standard JSON."""
@@ -31,7 +34,7 @@ def read_json_or_refuse(body: bytes) -> Any:
     try:
         return read_json(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+        raise InvalidRequest(f"{NOT_JSON}: {exc}") from None
 
 
 class JsonResponse(Response):

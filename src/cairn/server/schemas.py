@@ -99,6 +99,15 @@ TAGS_RULE: dict[str, Any] = {
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """A response body: it has exactly the fields named, so a field added to the wire
+    format without the document fails the API fuzz test (additionalProperties: false)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -114,7 +123,7 @@ class ProjectCreate(Strict):
     )
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(Out):
     id: str
     name: str
     description: str
@@ -123,7 +132,7 @@ class ProjectOut(BaseModel):
     last_activity: int | None
 
 
-class ProjectList(BaseModel):
+class ProjectList(Out):
     projects: list[ProjectOut]
 
 
@@ -156,7 +165,7 @@ class RunPatch(Strict):
     end_time: Millis | None = None
 
 
-class MetricSummaryOut(BaseModel):
+class MetricSummaryOut(Out):
     last: WireFloat
     last_step: int
     last_timestamp: int
@@ -165,7 +174,7 @@ class MetricSummaryOut(BaseModel):
     count: int
 
 
-class RunOut(BaseModel):
+class RunOut(Out):
     id: str
     project: str
     project_id: str
@@ -184,12 +193,12 @@ class RunOut(BaseModel):
     fingerprint: str | None = Field(description="sha256 over the normalised params")
 
 
-class RunList(BaseModel):
+class RunList(Out):
     runs: list[RunOut]
     next_page_token: str | None
 
 
-class GroupOut(BaseModel):
+class GroupOut(Out):
     value: Any
     count: int
     mean: WireFloat | None
@@ -197,7 +206,7 @@ class GroupOut(BaseModel):
     max: WireFloat | None
 
 
-class GroupList(BaseModel):
+class GroupList(Out):
     groups: list[GroupOut]
 
 
@@ -230,12 +239,12 @@ class MetricBatchIn(Strict):
     metrics: list[MetricColumnsIn]
 
 
-class IngestOut(BaseModel):
+class IngestOut(Out):
     points: int
     duplicate: bool
 
 
-class HistoryOut(BaseModel):
+class HistoryOut(Out):
     key: str
     total: int = Field(description="points in the requested step window")
     downsampled: bool
@@ -248,25 +257,25 @@ class HistoryOut(BaseModel):
 # -- insight -------------------------------------------------------------------------------------
 
 
-class DuplicateList(BaseModel):
+class DuplicateList(Out):
     runs: list[RunOut]
 
 
-class SimilarOut(BaseModel):
+class SimilarOut(Out):
     run: RunOut
     distance: int = Field(description="params that differ or exist on one side only")
 
 
-class SimilarList(BaseModel):
+class SimilarList(Out):
     runs: list[SimilarOut]
 
 
-class NearestOut(BaseModel):
+class NearestOut(Out):
     run: RunOut | None
     distance: int | None
 
 
-class RunRefOut(BaseModel):
+class RunRefOut(Out):
     id: str
     name: str
     project: str
@@ -275,19 +284,19 @@ class RunRefOut(BaseModel):
     start_time: int
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Out):
     before: Any
     after: Any
 
 
-class MappingDiffOut(BaseModel):
+class MappingDiffOut(Out):
     added: dict[str, Any]
     removed: dict[str, Any]
     changed: dict[str, ChangeOut]
     unchanged: int
 
 
-class MetricChangeOut(BaseModel):
+class MetricChangeOut(Out):
     before: MetricSummaryOut
     after: MetricSummaryOut
     last: WireFloat = Field(description="after - before")
@@ -295,14 +304,14 @@ class MetricChangeOut(BaseModel):
     max: WireFloat | None
 
 
-class MetricsDiffOut(BaseModel):
+class MetricsDiffOut(Out):
     added: dict[str, MetricSummaryOut]
     removed: dict[str, MetricSummaryOut]
     changed: dict[str, MetricChangeOut]
     unchanged: int
 
 
-class DiffOut(BaseModel):
+class DiffOut(Out):
     """What changed from ``baseline`` to ``run``: "added" is what the run has and the baseline
     lacks; "before" is the baseline's value."""
 
@@ -315,7 +324,7 @@ class DiffOut(BaseModel):
     notes: ChangeOut | None
 
 
-class HealthOut(BaseModel):
+class HealthOut(Out):
     status: str
     version: str
 
@@ -338,7 +347,7 @@ class ArtifactsIn(Strict):
     )
 
 
-class ArtifactOut(BaseModel):
+class ArtifactOut(Out):
     run_id: str
     path: str
     digest: str
@@ -349,7 +358,7 @@ class ArtifactOut(BaseModel):
     created_at: int
 
 
-class ArtifactList(BaseModel):
+class ArtifactList(Out):
     artifacts: list[ArtifactOut]
 
 
@@ -388,7 +397,7 @@ class RunDatasetIn(Strict):
     )
 
 
-class DatasetVersionOut(BaseModel):
+class DatasetVersionOut(Out):
     id: str
     project: str
     name: str
@@ -405,16 +414,16 @@ class DatasetVersionOut(BaseModel):
     used_by: list[dict[str, str]]
 
 
-class DatasetVersionList(BaseModel):
+class DatasetVersionList(Out):
     versions: list[DatasetVersionOut]
 
 
-class RunInputOut(BaseModel):
+class RunInputOut(Out):
     dataset: DatasetVersionOut
     context: str
 
 
-class RunInputList(BaseModel):
+class RunInputList(Out):
     inputs: list[RunInputOut]
 
 
@@ -425,11 +434,11 @@ class DigestsIn(Strict):
     digests: list[Digest] = Field(max_length=limits.MAX_DIGESTS_PER_REQUEST)
 
 
-class MissingOut(BaseModel):
+class MissingOut(Out):
     missing: list[str]
 
 
-class BlobOut(BaseModel):
+class BlobOut(Out):
     digest: str
     size: int
 
@@ -438,12 +447,12 @@ class UploadCreate(Strict):
     size: Count | None = Field(default=None, description="the file's size: lets the server offer direct_parts")
 
 
-class DirectPartsOut(BaseModel):
+class DirectPartsOut(Out):
     part_size: int
     urls: list[str]
 
 
-class UploadOut(BaseModel):
+class UploadOut(Out):
     upload_id: str
     offset: int = Field(description="bytes received so far: where the next part starts")
     part_alignment: int = Field(description="every part but the last is a multiple of this many bytes")
@@ -475,13 +484,13 @@ class SnapshotIn(Strict):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class SnapshotFileOut(BaseModel):
+class SnapshotFileOut(Out):
     path: str
     digest: str
     size: int
 
 
-class SnapshotOut(BaseModel):
+class SnapshotOut(Out):
     id: str
     project: str
     kind: str
@@ -492,7 +501,7 @@ class SnapshotOut(BaseModel):
     files: list[SnapshotFileOut]
 
 
-class SnapshotList(BaseModel):
+class SnapshotList(Out):
     snapshots: list[SnapshotOut]
 
 
@@ -510,7 +519,7 @@ class CommentIn(Strict):
     )
 
 
-class CommentOut(BaseModel):
+class CommentOut(Out):
     id: str
     run_id: str
     author: str
@@ -520,7 +529,7 @@ class CommentOut(BaseModel):
     updated_at: int | None
 
 
-class CommentList(BaseModel):
+class CommentList(Out):
     comments: list[CommentOut]
 
 
@@ -541,7 +550,7 @@ class ViewIn(Strict):
     group_by: str = Field(default="", description='a param, tag or attribute, e.g. "params.optimizer"')
 
 
-class ViewOut(BaseModel):
+class ViewOut(Out):
     id: str
     project: str
     name: str
@@ -555,11 +564,11 @@ class ViewOut(BaseModel):
     updated_at: int
 
 
-class ViewList(BaseModel):
+class ViewList(Out):
     views: list[ViewOut]
 
 
-class FieldsOut(BaseModel):
+class FieldsOut(Out):
     params: list[str]
     metrics: list[str]
     tags: list[str]
