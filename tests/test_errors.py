@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import inspect
 import math
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,7 @@ from cairn.core.errors import (
 from cairn.core.limits import MAX_REQUEST_BYTES
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.server.app import create_app
+from cairn.server.errors import HTTP_CODES
 from cairn.settings import ServerSettings
 from cairn.store.sql import SqlStore
 
@@ -131,6 +133,19 @@ def test_code_status_and_place_in_the_tree(
     # The tree in the module docstring names every code with its status.
     doc = errors_module.__doc__ or ""
     assert any(cls.__name__ in line and code in line and str(status) in line for line in doc.splitlines())
+
+
+def _documented_codes() -> dict[str, int]:
+    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    rows = (re.match(r"\| `([a-z_]+)` \| (\d{3}) \|", line) for line in doc.splitlines())
+    return {row.group(1): int(row.group(2)) for row in rows if row}
+
+
+def test_docs_errors_md_lists_every_code_with_its_status() -> None:
+    # The codes of the error classes, and those the server gives Starlette's own errors.
+    expected = {cls.code: cls.http_status for cls in all_error_classes()}
+    expected.update({code: status for status, code in HTTP_CODES.items()})
+    assert _documented_codes() == expected
 
 
 def test_codes_are_unique_and_unknown_codes_fall_back_to_the_base() -> None:

@@ -23,7 +23,6 @@ import cairn.client.http as http_client
 from cairn.client.http import HttpTracking
 from cairn.core.limits import MAX_REQUEST_BYTES
 from cairn.server import streaming
-from cairn.server.routes import blobs as blob_routes
 
 API = "/api/v1"
 MiB = 1 << 20
@@ -342,16 +341,17 @@ def test_an_aborted_upload_is_gone(http: httpx.Client, blob_root: Path) -> None:
 
 
 def test_a_completion_without_the_running_hash_hashes_the_bytes_again(
-    http: httpx.Client, blob_root: Path, commits: list[str | None]
+    server: ThreadedServer, http: httpx.Client, blob_root: Path, commits: list[str | None]
 ) -> None:
+    hashes = server.app.state.upload_hashes
     data = _bytes(2 * PART + 99, seed=9)
     for good in (False, True):
         upload_id = _create_upload(http)
         for start in range(0, len(data), PART):
             # As if each part had gone through another worker process.
-            blob_routes._hashes.forget(upload_id)
+            hashes.forget(upload_id)
             assert _append(http, upload_id, start, data[start : start + PART]).status_code == 200
-        blob_routes._hashes.forget(upload_id)
+        hashes.forget(upload_id)
         if good:
             assert _complete(http, upload_id, _sha(data)).json() == {"digest": _sha(data), "size": len(data)}
             assert [path.read_bytes() == data for path in _files(blob_root / "sha256")] == [True]

@@ -22,8 +22,8 @@ from typing import Any
 
 from cairn.client.artifact_formats import EncodedArtifact
 from cairn.client.datasets import file_digest, walk_folder
+from cairn.core import limits
 from cairn.core.artifacts import (
-    MAX_ARTIFACTS_PER_REQUEST,
     Artifact,
     ArtifactEntry,
     check_artifact_path,
@@ -159,8 +159,8 @@ def upload(tracking: Tracking, run_id: str, files: Sequence[LocalArtifact]) -> l
     """Send the bytes the store lacks, then register every file, all or none."""
     upload_missing(tracking, files)
     artifacts: list[Artifact] = []
-    for start in range(0, len(files), MAX_ARTIFACTS_PER_REQUEST):
-        batch = files[start : start + MAX_ARTIFACTS_PER_REQUEST]
+    for start in range(0, len(files), limits.MAX_ARTIFACTS_PER_REQUEST):
+        batch = files[start : start + limits.MAX_ARTIFACTS_PER_REQUEST]
         artifacts += tracking.log_artifacts(run_id, [f.entry() for f in batch])
     discard_staged(files)
     return artifacts

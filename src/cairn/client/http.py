@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from cairn.client.bulk_get import bulk_get, proxies_configured
-from cairn.core import binary_batch
+from cairn.core import binary_batch, limits
 from cairn.core.addresses import is_loopback
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
@@ -62,7 +62,6 @@ RESUMABLE_ABOVE_BYTES = 100 * 1024 * 1024
 #: A multiple of the server's part alignment (8 MiB).
 RESUMABLE_PART_BYTES = 64 * 1024 * 1024
 _PART_RETRIES = 5
-_DIGESTS_PER_REQUEST = 10_000
 #: Bodies above this size are gzipped when the server is on another machine. On loopback the
 #: bytes cost nothing to move and compressing them would be most of the client's ingest time.
 _COMPRESS_ABOVE_BYTES = 1 << 20
@@ -284,8 +283,8 @@ class HttpTracking:
 
     def missing_blobs(self, digests: Sequence[str]) -> list[str]:
         missing: list[str] = []
-        for start in range(0, len(digests), _DIGESTS_PER_REQUEST):
-            chunk = list(digests[start : start + _DIGESTS_PER_REQUEST])
+        for start in range(0, len(digests), limits.MAX_DIGESTS_PER_REQUEST):
+            chunk = list(digests[start : start + limits.MAX_DIGESTS_PER_REQUEST])
             missing += self._request("POST", f"{API}/blobs/missing", body={"digests": chunk})["missing"]
         return missing
 

@@ -19,16 +19,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.core.errors import InvalidArtifactPath
+from cairn.core.limits import MAX_ARTIFACT_PATH_LENGTH
 
-MAX_ARTIFACT_PATH_LENGTH = 1000
-#: Artifacts registered in one request; a folder with more files is registered in several.
-MAX_ARTIFACTS_PER_REQUEST = 10_000
 #: Files a listing returns at most.
 MAX_ARTIFACTS_LISTED = 100_000
 
 ARTIFACT_KINDS = ("file", "text", "dict", "figure", "table", "confusion_matrix")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# What check_artifact_path accepts, as a pattern that the OpenAPI document can state: segments
+# of anything but "/", "\\" and control characters, none of them "", "." or "..", and a first
+# segment that is no drive ("C:"). Ends with one optional "/".
+_CHAR = r"[^/\\\x00-\x1f\x7f]"
+_NOT_DOT = r"[^./\\\x00-\x1f\x7f]"
+_SEGMENT = rf"(?:\.{{0,2}}{_NOT_DOT}{_CHAR}*|\.{{3,}}{_CHAR}*)"
+_FIRST_SEGMENT = (
+    rf"(?:\.{{1,2}}{_NOT_DOT}{_CHAR}*|\.{{3,}}{_CHAR}*"
+    rf"|[^./\\A-Za-z\x00-\x1f\x7f]{_CHAR}*|[A-Za-z](?:[^:/\\\x00-\x1f\x7f]{_CHAR}*)?)"
+)
+#: A path :func:`check_artifact_path` accepts (its length is limited by MAX_ARTIFACT_PATH_LENGTH).
+ARTIFACT_PATH_PATTERN = rf"^{_FIRST_SEGMENT}(?:/{_SEGMENT})*/?$"
 
 
 def check_artifact_path(path: object, *, allow_empty: bool = False) -> str:

@@ -37,6 +37,19 @@ MAX_VIEW_NAME_LENGTH = 200
 MAX_VIEW_ITEMS = 500
 #: Characters of a run query (``where``), and of a saved view's query.
 MAX_QUERY_LENGTH = 10_000
+#: Characters of an artifact's path inside its run (a trailing slash not counted).
+MAX_ARTIFACT_PATH_LENGTH = 1000
+#: Artifacts registered in one request, or files in one dataset manifest; a folder with more
+#: files is registered in several requests.
+MAX_ARTIFACTS_PER_REQUEST = 10_000
+#: Files of one snapshot.
+MAX_SNAPSHOT_FILES = 100_000
+#: Digests asked about in one "which are missing" request; the SDK asks in batches.
+MAX_DIGESTS_PER_REQUEST = 10_000
+#: Characters of an artifact's media type.
+MAX_MEDIA_TYPE_LENGTH = 250
+#: Characters of a dataset's source URI.
+MAX_DATASET_SOURCE_LENGTH = 4000
 
 #: Every integer Cairn stores is a signed 64-bit integer (steps, timestamps, batch sequence
 #: numbers, sizes, int params): what SQLite's INTEGER, PostgreSQL's BIGINT and numpy's int64 hold.
@@ -44,7 +57,24 @@ MAX_QUERY_LENGTH = 10_000
 MIN_INT64 = -(2**63)
 MAX_INT64 = 2**63 - 1
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = r"\x00-\x1f\x7f"
+_CONTROL_CHARACTERS = re.compile(f"[{_CONTROL}]")
+
+# The rules of the checks below that are patterns, written in the regular expressions Python and
+# JSON Schema share, so that the OpenAPI document states them (tests/core/test_limit_patterns.py
+# holds each to its check). Lengths are the limits above, stated beside them.
+#: A param, metric or tag key (:func:`check_key`): no control character.
+KEY_PATTERN = f"^[^{_CONTROL}]+$"
+#: A project, run, user or dataset name (:func:`check_name`): no control character, not blank.
+NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+#: Text (:func:`check_text`): anything but NUL.
+TEXT_PATTERN = r"^[^\x00]*$"
+#: Text that is more than white space, without NUL (a comment's body).
+NOT_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+#: A SHA-256 digest as lowercase hex: a blob's, a snapshot's, a fingerprint.
+SHA256_PATTERN = "^[0-9a-f]{64}$"
+#: A resumable upload's id, as a client may send it (ids name files and keys of the blob store).
+UPLOAD_ID_PATTERN = "^[0-9A-Za-z-]+$"
 
 
 def check_key(key: object, kind: str) -> str:

@@ -19,6 +19,7 @@ from cairn.server.routes import artifacts, discussion, health, insight, metrics,
 from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
+from cairn.server.upload_hashes import RunningHashes
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -49,6 +50,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     )
     app.state.settings = settings
     app.state.tracking = TrackingService(store, Principal("anonymous"), blobs=blobs)
+    app.state.upload_hashes = RunningHashes()
     install_error_handlers(app, debug=settings.debug)
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")

@@ -1,33 +1,129 @@
 """Request and response models of REST API v1: what validates input and documents OpenAPI.
 
-Responses are rendered from :mod:`cairn.core.wire`; the models here describe them for the
-OpenAPI document. Unknown request fields are refused rather than silently dropped.
+Responses are rendered from :mod:`cairn.core.wire` as raw JSON (no model validates them on the
+way out: a history of a million points would cost more to check than to send); the models here
+describe them for the OpenAPI document, and the API fuzz test (tests/e2e/test_api_fuzz.py)
+checks every answer against that document, so the two cannot drift apart.
+
+Requests: unknown fields are refused rather than silently dropped. A rule the service checks
+(a key's characters, a digest's shape, an artifact path) is stated in the schema with
+``json_schema_extra`` only, never validated here, so that a bad value is the same error
+(invalid_key, invalid_value, ...) over HTTP as in embedded mode. Every number comes from
+:mod:`cairn.core.limits`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cairn.core import limits
+from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
 
-Millis = Annotated[int, Field(ge=0, le=limits.MAX_INT64, description="milliseconds since the Unix epoch")]
-Step = Annotated[int, Field(ge=limits.MIN_INT64, le=limits.MAX_INT64)]
-WireFloat = Annotated[float | str, Field(description='a number, or "NaN", "Infinity", "-Infinity"')]
+# -- rules stated for the OpenAPI document (the service enforces them) ---------------------------
+
+KEY_RULE: dict[str, Any] = {"pattern": limits.KEY_PATTERN, "minLength": 1, "maxLength": limits.MAX_KEY_LENGTH}
+NAME_RULE: dict[str, Any] = {"pattern": limits.NAME_PATTERN, "maxLength": limits.MAX_NAME_LENGTH}
+DIGEST_RULE: dict[str, Any] = {"pattern": limits.SHA256_PATTERN, "description": "SHA-256, lowercase hex"}
+PATH_RULE: dict[str, Any] = {
+    "pattern": ARTIFACT_PATH_PATTERN,
+    "maxLength": limits.MAX_ARTIFACT_PATH_LENGTH,
+    "description": "relative POSIX path inside the run: no '..', '.' or empty segments",
+}
+
+PATH_OR_EMPTY_RULE: dict[str, Any] = {**PATH_RULE, "pattern": f"(?:{ARTIFACT_PATH_PATTERN})|^$"}
+
+
+def text_rule(limit: int) -> dict[str, Any]:
+    return {"pattern": limits.TEXT_PATTERN, "maxLength": limit}
+
+
+def documented(rule: dict[str, Any], **field: Any) -> Any:
+    """A pydantic Field whose JSON schema states ``rule``, which the service checks."""
+    return Field(json_schema_extra=rule, **field)
+
+
+Key = Annotated[str, documented(KEY_RULE)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
+Digest = Annotated[str, documented(DIGEST_RULE)]
+ArtifactPath = Annotated[str, documented(PATH_RULE)]
+# Integers are stored as signed 64 bits. The bound is stated as exclusive: 2^63, which a double
+# holds exactly, so that a client or generator comparing in floats does not round past it. They
+# are strict: true and 1.5 are no integers (nor is 1.0: Cairn refuses it, JSON Schema allows it).
+_INT64_END = limits.MAX_INT64 + 1
+Count = Annotated[int, Field(ge=0, lt=_INT64_END, strict=True)]
+Millis = Annotated[int, Field(ge=0, lt=_INT64_END, strict=True, description="milliseconds since the Unix epoch")]
+Step = Annotated[int, Field(ge=limits.MIN_INT64, lt=_INT64_END, strict=True)]
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+WireFloat = Annotated[float | NonFinite, Field(description='a number, or "NaN", "Infinity", "-Infinity"')]
+
+# Path parameters used by several route modules.
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
+UploadId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": limits.UPLOAD_ID_PATTERN})]
+ProjectName = Annotated[str, Path(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
+# A project named in the query string (names may hold slashes).
+ProjectQuery = Annotated[str, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)]
+
+#: A param's value: a scalar keeps its type; a non-finite float travels as {"float": "NaN"};
+#: a list, or an object of params nested under the key, is flattened or stored as JSON text.
+PARAM_VALUE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": limits.MIN_INT64, "exclusiveMaximum": _INT64_END},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "string", **text_rule(limits.MAX_PARAM_VALUE_LENGTH)},
+        {"type": "null"},
+        {
+            "type": "object",
+            "properties": {"float": {"enum": ["NaN", "Infinity", "-Infinity"]}},
+            "required": ["float"],
+            "additionalProperties": False,
+        },
+        {"type": "array"},
+        {"type": "object", "propertyNames": KEY_RULE},
+    ]
+}
+PARAMS_RULE: dict[str, Any] = {
+    "propertyNames": KEY_RULE,
+    "additionalProperties": PARAM_VALUE_SCHEMA,
+    "maxProperties": limits.MAX_ITEMS_PER_REQUEST,
+}
+TAGS_RULE: dict[str, Any] = {
+    "propertyNames": KEY_RULE,
+    "additionalProperties": {"type": "string", **text_rule(limits.MAX_TAG_VALUE_LENGTH)},
+    "maxProperties": limits.MAX_ITEMS_PER_REQUEST,
+}
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
+class Out(BaseModel):
+    """A response body: it has exactly the fields named, so a field added to the wire
+    format without the document fails the API fuzz test (additionalProperties: false)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- projects ------------------------------------------------------------------------------------
+
+
 class ProjectCreate(Strict):
-    name: str = Field(min_length=1, max_length=limits.MAX_NAME_LENGTH)
-    description: str = Field(default="", max_length=limits.MAX_PROJECT_DESCRIPTION_LENGTH)
+    name: Name
+    description: str = Field(
+        default="",
+        max_length=limits.MAX_PROJECT_DESCRIPTION_LENGTH,
+        json_schema_extra=text_rule(limits.MAX_PROJECT_DESCRIPTION_LENGTH),
+    )
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(Out):
     id: str
     name: str
     description: str
@@ -36,32 +132,40 @@ class ProjectOut(BaseModel):
     last_activity: int | None
 
 
-class ProjectList(BaseModel):
+class ProjectList(Out):
     projects: list[ProjectOut]
 
+
+# -- runs, params, tags --------------------------------------------------------------------------
 
 ParamIn = int | float | bool | str | None | list[Any] | dict[str, Any]
 
 
 class RunCreate(Strict):
-    project: str = Field(min_length=1, max_length=limits.MAX_NAME_LENGTH)
-    name: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH)
-    user: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH)
-    config: dict[str, ParamIn] = Field(default_factory=dict, description="nested params, flattened with dots")
-    tags: dict[str, str] = Field(default_factory=dict)
-    notes: str = Field(default="", max_length=limits.MAX_NOTES_LENGTH)
+    project: Name
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)
+    user: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)
+    config: dict[str, ParamIn] = Field(
+        default_factory=dict, description="nested params, flattened with dots", json_schema_extra=PARAMS_RULE
+    )
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=TAGS_RULE)
+    notes: str = Field(
+        default="", max_length=limits.MAX_NOTES_LENGTH, json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH)
+    )
     parent_id: str | None = Field(default=None, max_length=64)
     start_time: Millis | None = None
 
 
 class RunPatch(Strict):
     status: RunStatus | None = None
-    name: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH)
-    notes: str | None = Field(default=None, max_length=limits.MAX_NOTES_LENGTH)
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=NAME_RULE)
+    notes: str | None = Field(
+        default=None, max_length=limits.MAX_NOTES_LENGTH, json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH)
+    )
     end_time: Millis | None = None
 
 
-class MetricSummaryOut(BaseModel):
+class MetricSummaryOut(Out):
     last: WireFloat
     last_step: int
     last_timestamp: int
@@ -70,7 +174,7 @@ class MetricSummaryOut(BaseModel):
     count: int
 
 
-class RunOut(BaseModel):
+class RunOut(Out):
     id: str
     project: str
     project_id: str
@@ -86,15 +190,15 @@ class RunOut(BaseModel):
     params: dict[str, Any]
     tags: dict[str, str]
     metrics: dict[str, MetricSummaryOut]
-    fingerprint: str | None = Field(default=None, description="sha256 over the normalised params")
+    fingerprint: str | None = Field(description="sha256 over the normalised params")
 
 
-class RunList(BaseModel):
+class RunList(Out):
     runs: list[RunOut]
     next_page_token: str | None
 
 
-class GroupOut(BaseModel):
+class GroupOut(Out):
     value: Any
     count: int
     mean: WireFloat | None
@@ -102,20 +206,25 @@ class GroupOut(BaseModel):
     max: WireFloat | None
 
 
-class GroupList(BaseModel):
+class GroupList(Out):
     groups: list[GroupOut]
 
 
 class ParamsIn(Strict):
-    params: dict[str, ParamIn]
+    params: dict[str, ParamIn] = Field(json_schema_extra=PARAMS_RULE)
 
 
 class TagsIn(Strict):
-    tags: dict[str, str]
+    tags: dict[str, str] = Field(json_schema_extra=TAGS_RULE)
+
+
+# -- metrics -------------------------------------------------------------------------------------
 
 
 class MetricColumnsIn(Strict):
-    key: str
+    """One metric's points as columns of the same length."""
+
+    key: Key
     steps: list[Step]
     timestamps: list[Millis]
     values: list[WireFloat]
@@ -126,16 +235,16 @@ class MetricBatchIn(Strict):
     sent again with the same pair is acknowledged but not stored twice."""
 
     client_id: str = Field(min_length=1, max_length=64)
-    seq: int = Field(ge=0, le=limits.MAX_INT64)
+    seq: Count
     metrics: list[MetricColumnsIn]
 
 
-class IngestOut(BaseModel):
+class IngestOut(Out):
     points: int
     duplicate: bool
 
 
-class HistoryOut(BaseModel):
+class HistoryOut(Out):
     key: str
     total: int = Field(description="points in the requested step window")
     downsampled: bool
@@ -145,25 +254,28 @@ class HistoryOut(BaseModel):
     values: list[WireFloat]
 
 
-class DuplicateList(BaseModel):
+# -- insight -------------------------------------------------------------------------------------
+
+
+class DuplicateList(Out):
     runs: list[RunOut]
 
 
-class SimilarOut(BaseModel):
+class SimilarOut(Out):
     run: RunOut
     distance: int = Field(description="params that differ or exist on one side only")
 
 
-class SimilarList(BaseModel):
+class SimilarList(Out):
     runs: list[SimilarOut]
 
 
-class NearestOut(BaseModel):
+class NearestOut(Out):
     run: RunOut | None
     distance: int | None
 
 
-class RunRefOut(BaseModel):
+class RunRefOut(Out):
     id: str
     name: str
     project: str
@@ -172,19 +284,19 @@ class RunRefOut(BaseModel):
     start_time: int
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Out):
     before: Any
     after: Any
 
 
-class MappingDiffOut(BaseModel):
+class MappingDiffOut(Out):
     added: dict[str, Any]
     removed: dict[str, Any]
     changed: dict[str, ChangeOut]
     unchanged: int
 
 
-class MetricChangeOut(BaseModel):
+class MetricChangeOut(Out):
     before: MetricSummaryOut
     after: MetricSummaryOut
     last: WireFloat = Field(description="after - before")
@@ -192,14 +304,14 @@ class MetricChangeOut(BaseModel):
     max: WireFloat | None
 
 
-class MetricsDiffOut(BaseModel):
+class MetricsDiffOut(Out):
     added: dict[str, MetricSummaryOut]
     removed: dict[str, MetricSummaryOut]
     changed: dict[str, MetricChangeOut]
     unchanged: int
 
 
-class DiffOut(BaseModel):
+class DiffOut(Out):
     """What changed from ``baseline`` to ``run``: "added" is what the run has and the baseline
     lacks; "before" is the baseline's value."""
 
@@ -212,28 +324,251 @@ class DiffOut(BaseModel):
     notes: ChangeOut | None
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any]
-
-
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
-class HealthOut(BaseModel):
+class HealthOut(Out):
     status: str
     version: str
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": description}
-    for status, description in {
-        400: "invalid input",
-        404: "not found",
-        409: "conflict",
-        413: "payload too large",
-        503: "store unavailable",
-    }.items()
-}
+# -- artifacts and datasets ----------------------------------------------------------------------
+
+
+class ArtifactIn(Strict):
+    path: ArtifactPath
+    digest: Digest
+    size: Count
+    kind: str = Field(default="file", json_schema_extra={"enum": list(ARTIFACT_KINDS)})
+    media_type: str = Field(default="", json_schema_extra=text_rule(limits.MAX_MEDIA_TYPE_LENGTH))
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArtifactsIn(Strict):
+    artifacts: list[ArtifactIn] = Field(
+        max_length=limits.MAX_ARTIFACTS_PER_REQUEST, description="paths unique within the request"
+    )
+
+
+class ArtifactOut(Out):
+    run_id: str
+    path: str
+    digest: str
+    size: int
+    kind: str
+    media_type: str
+    meta: dict[str, Any]
+    created_at: int
+
+
+class ArtifactList(Out):
+    artifacts: list[ArtifactOut]
+
+
+class DatasetFileIn(Strict):
+    path: ArtifactPath
+    digest: Digest
+    size: Count
+
+
+class DatasetIn(Strict):
+    # A stored dataset needs its files (a data frame is stored as a table file).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"stored": {"const": True}}, "required": ["stored"]},
+            "then": {"properties": {"files": {"minItems": 1}}, "required": ["files"]},
+        },
+    )
+
+    name: Name
+    digest: Digest
+    source_uri: str = Field(default="", json_schema_extra=text_rule(limits.MAX_DATASET_SOURCE_LENGTH))
+    source_kind: str = Field(json_schema_extra={"enum": ["file", "folder", "dataframe"]})
+    rows: Count | None = None
+    columns: Count | None = None
+    schema_: list[dict[str, Any]] = Field(default_factory=list, alias="schema")
+    profile: dict[str, Any] = Field(default_factory=dict)
+    files: list[DatasetFileIn] = Field(default_factory=list, max_length=limits.MAX_ARTIFACTS_PER_REQUEST)
+    stored: bool = Field(default=False, description="the files' bytes are uploaded; needs files")
+
+
+class RunDatasetIn(Strict):
+    dataset: DatasetIn
+    context: str = Field(
+        default="train", min_length=1, max_length=64, json_schema_extra={"pattern": limits.KEY_PATTERN}
+    )
+
+
+class DatasetVersionOut(Out):
+    id: str
+    project: str
+    name: str
+    digest: str
+    source_uri: str
+    source_kind: str
+    rows: int | None
+    columns: int | None
+    schema_: list[dict[str, Any]] = Field(alias="schema")
+    profile: dict[str, Any]
+    stored: bool
+    created_at: int
+    file_count: int
+    used_by: list[dict[str, str]]
+
+
+class DatasetVersionList(Out):
+    versions: list[DatasetVersionOut]
+
+
+class RunInputOut(Out):
+    dataset: DatasetVersionOut
+    context: str
+
+
+class RunInputList(Out):
+    inputs: list[RunInputOut]
+
+
+# -- blobs ---------------------------------------------------------------------------------------
+
+
+class DigestsIn(Strict):
+    digests: list[Digest] = Field(max_length=limits.MAX_DIGESTS_PER_REQUEST)
+
+
+class MissingOut(Out):
+    missing: list[str]
+
+
+class BlobOut(Out):
+    digest: str
+    size: int
+
+
+class UploadCreate(Strict):
+    size: Count | None = Field(default=None, description="the file's size: lets the server offer direct_parts")
+
+
+class DirectPartsOut(Out):
+    part_size: int
+    urls: list[str]
+
+
+class UploadOut(Out):
+    upload_id: str
+    offset: int = Field(description="bytes received so far: where the next part starts")
+    part_alignment: int = Field(description="every part but the last is a multiple of this many bytes")
+    direct_parts: DirectPartsOut | None = Field(
+        default=None,
+        description="presigned URLs to PUT the parts to directly (S3, with --presign-uploads); then complete",
+    )
+
+
+class CommitIn(Strict):
+    digest: Digest
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+class SnapshotFileIn(Strict):
+    path: ArtifactPath
+    digest: Digest
+    size: Count
+
+
+class SnapshotIn(Strict):
+    kind: str = Field(json_schema_extra={"enum": list(SNAPSHOT_KINDS)})
+    files: list[SnapshotFileIn] = Field(
+        max_length=limits.MAX_SNAPSHOT_FILES, description="paths unique within the snapshot"
+    )
+    message: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class SnapshotFileOut(Out):
+    path: str
+    digest: str
+    size: int
+
+
+class SnapshotOut(Out):
+    id: str
+    project: str
+    kind: str
+    parent_id: str | None
+    message: str
+    meta: dict[str, Any]
+    created_at: int
+    files: list[SnapshotFileOut]
+
+
+class SnapshotList(Out):
+    snapshots: list[SnapshotOut]
+
+
+# -- discussion: comments, saved views, field names ----------------------------------------------
+
+
+class CommentIn(Strict):
+    body: str = Field(
+        description="markdown, stored as given; not only white space",
+        json_schema_extra={
+            "pattern": limits.NOT_BLANK_TEXT_PATTERN,
+            "minLength": 1,
+            "maxLength": limits.MAX_COMMENT_LENGTH,
+        },
+    )
+
+
+class CommentOut(Out):
+    id: str
+    run_id: str
+    author: str
+    body: str
+    mentions: list[str]
+    created_at: int
+    updated_at: int | None
+
+
+class CommentList(Out):
+    comments: list[CommentOut]
+
+
+class ViewIn(Strict):
+    name: str = Field(json_schema_extra={**NAME_RULE, "maxLength": limits.MAX_VIEW_NAME_LENGTH})
+    query: str = Field(default="", description="a query, see docs/query.md; empty for every run")
+    order_by: str = Field(default="", description='as for listing runs, e.g. "metrics.acc desc"')
+    columns: list[str] = Field(
+        default_factory=list,
+        description='fields, e.g. "name", "params.lr"',
+        json_schema_extra={"maxItems": limits.MAX_VIEW_ITEMS},
+    )
+    charts: list[str] = Field(
+        default_factory=list,
+        description='metric keys, e.g. "val/accuracy"',
+        json_schema_extra={"maxItems": limits.MAX_VIEW_ITEMS, "items": {"type": "string", **KEY_RULE}},
+    )
+    group_by: str = Field(default="", description='a param, tag or attribute, e.g. "params.optimizer"')
+
+
+class ViewOut(Out):
+    id: str
+    project: str
+    name: str
+    query: str
+    order_by: str
+    columns: list[str]
+    charts: list[str]
+    group_by: str
+    created_by: str
+    created_at: int
+    updated_at: int
+
+
+class ViewList(Out):
+    views: list[ViewOut]
+
+
+class FieldsOut(Out):
+    params: list[str]
+    metrics: list[str]
+    tags: list[str]

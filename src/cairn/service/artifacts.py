@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,6 @@ from cairn.core import limits
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
     MAX_ARTIFACTS_LISTED,
-    MAX_ARTIFACTS_PER_REQUEST,
     SNAPSHOT_KINDS,
     Artifact,
     ArtifactEntry,
@@ -48,9 +48,7 @@ if TYPE_CHECKING:
 #: Blobs touched within this long are never collected: uploads in flight, and artifacts about
 #: to be registered, finish well within it.
 DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
-MAX_DIGESTS_PER_REQUEST = 10_000
 _MAX_DIRECT_PARTS = 10_000
-MAX_SNAPSHOT_FILES = 100_000
 _DATASET_SOURCE_KINDS = ("file", "folder", "dataframe")
 
 
@@ -74,8 +72,8 @@ class ArtifactRules:
     def missing_blobs(self, digests: Sequence[str]) -> list[str]:
         """The digests whose bytes the store lacks; the rest are marked as just seen, so gc
         leaves them alone while the caller registers artifacts that point at them."""
-        if len(digests) > MAX_DIGESTS_PER_REQUEST:
-            raise InvalidRequest(f"at most {MAX_DIGESTS_PER_REQUEST} digests per request, got {len(digests)}")
+        if len(digests) > limits.MAX_DIGESTS_PER_REQUEST:
+            raise InvalidRequest(f"at most {limits.MAX_DIGESTS_PER_REQUEST} digests per request, got {len(digests)}")
         for digest in digests:
             check_digest(digest)
         self.policy.check(self.principal, Action.WRITE, None)
@@ -137,8 +135,10 @@ class ArtifactRules:
         """Register files whose bytes are already stored, all or none."""
         if not entries:
             return []
-        if len(entries) > MAX_ARTIFACTS_PER_REQUEST:
-            raise InvalidRequest(f"at most {MAX_ARTIFACTS_PER_REQUEST} artifacts per request, got {len(entries)}")
+        if len(entries) > limits.MAX_ARTIFACTS_PER_REQUEST:
+            raise InvalidRequest(
+                f"at most {limits.MAX_ARTIFACTS_PER_REQUEST} artifacts per request, got {len(entries)}"
+            )
         seen: set[str] = set()
         checked = []
         for entry in entries:
@@ -150,7 +150,7 @@ class ArtifactRules:
             limits.check_int64(entry.size, f"the size of {path!r}", minimum=0)
             if entry.kind not in ARTIFACT_KINDS:
                 raise InvalidValue(f"artifact kind must be one of {', '.join(ARTIFACT_KINDS)}, got {entry.kind!r}")
-            limits.check_text(entry.media_type, "media type", 250)
+            limits.check_text(entry.media_type, "media type", limits.MAX_MEDIA_TYPE_LENGTH)
             checked.append(ArtifactEntry(path, entry.digest, entry.size, entry.kind, entry.media_type, entry.meta))
         self._writable_run(run_id, Action.WRITE, allow_ended=True)
         return self.store.add_artifacts(run_id, checked)
@@ -210,8 +210,8 @@ class ArtifactRules:
         """Record the run's snapshot of ``kind``: files whose bytes are already uploaded."""
         if kind not in SNAPSHOT_KINDS:
             raise InvalidValue(f"a snapshot kind is one of {', '.join(SNAPSHOT_KINDS)}, got {kind!r}")
-        if len(files) > MAX_SNAPSHOT_FILES:
-            raise InvalidRequest(f"a snapshot holds at most {MAX_SNAPSHOT_FILES} files, got {len(files)}")
+        if len(files) > limits.MAX_SNAPSHOT_FILES:
+            raise InvalidRequest(f"a snapshot holds at most {limits.MAX_SNAPSHOT_FILES} files, got {len(files)}")
         seen: set[str] = set()
         for file in files:
             check_artifact_path(file.path)
@@ -305,7 +305,7 @@ def direct_part_size(size: int) -> int:
 
 
 def _upload_id(upload_id: str) -> str:
-    if not upload_id or len(upload_id) > 64 or not upload_id.replace("-", "").isalnum():
+    if not isinstance(upload_id, str) or len(upload_id) > 64 or not re.search(limits.UPLOAD_ID_PATTERN, upload_id):
         raise InvalidRequest(f"{upload_id!r} is not an upload id")
     return upload_id
 
@@ -313,14 +313,14 @@ def _upload_id(upload_id: str) -> str:
 def _check_dataset(spec: DatasetSpec) -> None:
     limits.check_name(spec.name, "dataset name")
     check_digest(spec.digest)
-    limits.check_text(spec.source_uri, "dataset source", 4000)
+    limits.check_text(spec.source_uri, "dataset source", limits.MAX_DATASET_SOURCE_LENGTH)
     if spec.source_kind not in _DATASET_SOURCE_KINDS:
         raise InvalidValue(f"a dataset source is one of {', '.join(_DATASET_SOURCE_KINDS)}, got {spec.source_kind!r}")
     for count, what in ((spec.rows, "rows"), (spec.columns, "columns")):
         if count is not None:
             limits.check_int64(count, f"dataset {what}", minimum=0)
-    if len(spec.files) > MAX_ARTIFACTS_PER_REQUEST:
-        raise InvalidRequest(f"a dataset manifest holds at most {MAX_ARTIFACTS_PER_REQUEST} files")
+    if len(spec.files) > limits.MAX_ARTIFACTS_PER_REQUEST:
+        raise InvalidRequest(f"a dataset manifest holds at most {limits.MAX_ARTIFACTS_PER_REQUEST} files")
     for file in spec.files:
         check_artifact_path(file.path)
         check_digest(file.digest)

@@ -19,15 +19,25 @@ from cairn.core.metrics import MetricBatch, MetricHistory
 
 
 class Tracking(Protocol):
+    """Projects, runs, params, tags, metrics, artifacts, datasets, snapshots and discussion.
+
+    Every method raises the typed errors of :mod:`cairn.core.errors`, the same on every
+    implementation: bad input is an InvalidInput (nothing of it is stored), an unknown id a
+    NotFound, a broken rule a Conflict.
+    """
+
     def create_project(self, name: str, description: str = "") -> Project:
         """Create a project. Raises AlreadyExists if the name is taken."""
         ...
 
     def get_project(self, name: str) -> Project:
-        """Raises ProjectNotFound."""
+        """The project named ``name``, with its run count and last activity. Raises
+        ProjectNotFound."""
         ...
 
-    def list_projects(self) -> list[Project]: ...
+    def list_projects(self) -> list[Project]:
+        """Every project, by name."""
+        ...
 
     def create_run(
         self,
@@ -45,16 +55,24 @@ class Tracking(Protocol):
         ...
 
     def get_run(self, run_id: str) -> Run:
-        """Raises RunNotFound."""
+        """The run with its params, tags and metric summaries (deleted runs too). Raises
+        RunNotFound."""
         ...
 
     def update_run(self, run_id: str, update: RunUpdate) -> Run:
-        """Change status, name, notes or end time. A terminal status sets the end time."""
+        """Change status, name, notes or end time (fields left None stay); returns the run.
+        A terminal status without an end time sets it to now. An ended run cannot restart
+        (RunNotActive), and no run ends before it started (InvalidValue)."""
         ...
 
-    def delete_run(self, run_id: str) -> Run: ...
+    def delete_run(self, run_id: str) -> Run:
+        """Mark the run deleted (hidden from listings unless asked for; nothing is erased);
+        returns it. Raises RunNotFound."""
+        ...
 
-    def restore_run(self, run_id: str) -> Run: ...
+    def restore_run(self, run_id: str) -> Run:
+        """Undo :meth:`delete_run`; returns the run. Raises RunNotFound."""
+        ...
 
     def list_runs(
         self,
@@ -67,7 +85,9 @@ class Tracking(Protocol):
         page_token: str | None = None,
     ) -> Page[Run]:
         """Runs matching the query ``where`` (docs/query.md), sorted by ``order_by`` (e.g.
-        "metrics.acc desc, params.lr"; newest first when empty). Raises InvalidQuery."""
+        "metrics.acc desc, params.lr"; newest first when empty), at most ``limit`` (1 to
+        MAX_PAGE_SIZE) per page; the page's ``next_page_token`` fetches the next. Raises
+        InvalidQuery, and InvalidRequest for a token this server did not hand out."""
         ...
 
     def group_runs(
@@ -84,15 +104,23 @@ class Tracking(Protocol):
         ...
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        """Log (nested) params; the same value again is fine, another raises ParamConflict."""
+        """Log (nested) params, flattened with dots; all or none. The same value again is fine,
+        another raises ParamConflict (params are immutable). Raises RunNotActive on an ended
+        or deleted run."""
         ...
 
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set tags, overwriting those of the same key; all or none. Ended runs may be tagged."""
+        ...
 
-    def delete_tag(self, run_id: str, key: str) -> None: ...
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag; a key the run does not have is fine."""
+        ...
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
-        """Store a batch once, whatever number of times it is sent."""
+        """Append a batch of points, all or none, and update the run's metric summaries.
+        ``(batch.client_id, batch.seq)`` names the batch: sent again, it is acknowledged
+        (``duplicate=True``) and not stored twice. Raises RunNotActive on an ended run."""
         ...
 
     def get_metric_history(
@@ -105,7 +133,18 @@ class Tracking(Protocol):
         max_points: int | None = None,
         offset: int = 0,
         limit: int | None = None,
-    ) -> MetricHistory: ...
+    ) -> MetricHistory:
+        """The points of metric ``key`` with steps in [step_min, step_max], by step.
+
+        ``total`` counts the points in that window. When ``max_points`` is given and the window
+        holds more points than that, the answer is not cut short: it is the window's envelope,
+        at most ``max_points`` points (each of about max_points/4 equal step spans keeps its
+        first, last, minimum and maximum point, and its first NaN), with ``downsampled=True``;
+        ``offset`` and ``limit`` are then ignored, so no spike is lost. Otherwise the points
+        from ``offset`` on, at most ``limit`` of them, and ``next_offset`` where the next page
+        starts (None on the last page). A run without the metric has an empty history.
+        """
+        ...
 
     def find_duplicates(self, project: str, fingerprint: str, limit: int = 5) -> list[Run]:
         """Finished, non-deleted runs of ``project`` whose fingerprint is ``fingerprint``
@@ -153,7 +192,9 @@ class Tracking(Protocol):
         """A project's dataset versions, newest first per name, with the runs that used each."""
         ...
 
-    def run_inputs(self, run_id: str) -> list[RunInput]: ...
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        """The dataset versions the run used, each with its context ("train", ...)."""
+        ...
 
     def save_snapshot(
         self,
@@ -167,11 +208,17 @@ class Tracking(Protocol):
         """Record the run's snapshot of ``kind`` (code, environment, command…) from uploaded files."""
         ...
 
-    def run_snapshots(self, run_id: str) -> list[Snapshot]: ...
+    def run_snapshots(self, run_id: str) -> list[Snapshot]:
+        """The run's snapshots, by kind (one per kind: code, environment, command, ...)."""
+        ...
 
-    def get_snapshot(self, snapshot_id: str) -> Snapshot: ...
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        """A snapshot and its files; its id is the digest of its tree. Raises NotFound."""
+        ...
 
-    def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]: ...
+    def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
+        """The bytes of the snapshot's file at ``path``, streamed. Raises NotFound."""
+        ...
 
     # -- discussion: comments, saved views, field names -------------------------------------
 
@@ -227,4 +274,6 @@ class Tracking(Protocol):
         runs (for autocomplete)."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections and files; the object is not used afterwards."""
+        ...

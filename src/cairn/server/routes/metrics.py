@@ -10,22 +10,20 @@ from __future__ import annotations
 import zlib
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from cairn.core import binary_batch, limits
 from cairn.core.errors import InvalidRequest, PayloadTooLarge
 from cairn.core.wire import batch_from_wire, history_to_wire, ingest_result_to_wire
-from cairn.server.deps import tracking
-from cairn.server.jsonresponse import JsonResponse
-from cairn.server.schemas import ERROR_RESPONSES, HistoryOut, IngestOut, MetricBatchIn
+from cairn.server.deps import TrackingDep
+from cairn.server.errors import error_responses
+from cairn.server.jsonresponse import JsonResponse, JsonRoute, read_json_or_refuse
+from cairn.server.schemas import KEY_RULE, HistoryOut, IngestOut, MetricBatchIn, RunId
 from cairn.service.tracking import TrackingService
 
-router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], responses=ERROR_RESPONSES)
-Tracking = Annotated[TrackingService, Depends(tracking)]
-RunId = Annotated[str, Path(min_length=1, max_length=64)]
-Step = Annotated[int | None, Query(ge=limits.MIN_INT64, le=limits.MAX_INT64)]
+router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], route_class=JsonRoute)
+Step = Annotated[int | None, Query(ge=limits.MIN_INT64, lt=limits.MAX_INT64 + 1)]
 
 
 def _inline_schema(model: Any) -> dict[str, Any]:
@@ -61,11 +59,12 @@ _BATCH_BODY = {
 
 @router.post(
     "",
+    responses=error_responses(400, 404, 409, 413, 503),
     response_model=IngestOut,
     summary="Append a batch of metric points (idempotent by client_id and seq)",
     openapi_extra=_BATCH_BODY,
 )
-async def log_metrics(run_id: RunId, request: Request, service: Tracking) -> JsonResponse:
+async def log_metrics(run_id: RunId, request: Request, service: TrackingDep) -> JsonResponse:
     body = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
     media_type = request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
@@ -80,11 +79,7 @@ def _ingest(service: TrackingService, run_id: str, body: bytes, encoding: str, m
         raise InvalidRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
     if media_type == binary_batch.MEDIA_TYPE:
         return service.log_metrics(run_id, binary_batch.decode_batch(body))
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
-    return service.log_metrics(run_id, batch_from_wire(data))
+    return service.log_metrics(run_id, batch_from_wire(read_json_or_refuse(body)))
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -104,11 +99,16 @@ def _gunzip(body: bytes) -> bytes:
     return data
 
 
-@router.get("/history", response_model=HistoryOut, summary="A metric's points, full, paged or downsampled")
+@router.get(
+    "/history",
+    responses=error_responses(400, 404, 503),
+    response_model=HistoryOut,
+    summary="A metric's points, full, paged or downsampled",
+)
 def get_history(
     run_id: RunId,
-    service: Tracking,
-    key: Annotated[str, Query(description="the metric key; checked by the service, like every key")],
+    service: TrackingDep,
+    key: Annotated[str, Query(description="the metric key", json_schema_extra=KEY_RULE)],
     step_min: Step = None,
     step_max: Step = None,
     max_points: Annotated[
