@@ -34,6 +34,8 @@ PATH_RULE: dict[str, Any] = {
     "description": "relative POSIX path inside the run: no '..', '.' or empty segments",
 }
 
+#: A run query's text; its grammar (docs/query.md) is the parser's to check.
+QUERY_RULE: dict[str, Any] = {"maxLength": limits.MAX_QUERY_LENGTH}
 PATH_OR_EMPTY_RULE: dict[str, Any] = {**PATH_RULE, "pattern": f"(?:{ARTIFACT_PATH_PATTERN})|^$"}
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from cairn.blobs.base import PART_ALIGNMENT, StagedUpload
+from cairn.core import limits
 from cairn.server.deps import TrackingDep, UploadHashesDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
@@ -95,7 +96,9 @@ async def append_upload(
     request: Request,
     service: TrackingDep,
     hashes: UploadHashesDep,
-    offset: Annotated[int, Query(ge=0, description="where this part starts: the upload's offset so far")],
+    offset: Annotated[
+        int, Query(ge=0, lt=limits.MAX_INT64 + 1, description="where this part starts: the upload's offset so far")
+    ],
 ) -> JsonResponse:
     def append(chunks: Iterator[bytes]) -> StagedUpload:
         return service.append_upload(upload_id, offset, hashes.feed(upload_id, offset, chunks))

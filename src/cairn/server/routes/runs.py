@@ -14,6 +14,7 @@ from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
 from cairn.server.schemas import (
     KEY_RULE,
+    QUERY_RULE,
     GroupList,
     ParamsIn,
     ProjectQuery,
@@ -58,7 +59,7 @@ def create_run(body: RunCreate, service: TrackingDep) -> JsonResponse:
 def list_runs(
     service: TrackingDep,
     project: ProjectQuery,
-    where: Annotated[str, Query(description="a query, see docs/query.md")] = "",
+    where: Annotated[str, Query(description="a query, see docs/query.md", json_schema_extra=QUERY_RULE)] = "",
     order_by: Annotated[str, Query(max_length=1000, description='e.g. "metrics.acc desc, params.lr"')] = "",
     limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
     page_token: Annotated[str | None, Query(max_length=5000)] = None,
@@ -81,7 +82,7 @@ def group_runs(
     project: ProjectQuery,
     group_by: Annotated[str, Query(min_length=1, max_length=1000, description='e.g. "params.optimizer"')],
     metric: Annotated[str | None, Query(max_length=1000, description='e.g. "metrics.acc"')] = None,
-    where: Annotated[str, Query(description="a query, see docs/query.md")] = "",
+    where: Annotated[str, Query(description="a query, see docs/query.md", json_schema_extra=QUERY_RULE)] = "",
     include_deleted: bool = False,
 ) -> JsonResponse:
     groups = service.group_runs(project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted)
