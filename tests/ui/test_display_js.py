@@ -204,3 +204,41 @@ def test_a_chart_tooltip_shows_a_value_as_the_metric_table_does(
     assert in_table == display.number(LAST_VALUES[key])
     tooltip = _hover_last_point(page, page.locator(f".metric-chart[data-key='{key}']"))
     expect(tooltip).to_contain_text(in_table)
+
+
+@pytest.fixture(scope="module")
+def compared(ui_server: UiServer) -> list[str]:
+    """Two runs whose params read differently once JSON has turned them into JavaScript numbers:
+    an integer of seven digits (Python: 1000000, as a float it would be 1e+06) and a small float."""
+    ids = []
+    for steps, lr, acc in ((1_000_000, 1e-07, 0.5), (2_500_000, 0.00012345678, 0.75)):
+        run = ui_server.tracking.create_run("display-compare", config={"steps": steps, "lr": lr})
+        columns = MetricColumns.from_lists("acc", [0], [1_700_000_000_000], [acc])
+        ui_server.tracking.log_metrics(run.id, MetricBatch("seed", 0, [columns]))
+        ids.append(run.id)
+    return ids
+
+
+@pytest.mark.parametrize("param", ["steps", "lr"])
+def test_the_compare_scatter_shows_a_param_as_the_diff_table_does(
+    page: Page, ui_server: UiServer, compared: list[str], param: str
+) -> None:
+    page.goto(f"{ui_server.url}/compare?runs={compared[0]}&runs={compared[1]}")
+    expect(page.locator("#parallel-chart")).to_have_attribute("data-state", "drawn")
+    in_table = page.locator("#diff-table tr", has=page.locator("th", has_text=param)).locator("td").first
+    page.select_option("#scatter-x", param)
+    page.select_option("#scatter-y", "acc")
+    scatter = page.locator("#scatter-chart")
+    scatter.scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """() => {
+            const chart = echarts.getInstanceByDom(document.getElementById('scatter-chart'));
+            return chart.convertToPixel({seriesIndex: 0}, chart.getOption().series[0].data[0].value);
+        }"""
+    )
+    box = scatter.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = scatter.locator(":scope > div").last
+    expect(tooltip).to_contain_text(f"{param} = {in_table.inner_text()}")
+    expect(tooltip).to_contain_text(f"acc = {display.number(0.5)}")
