@@ -5,10 +5,13 @@
 // asks for no more points than it can draw: about two per pixel of the chart's width. Zooming
 // fetches the visible window again, at full resolution once it holds few enough points.
 // NaN and ±inf are never dropped: they leave a gap in the line and get a marker on the edge
-// of the chart (▲ +inf at the top, ▼ -inf and ◆ NaN at the bottom).
+// of the chart (▲ inf at the top, ▼ -inf and ◆ NaN at the bottom).
+// Every value shown to people (tooltips, axis labels, notes) is written by display.js, which
+// answers as cairn.core.display does, so a tooltip and the table beside it read the same.
 "use strict";
 
 (function () {
+  const display = window.cairnDisplay;
   const PALETTE = ["#2f6fdf", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d",
     "#a61e4d", "#1864ab", "#862e9c", "#d9480f", "#087f5b", "#364fc7", "#5f3dc4", "#c92a2a", "#2b8a3e",
     "#495057", "#f08c00", "#0c8599"];
@@ -153,17 +156,19 @@
         const color = PALETTE[i % PALETTE.length];
         const name = data.run.name;
         const smoothed = smooth(data.values, settings.smoothing);
+        // Each point is [x, y drawn or null for a gap, the value the tooltip shows]: a gap's
+        // tooltip still says what is there (NaN, or a value ≤ 0 on the log scale).
         const line = [], raw = [];
         data.values.forEach((v, k) => {
           const x = xOf(data, k);
           const y = smoothed[k];
           const drawable = Number.isFinite(v) && !(settings.log && v <= 0);
           if (Number.isFinite(v) && settings.log && v <= 0) hidden += 1;
-          line.push([x, drawable ? y : null]);
-          raw.push([x, drawable ? v : null]);
+          line.push([x, drawable ? y : null, y]);
+          raw.push([x, drawable ? v : null, v]);
           if (!Number.isFinite(v)) {
             const kind = Number.isNaN(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
-            marks.push({ value: [x, kind === "+inf" ? 0.97 : 0.03], kind, step: data.steps[k], run: name, color });
+            marks.push({ value: [x, kind === "+inf" ? 0.97 : 0.03], kind, metric: v, step: data.steps[k], run: name, color });
           }
         });
         if (settings.smoothing > 0) {
@@ -176,30 +181,32 @@
       if (marks.length) {
         series.push({
           type: "scatter", name: "NaN / ±inf", yAxisIndex: 1, z: 3,
-          data: marks.map((m) => ({ value: m.value, kind: m.kind, step: m.step, run: m.run, itemStyle: { color: m.color } })),
+          data: marks.map((m) => ({ value: m.value, kind: m.kind, metric: m.metric, step: m.step, run: m.run, itemStyle: { color: m.color } })),
           symbol: (_, params) => (params.data.kind === "NaN" ? "diamond" : "triangle"),
           symbolRotate: (_, params) => (params.data.kind === "-inf" ? 180 : 0),
           symbolSize: 9,
           itemStyle: { borderWidth: 2 },
-          tooltip: { trigger: "item", formatter: (p) => html`${p.data.run}: ${p.data.kind} at step ${p.data.step}` },
+          tooltip: { trigger: "item", formatter: (p) => html`${p.data.run}: ${display.number(p.data.metric)} at step ${p.data.step}` },
         });
       }
       const timeAxis = settings.xAxis === "time";
       const several = this.runs.length > 1;
       const option = {
         animation: false,
+        useUTC: true,  // the dashboard's times are in UTC (core/display.py says why)
         backgroundColor: "transparent",
         color: PALETTE,
         legend: several ? { type: "scroll", top: 0, data: this.runs.map((r) => r.name), textStyle: { fontSize: 11 } } : { show: false },
         grid: { left: 56, right: 16, top: several ? 30 : 16, bottom: 56 },
-        tooltip: { trigger: "axis", axisPointer: { type: "line" }, valueFormatter: (v) => (v == null ? "gap" : fmt(v)) },
+        tooltip: { trigger: "axis", axisPointer: { type: "line" }, formatter: axisTooltip },
         xAxis: {
-          type: timeAxis ? "time" : "value", scale: true,
+          type: timeAxis ? "time" : "value", scale: true, minInterval: settings.xAxis === "step" ? 1 : 0,
           name: settings.xAxis === "relative" ? "seconds" : settings.xAxis, nameLocation: "end", nameGap: 4,
-          axisLabel: { hideOverlap: true },
+          // Time ticks are ECharts' own compact labels (in UTC); steps and seconds as numbers.
+          axisLabel: timeAxis ? { hideOverlap: true } : { hideOverlap: true, formatter: xTick },
         },
         yAxis: [
-          { type: settings.log ? "log" : "value", scale: true, axisLabel: { formatter: fmt } },
+          { type: settings.log ? "log" : "value", scale: true, axisLabel: { formatter: display.number } },
           { type: "value", min: 0, max: 1, show: false },
         ],
         dataZoom: [
@@ -222,10 +229,10 @@
       if (this.runs.length === 1) {
         const s = shown[0];
         parts = [where + (s.downsampled
-          ? `envelope of ${s.total.toLocaleString()} points (min and max of each bucket kept)`
-          : `all ${s.total.toLocaleString()} points`)];
+          ? `envelope of ${display.plural(s.total, "point")} (min and max of each bucket kept)`
+          : `all ${display.plural(s.total, "point")}`)];
       } else if (!reduced.length) {
-        parts = [where + `all points of every run (${shown.map((s) => s.total).reduce((a, b) => a + b, 0).toLocaleString()})`];
+        parts = [where + `all points of every run (${shown.map((s) => s.total).reduce((a, b) => a + b, 0)})`];
       } else {
         parts = [where + `envelope (min and max of each bucket kept) for ${reduced.length} of ${shown.length} runs; all points for the others`];
       }
@@ -287,11 +294,25 @@
     return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
-  function fmt(v) {
-    if (typeof v !== "number") return String(v);
-    if (v === 0) return "0";
-    const a = Math.abs(v);
-    return a >= 1e5 || a < 1e-3 ? v.toExponential(2) : String(Number(v.toPrecision(4)));
+  // The x value of a metric chart as the run page writes it: a step as the integer it is, a time
+  // in UTC, time since the run's first point as a duration.
+  function xText(x) {
+    if (settings.xAxis === "time") return display.timestamp(x);
+    if (settings.xAxis === "relative") return display.duration(Math.round(x * 1000));
+    return Number.isInteger(x) ? String(x) : display.number(x);
+  }
+  // An x tick: as xText, but seconds stay numbers on the axis named "seconds".
+  function xTick(x) {
+    return settings.xAxis === "relative" ? display.number(x) : xText(x);
+  }
+
+  // The axis tooltip of a metric chart: the x value, then each line's value at it. ECharts' own
+  // would write the values its way; the series' markers are ECharts' markup, the rest is escaped.
+  function axisTooltip(items) {
+    const lines = items.filter((p) => p.seriesType === "line");
+    if (!lines.length) return "";
+    return html`${xText(lines[0].axisValue)}` + lines.map((p) =>
+      "<br>" + p.marker + html`${p.seriesName} <strong>${display.number(p.value[2])}</strong>`).join("");
   }
 
   // -- metric charts: drawn when they scroll into view ------------------------------------------
@@ -339,29 +360,33 @@
     const source = document.getElementById("compare-data");
     const parallelBox = document.getElementById("parallel-chart");
     if (!source || !parallelBox) return;
-    const runs = JSON.parse(source.textContent);
+    const runs = display.parseJson(source.textContent);  // integer params stay BigInt, as Python's ints
     const theme = dark() ? "dark" : null;
     const parallel = echarts.init(parallelBox, theme);
     const scatter = echarts.init(document.getElementById("scatter-chart"), theme);
+    // A column of numbers is a value axis; any other is a category axis whose names are the
+    // values as the diff table above writes them.
     const axisFor = (name, values) => {
-      const numeric = values.every((v) => v == null || typeof v === "number");
-      if (numeric) return { name, type: "value", scale: true };
-      const categories = [...new Set(values.map((v) => String(v)))];
+      const numeric = values.every((v) => v == null || typeof v === "number" || typeof v === "bigint");
+      if (numeric) return { name, type: "value", scale: true, axisLabel: { formatter: display.number } };
+      const categories = [...new Set(values.filter((v) => v != null).map(display.value))];
       return { name, type: "category", data: categories };
     };
+    const plotted = (axis, v) => (v == null ? null : axis.type === "category" ? display.value(v) : Number(v));
     function drawParallel() {
       const keys = [...document.querySelectorAll("#parallel-axes input:checked")].map((box) => box.value);
       const metric = document.getElementById("parallel-metric").value;
       const columns = keys.map((k) => ({ label: k, get: (r) => r.params[k] }))
         .concat([{ label: metric, get: (r) => r.metrics[metric] }]);
-      const parallelAxis = columns.map((c, i) => ({ dim: i, ...axisFor(c.label, runs.map(c.get)), nameTextStyle: { fontSize: 11 } }));
+      const axes = columns.map((c) => axisFor(c.label, runs.map(c.get)));
+      const parallelAxis = axes.map((axis, i) => ({ dim: i, ...axis, nameTextStyle: { fontSize: 11 } }));
       parallel.setOption({
         animation: false, backgroundColor: "transparent",
         parallel: { left: 40, right: 60, top: 40, bottom: 24 },
         parallelAxis,
         tooltip: { trigger: "item", formatter: (p) => html`${p.name}` },
         series: [{ type: "parallel", lineStyle: { width: 2, opacity: 0.85 },
-          data: runs.map((r, i) => ({ name: r.name, value: columns.map((c) => { const v = c.get(r); return v == null ? null : typeof v === "number" ? v : String(v); }), lineStyle: { color: PALETTE[i % PALETTE.length] } })) }],
+          data: runs.map((r, i) => ({ name: r.name, value: columns.map((c, k) => plotted(axes[k], c.get(r))), lineStyle: { color: PALETTE[i % PALETTE.length] } })) }],
       }, { notMerge: true });
     }
     function drawScatter() {
@@ -372,11 +397,12 @@
       scatter.setOption({
         animation: false, backgroundColor: "transparent",
         grid: { left: 60, right: 20, top: 36, bottom: 50 },
-        tooltip: { trigger: "item", formatter: (p) => html`${p.data.name}<br>${x} = ${p.data.value[0]}<br>${y} = ${fmt(p.data.value[1])}` },
+        tooltip: { trigger: "item", formatter: (p) => html`${p.data.name}<br>${x} = ${display.value(p.data.param)}<br>${y} = ${display.value(p.data.metric)}` },
         xAxis: { ...xAxis, nameLocation: "middle", nameGap: 28 },
-        yAxis: { type: "value", scale: true, name: y },
+        yAxis: { type: "value", scale: true, name: y, axisLabel: { formatter: display.number } },
         series: [{ type: "scatter", symbolSize: 12,
-          data: runs.map((r, i) => ({ name: r.name, value: [xAxis.type === "category" ? String(r.params[x]) : r.params[x], r.metrics[y] ?? null], itemStyle: { color: PALETTE[i % PALETTE.length] } })) }],
+          data: runs.map((r, i) => ({ name: r.name, param: r.params[x], metric: r.metrics[y],
+            value: [plotted(xAxis, r.params[x]), plotted({}, r.metrics[y])], itemStyle: { color: PALETTE[i % PALETTE.length] } })) }],
       }, { notMerge: true });
     }
     document.querySelectorAll("#parallel-axes input, #parallel-metric").forEach((el) => el.addEventListener("change", drawParallel));
@@ -406,6 +432,7 @@
     const chart = echarts.init(box, dark() ? "dark" : null);
     chart.setOption({
       animation: false, backgroundColor: "transparent",
+      // A count is an integer, which String writes as Python's str() does (display.number would round it).
       tooltip: { formatter: (p) => html`true ${data.labels[p.value[1]]}, predicted ${data.labels[p.value[0]]}: ${p.value[2]}` },
       grid: { left: 80, right: 30, top: 20, bottom: 70 },
       xAxis: { type: "category", data: data.labels, name: "predicted", nameLocation: "middle", nameGap: 30 },
