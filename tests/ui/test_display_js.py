@@ -242,3 +242,21 @@ def test_the_compare_scatter_shows_a_param_as_the_diff_table_does(
     tooltip = scatter.locator(":scope > div").last
     expect(tooltip).to_contain_text(f"{param} = {in_table.inner_text()}")
     expect(tooltip).to_contain_text(f"acc = {display.number(0.5)}")
+
+
+def test_the_compare_charts_draw_runs_whose_values_are_not_finite(page: Page, ui_server: UiServer) -> None:
+    """A last value of NaN or inf, or a param of inf, once stopped both charts with a SyntaxError:
+    the page wrote a bare NaN into its JSON."""
+    ids = []
+    for lr, acc in ((math.inf, math.nan), (0.1, math.inf), (0.2, 0.5)):
+        run = ui_server.tracking.create_run("display-non-finite", config={"lr": lr})
+        columns = MetricColumns.from_lists("acc", [0], [1_700_000_000_000], [acc])
+        ui_server.tracking.log_metrics(run.id, MetricBatch("seed", 0, [columns]))
+        ids.append(run.id)
+    page.goto(f"{ui_server.url}/compare?" + "&".join(f"runs={run_id}" for run_id in ids))
+    expect(page.locator("#parallel-chart")).to_have_attribute("data-state", "drawn")
+    plotted = page.evaluate(
+        """() => echarts.getInstanceByDom(document.getElementById('scatter-chart'))
+                 .getOption().series[0].data.map((d) => [String(d.param), String(d.metric)])"""
+    )
+    assert plotted == [["Infinity", "NaN"], ["0.1", "Infinity"], ["0.2", "0.5"]]

@@ -14,7 +14,9 @@ from fastapi.responses import HTMLResponse
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidValue
 from cairn.core.headline import headline_metric, is_system_metric
+from cairn.core.limits import wire_float
 from cairn.core.params import same_param_value
+from cairn.core.wire import params_to_wire
 from cairn.server.ui.charts import chart_groups
 from cairn.server.ui.context import now_ms, service
 from cairn.server.ui.templating import render
@@ -79,13 +81,15 @@ def _default_x(runs: list[Run], keys: list[str]) -> str:
 
 
 def _table_json(runs: list[Run]) -> list[dict[str, Any]]:
-    """What the parallel-coordinates and scatter charts plot, per run."""
+    """What the parallel-coordinates and scatter charts plot, per run, in the wire format: JSON
+    has no NaN or infinity (``tojson`` would write a bare ``NaN`` that ``JSON.parse`` refuses), so
+    non-finite values travel as the API sends them and charts.js reads them back."""
     return [
         {
             "id": r.id,
             "name": r.name,
-            "params": dict(r.params),
-            "metrics": {k: m.last for k, m in r.metrics.items()},
+            "params": params_to_wire(r.params),
+            "metrics": {k: wire_float(m.last) for k, m in r.metrics.items()},
         }
         for r in runs
     ]

@@ -8,6 +8,7 @@ preview or a folder can be shared. Charts are drawn in the browser from the metr
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,10 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
         children=children,
         parent=parent,
         chart_groups=chart_groups(user_keys),
-        peak_rss_mb=None if peak is None else peak.max,
+        # The capture logs peak memory in MiB (system/peak_rss_mb); shown as every size is.
+        peak_rss_bytes=None
+        if peak is None or peak.max is None or not math.isfinite(peak.max)
+        else round(peak.max * 1024 * 1024),
         comments=tracking.list_comments(run.id),
         change=change,
         standing=standing(tracking, run, user_keys),
@@ -237,6 +241,11 @@ def standing(tracking: TrackingService, run: Run, keys: list[str]) -> Standing |
     if rank is None:
         return None
     return Standing(metric, value, rank[0], rank[1], goal)
+
+
+def _mib_to_bytes(mib: float | None) -> int | None:
+    # The capture logs peak memory in MiB (system/peak_rss_mb); the page shows it as every size.
+    return None if mib is None or not math.isfinite(mib) else round(mib * 1024 * 1024)
 
 
 def _maybe_run(tracking: TrackingService, run_id: str | None) -> Run | None:

@@ -55,6 +55,12 @@
     return Number(v);
   }
 
+  // A param whose float is NaN or infinite keeps its type on the wire as {"float": "NaN"}.
+  function paramFromWire(v) {
+    const wrapped = v !== null && typeof v === "object" && Object.keys(v).length === 1 && "float" in v;
+    return wrapped && ["NaN", "Infinity", "-Infinity"].includes(v.float) ? parseValue(v.float) : v;
+  }
+
   async function fetchHistory(runId, key, maxPoints, window) {
     const params = new URLSearchParams({ key, max_points: String(maxPoints) });
     if (window) { params.set("step_min", String(window[0])); params.set("step_max", String(window[1])); }
@@ -360,7 +366,12 @@
     const source = document.getElementById("compare-data");
     const parallelBox = document.getElementById("parallel-chart");
     if (!source || !parallelBox) return;
-    const runs = display.parseJson(source.textContent);  // integer params stay BigInt, as Python's ints
+    // Integer params stay BigInt, as Python's ints; non-finite values come in the wire format.
+    const runs = display.parseJson(source.textContent).map((r) => ({
+      ...r,
+      params: Object.fromEntries(Object.entries(r.params).map(([k, v]) => [k, paramFromWire(v)])),
+      metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, parseValue(v)])),
+    }));
     const theme = dark() ? "dark" : null;
     const parallel = echarts.init(parallelBox, theme);
     const scatter = echarts.init(document.getElementById("scatter-chart"), theme);
