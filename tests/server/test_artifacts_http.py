@@ -798,3 +798,34 @@ def test_the_same_part_sent_twice_at_once_still_completes(
     assert done.status_code == 200, done.text
     assert commits == [None]  # the overlap dropped the running hash
     assert [path.read_bytes() == data for path in _files(blob_root / "sha256")] == [True]
+
+
+@pytest.mark.parametrize(
+    ("logged_type", "served_type"),
+    [
+        ("text/javascript", "application/octet-stream"),
+        ("application/javascript; charset=utf-8", "application/octet-stream"),
+        ("text/html", "application/octet-stream"),
+        ("image/svg+xml", "application/octet-stream"),
+        ("application/xhtml+xml", "application/octet-stream"),
+        ("image/png", "image/png"),
+        ("text/csv", "text/csv; charset=utf-8"),
+    ],
+)
+def test_an_artifact_is_never_served_as_something_a_browser_runs(
+    http: httpx.Client, logged_type: str, served_type: str
+) -> None:
+    """The dashboard's policy allows scripts from its own origin, and artifacts are served from
+    it: a logged `evil.js` must not load as a script, nor an HTML file run in a tab."""
+    data = b"alert(document.cookie)"
+    assert _put(http, data).status_code == 200
+    run_id = _run(http)
+    entry = {"path": "evil", "digest": _sha(data), "size": len(data), "media_type": logged_type}
+    assert http.post(f"{API}/runs/{run_id}/artifacts", json={"artifacts": [entry]}).status_code == 200
+    answer = http.get(f"{API}/runs/{run_id}/artifacts/files/evil")
+    assert answer.status_code == 200 and answer.content == data
+    assert answer.headers["content-type"] == served_type
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    listed = http.get(f"{API}/runs/{run_id}/artifacts").json()["artifacts"]
+    assert [a["media_type"] for a in listed] == [logged_type]

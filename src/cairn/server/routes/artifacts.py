@@ -5,6 +5,7 @@ names may hold slashes)."""
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -98,6 +99,11 @@ def download_artifact(run_id: RunId, path: FilePath, request: Request, service: 
         "etag": f'"{artifact.digest}"',
         "x-cairn-digest": artifact.digest,
         "content-disposition": f"attachment; filename*=UTF-8''{_quote(name)}",
+        # An artifact is the uploader's bytes served from the dashboard's own origin: never let a
+        # browser run them. nosniff makes a <script src> of a non-script type fail; sandbox keeps an
+        # HTML or SVG file opened in a tab from running anything; active types go out as bytes.
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "sandbox; default-src 'none'",
     }
     if byte_range is not None:
         last = f"{start}-{end - 1}" if end > start else "*"
@@ -105,7 +111,7 @@ def download_artifact(run_id: RunId, path: FilePath, request: Request, service: 
     return StreamingResponse(
         itertools.chain([first], chunks),
         status_code=206 if byte_range is not None else 200,
-        media_type=artifact.media_type or "application/octet-stream",
+        media_type=served_media_type(artifact.media_type),
         headers=headers,
     )
 
@@ -144,6 +150,18 @@ def list_datasets(
 ) -> JsonResponse:
     versions = service.list_datasets(project, name)
     return JsonResponse({"versions": [dataset_version_to_wire(v) for v in versions]})
+
+
+#: Media types a browser would run as script or as a document that can hold script.
+_ACTIVE_MEDIA = re.compile(r"(java|ecma)script|html|xml|^text/(jscript|livescript)|wasm", re.IGNORECASE)
+
+
+def served_media_type(logged: str | None) -> str:
+    """The media type an artifact is served with: as logged, unless a browser would execute it
+    (then plain bytes; the listing still says what was logged)."""
+    if not logged or _ACTIVE_MEDIA.search(logged):
+        return "application/octet-stream"
+    return logged
 
 
 def _quote(name: str) -> str:
