@@ -7,16 +7,13 @@ PostgreSQL. ``postgres_url`` is a fresh database for this test session, dropped 
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from tests.helpers import IN_CI, POSTGRES_URL, ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.client.http import HttpTracking
@@ -25,9 +22,6 @@ from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
 from cairn.store.sql import SqlStore
-
-POSTGRES_URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(autouse=True)
@@ -85,44 +79,6 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
                 "tags, params, runs, projects CASCADE"
             )
         store.close()
-
-
-# -- an in-process server on a loopback port -------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ThreadedServer:
-    """Cairn's real app under uvicorn, in a thread of the test process."""
-
-    def __init__(self, settings: ServerSettings) -> None:
-        import uvicorn
-
-        from cairn.server.app import create_app
-
-        self.app = create_app(settings)
-        self.url = f"http://127.0.0.1:{settings.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=settings.port, log_level="error", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.app.state.tracking.close()
 
 
 @pytest.fixture

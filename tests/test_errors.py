@@ -7,15 +7,15 @@ import gzip
 import inspect
 import math
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import numpy as np
 import orjson
 import pytest
+from tests.helpers import ThreadedServer, free_port
 
 import cairn.core.errors as errors_module
 from cairn.client.http import HttpTracking
@@ -99,18 +99,6 @@ ERROR_TABLE: list[tuple[type[CairnError], type[Exception], str, int]] = [
 ]
 ERROR_CLASSES = [row[0] for row in ERROR_TABLE]
 API = "/api/v1"
-
-
-class ThreadedServer(Protocol):
-    """What the ``server`` fixture of tests/conftest.py yields."""
-
-    url: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the classes -------------------------------------------------------------------------------

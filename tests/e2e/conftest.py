@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from tests.helpers import free_port
 
 _START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    # The same as tests/conftest.py's; a conftest cannot be imported by name under every way
-    # pytest is started (tests/ is not a package).
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerProcess:

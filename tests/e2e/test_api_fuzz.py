@@ -47,7 +47,7 @@ from cairn.server.app import create_app
 from cairn.settings import ServerSettings
 
 if TYPE_CHECKING:
-    from tests.conftest import ThreadedServer
+    from tests.helpers import ThreadedServer
 
 EXAMPLES_PER_OPERATION = 25
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 from cairn.settings import ServerSettings
 

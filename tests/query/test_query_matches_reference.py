@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 from cairn.client.http import HttpTracking
 from cairn.core.artifacts import DatasetSpec

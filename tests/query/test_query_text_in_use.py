@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer
+from tests.helpers import ThreadedServer
 
 from cairn.cli.reproduce import reproductions_of
 from cairn.core.query.ast import Compare, Field, Op, Source

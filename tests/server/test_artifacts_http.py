@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 import pytest
+from tests.helpers import ThreadedServer
 
 import cairn.client.http as http_client
 from cairn.client.http import HttpTracking
@@ -28,13 +29,6 @@ API = "/api/v1"
 MiB = 1 << 20
 PART = 8 * MiB  # the server's part alignment
 OCTETS = {"content-type": "application/octet-stream"}
-
-
-class ThreadedServer(Protocol):
-    """What the ``server`` fixture of tests/conftest.py yields (tests/ is not a package)."""
-
-    url: str
-    app: Any
 
 
 # -- helpers -----------------------------------------------------------------------------------

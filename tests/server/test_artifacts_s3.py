@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 import cairn.client.http as http_client
 from cairn.client.http import HttpTracking

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 import cairn
 from cairn.blobs.local import LocalBlobStore

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.entities import Run

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import ThreadedServer, free_port
+from tests.helpers import ThreadedServer, free_port
 
 from cairn.server.hosts import AllowedHosts, host_name
 from cairn.settings import ServerSettings

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from bench._chromium import CHROMIUM_ARGS, find_chromium
-from tests.conftest import IN_CI, ThreadedServer, free_port
+from tests.helpers import IN_CI, ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.service.policy import Principal
