@@ -3,8 +3,9 @@
 :func:`cairn.store.sql.similar.nearest_runs` scores a bounded set of candidates; the plain
 :func:`~cairn.store.sql.similar.nearest_statement` scores every earlier run. Hypothesis builds
 small projects (params from a few values each, some logged after the run started, some runs
-deleted) and asks both, with candidate lists cut short enough (1–3 runs per pair) that the
-fast path often cannot prove its answer: every distance it returns must be the plain one's,
+deleted) and asks both, with candidate lists cut short enough (1–3 runs per pair at first,
+0–12 entries read in all, 1–4 runs kept from the count) that the fast path often cannot prove
+its answer: every distance it returns must be the plain one's,
 its order the plain order, and when it says it is exact, its answer must be the plain answer.
 """
 
@@ -67,12 +68,21 @@ def shared_store() -> Iterator[SqlStore]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(runs=runs_of, per_pair=st.integers(1, 3), recent=st.integers(1, 3), limit=st.integers(1, 4))
+@given(
+    runs=runs_of,
+    per_pair=st.integers(1, 3),
+    recent=st.integers(1, 3),
+    counted=st.integers(0, 12),
+    scored=st.integers(1, 4),
+    limit=st.integers(1, 4),
+)
 def test_the_fast_path_agrees_with_the_plain_statement(
     shared_store: SqlStore,
     runs: list[tuple[dict[str, ParamValue], dict[str, ParamValue], bool, int]],
     per_pair: int,
     recent: int,
+    counted: int,
+    scored: int,
     limit: int,
 ) -> None:
     created = _fill(shared_store, runs)
@@ -83,7 +93,15 @@ def test_the_fast_path_agrees_with_the_plain_statement(
                 for row in conn.execute(nearest_statement(run.id, run.project_id, run.start_time, limit=1000))
             ]
             fast, exact = nearest_runs(
-                conn, run.id, run.project_id, run.start_time, limit=limit, per_pair=per_pair, recent=recent
+                conn,
+                run.id,
+                run.project_id,
+                run.start_time,
+                limit=limit,
+                per_pair=per_pair,
+                recent=recent,
+                counted=counted,
+                scored=scored,
             )
             distance = dict(plain)
             order = [run_id for run_id, _ in plain]
