@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import search_cairn
-import search_data as data
 from sqlalchemy import select
 
+import search_cairn
+import search_data as data
 from cairn.store.sql import schema as t
 from cairn.store.sql.similar import nearest_runs, nearest_statement
 from cairn.store.sql.store import SqlStore
@@ -136,7 +136,6 @@ class _Family:
         self.made.append(config)
         return config
 
-
     def resumed(self, rng: random.Random) -> _Family:
         """The same sweep taken up again later: its grids, more runs, the configs it made."""
         again = copy.copy(self)
@@ -200,9 +199,7 @@ def measure(uri: str, sample: int, seed: int) -> dict[str, Any]:
     try:
         with store._engines.read.connect() as conn:
             runs = conn.execute(
-                select(t.runs.c.id, t.runs.c.project_id, t.runs.c.start_time).order_by(
-                    t.runs.c.start_time, t.runs.c.id
-                )
+                select(t.runs.c.id, t.runs.c.project_id, t.runs.c.start_time).order_by(t.runs.c.start_time, t.runs.c.id)
             ).all()
             rng = random.Random(seed)
             chosen = [runs[-1], *rng.sample(runs[1000:-1], sample - 1)]

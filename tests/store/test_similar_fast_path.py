@@ -195,3 +195,24 @@ def test_a_large_project_is_answered_from_a_bounded_candidate_set(store: SqlStor
     assert [(s.run.name, s.distance) for s in similar] == [("r3", 0), ("r10", 1)]
     [statement] = statements
     assert "runs.id IN" in statement, statement
+
+
+def test_a_run_left_out_of_the_count_keeps_the_answer_unproved(store: SqlStore) -> None:
+    """Both earlier runs are in all four lists; only the newer is kept (one candidate). The
+    older is nearer, so the answer must not claim to be exact."""
+    project = store.create_project("p")
+    config: dict[str, ParamValue] = {"a": 0, "b": 0, "c": 0, "d": 0}
+    made = {}
+    for name, start, params in (("twin", 1, config), ("newer", 2, {**config, "e": 1}), ("run", 3, config)):
+        made[name] = store.create_run(
+            project.id, name=name, user="u", start_time=start, parent_id=None, notes="", tags={}, params=params
+        )
+    run = made["run"]
+    with store._engines.read.connect() as conn:
+        fast = nearest_runs(conn, run.id, project.id, 3, limit=1, per_pair=1, recent=1, counted=100, scored=1)
+        assert fast == ([(made["newer"].id, 1)], False)
+        # With room for both, the twin is found, and the answer proved.
+        assert nearest_runs(conn, run.id, project.id, 3, limit=1, per_pair=1, recent=1, counted=100, scored=2) == (
+            [(made["twin"].id, 0)],
+            True,
+        )
