@@ -187,7 +187,7 @@ def nearest_runs(
         for id_, start in found:
             found_in[id_] = found_in.get(id_, 0) + 1
             started[id_] = start
-    ranked = sorted(found_in, key=lambda id_: (-found_in[id_], -started[id_], _descending(id_)))
+    ranked = sorted(found_in, key=lambda id_: (found_in[id_], started[id_], id_), reverse=True)
     left_out = found_in[ranked[scored]] if len(ranked) > scored else 0
     candidates = {*ranked[:scored], *recent_ids}
 
@@ -211,11 +211,6 @@ _FIRST = -2
 
 def _numbered(name: str, values: Sequence[Any]) -> dict[str, Any]:
     return {f"{name}_{i}": value for i, value in enumerate(values)}
-
-
-def _descending(text: str) -> tuple[int, ...]:
-    """A sort key that orders texts from the greatest down."""
-    return tuple(-ord(c) for c in text) + (1,)
 
 
 def _earlier(start: Any, id_: Any) -> ColumnElement[bool]:
