@@ -18,25 +18,43 @@ Two ways to the answer, one scoring statement:
   params (1.2–2.4 s on PostgreSQL).
 - :func:`nearest_runs`, what the store answers with: the same statement over a bounded set of
   candidates. ``param_pairs`` holds every param as a 64-bit hash of its (key, normalised value)
-  pair (:func:`pair_hash`) beside the run's project and start time. The candidates are, for
-  each of the run's pairs, the :data:`PER_PAIR` most recent earlier live runs holding that pair
-  (one index range each), and the :data:`RECENT` most recent earlier live runs — at most
-  ``n × PER_PAIR + RECENT``, whatever the project's size; a run with more than
-  :data:`MAX_PAIRS` params draws on the first :data:`MAX_PAIRS` of its pairs by hash, with
-  fewer per pair. Then the exact distance and score of each candidate, by the plain statement.
+  pair (:func:`pair_hash`) beside the run's project and start time, so each of the run's
+  pairs has a list of the earlier runs holding it, newest first (one index range). A run that
+  is near holds many of the run's pairs; the lists that are short are the ones worth reading
+  whole, since a list is long only when its value is common. So, in two statements:
+
+  1. the :data:`RECENT` most recent earlier live runs, and the :data:`PER_PAIR` newest entries
+     of each list (fewer each for a run with many params: :data:`MAX_FIRST_ENTRIES` in all; a
+     run with more than :data:`MAX_PAIRS` params draws on the first :data:`MAX_PAIRS` of its
+     pairs by hash). A list that came back full is probably long in proportion to how recent
+     its last entry is: its length is estimated from the time those entries span;
+  2. the full lists again, the shortest by that estimate first, read further (whole where the
+     estimate was right) while their estimates fit in :data:`COUNTED` entries in all.
+
+  Each run found is counted once per list it is in: the :data:`SCORED` runs in the most lists
+  (then the most recent) and the recent window are the candidates, at most
+  ``SCORED + RECENT`` runs read after at most ``COUNTED + MAX_FIRST_ENTRIES`` index entries,
+  whatever the project's size. Then the exact distance and score of each candidate, by the
+  plain statement (deleted runs, which the lists do not tell apart, are left out there).
 
 The fast answer is exact whenever it can prove it: when the recent window holds every earlier
 run (a project of up to :data:`RECENT` earlier runs: every small project), or when the last of
-the ``limit`` runs found is nearer than the number ``c`` of the run's pairs whose candidate
-list came back whole — a run outside the candidates shares none of those ``c`` pairs, so its
-distance is at least ``c`` (``n + m - k - s ≥ n - s ≥ c``). Otherwise it is the nearest runs
-among the candidates, in the documented order, each with its exact distance: a run that shares
-many params with the run but is, for each pair it shares, older than the :data:`PER_PAIR` most
-recent runs with that pair, can be left out. On the search benchmark's 100,000 runs (20
-params drawn at random, nearest runs typically 8–10 params away) the first run returned was
-at the exact nearest distance for 6 of 30 sampled runs, 1–3 params further for the others,
-in 57 ms instead of 934 ms (medians on a loaded machine; 29 ms by ``make bench``); see
-docs/insight.md.
+the ``limit`` runs found is nearer than ``c - t``, where ``c`` is the number of the run's
+pairs whose list was read whole and ``t`` the most lists any run left out of the candidates
+was found in (0 when none was left out). A run that is not a candidate holds at most ``t`` of
+those ``c`` pairs, so its distance is at least ``c - t`` (``n + m - k - s ≥ n - s ≥ c - t``).
+Otherwise it is the nearest runs among the candidates, in the documented order, each with its
+exact distance: a run that is near but whose shared values are all common, and older than the
+entries read of their lists, can be left out.
+
+How often the first run returned is at the exact nearest distance (bench/similar_quality.py,
+100,000 runs, 60 sampled runs each): on the search benchmark's data, 20 params drawn at random
+so that the nearest run is typically 8–10 params away, 27 of 60 (the earlier rule, the
+PER_PAIR newest entries of every list and no count: 10 of 60); on sweep-like data (families
+of runs that fix most params and vary a few, resumed later, configs repeated), 60 of 60
+(earlier: 53 of 60), 11 of them proved exact. The similar request for the newest of 100,000
+runs takes 24 ms on SQLite and 32 ms on PostgreSQL (p50 of the ``make bench`` line; 28 and
+55 ms by the earlier rule); see docs/insight.md.
 
 Why not the other ways: neighbour lists kept up to date as runs finish pay the same linear
 scan once per run, at write time (2 s a run at 100,000 runs: a backfill of those would take
