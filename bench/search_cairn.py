@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -73,8 +74,9 @@ def schema_key() -> str:
     for path in sorted(MIGRATIONS_DIR.glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
     h.update(b"fingerprint" if fingerprint is not None else b"no-fingerprint")
-    # The loader writes param_pairs with the store's own hash of each param.
-    h.update(Path(similar.__file__).read_bytes())
+    # The loader writes param_pairs with the store's own hash of each param (only the hash:
+    # a change to how candidates are chosen does not make the cached data stale).
+    h.update(inspect.getsource(similar.pair_hash).encode())
     return h.hexdigest()[:12]
 
 
@@ -147,9 +149,13 @@ def run_rows(chunk: list[data.SyntheticRun], project_id: str) -> dict[str, list[
     return rows
 
 
-def chunks(n: int) -> Iterator[list[data.SyntheticRun]]:
+#: The first ``n`` runs of a data set, oldest first: the search data (data.runs) by default.
+RunSource = Callable[[int], Iterator[data.SyntheticRun]]
+
+
+def chunks(n: int, source: RunSource = data.runs) -> Iterator[list[data.SyntheticRun]]:
     chunk: list[data.SyntheticRun] = []
-    for run in data.runs(n):
+    for run in source(n):
         chunk.append(run)
         if len(chunk) == LOAD_CHUNK_RUNS:
             yield chunk
@@ -174,7 +180,7 @@ def sqlite_path(cache: Path, n: int) -> Path:
     return cache / f"cairn-{schema_key()}-{n}.db"
 
 
-def load_sqlite(path: Path, n: int) -> dict[str, Any]:
+def load_sqlite(path: Path, n: int, source: RunSource = data.runs) -> dict[str, Any]:
     temporary = path.with_name(path.name + f".loading{os.getpid()}")
     for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
         leftover.unlink(missing_ok=True)
@@ -190,7 +196,7 @@ def load_sqlite(path: Path, n: int) -> dict[str, Any]:
             connection.execute("PRAGMA cache_size=-1000000")
             counts = dict.fromkeys(TABLES, 0)
             connection.execute("BEGIN")
-            for chunk in chunks(n):
+            for chunk in chunks(n, source):
                 for table, rows in run_rows(chunk, project_id).items():
                     columns = COLUMNS[table]
                     connection.executemany(
@@ -259,7 +265,7 @@ def scratch_database(server_uri: str) -> Iterator[str]:
         log(f"dropped the scratch database {name}")
 
 
-def load_postgres(uri: str, n: int) -> dict[str, Any]:
+def load_postgres(uri: str, n: int, source: RunSource = data.runs) -> dict[str, Any]:
     """Cairn's schema, then COPY of every row; secondary indexes are dropped for the copy and
     built again from their own definitions afterwards (faster than maintaining them row by row)."""
     import psycopg
@@ -281,7 +287,7 @@ def load_postgres(uri: str, n: int) -> dict[str, Any]:
         for name, _ in indexes:
             connection.execute(f'DROP INDEX "{name}"')
         with connection.cursor() as cursor:
-            for chunk in chunks(n):
+            for chunk in chunks(n, source):
                 for table, rows in run_rows(chunk, project_id).items():
                     with cursor.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as copy:
                         for row in rows:
@@ -503,7 +509,8 @@ def measure_run_page(uri: str, n: int, args: argparse.Namespace) -> dict[str, An
         app = create_app(ServerSettings(store_uri=uri, blobs_uri=blobs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Starlette's notice about TestClient's httpx
-            client = TestClient(app)
+            # localhost: the server answers only to the hosts it is bound to (DNS rebinding).
+            client = TestClient(app, base_url="http://localhost")
 
         def page() -> str:
             response = client.get(f"/runs/{newest.id}")

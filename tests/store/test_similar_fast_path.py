@@ -3,8 +3,9 @@
 :func:`cairn.store.sql.similar.nearest_runs` scores a bounded set of candidates; the plain
 :func:`~cairn.store.sql.similar.nearest_statement` scores every earlier run. Hypothesis builds
 small projects (params from a few values each, some logged after the run started, some runs
-deleted) and asks both, with candidate lists cut short enough (1–3 runs per pair) that the
-fast path often cannot prove its answer: every distance it returns must be the plain one's,
+deleted) and asks both, with candidate lists cut short enough (1–3 runs per pair at first,
+0–12 entries read in all, 1–4 runs kept from the count) that the fast path often cannot prove
+its answer: every distance it returns must be the plain one's,
 its order the plain order, and when it says it is exact, its answer must be the plain answer.
 """
 
@@ -67,12 +68,21 @@ def shared_store() -> Iterator[SqlStore]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(runs=runs_of, per_pair=st.integers(1, 3), recent=st.integers(1, 3), limit=st.integers(1, 4))
+@given(
+    runs=runs_of,
+    per_pair=st.integers(1, 3),
+    recent=st.integers(1, 3),
+    counted=st.integers(0, 12),
+    scored=st.integers(1, 4),
+    limit=st.integers(1, 4),
+)
 def test_the_fast_path_agrees_with_the_plain_statement(
     shared_store: SqlStore,
     runs: list[tuple[dict[str, ParamValue], dict[str, ParamValue], bool, int]],
     per_pair: int,
     recent: int,
+    counted: int,
+    scored: int,
     limit: int,
 ) -> None:
     created = _fill(shared_store, runs)
@@ -83,7 +93,15 @@ def test_the_fast_path_agrees_with_the_plain_statement(
                 for row in conn.execute(nearest_statement(run.id, run.project_id, run.start_time, limit=1000))
             ]
             fast, exact = nearest_runs(
-                conn, run.id, run.project_id, run.start_time, limit=limit, per_pair=per_pair, recent=recent
+                conn,
+                run.id,
+                run.project_id,
+                run.start_time,
+                limit=limit,
+                per_pair=per_pair,
+                recent=recent,
+                counted=counted,
+                scored=scored,
             )
             distance = dict(plain)
             order = [run_id for run_id, _ in plain]
@@ -177,3 +195,24 @@ def test_a_large_project_is_answered_from_a_bounded_candidate_set(store: SqlStor
     assert [(s.run.name, s.distance) for s in similar] == [("r3", 0), ("r10", 1)]
     [statement] = statements
     assert "runs.id IN" in statement, statement
+
+
+def test_a_run_left_out_of_the_count_keeps_the_answer_unproved(store: SqlStore) -> None:
+    """Both earlier runs are in all four lists; only the newer is kept (one candidate). The
+    older is nearer, so the answer must not claim to be exact."""
+    project = store.create_project("p")
+    config: dict[str, ParamValue] = {"a": 0, "b": 0, "c": 0, "d": 0}
+    made = {}
+    for name, start, params in (("twin", 1, config), ("newer", 2, {**config, "e": 1}), ("run", 3, config)):
+        made[name] = store.create_run(
+            project.id, name=name, user="u", start_time=start, parent_id=None, notes="", tags={}, params=params
+        )
+    run = made["run"]
+    with store._engines.read.connect() as conn:
+        fast = nearest_runs(conn, run.id, project.id, 3, limit=1, per_pair=1, recent=1, counted=100, scored=1)
+        assert fast == ([(made["newer"].id, 1)], False)
+        # With room for both, the twin is found, and the answer proved.
+        assert nearest_runs(conn, run.id, project.id, 3, limit=1, per_pair=1, recent=1, counted=100, scored=2) == (
+            [(made["twin"].id, 0)],
+            True,
+        )
