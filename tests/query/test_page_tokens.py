@@ -200,3 +200,14 @@ def test_values_survive_a_token_bit_for_bit() -> None:
     assert decoded == values and math.copysign(1, decoded[5]) == -1
     with pytest.raises(InvalidPageToken):
         decode(b"another key" * 3, search, encode(key, search, values), columns)
+
+
+def test_a_sort_by_the_longest_text_pages(tracking: Tracking) -> None:
+    """The token carries the last row's text: 6,000 characters of three UTF-8 bytes each once
+    made a token longer than the server took, so the second page was refused."""
+    for letter in "abc":
+        tracking.create_run("long", config={"note": letter + "€" * 5999})
+    first = tracking.list_runs("long", order_by="params.note", limit=2)
+    assert first.next_page_token is not None
+    second = tracking.list_runs("long", order_by="params.note", limit=2, page_token=first.next_page_token)
+    assert [r.params["note"][0] for r in first.items + second.items] == ["a", "b", "c"]

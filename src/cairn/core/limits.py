@@ -25,6 +25,9 @@ MAX_ITEMS_PER_REQUEST = 10_000
 #: Bytes of one request body, after decompression.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_PAGE_SIZE = 10_000
+#: Characters of a page token. A token carries the last row's sort values, so one sort column
+#: of the longest text (6000 characters, 3 bytes each in UTF-8, then base64) must fit: 32 KiB.
+MAX_PAGE_TOKEN_LENGTH = 32_768
 MAX_HISTORY_POINTS = 10_000_000
 #: Levels of nesting in a config: ``{"a": {"b": [1]}}`` is 3 deep (mappings, lists and tuples
 #: all count). Far above what configs use; it keeps a hostile one from overflowing the stack.

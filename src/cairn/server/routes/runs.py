@@ -62,7 +62,7 @@ def list_runs(
     where: Annotated[str, Query(description="a query, see docs/query.md", json_schema_extra=QUERY_RULE)] = "",
     order_by: Annotated[str, Query(max_length=1000, description='e.g. "metrics.acc desc, params.lr"')] = "",
     limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
-    page_token: Annotated[str | None, Query(max_length=5000)] = None,
+    page_token: Annotated[str | None, Query(max_length=limits.MAX_PAGE_TOKEN_LENGTH)] = None,
     include_deleted: bool = False,
 ) -> JsonResponse:
     page = service.list_runs(
