@@ -4,12 +4,16 @@ import cairn
 with cairn.init(project="mnist", config={"lr": 0.01}) as run:
     for epoch in range(10):
         run.log({"loss": 0.3, "acc": 0.9})
+    info = run.log_model(model, input_example=X[:5])
+model = cairn.load_model(info.uri)
 """
 
 from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
+from cairn.client.models.loaded import LoadedModel
+from cairn.client.models.transfer import ModelInfo
 from cairn.client.run import Run
-from cairn.client.sdk import init
+from cairn.client.sdk import init, load_model
 from cairn.core.errors import (
     CairnError,
     DuplicateRun,
@@ -27,6 +31,8 @@ __all__ = [
     "CaptureSettings",
     "DuplicateRun",
     "InvalidInput",
+    "LoadedModel",
+    "ModelInfo",
     "NotFound",
     "ParamConflict",
     "Run",
@@ -34,4 +40,5 @@ __all__ = [
     "Unavailable",
     "__version__",
     "init",
+    "load_model",
 ]

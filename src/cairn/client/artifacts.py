@@ -11,8 +11,10 @@ uploaded, spooled and replayed like any file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -136,6 +138,21 @@ def stage_bytes(
         temporary.write_bytes(data)
         os.replace(temporary, staged)
     return LocalArtifact(path, staged, digest, len(data), kind, media_type, dict(meta or {}))
+
+
+def stage_moved(file: LocalArtifact) -> LocalArtifact:
+    """``file``, already hashed, moved into CAIRN_HOME/staging/<digest> (a rename when it is
+    on the same disk) to be uploaded like content made in memory; its old place may go."""
+    folder = cairn_home() / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / file.digest
+    if staged.exists():
+        file.source.unlink(missing_ok=True)
+    else:
+        temporary = folder / f".{file.digest}.{os.getpid()}.tmp"
+        shutil.move(file.source, temporary)
+        os.replace(temporary, staged)
+    return dataclasses.replace(file, source=staged)
 
 
 def upload_missing(tracking: Tracking, files: Sequence[LocalArtifact]) -> None:

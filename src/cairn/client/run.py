@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from cairn.core.entities import Run as RunRecord
 from cairn.core.errors import CairnError, InvalidValue, ParamConflict, RunNotActive
 from cairn.core.params import flatten_config, same_param_value
 from cairn.service.interface import Tracking
+
+if TYPE_CHECKING:
+    from cairn.client.models.transfer import ModelInfo
+    from cairn.core.models.signature import Signature
 
 #: Plain floats pass the hot path's check without a call; ints (which may not fit a float),
 #: numpy scalars, tensors and the like are converted with float().
@@ -244,6 +248,44 @@ class Run:
 
         self._writer.put("dataset", dataset_payload(source, name, context, store))
 
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any = None,
+        signature: Signature | None = None,
+        flavor: str | None = None,
+        pip_requirements: Sequence[str] | None = None,
+    ) -> ModelInfo:
+        """Keep ``model`` with the run as a model folder under ``name`` (docs/models.md) and
+        return its :class:`ModelInfo`, whose ``uri`` (``runs:/RUN_ID/NAME``) loads it again
+        with ``cairn.load_model``.
+
+        The flavor is found from the model's type unless given (``"sklearn"``,
+        ``"python_function"``, or a plugin's). ``input_example`` (a DataFrame, an array, a list
+        of dicts) is saved with the model and, without ``signature``, gives it one: the inputs
+        from the example, the outputs from the model's prediction on it. ``pip_requirements``
+        replaces the pinned requirements Cairn finds. Unlike other artifacts, this waits until
+        the store has the files (or they are spooled), so the URI can be used at once.
+        """
+        self._check_open()
+        from cairn.client.models.transfer import package_for_run
+
+        requirements = None if pip_requirements is None else list(pip_requirements)
+        info, files = package_for_run(
+            self.id,
+            name,
+            model,
+            flavor=flavor,
+            input_example=input_example,
+            signature=signature,
+            pip_requirements=requirements,
+        )
+        self._queue_artifacts(files)
+        self._writer.flush()
+        return info
+
     def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:
         self._check_open()
         from cairn.client.artifacts import encoded_to_local
@@ -430,6 +472,21 @@ class SkippedRun(Run):
 
     def log_dataset(self, source: Any, name: str, *, context: str = "train", store: bool = False) -> None:
         pass
+
+    def log_model(
+        self,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any = None,
+        signature: Signature | None = None,
+        flavor: str | None = None,
+        pip_requirements: Sequence[str] | None = None,
+    ) -> ModelInfo:
+        # Nothing is stored: the info says so with an empty URI and digest.
+        from cairn.client.models.transfer import ModelInfo
+
+        return ModelInfo(uri="", run_id="", name=name, flavor=flavor or "", signature=signature, manifest_digest="")
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         return True

@@ -8,7 +8,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cairn.client import lifecycle
 from cairn.client.capture.recorder import CaptureSettings, RunCapture
@@ -24,6 +24,9 @@ from cairn.core.params import flatten_config
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
+
+if TYPE_CHECKING:
+    from cairn.client.models.loaded import LoadedModel
 
 #: How long ``init`` keeps trying a server that does not answer before it gives up.
 _START_PATIENCE_S = 10.0
@@ -108,6 +111,25 @@ def init(
     run._capture.start()
     lifecycle.remember(run)
     return run
+
+
+def load_model(uri: str, *, tracking_uri: str | None = None) -> LoadedModel:
+    """The model at ``uri``, ready to ``predict``: ``runs:/RUN_ID/NAME`` (what
+    ``run.log_model`` returns), ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``.
+
+    Every file is checked against the digests of the model's manifest before any is read (a
+    changed file raises ModelTampered); a model saved with pickle warns once that loading it
+    runs code. ``predict`` takes a DataFrame, an array or a list of dicts and checks it against
+    the model's signature (docs/models.md). ``tracking_uri`` (else ``CAIRN_URI``, else the
+    embedded store) says where to look.
+    """
+    from cairn.client.models.transfer import load_model_from
+
+    tracking = connect(resolve_uri(tracking_uri))
+    try:
+        return load_model_from(tracking, uri)
+    finally:
+        tracking.close()
 
 
 def _create_whole(

@@ -15,7 +15,13 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidQuery            invalid_query         400
     │   ├── InvalidArtifactPath     invalid_artifact_path 400
     │   ├── DigestMismatch          digest_mismatch       400
-    │   └── PayloadTooLarge         payload_too_large     413
+    │   │   └── ModelTampered       model_tampered        400
+    │   ├── PayloadTooLarge         payload_too_large     413
+    │   ├── InvalidManifest         invalid_manifest      400
+    │   ├── InvalidModelUri         invalid_model_uri     400
+    │   ├── SignatureMismatch       signature_mismatch    400
+    │   └── FlavorError             flavor_error          400
+    │       └── FrameworkNotInstalled framework_not_installed 400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -131,9 +137,52 @@ class DigestMismatch(InvalidInput):
     code = "digest_mismatch"
 
 
+class ModelTampered(DigestMismatch):
+    """A file of a model folder whose SHA-256 is not the one its manifest records, or a file
+    the manifest does not list (or lists and the folder lacks): the model is not loaded.
+    ``details["path"]`` names the file."""
+
+    code = "model_tampered"
+
+
 class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
     http_status = 413
+
+
+class InvalidManifest(InvalidInput):
+    """A model folder whose ``cairn-model.json`` is missing, is not JSON, or breaks the format
+    (docs/models.md); ``details["field"]`` names the field when there is one."""
+
+    code = "invalid_manifest"
+
+
+class InvalidModelUri(InvalidInput):
+    """A model URI that is none of ``runs:/RUN_ID/PATH``, ``models:/NAME/VERSION`` and
+    ``models:/NAME@ALIAS``."""
+
+    code = "invalid_model_uri"
+
+
+class SignatureMismatch(InvalidInput):
+    """Input that does not fit a model's signature: a missing column, values of the wrong type,
+    a tensor of the wrong dtype or shape. ``details["column"]`` names the column when there is
+    one."""
+
+    code = "signature_mismatch"
+
+
+class FlavorError(InvalidInput):
+    """A model flavor that is unknown, or whose plugin failed to save or load a model;
+    ``details["flavor"]`` names it and ``details["during"]`` says what it was doing."""
+
+    code = "flavor_error"
+
+
+class FrameworkNotInstalled(FlavorError):
+    """A flavor needs a framework this Python lacks; ``details["package"]`` is what to install."""
+
+    code = "framework_not_installed"
 
 
 class NotFound(CairnError):

@@ -1,0 +1,159 @@
+"""A model folder on disk: written by :func:`save_model_folder`, read back by
+:func:`load_model_folder` only after every file matched the manifest's digest.
+
+Saving: the flavor writes the model's files, Cairn adds the input example
+(``input_example.json``), infers the signature from it when none was given (outputs from the
+model's own prediction on it), pins the requirements, hashes every file and writes
+``cairn-model.json`` last. Loading: the manifest is parsed strictly, the folder must hold
+exactly the files it lists with exactly their digests (``model_tampered`` otherwise; nothing is
+read before that), a format that runs code on load warns once, then the flavor reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.client.datasets import file_digest, walk_folder
+from cairn.client.models.loaded import LoadedModel, to_model_input
+from cairn.client.models.plugins import call_flavor, detect_flavor, get_flavor
+from cairn.client.models.requirements import pinned_requirements
+from cairn.core.errors import InvalidManifest, InvalidValue, ModelTampered
+from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_to_json, parse_manifest
+from cairn.core.models.signature import ColumnSchema, Signature, infer_schema, infer_signature
+
+EXAMPLE_NAME = "input_example.json"
+
+
+class UnsafeModelFormatWarning(UserWarning):
+    """A model is being read from a format that runs code from its file (pickle)."""
+
+
+def save_model_folder(
+    model: Any,
+    folder: Path,
+    *,
+    flavor: str | None = None,
+    input_example: Any = None,
+    signature: Signature | None = None,
+    pip_requirements: list[str] | None = None,
+) -> tuple[ModelManifest, bytes]:
+    """Write ``model`` into the empty (or new) ``folder``; the manifest and its bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()):
+        raise InvalidValue(f"{folder} is not empty: a model folder holds only its own files")
+    chosen = get_flavor(flavor) if flavor is not None else detect_flavor(model)
+    saved = call_flavor(chosen, "save", chosen.save, model, folder)
+    example_name = None
+    if input_example is not None:
+        (folder / EXAMPLE_NAME).write_bytes(_example_bytes(input_example))
+        example_name = EXAMPLE_NAME
+        if signature is None:
+            inputs = infer_schema(input_example)
+            output = call_flavor(chosen, "predict with", model.predict, to_model_input(inputs, input_example))
+            signature = infer_signature(input_example, output)
+    files = {relative: file_digest(path)[0] for relative, path in walk_folder(folder.resolve())}
+    manifest = ModelManifest(
+        flavor=chosen.name,
+        loader=saved.loader,
+        framework=saved.framework,
+        python=platform.python_version(),
+        requirements=tuple(pip_requirements if pip_requirements is not None else pinned_requirements(saved.modules)),
+        signature=signature,
+        input_example=example_name,
+        files=files,
+    )
+    raw = manifest_to_json(manifest)
+    parse_manifest(raw)  # what is written must read back: a flavor's loader entry must be JSON
+    (folder / MANIFEST_NAME).write_bytes(raw)
+    return manifest, raw
+
+
+def read_manifest(folder: Path) -> ModelManifest:
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise InvalidManifest(
+            f"{folder} is not a Cairn model folder: it has no {MANIFEST_NAME}", details={"field": None}
+        )
+    return parse_manifest(path.read_bytes())
+
+
+def verify_folder(folder: Path, manifest: ModelManifest) -> None:
+    """ModelTampered unless ``folder`` holds exactly the manifest's files with its digests."""
+    present = {relative: path for relative, path in walk_folder(folder.resolve()) if relative != MANIFEST_NAME}
+    for relative, expected in sorted(manifest.files.items()):
+        if relative not in present:
+            raise ModelTampered(
+                f"model file {relative!r} is missing from {folder}", details={"path": relative, "expected": expected}
+            )
+        got = file_digest(present[relative])[0]
+        if got != expected:
+            raise ModelTampered(
+                f"model file {relative!r} has SHA-256 {got}, but the manifest records {expected}: "
+                "it was changed after the model was saved; refusing to load it",
+                details={"path": relative, "expected": expected, "got": got},
+            )
+    extra = sorted(set(present) - set(manifest.files))
+    if extra:
+        raise ModelTampered(
+            f"{folder} holds {extra[0]!r}, which the manifest does not list; refusing to load it",
+            details={"path": extra[0]},
+        )
+
+
+def load_model_folder(folder: Path, *, source: str | None = None) -> LoadedModel:
+    """The model in ``folder``, checked file by file before anything is read."""
+    manifest = read_manifest(folder)
+    verify_folder(folder, manifest)
+    flavor = get_flavor(manifest.flavor)
+    if manifest.runs_code_on_load:
+        warnings.warn(
+            f"the model {source or folder} was saved with {manifest.loader['format']}: loading it runs code "
+            "from its file; load it only if you trust where it came from",
+            UnsafeModelFormatWarning,
+            stacklevel=3,
+        )
+    predictor = call_flavor(flavor, "load", flavor.load, folder, manifest)
+    example = None
+    if manifest.input_example is not None:
+        example = _read_example((folder / manifest.input_example).read_bytes())
+    return LoadedModel(predictor, manifest, source=source or str(folder), input_example=example)
+
+
+def _example_bytes(example: Any) -> bytes:
+    """The input example as JSON: ``{"columns": [...], "data": [[...]]}`` for a table (as
+    pandas' "split" orientation), ``{"dtype", "shape", "data"}`` for an array."""
+    schema = infer_schema(example)
+    if isinstance(schema, ColumnSchema):
+        columns = list(schema.names)
+        if hasattr(example, "to_dict") and hasattr(example, "columns"):
+            rows = example.to_numpy(dtype=object).tolist()
+        elif isinstance(example, dict):
+            rows = [list(row) for row in zip(*example.values(), strict=True)]
+        else:
+            rows = [[row[name] for name in columns] for row in example]
+        data: dict[str, Any] = {"columns": columns, "data": rows}
+    else:
+        array = np.asarray(example)
+        data = {"dtype": array.dtype.name, "shape": list(array.shape), "data": array.tolist()}
+    return json.dumps(data, default=_json_default).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str(value)
+
+
+def _read_example(raw: bytes) -> Any:
+    data = json.loads(raw)
+    if "columns" in data:
+        return [dict(zip(data["columns"], row, strict=True)) for row in data["data"]]
+    return np.asarray(data["data"], dtype=data["dtype"]).reshape(data["shape"])

@@ -1,0 +1,80 @@
+"""A loaded model: the flavor's object behind ``predict``, with the signature enforced.
+
+Input may be a pandas DataFrame, a numpy array, or a list of dicts. With a column signature the
+model gets a DataFrame (a 2-D array when pandas is not installed) of exactly the signature's
+columns in its order; extra columns are dropped with one warning. With a tensor signature it
+gets an array of the signature's dtype. Without a signature, a list of dicts becomes a
+DataFrame and anything else passes as given.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from cairn.client.models.flavor import Predictor
+from cairn.core.models.manifest import ModelManifest
+from cairn.core.models.signature import ColumnSchema, Schema, Signature, enforce
+
+
+class ExtraColumnsWarning(UserWarning):
+    """Input columns the model's signature does not name were dropped before predicting."""
+
+
+class LoadedModel:
+    """What ``cairn.load_model`` returns."""
+
+    def __init__(self, model: Predictor, manifest: ModelManifest, *, source: str, input_example: Any = None) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.source = source
+        #: The input example saved with the model (rows as dicts, or an array), or None.
+        self.input_example = input_example
+
+    @property
+    def flavor(self) -> str:
+        return self.manifest.flavor
+
+    @property
+    def signature(self) -> Signature | None:
+        return self.manifest.signature
+
+    def predict(self, data: Any) -> Any:
+        """The model's prediction for ``data``, checked against the signature first
+        (SignatureMismatch naming the column when it does not fit)."""
+        signature = self.manifest.signature
+        if signature is None:
+            if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
+                data = _frame(data)
+            return self.model.predict(data)
+        return self.model.predict(to_model_input(signature.inputs, data, warn=True))
+
+    def __repr__(self) -> str:
+        return f"<cairn.LoadedModel {self.flavor} from {self.source}>"
+
+
+def to_model_input(schema: Schema, data: Any, *, warn: bool = False) -> Any:
+    """``data`` enforced against ``schema``, in the form the model was given at training."""
+    enforced = enforce(schema, data)
+    if enforced.tensor is not None:
+        return enforced.tensor
+    assert enforced.columns is not None and isinstance(schema, ColumnSchema)
+    if enforced.dropped and warn:
+        warnings.warn(
+            f"columns the model's signature does not name were dropped: {', '.join(enforced.dropped)}",
+            ExtraColumnsWarning,
+            stacklevel=3,
+        )
+    return _frame(enforced.columns)
+
+
+def _frame(columns: Any) -> Any:
+    try:
+        import pandas as pd
+    except ModuleNotFoundError:
+        if isinstance(columns, dict):
+            return np.column_stack(list(columns.values()))
+        return np.asarray([list(row.values()) for row in columns])
+    return pd.DataFrame(columns)

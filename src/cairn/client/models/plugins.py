@@ -1,0 +1,116 @@
+"""Which flavors exist: the built-in ones and those installed packages declare in the
+entry-point group ``cairn.flavors``, found once per process and loaded only when asked for.
+
+Every call into a flavor goes through :func:`call_flavor`, so a plugin that raises becomes a
+FlavorError naming it (``flavor_error``), and a framework that is not installed becomes
+FrameworkNotInstalled naming the package to install (``framework_not_installed``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from cairn.client.models.flavor import Flavor
+from cairn.core.errors import CairnError, FlavorError, FrameworkNotInstalled
+
+ENTRY_POINT_GROUP = "cairn.flavors"
+
+#: Cairn's own flavors, also declared as entry points in pyproject.toml; listed here too so a
+#: source checkout that was never installed finds them. Order is the detection order:
+#: python_function, which takes anything with ``predict``, comes last.
+BUILTIN_FLAVORS: dict[str, str] = {
+    "sklearn": "cairn.client.models.flavors.sklearn:SklearnFlavor",
+    "xgboost": "cairn.client.models.flavors.xgboost:XGBoostFlavor",
+    "lightgbm": "cairn.client.models.flavors.lightgbm:LightGBMFlavor",
+    "python_function": "cairn.client.models.flavors.python_function:PythonFunctionFlavor",
+}
+
+T = TypeVar("T")
+
+
+def flavor_targets() -> dict[str, str]:
+    """Every flavor's name and ``module:attribute``; a third party's come before
+    python_function, so detection tries them first."""
+    found = dict(BUILTIN_FLAVORS)
+    fallback = found.pop("python_function")
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    found["python_function"] = fallback
+    return found
+
+
+@functools.cache
+def _load(name: str, target: str) -> Flavor:
+    module_name, _, attribute = target.partition(":")
+    try:
+        value: Any = getattr(importlib.import_module(module_name), attribute)
+        flavor = value() if isinstance(value, type) else value
+    except CairnError:
+        raise
+    except Exception as exc:
+        raise FlavorError(
+            f"the model flavor {name!r} ({target}) could not be loaded: {type(exc).__name__}: {exc}",
+            details={"flavor": name, "during": "import"},
+        ) from exc
+    if not isinstance(flavor, Flavor):
+        raise FlavorError(
+            f"the model flavor {name!r} ({target}) lacks name, package, handles, save or load",
+            details={"flavor": name, "during": "import"},
+        )
+    return flavor
+
+
+def get_flavor(name: str) -> Flavor:
+    targets = flavor_targets()
+    if name not in targets:
+        raise FlavorError(
+            f"no model flavor is called {name!r}; known: {', '.join(sorted(targets))} "
+            f"(others come from packages declaring the entry-point group {ENTRY_POINT_GROUP!r})",
+            details={"flavor": name, "during": "lookup"},
+        )
+    return _load(name, targets[name])
+
+
+def detect_flavor(model: object) -> Flavor:
+    """The first flavor that says it handles ``model``; FlavorError when none does."""
+    for name, target in flavor_targets().items():
+        flavor = _load(name, target)
+        if call_flavor(flavor, "detect", flavor.handles, model):
+            return flavor
+    raise FlavorError(
+        f"no model flavor takes a {type(model).__module__}.{type(model).__qualname__}: it has no predict method; "
+        "pass flavor=... or install a package that provides one",
+        details={"flavor": None, "during": "detect"},
+    )
+
+
+def call_flavor(flavor: Flavor, during: str, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``, with what a plugin raises turned into Cairn's errors."""
+    try:
+        return call(*args)
+    except CairnError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise FrameworkNotInstalled(
+            f"the {flavor.name!r} model flavor needs {exc.name or flavor.package!r}, which is not installed: "
+            f"pip install {_package_for(exc.name, flavor)}",
+            details={"flavor": flavor.name, "during": during, "package": _package_for(exc.name, flavor)},
+        ) from exc
+    except Exception as exc:
+        raise FlavorError(
+            f"the {flavor.name!r} model flavor failed to {during} the model: {type(exc).__name__}: {exc}",
+            details={"flavor": flavor.name, "during": during},
+        ) from exc
+
+
+#: Modules whose pip package has another name.
+_PACKAGES = {"sklearn": "scikit-learn", "skops": "skops", "cloudpickle": "cloudpickle"}
+
+
+def _package_for(module: str | None, flavor: Flavor) -> str:
+    top = (module or "").split(".")[0]
+    return _PACKAGES.get(top, top) if top else flavor.package

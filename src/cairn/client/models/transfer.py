@@ -1,0 +1,95 @@
+"""Model folders to and from a run's artifacts: what ``run.log_model`` uploads and what
+``cairn.load_model`` downloads.
+
+``log_model`` saves the folder under ``CAIRN_HOME/staging``, hashes its files and moves them to
+the staging area the background writer uploads from (by digest, so a model logged twice is
+stored once), then waits for the writer: when it returns, the model is in the store (or spooled
+to disk if the store is away, and sent by ``cairn sync``).
+
+``load_model`` takes ``runs:/RUN_ID/PATH``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
+(core/models/uri.py). Registered models are found by :func:`resolve_registered`, then the
+folder is downloaded with the checked download (each file against its artifact digest) and
+loaded only once every file matches the manifest (folder.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cairn.client.artifacts import LocalArtifact, collect, download, stage_moved
+from cairn.client.models.folder import save_model_folder
+from cairn.client.models.loaded import LoadedModel
+from cairn.core.artifacts import check_artifact_path
+from cairn.core.errors import InvalidModelUri, NotFound
+from cairn.core.models.manifest import manifest_digest
+from cairn.core.models.signature import Signature
+from cairn.core.models.uri import RegisteredModelUri, RunModelUri, parse_model_uri
+from cairn.service.interface import Tracking
+from cairn.settings import cairn_home
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What ``run.log_model`` returns: where the model is and what it is."""
+
+    uri: str  # runs:/RUN_ID/NAME
+    run_id: str
+    name: str
+    flavor: str
+    signature: Signature | None
+    #: SHA-256 of ``cairn-model.json``, which lists every other file's digest: the folder's digest.
+    manifest_digest: str
+
+
+def package_for_run(run_id: str, name: str, model: Any, **options: Any) -> tuple[ModelInfo, list[LocalArtifact]]:
+    """Save ``model`` as a folder and stage its files to be logged below ``name``."""
+    name = check_artifact_path(name)
+    staging = cairn_home() / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    folder = staging / f".model-{uuid.uuid4().hex}"
+    try:
+        manifest, raw = save_model_folder(model, folder, **options)
+        files = [stage_moved(file) for file in collect(folder, name)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    info = ModelInfo(
+        uri=str(RunModelUri(run_id, name)),
+        run_id=run_id,
+        name=name,
+        flavor=manifest.flavor,
+        signature=manifest.signature,
+        manifest_digest=manifest_digest(raw),
+    )
+    return info, files
+
+
+def resolve_registered(tracking: Tracking, uri: RegisteredModelUri) -> RunModelUri:
+    """Where the registered version ``uri`` names was logged: its source run and path.
+
+    The registry plugs in here (docs/models.md): it answers with the version's source run id
+    and artifact path. Until then no registered model exists.
+    """
+    raise NotFound(
+        f"no registered model can be found for {uri}: this Cairn has no model registry yet; "
+        "load the model by its runs:/RUN_ID/NAME URI",
+        details={"uri": str(uri)},
+    )
+
+
+def load_model_from(tracking: Tracking, uri: str) -> LoadedModel:
+    parsed = parse_model_uri(uri)
+    location = parsed if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
+    with tempfile.TemporaryDirectory(prefix="cairn-model-") as temporary:
+        written = download(tracking, location.run_id, location.path, temporary)
+        if len(written) == 1 and written[0].parent == Path(temporary):
+            raise InvalidModelUri(
+                f"{uri} names a file, not a model folder", details={"uri": uri, "path": location.path}
+            )
+        from cairn.client.models.folder import load_model_folder
+
+        return load_model_folder(Path(temporary) / location.path.rsplit("/", 1)[-1], source=uri)
