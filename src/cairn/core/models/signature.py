@@ -188,7 +188,7 @@ def _column_type(values: Any, name: str) -> str:
 def _values_type(values: Any) -> str | None:
     """The column type of ``values``; "" when there is nothing to tell by (empty or all
     missing), None when they mix types."""
-    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    array = _as_array(values)
     kind = array.dtype.kind
     if kind == "b":
         return "boolean"
@@ -212,6 +212,18 @@ def _values_type(values: Any) -> str | None:
     if len(found) > 1 or "?" in found:
         return None
     return found.pop() if found else ""
+
+
+def _as_array(values: Any) -> np.ndarray[Any, Any]:
+    """``values`` as an array that keeps what each value is: numpy would turn ``[2.5, b""]``
+    into bytes and ``["x", 3]`` into strings, hiding the very mismatch the check is for."""
+    if isinstance(values, np.ndarray):
+        return values
+    if isinstance(values, list | tuple):
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        return array
+    return np.asarray(values)
 
 
 def _python_type(value: object) -> str:
@@ -253,7 +265,7 @@ def enforce(schema: Schema, data: Any) -> Enforced:
 
 
 def _enforce_column(spec: ColumnSpec, values: Any) -> np.ndarray[Any, Any]:
-    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    array = _as_array(values)
     got = _values_type(array)
     if got is None or (got and got != spec.type and got not in _WIDENS_FROM.get(spec.type, ())):
         seen = "values of mixed types" if got is None else f"{got} values"
