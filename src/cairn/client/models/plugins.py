@@ -20,12 +20,13 @@ from cairn.core.errors import CairnError, FlavorError, FrameworkNotInstalled
 ENTRY_POINT_GROUP = "cairn.flavors"
 
 #: Cairn's own flavors, also declared as entry points in pyproject.toml; listed here too so a
-#: source checkout that was never installed finds them. Order is the detection order:
-#: python_function, which takes anything with ``predict``, comes last.
+#: source checkout that was never installed finds them. Order is the detection order: the
+#: boosters before sklearn (their wrappers are scikit-learn estimators too), python_function,
+#: which takes anything with ``predict``, last.
 BUILTIN_FLAVORS: dict[str, str] = {
-    "sklearn": "cairn.client.models.flavors.sklearn:SklearnFlavor",
     "xgboost": "cairn.client.models.flavors.xgboost:XGBoostFlavor",
     "lightgbm": "cairn.client.models.flavors.lightgbm:LightGBMFlavor",
+    "sklearn": "cairn.client.models.flavors.sklearn:SklearnFlavor",
     "python_function": "cairn.client.models.flavors.python_function:PythonFunctionFlavor",
 }
 
@@ -33,14 +34,13 @@ T = TypeVar("T")
 
 
 def flavor_targets() -> dict[str, str]:
-    """Every flavor's name and ``module:attribute``; a third party's come before
-    python_function, so detection tries them first."""
-    found = dict(BUILTIN_FLAVORS)
-    fallback = found.pop("python_function")
+    """Every flavor's name and ``module:attribute``, in detection order: a third party's
+    first (it knows its models best), then the built-in ones."""
+    found: dict[str, str] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.value)
-    found["python_function"] = fallback
-    return found
+        if entry.name not in BUILTIN_FLAVORS:
+            found.setdefault(entry.name, entry.value)
+    return found | BUILTIN_FLAVORS
 
 
 @functools.cache
@@ -76,15 +76,24 @@ def get_flavor(name: str) -> Flavor:
 
 
 def detect_flavor(model: object) -> Flavor:
-    """The first flavor that says it handles ``model``; FlavorError when none does."""
+    """The first flavor that says it handles ``model``; FlavorError when none does.
+
+    A plugin that cannot even be imported is passed over here, so that one broken package does
+    not stop every other model from being logged; it is named if no flavor takes the model."""
+    broken: list[str] = []
     for name, target in flavor_targets().items():
-        flavor = _load(name, target)
+        try:
+            flavor = _load(name, target)
+        except FlavorError:
+            broken.append(name)
+            continue
         if call_flavor(flavor, "detect", flavor.handles, model):
             return flavor
+    unusable = f"; these flavors could not be loaded: {', '.join(broken)}" if broken else ""
     raise FlavorError(
         f"no model flavor takes a {type(model).__module__}.{type(model).__qualname__}: it has no predict method; "
-        "pass flavor=... or install a package that provides one",
-        details={"flavor": None, "during": "detect"},
+        f"pass flavor=... or install a package that provides one{unusable}",
+        details={"flavor": None, "during": "detect", "unloadable": broken},
     )
 
 
