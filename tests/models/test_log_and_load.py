@@ -210,3 +210,19 @@ def test_a_run_uri_that_names_no_model(where: str, tmp_path: Path) -> None:
         cairn.load_model(f"runs:/{run.id}/nothing-here")
     with pytest.raises(InvalidModelUri, match="names a file"):
         cairn.load_model(f"runs:/{run.id}/note.txt")
+
+
+def test_a_forest_is_saved_with_skops_trusting_only_scikit_learn_s_own_types(
+    tmp_path: Path, iris: tuple[Any, Any]
+) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, labels = iris
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(features, labels)
+    folder = tmp_path / "forest"
+    manifest, _ = save_model_folder(forest, folder)
+    assert manifest.loader["format"] == "skops" and manifest.loader["trusted"] == ["sklearn.tree._tree.Tree"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_model_folder(folder)
+    np.testing.assert_array_equal(loaded.predict(features), forest.predict(features))

@@ -127,7 +127,7 @@ def load_model(uri: str, *, tracking_uri: str | None = None) -> LoadedModel:
 
     tracking = connect(resolve_uri(tracking_uri))
     try:
-        return load_model_from(tracking, uri)
+        return load_model_from(tracking, uri, stacklevel=3)
     finally:
         tracking.close()
 

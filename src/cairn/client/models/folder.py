@@ -106,8 +106,9 @@ def verify_folder(folder: Path, manifest: ModelManifest) -> None:
         )
 
 
-def load_model_folder(folder: Path, *, source: str | None = None) -> LoadedModel:
-    """The model in ``folder``, checked file by file before anything is read."""
+def load_model_folder(folder: Path, *, source: str | None = None, stacklevel: int = 2) -> LoadedModel:
+    """The model in ``folder``, checked file by file before anything is read. ``stacklevel``
+    is how many calls up the caller to point the pickle warning at is."""
     manifest = read_manifest(folder)
     verify_folder(folder, manifest)
     flavor = get_flavor(manifest.flavor)
@@ -116,7 +117,7 @@ def load_model_folder(folder: Path, *, source: str | None = None) -> LoadedModel
             f"the model {source or folder} was saved with {manifest.loader['format']}: loading it runs code "
             "from its file; load it only if you trust where it came from",
             UnsafeModelFormatWarning,
-            stacklevel=3,
+            stacklevel=stacklevel + 1,
         )
     predictor = call_flavor(flavor, "load", flavor.load, folder, manifest)
     example = None

@@ -81,7 +81,7 @@ def resolve_registered(tracking: Tracking, uri: RegisteredModelUri) -> RunModelU
     )
 
 
-def load_model_from(tracking: Tracking, uri: str) -> LoadedModel:
+def load_model_from(tracking: Tracking, uri: str, *, stacklevel: int = 2) -> LoadedModel:
     parsed = parse_model_uri(uri)
     location = parsed if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
     with tempfile.TemporaryDirectory(prefix="cairn-model-") as temporary:
@@ -92,4 +92,5 @@ def load_model_from(tracking: Tracking, uri: str) -> LoadedModel:
             )
         from cairn.client.models.folder import load_model_folder
 
-        return load_model_folder(Path(temporary) / location.path.rsplit("/", 1)[-1], source=uri)
+        folder = Path(temporary) / location.path.rsplit("/", 1)[-1]
+        return load_model_folder(folder, source=uri, stacklevel=stacklevel + 1)

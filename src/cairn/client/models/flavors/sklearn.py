@@ -1,8 +1,12 @@
 """scikit-learn: skops where it can, pickle where it cannot.
 
 skops writes a format that is read without running code from the file: only types on its
-trusted list are built. An estimator holding anything else (a custom class, a lambda) is
-pickled instead, and the manifest says so.
+trusted list are built. scikit-learn's own classes that skops does not trust by default (the
+Cython ``sklearn.tree._tree.Tree`` of every tree and forest) are trusted too: they come from
+the framework the model needs anyway, and the manifest lists them; at load only ``sklearn.``
+names from that list are trusted, so a changed manifest cannot widen trust to anything else.
+An estimator holding anything else (a custom class, a lambda) is pickled instead, and the
+manifest says so.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ class SklearnFlavor:
         if loader["format"] == "skops":
             import skops.io
 
-            # Only skops' default trusted types: save checked the model needs no others.
-            model: Predictor = skops.io.load(folder / str(loader.get("file", SKOPS_FILE)))
+            trusted = [name for name in loader.get("trusted", []) if _is_sklearn_type(name)]
+            model: Predictor = skops.io.load(folder / str(loader.get("file", SKOPS_FILE)), trusted=trusted or None)
             return model
         return pickled.load(folder, loader)  # type: ignore[no-any-return]
 
@@ -56,10 +60,17 @@ def _save_skops(model: Any, folder: Path) -> dict[str, Any] | None:
         untrusted = skops.io.get_untrusted_types(file=target)
     except Exception:  # skops cannot represent it: pickle can
         untrusted = ["?"]
-    if untrusted:
+    if not all(_is_sklearn_type(name) for name in untrusted):
         target.unlink(missing_ok=True)
         return None
-    return {"format": "skops", "file": SKOPS_FILE}
+    loader: dict[str, Any] = {"format": "skops", "file": SKOPS_FILE}
+    if untrusted:
+        loader["trusted"] = sorted(untrusted)
+    return loader
+
+
+def _is_sklearn_type(name: object) -> bool:
+    return isinstance(name, str) and name.startswith("sklearn.")
 
 
 def _modules(model: Any) -> tuple[str, ...]:
