@@ -9,7 +9,7 @@ with cairn.init(project="mnist", config={"lr": 0.01}) as run:
 from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.run import Run
-from cairn.client.sdk import init
+from cairn.client.sdk import init, register_model
 from cairn.core.errors import (
     CairnError,
     DuplicateRun,
@@ -34,4 +34,5 @@ __all__ = [
     "Unavailable",
     "__version__",
     "init",
+    "register_model",
 ]
