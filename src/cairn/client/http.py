@@ -471,10 +471,8 @@ class HttpTracking:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        # "=" ends a tag filter's key on the server: such a key is refused here as there.
-        filters = [f"{check_key(key, 'tag')}={value}" for key, value in (tags or {}).items()]
-        params = {"name_like": name_like, "tag": filters or None, "limit": limit, "page_token": page_token}
-        data = self._request("GET", f"{API}/models", params=params)
+        body = {"name_like": name_like, "tags": dict(tags or {}), "limit": limit, "page_token": page_token}
+        data = self._request("POST", f"{API}/models/search", body=body)
         return Page([model_from_wire(m) for m in data["models"]], data["next_page_token"])
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.artifacts import check_artifact_path
+from cairn.core.artifacts import ARTIFACT_PATH_PATTERN, check_artifact_path
 from cairn.core.errors import InvalidValue
-from cairn.core.limits import MAX_KEY_LENGTH, check_name
+from cairn.core.limits import MAX_ARTIFACT_PATH_LENGTH, MAX_KEY_LENGTH, check_name
 
 #: What an alias looks like: a lowercase letter, then lowercase letters, digits, ``_`` and ``-``.
 ALIAS_PATTERN = "^[a-z][a-z0-9_-]*$"
@@ -33,6 +33,11 @@ MAX_ALIAS_LENGTH = MAX_KEY_LENGTH
 #: it, without ``/`` or ``@``, which separate the parts of ``models:/NAME/VERSION`` and
 #: ``models:/NAME@ALIAS``.
 MODEL_NAME_PATTERN = r"^[^/@\x00-\x1f\x7f]*[^/@\s\x00-\x1f\x7f][^/@\x00-\x1f\x7f]*$"
+#: Characters of a model source, ``runs:/RUN_ID/PATH``.
+MAX_MODEL_SOURCE_LENGTH = MAX_ARTIFACT_PATH_LENGTH
+#: A model source: a run id (1 to 64 characters, no "/" or control character), then an
+#: artifact path as check_artifact_path has it.
+RUNS_URI_PATTERN = r"^runs:/[^/\x00-\x1f\x7f]{1,64}/" + ARTIFACT_PATH_PATTERN.removeprefix("^")
 #: The file at the root of a logged model's folder that describes it (docs/models.md).
 MANIFEST_NAME = "cairn-model.json"
 
@@ -179,7 +184,9 @@ def parse_runs_uri(uri: object) -> tuple[str, str]:
     and InvalidArtifactPath for a path that would leave the run."""
     if not isinstance(uri, str) or not uri.startswith("runs:/"):
         raise InvalidValue(f"a model source is runs:/RUN_ID/PATH, got {str(uri)[:200]!r}", details={"source": uri})
+    if len(uri) > MAX_MODEL_SOURCE_LENGTH:
+        raise InvalidValue(f"a model source is at most {MAX_MODEL_SOURCE_LENGTH} characters, got {len(uri)}")
     run_id, _, path = uri.removeprefix("runs:/").partition("/")
-    if not run_id or not path:
-        raise InvalidValue(f"a model source is runs:/RUN_ID/PATH, got {uri[:200]!r}", details={"source": uri})
+    if not run_id or len(run_id) > 64 or re.search(r"[\x00-\x1f\x7f]", run_id) or not path:
+        raise InvalidValue(f"a model source is runs:/RUN_ID/PATH, got {uri[:200]!r}", details={"source": uri[:200]})
     return run_id, check_artifact_path(path)

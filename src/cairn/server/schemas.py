@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
-from cairn.core.registry import ALIAS_PATTERN, MAX_ALIAS_LENGTH, MODEL_NAME_PATTERN
+from cairn.core.registry import (
+    ALIAS_PATTERN,
+    MAX_ALIAS_LENGTH,
+    MAX_MODEL_SOURCE_LENGTH,
+    MODEL_NAME_PATTERN,
+    RUNS_URI_PATTERN,
+)
 
 # -- rules stated for the OpenAPI document (the service enforces them) ---------------------------
 
@@ -594,9 +600,7 @@ StageName = Literal["None", "Staging", "Production", "Archived"]
 class ModelCreate(Strict):
     name: str = Field(json_schema_extra={**MODEL_NAME_RULE, "minLength": 1})
     description: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
-    tags: dict[str, str] = Field(
-        default_factory=dict, json_schema_extra={"maxProperties": limits.MAX_ITEMS_PER_REQUEST}
-    )
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=TAGS_RULE)
 
 
 class DescriptionIn(Strict):
@@ -618,6 +622,19 @@ class ModelOut(Out):
     aliases: dict[str, int] = Field(description="alias → the version it points at")
 
 
+class ModelSearch(Strict):
+    name_like: str | None = Field(
+        default=None,
+        description="LIKE pattern: % any text, _ one character (case-sensitive)",
+        json_schema_extra=text_rule(limits.MAX_NAME_LENGTH),
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="every one must match exactly", json_schema_extra=TAGS_RULE
+    )
+    limit: int = Field(default=100, ge=1, le=limits.MAX_PAGE_SIZE, strict=True)
+    page_token: str | None = Field(default=None, max_length=limits.MAX_PAGE_TOKEN_LENGTH)
+
+
 class ModelList(Out):
     models: list[ModelOut]
     next_page_token: str | None
@@ -626,12 +643,10 @@ class ModelList(Out):
 class VersionCreate(Strict):
     source: str = Field(
         description="a logged model: runs:/RUN_ID/PATH",
-        json_schema_extra={"pattern": "^runs:/[^/]+/.+$", "maxLength": 64 + limits.MAX_ARTIFACT_PATH_LENGTH},
+        json_schema_extra={"pattern": RUNS_URI_PATTERN, "maxLength": MAX_MODEL_SOURCE_LENGTH},
     )
     description: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
-    tags: dict[str, str] = Field(
-        default_factory=dict, json_schema_extra={"maxProperties": limits.MAX_ITEMS_PER_REQUEST}
-    )
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=TAGS_RULE)
 
 
 class LineageOut(Out):

@@ -3,7 +3,8 @@ versions registered from a run (/api/v1/runs/{id}/model-versions) or trained on 
 version (/api/v1/dataset-versions/{id}/model-versions). See docs/registry.md.
 
 Model names hold no ``/``, so a name is one path segment; tag keys may hold slashes, so a tag
-to delete is the rest of the path, as for runs.
+to delete is the rest of the path, as for runs. A search by tags is a POST with a body, since
+tags (any text) make no tidy query string.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from cairn.core import limits
-from cairn.core.errors import InvalidRequest
+from cairn.core.registry import MAX_ALIAS_LENGTH
 from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
 from cairn.server.schemas import (
+    ALIAS_RULE,
+    KEY_RULE,
     AliasHistoryOut,
     AliasIn,
     AliasMoveOut,
@@ -28,6 +31,7 @@ from cairn.server.schemas import (
     ModelList,
     ModelName,
     ModelOut,
+    ModelSearch,
     RunId,
     StageIn,
     TagIn,
@@ -37,12 +41,13 @@ from cairn.server.schemas import (
     VersionNumber,
     VersionOut,
 )
+from cairn.service.tracking import TrackingService
 
 router = APIRouter(tags=["registry"], route_class=JsonRoute)
 
 PageSize = Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)]
 PageToken = Annotated[str | None, Query(max_length=limits.MAX_PAGE_TOKEN_LENGTH)]
-TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH)]
+TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, json_schema_extra=KEY_RULE)]
 
 
 # -- registered models ------------------------------------------------------------------------
@@ -54,14 +59,33 @@ TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH)]
 def list_models(
     service: TrackingDep,
     name_like: Annotated[
-        str | None, Query(max_length=limits.MAX_NAME_LENGTH, description="LIKE pattern: % any text, _ one character")
+        str | None,
+        Query(
+            max_length=limits.MAX_NAME_LENGTH,
+            description="LIKE pattern: % any text, _ one character",
+            json_schema_extra={"pattern": limits.TEXT_PATTERN},
+        ),
     ] = None,
-    tag: Annotated[list[str] | None, Query(description="key=value, every one must match")] = None,
     limit: PageSize = 100,
     page_token: PageToken = None,
 ) -> JsonResponse:
-    tags = dict(_tag_filter(item) for item in tag or [])
-    page = service.list_models(name_like=name_like, tags=tags, limit=limit, page_token=page_token)
+    return _models_page(service, ModelSearch(name_like=name_like, limit=limit, page_token=page_token))
+
+
+@router.post(
+    "/models/search",
+    responses=error_responses(400, 413, 503),
+    response_model=ModelList,
+    summary="Registered models by name, filtered by a name pattern and tags",
+)
+def search_models(body: ModelSearch, service: TrackingDep) -> JsonResponse:
+    return _models_page(service, body)
+
+
+def _models_page(service: TrackingService, search: ModelSearch) -> JsonResponse:
+    page = service.list_models(
+        name_like=search.name_like, tags=search.tags, limit=search.limit, page_token=search.page_token
+    )
     return JsonResponse({"models": [model_to_wire(m) for m in page.items], "next_page_token": page.next_page_token})
 
 
@@ -250,7 +274,7 @@ def version_by_alias(name: ModelName, alias: AliasName, service: TrackingDep) ->
 def alias_history(
     name: ModelName,
     service: TrackingDep,
-    alias: Annotated[str | None, Query(max_length=limits.MAX_KEY_LENGTH)] = None,
+    alias: Annotated[str | None, Query(max_length=MAX_ALIAS_LENGTH, json_schema_extra=ALIAS_RULE)] = None,
 ) -> JsonResponse:
     return JsonResponse({"moves": [alias_move_to_wire(m) for m in service.model_alias_history(name, alias)]})
 
@@ -275,13 +299,7 @@ def run_model_versions(run_id: RunId, service: TrackingDep) -> JsonResponse:
     summary="The model versions whose source run used a dataset version",
 )
 def dataset_model_versions(
-    version_id: Annotated[str, Path(min_length=1, max_length=64)], service: TrackingDep
+    version_id: Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": limits.TEXT_PATTERN})],
+    service: TrackingDep,
 ) -> JsonResponse:
     return JsonResponse({"versions": [version_to_wire(v) for v in service.dataset_model_versions(version_id)]})
-
-
-def _tag_filter(item: str) -> tuple[str, str]:
-    key, equals, value = item.partition("=")
-    if not equals or not key:
-        raise InvalidRequest(f"a tag filter is key=value, got {item[:100]!r}", details={"tag": item[:100]})
-    return key, value
