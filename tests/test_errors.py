@@ -22,6 +22,7 @@ from cairn.client.http import HttpTracking
 from cairn.core.binary_batch import MEDIA_TYPE as PACKED
 from cairn.core.binary_batch import encode_batch
 from cairn.core.errors import (
+    AliasNotFound,
     AlreadyExists,
     ArtifactNotFound,
     BlobNotFound,
@@ -44,7 +45,9 @@ from cairn.core.errors import (
     InvalidQuery,
     InvalidRequest,
     InvalidValue,
+    ModelNotFound,
     ModelTampered,
+    ModelVersionNotFound,
     NotFound,
     ParamConflict,
     PayloadTooLarge,
@@ -97,6 +100,9 @@ ERROR_TABLE: list[tuple[type[CairnError], type[Exception], str, int]] = [
     (DatasetNotFound, NotFound, "dataset_not_found", 404),
     (CommentNotFound, NotFound, "comment_not_found", 404),
     (ViewNotFound, NotFound, "view_not_found", 404),
+    (ModelNotFound, NotFound, "model_not_found", 404),
+    (ModelVersionNotFound, NotFound, "model_version_not_found", 404),
+    (AliasNotFound, NotFound, "alias_not_found", 404),
     (Conflict, CairnError, "conflict", 409),
     (AlreadyExists, Conflict, "already_exists", 409),
     (ParamConflict, Conflict, "param_conflict", 409),

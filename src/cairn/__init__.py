@@ -13,7 +13,7 @@ from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
 from cairn.client.run import Run
-from cairn.client.sdk import init, load_model
+from cairn.client.sdk import init, load_model, register_model
 from cairn.core.errors import (
     CairnError,
     DuplicateRun,
@@ -41,4 +41,5 @@ __all__ = [
     "__version__",
     "init",
     "load_model",
+    "register_model",
 ]

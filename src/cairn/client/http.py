@@ -35,6 +35,15 @@ from cairn.core.errors import (
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.params import flatten_config
+from cairn.core.registry import (
+    AliasMove,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+    check_model_name,
+    check_version_number,
+)
+from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
     artifact_from_wire,
@@ -439,6 +448,91 @@ class HttpTracking:
     def project_fields(self, project: str) -> ProjectFields:
         return project_fields_from_wire(self._request("GET", f"{API}/projects/{_segment(project)}/fields"))
 
+    # -- the model registry ----------------------------------------------------------------
+
+    def create_model(self, name: str, description: str = "", tags: Mapping[str, str] | None = None) -> RegisteredModel:
+        body = {"name": name, "description": description, "tags": dict(tags or {})}
+        return model_from_wire(self._request("POST", f"{API}/models", body=body))
+
+    def get_model(self, name: str) -> RegisteredModel:
+        return model_from_wire(self._request("GET", _model_url(name)))
+
+    def update_model(self, name: str, description: str) -> RegisteredModel:
+        return model_from_wire(self._request("PATCH", _model_url(name), body={"description": description}))
+
+    def delete_model(self, name: str) -> None:
+        self._request("DELETE", _model_url(name))
+
+    def list_models(
+        self,
+        *,
+        name_like: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[RegisteredModel]:
+        body = {"name_like": name_like, "tags": dict(tags or {}), "limit": limit, "page_token": page_token}
+        data = self._request("POST", f"{API}/models/search", body=body)
+        return Page([model_from_wire(m) for m in data["models"]], data["next_page_token"])
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._request("POST", f"{_model_url(name)}/tags", body={"key": key, "value": value})
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        check_key(key, "tag")
+        self._request("DELETE", f"{_model_url(name)}/tags/{_segment(key)}")
+
+    def register_model(
+        self, source: str, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> ModelVersion:
+        body = {"source": source, "description": description, "tags": dict(tags or {})}
+        return version_from_wire(self._request("POST", f"{_model_url(name)}/versions", body=body))
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return version_from_wire(self._request("GET", _version_url(name, version)))
+
+    def list_model_versions(self, name: str, *, limit: int = 100, page_token: str | None = None) -> Page[ModelVersion]:
+        params = {"limit": limit, "page_token": page_token}
+        data = self._request("GET", f"{_model_url(name)}/versions", params=params)
+        return Page([version_from_wire(v) for v in data["versions"]], data["next_page_token"])
+
+    def run_model_versions(self, run_id: str) -> list[ModelVersion]:
+        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/model-versions")
+        return [version_from_wire(v) for v in data["versions"]]
+
+    def dataset_model_versions(self, dataset_version_id: str) -> list[ModelVersion]:
+        data = self._request("GET", f"{API}/dataset-versions/{_segment(dataset_version_id)}/model-versions")
+        return [version_from_wire(v) for v in data["versions"]]
+
+    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+        body = {"description": description}
+        return version_from_wire(self._request("PATCH", _version_url(name, version), body=body))
+
+    def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
+        body = {"stage": stage, "archive_existing": archive_existing}
+        return version_from_wire(self._request("POST", f"{_version_url(name, version)}/stage", body=body))
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        self._request("POST", f"{_version_url(name, version)}/tags", body={"key": key, "value": value})
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        check_key(key, "tag")
+        self._request("DELETE", f"{_version_url(name, version)}/tags/{_segment(key)}")
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
+        body = {"version": check_version_number(version)}
+        return alias_move_from_wire(self._request("PUT", _alias_url(name, alias), body=body))
+
+    def delete_model_alias(self, name: str, alias: str) -> AliasMove:
+        return alias_move_from_wire(self._request("DELETE", _alias_url(name, alias)))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return version_from_wire(self._request("GET", _alias_url(name, alias)))
+
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})
+        return [alias_move_from_wire(m) for m in data["moves"]]
+
     def close(self) -> None:
         self._client.close()
 
@@ -540,6 +634,20 @@ def _segment(value: str) -> str:
     if not value:
         raise InvalidRequest("an empty name or id cannot be looked up")
     return quote(value, safe="")
+
+
+def _model_url(name: str) -> str:
+    # Checked here too: a name with "/" would reach another route, a long one fail the path's
+    # bounds with another code than in embedded mode.
+    return f"{API}/models/{_segment(check_model_name(name))}"
+
+
+def _version_url(name: str, version: int) -> str:
+    return f"{_model_url(name)}/versions/{check_version_number(version)}"
+
+
+def _alias_url(name: str, alias: str) -> str:
+    return f"{_model_url(name)}/aliases/{check_alias(alias)}"
 
 
 def _error_from_parts(status: int, body: bytes, url: str) -> CairnError:

@@ -1,4 +1,5 @@
-"""``cairn.init``: start a run and return it."""
+"""``cairn.init``: start a run and return it; ``cairn.register_model``: make a logged model a
+version of a registered model."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from cairn.core.entities import Run as RunRecord
 from cairn.core.errors import InvalidValue, Unavailable
 from cairn.core.fingerprint import fingerprint
 from cairn.core.params import flatten_config
+from cairn.core.registry import ModelVersion
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
@@ -188,3 +190,26 @@ def _with_patience(call: Callable[[], T]) -> T:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    *,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    uri: str | None = None,
+) -> ModelVersion:
+    """Register the model a run logged (``runs:/RUN_ID/PATH``, as ``run.log_model`` returns
+    it) as the next version of the registered model ``name``, made if new, and return the
+    version: ``.version`` is its number, from 1. ``uri`` (else ``CAIRN_URI``, else the embedded
+    store) says which store. See docs/registry.md.
+
+        version = cairn.register_model(f"runs:/{run.id}/model", "digits")
+        print(version.version)
+    """
+    tracking = connect(resolve_uri(uri))
+    try:
+        return tracking.register_model(model_uri, name, description=description, tags=tags)
+    finally:
+        tracking.close()

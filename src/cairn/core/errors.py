@@ -30,7 +30,10 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── UploadNotFound          upload_not_found      404
     │   ├── DatasetNotFound         dataset_not_found     404
     │   ├── CommentNotFound         comment_not_found     404
-    │   └── ViewNotFound            view_not_found        404
+    │   ├── ViewNotFound            view_not_found        404
+    │   ├── ModelNotFound           model_not_found       404
+    │   ├── ModelVersionNotFound    model_version_not_found 404
+    │   └── AliasNotFound           alias_not_found       404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -228,6 +231,24 @@ class ViewNotFound(NotFound):
     """No saved view with that id (it may have been deleted)."""
 
     code = "view_not_found"
+
+
+class ModelNotFound(NotFound):
+    """No registered model by that name; ``details["model"]`` names it."""
+
+    code = "model_not_found"
+
+
+class ModelVersionNotFound(NotFound):
+    """The registered model has no version of that number; ``details`` hold ``model`` and ``version``."""
+
+    code = "model_version_not_found"
+
+
+class AliasNotFound(NotFound):
+    """The registered model has no alias of that name; ``details`` hold ``model`` and ``alias``."""
+
+    code = "alias_not_found"
 
 
 class Conflict(CairnError):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Sized
+from collections.abc import Mapping, Sized
+from typing import Any
 
 from cairn.core.errors import InvalidInput, InvalidKey, InvalidRequest, InvalidValue
 
@@ -121,6 +122,15 @@ def check_name(value: object, what: str) -> str:
     if _CONTROL_CHARACTERS.search(name):
         raise InvalidValue(f"{what} {name!r} contains a control character")
     return name
+
+
+def check_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Tags within the limits: at most MAX_ITEMS_PER_REQUEST, keys as :func:`check_key`, values
+    text of at most MAX_TAG_VALUE_LENGTH characters (a run's tags, a model's, a version's)."""
+    check_item_count(tags, "tags")
+    return {
+        check_key(key, "tag"): check_text(value, f"tag {key!r}", MAX_TAG_VALUE_LENGTH) for key, value in tags.items()
+    }
 
 
 def check_metric_value(key: str, value: object) -> float:

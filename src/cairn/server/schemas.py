@@ -22,6 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
+from cairn.core.registry import (
+    ALIAS_PATTERN,
+    MAX_ALIAS_LENGTH,
+    MAX_MODEL_SOURCE_LENGTH,
+    MODEL_NAME_PATTERN,
+    RUNS_URI_PATTERN,
+)
 
 # -- rules stated for the OpenAPI document (the service enforces them) ---------------------------
 
@@ -574,3 +581,128 @@ class FieldsOut(Out):
     params: list[str]
     metrics: list[str]
     tags: list[str]
+
+
+# -- the model registry: models, versions, aliases, stages ---------------------------------------
+
+MODEL_NAME_RULE: dict[str, Any] = {"pattern": MODEL_NAME_PATTERN, "maxLength": limits.MAX_NAME_LENGTH}
+ALIAS_RULE: dict[str, Any] = {
+    "pattern": ALIAS_PATTERN,
+    "maxLength": MAX_ALIAS_LENGTH,
+    "description": "lowercase letters, digits, '_' and '-', from a letter; not 'latest' or v followed by digits",
+}
+ModelName = Annotated[str, Path(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=MODEL_NAME_RULE)]
+AliasName = Annotated[str, Path(min_length=1, max_length=MAX_ALIAS_LENGTH, json_schema_extra=ALIAS_RULE)]
+VersionNumber = Annotated[int, Path(ge=1, lt=_INT64_END)]
+StageName = Literal["None", "Staging", "Production", "Archived"]
+
+
+class ModelCreate(Strict):
+    name: str = Field(json_schema_extra={**MODEL_NAME_RULE, "minLength": 1})
+    description: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=TAGS_RULE)
+
+
+class DescriptionIn(Strict):
+    description: str = Field(json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
+
+
+class TagIn(Strict):
+    key: Key
+    value: str = Field(json_schema_extra=text_rule(limits.MAX_TAG_VALUE_LENGTH))
+
+
+class ModelOut(Out):
+    name: str
+    description: str
+    tags: dict[str, str]
+    created_at: int
+    updated_at: int
+    latest_version: int | None = Field(description="the highest version number given out; null before the first")
+    aliases: dict[str, int] = Field(description="alias → the version it points at")
+
+
+class ModelSearch(Strict):
+    name_like: str | None = Field(
+        default=None,
+        description="LIKE pattern: % any text, _ one character (case-sensitive)",
+        json_schema_extra=text_rule(limits.MAX_NAME_LENGTH),
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="every one must match exactly", json_schema_extra=TAGS_RULE
+    )
+    limit: int = Field(default=100, ge=1, le=limits.MAX_PAGE_SIZE, strict=True)
+    page_token: str | None = Field(default=None, max_length=limits.MAX_PAGE_TOKEN_LENGTH)
+
+
+class ModelList(Out):
+    models: list[ModelOut]
+    next_page_token: str | None
+
+
+class VersionCreate(Strict):
+    source: str = Field(
+        description="a logged model: runs:/RUN_ID/PATH",
+        json_schema_extra={"pattern": RUNS_URI_PATTERN, "maxLength": MAX_MODEL_SOURCE_LENGTH},
+    )
+    description: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
+    tags: dict[str, str] = Field(default_factory=dict, json_schema_extra=TAGS_RULE)
+
+
+class LineageOut(Out):
+    dataset_version_id: str
+    name: str
+    digest: str
+    context: str
+
+
+class VersionOut(Out):
+    model: str
+    version: int
+    source: str = Field(description="runs:/RUN_ID/PATH")
+    run_id: str
+    source_path: str
+    tree_digest: str = Field(description="sha256 of the model folder's tree of path → digest")
+    flavor: str
+    signature: dict[str, Any] | None
+    stage: StageName
+    description: str
+    aliases: list[str]
+    tags: dict[str, str]
+    created_by: str
+    created_at: int
+    updated_at: int
+    datasets: list[LineageOut] = Field(description="the dataset versions the source run used")
+
+
+class VersionList(Out):
+    versions: list[VersionOut]
+    next_page_token: str | None
+
+
+class VersionItems(Out):
+    versions: list[VersionOut]
+
+
+class StageIn(Strict):
+    stage: str = Field(json_schema_extra={"enum": ["None", "Staging", "Production", "Archived"]})
+    archive_existing: bool = Field(
+        default=False, description="archive the model's other versions in this stage (Staging or Production)"
+    )
+
+
+class AliasIn(Strict):
+    version: int = Field(ge=1, lt=_INT64_END, strict=True)
+
+
+class AliasMoveOut(Out):
+    model: str
+    alias: str
+    from_version: int | None = Field(description="null when the alias was set for the first time")
+    to_version: int | None = Field(description="null when the alias was removed")
+    moved_by: str
+    moved_at: int
+
+
+class AliasHistoryOut(Out):
+    moves: list[AliasMoveOut]

@@ -16,10 +16,12 @@ from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 
 
 class Tracking(Protocol):
-    """Projects, runs, params, tags, metrics, artifacts, datasets, snapshots and discussion.
+    """Projects, runs, params, tags, metrics, artifacts, datasets, snapshots, discussion and the
+    model registry.
 
     Every method raises the typed errors of :mod:`cairn.core.errors`, the same on every
     implementation: bad input is an InvalidInput (nothing of it is stored), an unknown id a
@@ -272,6 +274,110 @@ class Tracking(Protocol):
     def project_fields(self, project: str) -> ProjectFields:
         """The sorted, distinct param, metric and tag keys of the project's newest 2,000 live
         runs (for autocomplete)."""
+        ...
+
+    # -- the model registry (docs/registry.md) ---------------------------------------------
+
+    def create_model(self, name: str, description: str = "", tags: Mapping[str, str] | None = None) -> RegisteredModel:
+        """Register a model name with no versions yet (names have no ``/`` or ``@``: InvalidValue).
+        Raises AlreadyExists."""
+        ...
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """The model with its tags, aliases and latest version number. Raises ModelNotFound."""
+        ...
+
+    def update_model(self, name: str, description: str) -> RegisteredModel:
+        """Replace the model's description. Raises ModelNotFound."""
+        ...
+
+    def delete_model(self, name: str) -> None:
+        """Delete the model with every version, alias and tag; runs and files stay. Raises
+        ModelNotFound."""
+        ...
+
+    def list_models(
+        self,
+        *,
+        name_like: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[RegisteredModel]:
+        """Models by name, ``limit`` (1 to 10,000) at a time. ``name_like`` is a LIKE pattern
+        (``%`` any text, ``_`` one character, case-sensitive); every tag of ``tags`` must match."""
+        ...
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set one tag of the model. Raises ModelNotFound."""
+        ...
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        """Remove one tag of the model, if it has it. Raises ModelNotFound."""
+        ...
+
+    def register_model(
+        self, source: str, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> ModelVersion:
+        """Register the logged model at ``runs:/RUN_ID/PATH`` as the next version of ``name``
+        (the model is made if new), recording the folder's tree digest, flavor, signature and
+        the run's datasets. Raises InvalidValue (bad source or name, a manifest that is not
+        format 1 or does not match the folder), RunNotFound, RunNotActive (deleted run),
+        ArtifactNotFound (no ``cairn-model.json`` at PATH)."""
+        ...
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def list_model_versions(self, name: str, *, limit: int = 100, page_token: str | None = None) -> Page[ModelVersion]:
+        """The model's versions, newest first, ``limit`` (1 to 10,000) at a time. Raises
+        ModelNotFound, InvalidPageToken."""
+        ...
+
+    def run_model_versions(self, run_id: str) -> list[ModelVersion]:
+        """Every version registered from the run, by model name and version. Raises RunNotFound."""
+        ...
+
+    def dataset_model_versions(self, dataset_version_id: str) -> list[ModelVersion]:
+        """Every version whose source run used the dataset version, by model name and version."""
+        ...
+
+    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+        """Replace the version's description. Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
+        """Move the version to None, Staging, Production or Archived (InvalidValue otherwise);
+        with ``archive_existing``, the model's other versions in that stage (Staging or
+        Production) are archived in the same transaction."""
+        ...
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Set one tag of the version. Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        """Remove one tag of the version, if it has it. Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
+        """Point ``alias`` (``[a-z][a-z0-9_-]*``, not ``v3`` or ``latest``: InvalidValue) at
+        ``version``, moving it off the version it named; recorded with who and when. Raises
+        ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def delete_model_alias(self, name: str, alias: str) -> AliasMove:
+        """Remove the alias; recorded. Raises ModelNotFound, AliasNotFound."""
+        ...
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version the alias points at. Raises ModelNotFound, AliasNotFound."""
+        ...
+
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
+        oldest first. Raises ModelNotFound."""
         ...
 
     def close(self) -> None:

@@ -49,13 +49,14 @@ from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
+from cairn.service.registry import RegistryRules
 from cairn.store.base import MetadataStore
 
 if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(ArtifactRules, DiscussionRules):
+class TrackingService(ArtifactRules, DiscussionRules, RegistryRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works)."""
 
@@ -347,8 +348,4 @@ def _checked_params(config: Mapping[str, Any]) -> dict[str, ParamValue]:
 
 
 def _checked_tags(tags: Mapping[str, Any]) -> dict[str, str]:
-    limits.check_item_count(tags, "tags")
-    return {
-        limits.check_key(key, "tag"): limits.check_text(value, f"tag {key!r}", limits.MAX_TAG_VALUE_LENGTH)
-        for key, value in tags.items()
-    }
+    return limits.check_tags(tags)

@@ -16,6 +16,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
 
 
 class ProjectStore(Protocol):
@@ -292,7 +293,115 @@ class DiscussionStore(Protocol):
         ...
 
 
-class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, DiscussionStore, Protocol):
+class RegistryStore(Protocol):
+    """Registered models, their versions, tags, aliases and alias history (docs/registry.md).
+
+    Names, aliases and stages arrive checked; the store keeps them consistent: version numbers
+    distinct under concurrent registrations, one version per alias, a move and its history
+    entry in one transaction.
+    """
+
+    def create_model(self, name: str, description: str, tags: Mapping[str, str]) -> RegisteredModel:
+        """Raises AlreadyExists if the name is taken."""
+        ...
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """Raises ModelNotFound."""
+        ...
+
+    def update_model(self, name: str, description: str) -> RegisteredModel:
+        """Replace the description. Raises ModelNotFound."""
+        ...
+
+    def delete_model(self, name: str) -> None:
+        """The model with its versions, tags, aliases and alias history. Raises ModelNotFound."""
+        ...
+
+    def list_models(
+        self, *, name_like: str | None, tags: Mapping[str, str], limit: int, after_name: str | None
+    ) -> list[RegisteredModel]:
+        """Up to ``limit`` models by name, after ``after_name``; ``name_like`` is a SQL LIKE
+        pattern (case-sensitive), every tag of ``tags`` must match exactly."""
+        ...
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        """Raises ModelNotFound."""
+        ...
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        """Deleting a tag the model lacks does nothing. Raises ModelNotFound."""
+        ...
+
+    def create_version(
+        self,
+        name: str,
+        *,
+        run_id: str,
+        source_path: str,
+        tree_digest: str,
+        flavor: str,
+        signature: Mapping[str, Any] | None,
+        datasets: Sequence[tuple[str, str]],
+        description: str,
+        tags: Mapping[str, str],
+        created_by: str,
+    ) -> ModelVersion:
+        """The model's next version (the model is made if it does not exist), in stage None.
+        ``datasets`` are (dataset version id, context) pairs: its lineage."""
+        ...
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
+        """Up to ``limit`` versions, newest first, below ``before_version``. Raises ModelNotFound."""
+        ...
+
+    def versions_of_run(self, run_id: str) -> list[ModelVersion]:
+        """Every version registered from the run, by model name and version."""
+        ...
+
+    def versions_of_dataset(self, dataset_version_id: str) -> list[ModelVersion]:
+        """Every version whose source run used the dataset version, by model name and version."""
+        ...
+
+    def update_version(self, name: str, version: int, description: str) -> ModelVersion:
+        """Replace the description. Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def set_stage(self, name: str, version: int, stage: Stage, *, archive_existing: bool) -> ModelVersion:
+        """Move the version to ``stage``; with ``archive_existing`` and a stage of Staging or
+        Production, the model's other versions in that stage move to Archived."""
+        ...
+
+    def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def delete_version_tag(self, name: str, version: int, key: str) -> None:
+        """Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def set_alias(self, name: str, alias: str, version: int, moved_by: str) -> AliasMove:
+        """Point the alias at ``version`` (moving it from another) and record the move. Raises
+        ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def delete_alias(self, name: str, alias: str, moved_by: str) -> AliasMove:
+        """Remove the alias and record it. Raises ModelNotFound, AliasNotFound."""
+        ...
+
+    def version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """Raises ModelNotFound, AliasNotFound."""
+        ...
+
+    def alias_history(self, name: str, alias: str | None) -> list[AliasMove]:
+        """The moves of the model's aliases (of ``alias`` only, if given), oldest first."""
+        ...
+
+
+class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, DiscussionStore, RegistryStore, Protocol):
     """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""
 
     def close(self) -> None:

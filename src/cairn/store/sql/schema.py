@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0007_param_pairs_and_ranks"
+SCHEMA_HEAD = "0008_model_registry"
 
 metadata = MetaData()
 
@@ -325,6 +326,110 @@ saved_views = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ux_saved_views_project_name", "project_id", "name", unique=True),
+    sqlite_with_rowid=False,
+)
+
+
+# -- the model registry: registered models, their versions, aliases and stages ----------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("description", Text, nullable=False),
+    # The highest version number given out: versions are numbered by bumping it under the row's
+    # lock, so two concurrent registrations get two numbers, and a number is never reused.
+    Column("latest_version", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ux_registered_models_name", "name", unique=True),
+    sqlite_with_rowid=False,
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The primary key (model_id, version) is also the listing's order: 10,000 versions of a model
+# are one range of it, newest first by walking it backwards.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    # No foreign key: a version outlives the purge of its run, as a release outlives its CI job.
+    Column("run_id", String(32), nullable=False),
+    Column("source_path", String(1000), nullable=False),
+    Column("tree_digest", String(64), nullable=False),
+    Column("flavor", String(250), nullable=False),
+    Column("signature", Text, nullable=True),  # JSON
+    Column("stage", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_model_versions_run", "run_id"),
+    Index("ix_model_versions_stage", "model_id", "stage"),
+    sqlite_with_rowid=False,
+)
+
+_VERSION_FK = ("model_versions.model_id", "model_versions.version")
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("model_id", String(32), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)
+
+# Lineage: the dataset versions the source run used, copied when the version is registered, so
+# "which data trained @champion" and "which versions came from this data" are one index each.
+model_version_datasets = Table(
+    "model_version_datasets",
+    metadata,
+    Column("model_id", String(32), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("dataset_version_id", String(32), ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("context", String(64), primary_key=True),
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    Index("ix_model_version_datasets_dataset", "dataset_version_id"),
+    sqlite_with_rowid=False,
+)
+
+# The primary key makes an alias point at one version at a time.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", String(32), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    Index("ix_model_aliases_version", "model_id", "version"),
+    sqlite_with_rowid=False,
+)
+
+# Every set, move and removal of an alias, in order; kept after the alias is gone.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("from_version", BigInteger, nullable=True),
+    Column("to_version", BigInteger, nullable=True),
+    Column("moved_by", String(250), nullable=False),
+    Column("moved_at", BigInteger, nullable=False),
+    Index("ix_alias_history_model_moved", "model_id", "moved_at"),
     sqlite_with_rowid=False,
 )
 

@@ -6,12 +6,13 @@ from cairn.store.sql.artifacts import SqlArtifactStore
 from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.metrics import SqlMetricStore
+from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.runs import SqlRunStore
 from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
 
 
-class SqlStore(SqlRunStore, SqlMetricStore, SqlArtifactStore, SqlSnapshotStore, SqlDiscussionStore):
+class SqlStore(SqlRunStore, SqlMetricStore, SqlArtifactStore, SqlSnapshotStore, SqlDiscussionStore, SqlRegistryStore):
     """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
 
     Opening a store checks its schema revision: a new, empty database is set up, an older one

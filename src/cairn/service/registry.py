@@ -1,0 +1,335 @@
+"""The rules of the model registry, mixed into :class:`TrackingService` (docs/registry.md).
+
+- registered models are named across the whole store, as in MLflow (``models:/NAME/…`` names
+  no project); reading them needs the right to read, changing them the right to write, and
+  registering a version also the right to read the source run's project;
+- a version is registered from ``runs:/RUN_ID/PATH``: the run must exist and not be deleted,
+  and PATH must be a logged model, a folder with ``cairn-model.json`` at its root whose files
+  are among the run's artifacts with the digests it states. The version records the folder's
+  tree digest, the manifest's flavor and signature, and the dataset versions the run used;
+- the model is made on its first registration (as ``mlflow.register_model`` does);
+- an alias names one version at a time; setting, moving and removing it are recorded with the
+  acting principal;
+- stages are MLflow's four; moving a version to Staging or Production with
+  ``archive_existing`` archives the model's other versions in that stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cairn.core import limits
+from cairn.core.artifacts import Artifact, SnapshotFile, snapshot_id
+from cairn.core.entities import Page
+from cairn.core.errors import ArtifactNotFound, InvalidPageToken, InvalidValue, RunNotActive
+from cairn.core.registry import (
+    MANIFEST_NAME,
+    AliasMove,
+    ModelManifest,
+    ModelVersion,
+    RegisteredModel,
+    check_alias,
+    check_model_name,
+    check_stage,
+    check_version_number,
+    parse_runs_uri,
+)
+from cairn.service.policy import Action
+
+if TYPE_CHECKING:
+    from cairn.blobs.base import BlobStore
+    from cairn.service.policy import Policy, Principal
+    from cairn.store.base import MetadataStore
+
+#: Versions or models one page holds at most, and by default.
+MAX_REGISTRY_PAGE = limits.MAX_PAGE_SIZE
+DEFAULT_REGISTRY_PAGE = 100
+#: Bytes of a manifest the registry reads; a real one is a few kilobytes.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+class RegistryRules:
+    store: MetadataStore
+    principal: Principal
+    policy: Policy
+
+    @property
+    def blobs(self) -> BlobStore:
+        raise NotImplementedError  # provided by ArtifactRules
+
+    # -- registered models ------------------------------------------------------------------
+
+    def create_model(self, name: str, description: str = "", tags: Mapping[str, str] | None = None) -> RegisteredModel:
+        """Register a model name with no versions yet. Raises AlreadyExists."""
+        checked = check_model_name(name)
+        limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
+        checked_tags = limits.check_tags(tags or {})
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.create_model(checked, description, checked_tags)
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """Raises ModelNotFound."""
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.get_model(check_model_name(name))
+
+    def update_model(self, name: str, description: str) -> RegisteredModel:
+        """Replace the model's description. Raises ModelNotFound."""
+        checked = check_model_name(name)
+        limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.update_model(checked, description)
+
+    def delete_model(self, name: str) -> None:
+        """Delete the model with every version, alias and tag (the runs and files stay)."""
+        checked = check_model_name(name)
+        self.policy.check(self.principal, Action.DELETE, None)
+        self.store.delete_model(checked)
+
+    def list_models(
+        self,
+        *,
+        name_like: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        limit: int = DEFAULT_REGISTRY_PAGE,
+        page_token: str | None = None,
+    ) -> Page[RegisteredModel]:
+        """Models by name; ``name_like`` is a LIKE pattern (``%`` any text, ``_`` one
+        character, case-sensitive), ``tags`` must all match exactly."""
+        if name_like is not None:
+            limits.check_text(name_like, "name pattern", limits.MAX_NAME_LENGTH)
+        checked_tags = limits.check_tags(tags or {})
+        _check_page_size(limit)
+        after = None if page_token is None else _name_from_token(page_token)
+        self.policy.check(self.principal, Action.READ, None)
+        found = self.store.list_models(name_like=name_like, tags=checked_tags, limit=limit + 1, after_name=after)
+        more = len(found) > limit
+        items = found[:limit]
+        return Page(items, _name_token(items[-1].name) if more else None)
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set one tag of the model. Raises ModelNotFound."""
+        checked = limits.check_tags({key: value})
+        self.policy.check(self.principal, Action.WRITE, None)
+        self.store.set_model_tag(check_model_name(name), key, checked[key])
+
+    def delete_model_tag(self, name: str, key: str) -> None:
+        """Remove one tag of the model (nothing happens if it has none of that key)."""
+        limits.check_key(key, "tag")
+        self.policy.check(self.principal, Action.WRITE, None)
+        self.store.delete_model_tag(check_model_name(name), key)
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def register_model(
+        self, source: str, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> ModelVersion:
+        """Register the logged model at ``runs:/RUN_ID/PATH`` as the next version of ``name``
+        (made if new). Raises InvalidValue (a bad source, name or manifest), RunNotFound,
+        RunNotActive (a deleted run), ArtifactNotFound (no model at that path)."""
+        checked_name = check_model_name(name)
+        run_id, path = parse_runs_uri(source)
+        limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
+        checked_tags = limits.check_tags(tags or {})
+        run = self.store.get_run(run_id, details=False)
+        self.policy.check(self.principal, Action.READ, run.project)
+        self.policy.check(self.principal, Action.WRITE, None)
+        if run.deleted:
+            raise RunNotActive(f"run {run_id} is deleted; restore it to register its model", details={"run_id": run_id})
+        folder = self.store.list_artifacts(run_id, path)
+        by_path = {a.path.removeprefix(path + "/"): a for a in folder if a.path != path}
+        manifest_entry = by_path.get(MANIFEST_NAME)
+        if manifest_entry is None:
+            raise ArtifactNotFound(
+                f"{source} is not a logged model: run {run_id} has no {path}/{MANIFEST_NAME}",
+                details={"run_id": run_id, "path": f"{path}/{MANIFEST_NAME}"},
+            )
+        manifest = read_model_manifest(self._manifest_bytes(manifest_entry), source)
+        _check_files(manifest, by_path, source)
+        return self.store.create_version(
+            checked_name,
+            run_id=run_id,
+            source_path=path,
+            tree_digest=_tree_digest(by_path),
+            flavor=manifest.flavor,
+            signature=manifest.signature,
+            datasets=[(i.dataset.id, i.context) for i in self.store.run_inputs(run_id)],
+            description=description,
+            tags=checked_tags,
+            created_by=self.principal.name,
+        )
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Raises ModelNotFound, ModelVersionNotFound."""
+        checked = check_model_name(name), check_version_number(version)
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.get_version(*checked)
+
+    def list_model_versions(
+        self, name: str, *, limit: int = DEFAULT_REGISTRY_PAGE, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        """The model's versions, newest first, ``limit`` (at most 10,000) at a time. The page
+        token is the version number the next page starts below. Raises ModelNotFound."""
+        checked = check_model_name(name)
+        _check_page_size(limit)
+        before = None if page_token is None else _version_from_token(page_token)
+        self.policy.check(self.principal, Action.READ, None)
+        found = self.store.list_versions(checked, limit=limit + 1, before_version=before)
+        items = found[:limit]
+        return Page(items, str(items[-1].version) if len(found) > limit else None)
+
+    def run_model_versions(self, run_id: str) -> list[ModelVersion]:
+        """Every version registered from the run, by model name and version."""
+        run = self.store.get_run(run_id, details=False)
+        self.policy.check(self.principal, Action.READ, run.project)
+        return self.store.versions_of_run(run_id)
+
+    def dataset_model_versions(self, dataset_version_id: str) -> list[ModelVersion]:
+        """Every version whose source run used the dataset version (lineage, read backwards)."""
+        limits.check_text(dataset_version_id, "dataset version id", 64)
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.versions_of_dataset(dataset_version_id)
+
+    def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
+        """Replace the version's description. Raises ModelNotFound, ModelVersionNotFound."""
+        checked = check_model_name(name), check_version_number(version)
+        limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.update_version(*checked, description)
+
+    def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
+        """Move the version to a stage (None, Staging, Production, Archived); with
+        ``archive_existing``, the model's other versions in Staging or Production (whichever
+        ``stage`` is) move to Archived in the same transaction."""
+        checked = check_model_name(name), check_version_number(version)
+        checked_stage = check_stage(stage)
+        if not isinstance(archive_existing, bool):
+            raise InvalidValue("archive_existing is true or false")
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.set_stage(*checked, checked_stage, archive_existing=archive_existing)
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Set one tag of the version. Raises ModelNotFound, ModelVersionNotFound."""
+        checked = limits.check_tags({key: value})
+        numbers = check_model_name(name), check_version_number(version)
+        self.policy.check(self.principal, Action.WRITE, None)
+        self.store.set_version_tag(*numbers, key, checked[key])
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        """Remove one tag of the version (nothing happens if it has none of that key)."""
+        limits.check_key(key, "tag")
+        numbers = check_model_name(name), check_version_number(version)
+        self.policy.check(self.principal, Action.WRITE, None)
+        self.store.delete_version_tag(*numbers, key)
+
+    # -- aliases ----------------------------------------------------------------------------
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
+        """Point ``alias`` at ``version``, moving it from the version it named; the move is
+        recorded with the acting principal. Raises InvalidValue (a bad alias), ModelNotFound,
+        ModelVersionNotFound."""
+        checked = check_model_name(name), check_alias(alias)
+        number = check_version_number(version)
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.set_alias(*checked, number, self.principal.name)
+
+    def delete_model_alias(self, name: str, alias: str) -> AliasMove:
+        """Remove the alias; the removal is recorded. Raises ModelNotFound, AliasNotFound."""
+        checked = check_model_name(name), check_alias(alias)
+        self.policy.check(self.principal, Action.WRITE, None)
+        return self.store.delete_alias(*checked, self.principal.name)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``alias`` points at. Raises ModelNotFound, AliasNotFound."""
+        checked = check_model_name(name), check_alias(alias)
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.version_by_alias(*checked)
+
+    def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
+        oldest first, with who and when."""
+        checked = check_model_name(name)
+        if alias is not None:
+            check_alias(alias)
+        self.policy.check(self.principal, Action.READ, None)
+        return self.store.alias_history(checked, alias)
+
+    def _manifest_bytes(self, entry: Artifact) -> bytes:
+        if entry.size > MAX_MANIFEST_BYTES:
+            raise InvalidValue(
+                f"{MANIFEST_NAME} of run {entry.run_id} is {entry.size} bytes; a manifest is at most "
+                f"{MAX_MANIFEST_BYTES}",
+                details={"run_id": entry.run_id, "path": entry.path},
+            )
+        return b"".join(self.blobs.read(entry.digest, 0, None))
+
+
+def read_model_manifest(data: bytes, source: str) -> ModelManifest:
+    """What the registry needs of a ``cairn-model.json``: its flavor, signature and files.
+
+    The manifest's format is the packaging's (docs/models.md): a JSON object with at least
+    ``"format": 1``, ``"flavor"`` (text), ``"signature"`` (an object or null) and ``"files"``
+    (relative path → sha256 of every other file of the folder). Anything else in it is left to
+    the packaging; when its own parser lands in core, this function becomes a call to it.
+    """
+
+    def refuse(why: str) -> InvalidValue:
+        return InvalidValue(f"the manifest of {source} {why}", details={"source": source})
+
+    try:
+        manifest = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise refuse(f"is not JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise refuse("is not a JSON object")
+    if manifest.get("format") != 1:
+        raise refuse(f"has format {manifest.get('format')!r}; this Cairn reads format 1")
+    flavor, signature, files = manifest.get("flavor"), manifest.get("signature"), manifest.get("files")
+    if not isinstance(flavor, str) or not flavor or len(flavor) > limits.MAX_NAME_LENGTH:
+        raise refuse("names no flavor")
+    if signature is not None and not isinstance(signature, dict):
+        raise refuse("has a signature that is not an object")
+    if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
+        raise refuse('has no "files" object of path → digest')
+    return ModelManifest(flavor=flavor, signature=signature, files=files)
+
+
+def _check_files(manifest: ModelManifest, folder: Mapping[str, Artifact], source: str) -> None:
+    """Every file the manifest lists is in the folder with the digest it states."""
+    for path, digest in manifest.files.items():
+        found = folder.get(path)
+        if found is None or found.digest != digest:
+            why = "is missing from it" if found is None else "differs from the digest the manifest states"
+            raise InvalidValue(
+                f"{source} does not match its manifest: {path!r} {why}", details={"source": source, "path": path}
+            )
+
+
+def _tree_digest(folder: Mapping[str, Artifact]) -> str:
+    """The folder's tree as a snapshot of kind "model" has it (see snapshot_id)."""
+    return snapshot_id("model", [SnapshotFile(path, a.digest, a.size) for path, a in folder.items()])
+
+
+def _check_page_size(limit: Any) -> None:
+    limits.check_int64(limit, "limit", minimum=1)
+    if limit > MAX_REGISTRY_PAGE:
+        raise InvalidValue(f"limit is at most {MAX_REGISTRY_PAGE}, got {limit}")
+
+
+def _version_from_token(token: str) -> int:
+    if not isinstance(token, str) or not token.isdigit() or len(token) > 19:
+        raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a version listing")
+    return int(token)
+
+
+def _name_token(name: str) -> str:
+    return name.encode().hex()
+
+
+def _name_from_token(token: str) -> str:
+    try:
+        return bytes.fromhex(token).decode()
+    except (ValueError, TypeError) as exc:
+        raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a model listing") from exc
