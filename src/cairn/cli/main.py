@@ -17,6 +17,7 @@ _COMMANDS = {
     "artifacts": "cairn.cli.artifacts:artifacts_group",
     "datasets": "cairn.cli.artifacts:datasets_group",
     "gc": "cairn.cli.gc:gc_command",
+    "models": "cairn.cli.models:models_group",
     "reproduce": "cairn.cli.reproduce:reproduce_command",
     "runs": "cairn.cli.runs:runs_group",
     "sync": "cairn.cli.sync:sync_command",

@@ -1,0 +1,266 @@
+"""``cairn models``: the model registry (docs/registry.md) from a terminal.
+
+Reading lists models and shows one with its versions, aliases and lineage; writing registers a
+run's logged model, sets, moves or removes an alias, and moves a version between stages. Every
+rule (alias characters, which versions exist, who may move an alias) is the service's: a refusal
+comes back as a CairnError, which :mod:`cairn.cli.main` prints as one ``Error:`` line, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+import click
+from rich.console import RenderableType
+from rich.text import Text
+
+from cairn.cli import output
+from cairn.cli.options import json_option, open_tracking, uri_option
+from cairn.core.clock import now_ms
+from cairn.core.entities import Page
+from cairn.core.limits import MAX_PAGE_SIZE
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.registry_wire import model_to_wire, version_to_wire
+
+T = TypeVar("T")
+
+#: Characters of a run id a versions table shows (as ``cairn runs list`` does).
+SHORT_ID = 8
+#: Characters of a dataset digest the lineage table shows (as ``cairn runs show`` does).
+SHORT_DIGEST = 12
+
+
+@click.group("models")
+def models_group() -> None:
+    """List, show and register models; set aliases and stages of their versions."""
+
+
+@models_group.command("list")
+@uri_option
+@json_option
+def list_command(uri: str | None, as_json: bool) -> None:
+    """List the registered models by name: how many versions each has, the latest, its aliases
+    and when it last changed."""
+    with open_tracking(uri) as tracking:
+        models = _every(lambda token: tracking.list_models(limit=MAX_PAGE_SIZE, page_token=token))
+    if as_json:
+        output.print_json([model_to_wire(m) for m in models])
+        return
+    if not models:
+        click.echo("No models yet: cairn models register runs:/RUN_ID/PATH NAME registers one.")
+        return
+    table = output.table("name", "versions", "latest", "aliases", "updated")
+    table.columns[1].justify = table.columns[2].justify = "right"
+    now = now_ms()
+    for model in models:
+        table.add_row(
+            Text(model.name, style="bold"),
+            # Versions are never deleted one by one: numbers 1 to latest are all there.
+            Text(str(model.latest_version or 0)),
+            Text(_number(model.latest_version)),
+            Text(_aliases(model.aliases)),
+            Text(output.ago(model.updated_at, now=now)),
+        )
+    output.show(table)
+
+
+@models_group.command("show")
+@click.argument("name")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    metavar="N",
+    help="Show at most N versions, newest first.",
+)
+@uri_option
+@json_option
+def show_command(name: str, limit: int, uri: str | None, as_json: bool) -> None:
+    """Show the model NAME: its versions (stage, aliases, source run, flavor), where each alias
+    points and who moved it last, and the lineage of each version: the run it came from and the
+    datasets that run used."""
+    with open_tracking(uri) as tracking:
+        model = tracking.get_model(name)
+        versions, more = _newest(
+            lambda size, token: tracking.list_model_versions(name, limit=size, page_token=token), limit
+        )
+        history = tracking.model_alias_history(name) if model.aliases else []
+    if as_json:
+        output.print_json({"model": model_to_wire(model), "versions": [version_to_wire(v) for v in versions]})
+        return
+    output.show(*_model_details(model, versions, history))
+    if more:
+        output.console(stderr=True).print(
+            Text(f"Showing the newest {output.plural(limit, 'version')}; --limit N shows more.", style="dim")
+        )
+
+
+def _model_details(
+    model: RegisteredModel, versions: Sequence[ModelVersion], history: Sequence[AliasMove]
+) -> list[RenderableType]:
+    now = now_ms()
+    rows: list[tuple[str, Text | str]] = [
+        ("name", Text(model.name, style="bold")),
+        ("latest", _number(model.latest_version)),
+        ("created", output.timestamp(model.created_at)),
+        ("updated", f"{output.timestamp(model.updated_at)} ({output.ago(model.updated_at, now=now)})"),
+    ]
+    if model.description:
+        rows.append(("description", Text(model.description)))
+    sections: list[RenderableType] = [output.key_values(rows)]
+    if model.tags:
+        sections += [_heading("Tags", len(model.tags)), output.key_values(sorted(model.tags.items()))]
+    if model.aliases:
+        last_move = {move.alias: move for move in history}  # oldest first: the last one wins
+        aliases = output.table("alias", "version", "moved by", "moved")
+        for alias, number in sorted(model.aliases.items()):
+            move = last_move.get(alias)
+            aliases.add_row(
+                Text(alias, style="bold"),
+                str(number),
+                Text(move.moved_by) if move else output.MISSING,
+                output.ago(move.moved_at, now=now) if move else output.MISSING,
+            )
+        sections += [_heading("Aliases", len(model.aliases)), aliases]
+    if not versions:
+        sections.append(Text(f"\nNo versions yet: cairn models register runs:/RUN_ID/PATH {model.name}"))
+        return sections
+    table = output.table("version", "stage", "aliases", "run", "flavor", "created by", "created")
+    table.columns[0].justify = "right"
+    for version in versions:
+        table.add_row(
+            Text(str(version.version), style="bold"),
+            version.stage.value,
+            Text(", ".join(version.aliases) or output.MISSING),
+            version.run_id[:SHORT_ID],
+            Text(version.flavor),
+            Text(version.created_by),
+            output.timestamp(version.created_at),
+        )
+    sections += [_heading("Versions", model.latest_version), table, _heading("Lineage"), _lineage(versions)]
+    return sections
+
+
+def _lineage(versions: Sequence[ModelVersion]) -> RenderableType:
+    """One row per dataset a version's source run used; a version whose run used none has one."""
+    table = output.table("version", "source", "dataset", "context", "digest")
+    table.columns[0].justify = "right"
+    for version in versions:
+        used = version.datasets or (None,)
+        for dataset in used:
+            table.add_row(
+                Text(str(version.version)),
+                Text(version.source),
+                Text(dataset.name) if dataset else output.MISSING,
+                Text(dataset.context) if dataset else "",
+                dataset.digest[:SHORT_DIGEST] if dataset else "",
+            )
+    return table
+
+
+@models_group.command("register")
+@click.argument("source", metavar="RUNS_URI")
+@click.argument("name")
+@click.option("-d", "--description", default="", metavar="TEXT", help="The version's description.")
+@uri_option
+def register_command(source: str, name: str, description: str, uri: str | None) -> None:
+    """Register the model a run logged, RUNS_URI (runs:/RUN_ID/PATH, as run.log_model returns
+    it), as the next version of the model NAME, made if new; print the version."""
+    with open_tracking(uri) as tracking:
+        version = tracking.register_model(source, name, description=description)
+    click.echo(
+        f"Registered {version.source} as {version.model} version {version.version}: "
+        f"models:/{version.model}/{version.version}"
+    )
+
+
+@models_group.command("alias")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", type=int, required=False)
+@click.option("--delete", is_flag=True, help="Remove ALIAS instead of pointing it at a version.")
+@uri_option
+def alias_command(name: str, alias: str, version: int | None, delete: bool, uri: str | None) -> None:
+    """Point ALIAS of the model NAME at VERSION, setting it or moving it from the version it
+    named, and print the move; with --delete, remove it. Every move is kept in the model's
+    alias history with who made it."""
+    if delete == (version is not None):
+        raise click.UsageError("give VERSION to set or move the alias, or --delete to remove it (not both)")
+    with open_tracking(uri) as tracking:
+        if version is None:
+            move = tracking.delete_model_alias(name, alias)
+        else:
+            move = tracking.set_model_alias(name, alias, version)
+    click.echo(_move_line(move))
+
+
+def _move_line(move: AliasMove) -> str:
+    """``digits@champion: version 2 → version 3``; an alias that was unset or is removed says so."""
+    before = "(unset)" if move.from_version is None else f"version {move.from_version}"
+    after = "(removed)" if move.to_version is None else f"version {move.to_version}"
+    same = " (unchanged)" if move.from_version == move.to_version else ""
+    return f"{move.model}@{move.alias}: {before} → {after}{same}"
+
+
+@models_group.command("stage")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.argument("stage")
+@click.option(
+    "--archive-existing",
+    is_flag=True,
+    help="Move the model's other versions in STAGE to Archived (Staging or Production only).",
+)
+@uri_option
+def stage_command(name: str, version: int, stage: str, archive_existing: bool, uri: str | None) -> None:
+    """Move VERSION of the model NAME to STAGE: None, Staging, Production or Archived (any case),
+    MLflow's classic stages; print the change."""
+    with open_tracking(uri) as tracking:
+        before = tracking.get_model_version(name, version).stage
+        after = tracking.transition_stage(name, version, stage, archive_existing=archive_existing)
+    click.echo(f"{after.model} version {after.version}: {before.value} → {after.stage.value}")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _every(fetch: Callable[[str | None], Page[T]]) -> list[T]:
+    """Every item of a paged listing, page by page."""
+    items: list[T] = []
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        items.extend(page.items)
+        token = page.next_page_token
+        if token is None:
+            return items
+
+
+def _newest(fetch: Callable[[int, str | None], Page[T]], limit: int) -> tuple[list[T], bool]:
+    """Up to ``limit`` items of a paged listing; and whether there are more."""
+    items: list[T] = []
+    token: str | None = None
+    while len(items) < limit:
+        page = fetch(min(limit - len(items), MAX_PAGE_SIZE), token)
+        items.extend(page.items)
+        token = page.next_page_token
+        if token is None:
+            break
+    return items, token is not None
+
+
+def _aliases(aliases: Mapping[str, int]) -> str:
+    """``@champion → 3, @challenger → 4``, by alias."""
+    return ", ".join(f"@{alias} → {number}" for alias, number in sorted(aliases.items())) or output.MISSING
+
+
+def _number(version: int | None) -> str:
+    return output.MISSING if version is None else str(version)
+
+
+def _heading(title: str, count: int | None = None) -> Text:
+    return Text(f"\n{title}" + ("" if count is None else f" ({count})"), style="bold")
