@@ -113,7 +113,20 @@ def test_every_command_and_option_has_help(name: str) -> None:
 def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
     listed = invoke("--help").stdout.split("Commands:", 1)[1]
     names = {line.split()[0] for line in listed.splitlines() if line.strip()}
-    expected = {"projects", "runs", "artifacts", "datasets", "gc", "reproduce", "sync", "db", "diff", "server", "ui"}
+    expected = {
+        "projects",
+        "runs",
+        "artifacts",
+        "datasets",
+        "gc",
+        "models",
+        "reproduce",
+        "sync",
+        "db",
+        "diff",
+        "server",
+        "ui",
+    }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:
         assert invoke(*name.split()[1:], "--help").stdout.startswith(f"Usage: {name}")
