@@ -2,6 +2,7 @@
 
     python bench/report.py --cairn cairn.json --mlflow mlflow.json
     python bench/report.py --artifacts-cairn artifacts-cairn.json --artifacts-mlflow artifacts-mlflow.json
+    python bench/report.py --models-cairn models-cairn.json --models-mlflow models-mlflow.json
 
 Either side may be missing, and so may any key: a value that is not there shows
 as "—" rather than failing, so a half-finished run still gives a readable table.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from report_dashboard import dashboard_markdown
+from report_models import models_markdown
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MISSING = "—"
@@ -668,6 +670,7 @@ def markdown(results: Mapping[str, object]) -> str:
         "",
         *(search_markdown(search) if isinstance(search := results.get("search"), Mapping) else []),
         *(artifacts_markdown(artifacts) if isinstance(artifacts := results.get("artifacts"), Mapping) else []),
+        *(models_markdown(models) if isinstance(models := results.get("models"), Mapping) else []),
         *(dashboard_markdown(dashboard) if isinstance(dashboard := results.get("dashboard"), Mapping) else []),
         "## Conditions",
         "",
@@ -701,11 +704,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mlflow", type=Path, help="JSON printed by bench/mlflow_side.py")
     parser.add_argument("--artifacts-cairn", type=Path, help="JSON printed by bench/artifacts_cairn.py")
     parser.add_argument("--artifacts-mlflow", type=Path, help="JSON printed by bench/artifacts_mlflow.py")
+    parser.add_argument("--models-cairn", type=Path, help="JSON printed by bench/models_cairn.py")
+    parser.add_argument("--models-mlflow", type=Path, help="JSON printed by bench/models_mlflow.py")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     results: dict[str, object] = {"cairn": _load(args.cairn), "mlflow": _load(args.mlflow)}
     if args.artifacts_cairn or args.artifacts_mlflow:
         results["artifacts"] = {"cairn": _load(args.artifacts_cairn), "mlflow": _load(args.artifacts_mlflow)}
+    if args.models_cairn or args.models_mlflow:
+        results["models"] = {"cairn": _load(args.models_cairn), "mlflow": _load(args.models_mlflow)}
     for path in write_report(results, args.out):
         print(path)
 

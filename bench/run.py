@@ -24,6 +24,13 @@ MLflow's (its server's start and its upload); --quick uses a 256 MiB file.
     .venv/bin/python bench/run.py --artifacts-only       # only the artifact benchmark
     .venv/bin/python bench/run.py --artifacts skip       # without it
 
+Then the model benchmark's halves (models_cairn.py, models_mlflow.py): log_model, register_model
+and load_model of a small scikit-learn model through each server; their JSON goes to
+bench/results/models-{cairn,mlflow}.json and their table ("Models") into the report.
+
+    .venv/bin/python bench/run.py --models-only          # only the model benchmark
+    .venv/bin/python bench/run.py --models skip          # without it
+
 Last of all, the dashboard benchmark's halves (ui_cairn.py, ui_mlflow.py, both run by this
 interpreter, which has Playwright; MLflow's server comes from its venv): first meaningful paint of
 a runs page of 100,000 runs and of a run page of 10 metrics of 1,000,000 points, in Debian's
@@ -72,6 +79,10 @@ DASHBOARD_TIMEOUT_S = {"cairn": 900, "mlflow": 1800}
 #: The artifact benchmark: a 1 GiB file through each server (256 MiB with --quick).
 ARTIFACT_SCRIPTS = {"cairn": "artifacts_cairn.py", "mlflow": "artifacts_mlflow.py"}
 ARTIFACT_TIMEOUT_S = {"cairn": 600, "mlflow": 900}
+#: The model benchmark: log_model, register_model and load_model of a small scikit-learn model.
+MODEL_SCRIPTS = {"cairn": "models_cairn.py", "mlflow": "models_mlflow.py"}
+MODEL_QUICK_ARGS = ["--repeats", "2"]
+MODEL_TIMEOUT_S = {"cairn": 300, "mlflow": 900}
 
 
 def log(message: str) -> None:
@@ -105,6 +116,13 @@ def run_artifacts_side(side: str, quick: bool) -> dict[str, object] | None:
     python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
     argv = [python, str(BENCH_DIR / ARTIFACT_SCRIPTS[side])] + (["--quick"] if quick else [])
     return run_script(f"artifacts {side}", argv, ARTIFACT_TIMEOUT_S[side], f"artifacts-{side}")
+
+
+def run_models_side(side: str, quick: bool) -> dict[str, object] | None:
+    """One half of the model benchmark; its JSON is kept in bench/results/models-SIDE.json."""
+    python = sys.executable if side == "cairn" else str(MLFLOW_PYTHON)
+    argv = [python, str(BENCH_DIR / MODEL_SCRIPTS[side])] + (MODEL_QUICK_ARGS if quick else [])
+    return run_script(f"models {side}", argv, MODEL_TIMEOUT_S[side], f"models-{side}")
 
 
 def run_dashboard_side(side: str, quick: bool) -> dict[str, object] | None:
@@ -222,6 +240,17 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the artifact benchmark; the rest comes from saved JSON",
     )
     parser.add_argument(
+        "--models",
+        choices=("run", "saved", "skip"),
+        default="run",
+        help="the model benchmark (log_model, register_model and load_model of a small scikit-learn model through "
+        "each server; about 2 minutes, most of it MLflow's): run it, report its saved "
+        "bench/results/models-SIDE.json, or leave it out",
+    )
+    parser.add_argument(
+        "--models-only", action="store_true", help="run only the model benchmark; the rest comes from saved JSON"
+    )
+    parser.add_argument(
         "--dashboard",
         choices=("run", "saved", "skip"),
         default="run",
@@ -236,21 +265,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
+    only = {
+        "search": args.search_only,
+        "artifacts": args.artifacts_only,
+        "models": args.models_only,
+        "dashboard": args.dashboard_only,
+    }
+    requested = {"search": args.search, "artifacts": args.artifacts, "models": args.models, "dashboard": args.dashboard}
+    runners = {
+        "search": run_search_side,
+        "artifacts": run_artifacts_side,
+        "models": run_models_side,
+        "dashboard": run_dashboard_side,
+    }
     results: dict[str, object] = {}
     failed = []
     for side in ("cairn", "mlflow"):  # one after the other, never concurrently
-        if (args.only and side != args.only) or args.search_only or args.artifacts_only or args.dashboard_only:
+        if (args.only and side != args.only) or any(only.values()):
             results[side] = load_saved(side)
             continue
         results[side] = run_side(side, args.quick)
         if results[side] is None:
             failed.append(side)
-    only = {"search": args.search_only, "artifacts": args.artifacts_only, "dashboard": args.dashboard_only}
-    requested = {"search": args.search, "artifacts": args.artifacts, "dashboard": args.dashboard}
-    runners = {"search": run_search_side, "artifacts": run_artifacts_side, "dashboard": run_dashboard_side}
     sections = [
         (name, section_mode(requested[name], only[name], any(v for k, v in only.items() if k != name)), runners[name])
-        for name in ("search", "artifacts", "dashboard")
+        for name in ("search", "artifacts", "models", "dashboard")
     ]
     for name, mode, runner in sections:  # also one after the other
         if mode == "skip":

@@ -78,7 +78,7 @@ class SqlRegistryStore:
                 select(mt.model_id).where(mt.model_id == _m.id, mt.key == key, mt.value == value).exists()
             )
         with self._engines.read.connect() as conn:
-            return [_model(conn, model_id) for model_id in conn.scalars(query)]
+            return _models(conn, [str(model_id) for model_id in conn.scalars(query)])
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         with transaction(self._engines.write) as conn:
@@ -157,11 +157,10 @@ class SqlRegistryStore:
     def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
         with self._engines.read.connect() as conn:
             model_id = _model_id(conn, name)
-            query = select(_v.version).where(_v.model_id == model_id).order_by(_v.version.desc()).limit(limit)
+            query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id).order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
                 query = query.where(_v.version < before_version)
-            numbers = [int(n) for n in conn.scalars(query)]
-            return _versions(conn, name, model_id, numbers)
+            return _complete(conn, name, model_id, conn.execute(query).all())
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -362,74 +361,155 @@ def _move(name: str, row: Any) -> AliasMove:
 
 
 def _model(conn: Connection, model_id: str) -> RegisteredModel:
-    row = conn.execute(select(t.registered_models).where(_m.id == model_id)).one()
+    return _models(conn, [model_id])[0]
+
+
+def _models(conn: Connection, model_ids: Sequence[str]) -> list[RegisteredModel]:
+    """The models ``model_ids``, in that order, with their tags and aliases: three queries
+    however many models (a listing page would otherwise make three per model)."""
+    if not model_ids:
+        return []
     mt = t.registered_model_tags.c
-    tags = {r.key: r.value for r in conn.execute(select(mt.key, mt.value).where(mt.model_id == model_id))}
-    aliases = {
-        r.alias: int(r.version)
-        for r in conn.execute(select(_a.alias, _a.version).where(_a.model_id == model_id).order_by(_a.alias))
-    }
-    return RegisteredModel(
-        name=row.name,
-        description=row.description,
-        tags=tags,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        latest_version=int(row.latest_version) or None,
-        aliases=aliases,
-    )
+    rows = {r.id: r for r in conn.execute(select(t.registered_models).where(_m.id.in_(model_ids)))}
+    tags: dict[str, dict[str, str]] = defaultdict(dict)
+    for model_id, key, value in conn.execute(select(mt.model_id, mt.key, mt.value).where(mt.model_id.in_(model_ids))):
+        tags[model_id][key] = value
+    aliases: dict[str, dict[str, int]] = defaultdict(dict)
+    query = select(_a.model_id, _a.alias, _a.version).where(_a.model_id.in_(model_ids)).order_by(_a.alias)
+    for model_id, alias, version in conn.execute(query):
+        aliases[model_id][alias] = int(version)
+    return [
+        RegisteredModel(
+            name=row.name,
+            description=row.description,
+            tags=tags[model_id],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            latest_version=int(row.latest_version) or None,
+            aliases=aliases[model_id],
+        )
+        for model_id in model_ids
+        if (row := rows.get(model_id)) is not None
+    ]
+
+
+#: Stage by its stored text: a dict lookup, where ``Stage(text)`` costs ~2 µs a row in a listing.
+_STAGES = {stage.value: stage for stage in Stage}
+
+
+#: A version's own columns, in the order :func:`_complete` reads them.
+_VERSION_COLUMNS = (
+    _v.version,
+    _v.run_id,
+    _v.source_path,
+    _v.tree_digest,
+    _v.flavor,
+    _v.signature,
+    _v.stage,
+    _v.description,
+    _v.created_by,
+    _v.created_at,
+    _v.updated_at,
+)
 
 
 def _versions(conn: Connection, name: str, model_id: str, numbers: Sequence[int]) -> list[ModelVersion]:
-    """The versions ``numbers`` of a model, in that order, with their aliases, tags and lineage:
-    four queries over one range of each table's primary key, however many versions."""
+    """The versions ``numbers`` of a model, in that order (those that exist)."""
     if not numbers:
         return []
-    low, high = min(numbers), max(numbers)
+    query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id, _v.version.in_(numbers))
+    rows = {int(r[0]): r for r in conn.execute(query).all()}
+    return _complete(conn, name, model_id, [row for n in numbers if (row := rows.get(n)) is not None])
+
+
+def _complete(conn: Connection, name: str, model_id: str, rows: Sequence[Any]) -> list[ModelVersion]:
+    """Versions from their rows (:data:`_VERSION_COLUMNS`), in that order, with their aliases,
+    tags and lineage: three more queries over one range of each table's primary key, however
+    many versions.
+
+    A page of 10,000 versions must come back in well under 100 ms (issue 12), so rows are
+    fetched whole (``.all()``: one driver call, not one per row) and unpacked as tuples, and a
+    signature is parsed once per distinct text: a model's versions mostly share one, and the
+    versions that do share the parsed mapping (entities are read-only)."""
+    if not rows:
+        return []
+    low, high = min(int(r[0]) for r in rows), max(int(r[0]) for r in rows)
 
     def in_range(table: Any) -> Any:
         return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
 
-    rows = {int(r.version): r for r in conn.execute(select(t.model_versions).where(in_range(t.model_versions)))}
     aliases: dict[int, list[str]] = defaultdict(list)
-    for r in conn.execute(select(_a.alias, _a.version).where(in_range(t.model_aliases)).order_by(_a.alias)):
-        aliases[int(r.version)].append(r.alias)
+    for alias, version in conn.execute(
+        select(_a.alias, _a.version).where(in_range(t.model_aliases)).order_by(_a.alias)
+    ).all():
+        aliases[int(version)].append(alias)
     vt = t.model_version_tags.c
     tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for tag in conn.execute(select(vt.version, vt.key, vt.value).where(in_range(t.model_version_tags))):
-        tags[int(tag.version)][tag.key] = tag.value
-    vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
-    lineage: dict[int, list[LineageDataset]] = defaultdict(list)
-    query = (
-        select(vd.version, vd.dataset_version_id, vd.context, ds.name, dv.digest)
-        .join(t.dataset_versions, dv.id == vd.dataset_version_id)
-        .join(t.datasets, ds.id == dv.dataset_id)
-        .where(in_range(t.model_version_datasets))
-        .order_by(vd.version, ds.name, vd.context)
-    )
-    for used in conn.execute(query):
-        lineage[int(used.version)].append(LineageDataset(used.dataset_version_id, used.name, used.digest, used.context))
+    for version, key, value in conn.execute(
+        select(vt.version, vt.key, vt.value).where(in_range(t.model_version_tags))
+    ).all():
+        tags[int(version)][key] = value
+    lineage = _lineage(conn, in_range(t.model_version_datasets))
+    signatures: dict[str, Any] = {}
+
+    def signature(text: str | None) -> Any:
+        if text is None:
+            return None
+        if (parsed := signatures.get(text)) is None:
+            parsed = signatures[text] = orjson.loads(text)
+        return parsed
+
     return [
         ModelVersion(
             model=name,
-            version=number,
-            run_id=row.run_id,
-            source_path=row.source_path,
-            tree_digest=row.tree_digest,
-            flavor=row.flavor,
-            signature=None if row.signature is None else orjson.loads(row.signature),
-            stage=Stage(row.stage),
-            description=row.description,
-            aliases=tuple(aliases[number]),
+            version=(number := int(row[0])),
+            run_id=row[1],
+            source_path=row[2],
+            tree_digest=row[3],
+            flavor=row[4],
+            signature=signature(row[5]),
+            stage=_STAGES[row[6]],
+            description=row[7],
+            aliases=tuple(aliases.get(number, ())),
             tags=tags[number],
-            created_by=row.created_by,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            datasets=tuple(lineage[number]),
+            created_by=row[8],
+            created_at=row[9],
+            updated_at=row[10],
+            datasets=lineage.get(number, ()),
         )
-        for number in numbers
-        if (row := rows.get(number)) is not None
+        for row in rows
     ]
+
+
+def _lineage(conn: Connection, where: Any) -> dict[int, tuple[LineageDataset, ...]]:
+    """The datasets each version's run used, by version number, sorted by dataset name and
+    context. The links are read bare and the few distinct dataset versions they name are
+    looked up once (one query each): a join would repeat the same names and digests on every one of 10,000 rows,
+    and versions from the same data share one tuple."""
+    vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
+    links: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for version, dataset_version_id, context in conn.execute(
+        select(vd.version, vd.dataset_version_id, vd.context).where(where)
+    ).all():
+        links[int(version)].append((dataset_version_id, context))
+    if not links:
+        return {}
+    named = select(vd.dataset_version_id).where(where)
+    found = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            select(dv.id, ds.name, dv.digest).join(t.datasets, ds.id == dv.dataset_id).where(dv.id.in_(named))
+        ).all()
+    }
+    shared: dict[tuple[tuple[str, str], ...], tuple[LineageDataset, ...]] = {}
+    lineage: dict[int, tuple[LineageDataset, ...]] = {}
+    for version, used in links.items():
+        key = tuple(used)
+        if (datasets := shared.get(key)) is None:
+            made = [LineageDataset(d, *found[d], c) for d, c in used if d in found]
+            datasets = shared[key] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
+        lineage[version] = datasets
+    return lineage
 
 
 def _no_version(name: str, version: int) -> ModelVersionNotFound:
