@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
-from cairn.core.registry import (
+from cairn.core.models.uri import (
     ALIAS_PATTERN,
     MAX_ALIAS_LENGTH,
     MAX_MODEL_SOURCE_LENGTH,

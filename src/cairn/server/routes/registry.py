@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from cairn.core import limits
-from cairn.core.registry import MAX_ALIAS_LENGTH
+from cairn.core.models.uri import MAX_ALIAS_LENGTH
 from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
