@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
-from cairn.core.artifacts import Artifact, SnapshotFile, snapshot_id
+from cairn.core.artifacts import Artifact
 from cairn.core.entities import Page
 from cairn.core.errors import (
     ArtifactNotFound,
@@ -31,7 +31,7 @@ from cairn.core.errors import (
     ModelTampered,
     RunNotActive,
 )
-from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, parse_manifest
+from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, model_tree_digest, parse_manifest
 from cairn.core.models.signature import signature_to_wire
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number, parse_runs_uri
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, check_stage
@@ -151,7 +151,7 @@ class RegistryRules:
             checked_name,
             run_id=run_id,
             source_path=path,
-            tree_digest=model_tree_digest(by_path),
+            tree_digest=model_tree_digest((p, a.digest, a.size) for p, a in by_path.items()),
             flavor=manifest.flavor,
             signature=None if manifest.signature is None else signature_to_wire(manifest.signature),
             datasets=[(i.dataset.id, i.context) for i in self.store.run_inputs(run_id)],
@@ -297,11 +297,6 @@ def _check_files(manifest: ModelManifest, folder: Mapping[str, Artifact], source
         raise ModelTampered(
             f"{source} does not match its manifest: {path!r} {why}", details={"source": source, "path": path}
         )
-
-
-def model_tree_digest(folder: Mapping[str, Artifact]) -> str:
-    """The folder's tree as a snapshot of kind "model" has it (see snapshot_id)."""
-    return snapshot_id("model", [SnapshotFile(path, a.digest, a.size) for path, a in folder.items()])
 
 
 def _check_page_size(limit: Any) -> None:
