@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import cairn
+from cairn.cli.main import cli
 from cairn.client.connect import connect, resolve_uri
 from cairn.core.errors import AliasNotFound, InvalidModelUri, ModelNotFound, ModelTampered, ModelVersionNotFound
 
@@ -94,3 +96,21 @@ def test_a_registered_version_whose_files_changed_is_refused(
     with pytest.raises(ModelTampered, match="not the one that was registered") as replaced:
         cairn.load_model("models:/replaced/1")
     assert replaced.value.details["path"] == "cairn-model.json"
+
+
+def test_gc_keeps_the_files_of_a_registered_version_whose_run_was_deleted(
+    iris: tuple[Any, Any], iris_model: Any
+) -> None:
+    features, _ = iris
+    with cairn.init("iris", flush_interval=0.05) as run:
+        info = run.log_model(iris_model, "classifier")
+    cairn.register_model(info.uri, "kept")
+    with cairn.Api() as api:
+        api._tracking.delete_run(run.id)
+    result = CliRunner().invoke(cli, ["gc", "--grace", "0"], prog_name="cairn")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Purged 0 deleted runs;")
+    assert "Kept 1 deleted run that registered model versions come from" in result.stdout
+    assert run.id in result.stdout
+    model = cairn.load_model("models:/kept/1")
+    np.testing.assert_array_equal(model.predict(features), iris_model.predict(features))
