@@ -259,6 +259,13 @@ def test_list_and_search_models(tracking: Tracking) -> None:
         tracking.list_models(page_token="not hex")
     with pytest.raises(InvalidPageToken):
         tracking.list_model_versions("text", page_token="x1")
+    # Tokens are what the server makes, and no more: short, ASCII digits, lowercase hex.
+    for token in ("²", "1\n", "1" * 20):
+        with pytest.raises(InvalidPageToken):
+            tracking.list_model_versions("text", page_token=token)
+    for token in (first.next_page_token.upper(), "", "a" * 2001, first.next_page_token + "\n"):
+        with pytest.raises(InvalidPageToken):
+            tracking.list_models(limit=2, page_token=token)
 
 
 def test_delete_model_takes_its_versions(tracking: Tracking, tmp_path: Path) -> None:

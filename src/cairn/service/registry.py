@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,16 @@ if TYPE_CHECKING:
 #: Versions or models one page holds at most, and by default.
 MAX_REGISTRY_PAGE = limits.MAX_PAGE_SIZE
 DEFAULT_REGISTRY_PAGE = 100
+#: A version listing's page token: the version number the next page starts below.
+MAX_VERSION_PAGE_TOKEN_LENGTH = 19
+VERSION_PAGE_TOKEN_PATTERN = f"^[0-9]{{1,{MAX_VERSION_PAGE_TOKEN_LENGTH}}}$"
+#: A model listing's page token: the UTF-8 of the last name given, in lowercase hex. Both are
+#: short, and stated so in the OpenAPI document: a token of the runs listing's 32 KiB, sent in
+#: a query string, can outgrow the request line an HTTP server accepts.
+MAX_MODEL_PAGE_TOKEN_LENGTH = 2 * 4 * limits.MAX_NAME_LENGTH
+MODEL_PAGE_TOKEN_PATTERN = f"^(?:[0-9a-f]{{2}}){{1,{MAX_MODEL_PAGE_TOKEN_LENGTH // 2}}}$"
+_VERSION_TOKEN = re.compile(VERSION_PAGE_TOKEN_PATTERN)
+_MODEL_TOKEN = re.compile(MODEL_PAGE_TOKEN_PATTERN)
 #: Bytes of a manifest the registry reads; a real one is a few kilobytes.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -306,7 +317,7 @@ def _check_page_size(limit: Any) -> None:
 
 
 def _version_from_token(token: str) -> int:
-    if not isinstance(token, str) or not token.isdigit() or len(token) > 19:
+    if not isinstance(token, str) or not _VERSION_TOKEN.fullmatch(token):
         raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a version listing")
     return int(token)
 
@@ -317,6 +328,8 @@ def _name_token(name: str) -> str:
 
 def _name_from_token(token: str) -> str:
     try:
+        if not isinstance(token, str) or not _MODEL_TOKEN.fullmatch(token):
+            raise ValueError(token)
         return bytes.fromhex(token).decode()
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a model listing") from exc
