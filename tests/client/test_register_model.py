@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import orjson
 import pytest
+from tests.contract.helpers import manifest_json
 
 import cairn
 from cairn.core.errors import ArtifactNotFound
@@ -17,13 +17,7 @@ def _model_folder(root: Path, weights: bytes) -> Path:
     """A folder as ``run.log_model`` leaves one: files and a cairn-model.json (docs/models.md)."""
     root.mkdir()
     (root / "model.bin").write_bytes(weights)
-    manifest = {
-        "format": 1,
-        "flavor": "python_function",
-        "signature": None,
-        "files": {"model.bin": hashlib.sha256(weights).hexdigest()},
-    }
-    (root / "cairn-model.json").write_bytes(orjson.dumps(manifest))
+    (root / "cairn-model.json").write_bytes(manifest_json({"model.bin": hashlib.sha256(weights).hexdigest()}))
     return root
 
 

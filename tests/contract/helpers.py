@@ -10,6 +10,8 @@ import numpy as np
 
 from cairn.core.entities import ParamValue
 from cairn.core.metrics import MetricBatch, MetricColumns
+from cairn.core.models.manifest import Framework, ModelManifest, manifest_to_json
+from cairn.core.models.signature import signature_from_wire
 
 _seq = itertools.count()
 
@@ -55,3 +57,19 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     if not np.array_equal(nan_a, nan_b):
         return False
     return bool(np.array_equal(a[~nan_a].view(np.uint64), b[~nan_b].view(np.uint64)))
+
+
+SIGNATURE = {"inputs": [{"name": "x", "type": "double"}], "outputs": [{"name": "y", "type": "integer"}]}
+
+
+def manifest_json(files: dict[str, str], *, flavor: str = "python_function", signature: object = SIGNATURE) -> bytes:
+    """A cairn-model.json as the packaging writes it (docs/models.md)."""
+    manifest = ModelManifest(
+        flavor=flavor,
+        loader={"format": "cloudpickle", "runs_code_on_load": True},
+        framework=Framework("cloudpickle", "3.0.0"),
+        python="3.11.7",
+        signature=None if signature is None else signature_from_wire(signature),
+        files=files,
+    )
+    return manifest_to_json(manifest)

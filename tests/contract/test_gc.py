@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.contract.helpers import manifest_json
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import ArtifactEntry, DatasetFileEntry, DatasetSpec
@@ -185,3 +186,41 @@ def test_bytes_an_upload_found_between_gcs_two_steps_are_kept(service: TrackingS
     run = service.create_run("p")
     service.log_artifacts(run.id, [ArtifactEntry("kept.bin", digest, len(content))])
     assert b"".join(service.read_artifact(run.id, "kept.bin")) == content
+
+
+def test_a_deleted_run_a_registered_version_comes_from_keeps_its_files(service: TrackingService) -> None:
+    """A registered version must stay loadable: gc leaves its run (and so its files) alone
+    until the version is gone, and says so in its report."""
+    weights = keep(service, b"registered weights")
+    manifest = manifest_json({"model.bin": weights})
+    manifest_digest = keep(service, manifest)
+    registered, plain = service.create_run("p"), service.create_run("p")
+    for run in (registered, plain):
+        service.log_artifacts(
+            run.id,
+            [
+                ArtifactEntry("model/model.bin", weights, 18),
+                ArtifactEntry("model/cairn-model.json", manifest_digest, len(manifest)),
+            ],
+        )
+    service.register_model(f"runs:/{registered.id}/model", "m")
+    service.delete_run(registered.id)
+    service.delete_run(plain.id)
+    settle()
+
+    dry = service.collect_garbage(grace_ms=0, dry_run=True)
+    assert (dry.purged_runs, dry.kept_runs) == (1, (registered.id,))
+    report = service.collect_garbage(grace_ms=0)
+    assert (report.purged_runs, report.kept_runs, report.deleted_blobs) == (1, (registered.id,), 0)
+    with pytest.raises(RunNotFound):
+        service.get_run(plain.id)
+    assert stored(service) == {weights, manifest_digest}
+    version = service.get_model_version("m", 1)
+    assert b"".join(service.read_artifact(version.run_id, "model/model.bin")) == b"registered weights"
+
+    # Once the version is gone, so is the run.
+    service.delete_model("m")
+    settle()
+    after = service.collect_garbage(grace_ms=0)
+    assert (after.purged_runs, after.kept_runs, after.deleted_blobs) == (1, (), 2)
+    assert stored(service) == set()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.contract.helpers import SIGNATURE, manifest_json
 
 import cairn
 from cairn.core.artifacts import ArtifactEntry, DatasetSpec
@@ -16,9 +17,12 @@ from cairn.core.errors import (
     AliasNotFound,
     AlreadyExists,
     ArtifactNotFound,
+    InvalidManifest,
+    InvalidModelUri,
     InvalidPageToken,
     InvalidValue,
     ModelNotFound,
+    ModelTampered,
     ModelVersionNotFound,
     RunNotActive,
     RunNotFound,
@@ -28,7 +32,6 @@ from cairn.service.interface import Tracking
 from cairn.service.tracking import TrackingService
 
 UNKNOWN = "0" * 32
-SIGNATURE = {"inputs": [{"name": "x", "type": "double"}], "outputs": [{"type": "long"}]}
 
 
 def author_of(tracking: Tracking) -> str:
@@ -51,14 +54,13 @@ def log_model_folder(
     *,
     path: str = "model",
     weights: bytes = b"weights v1",
-    manifest: dict[str, object] | None = None,
+    manifest: bytes | None = None,
 ) -> None:
-    """A tiny logged model: a weights file and a hand-written cairn-model.json, as the
-    packaging's manifest has it (docs/models.md)."""
+    """A tiny logged model: a weights file and its cairn-model.json (``manifest`` replaces it)."""
     digest, size = _upload(tracking, tmp_path, weights)
     if manifest is None:
-        manifest = {"format": 1, "flavor": "python_function", "signature": SIGNATURE, "files": {"model.bin": digest}}
-    manifest_digest, manifest_size = _upload(tracking, tmp_path, orjson.dumps(manifest))
+        manifest = manifest_json({"model.bin": digest})
+    manifest_digest, manifest_size = _upload(tracking, tmp_path, manifest)
     tracking.log_artifacts(
         run_id,
         [
@@ -257,6 +259,13 @@ def test_list_and_search_models(tracking: Tracking) -> None:
         tracking.list_models(page_token="not hex")
     with pytest.raises(InvalidPageToken):
         tracking.list_model_versions("text", page_token="x1")
+    # Tokens are what the server makes, and no more: short, ASCII digits, lowercase hex.
+    for token in ("²", "1\n", "1" * 20):
+        with pytest.raises(InvalidPageToken):
+            tracking.list_model_versions("text", page_token=token)
+    for token in (first.next_page_token.upper(), "", "a" * 2001, first.next_page_token + "\n"):
+        with pytest.raises(InvalidPageToken):
+            tracking.list_models(limit=2, page_token=token)
 
 
 def test_delete_model_takes_its_versions(tracking: Tracking, tmp_path: Path) -> None:
@@ -307,8 +316,8 @@ def test_registering_what_is_no_logged_model(tracking: Tracking, tmp_path: Path)
         tracking.register_model(f"runs:/{run.id}/plain", "m")
     with pytest.raises(RunNotFound):
         tracking.register_model(f"runs:/{UNKNOWN}/model", "m")
-    for source in ("models:/m/1", "runs:/", f"runs:/{run.id}", f"runs:/{run.id}/"):
-        with pytest.raises(InvalidValue):
+    for source in ("models:/m/1", "runs:/", f"runs:/{run.id}", f"runs:/{run.id}/", "s3://b/model"):
+        with pytest.raises(InvalidModelUri):
             tracking.register_model(source, "m")
     with pytest.raises(cairn.InvalidInput):
         tracking.register_model(f"runs:/{run.id}/../x", "m")
@@ -318,14 +327,39 @@ def test_registering_what_is_no_logged_model(tracking: Tracking, tmp_path: Path)
 
 def test_manifest_that_does_not_match_its_folder(tracking: Tracking, tmp_path: Path) -> None:
     run = tracking.create_run("reg")
-    wrong = {"format": 1, "flavor": "sklearn", "signature": None, "files": {"model.bin": "b" * 64}}
-    log_model_folder(tracking, run.id, tmp_path, manifest=wrong)
-    with pytest.raises(InvalidValue) as mismatch:
+    log_model_folder(tracking, run.id, tmp_path, manifest=manifest_json({"model.bin": "b" * 64}, signature=None))
+    with pytest.raises(ModelTampered) as mismatch:
         tracking.register_model(f"runs:/{run.id}/model", "m")
     assert mismatch.value.details["path"] == "model.bin"
-    log_model_folder(tracking, run.id, tmp_path, path="future", manifest={"format": 2, "flavor": "x", "files": {}})
-    with pytest.raises(InvalidValue):
-        tracking.register_model(f"runs:/{run.id}/future", "m")
+    # A file the manifest does not list would be refused at load, so it is refused here.
+    log_model_folder(tracking, run.id, tmp_path, path="extra", manifest=manifest_json({}))
+    with pytest.raises(ModelTampered, match="not listed") as unlisted:
+        tracking.register_model(f"runs:/{run.id}/extra", "m")
+    assert unlisted.value.details["path"] == "model.bin"
+    assert tracking.list_models().items == []
+
+
+@pytest.mark.parametrize(
+    ("manifest", "field"),
+    [
+        (orjson.dumps({**orjson.loads(manifest_json({})), "format": 2}), "format"),
+        (orjson.dumps({"format": 1, "flavor": "sklearn", "signature": None, "files": {}}), "loader"),
+        (orjson.dumps({**orjson.loads(manifest_json({})), "signature": {"inputs": 3}}), "signature"),
+        (orjson.dumps([1, 2]), None),
+        (b"{not json", None),
+    ],
+)
+def test_a_manifest_is_read_by_the_packaging_parser(
+    tracking: Tracking, tmp_path: Path, manifest: bytes, field: str | None
+) -> None:
+    run = tracking.create_run("reg")
+    log_model_folder(tracking, run.id, tmp_path, manifest=manifest)
+    with pytest.raises(InvalidManifest) as refused:
+        tracking.register_model(f"runs:/{run.id}/model", "m")
+    assert refused.value.code == "invalid_manifest"
+    assert refused.value.details["source"] == f"runs:/{run.id}/model"
+    if field is not None:
+        assert refused.value.details["field"] == field
     assert tracking.list_models().items == []
 
 

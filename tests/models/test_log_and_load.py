@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +22,6 @@ pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("sklearn.datasets")
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
-
-
-@pytest.fixture(params=["embedded", "http"])
-def where(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Where runs go: the embedded store under CAIRN_HOME, or a server over HTTP."""
-    if request.param == "http":
-        monkeypatch.setenv("CAIRN_URI", request.getfixturevalue("server").url)
-    yield request.param
-
-
-@pytest.fixture(scope="module")
-def iris() -> tuple[Any, Any]:
-    return datasets.load_iris(return_X_y=True, as_frame=True)
-
-
-@pytest.fixture(scope="module")
-def iris_model(iris: tuple[Any, Any]) -> LogisticRegression:
-    features, labels = iris
-    return LogisticRegression(max_iter=1000).fit(features, labels)
 
 
 class ThresholdTree(DecisionTreeClassifier):
@@ -192,13 +172,6 @@ def test_a_manifest_lists_every_file_with_its_digest(tmp_path: Path, iris_model:
     assert manifest["files"] == {k: v for k, v in on_disk.items() if k != "cairn-model.json"}
     assert manifest["requirements"] == ["scikit-learn"]
     assert manifest["signature"] is None and manifest["input_example"] is None
-
-
-def test_registered_model_uris_are_not_found_until_the_registry_answers_them(where: str) -> None:
-    with pytest.raises(NotFound, match="models:/iris@champion"):
-        cairn.load_model("models:/iris@champion")
-    with pytest.raises(InvalidModelUri):
-        cairn.load_model("models:/iris@Bad Alias")
 
 
 def test_a_run_uri_that_names_no_model(where: str, tmp_path: Path) -> None:

@@ -8,10 +8,17 @@ from typing import Any
 
 import pytest
 
-from cairn.core.errors import InvalidManifest, InvalidModelUri
+from cairn.core.errors import InvalidManifest, InvalidModelUri, InvalidValue
 from cairn.core.models.manifest import Framework, ModelManifest, manifest_to_json, parse_manifest
 from cairn.core.models.signature import ColumnSchema, ColumnSpec, Signature, TensorSchema
-from cairn.core.models.uri import RegisteredModelUri, RunModelUri, parse_model_uri
+from cairn.core.models.uri import (
+    RegisteredModelUri,
+    RunModelUri,
+    check_alias,
+    check_model_name,
+    parse_model_uri,
+    parse_runs_uri,
+)
 
 DIGEST = "a" * 64
 MANIFEST = ModelManifest(
@@ -103,6 +110,14 @@ def test_model_uris() -> None:
         "models:/iris@Champion",
         "models:/iris@",
         "models:/@champion",
+        "models:/iris@v3",
+        "models:/iris@latest",
+        "models:/iris@a@b",
+        "models:/  /1",
+        "models:/ir\tis/1",
+        f"models:/iris/{2**63}",
+        "models:/" + "x" * 251 + "/1",
+        "runs:/abc/" + "x" * 1000,
         "s3://bucket/model",
         "",
         3,
@@ -111,3 +126,15 @@ def test_model_uris() -> None:
 def test_bad_model_uris_are_refused(uri: object) -> None:
     with pytest.raises(InvalidModelUri):
         parse_model_uri(uri)
+
+
+def test_names_a_uri_can_carry_are_the_names_the_registry_takes() -> None:
+    """One rule each: the registry checks names and aliases with the URI's own functions."""
+    assert check_model_name("iris v2 (eu)") == "iris v2 (eu)"
+    assert parse_model_uri("models:/iris v2 (eu)@prod-eu") == RegisteredModelUri("iris v2 (eu)", alias="prod-eu")
+    for alias in ("v3", "latest", "Champion"):
+        with pytest.raises(InvalidValue):
+            check_alias(alias)
+    assert parse_runs_uri("runs:/abc/model") == RunModelUri("abc", "model")
+    with pytest.raises(InvalidModelUri, match="registered from"):
+        parse_runs_uri("models:/iris/1")

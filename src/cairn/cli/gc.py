@@ -62,3 +62,8 @@ def gc_command(
         f"{abort} {output.plural(report.aborted_uploads, 'abandoned upload')}."
     )
     click.echo(message[0].upper() + message[1:])
+    if report.kept_runs:
+        click.echo(
+            f"Kept {output.plural(len(report.kept_runs), 'deleted run')} that registered model versions come from "
+            f"(their files stay loadable; delete those versions to purge them): {', '.join(report.kept_runs)}"
+        )

@@ -34,15 +34,9 @@ from cairn.core.errors import (
 )
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
-from cairn.core.registry import (
-    AliasMove,
-    ModelVersion,
-    RegisteredModel,
-    check_alias,
-    check_model_name,
-    check_version_number,
-)
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,

@@ -164,6 +164,9 @@ class GcReport:
     freed_bytes: int
     aborted_uploads: int
     dry_run: bool = False
+    #: Deleted runs left unpurged because registered model versions come from them: their
+    #: files are what loading those versions reads.
+    kept_runs: tuple[str, ...] = ()
 
 
 # -- snapshots ---------------------------------------------------------------------------------

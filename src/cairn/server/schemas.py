@@ -22,13 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
-from cairn.core.registry import (
+from cairn.core.models.uri import (
     ALIAS_PATTERN,
     MAX_ALIAS_LENGTH,
     MAX_MODEL_SOURCE_LENGTH,
     MODEL_NAME_PATTERN,
     RUNS_URI_PATTERN,
 )
+from cairn.service.registry import MAX_MODEL_PAGE_TOKEN_LENGTH, MODEL_PAGE_TOKEN_PATTERN
 
 # -- rules stated for the OpenAPI document (the service enforces them) ---------------------------
 
@@ -632,7 +633,10 @@ class ModelSearch(Strict):
         default_factory=dict, description="every one must match exactly", json_schema_extra=TAGS_RULE
     )
     limit: int = Field(default=100, ge=1, le=limits.MAX_PAGE_SIZE, strict=True)
-    page_token: str | None = Field(default=None, max_length=limits.MAX_PAGE_TOKEN_LENGTH)
+    page_token: str | None = Field(
+        default=None,
+        json_schema_extra={"pattern": MODEL_PAGE_TOKEN_PATTERN, "maxLength": MAX_MODEL_PAGE_TOKEN_LENGTH},
+    )
 
 
 class ModelList(Out):

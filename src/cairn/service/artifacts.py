@@ -8,7 +8,9 @@
   deleted run;
 - garbage collection purges deleted runs, then deletes blobs nothing points at and nobody
   touched within the grace period; it forgets the record before it deletes the bytes, so an
-  upload that asks for the same bytes meanwhile is told to send them again.
+  upload that asks for the same bytes meanwhile is told to send them again. A deleted run that
+  a registered model version comes from is not purged: the version must stay loadable, so its
+  files stay until the version (or its model) is deleted.
 """
 
 from __future__ import annotations
@@ -246,14 +248,19 @@ class ArtifactRules:
     def collect_garbage(
         self, *, grace_ms: int = DEFAULT_GC_GRACE_MS, purge_deleted: bool = True, dry_run: bool = False
     ) -> GcReport:
-        """Purge deleted runs, then delete unreferenced blobs untouched for ``grace_ms`` and
-        resumable uploads abandoned for as long."""
+        """Purge deleted runs (except those registered model versions come from, which the
+        report lists), then delete unreferenced blobs untouched for ``grace_ms`` and resumable
+        uploads abandoned for as long."""
         if grace_ms < 0:
             raise InvalidValue("the grace period must not be negative")
         self.policy.check(self.principal, Action.DELETE, None)
         purged = 0
+        kept: list[str] = []
         if purge_deleted:
             for run_id in self.store.deleted_run_ids():
+                if self.store.versions_of_run(run_id):
+                    kept.append(run_id)
+                    continue
                 purged += dry_run or self.store.purge_run(run_id)
             if not dry_run:
                 self.store.purge_orphan_snapshots()
@@ -281,7 +288,7 @@ class ArtifactRules:
                 aborted += 1
                 if not dry_run:
                     self.blobs.stage_abort(upload.upload_id)
-        return GcReport(purged, deleted, freed, aborted, dry_run)
+        return GcReport(purged, deleted, freed, aborted, dry_run, tuple(kept))
 
     def _readable_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id, details=False)

@@ -16,27 +16,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from cairn.core import limits
-from cairn.core.artifacts import Artifact, SnapshotFile, snapshot_id
+from cairn.core.artifacts import Artifact
 from cairn.core.entities import Page
-from cairn.core.errors import ArtifactNotFound, InvalidPageToken, InvalidValue, RunNotActive
-from cairn.core.registry import (
-    MANIFEST_NAME,
-    AliasMove,
-    ModelManifest,
-    ModelVersion,
-    RegisteredModel,
-    check_alias,
-    check_model_name,
-    check_stage,
-    check_version_number,
-    parse_runs_uri,
+from cairn.core.errors import (
+    ArtifactNotFound,
+    DigestMismatch,
+    InvalidManifest,
+    InvalidPageToken,
+    InvalidValue,
+    ModelTampered,
+    RunNotActive,
 )
+from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, model_tree_digest, parse_manifest
+from cairn.core.models.signature import signature_to_wire
+from cairn.core.models.uri import check_alias, check_model_name, check_version_number, parse_runs_uri
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, check_stage
 from cairn.service.policy import Action
 
 if TYPE_CHECKING:
@@ -47,6 +46,16 @@ if TYPE_CHECKING:
 #: Versions or models one page holds at most, and by default.
 MAX_REGISTRY_PAGE = limits.MAX_PAGE_SIZE
 DEFAULT_REGISTRY_PAGE = 100
+#: A version listing's page token: the version number the next page starts below.
+MAX_VERSION_PAGE_TOKEN_LENGTH = 19
+VERSION_PAGE_TOKEN_PATTERN = f"^[0-9]{{1,{MAX_VERSION_PAGE_TOKEN_LENGTH}}}$"
+#: A model listing's page token: the UTF-8 of the last name given, in lowercase hex. Both are
+#: short, and stated so in the OpenAPI document: a token of the runs listing's 32 KiB, sent in
+#: a query string, can outgrow the request line an HTTP server accepts.
+MAX_MODEL_PAGE_TOKEN_LENGTH = 2 * 4 * limits.MAX_NAME_LENGTH
+MODEL_PAGE_TOKEN_PATTERN = f"^(?:[0-9a-f]{{2}}){{1,{MAX_MODEL_PAGE_TOKEN_LENGTH // 2}}}$"
+_VERSION_TOKEN = re.compile(VERSION_PAGE_TOKEN_PATTERN)
+_MODEL_TOKEN = re.compile(MODEL_PAGE_TOKEN_PATTERN)
 #: Bytes of a manifest the registry reads; a real one is a few kilobytes.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -130,7 +139,8 @@ class RegistryRules:
         (made if new). Raises InvalidValue (a bad source, name or manifest), RunNotFound,
         RunNotActive (a deleted run), ArtifactNotFound (no model at that path)."""
         checked_name = check_model_name(name)
-        run_id, path = parse_runs_uri(source)
+        location = parse_runs_uri(source)
+        run_id, path = location.run_id, location.path
         limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
         checked_tags = limits.check_tags(tags or {})
         run = self.store.get_run(run_id, details=False)
@@ -152,9 +162,9 @@ class RegistryRules:
             checked_name,
             run_id=run_id,
             source_path=path,
-            tree_digest=_tree_digest(by_path),
+            tree_digest=model_tree_digest((p, a.digest, a.size) for p, a in by_path.items()),
             flavor=manifest.flavor,
-            signature=manifest.signature,
+            signature=None if manifest.signature is None else signature_to_wire(manifest.signature),
             datasets=[(i.dataset.id, i.context) for i in self.store.run_inputs(run_id)],
             description=description,
             tags=checked_tags,
@@ -258,58 +268,46 @@ class RegistryRules:
 
     def _manifest_bytes(self, entry: Artifact) -> bytes:
         if entry.size > MAX_MANIFEST_BYTES:
-            raise InvalidValue(
+            raise InvalidManifest(
                 f"{MANIFEST_NAME} of run {entry.run_id} is {entry.size} bytes; a manifest is at most "
                 f"{MAX_MANIFEST_BYTES}",
+                details={"run_id": entry.run_id, "path": entry.path, "field": None},
+            )
+        raw = b"".join(self.blobs.read(entry.digest, 0, None))
+        # The artifact's digest is the manifest's (both are the SHA-256 of its bytes), and the
+        # manifest lists every other file: a blob that no longer hashes to it stands for nothing.
+        if manifest_digest(raw) != entry.digest:
+            raise DigestMismatch(
+                f"{entry.path} of run {entry.run_id} no longer matches its digest",
                 details={"run_id": entry.run_id, "path": entry.path},
             )
-        return b"".join(self.blobs.read(entry.digest, 0, None))
+        return raw
 
 
 def read_model_manifest(data: bytes, source: str) -> ModelManifest:
-    """What the registry needs of a ``cairn-model.json``: its flavor, signature and files.
-
-    The manifest's format is the packaging's (docs/models.md): a JSON object with at least
-    ``"format": 1``, ``"flavor"`` (text), ``"signature"`` (an object or null) and ``"files"``
-    (relative path → sha256 of every other file of the folder). Anything else in it is left to
-    the packaging; when its own parser lands in core, this function becomes a call to it.
-    """
-
-    def refuse(why: str) -> InvalidValue:
-        return InvalidValue(f"the manifest of {source} {why}", details={"source": source})
-
+    """The manifest of the model at ``source``, read by the packaging's strict parser
+    (docs/models.md); InvalidManifest naming the field and the source otherwise."""
     try:
-        manifest = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise refuse(f"is not JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise refuse("is not a JSON object")
-    if manifest.get("format") != 1:
-        raise refuse(f"has format {manifest.get('format')!r}; this Cairn reads format 1")
-    flavor, signature, files = manifest.get("flavor"), manifest.get("signature"), manifest.get("files")
-    if not isinstance(flavor, str) or not flavor or len(flavor) > limits.MAX_NAME_LENGTH:
-        raise refuse("names no flavor")
-    if signature is not None and not isinstance(signature, dict):
-        raise refuse("has a signature that is not an object")
-    if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
-        raise refuse('has no "files" object of path → digest')
-    return ModelManifest(flavor=flavor, signature=signature, files=files)
+        return parse_manifest(data)
+    except InvalidManifest as exc:
+        raise InvalidManifest(f"{source}: {exc.message}", details={**exc.details, "source": source}) from None
 
 
 def _check_files(manifest: ModelManifest, folder: Mapping[str, Artifact], source: str) -> None:
-    """Every file the manifest lists is in the folder with the digest it states."""
-    for path, digest in manifest.files.items():
-        found = folder.get(path)
-        if found is None or found.digest != digest:
-            why = "is missing from it" if found is None else "differs from the digest the manifest states"
-            raise InvalidValue(
-                f"{source} does not match its manifest: {path!r} {why}", details={"source": source, "path": path}
-            )
-
-
-def _tree_digest(folder: Mapping[str, Artifact]) -> str:
-    """The folder's tree as a snapshot of kind "model" has it (see snapshot_id)."""
-    return snapshot_id("model", [SnapshotFile(path, a.digest, a.size) for path, a in folder.items()])
+    """The folder is exactly what the manifest lists (its own file aside), each file with the
+    digest the manifest states, as loading will check it (client/models/folder.py)."""
+    problems = [(path, "is missing from it") for path in manifest.files if path not in folder]
+    problems += [
+        (path, "differs from the digest the manifest states")
+        for path, digest in manifest.files.items()
+        if path in folder and folder[path].digest != digest
+    ]
+    problems += [(path, "is not listed in it") for path in sorted(set(folder) - set(manifest.files) - {MANIFEST_NAME})]
+    if problems:
+        path, why = problems[0]
+        raise ModelTampered(
+            f"{source} does not match its manifest: {path!r} {why}", details={"source": source, "path": path}
+        )
 
 
 def _check_page_size(limit: Any) -> None:
@@ -319,7 +317,7 @@ def _check_page_size(limit: Any) -> None:
 
 
 def _version_from_token(token: str) -> int:
-    if not isinstance(token, str) or not token.isdigit() or len(token) > 19:
+    if not isinstance(token, str) or not _VERSION_TOKEN.fullmatch(token):
         raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a version listing")
     return int(token)
 
@@ -330,6 +328,8 @@ def _name_token(name: str) -> str:
 
 def _name_from_token(token: str) -> str:
     try:
+        if not isinstance(token, str) or not _MODEL_TOKEN.fullmatch(token):
+            raise ValueError(token)
         return bytes.fromhex(token).decode()
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a model listing") from exc

@@ -24,7 +24,14 @@ from cairn.client.models.loaded import LoadedModel, to_model_input
 from cairn.client.models.plugins import call_flavor, detect_flavor, get_flavor
 from cairn.client.models.requirements import pinned_requirements
 from cairn.core.errors import InvalidManifest, InvalidValue, ModelTampered
-from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_to_json, parse_manifest
+from cairn.core.models.manifest import (
+    MANIFEST_NAME,
+    ModelManifest,
+    manifest_digest,
+    manifest_to_json,
+    model_tree_digest,
+    parse_manifest,
+)
 from cairn.core.models.signature import ColumnSchema, Signature, infer_schema, infer_signature
 
 EXAMPLE_NAME = "input_example.json"
@@ -106,11 +113,16 @@ def verify_folder(folder: Path, manifest: ModelManifest) -> None:
         )
 
 
-def load_model_folder(folder: Path, *, source: str | None = None, stacklevel: int = 2) -> LoadedModel:
+def load_model_folder(
+    folder: Path, *, source: str | None = None, stacklevel: int = 2, tree_digest: str | None = None
+) -> LoadedModel:
     """The model in ``folder``, checked file by file before anything is read. ``stacklevel``
-    is how many calls up the caller to point the pickle warning at is."""
+    is how many calls up the caller to point the pickle warning at is. ``tree_digest``, the
+    one a registered version recorded, must be the folder's too (the manifest included)."""
     manifest = read_manifest(folder)
     verify_folder(folder, manifest)
+    if tree_digest is not None:
+        _check_tree(folder, manifest, tree_digest, source)
     flavor = get_flavor(manifest.flavor)
     if manifest.runs_code_on_load:
         warnings.warn(
@@ -124,6 +136,19 @@ def load_model_folder(folder: Path, *, source: str | None = None, stacklevel: in
     if manifest.input_example is not None:
         example = _read_example((folder / manifest.input_example).read_bytes())
     return LoadedModel(predictor, manifest, source=source or str(folder), input_example=example)
+
+
+def _check_tree(folder: Path, manifest: ModelManifest, expected: str, source: str | None) -> None:
+    # verify_folder has just proved every file's digest is the manifest's: hash only the manifest.
+    raw = (folder / MANIFEST_NAME).read_bytes()
+    files = [(path, digest, (folder / path).stat().st_size) for path, digest in manifest.files.items()]
+    got = model_tree_digest([*files, (MANIFEST_NAME, manifest_digest(raw), len(raw))])
+    if got != expected:
+        raise ModelTampered(
+            f"the model folder of {source or folder} is not the one that was registered (its tree digest is "
+            f"{got}, the version records {expected}): its manifest was replaced; refusing to load it",
+            details={"path": MANIFEST_NAME, "expected": expected, "got": got},
+        )
 
 
 def _example_bytes(example: Any) -> bytes:

@@ -7,9 +7,11 @@ stored once), then waits for the writer: when it returns, the model is in the st
 to disk if the store is away, and sent by ``cairn sync``).
 
 ``load_model`` takes ``runs:/RUN_ID/PATH``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
-(core/models/uri.py). Registered models are found by :func:`resolve_registered`, then the
-folder is downloaded with the checked download (each file against its artifact digest) and
-loaded only once every file matches the manifest (folder.py).
+(core/models/uri.py). Registered models are found by :func:`resolve_registered`, which asks
+the registry for the version's source run and path; then the folder is downloaded with the
+checked download (each file against its artifact digest) and loaded only once every file
+matches the manifest and, for a registered version, the folder's tree matches the digest the
+version recorded (folder.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cairn.client.artifacts import LocalArtifact, collect, download, stage_moved
 from cairn.client.models.folder import save_model_folder
 from cairn.client.models.loaded import LoadedModel
 from cairn.core.artifacts import check_artifact_path
-from cairn.core.errors import InvalidModelUri, NotFound
+from cairn.core.errors import InvalidModelUri
 from cairn.core.models.manifest import manifest_digest
 from cairn.core.models.signature import Signature
 from cairn.core.models.uri import RegisteredModelUri, RunModelUri, parse_model_uri
@@ -68,22 +70,24 @@ def package_for_run(run_id: str, name: str, model: Any, **options: Any) -> tuple
     return info, files
 
 
-def resolve_registered(tracking: Tracking, uri: RegisteredModelUri) -> RunModelUri:
-    """Where the registered version ``uri`` names was logged: its source run and path.
+def resolve_registered(tracking: Tracking, uri: RegisteredModelUri) -> tuple[RunModelUri, str]:
+    """Where the registered version ``uri`` names was logged (its source run and path), and
+    the tree digest the version recorded for that folder.
 
-    The registry plugs in here (docs/models.md): it answers with the version's source run id
-    and artifact path. Until then no registered model exists.
+    The registry answers through the tracking interface, so this is the same embedded and over
+    HTTP: ModelNotFound, ModelVersionNotFound or AliasNotFound when it has no such version.
     """
-    raise NotFound(
-        f"no registered model can be found for {uri}: this Cairn has no model registry yet; "
-        "load the model by its runs:/RUN_ID/NAME URI",
-        details={"uri": str(uri)},
-    )
+    if uri.alias is not None:
+        version = tracking.get_model_version_by_alias(uri.name, uri.alias)
+    else:
+        assert uri.version is not None  # a RegisteredModelUri holds a version or an alias
+        version = tracking.get_model_version(uri.name, uri.version)
+    return RunModelUri(version.run_id, version.source_path), version.tree_digest
 
 
 def load_model_from(tracking: Tracking, uri: str, *, stacklevel: int = 2) -> LoadedModel:
     parsed = parse_model_uri(uri)
-    location = parsed if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
+    location, tree_digest = (parsed, None) if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
     with tempfile.TemporaryDirectory(prefix="cairn-model-") as temporary:
         written = download(tracking, location.run_id, location.path, temporary)
         if len(written) == 1 and written[0].parent == Path(temporary):
@@ -93,4 +97,4 @@ def load_model_from(tracking: Tracking, uri: str, *, stacklevel: int = 2) -> Loa
         from cairn.client.models.folder import load_model_folder
 
         folder = Path(temporary) / location.path.rsplit("/", 1)[-1]
-        return load_model_folder(folder, source=uri, stacklevel=stacklevel + 1)
+        return load_model_folder(folder, source=uri, stacklevel=stacklevel + 1, tree_digest=tree_digest)

@@ -17,7 +17,9 @@ says how to read the rest (docs/models.md)::
 
 ``files`` lists every other file of the folder with its SHA-256, so the manifest's own digest
 stands for the whole folder: a loader checks each file against it before reading any, and a
-file that differs, is missing or is not listed refuses the model (``model_tampered``).
+file that differs, is missing or is not listed refuses the model (``model_tampered``). A
+registered version also records the folder's tree digest (:func:`model_tree_digest`), which a
+load of ``models:/…`` checks too.
 
 Parsing is strict: an unknown or missing key, a value of the wrong type, a path that leaves the
 folder, is InvalidManifest naming the field. Pure code: bytes in, bytes out.
@@ -28,11 +30,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cairn.core.artifacts import check_artifact_path
+from cairn.core.artifacts import SnapshotFile, check_artifact_path, snapshot_id
 from cairn.core.errors import InvalidArtifactPath, InvalidInput, InvalidManifest
 from cairn.core.models.signature import Signature, signature_from_wire, signature_to_wire
 
@@ -88,6 +90,15 @@ def manifest_to_json(manifest: ModelManifest) -> bytes:
 def manifest_digest(raw: bytes) -> str:
     """The SHA-256 of the manifest file's bytes: it stands for the whole folder."""
     return hashlib.sha256(raw).hexdigest()
+
+
+def model_tree_digest(files: Iterable[tuple[str, str, int]]) -> str:
+    """The digest a registered version records for its folder: the folder's tree of
+    (relative path, sha256, size) of every file, the manifest too, as a snapshot of kind
+    "model" has it (:func:`cairn.core.artifacts.snapshot_id`). The manifest's own digest covers
+    the other files through ``files``; the tree covers the manifest, so a folder whose files and
+    manifest were both replaced is still told apart from the one that was registered."""
+    return snapshot_id("model", [SnapshotFile(path, digest, size) for path, digest, size in files])
 
 
 def parse_manifest(raw: bytes | str) -> ModelManifest:

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from cairn.core import limits
-from cairn.core.registry import MAX_ALIAS_LENGTH
+from cairn.core.models.uri import MAX_ALIAS_LENGTH
 from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
@@ -41,12 +41,27 @@ from cairn.server.schemas import (
     VersionNumber,
     VersionOut,
 )
+from cairn.service.registry import (
+    MAX_MODEL_PAGE_TOKEN_LENGTH,
+    MAX_VERSION_PAGE_TOKEN_LENGTH,
+    MODEL_PAGE_TOKEN_PATTERN,
+    VERSION_PAGE_TOKEN_PATTERN,
+)
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(tags=["registry"], route_class=JsonRoute)
 
 PageSize = Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)]
-PageToken = Annotated[str | None, Query(max_length=limits.MAX_PAGE_TOKEN_LENGTH)]
+# The service refuses a token of another shape (invalid_page_token, as embedded); the schema
+# states the shape, so the document does not invite a 32 KiB query string.
+ModelPageToken = Annotated[
+    str | None,
+    Query(json_schema_extra={"pattern": MODEL_PAGE_TOKEN_PATTERN, "maxLength": MAX_MODEL_PAGE_TOKEN_LENGTH}),
+]
+VersionPageToken = Annotated[
+    str | None,
+    Query(json_schema_extra={"pattern": VERSION_PAGE_TOKEN_PATTERN, "maxLength": MAX_VERSION_PAGE_TOKEN_LENGTH}),
+]
 TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, json_schema_extra=KEY_RULE)]
 
 
@@ -67,7 +82,7 @@ def list_models(
         ),
     ] = None,
     limit: PageSize = 100,
-    page_token: PageToken = None,
+    page_token: ModelPageToken = None,
 ) -> JsonResponse:
     return _models_page(service, ModelSearch(name_like=name_like, limit=limit, page_token=page_token))
 
@@ -173,7 +188,7 @@ def register_model(name: ModelName, body: VersionCreate, service: TrackingDep) -
     summary="A model's versions, newest first",
 )
 def list_versions(
-    name: ModelName, service: TrackingDep, limit: PageSize = 100, page_token: PageToken = None
+    name: ModelName, service: TrackingDep, limit: PageSize = 100, page_token: VersionPageToken = None
 ) -> JsonResponse:
     page = service.list_model_versions(name, limit=limit, page_token=page_token)
     return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
