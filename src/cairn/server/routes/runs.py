@@ -62,7 +62,15 @@ def list_runs(
     where: Annotated[str, Query(description="a query, see docs/query.md", json_schema_extra=QUERY_RULE)] = "",
     order_by: Annotated[str, Query(max_length=1000, description='e.g. "metrics.acc desc, params.lr"')] = "",
     limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 100,
-    page_token: Annotated[str | None, Query(max_length=limits.MAX_PAGE_TOKEN_LENGTH)] = None,
+    page_token: Annotated[
+        str | None,
+        # Two base64url parts, payload and MAC (store/sql/page_tokens.py). Stated so that nothing
+        # but such text is sent: a query string of percent-encoded non-ASCII this long is more
+        # than uvicorn reads, and it would answer in plain text, not the envelope.
+        Query(
+            max_length=limits.MAX_PAGE_TOKEN_LENGTH, json_schema_extra={"pattern": r"^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$"}
+        ),
+    ] = None,
     include_deleted: bool = False,
 ) -> JsonResponse:
     page = service.list_runs(
