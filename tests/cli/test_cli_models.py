@@ -135,7 +135,7 @@ def test_bad_input_is_one_error_line_and_changes_nothing(invoke: Invoke, sources
         (("models", "alias", "iris-clf", "shadow", "--delete"), "Error: "),
         (("models", "stage", "iris-clf", "1", "prod"), "Error: a stage is one of None, Staging, Production, Archived"),
         (("models", "stage", "iris-clf", "3", "Staging"), "Error: registered model 'iris-clf' has no version 3"),
-        (("models", "register", "s3://bucket/model", "iris-clf"), "Error: a model source is runs:/RUN_ID/PATH"),
+        (("models", "register", "s3://bucket/model", "iris-clf"), "Error: bad model URI 's3://bucket/model'"),
         (("models", "register", "runs:/" + "0" * 32 + "/classifier", "iris-clf"), "Error: no run with id"),
         (("models", "register", sources[0].replace("classifier", "nothing"), "iris-clf"), "Error: "),
         (("models", "register", sources[0], "a/b"), "Error: model name 'a/b' contains '/'"),

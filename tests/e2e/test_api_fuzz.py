@@ -24,12 +24,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import numpy as np
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from tests.helpers import ThreadedServer
 
 EXAMPLES_PER_OPERATION = 25
+
+
+#: Bytes of a request line uvicorn (httptools) reads, and of a query httpx sends.
+REQUEST_LINE_LIMIT = 65_000
 
 
 def _error(response: schemathesis.Response) -> dict[str, Any] | None:
@@ -215,4 +220,8 @@ def _aim_at(case: schemathesis.Case, run: Run) -> None:
 )
 def test_answers_are_what_the_document_says(case: schemathesis.Case, server: ThreadedServer, existing_run: Run) -> None:
     _aim_at(case, existing_run)
+    # HTTP's own software reads a request line of at most 64 KiB (uvicorn answers a longer one
+    # in plain text before any route runs, and httpx will not send one): a query of 10,000
+    # characters that are each 4 UTF-8 bytes, percent-encoded, is past it. Not Cairn's to answer.
+    assume(len(urlencode(case.query or {}, doseq=True, quote_via=quote)) < REQUEST_LINE_LIMIT)
     case.call_and_validate(base_url=server.url, checks=CHECKS)
