@@ -36,8 +36,6 @@ import cairn
 from _bigfile import machine
 from _models import MODELS, describe, stopwatch, time_cycles, train
 from _procs import LOOPBACK, free_port, start_server, stop_tree, wait_until_ready
-from cairn.client.connect import connect
-from cairn.core.errors import NotFound
 
 PROJECT = "cairn-bench-models"
 MODEL_NAME = "iris"
@@ -45,24 +43,6 @@ MODEL_NAME = "iris"
 
 def log(message: str) -> None:
     print(f"[models_cairn] {message}", file=sys.stderr, flush=True)
-
-
-def load(uri: str, url: str) -> Any:
-    """``cairn.load_model(uri)``; until the registry answers ``models:/`` URIs in
-    ``load_model`` (issue 12, in progress), what it will do: read the version's source from the
-    server, then load that ``runs:/`` URI (the JSON's ``load_uri`` says which ran)."""
-    if LOAD_VIA["how"] == "models:/":
-        return cairn.load_model(uri, tracking_uri=url)
-    name, number = uri.removeprefix("models:/").split("/")
-    tracking = connect(url)
-    try:
-        source = tracking.get_model_version(name, int(number)).source
-    finally:
-        tracking.close()
-    return cairn.load_model(source, tracking_uri=url)
-
-
-LOAD_VIA = {"how": "models:/"}
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,20 +81,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 version = cairn.register_model(info.uri, MODEL_NAME, uri=url)
                 registered = elapsed()
                 elapsed = stopwatch()
-                loaded = load(f"models:/{MODEL_NAME}/{version.version}", url)
+                loaded = cairn.load_model(f"models:/{MODEL_NAME}/{version.version}", uri=url)
                 load_s = elapsed()
                 if list(loaded.predict(example)) != list(model.predict(example)):
                     raise RuntimeError(f"version {version.version} predicts differently from the model logged")
                 return {"log_model": logged, "register_model": registered, "load_model": load_s}
 
-            try:
-                cycle(0)
-            except NotFound as error:
-                log(
-                    f"load_model does not resolve models:/ URIs yet ({error}): timing the source lookup and runs:/ load"
-                )
-                LOAD_VIA["how"] = "get_model_version(name, N).source, then runs:/"
-            results["load_uri"] = LOAD_VIA["how"]
+            cycle(0)
             results["calls_ms"] = time_cycles(cycle, args.repeats, "models_cairn")
         finally:
             log("stopping the server tree")
@@ -122,7 +95,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     results["calls"] = {
         "log_model": "run.log_model(model, input_example=X[:5]) in cairn.init(project, uri=URL, capture=False)",
         "register_model": f"cairn.register_model(info.uri, {MODEL_NAME!r}, uri=URL)",
-        "load_model": f"cairn.load_model('models:/{MODEL_NAME}/N', tracking_uri=URL)",
+        "load_model": f"cairn.load_model('models:/{MODEL_NAME}/N', uri=URL)",
     }
     results["server"] = {
         "argv": ["cairn", "server", "--store", "TMP/cairn.db", "--blobs", "TMP/blobs", "--workers", str(args.workers)],

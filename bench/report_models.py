@@ -59,8 +59,6 @@ def models_notes(models: Mapping[str, object]) -> list[str]:
             for call in CALLS:
                 every = _at(side, "calls_ms", call, "all_ms")
                 notes.append(f"- {name} {side.get('version')}, `{call}`: `{calls.get(call)}`; every repeat: {every} ms")
-        if side.get("load_uri") not in (None, "models:/"):
-            notes.append(f"- {name}: load_model did not resolve `models:/` yet; timed: {side.get('load_uri')}")
         sklearn_load = _ms(_at(side, "sklearn_load_model_ms", "value"))
         if sklearn_load is not None:
             notes.append(f"- {name}: `mlflow.sklearn.load_model` of the same URI: {_format_ms(sklearn_load)}")

@@ -114,3 +114,17 @@ def test_gc_keeps_the_files_of_a_registered_version_whose_run_was_deleted(
     assert run.id in result.stdout
     model = cairn.load_model("models:/kept/1")
     np.testing.assert_array_equal(model.predict(features), iris_model.predict(features))
+
+
+def test_the_store_is_named_uri_as_in_init_and_register_model(
+    iris: tuple[Any, Any], iris_model: Any, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``load_model(model_uri, uri=…)`` and ``register_model(model_uri, name, uri=…)`` name the
+    store as ``init`` does, so one URL reaches a server without CAIRN_URI."""
+    monkeypatch.delenv("CAIRN_URI", raising=False)
+    features, _ = iris
+    with cairn.init("iris", uri=server.url, capture=False, flush_interval=0.05) as run:
+        info = run.log_model(iris_model, "classifier")
+    version = cairn.register_model(model_uri=info.uri, name="remote-clf", uri=server.url)
+    model = cairn.load_model(model_uri=f"models:/remote-clf/{version.version}", uri=server.url)
+    np.testing.assert_array_equal(model.predict(features), iris_model.predict(features))

@@ -7,7 +7,9 @@ writer retries.
 
 from __future__ import annotations
 
+import functools
 import socket
+import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -71,10 +73,20 @@ _COMPRESS_ABOVE_BYTES = 1 << 20
 _TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default context (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once:
+    loading the CA bundle takes ~20 ms, which a new context per ``cairn.*`` call paid each
+    time, even for http:// servers. A context is read-only once made and safe to share."""
+    return httpx.create_ssl_context()
+
+
 def _transport(**kwargs: Any) -> httpx.HTTPTransport:
     # Without TCP_NODELAY, a request written as headers then body meets Nagle's algorithm and
     # the server's delayed ACK: ~40 ms lost per small request on a kept-alive connection.
-    return httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=0, **kwargs)
+    return httpx.HTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)], retries=0, verify=_tls_context(), **kwargs
+    )
 
 
 class HttpTracking:

@@ -115,21 +115,21 @@ def init(
     return run
 
 
-def load_model(uri: str, *, tracking_uri: str | None = None) -> LoadedModel:
-    """The model at ``uri``, ready to ``predict``: ``runs:/RUN_ID/NAME`` (what
+def load_model(model_uri: str, *, uri: str | None = None) -> LoadedModel:
+    """The model at ``model_uri``, ready to ``predict``: ``runs:/RUN_ID/NAME`` (what
     ``run.log_model`` returns), ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``.
 
     Every file is checked against the digests of the model's manifest before any is read (a
     changed file raises ModelTampered); a model saved with pickle warns once that loading it
     runs code. ``predict`` takes a DataFrame, an array or a list of dicts and checks it against
-    the model's signature (docs/models.md). ``tracking_uri`` (else ``CAIRN_URI``, else the
-    embedded store) says where to look.
+    the model's signature (docs/models.md). ``uri`` (else ``CAIRN_URI``, else the embedded
+    store) says which store to look in, as for ``cairn.init``.
     """
     from cairn.client.models.transfer import load_model_from
 
-    tracking = connect(resolve_uri(tracking_uri))
+    tracking = connect(resolve_uri(uri))
     try:
-        return load_model_from(tracking, uri, stacklevel=3)
+        return load_model_from(tracking, model_uri, stacklevel=3)
     finally:
         tracking.close()
 
