@@ -78,6 +78,38 @@ def start_server(argv: Sequence[str], *, cwd: Path, log_path: Path, env: dict[st
     return ServerProcess(process=process, started_at=time.monotonic(), log_path=log_path)
 
 
+def start_cairn_server(python: str, workdir: Path, port: int, workers: int) -> ServerProcess:
+    """`python -m cairn server` with its store and blobs in `workdir`, as the side-by-side
+    benchmarks run it. The server gets a CAIRN_HOME of its own and none of the caller's other
+    CAIRN_ settings; this process's CAIRN_HOME moves beside it, so the client's staging and
+    spool stay inside `workdir` too."""
+    argv = [
+        python, "-m", "cairn", "server",
+        "--store", str(workdir / "cairn.db"),
+        "--blobs", str(workdir / "blobs"),
+        "--port", str(port),
+        "--workers", str(workers),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+    env["CAIRN_HOME"] = str(workdir / "server-home")
+    os.environ["CAIRN_HOME"] = str(workdir / "client-home")
+    return start_server(argv, cwd=workdir, log_path=workdir / "server.log", env=env)
+
+
+def start_mlflow_server(mlflow: str, workdir: Path, port: int) -> ServerProcess:
+    """`mlflow server --serve-artifacts` on SQLite and an artifact folder in `workdir`: MLflow's
+    own way of taking artifacts through its server, as the side-by-side benchmarks run it."""
+    argv = [
+        mlflow, "server",
+        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+        "--serve-artifacts",
+        "--artifacts-destination", str(workdir / "artifacts"),
+        "--host", LOOPBACK,
+        "--port", str(port),
+    ]  # fmt: skip
+    return start_server(argv, cwd=workdir, log_path=workdir / "server.log")
+
+
 def wait_until_ready(server: ServerProcess, url: str, timeout_s: float = 120.0) -> float:
     """Poll `url` until it answers 2xx; return seconds since the server was started.
 

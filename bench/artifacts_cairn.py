@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cairn
 from _bigfile import MB, default_file, ensure_file, machine, measure_phase, time_cp, warm_page_cache, warmup_file
-from _procs import LOOPBACK, free_port, start_server, stop_tree, wait_until_ready
+from _procs import LOOPBACK, free_port, start_cairn_server, stop_tree, wait_until_ready
 from cairn.client import artifacts
 from cairn.client.http import RESUMABLE_ABOVE_BYTES, RESUMABLE_PART_BYTES, HttpTracking
 
@@ -127,18 +127,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cairn-bench-artifacts-", dir=source.parent) as tmp:
         workdir = Path(tmp)
         port = free_port()
-        argv = [
-            sys.executable, "-m", "cairn", "server",
-            "--store", str(workdir / "cairn.db"),
-            "--blobs", str(workdir / "blobs"),
-            "--port", str(port),
-            "--workers", str(args.workers),
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env["CAIRN_HOME"] = str(workdir / "server-home")
-        os.environ["CAIRN_HOME"] = str(workdir / "client-home")
         log(f"starting cairn server --workers {args.workers}")
-        server = start_server(argv, cwd=workdir, log_path=workdir / "server.log", env=env)
+        server = start_cairn_server(sys.executable, workdir, port, args.workers)
         try:
             url = f"http://{LOOPBACK}:{port}"
             results["start_s"] = round(wait_until_ready(server, f"{url}/health"), 3)
@@ -170,7 +160,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 tracking.close()
         finally:
             stop_tree(server)
-    shown = ["python", *(arg.replace(str(workdir), "TMP") for arg in argv[1:])]
+    shown = ["python", *(arg.replace(str(workdir), "TMP") for arg in server.process.args[1:])]
     results["server"] = {"argv": shown, "workers": args.workers, "backend": "sqlite + local blobs"}
     results["machine"] = machine(load_before)
     return results

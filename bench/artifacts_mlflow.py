@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bigfile import MB, default_file, ensure_file, machine, measure_phase, sha256_of, warm_page_cache, warmup_file
-from _procs import LOOPBACK, free_port, start_server, stop_tree, wait_until_ready
+from _procs import LOOPBACK, free_port, start_mlflow_server, stop_tree, wait_until_ready
 
 try:
     import mlflow
@@ -82,17 +82,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cairn-bench-artifacts-mlflow-", dir=source.parent) as tmp:
         workdir = Path(tmp)
         port = free_port()
-        argv = [
-            str(Path(sys.executable).parent / "mlflow"),
-            "server",
-            "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-            "--serve-artifacts",
-            "--artifacts-destination", str(workdir / "artifacts"),
-            "--host", LOOPBACK,
-            "--port", str(port),
-        ]  # fmt: skip
         log("starting mlflow server --serve-artifacts")
-        server = start_server(argv, cwd=workdir, log_path=workdir / "server.log")
+        server = start_mlflow_server(str(Path(sys.executable).parent / "mlflow"), workdir, port)
         try:
             url = f"http://{LOOPBACK}:{port}"
             results["start_s"] = round(wait_until_ready(server, f"{url}/health"), 3)
@@ -136,7 +127,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             log("stopping the server tree")
             stop_tree(server)
     results["server"] = {
-        "argv": ["mlflow", *(arg.replace(str(workdir), "TMP") for arg in argv[1:])],
+        "argv": ["mlflow", *(arg.replace(str(workdir), "TMP") for arg in server.process.args[1:])],
         "workers": "MLflow's default: uvicorn --workers 4, plus job runner huey consumers",
         "backend": "sqlite + proxied artifacts (--serve-artifacts --artifacts-destination DIR)",
     }

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cairn
 from _bigfile import machine
 from _models import MODELS, describe, stopwatch, time_cycles, train
-from _procs import LOOPBACK, free_port, start_server, stop_tree, wait_until_ready
+from _procs import LOOPBACK, free_port, start_cairn_server, stop_tree, wait_until_ready
 
 PROJECT = "cairn-bench-models"
 MODEL_NAME = "iris"
@@ -53,18 +53,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cairn-bench-models-") as tmp:
         workdir = Path(tmp)
         port = free_port()
-        argv = [
-            sys.executable, "-m", "cairn", "server",
-            "--store", str(workdir / "cairn.db"),
-            "--blobs", str(workdir / "blobs"),
-            "--port", str(port),
-            "--workers", str(args.workers),
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env["CAIRN_HOME"] = str(workdir / "server-home")
-        os.environ["CAIRN_HOME"] = str(workdir / "client-home")
         log(f"starting cairn server --workers {args.workers}")
-        server = start_server(argv, cwd=workdir, log_path=workdir / "server.log", env=env)
+        server = start_cairn_server(sys.executable, workdir, port, args.workers)
         try:
             url = f"http://{LOOPBACK}:{port}"
             results["start_s"] = round(wait_until_ready(server, f"{url}/health"), 3)

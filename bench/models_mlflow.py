@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bigfile import machine
 from _models import MODELS, describe, stopwatch, time_cycles, train
-from _procs import LOOPBACK, free_port, start_server, stop_tree, wait_until_ready
+from _procs import LOOPBACK, free_port, start_mlflow_server, stop_tree, wait_until_ready
 
 try:
     import mlflow
@@ -65,17 +65,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cairn-bench-models-mlflow-") as tmp:
         workdir = Path(tmp)
         port = free_port()
-        argv = [
-            str(Path(sys.executable).parent / "mlflow"),
-            "server",
-            "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-            "--serve-artifacts",
-            "--artifacts-destination", str(workdir / "artifacts"),
-            "--host", LOOPBACK,
-            "--port", str(port),
-        ]  # fmt: skip
         log("starting mlflow server --serve-artifacts")
-        server = start_server(argv, cwd=workdir, log_path=workdir / "server.log")
+        server = start_mlflow_server(str(Path(sys.executable).parent / "mlflow"), workdir, port)
         try:
             url = f"http://{LOOPBACK}:{port}"
             results["start_s"] = round(wait_until_ready(server, f"{url}/health"), 3)
@@ -117,7 +108,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "load_model": f"mlflow.pyfunc.load_model('models:/{MODEL_NAME}/N')",
     }
     results["server"] = {
-        "argv": ["mlflow", *(arg.replace(str(workdir), "TMP") for arg in argv[1:])],
+        "argv": ["mlflow", *(arg.replace(str(workdir), "TMP") for arg in server.process.args[1:])],
         "workers": "MLflow's default: uvicorn --workers 4, plus job runner huey consumers",
         "backend": "sqlite + proxied artifacts (--serve-artifacts --artifacts-destination DIR)",
     }
