@@ -85,7 +85,7 @@ def show_command(name: str, limit: int, uri: str | None, as_json: bool) -> None:
     datasets that run used."""
     with open_tracking(uri) as tracking:
         model = tracking.get_model(name)
-        versions, more = _newest(
+        versions, more = output.first_items(
             lambda size, token: tracking.list_model_versions(name, limit=size, page_token=token), limit
         )
         history = tracking.model_alias_history(name) if model.aliases else []
@@ -113,7 +113,7 @@ def _model_details(
         rows.append(("description", Text(model.description)))
     sections: list[RenderableType] = [output.key_values(rows)]
     if model.tags:
-        sections += [_heading("Tags", len(model.tags)), output.key_values(sorted(model.tags.items()))]
+        sections += [output.heading("Tags", len(model.tags)), output.key_values(sorted(model.tags.items()))]
     if model.aliases:
         last_move = {move.alias: move for move in history}  # oldest first: the last one wins
         aliases = output.table("alias", "version", "moved by", "moved")
@@ -125,7 +125,7 @@ def _model_details(
                 Text(move.moved_by) if move else output.MISSING,
                 output.ago(move.moved_at, now=now) if move else output.MISSING,
             )
-        sections += [_heading("Aliases", len(model.aliases)), aliases]
+        sections += [output.heading("Aliases", len(model.aliases)), aliases]
     if not versions:
         sections.append(Text(f"\nNo versions yet: cairn models register runs:/RUN_ID/PATH {model.name}"))
         return sections
@@ -141,7 +141,7 @@ def _model_details(
             Text(version.created_by),
             output.timestamp(version.created_at),
         )
-    sections += [_heading("Versions", model.latest_version), table, _heading("Lineage"), _lineage(versions)]
+    sections += [output.heading("Versions", model.latest_version), table, output.heading("Lineage"), _lineage(versions)]
     return sections
 
 
@@ -240,19 +240,6 @@ def _every(fetch: Callable[[str | None], Page[T]]) -> list[T]:
             return items
 
 
-def _newest(fetch: Callable[[int, str | None], Page[T]], limit: int) -> tuple[list[T], bool]:
-    """Up to ``limit`` items of a paged listing; and whether there are more."""
-    items: list[T] = []
-    token: str | None = None
-    while len(items) < limit:
-        page = fetch(min(limit - len(items), MAX_PAGE_SIZE), token)
-        items.extend(page.items)
-        token = page.next_page_token
-        if token is None:
-            break
-    return items, token is not None
-
-
 def _aliases(aliases: Mapping[str, int]) -> str:
     """``@champion → 3, @challenger → 4``, by alias."""
     return ", ".join(f"@{alias} → {number}" for alias, number in sorted(aliases.items())) or output.MISSING
@@ -260,7 +247,3 @@ def _aliases(aliases: Mapping[str, int]) -> str:
 
 def _number(version: int | None) -> str:
     return output.MISSING if version is None else str(version)
-
-
-def _heading(title: str, count: int | None = None) -> Text:
-    return Text(f"\n{title}" + ("" if count is None else f" ({count})"), style="bold")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich import box
@@ -23,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cairn.core import clock, display
-from cairn.core.entities import ParamValue, RunStatus
+from cairn.core.entities import Page, ParamValue, RunStatus
+from cairn.core.limits import MAX_PAGE_SIZE
 
 #: Width of tables written to a pipe or file, where there is no terminal to measure; wide
 #: enough that ``cairn runs list | grep`` rarely sees a cell cut short.
@@ -205,3 +206,25 @@ def duration(ms: int | None) -> str:
 def size(count: int) -> str:
     """Bytes for people, in binary units: ``512 B``, ``21.6 KiB`` (:func:`cairn.core.display.size`)."""
     return display.size(count)
+
+
+T = TypeVar("T")
+
+
+def first_items(fetch: Callable[[int, str | None], Page[T]], limit: int) -> tuple[list[T], bool]:
+    """Up to ``limit`` items of a paged listing, page by page (``fetch(page_size, token)``);
+    and whether there are more."""
+    items: list[T] = []
+    token: str | None = None
+    while len(items) < limit:
+        page = fetch(min(limit - len(items), MAX_PAGE_SIZE), token)
+        items.extend(page.items)
+        token = page.next_page_token
+        if token is None:
+            break
+    return items, token is not None
+
+
+def heading(title: str, count: int | None = None) -> Text:
+    """A section's title in ``show`` output, with its item count when it has one."""
+    return Text(f"\n{title}" + ("" if count is None else f" ({count})"), style="bold")

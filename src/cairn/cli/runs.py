@@ -15,9 +15,7 @@ from cairn.core.artifacts import Artifact, RunInput
 from cairn.core.clock import now_ms
 from cairn.core.entities import ParamValue, Run, RunStatus
 from cairn.core.errors import RunNotFound
-from cairn.core.limits import MAX_PAGE_SIZE
 from cairn.core.wire import group_to_wire, run_to_wire
-from cairn.service.interface import Tracking
 
 #: Columns of params and metrics a table shows unless told which.
 DEFAULT_PARAM_COLUMNS = 3
@@ -99,8 +97,16 @@ def list_command(
     metric's last, min, max, count and last step.
     """
     with open_tracking(uri) as tracking:
-        runs, more = _select_runs(
-            tracking, project, limit=limit, where=where, order_by=order_by, include_deleted=include_deleted
+        runs, more = output.first_items(
+            lambda size, token: tracking.list_runs(
+                project,
+                where=where,
+                order_by=order_by,
+                include_deleted=include_deleted,
+                limit=size,
+                page_token=token,
+            ),
+            limit,
         )
     if as_json:
         output.print_json([run_to_wire(run) for run in runs])
@@ -142,28 +148,6 @@ def list_command(
         more=more,
         limit=limit,
     )
-
-
-def _select_runs(
-    tracking: Tracking, project: str, *, limit: int, where: str, order_by: str, include_deleted: bool
-) -> tuple[list[Run], bool]:
-    """Up to ``limit`` runs, page by page; and whether there are more."""
-    runs: list[Run] = []
-    token: str | None = None
-    while len(runs) < limit:
-        page = tracking.list_runs(
-            project,
-            where=where,
-            order_by=order_by,
-            include_deleted=include_deleted,
-            limit=min(limit - len(runs), MAX_PAGE_SIZE),
-            page_token=token,
-        )
-        runs.extend(page.items)
-        token = page.next_page_token
-        if token is None:
-            break
-    return runs, token is not None
 
 
 def _fixed_columns(runs: Sequence[Run]) -> list[output.Column]:
@@ -272,11 +256,11 @@ def _run_details(run: Run) -> list[RenderableType]:
     sections: list[RenderableType] = [_overview(run)]
     if run.params:
         sections += [
-            _heading("Params", len(run.params)),
+            output.heading("Params", len(run.params)),
             output.key_values([(k, output.param(v)) for k, v in sorted(run.params.items())]),
         ]
     if run.tags:
-        sections += [_heading("Tags", len(run.tags)), output.key_values(sorted(run.tags.items()))]
+        sections += [output.heading("Tags", len(run.tags)), output.key_values(sorted(run.tags.items()))]
     if run.metrics:
         metrics = output.table("key", "last", "step", "min", "max", "count")
         for column in metrics.columns[1:]:
@@ -290,9 +274,9 @@ def _run_details(run: Run) -> list[RenderableType]:
                 Text(output.number(s.max)),
                 Text(str(s.count)),
             )
-        sections += [_heading("Metrics", len(run.metrics)), metrics]
+        sections += [output.heading("Metrics", len(run.metrics)), metrics]
     if run.notes:
-        sections += [_heading("Notes"), Text(run.notes)]
+        sections += [output.heading("Notes"), Text(run.notes)]
     return sections
 
 
@@ -310,19 +294,15 @@ def _inputs_and_artifacts(run: Run, inputs: list[RunInput], artifacts: list[Arti
                 "" if version.columns is None else str(version.columns),
                 Text(version.source_uri or version.source_kind),
             )
-        sections += [_heading("Datasets", len(inputs)), table]
+        sections += [output.heading("Datasets", len(inputs)), table]
     if artifacts:
         table = output.table("path", "size", "kind")
         for artifact in artifacts[:SHOWN_ARTIFACTS]:
             table.add_row(Text(artifact.path), output.size(artifact.size), artifact.kind)
-        sections += [_heading("Artifacts", len(artifacts)), table]
+        sections += [output.heading("Artifacts", len(artifacts)), table]
         if len(artifacts) > SHOWN_ARTIFACTS:
             sections.append(Text(f"… and {len(artifacts) - SHOWN_ARTIFACTS} more: cairn artifacts list {run.id}"))
     return sections
-
-
-def _heading(title: str, count: int | None = None) -> Text:
-    return Text(f"\n{title}" + ("" if count is None else f" ({count})"), style="bold")
 
 
 def _overview(run: Run) -> Text:
