@@ -75,8 +75,8 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     finally:
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE registered_models, snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, "
-                "metric_chunks, tags, params, runs, projects CASCADE"
+                "TRUNCATE events, registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
+                "metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
             )
         store.close()
 

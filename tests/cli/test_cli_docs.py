@@ -120,6 +120,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "datasets",
         "gc",
         "models",
+        "events",
         "reproduce",
         "sync",
         "db",

@@ -102,6 +102,8 @@ def test_every_api_route_reads_json_by_the_one_rule() -> None:
     [
         (f"{API}/runs/0123", {"GET", "PATCH", "DELETE"}),
         (f"{API}/projects", {"GET", "POST"}),
+        # The event log is append-only: changes write it, no route does.
+        (f"{API}/events", {"GET"}),
         (f"{API}/blobs/uploads/0123", {"GET", "PUT", "DELETE"}),
     ],
 )

@@ -23,6 +23,7 @@ _COMMANDS = {
     "sync": "cairn.cli.sync:sync_command",
     "db": "cairn.cli.db:db_group",
     "diff": "cairn.cli.diff:diff_command",
+    "events": "cairn.cli.events:events_group",
     "server": "cairn.cli.serve:server_command",
     "ui": "cairn.cli.serve:ui_command",
 }

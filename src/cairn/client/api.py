@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -13,6 +13,7 @@ from cairn.client.connect import connect, resolve_uri
 from cairn.core.artifacts import Artifact, DatasetVersion, RunInput
 from cairn.core.diff import RunDiff
 from cairn.core.entities import Project, Run, RunGroup, SimilarRun
+from cairn.core.events import Event
 from cairn.core.metrics import MetricHistory
 
 _PAGE = 1000
@@ -164,6 +165,34 @@ class Api:
     def inputs(self, run: RunLike) -> list[RunInput]:
         """The dataset versions a run used, and in which context."""
         return self._tracking.run_inputs(_run_id(run))
+
+    def events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        subject: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = 100,
+    ) -> list[Event]:
+        """The event log, newest first (docs/events.md): the newest ``limit`` events, or all
+        with ``limit=None``.
+
+            api.events(types=["model_version_alias.*"], subject="models/fraud/*", limit=20)
+        """
+        found: list[Event] = []
+        token: str | None = None
+        while limit is None or len(found) < limit:
+            size = _PAGE if limit is None else min(_PAGE, limit - len(found))
+            page = self._tracking.list_events(
+                types=types, subject=subject, actor=actor, since=since, until=until, limit=size, page_token=token
+            )
+            found.extend(page.items)
+            token = page.next_page_token
+            if token is None:
+                break
+        return found
 
     def close(self) -> None:
         self._tracking.close()

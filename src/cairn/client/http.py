@@ -34,6 +34,7 @@ from cairn.core.errors import (
     UploadOffsetMismatch,
     error_class_for_code,
 )
+from cairn.core.events import Event, event_from_wire
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
@@ -538,6 +539,29 @@ class HttpTracking:
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})
         return [alias_move_from_wire(m) for m in data["moves"]]
+
+    def list_events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        subject: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Event]:
+        params = {
+            "type": list(types),
+            "subject": subject,
+            "actor": actor,
+            "since": since,
+            "until": until,
+            "limit": limit,
+            "page_token": page_token,
+        }
+        data = self._request("GET", f"{API}/events", params=params)
+        return Page([event_from_wire(e) for e in data["events"]], data["next_page_token"])
 
     def close(self) -> None:
         self._client.close()

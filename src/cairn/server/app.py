@@ -15,7 +15,18 @@ from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
 from cairn.server.errors import install_error_handlers
 from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
-from cairn.server.routes import artifacts, discussion, health, insight, metrics, projects, registry, runs, snapshots
+from cairn.server.routes import (
+    artifacts,
+    discussion,
+    events,
+    health,
+    insight,
+    metrics,
+    projects,
+    registry,
+    runs,
+    snapshots,
+)
 from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
@@ -72,6 +83,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         blobs_routes.router,
         snapshots.router,
         registry.router,
+        events.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

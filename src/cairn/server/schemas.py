@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cairn.core import limits
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
+from cairn.core.events import EventType
 from cairn.core.models.uri import (
     ALIAS_PATTERN,
     MAX_ALIAS_LENGTH,
@@ -710,3 +711,21 @@ class AliasMoveOut(Out):
 
 class AliasHistoryOut(Out):
     moves: list[AliasMoveOut]
+
+
+# -- the event log ------------------------------------------------------------------------------
+
+
+class EventOut(Out):
+    seq: int = Field(description="the event's place in the log: later events have larger numbers")
+    id: str
+    type: EventType
+    subject: str = Field(description="what changed, as a path: models/NAME/versions/3, runs/RUN_ID…")
+    actor: str
+    created_at: int
+    data: dict[str, Any]
+
+
+class EventList(Out):
+    events: list[EventOut]
+    next_page_token: str | None

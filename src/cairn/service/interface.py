@@ -15,6 +15,7 @@ from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVe
 from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
+from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 
@@ -378,6 +379,25 @@ class Tracking(Protocol):
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
         oldest first. Raises ModelNotFound."""
+        ...
+
+    def list_events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        subject: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Event]:
+        """The event log, newest first, ``limit`` (1 to 10,000) at a time: every change to the
+        registry and every run's creation, status change, deletion and restoration. ``types``
+        are event types or patterns (``model_version.*``, ``*``); ``subject`` a path such as
+        ``models/NAME/versions/3``, and ``PATH/*`` takes the subjects under it too; ``since``
+        and ``until`` are milliseconds, ``until`` exclusive. Raises InvalidValue (an unknown
+        type), InvalidPageToken."""
         ...
 
     def close(self) -> None:

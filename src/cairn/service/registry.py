@@ -29,13 +29,17 @@ from cairn.core.errors import (
     InvalidManifest,
     InvalidPageToken,
     InvalidValue,
+    ModelNotFound,
     ModelTampered,
     RunNotActive,
 )
+from cairn.core.events import EventType, model_subject
 from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, model_tree_digest, parse_manifest
 from cairn.core.models.signature import signature_to_wire
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number, parse_runs_uri
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, check_stage
+from cairn.core.registry_wire import version_to_wire
+from cairn.service.events import EventRules
 from cairn.service.policy import Action
 
 if TYPE_CHECKING:
@@ -60,7 +64,7 @@ _MODEL_TOKEN = re.compile(MODEL_PAGE_TOKEN_PATTERN)
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 
-class RegistryRules:
+class RegistryRules(EventRules):
     store: MetadataStore
     principal: Principal
     policy: Policy
@@ -77,7 +81,10 @@ class RegistryRules:
         limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
         checked_tags = limits.check_tags(tags or {})
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.create_model(checked, description, checked_tags)
+        with self.store.atomic():
+            model = self.store.create_model(checked, description, checked_tags)
+            self._record(EventType.MODEL_CREATED, model_subject(checked), {"name": checked, "tags": dict(checked_tags)})
+        return model
 
     def get_model(self, name: str) -> RegisteredModel:
         """Raises ModelNotFound."""
@@ -89,13 +96,18 @@ class RegistryRules:
         checked = check_model_name(name)
         limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.update_model(checked, description)
+        with self.store.atomic():
+            model = self.store.update_model(checked, description)
+            self._record(EventType.MODEL_UPDATED, model_subject(checked), {"name": checked, "description": description})
+        return model
 
     def delete_model(self, name: str) -> None:
         """Delete the model with every version, alias and tag (the runs and files stay)."""
         checked = check_model_name(name)
         self.policy.check(self.principal, Action.DELETE, None)
-        self.store.delete_model(checked)
+        with self.store.atomic():
+            self.store.delete_model(checked)
+            self._record(EventType.MODEL_DELETED, model_subject(checked), {"name": checked})
 
     def list_models(
         self,
@@ -122,13 +134,21 @@ class RegistryRules:
         """Set one tag of the model. Raises ModelNotFound."""
         checked = limits.check_tags({key: value})
         self.policy.check(self.principal, Action.WRITE, None)
-        self.store.set_model_tag(check_model_name(name), key, checked[key])
+        model = check_model_name(name)
+        with self.store.atomic():
+            self.store.set_model_tag(model, key, checked[key])
+            self._record(
+                EventType.MODEL_TAG_SET, model_subject(model), {"name": model, "key": key, "value": checked[key]}
+            )
 
     def delete_model_tag(self, name: str, key: str) -> None:
         """Remove one tag of the model (nothing happens if it has none of that key)."""
         limits.check_key(key, "tag")
         self.policy.check(self.principal, Action.WRITE, None)
-        self.store.delete_model_tag(check_model_name(name), key)
+        model = check_model_name(name)
+        with self.store.atomic():
+            self.store.delete_model_tag(model, key)
+            self._record(EventType.MODEL_TAG_DELETED, model_subject(model), {"name": model, "key": key})
 
     # -- versions ---------------------------------------------------------------------------
 
@@ -158,18 +178,33 @@ class RegistryRules:
             )
         manifest = read_model_manifest(self._manifest_bytes(manifest_entry), source)
         _check_files(manifest, by_path, source)
-        return self.store.create_version(
-            checked_name,
-            run_id=run_id,
-            source_path=path,
-            tree_digest=model_tree_digest((p, a.digest, a.size) for p, a in by_path.items()),
-            flavor=manifest.flavor,
-            signature=None if manifest.signature is None else signature_to_wire(manifest.signature),
-            datasets=[(i.dataset.id, i.context) for i in self.store.run_inputs(run_id)],
-            description=description,
-            tags=checked_tags,
-            created_by=self.principal.name,
-        )
+        with self.store.atomic():
+            is_new = not self._model_exists(checked_name)
+            version = self.store.create_version(
+                checked_name,
+                run_id=run_id,
+                source_path=path,
+                tree_digest=model_tree_digest((p, a.digest, a.size) for p, a in by_path.items()),
+                flavor=manifest.flavor,
+                signature=None if manifest.signature is None else signature_to_wire(manifest.signature),
+                datasets=[(i.dataset.id, i.context) for i in self.store.run_inputs(run_id)],
+                description=description,
+                tags=checked_tags,
+                created_by=self.principal.name,
+            )
+            if is_new:
+                self._record(EventType.MODEL_CREATED, model_subject(checked_name), {"name": checked_name, "tags": {}})
+            self._record(
+                EventType.VERSION_CREATED, model_subject(checked_name, version.version), version_to_wire(version)
+            )
+        return version
+
+    def _model_exists(self, name: str) -> bool:
+        try:
+            self.store.get_model(name)
+        except ModelNotFound:
+            return False
+        return True
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         """Raises ModelNotFound, ModelVersionNotFound."""
@@ -207,7 +242,14 @@ class RegistryRules:
         checked = check_model_name(name), check_version_number(version)
         limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.update_version(*checked, description)
+        with self.store.atomic():
+            updated = self.store.update_version(*checked, description)
+            self._record(
+                EventType.VERSION_UPDATED,
+                model_subject(*checked),
+                {"name": checked[0], "version": checked[1], "description": description},
+            )
+        return updated
 
     def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
         """Move the version to a stage (None, Staging, Production, Archived); with
@@ -218,21 +260,47 @@ class RegistryRules:
         if not isinstance(archive_existing, bool):
             raise InvalidValue("archive_existing is true or false")
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.set_stage(*checked, checked_stage, archive_existing=archive_existing)
+        with self.store.atomic():
+            before = self.store.get_version(*checked).stage
+            moved = self.store.set_stage(*checked, checked_stage, archive_existing=archive_existing)
+            self._record(
+                EventType.VERSION_STAGE_CHANGED,
+                model_subject(*checked),
+                {
+                    "name": checked[0],
+                    "version": checked[1],
+                    "from_stage": before.value,
+                    "to_stage": checked_stage.value,
+                    "archive_existing": archive_existing,
+                },
+            )
+        return moved
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         """Set one tag of the version. Raises ModelNotFound, ModelVersionNotFound."""
         checked = limits.check_tags({key: value})
         numbers = check_model_name(name), check_version_number(version)
         self.policy.check(self.principal, Action.WRITE, None)
-        self.store.set_version_tag(*numbers, key, checked[key])
+        with self.store.atomic():
+            self.store.set_version_tag(*numbers, key, checked[key])
+            self._record(
+                EventType.VERSION_TAG_SET,
+                model_subject(*numbers),
+                {"name": numbers[0], "version": numbers[1], "key": key, "value": checked[key]},
+            )
 
     def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
         """Remove one tag of the version (nothing happens if it has none of that key)."""
         limits.check_key(key, "tag")
         numbers = check_model_name(name), check_version_number(version)
         self.policy.check(self.principal, Action.WRITE, None)
-        self.store.delete_version_tag(*numbers, key)
+        with self.store.atomic():
+            self.store.delete_version_tag(*numbers, key)
+            self._record(
+                EventType.VERSION_TAG_DELETED,
+                model_subject(*numbers),
+                {"name": numbers[0], "version": numbers[1], "key": key},
+            )
 
     # -- aliases ----------------------------------------------------------------------------
 
@@ -243,13 +311,23 @@ class RegistryRules:
         checked = check_model_name(name), check_alias(alias)
         number = check_version_number(version)
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.set_alias(*checked, number, self.principal.name)
+        return self._move_alias(*checked, number)
+
+    def _move_alias(self, name: str, alias: str, version: int) -> AliasMove:
+        """Set or move the alias and record it; the rules of who may are the caller's."""
+        with self.store.atomic():
+            move = self.store.set_alias(name, alias, version, self.principal.name)
+            self._record(EventType.ALIAS_SET, model_subject(name), _alias_data(move))
+        return move
 
     def delete_model_alias(self, name: str, alias: str) -> AliasMove:
         """Remove the alias; the removal is recorded. Raises ModelNotFound, AliasNotFound."""
         checked = check_model_name(name), check_alias(alias)
         self.policy.check(self.principal, Action.WRITE, None)
-        return self.store.delete_alias(*checked, self.principal.name)
+        with self.store.atomic():
+            move = self.store.delete_alias(*checked, self.principal.name)
+            self._record(EventType.ALIAS_DELETED, model_subject(checked[0]), _alias_data(move))
+        return move
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at. Raises ModelNotFound, AliasNotFound."""
@@ -282,6 +360,15 @@ class RegistryRules:
                 details={"run_id": entry.run_id, "path": entry.path},
             )
         return raw
+
+
+def _alias_data(move: AliasMove) -> dict[str, Any]:
+    return {
+        "name": move.model,
+        "alias": move.alias,
+        "from_version": move.from_version,
+        "version": move.to_version,
+    }
 
 
 def read_model_manifest(data: bytes, source: str) -> ModelManifest:

@@ -39,6 +39,7 @@ from cairn.core.errors import (
     ProjectNotFound,
     RunNotActive,
 )
+from cairn.core.events import EventType, run_subject
 from cairn.core.fingerprint import check_fingerprint
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.names import generate_run_name
@@ -133,16 +134,20 @@ class TrackingService(ArtifactRules, DiscussionRules, RegistryRules):
             limits.check_timestamp(start_time)
         if parent_id is not None:
             self.store.get_run(parent_id, details=False)  # RunNotFound before anything is written
-        return self.store.create_run(
-            self._project_for_new_run(project).id,
-            name=run_name,
-            user=run_user,
-            start_time=now_ms() if start_time is None else start_time,
-            parent_id=parent_id,
-            notes=notes,
-            tags=checked_tags,
-            params=params,
-        )
+        project_id = self._project_for_new_run(project).id
+        with self.store.atomic():
+            run = self.store.create_run(
+                project_id,
+                name=run_name,
+                user=run_user,
+                start_time=now_ms() if start_time is None else start_time,
+                parent_id=parent_id,
+                notes=notes,
+                tags=checked_tags,
+                params=params,
+            )
+            self._record(EventType.RUN_CREATED, run_subject(run.id), _run_data(run))
+        return run
 
     def get_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
@@ -167,17 +172,32 @@ class TrackingService(ArtifactRules, DiscussionRules, RegistryRules):
                 )
             if update.status.is_terminal and update.end_time is None:
                 update = RunUpdate(status=update.status, name=update.name, notes=update.notes, end_time=now_ms())
-        return self.store.update_run(run_id, update)
+        if update.status is None or update.status is run.status:
+            return self.store.update_run(run_id, update)
+        with self.store.atomic():
+            updated = self.store.update_run(run_id, update)
+            self._record(
+                EventType.RUN_STATUS_CHANGED,
+                run_subject(run_id),
+                {"from_status": run.status.value, **_run_data(updated)},
+            )
+        return updated
 
     def delete_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
         self.policy.check(self.principal, Action.DELETE, run.project)
-        return self.store.set_run_deleted(run_id, True)
+        with self.store.atomic():
+            deleted = self.store.set_run_deleted(run_id, True)
+            self._record(EventType.RUN_DELETED, run_subject(run_id), _run_data(deleted))
+        return deleted
 
     def restore_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
         self.policy.check(self.principal, Action.DELETE, run.project)
-        return self.store.set_run_deleted(run_id, False)
+        with self.store.atomic():
+            restored = self.store.set_run_deleted(run_id, False)
+            self._record(EventType.RUN_RESTORED, run_subject(run_id), _run_data(restored))
+        return restored
 
     def list_runs(
         self,
@@ -349,3 +369,17 @@ def _checked_params(config: Mapping[str, Any]) -> dict[str, ParamValue]:
 
 def _checked_tags(tags: Mapping[str, Any]) -> dict[str, str]:
     return limits.check_tags(tags)
+
+
+def _run_data(run: Run) -> dict[str, Any]:
+    """What a run's event carries: enough to act on without a second request."""
+    return {
+        "status": run.status.value,
+        "run_id": run.id,
+        "project": run.project,
+        "name": run.name,
+        "user": run.user,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "deleted": run.deleted,
+    }

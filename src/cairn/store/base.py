@@ -8,12 +8,14 @@ over later without touching the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
+from cairn.core.events import Event, EventType
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
@@ -401,7 +403,39 @@ class RegistryStore(Protocol):
         ...
 
 
-class MetadataStore(ProjectStore, RunStore, MetricStore, ArtifactStore, DiscussionStore, RegistryStore, Protocol):
+class EventStore(Protocol):
+    """The append-only event log (docs/events.md), and units of work that keep a change and its
+    event together."""
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """A unit of work: every store write inside it is kept, or none is."""
+        ...
+
+    def append_event(self, type_: EventType, subject: str, actor: str, data: Mapping[str, Any]) -> Event:
+        """Add an event at the end of the log, inside the open unit of work if there is one."""
+        ...
+
+    def list_events(
+        self,
+        *,
+        types: Collection[EventType] | None,
+        subject: str | None,
+        subject_prefix: bool,
+        actor: str | None,
+        since: int | None,
+        until: int | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[Event]:
+        """Events newest first; ``subject_prefix`` also matches the subjects under ``subject``
+        (``models/m`` finds ``models/m/versions/1``); ``since``/``until`` are milliseconds,
+        ``until`` exclusive; ``before_seq`` pages."""
+        ...
+
+
+class MetadataStore(
+    ProjectStore, RunStore, MetricStore, ArtifactStore, DiscussionStore, RegistryStore, EventStore, Protocol
+):
     """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVe
 from cairn.core.clock import now_ms
 from cairn.core.errors import ArtifactNotFound, BlobNotFound, DatasetNotFound, InvalidValue, RunNotFound
 from cairn.store.sql import schema as t
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import dialect_insert, in_chunks, project_of_run, require_run
 
 
@@ -42,14 +42,14 @@ class SqlArtifactStore:
 
     def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             for chunk in in_chunks(sorted(set(digests))):
                 found.update(conn.scalars(select(t.blobs.c.digest).where(t.blobs.c.digest.in_(chunk))))
         return found
 
     def unreferenced_blobs(self, seen_before: int) -> list[tuple[str, int]]:
         query = select(t.blobs.c.digest, t.blobs.c.size).where(_collectable(seen_before))
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return [(digest, size) for digest, size in conn.execute(query)]
 
     def forget_blob(self, digest: str, seen_before: int) -> bool:
@@ -102,14 +102,14 @@ class SqlArtifactStore:
         if prefix:
             # The file itself, or what lies below it as a folder; a range on the primary key.
             query = query.where(or_(a.path == prefix, and_(a.path > prefix + "/", a.path < prefix + "0")))
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             require_run(conn, run_id)
             rows = conn.execute(query.order_by(a.path).limit(limit)).mappings().all()
         return [_artifact_from_row(row) for row in rows]
 
     def get_artifact(self, run_id: str, path: str) -> Artifact:
         query = select(t.artifacts).where(t.artifacts.c.run_id == run_id, t.artifacts.c.path == path)
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             row = conn.execute(query).mappings().first()
             if row is None:
                 require_run(conn, run_id)
@@ -173,7 +173,7 @@ class SqlArtifactStore:
 
     def list_datasets(self, project_id: str, name: str | None = None) -> list[DatasetVersion]:
         if name is not None:
-            with self._engines.read.connect() as conn:
+            with reading(self._engines) as conn:
                 exists_ = conn.execute(
                     select(t.datasets.c.id).where(t.datasets.c.project_id == project_id, t.datasets.c.name == name)
                 ).first()
@@ -183,7 +183,7 @@ class SqlArtifactStore:
 
     def run_inputs(self, run_id: str) -> list[RunInput]:
         i = t.run_inputs.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             project_id = project_of_run(conn, run_id)
             pairs = conn.execute(select(i.version_id, i.context).where(i.run_id == run_id).order_by(i.created_at)).all()
         if not pairs:
@@ -193,7 +193,7 @@ class SqlArtifactStore:
 
     def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
         f = t.dataset_files.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             query = select(f.path, f.digest, f.size).where(f.version_id == version_id).order_by(f.path)
             return [(path, digest, size) for path, digest, size in conn.execute(query)]
 
@@ -211,7 +211,7 @@ class SqlArtifactStore:
             query = query.where(d.name == name)
         if version_ids is not None:
             query = query.where(v.id.in_(list(version_ids)))
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             rows = conn.execute(query.order_by(d.name, v.created_at.desc(), v.id)).mappings().all()
             ids = [row["id"] for row in rows]
             used_by: dict[str, list[tuple[str, str]]] = {version_id: [] for version_id in ids}
@@ -246,7 +246,7 @@ class SqlArtifactStore:
     # -- purging ----------------------------------------------------------------------------
 
     def deleted_run_ids(self) -> list[str]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return list(conn.scalars(select(t.runs.c.id).where(t.runs.c.deleted.is_(True))))
 
     def purge_run(self, run_id: str) -> bool:

@@ -15,7 +15,7 @@ from cairn.core.clock import now_ms
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.errors import CommentNotFound, ViewNotFound
 from cairn.store.sql import schema as t
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import require_run
 
 
@@ -59,13 +59,13 @@ class SqlDiscussionStore:
 
     def list_comments(self, run_id: str) -> list[Comment]:
         c = t.comments.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             require_run(conn, run_id)
             rows = conn.execute(select(t.comments).where(c.run_id == run_id).order_by(c.created_at, c.id))
             return [_comment(row._mapping) for row in rows]
 
     def get_comment(self, comment_id: str) -> Comment:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             row = conn.execute(select(t.comments).where(t.comments.c.id == comment_id)).first()
         if row is None:
             raise _no_comment(comment_id)
@@ -140,12 +140,12 @@ class SqlDiscussionStore:
 
     def list_views(self, project_id: str) -> list[SavedView]:
         v = t.saved_views.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             rows = conn.execute(_VIEW_QUERY.where(v.project_id == project_id).order_by(v.name, v.id))
             return [_view(row._mapping) for row in rows]
 
     def get_view(self, view_id: str) -> SavedView:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             row = conn.execute(_VIEW_QUERY.where(t.saved_views.c.id == view_id)).first()
         if row is None:
             raise ViewNotFound(f"no saved view with id {view_id!r}", details={"view_id": view_id})
@@ -166,7 +166,7 @@ class SqlDiscussionStore:
             runs = runs.order_by(r.start_time.desc(), r.id.desc()).limit(newest_runs)
         ids = runs.subquery()
         found: dict[str, list[str]] = {}
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             for name, table in (("params", t.params), ("metrics", t.metric_summaries), ("tags", t.tags)):
                 key = table.c.key
                 query = select(key).distinct().where(table.c.run_id.in_(select(ids.c.id))).order_by(key)

@@ -9,6 +9,7 @@ use a second engine with plain deferred transactions.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,22 +98,54 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+#: The transaction this thread of work is in, if any, with its engine: a transaction opened
+#: inside it joins it instead of starting another (see :func:`transaction`).
+_open_transaction: contextvars.ContextVar[tuple[Engine, Connection] | None] = contextvars.ContextVar(
+    "cairn_open_transaction", default=None
+)
+
+
 @contextlib.contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that commits on success and rolls back on any error.
 
+    Inside another transaction on the same engine, it is that one: the service can make a
+    change and record its event (cairn.store.sql.events) as one unit of work, and store methods
+    need not know whether they are part of a larger one. An error inside rolls the whole unit
+    back.
+
     A database that cannot be reached, or stays locked past the busy timeout, becomes
     :class:`Unavailable`, which callers may retry.
     """
+    joined = _open_transaction.get()
+    if joined is not None and joined[0] is engine:
+        yield joined[1]
+        return
     try:
         with engine.begin() as connection:
-            yield connection
+            token = _open_transaction.set((engine, connection))
+            try:
+                yield connection
+            finally:
+                _open_transaction.reset(token)
     except OperationalError as exc:
         raise Unavailable(f"the metadata store is unavailable: {exc.orig}") from exc
     except DatabaseError as exc:
         if not isinstance(exc.orig, Exception) or "not a database" not in str(exc.orig):
             raise
         raise StoreUnreadable(f"the metadata store is not a readable database: {exc.orig}") from exc
+
+
+@contextlib.contextmanager
+def reading(engines: Engines) -> Iterator[Connection]:
+    """A connection to read with: the open transaction's, inside a unit of work (so a store
+    method reads back what the unit wrote), otherwise one from the read engine."""
+    joined = _open_transaction.get()
+    if joined is not None and joined[0] is engines.write:
+        yield joined[1]
+        return
+    with engines.read.connect() as connection:
+        yield connection
 
 
 def current_revision(engine: Engine) -> str | None:

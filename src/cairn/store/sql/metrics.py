@@ -16,7 +16,7 @@ from cairn.core.entities import IngestResult
 from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory, envelope_indices
 from cairn.store.sql import schema as t
 from cairn.store.sql.chunks import chunk_row, decode_float64, decode_int64
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import dialect_insert, project_of_run, require_run
 
 _EMPTY_INT = np.empty(0, dtype=np.int64)
@@ -120,7 +120,7 @@ class SqlMetricStore:
             query = query.where(t.metric_chunks.c.last_step >= step_min)
         if step_max is not None:
             query = query.where(t.metric_chunks.c.first_step <= step_max)
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             require_run(conn, run_id)
             rows = conn.execute(query.order_by(t.metric_chunks.c.id)).all()
         steps, timestamps, values = _concatenate(rows)

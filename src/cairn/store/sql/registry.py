@@ -21,7 +21,7 @@ from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
 from cairn.core.registry import AliasMove, LineageDataset, ModelVersion, RegisteredModel, Stage
 from cairn.store.sql import schema as t
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import dialect_insert
 
 _m = t.registered_models.c
@@ -45,7 +45,7 @@ class SqlRegistryStore:
             return _model(conn, model_id)
 
     def get_model(self, name: str) -> RegisteredModel:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return _model(conn, _model_id(conn, name))
 
     def update_model(self, name: str, description: str) -> RegisteredModel:
@@ -77,7 +77,7 @@ class SqlRegistryStore:
             query = query.where(
                 select(mt.model_id).where(mt.model_id == _m.id, mt.key == key, mt.value == value).exists()
             )
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return _models(conn, [str(model_id) for model_id in conn.scalars(query)])
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
@@ -147,7 +147,7 @@ class SqlRegistryStore:
             return _versions(conn, name, model_id, [version])[0]
 
     def get_version(self, name: str, version: int) -> ModelVersion:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
             found = _versions(conn, name, model_id, [version])
         if not found:
@@ -155,7 +155,7 @@ class SqlRegistryStore:
         return found[0]
 
     def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
             query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id).order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
@@ -169,7 +169,7 @@ class SqlRegistryStore:
             .where(_v.run_id == run_id)
             .order_by(_m.name, _v.version)
         )
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
 
     def versions_of_dataset(self, dataset_version_id: str) -> list[ModelVersion]:
@@ -181,7 +181,7 @@ class SqlRegistryStore:
             .where(vd.dataset_version_id == dataset_version_id)
             .order_by(_m.name, vd.version)
         )
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
 
     def set_stage(self, name: str, version: int, stage: Stage, *, archive_existing: bool) -> ModelVersion:
@@ -256,7 +256,7 @@ class SqlRegistryStore:
             return _record_move(conn, name, model_id, alias, current, None, moved_by)
 
     def version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
             version = conn.scalar(select(_a.version).where(_a.model_id == model_id, _a.alias == alias))
             if version is None:
@@ -265,7 +265,7 @@ class SqlRegistryStore:
 
     def alias_history(self, name: str, alias: str | None) -> list[AliasMove]:
         h = t.alias_history.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
             query = select(t.alias_history).where(h.model_id == model_id).order_by(h.moved_at, h.id)
             if alias is not None:

@@ -32,7 +32,7 @@ from cairn.core.fingerprint import fingerprint as fingerprint_of
 from cairn.core.params import decode_param, encode_param, same_param_value
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.store.sql import schema as t
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import dialect_insert, in_chunks, require_run
 from cairn.store.sql.search import group_statement, groups_from_rows, search_page
 from cairn.store.sql.server_secrets import ServerSecrets
@@ -58,7 +58,7 @@ class SqlRunStore:
         return project
 
     def get_project(self, name_or_id: str, *, with_counts: bool = True) -> Project:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             where = or_(t.projects.c.name == name_or_id, t.projects.c.id == name_or_id)
             projects = self._select_projects(conn, where, with_counts=with_counts)
         if not projects:
@@ -67,7 +67,7 @@ class SqlRunStore:
         return next((p for p in projects if p.name == name_or_id), projects[0])
 
     def list_projects(self) -> list[Project]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return self._select_projects(conn, None, with_counts=True)
 
     def _select_projects(self, conn: Connection, where: Any, *, with_counts: bool) -> list[Project]:
@@ -142,7 +142,7 @@ class SqlRunStore:
         return self.get_run(run_id)
 
     def get_run(self, run_id: str, *, details: bool = True) -> Run:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             rows = conn.execute(_RUN_QUERY.where(t.runs.c.id == run_id)).all()
             runs = self._load_runs(conn, rows, details=details)
         if not runs:
@@ -174,14 +174,14 @@ class SqlRunStore:
                 raise RunNotFound(f"no run with id {run_id!r}", details={"run_id": run_id})
 
     def list_runs(self, project_id: str, query: RunQuery) -> Page[Run]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             ids, token = search_page(conn, project_id, query, conn.dialect.name, self._secrets.page_token_key)
             rows = conn.execute(_RUN_QUERY.where(t.runs.c.id.in_(ids))).all() if ids else []
             by_id = {run.id: run for run in self._load_runs(conn, rows)}
         return Page(items=[by_id[i] for i in ids], next_page_token=token)
 
     def group_runs(self, project_id: str, query: GroupQuery) -> list[RunGroup]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             rows = conn.execute(group_statement(project_id, query, conn.dialect.name)).all()
         return groups_from_rows(rows, query)
 
@@ -311,11 +311,11 @@ class SqlRunStore:
         if status is not None:
             query = query.where(t.runs.c.status == status.value)
         query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(limit)
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             return self._load_runs(conn, conn.execute(query).all())
 
     def similar_runs(self, run_id: str, *, limit: int = 5) -> list[SimilarRun]:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             target = conn.execute(
                 select(t.runs.c.id, t.runs.c.project_id, t.runs.c.start_time).where(t.runs.c.id == run_id)
             ).first()
@@ -335,7 +335,7 @@ class SqlRunStore:
         ahead_of = m.last_value < value if lower_is_better else m.last_value > value
         deleted = select(t.runs.c.id).where(t.runs.c.project_id == project_id, t.runs.c.deleted.is_(True))
         mine = and_(m.project_id == project_id, m.key == key)
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             ahead, total = conn.execute(select(func.count(case((ahead_of, 1))), func.count()).where(mine)).one()
             gone_ahead, gone = conn.execute(
                 select(func.count(case((ahead_of, 1))), func.count()).where(mine, m.run_id.in_(deleted))

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0008_model_registry"
+SCHEMA_HEAD = "0009_event_log"
 
 metadata = MetaData()
 
@@ -431,6 +431,27 @@ alias_history = Table(
     Column("moved_at", BigInteger, nullable=False),
     Index("ix_alias_history_model_moved", "model_id", "moved_at"),
     sqlite_with_rowid=False,
+)
+
+
+# -- the event log: append-only, in the order written ----------------------------------------------
+
+# ``seq`` orders the log and pages it; ``subject`` is a path (``models/NAME/versions/3``), so a
+# model's events and its versions' are one prefix range of ix_events_subject_seq.
+events = Table(
+    "events",
+    metadata,
+    # INTEGER PRIMARY KEY on SQLite is the rowid, which counts up by itself.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(1000), nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+    Index("ux_events_id", "id", unique=True),
+    Index("ix_events_type_seq", "type", "seq"),
+    Index("ix_events_subject_seq", "subject", "seq"),
 )
 
 

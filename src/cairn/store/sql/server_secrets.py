@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cairn.core.clock import now_ms
 from cairn.store.sql import schema as t
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import dialect_insert
 
 #: The HMAC-SHA256 key of page tokens (see .page_tokens).
@@ -46,7 +46,7 @@ class ServerSecrets:
         return self.get(PAGE_TOKEN_KEY)
 
     def _read(self, name: str) -> bytes | None:
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             value = conn.scalar(select(t.server_secrets.c.value).where(t.server_secrets.c.name == name))
         return None if value is None else bytes(value)
 

@@ -13,7 +13,7 @@ from cairn.core.clock import now_ms
 from cairn.core.errors import BlobNotFound, NotFound
 from cairn.store.sql import schema as t
 from cairn.store.sql.artifacts import blob_sizes, upsert
-from cairn.store.sql.engine import Engines, transaction
+from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.rows import project_of_run
 
 
@@ -79,7 +79,7 @@ class SqlSnapshotStore:
         query = query.where(s.id == snapshot_id_)
         if project_id is not None:
             query = query.where(s.project_id == project_id)
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             row = conn.execute(query.order_by(s.created_at)).mappings().first()
             if row is None:
                 raise NotFound(f"no snapshot {snapshot_id_!r}", details={"snapshot": snapshot_id_})
@@ -96,7 +96,7 @@ class SqlSnapshotStore:
 
     def run_snapshots(self, run_id: str) -> list[Snapshot]:
         r = t.run_snapshots.c
-        with self._engines.read.connect() as conn:
+        with reading(self._engines) as conn:
             project_id = project_of_run(conn, run_id)
             ids = list(conn.scalars(select(r.snapshot_id).where(r.run_id == run_id).order_by(r.kind)))
         return [self.get_snapshot(identifier, project_id=project_id) for identifier in ids]

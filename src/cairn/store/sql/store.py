@@ -5,6 +5,7 @@ from __future__ import annotations
 from cairn.store.sql.artifacts import SqlArtifactStore
 from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
+from cairn.store.sql.events import SqlEventStore
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.runs import SqlRunStore
@@ -12,7 +13,15 @@ from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
 
 
-class SqlStore(SqlRunStore, SqlMetricStore, SqlArtifactStore, SqlSnapshotStore, SqlDiscussionStore, SqlRegistryStore):
+class SqlStore(
+    SqlRunStore,
+    SqlMetricStore,
+    SqlArtifactStore,
+    SqlSnapshotStore,
+    SqlDiscussionStore,
+    SqlRegistryStore,
+    SqlEventStore,
+):
     """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
 
     Opening a store checks its schema revision: a new, empty database is set up, an older one

@@ -1,0 +1,136 @@
+"""The event log: one append-only record of every change to the registry and of every run's
+lifecycle, for people (``cairn events list``, the dashboard) and for webhooks (docs/events.md).
+
+An event is written in the same transaction as the change it records, so the log never tells of
+a change that was rolled back, and never misses one that was committed. Nothing updates or
+deletes an event.
+
+Type names follow MLflow's webhook events where MLflow has one (``registered_model.created``,
+``model_version.created``, ``model_version_alias.created``…), so a receiver written for MLflow's
+registry reads Cairn's the same way; the rest use the same ``subject.action`` form.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cairn.core.errors import InvalidValue
+
+
+class EventType(enum.StrEnum):
+    MODEL_CREATED = "registered_model.created"
+    MODEL_UPDATED = "registered_model.updated"
+    MODEL_DELETED = "registered_model.deleted"
+    MODEL_TAG_SET = "registered_model_tag.set"
+    MODEL_TAG_DELETED = "registered_model_tag.deleted"
+    VERSION_CREATED = "model_version.created"
+    VERSION_UPDATED = "model_version.updated"
+    VERSION_STAGE_CHANGED = "model_version.stage_changed"
+    VERSION_TAG_SET = "model_version_tag.set"
+    VERSION_TAG_DELETED = "model_version_tag.deleted"
+    #: An alias set or moved (MLflow says "created" for both); ``from_version`` tells which.
+    ALIAS_SET = "model_version_alias.created"
+    ALIAS_DELETED = "model_version_alias.deleted"
+    ALIAS_PROTECTED = "alias_protection.set"
+    ALIAS_UNPROTECTED = "alias_protection.deleted"
+    REVIEW_OPENED = "review.opened"
+    REVIEW_APPROVED = "review.approved"
+    REVIEW_CHANGES_REQUESTED = "review.changes_requested"
+    REVIEW_COMMENTED = "review.commented"
+    REVIEW_CHECKS_RAN = "review.checks_ran"
+    REVIEW_MERGED = "review.merged"
+    REVIEW_CLOSED = "review.closed"
+    RUN_CREATED = "run.created"
+    RUN_STATUS_CHANGED = "run.status_changed"
+    RUN_DELETED = "run.deleted"
+    RUN_RESTORED = "run.restored"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    #: Position in the log: later events have larger numbers (not necessarily consecutive).
+    seq: int
+    id: str
+    type: EventType
+    #: What changed, as a path: ``models/NAME``, ``models/NAME/versions/3``, ``runs/RUN_ID``…
+    subject: str
+    #: The principal who made the change.
+    actor: str
+    #: Milliseconds since the epoch.
+    created_at: int
+    data: Mapping[str, Any]
+
+
+def model_subject(name: str, version: int | None = None) -> str:
+    return f"models/{name}" if version is None else f"models/{name}/versions/{version}"
+
+
+def run_subject(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+#: An event type pattern: an exact type, ``review.*`` (every type of a subject), or ``*``.
+_TYPE_PATTERN = re.compile(r"^(?:\*|[a-z_]+\.(?:\*|[a-z_]+))$")
+
+
+def check_event_types(patterns: Iterable[str]) -> tuple[str, ...]:
+    """Event type patterns as a filter or a webhook's subscription takes them: each an event
+    type, ``SUBJECT.*`` or ``*``, naming at least one known type. Raises InvalidValue."""
+    checked = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not _TYPE_PATTERN.fullmatch(pattern) or not expand_types([pattern]):
+            known = ", ".join(t.value for t in EventType)
+            raise InvalidValue(
+                f"{str(pattern)[:80]!r} is not an event type or pattern (SUBJECT.* or *); the types are {known}",
+                details={"event_type": str(pattern)[:80]},
+            )
+        checked.append(pattern)
+    return tuple(checked)
+
+
+def expand_types(patterns: Iterable[str]) -> frozenset[EventType]:
+    """The event types the patterns name."""
+    found: set[EventType] = set()
+    for pattern in patterns:
+        if pattern == "*":
+            return frozenset(EventType)
+        if pattern.endswith(".*"):
+            prefix = pattern[:-1]
+            found.update(t for t in EventType if t.value.startswith(prefix))
+        else:
+            found.update(t for t in EventType if t.value == pattern)
+    return frozenset(found)
+
+
+def type_patterns() -> list[str]:
+    """Every pattern a filter or subscription takes: each type, each ``SUBJECT.*``, and ``*``."""
+    subjects = sorted({t.value.split(".", 1)[0] for t in EventType})
+    return [*(t.value for t in EventType), *(f"{s}.*" for s in subjects), "*"]
+
+
+def event_to_wire(event: Event) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "id": event.id,
+        "type": event.type.value,
+        "subject": event.subject,
+        "actor": event.actor,
+        "created_at": event.created_at,
+        "data": dict(event.data),
+    }
+
+
+def event_from_wire(data: Mapping[str, Any]) -> Event:
+    return Event(
+        seq=data["seq"],
+        id=data["id"],
+        type=EventType(data["type"]),
+        subject=data["subject"],
+        actor=data["actor"],
+        created_at=data["created_at"],
+        data=dict(data["data"]),
+    )

@@ -1,0 +1,96 @@
+"""The event log's rules, mixed into :class:`TrackingService` (docs/events.md).
+
+- every change to the registry and every run's creation, status change, deletion and
+  restoration is recorded by the service method that makes it, inside the same unit of work
+  (``store.atomic()``): the change and its event are kept together or not at all;
+- the actor is the acting principal;
+- the log is read newest first, filtered by type patterns (``model_version.*``), subject (a
+  path; ``models/NAME`` also finds its versions' events), actor and time; nothing changes or
+  removes an event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cairn.core import limits
+from cairn.core.entities import Page
+from cairn.core.errors import InvalidPageToken, InvalidValue
+from cairn.core.events import Event, EventType, check_event_types, expand_types
+from cairn.service.policy import Action
+
+if TYPE_CHECKING:
+    from cairn.service.policy import Policy, Principal
+    from cairn.store.base import MetadataStore
+
+#: Events one page holds at most; by default.
+MAX_EVENT_PAGE = limits.MAX_PAGE_SIZE
+DEFAULT_EVENT_PAGE = 100
+#: A page token is the ``seq`` the next page starts below.
+MAX_EVENT_PAGE_TOKEN_LENGTH = 19
+EVENT_PAGE_TOKEN_PATTERN = f"^[0-9]{{1,{MAX_EVENT_PAGE_TOKEN_LENGTH}}}$"
+_EVENT_TOKEN = re.compile(EVENT_PAGE_TOKEN_PATTERN)
+MAX_SUBJECT_LENGTH = 1000
+
+
+class EventRules:
+    store: MetadataStore
+    principal: Principal
+    policy: Policy
+
+    def _record(self, type_: EventType, subject: str, data: Mapping[str, Any]) -> Event:
+        """Append the event of a change just made, as the acting principal (call it inside the
+        change's ``store.atomic()``)."""
+        return self.store.append_event(type_, subject, self.principal.name, data)
+
+    def list_events(
+        self,
+        *,
+        types: Sequence[str] = (),
+        subject: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = DEFAULT_EVENT_PAGE,
+        page_token: str | None = None,
+    ) -> Page[Event]:
+        """The log, newest first. ``types`` are event types or patterns (``review.*``, ``*``);
+        ``subject`` is a path, and ``PATH/*`` takes PATH and every subject under it
+        (``models/fraud/*`` finds the model's events and its versions'); ``since`` and
+        ``until`` are milliseconds (until exclusive). Raises InvalidValue, InvalidPageToken."""
+        checked_types = None if not types else expand_types(check_event_types(types))
+        subject_prefix = False
+        if subject is not None:
+            limits.check_text(subject, "event subject", MAX_SUBJECT_LENGTH)
+            if subject.endswith("/*"):
+                subject, subject_prefix = subject.removesuffix("/*"), True
+        if actor is not None:
+            limits.check_name(actor, "actor")
+        for bound in (since, until):
+            if bound is not None:
+                limits.check_timestamp(bound)
+        limits.check_int64(limit, "limit", minimum=1)
+        if limit > MAX_EVENT_PAGE:
+            raise InvalidValue(f"limit is at most {MAX_EVENT_PAGE}, got {limit}")
+        before = None if page_token is None else _seq_from_token(page_token)
+        self.policy.check(self.principal, Action.READ, None)
+        found = self.store.list_events(
+            types=checked_types,
+            subject=subject,
+            subject_prefix=subject_prefix,
+            actor=actor,
+            since=since,
+            until=until,
+            before_seq=before,
+            limit=limit + 1,
+        )
+        items = found[:limit]
+        return Page(items, str(items[-1].seq) if len(found) > limit else None)
+
+
+def _seq_from_token(token: str) -> int:
+    if not isinstance(token, str) or not _EVENT_TOKEN.fullmatch(token):
+        raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of the event log")
+    return int(token)
