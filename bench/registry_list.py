@@ -11,7 +11,7 @@ The target (issue 12) is 100 ms or less. Not a pass/fail test: it reports the me
 
 Then the dashboard's page of that model (``GET /models/NAME``: the first 50 versions, the aliases
 and their history) and its last page (``?before=51``) are timed the same way, served in process
-by the real app (``create_app`` through Starlette's test client: no network, no browser), to
+by the real app (``create_app`` through httpx's ASGI transport: no network, no browser), to
 show that a model's page does not grow with its versions.
 
 Measured on 2 shared cores, 10,000 versions: see bench/README.md.
@@ -21,6 +21,7 @@ Progress goes to stderr; one JSON object goes to stdout.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -28,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from starlette.testclient import TestClient
+import httpx
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import DatasetSpec
@@ -98,19 +99,24 @@ def _time_model_pages(store: MetadataStore, uri: str, folder: Path, name: str, r
     """Median milliseconds of the dashboard's first and last page of the model's versions."""
     settings = ServerSettings(store_uri=uri, blobs_uri=str(folder / "blobs"))
     app = create_app(settings, store=store, blobs=LocalBlobStore(settings.blobs_uri))
-    result = {}
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        for key, path in (("model_page_ms_median", f"/models/{name}"), ("model_last_page_ms_median", "?before=51")):
-            url = path if path.startswith("/") else f"/models/{name}{path}"
-            client.get(url).raise_for_status()  # warm-up
-            timings = []
-            for _ in range(repeat):
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200 and response.text.count("data-version=") == 50, url
-            result[key] = round(statistics.median(timings), 1)
-    return result
+    pages = {"model_page_ms_median": f"/models/{name}", "model_last_page_ms_median": f"/models/{name}?before=51"}
+
+    async def measure() -> dict[str, float]:
+        transport = httpx.ASGITransport(app=app)
+        result = {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            for key, url in pages.items():
+                (await client.get(url)).raise_for_status()  # warm-up
+                timings = []
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    response = await client.get(url)
+                    timings.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200 and response.text.count("data-version=") == 50, url
+                result[key] = round(statistics.median(timings), 1)
+        return result
+
+    return asyncio.run(measure())
 
 
 if __name__ == "__main__":

@@ -300,3 +300,17 @@ def test_an_unknown_model_or_version_gives_the_error_page(
     expect(page.get_by_role("link", name="Back to all projects")).to_be_visible()
     # Chromium reports the error status of the document itself on the console; that one is expected.
     console_errors[:] = [e for e in console_errors if str(status) not in e]
+
+
+def test_a_narrow_screen_keeps_the_registry_pages_usable(page: Page, seeded: Seeded) -> None:
+    page.set_viewport_size({"width": 420, "height": 800})
+    for url in (
+        f"{seeded.server.url}/models",
+        _model_url(seeded, MODEL),
+        _model_url(seeded, MODEL, "/aliases"),
+        _model_url(seeded, MODEL, "/versions/2"),
+    ):
+        page.goto(url)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{url} scrolls sideways by {overflow}px (wide tables scroll in their own box)"
+        expect(page.locator("header nav.sections").get_by_role("link", name="Models")).to_be_visible()
