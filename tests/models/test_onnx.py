@@ -25,7 +25,7 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'c
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'cairn[onnx]')")
 skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx (in the test extra) converts the test models")
 datasets = pytest.importorskip("sklearn.datasets")
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 
@@ -87,6 +87,37 @@ def test_a_digits_classifier_with_an_array_example_takes_arrays_of_that_shape(tm
     np.testing.assert_array_equal(model.predict(held_out)["label"], trained.predict(held_out))
     with pytest.raises(InvalidInput, match=r"shape \(any, 64\), got \(10, 8\)"):
         model.predict(held_out[:10, :8])
+
+
+def test_tensors_kept_in_external_files_are_read_in_from_the_graph_s_path(tmp_path: Path) -> None:
+    images, labels = datasets.load_digits(return_X_y=True)
+    trained = LogisticRegression(max_iter=300).fit(images[:300], labels[:300])
+    # The classifier's scores as MatMul and Add over initializers: tensors that can live outside the graph.
+    weights = numpy_helper.from_array(trained.coef_.T.astype(np.float32), "weights")
+    bias = numpy_helper.from_array(trained.intercept_.astype(np.float32), "bias")
+    nodes = [
+        helper.make_node("MatMul", ["X", "weights"], ["product"]),
+        helper.make_node("Add", ["product", "bias"], ["scores"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 64])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 10])],
+        initializer=[weights, bias],
+    )
+    path = tmp_path / "exported" / "digits.onnx"
+    path.parent.mkdir()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path), save_as_external_data=True, size_threshold=0)
+    assert len(list(path.parent.iterdir())) == 2  # the graph, and its tensors beside it
+
+    with pytest.raises(FlavorError, match="keeps tensor 'weights' in an external file"):
+        save_model_folder(onnx.load(str(path), load_external_data=False), tmp_path / "references")
+    saved, _ = save_model_folder(str(path), tmp_path / "read-in")
+    assert set(saved.files) == {"model.onnx"}
+    scores = load_model_folder(tmp_path / "read-in").predict(images[300:400])
+    np.testing.assert_array_equal(scores.argmax(axis=1), trained.predict(images[300:400]))
 
 
 def test_a_graph_with_named_inputs_is_fed_by_column_from_a_path_or_bytes(tmp_path: Path) -> None:
