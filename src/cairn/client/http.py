@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import orjson
@@ -23,6 +23,7 @@ import orjson
 from cairn.client.bulk_get import bulk_get, proxies_configured
 from cairn.core import binary_batch, limits
 from cairn.core.addresses import is_loopback
+from cairn.core.archive import ArchivedFile, read_archive
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
@@ -347,6 +348,14 @@ class HttpTracking:
         if start or end is not None:
             headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
         return self._stream(url, headers)
+
+    def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
+        url = f"{API}/runs/{_segment(run_id)}/artifacts/archive"
+        if path:
+            url += "?" + urlencode({"path": path})
+        # Asked for here, so an error answer raises before the first file is.
+        chunks = self._stream(url, {})
+        return read_archive(chunks, source=self.base_url)
 
     def _stream(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
         """A streamed GET whose error answer raises here, before the first chunk is asked for."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
@@ -185,6 +186,12 @@ class Tracking(Protocol):
 
     def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """An artifact's bytes in [start, end), streamed. Raises ArtifactNotFound."""
+        ...
+
+    def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
+        """Every file at ``path`` (a folder, or one file) and below, by path, each with its
+        digest and its bytes, streamed in one go (over HTTP, one archive): read each file's bytes
+        to the end before the next. At most MAX_ARCHIVE_FILES files. Raises ArtifactNotFound."""
         ...
 
     def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:

@@ -8,10 +8,11 @@ to disk if the store is away, and sent by ``cairn sync``).
 
 ``load_model`` takes ``runs:/RUN_ID/PATH``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
 (core/models/uri.py). Registered models are found by :func:`resolve_registered`, which asks
-the registry for the version's source run and path; then the folder is downloaded with the
-checked download (each file against its artifact digest) and loaded only once every file
-matches the manifest and, for a registered version, the folder's tree matches the digest the
-version recorded (folder.py).
+the registry for the version's source run and path; then the folder is downloaded in one
+request (an archive, over HTTP), each file checked against its artifact digest, and loaded only
+once every file matches the manifest and, for a registered version, the folder's tree matches
+the digest the version recorded (folder.py). Two round trips for a ``models:/`` URI, one for
+``runs:/``, whatever the number of files.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.client.artifacts import LocalArtifact, collect, download, stage_moved
+from cairn.client.artifacts import LocalArtifact, collect, download_folder, stage_moved
 from cairn.client.models.folder import save_model_folder
 from cairn.client.models.loaded import LoadedModel
 from cairn.core.artifacts import check_artifact_path
@@ -89,7 +90,7 @@ def load_model_from(tracking: Tracking, uri: str, *, stacklevel: int = 2) -> Loa
     parsed = parse_model_uri(uri)
     location, tree_digest = (parsed, None) if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
     with tempfile.TemporaryDirectory(prefix="cairn-model-") as temporary:
-        written = download(tracking, location.run_id, location.path, temporary)
+        written = download_folder(tracking, location.run_id, location.path, temporary)
         if len(written) == 1 and written[0].parent == Path(temporary):
             raise InvalidModelUri(
                 f"{uri} names a file, not a model folder", details={"uri": uri, "path": location.path}
