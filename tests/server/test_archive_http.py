@@ -1,7 +1,8 @@
 """A run's folder in one response, GET /api/v1/runs/{id}/artifacts/archive: a tar that any tar
 reader unpacks, small ones sent whole and big ones streamed with their length; what cannot be
 sent whole is refused before the first byte; a member whose bytes changed in the blob store is
-refused by the client. Against the real server on a loopback port, its blobs in a folder."""
+refused by the client. A model version's folder comes the same way, with the version in headers.
+Against the real server on a loopback port, its blobs in a folder."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from tests.contract.helpers import manifest_json
 from tests.helpers import ThreadedServer
 
 from cairn.client.artifacts import download_folder
@@ -145,3 +147,37 @@ def test_the_client_refuses_a_member_whose_bytes_changed_in_the_blob_store(
         download_folder(client, folder.run_id, "model", tmp_path / "changed")
     assert caught.value.details["path"] == "model/model.skops"
     assert not (tmp_path / "changed" / "model" / "model.skops").exists()
+
+
+def test_a_version_s_folder_comes_with_where_it_was_logged_and_its_tree_digest(
+    http: httpx.Client, client: HttpTracking, tmp_path: Path
+) -> None:
+    weights = b"weights"
+    manifest = manifest_json({"model.bin": _sha(weights)})
+    run_id = log_files(client, tmp_path, {"clf/model.bin": weights, "clf/cairn-model.json": manifest})
+    version = client.register_model(f"runs:/{run_id}/clf", "iris classifier")
+    client.set_model_alias("iris classifier", "champion", 1)
+
+    for url in ("models/iris%20classifier/versions/1/archive", "models/iris%20classifier/aliases/champion/archive"):
+        answer = http.get(f"{API}/{url}")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/x-tar"
+        assert answer.headers["content-disposition"] == "attachment; filename*=UTF-8''iris%20classifier-1.tar"
+        assert answer.headers["x-cairn-model-version"] == "1"
+        assert answer.headers["x-cairn-run-id"] == run_id
+        assert answer.headers["x-cairn-source-path"] == "clf"
+        assert answer.headers["x-cairn-tree-digest"] == version.tree_digest
+        assert _members(answer.content) == {
+            "clf/cairn-model.json": (_sha(manifest), manifest),
+            "clf/model.bin": (_sha(weights), weights),
+        }
+
+    def error(url: str) -> tuple[int, str]:
+        answer = http.get(f"{API}/{url}")
+        assert answer.headers["content-type"].startswith("application/json")
+        return answer.status_code, answer.json()["error"]["code"]
+
+    assert error("models/nope/versions/1/archive") == (404, "model_not_found")
+    assert error("models/iris%20classifier/versions/2/archive") == (404, "model_version_not_found")
+    assert error("models/iris%20classifier/aliases/challenger/archive") == (404, "alias_not_found")
+    assert error("models/iris%20classifier/aliases/Bad/archive")[0] == 400

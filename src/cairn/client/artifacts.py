@@ -25,6 +25,7 @@ from typing import Any
 from cairn.client.artifact_formats import EncodedArtifact
 from cairn.client.datasets import file_digest, walk_folder
 from cairn.core import limits
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import (
     Artifact,
     ArtifactEntry,
@@ -252,16 +253,31 @@ def download_folder(tracking: Tracking, run_id: str, path: str, destination: str
     instead of streaming a large file through the server, which an archive always does.
     """
     prefix = check_artifact_path(path, allow_empty=True)
+    return write_folder(tracking.read_artifact_folder(run_id, prefix), prefix, destination)
+
+
+def write_folder(
+    files: Iterable[tuple[ArchivedFile, Iterable[bytes]]], prefix: str, destination: str | os.PathLike[str]
+) -> list[Path]:
+    """Write the files of the folder ``prefix`` (as :meth:`Tracking.read_artifact_folder` gives
+    them) below ``destination``, with their paths below the folder's name, each checked against
+    its digest (:func:`write_checked`). A file outside the folder is refused."""
     parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
     root = Path(destination)
     written = []
-    for file, chunks in tracking.read_artifact_folder(run_id, prefix):
-        if prefix and file.path != prefix and not file.path.startswith(prefix + "/"):
-            raise InvalidArtifactPath(
-                f"the archive of {prefix!r} holds {file.path!r}, which is not below it", details={"path": file.path}
-            )
-        relative = file.path[len(parent) + 1 :] if parent else file.path
-        written.append(write_checked(chunks, root / relative, file.path, file.digest, file.size))
+    try:
+        for file, chunks in files:
+            if prefix and file.path != prefix and not file.path.startswith(prefix + "/"):
+                raise InvalidArtifactPath(
+                    f"the archive of {prefix!r} holds {file.path!r}, which is not below it",
+                    details={"path": file.path},
+                )
+            relative = file.path[len(parent) + 1 :] if parent else file.path
+            written.append(write_checked(chunks, root / relative, file.path, file.digest, file.size))
+    finally:
+        close = getattr(files, "close", None)
+        if close is not None:  # an archive being read off a socket: let the socket go now
+            close()
     return written
 
 

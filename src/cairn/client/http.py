@@ -15,12 +15,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import httpx
 import orjson
 
-from cairn.client.bulk_get import bulk_get, proxies_configured
+from cairn.client.bulk_get import bulk_open, proxies_configured
 from cairn.core import binary_batch, limits
 from cairn.core.addresses import is_loopback
 from cairn.core.archive import ArchivedFile, read_archive
@@ -31,6 +31,7 @@ from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunU
 from cairn.core.errors import (
     CairnError,
     InvalidRequest,
+    InvalidValue,
     Unavailable,
     UploadOffsetMismatch,
     error_class_for_code,
@@ -40,7 +41,7 @@ from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
-from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
@@ -359,9 +360,13 @@ class HttpTracking:
 
     def _stream(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
         """A streamed GET whose error answer raises here, before the first chunk is asked for."""
+        return self._stream_with_headers(url, headers)[1]
+
+    def _stream_with_headers(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, str], Iterator[bytes]]:
+        """:meth:`_stream`, and the answer's headers."""
         if self._bulk_downloads:
             headers.update({k: v for k, v in self._client.headers.items() if k in ("user-agent", "authorization")})
-            return bulk_get(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
+            return bulk_open(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
         stream = self._client.stream("GET", url, headers=headers, follow_redirects=True)
         try:
             response = stream.__enter__()
@@ -371,7 +376,7 @@ class HttpTracking:
             response.read()
             stream.__exit__(None, None, None)
             raise _error_from(response)
-        return _chunks_then_close(stream, response)
+        return response.headers, _chunks_then_close(stream, response)
 
     def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
         body = {"dataset": dataset_spec_to_wire(spec), "context": context}
@@ -544,6 +549,28 @@ class HttpTracking:
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return version_from_wire(self._request("GET", _alias_url(name, alias)))
+
+    def read_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> ModelVersionFolder:
+        if (version is None) == (alias is None):
+            raise InvalidValue("name a version or an alias, not both or neither")
+        url = _version_url(name, version) if version is not None else _alias_url(name, alias or "")
+        headers, chunks = self._stream_with_headers(f"{url}/archive", {})
+        try:
+            return ModelVersionFolder(
+                model=name,
+                version=int(headers["x-cairn-model-version"]),
+                run_id=unquote(headers["x-cairn-run-id"]),
+                source_path=unquote(headers["x-cairn-source-path"]),
+                tree_digest=headers["x-cairn-tree-digest"],
+                files=read_archive(chunks, source=self.base_url),
+            )
+        except (KeyError, ValueError) as exc:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            raise CairnError(f"the server at {self.base_url} sent a model archive without its version: {exc}") from None
 
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})

@@ -18,7 +18,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
-from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 
 
 class Tracking(Protocol):
@@ -381,6 +381,15 @@ class Tracking(Protocol):
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version the alias points at. Raises ModelNotFound, AliasNotFound."""
+        ...
+
+    def read_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> ModelVersionFolder:
+        """The model folder of a version, by number or by the alias pointing at it (exactly one):
+        where it was logged, the tree digest the version recorded, and every file with its digest
+        and bytes (over HTTP, one request). Raises ModelNotFound, ModelVersionNotFound,
+        AliasNotFound, ArtifactNotFound."""
         ...
 
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:

@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from cairn.core import limits
-from cairn.core.archive import (
-    END_OF_ARCHIVE,
-    MEDIA_TYPE,
-    ArchivedFile,
-    archive_length,
-    member_header,
-    member_padding,
-)
 from cairn.core.artifacts import ArtifactEntry
 from cairn.core.wire import (
     artifact_to_wire,
@@ -28,6 +19,7 @@ from cairn.core.wire import (
     dataset_version_to_wire,
     run_input_to_wire,
 )
+from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
@@ -48,8 +40,6 @@ from cairn.server.streaming import parse_range
 
 router = APIRouter(tags=["artifacts"], route_class=JsonRoute)
 FilePath = Annotated[str, Path(json_schema_extra=PATH_RULE)]
-#: Archives up to this size are read whole and sent as one body; bigger ones are streamed.
-_ARCHIVE_IN_ONE_PIECE_BYTES = 1 << 20
 
 
 @router.post(
@@ -84,14 +74,7 @@ def list_artifacts(
     "/runs/{run_id}/artifacts/archive",
     summary="A folder's files in one response, as a tar",
     response_class=Response,
-    responses={
-        200: {
-            "description": "an uncompressed pax tar of every file at `path` and below, each under its path in "
-            "the run with its SHA-256 in the pax keyword `CAIRN.sha256`",
-            "content": {MEDIA_TYPE: {}},
-        },
-        **error_responses(400, 404, 503),
-    },
+    responses={200: ARCHIVE_ANSWER, **error_responses(400, 404, 503)},
 )
 def download_archive(
     run_id: RunId,
@@ -101,30 +84,7 @@ def download_archive(
     ] = "",
 ) -> Response:
     opened = service.open_artifact_folder(run_id, path)
-    members = [
-        (member_header(ArchivedFile(a.path, a.digest, a.size), a.created_at // 1000), a.size, chunks)
-        for a, chunks in opened
-    ]
-
-    def body() -> Iterator[bytes]:
-        for header, size, chunks in members:
-            yield header
-            yield from chunks
-            yield member_padding(size)
-        yield END_OF_ARCHIVE
-
-    length = archive_length((header, size) for header, size, _ in members)
-    name = (path.rstrip("/").rsplit("/", 1)[-1] or run_id) + ".tar"
-    headers = {
-        "content-disposition": f"attachment; filename*=UTF-8''{_quote(name)}",
-        "x-content-type-options": "nosniff",
-    }
-    if length <= _ARCHIVE_IN_ONE_PIECE_BYTES:
-        # A streamed sync body costs a hop to a worker thread per piece (header, bytes, padding of
-        # each file): for a small model folder, several times the work of reading it.
-        return Response(b"".join(body()), media_type=MEDIA_TYPE, headers=headers)
-    headers["content-length"] = str(length)
-    return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=headers)
+    return archive_response(opened, (path.rstrip("/").rsplit("/", 1)[-1] or run_id) + ".tar")
 
 
 @router.get(
