@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cairn.cli.errors import CommandError
 from cairn.cli.options import store_options
 from cairn.core.addresses import bare_host, is_loopback
 from cairn.core.errors import CairnError
@@ -143,4 +144,4 @@ def _serve(settings: ServerSettings) -> None:
     try:
         serve(settings, on_ready=_announce)
     except CairnError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise CommandError.of(exc) from exc
