@@ -98,6 +98,9 @@ def test_a_big_folder_is_streamed_with_its_length(http: httpx.Client, client: Ht
         body = answer.read()
     assert declared == len(body) > sum(map(len, files.values()))
     assert _members(body) == {path: (_sha(data), data) for path, data in files.items()}
+    # The client reads the stream as it comes, each file checked and written whole.
+    written = download_folder(client, run_id, "big", tmp_path / "out")
+    assert {p.relative_to(tmp_path / "out").as_posix(): p.read_bytes() for p in written} == files
 
 
 def test_what_cannot_be_sent_whole_is_an_error_before_any_byte(
