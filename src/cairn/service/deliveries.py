@@ -198,31 +198,36 @@ class DeliveryWorker:
             return _Answer(None, exc.message, final=True)
         body = delivery_body(claim.event)
         headers = delivery_headers(claim.secret, claim.id, int(time.time()), body)
-        target = httpx.URL(url.url)
-        extensions = {}
-        if not self._options.allow_private:
-            try:
-                address = outbound.address_to_call(url, resolver=self._resolver)
-            except WebhookUrlRefused as exc:
-                return _Answer(None, exc.message, final=True)
-            except outbound.Unresolvable as exc:
-                return _Answer(None, str(exc))
-            # Connect to the address just checked, not to what another lookup would answer;
-            # the Host header and TLS (SNI, certificate) still name the host.
-            headers["host"] = target.netloc.decode("ascii")
-            if url.scheme == "https":
-                extensions["sni_hostname"] = url.host
-            target = target.copy_with(host=address)
-        deadline = time.monotonic() + self._options.timeout_s
         try:
-            with self._http().stream("POST", target, content=body, headers=headers, extensions=extensions) as reply:
-                response = self._read_capped(reply, deadline)
-                retry_after = retry_after_seconds(reply.headers.get("retry-after"), dt.datetime.now(dt.UTC))
-                return _Answer(reply.status_code, None, response, retry_after)
-        except httpx.TimeoutException:
-            return _Answer(None, f"no answer within {self._options.timeout_s:g} s")
-        except httpx.HTTPError as exc:
-            return _Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+            addresses = outbound.addresses_to_call(
+                url, allow_private=self._options.allow_private, resolver=self._resolver
+            )
+        except WebhookUrlRefused as exc:
+            return _Answer(None, exc.message, final=True)
+        except outbound.Unresolvable as exc:
+            return _Answer(None, str(exc))
+        # Connect to an address just checked, not to what another lookup would answer; the
+        # Host header and TLS (SNI, the certificate's name) still name the URL's host.
+        target = httpx.URL(url.url)
+        headers["host"] = target.netloc.decode("ascii")
+        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        deadline = time.monotonic() + self._options.timeout_s
+        answer = _Answer(None, f"cannot connect to {url.host}")
+        for address in addresses:
+            try:
+                with self._http().stream(
+                    "POST", target.copy_with(host=address), content=body, headers=headers, extensions=extensions
+                ) as reply:
+                    response = self._read_capped(reply, deadline)
+                    retry_after = retry_after_seconds(reply.headers.get("retry-after"), dt.datetime.now(dt.UTC))
+                    return _Answer(reply.status_code, None, response, retry_after)
+            except httpx.ConnectError as exc:  # the next address may answer (IPv6 then IPv4)
+                answer = _Answer(None, f"ConnectError: {exc}"[:500])
+            except httpx.TimeoutException:
+                return _Answer(None, f"no answer within {self._options.timeout_s:g} s")
+            except httpx.HTTPError as exc:
+                return _Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+        return answer
 
     def _read_capped(self, reply: httpx.Response, deadline: float) -> str:
         """The start of the answer's body, read until the cap or the attempt's deadline."""

@@ -41,21 +41,18 @@ def check_new_url(url: WebhookUrl, *, allow_private: bool, resolver: Resolver = 
     if allow_private:
         return
     try:
-        _checked_addresses(url, resolver)
+        addresses_to_call(url, allow_private=False, resolver=resolver)
     except Unresolvable:
         return  # checked again before each attempt
 
 
-def address_to_call(url: WebhookUrl, *, resolver: Resolver = resolve) -> str:
-    """The checked address an attempt connects to. Raises WebhookUrlRefused when the host is
-    or resolves to a forbidden address, Unresolvable when it resolves to nothing."""
-    return _checked_addresses(url, resolver)[0]
-
-
-def _checked_addresses(url: WebhookUrl, resolver: Resolver) -> list[str]:
+def addresses_to_call(url: WebhookUrl, *, allow_private: bool, resolver: Resolver = resolve) -> list[str]:
+    """The addresses an attempt may connect to, in the resolver's order. Raises
+    WebhookUrlRefused when the host is or resolves to a forbidden address (unless
+    ``allow_private``), Unresolvable when it resolves to nothing."""
     if url.address is not None:
         addresses = [str(url.address)]
-    elif is_local_name(url.host):
+    elif is_local_name(url.host) and not allow_private:
         raise refuse_address(url, url.host, "loopback")
     else:
         try:
@@ -64,7 +61,7 @@ def _checked_addresses(url: WebhookUrl, resolver: Resolver) -> list[str]:
             raise Unresolvable(f"cannot resolve {url.host}: {exc}") from exc
         if not addresses:
             raise Unresolvable(f"{url.host} has no address")
-    for address in addresses:
+    for address in [] if allow_private else addresses:
         reason = refusal_reason(ipaddress.ip_address(address))
         if reason is not None:
             # Any one forbidden address refuses the name: a resolver may hand out either.
