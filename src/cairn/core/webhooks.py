@@ -35,7 +35,7 @@ MAX_DESCRIPTION_LENGTH = 1000
 MAX_EVENT_PATTERNS = 50
 #: What the OpenAPI document states of a URL; the service checks it and more (the port, the
 #: host's characters, the address it names).
-URL_PATTERN = r"^https?://[^\s/?#@\\]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
+URL_PATTERN = r"^https?://[^\s/?#@\\\x00-\x1f\x7f]+(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 _URL = re.compile(URL_PATTERN)
 _HOST_NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*\.?$")
 

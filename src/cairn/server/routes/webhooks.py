@@ -38,7 +38,7 @@ WebhookId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
 DeliveryId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
-@router.get("/webhooks", responses=error_responses(503), response_model=WebhookList, summary="Every webhook")
+@router.get("/webhooks", responses=error_responses(400, 503), response_model=WebhookList, summary="Every webhook")
 def list_webhooks(service: TrackingDep) -> JsonResponse:
     return JsonResponse({"webhooks": [webhook_to_wire(w) for w in service.list_webhooks()]})
 
@@ -58,7 +58,7 @@ def create_webhook(body: WebhookCreate, service: TrackingDep) -> JsonResponse:
 
 
 @router.get(
-    "/webhooks/{webhook_id}", responses=error_responses(404, 503), response_model=WebhookOut, summary="A webhook"
+    "/webhooks/{webhook_id}", responses=error_responses(400, 404, 503), response_model=WebhookOut, summary="A webhook"
 )
 def get_webhook(webhook_id: WebhookId, service: TrackingDep) -> JsonResponse:
     return JsonResponse(webhook_to_wire(service.get_webhook(webhook_id)))
@@ -84,7 +84,7 @@ def update_webhook(webhook_id: WebhookId, body: WebhookPatch, service: TrackingD
 
 @router.delete(
     "/webhooks/{webhook_id}",
-    responses=error_responses(404, 503),
+    responses=error_responses(400, 404, 503),
     status_code=204,
     summary="Delete a webhook and its deliveries, pending ones too",
 )
@@ -119,7 +119,7 @@ def list_deliveries(
 
 @router.get(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}",
-    responses=error_responses(404, 503),
+    responses=error_responses(400, 404, 503),
     response_model=DeliveryOut,
     summary="One delivery with its attempts",
 )
@@ -129,7 +129,7 @@ def get_delivery(webhook_id: WebhookId, delivery_id: DeliveryId, service: Tracki
 
 @router.post(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    responses=error_responses(404, 503),
+    responses=error_responses(400, 404, 503),
     response_model=DeliveryOut,
     summary="Send a delivery again (same webhook-id); a finished one gets a new round of attempts",
 )
