@@ -147,8 +147,10 @@ class WebhookUrl:
 def check_webhook_url(url: object) -> WebhookUrl:
     """The URL taken apart if it is one a webhook may have: ``http://`` or ``https://``, a
     host, a valid port, no user name or password (reads show the URL). Raises InvalidValue."""
-    limits.check_text(url, "webhook URL", MAX_URL_LENGTH)
-    assert isinstance(url, str)
+    if not isinstance(url, str):
+        raise InvalidValue(f"a webhook URL must be a string, got {type(url).__name__}", details={"field": "url"})
+    if len(url) > MAX_URL_LENGTH:
+        raise _bad_url(url, f"is {len(url)} characters long; the limit is {MAX_URL_LENGTH}")
     if not _URL.fullmatch(url):
         # "@" is refused with the rest: a user name or password in the URL would show in
         # every read, and the signature authenticates deliveries anyway.
