@@ -163,3 +163,16 @@ def test_concurrent_claims_take_each_delivery_once(
     finally:
         if backend == "sqlite":
             store.close()
+
+
+def test_a_rolled_back_event_queues_nothing(store: SqlStore) -> None:
+    hook = service(store, allow_private=False).create_webhook("https://93.184.215.14/x", ["*"])
+
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused), store.atomic():
+        store.append_event(EventType.MODEL_CREATED, "models/never", "ada", {"name": "never"})
+        raise Refused
+    assert store.list_deliveries(hook.id, status=None, before_seq=None, limit=10) == []
+    assert store.claim_deliveries(now=now_ms(), lease_ms=1000, limit=10) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from cairn.core.events import EventType, patterns_naming
 from cairn.core.webhooks import DeliveryStatus
@@ -17,15 +17,19 @@ from cairn.store.sql import schema as t
 _w = t.webhooks.c
 _p = t.webhook_event_types.c
 
+# Built once: on every event, building and compiling the statement would cost more than running
+# it on the (usually empty) subscription index.
+_SUBSCRIBED = (
+    select(_p.webhook_id)
+    .join(t.webhooks, _w.id == _p.webhook_id)
+    .where(_p.pattern.in_(bindparam("patterns", expanding=True)), _w.active.is_(True))
+    .distinct()
+)
+
 
 def enqueue_deliveries(conn: Connection, event_seq: int, type_: EventType, created_at: int) -> int:
     """Queue the event for every active webhook subscribed to its type; how many."""
-    webhook_ids = conn.scalars(
-        select(_p.webhook_id)
-        .join(t.webhooks, _w.id == _p.webhook_id)
-        .where(_p.pattern.in_(patterns_naming(type_)), _w.active.is_(True))
-        .distinct()
-    ).all()
+    webhook_ids = conn.scalars(_SUBSCRIBED, {"patterns": list(patterns_naming(type_))}).all()
     if webhook_ids:
         conn.execute(
             insert(t.webhook_deliveries),

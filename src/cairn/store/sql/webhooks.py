@@ -149,7 +149,9 @@ class SqlWebhookStore:
             return []
         tokens: dict[str, str] = {}
         with transaction(self._engines.write) as conn:
-            for delivery_id in candidates:
+            # In one order for every worker: two PostgreSQL transactions locking the same rows
+            # in different orders would deadlock.
+            for delivery_id in sorted(candidates):
                 token = uuid.uuid4().hex
                 claimed = conn.execute(
                     update(t.webhook_deliveries)
