@@ -75,7 +75,8 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     finally:
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE events, registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
+                "TRUNCATE webhook_attempts, webhook_deliveries, webhook_event_types, webhooks, events, "
+                "registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
                 "metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
             )
         store.close()

@@ -27,6 +27,7 @@ _COMMANDS = {
     "events": "cairn.cli.events:events_group",
     "server": "cairn.cli.serve:server_command",
     "ui": "cairn.cli.serve:ui_command",
+    "webhooks": "cairn.cli.webhooks:webhooks_group",
 }
 
 

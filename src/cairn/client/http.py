@@ -43,6 +43,7 @@ from cairn.core.models.uri import check_alias, check_model_name, check_version_n
 from cairn.core.params import flatten_config
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
+from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
     artifact_from_wire,
@@ -599,6 +600,64 @@ class HttpTracking:
         data = self._request("GET", f"{API}/events", params=params)
         return Page([event_from_wire(e) for e in data["events"]], data["next_page_token"])
 
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Sequence[str],
+        *,
+        secret: str | None = None,
+        description: str = "",
+        active: bool = True,
+    ) -> Webhook:
+        body = {"url": url, "events": list(events), "description": description, "active": active}
+        if secret is not None:
+            body["secret"] = secret
+        return webhook_from_wire(self._request("POST", f"{API}/webhooks", body=body))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return webhook_from_wire(self._request("GET", _webhook_url(webhook_id)))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return [webhook_from_wire(w) for w in self._request("GET", f"{API}/webhooks")["webhooks"]]
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        fields = {
+            "url": url,
+            "events": None if events is None else list(events),
+            "description": description,
+            "active": active,
+            "secret": secret,
+        }
+        body = {name: value for name, value in fields.items() if value is not None}
+        return webhook_from_wire(self._request("PATCH", _webhook_url(webhook_id), body=body))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", _webhook_url(webhook_id))
+
+    def list_webhook_deliveries(
+        self, webhook_id: str, *, status: str | None = None, limit: int = 50, page_token: str | None = None
+    ) -> Page[Delivery]:
+        params = {"status": status, "limit": limit, "page_token": page_token}
+        data = self._request("GET", f"{_webhook_url(webhook_id)}/deliveries", params=params)
+        return Page([delivery_from_wire(d) for d in data["deliveries"]], data["next_page_token"])
+
+    def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return delivery_from_wire(self._request("GET", _delivery_url(webhook_id, delivery_id)))
+
+    def redeliver_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return delivery_from_wire(self._request("POST", f"{_delivery_url(webhook_id, delivery_id)}/redeliver"))
+
     def close(self) -> None:
         self._client.close()
 
@@ -714,6 +773,14 @@ def _version_url(name: str, version: int) -> str:
 
 def _alias_url(name: str, alias: str) -> str:
     return f"{_model_url(name)}/aliases/{check_alias(alias)}"
+
+
+def _webhook_url(webhook_id: str) -> str:
+    return f"{API}/webhooks/{_segment(webhook_id)}"
+
+
+def _delivery_url(webhook_id: str, delivery_id: str) -> str:
+    return f"{_webhook_url(webhook_id)}/deliveries/{_segment(delivery_id)}"
 
 
 def _error_from_parts(status: int, body: bytes, url: str) -> CairnError:

@@ -11,6 +11,7 @@ from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.runs import SqlRunStore
 from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
+from cairn.store.sql.webhooks import SqlWebhookStore
 
 
 class SqlStore(
@@ -21,6 +22,7 @@ class SqlStore(
     SqlDiscussionStore,
     SqlRegistryStore,
     SqlEventStore,
+    SqlWebhookStore,
 ):
     """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
 
