@@ -24,6 +24,7 @@ from cairn.server.routes import (
     metrics,
     projects,
     registry,
+    reviews,
     runs,
     snapshots,
 )
@@ -83,6 +84,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         blobs_routes.router,
         snapshots.router,
         registry.router,
+        reviews.router,
         events.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
