@@ -257,7 +257,7 @@ class ReviewRules(RegistryRules):
         checked = check_review_id(review_id)
         self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
-            review = _open(self.store.get_review(checked))
+            review = _open(self.store.get_review(checked, lock=True))
             if review.author == self.principal.name:
                 verb = "approve" if decision is Decision.APPROVED else "request changes on"
                 raise SelfApproval(
@@ -315,7 +315,7 @@ class ReviewRules(RegistryRules):
         checked = check_review_id(review_id)
         self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
-            review = _open(self.store.get_review(checked))
+            review = _open(self.store.get_review(checked, lock=True))
             protection = self.store.get_protection(review.model, review.alias)
             results = self._run_checks(
                 self.store.get_version(review.model, review.version),
@@ -335,7 +335,7 @@ class ReviewRules(RegistryRules):
         checked = check_review_id(review_id)
         self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
-            review = _open(self.store.get_review(checked))
+            review = _open(self.store.get_review(checked, lock=True))
             protection = self.store.get_protection(review.model, review.alias)
             required = 0 if protection is None else protection.required_approvals
             candidate = self.store.get_version(review.model, review.version)
@@ -376,7 +376,7 @@ class ReviewRules(RegistryRules):
         checked = check_review_id(review_id)
         self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
-            review = _open(self.store.get_review(checked))
+            review = _open(self.store.get_review(checked, lock=True))
             closed = self.store.finish_review(checked, ReviewState.CLOSED, self.principal.name)
             self._record(EventType.REVIEW_CLOSED, review_subject(review.model, checked), _review_ref(review))
         return closed

@@ -446,8 +446,9 @@ class ReviewStore(Protocol):
         ModelNotFound."""
         ...
 
-    def get_review(self, review_id: int) -> Review:
-        """Raises ReviewNotFound."""
+    def get_review(self, review_id: int, *, lock: bool = False) -> Review:
+        """Raises ReviewNotFound. With ``lock``, inside a unit of work, the review's row stays
+        locked until it ends, so a concurrent merge or close waits and then sees this one's."""
         ...
 
     def list_reviews(

@@ -144,8 +144,12 @@ class SqlReviewStore:
             _put_results(conn, int(review_id), checks)
             return _reviews(conn, [int(review_id)])[0]
 
-    def get_review(self, review_id: int) -> Review:
+    def get_review(self, review_id: int, *, lock: bool = False) -> Review:
         with reading(self._engines) as conn:
+            if lock:
+                # Concurrent merges of one review queue here (SQLite's writer lock already
+                # queues them), and each reads the state the one before it left.
+                conn.execute(select(_r.id).where(_r.id == review_id).with_for_update())
             found = _reviews(conn, [review_id])
         if not found:
             raise _no_review(review_id)
