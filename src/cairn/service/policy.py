@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from cairn.core.limits import check_name
+
 
 class Action(enum.StrEnum):
     READ = "read"
@@ -32,7 +34,7 @@ class Principal:
         HTTP client names it to the server (docs/architecture.md, "Who is acting")."""
         configured = os.environ.get("CAIRN_USER", "").strip()
         if configured:
-            return cls(configured)
+            return cls(check_name(configured, "CAIRN_USER"))
         try:
             return cls(getpass.getuser())
         except (KeyError, OSError):  # no passwd entry, as in some containers
