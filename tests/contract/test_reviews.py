@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.contract.helpers import SIGNATURE, manifest_json
+from tests.contract.helpers import SIGNATURE, acting_as, manifest_json
 from tests.contract.test_registry import _upload, author_of, log_model_folder, trained_run
 
 import cairn
@@ -42,7 +42,6 @@ from cairn.core.errors import (
 from cairn.core.events import Event
 from cairn.core.reviews import CheckKind, Decision, EntryKind, ReviewState
 from cairn.service.interface import Tracking
-from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
 pytest.importorskip("sklearn")
@@ -77,15 +76,8 @@ def uri(tracking: Tracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def colleague(tracking: Tracking) -> Iterator[Tracking]:
     """The same store, acting as someone other than the fixture's user."""
-    if isinstance(tracking, HttpTracking):
-        other = HttpTracking(tracking.base_url, user=COLLEAGUE)
-        try:
-            yield other
-        finally:
-            other.close()
-    else:
-        assert isinstance(tracking, TrackingService)
-        yield tracking.acting_as(Principal(COLLEAGUE))
+    with acting_as(tracking, COLLEAGUE) as other:
+        yield other
 
 
 def log_trained(uri: str, iris: tuple[Any, Any], model: Any) -> str:

@@ -55,7 +55,9 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracki
         if columns:
             service.log_metrics(run.id, MetricBatch("checks", len(runs), columns))
         for name in datasets:
-            spec = DatasetSpec(name=name, digest=("a" if name == "iris" else "b") * 64, source_uri=f"{name}.csv", source_kind="file")
+            spec = DatasetSpec(
+                name=name, digest=("a" if name == "iris" else "b") * 64, source_uri=f"{name}.csv", source_kind="file"
+            )
             service.log_dataset(run.id, spec)
         runs.append(service.get_run(run.id))
     try:
