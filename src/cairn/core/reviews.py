@@ -30,7 +30,7 @@ from typing import Any
 from cairn.core import limits
 from cairn.core.diff import FileStatus, PackageChange, RunDiff
 from cairn.core.entities import Run
-from cairn.core.errors import InvalidQuery, InvalidValue
+from cairn.core.errors import InvalidQuery, InvalidValue, ProtectionNotFound
 from cairn.core.query.ast import Expr
 from cairn.core.query.parser import parse_query
 from cairn.core.registry import ModelVersion
@@ -151,6 +151,13 @@ def check_vote_body(body: object, *, required: bool) -> str:
     if "\x00" in body:
         raise InvalidValue("a review's text contains a NUL character")
     return body
+
+
+def not_protected(model: str, alias: str) -> ProtectionNotFound:
+    """The error for an alias without a protection, the same from every layer."""
+    return ProtectionNotFound(
+        f"alias {alias!r} of registered model {model!r} is not protected", details={"model": model, "alias": alias}
+    )
 
 
 # -- entities ---------------------------------------------------------------------------------

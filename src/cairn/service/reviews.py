@@ -36,7 +36,6 @@ from cairn.core.errors import (
     CommentNotFound,
     InvalidPageToken,
     InvalidValue,
-    ProtectionNotFound,
     ReviewNotMergeable,
     ReviewNotOpen,
     ReviewRequired,
@@ -63,6 +62,7 @@ from cairn.core.reviews import (
     check_vote_body,
     describe_blockers,
     merge_blockers,
+    not_protected,
     parse_checks,
 )
 from cairn.core.reviews_wire import check_result_to_wire, review_to_wire
@@ -115,10 +115,7 @@ class ReviewRules(RegistryRules):
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.get_protection(*checked)
         if found is None:
-            raise ProtectionNotFound(
-                f"alias {alias!r} of registered model {name!r} is not protected",
-                details={"model": name, "alias": alias},
-            )
+            raise not_protected(*checked)
         return found
 
     def list_alias_protections(self, name: str) -> list[AliasProtection]:

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from cairn.core.clock import now_ms
-from cairn.core.errors import CommentNotFound, ProtectionNotFound, ReviewNotFound, ReviewNotOpen
+from cairn.core.errors import CommentNotFound, ReviewNotFound, ReviewNotOpen
 from cairn.core.registry import Stage
 from cairn.core.reviews import (
     AliasProtection,
@@ -28,6 +28,7 @@ from cairn.core.reviews import (
     ReviewComment,
     ReviewState,
     Vote,
+    not_protected,
 )
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
@@ -95,7 +96,7 @@ class SqlReviewStore:
             model_id = model_id_of(conn, name)
             gone = conn.execute(delete(t.alias_protections).where(_p.model_id == model_id, _p.alias == alias))
             if gone.rowcount == 0:
-                raise _no_protection(name, alias)
+                raise not_protected(name, alias)
             # SQLite enforces the cascade too, but only with foreign keys on: say it plainly.
             conn.execute(delete(t.alias_protection_checks).where(_pc.model_id == model_id, _pc.alias == alias))
 
@@ -402,9 +403,3 @@ def _int_or_none(value: Any) -> int | None:
 
 def _no_review(review_id: int) -> ReviewNotFound:
     return ReviewNotFound(f"no review {review_id}", details={"review_id": review_id})
-
-
-def _no_protection(name: str, alias: str) -> ProtectionNotFound:
-    return ProtectionNotFound(
-        f"alias {alias!r} of registered model {name!r} is not protected", details={"model": name, "alias": alias}
-    )
