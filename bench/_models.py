@@ -32,6 +32,13 @@ def describe(kind: str) -> str:
     return "LogisticRegression(max_iter=500)" if kind == "logreg" else "RandomForestClassifier(20)"
 
 
+def first_cycle(cycle: Callable[[int], dict[str, float]]) -> dict[str, float]:
+    """The untimed warm-up cycle 0, timed all the same: each call's first run in the process,
+    lazy imports of the client's code paths included (the model's framework is already in:
+    it was trained here). Reported beside the medians, not in them."""
+    return {call: round(seconds * 1000, 1) for call, seconds in cycle(0).items()}
+
+
 def time_cycles(cycle: Callable[[int], dict[str, float]], repeats: int, label: str) -> dict[str, Any]:
     """``repeats`` cycles (after the caller's untimed warm-up cycle 0); each cycle returns the
     seconds of each of CALLS. Returns, per call, the median in ms and every repeat."""

@@ -9,6 +9,11 @@ lineage is read too; three aliases and a tag per version), registered through th
 every version, newest first, with aliases, tags and lineage) is timed ``--repeat`` times.
 The target (issue 12) is 100 ms or less. Not a pass/fail test: it reports the median.
 
+Then the dashboard's page of that model (``GET /models/NAME``: the first 50 versions, the aliases
+and their history) and its last page (``?before=51``) are timed the same way, served in process
+by the real app (``create_app`` through httpx's ASGI transport: no network, no browser), to
+show that a model's page does not grow with its versions.
+
 Measured on 2 shared cores, 10,000 versions: see bench/README.md.
 Progress goes to stderr; one JSON object goes to stdout.
 """
@@ -16,6 +21,7 @@ Progress goes to stderr; one JSON object goes to stdout.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -23,9 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
+from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import DatasetSpec
+from cairn.server.app import create_app
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
+from cairn.settings import ServerSettings
+from cairn.store.base import MetadataStore
 from cairn.store.registry import open_store
 
 
@@ -69,16 +81,42 @@ def main() -> None:
             page = service.list_model_versions(name, limit=args.versions)
             timings.append((time.perf_counter() - started) * 1000)
             assert len(page.items) == args.versions and page.items[0].aliases == ("champion",)
+        page_ms = _time_model_pages(store, uri, Path(folder), name, args.repeat)
         result = {
             "backend": store.dialect,
             "versions": args.versions,
             "list_ms_median": round(statistics.median(timings), 1),
             "list_ms_min": round(min(timings), 1),
             "register_ms_each": round(fill_s * 1000 / args.versions, 2),
+            **page_ms,
         }
         service.delete_model(name)
         store.close()
     print(json.dumps(result))
+
+
+def _time_model_pages(store: MetadataStore, uri: str, folder: Path, name: str, repeat: int) -> dict[str, float]:
+    """Median milliseconds of the dashboard's first and last page of the model's versions."""
+    settings = ServerSettings(store_uri=uri, blobs_uri=str(folder / "blobs"))
+    app = create_app(settings, store=store, blobs=LocalBlobStore(settings.blobs_uri))
+    pages = {"model_page_ms_median": f"/models/{name}", "model_last_page_ms_median": f"/models/{name}?before=51"}
+
+    async def measure() -> dict[str, float]:
+        transport = httpx.ASGITransport(app=app)
+        result = {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            for key, url in pages.items():
+                (await client.get(url)).raise_for_status()  # warm-up
+                timings = []
+                for _ in range(repeat):
+                    started = time.perf_counter()
+                    response = await client.get(url)
+                    timings.append((time.perf_counter() - started) * 1000)
+                    assert response.status_code == 200 and response.text.count("data-version=") == 50, url
+                result[key] = round(statistics.median(timings), 1)
+        return result
+
+    return asyncio.run(measure())
 
 
 if __name__ == "__main__":

@@ -59,6 +59,10 @@ def models_notes(models: Mapping[str, object]) -> list[str]:
             for call in CALLS:
                 every = _at(side, "calls_ms", call, "all_ms")
                 notes.append(f"- {name} {side.get('version')}, `{call}`: `{calls.get(call)}`; every repeat: {every} ms")
+        first = side.get("first_cycle_ms")
+        if isinstance(first, Mapping):
+            timed = ", ".join(f"`{call}` {_format_ms(_ms(first.get(call)))}" for call in CALLS)
+            notes.append(f"- {name}: the warm-up cycle, each call's first in the process (not in the medians): {timed}")
         sklearn_load = _ms(_at(side, "sklearn_load_model_ms", "value"))
         if sklearn_load is not None:
             notes.append(f"- {name}: `mlflow.sklearn.load_model` of the same URI: {_format_ms(sklearn_load)}")

@@ -4,18 +4,16 @@
     python examples/sklearn_demo.py --skip-if-logged
 
 Each epoch is one pass of ``partial_fit``; train loss and validation accuracy are logged per
-epoch, the settings as params. Each run also keeps its model (pickled), a confusion matrix of
-the validation set and a plot of its weights, and records the digits data it used as a
-dataset. Where the runs go follows CAIRN_URI (the embedded store under CAIRN_HOME by default),
-exactly as for any training script.
+epoch, the settings as params. Each run also keeps its model (``run.log_model``), a confusion
+matrix of the validation set and a plot of its weights, and records the digits data it used as
+a dataset. Each run's model is then registered as a version of the model ``digits-sgd``.
+Where the runs go follows CAIRN_URI (the embedded store under CAIRN_HOME by default), exactly
+as for any training script.
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -27,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 import cairn
 
 PROJECT = "demo"
+MODEL = "digits-sgd"
 SETTINGS = [
     {"model": {"loss": "log_loss", "alpha": 1e-4}, "learning_rate": "optimal", "epochs": 20},
     {"model": {"loss": "log_loss", "alpha": 1e-3}, "learning_rate": "optimal", "epochs": 20},
@@ -35,7 +34,8 @@ SETTINGS = [
 ]
 
 
-def train(config: dict, data: tuple, frame: object, workdir: Path) -> None:
+def train(config: dict, data: tuple, frame: object) -> str:
+    """One run; the URI of the model it logged."""
     x_train, x_val, y_train, y_val = data
     classes = np.unique(y_train)
     model = SGDClassifier(
@@ -58,29 +58,27 @@ def train(config: dict, data: tuple, frame: object, workdir: Path) -> None:
                 },
                 step=epoch,
             )
-        keep_outputs(run, model, x_val, y_val, frame, workdir)
+        model_uri = keep_outputs(run, model, x_val, y_val, frame)
         print(f"logged {run.project}/{run.name}: val/accuracy {accuracy_score(y_val, model.predict(x_val)):.3f}")
+    return model_uri
 
 
-def keep_outputs(
-    run: cairn.Run, model: SGDClassifier, x_val: np.ndarray, y_val: np.ndarray, frame: object, workdir: Path
-) -> None:
+def keep_outputs(run: cairn.Run, model: SGDClassifier, x_val: np.ndarray, y_val: np.ndarray, frame: object) -> str:
     """What a real training script keeps: the model, how it errs, and which data it saw."""
-    model_file = workdir / "model.pkl"
-    model_file.write_bytes(pickle.dumps(model))
-    run.log_artifact(model_file)
+    model_uri = run.log_model(model, name="model", input_example=x_val[:5]).uri
     run.log_confusion_matrix(y_val, model.predict(x_val), labels=list(range(10)), name="val/confusion_matrix")
     run.log_dataset(frame, "digits", context="train")
     try:
         from matplotlib.figure import Figure
     except ImportError:  # plots are optional
-        return
+        return model_uri
     figure = Figure(figsize=(5, 3))
     axes = figure.add_subplot()
     axes.plot(model.coef_.std(axis=1), marker="o")
     axes.set_xlabel("class")
     axes.set_ylabel("spread of weights")
     run.log_figure(figure, "plots/weights")
+    return model_uri
 
 
 def main() -> None:
@@ -95,9 +93,11 @@ def main() -> None:
     digits = load_digits(as_frame=True)
     x = StandardScaler().fit_transform(digits.data)
     data = train_test_split(x, digits.target.to_numpy(), test_size=0.25, random_state=0, stratify=digits.target)
-    with tempfile.TemporaryDirectory() as workdir:
-        for config in SETTINGS:
-            train(config, data, digits.frame, Path(workdir))
+    for config in SETTINGS:
+        model_uri = train(config, data, digits.frame)
+        loss, alpha = config["model"]["loss"], config["model"]["alpha"]
+        version = cairn.register_model(model_uri, MODEL, description=f"SGDClassifier, {loss} loss, alpha {alpha}.")
+        print(f"registered {model_uri} as {MODEL} version {version.version}")
 
 
 if __name__ == "__main__":

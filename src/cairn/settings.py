@@ -23,6 +23,12 @@ def default_blobs_uri() -> str:
     return os.environ.get("CAIRN_BLOBS") or str(cairn_home() / "blobs")
 
 
+def allow_private_webhooks_from_env() -> bool:
+    """``CAIRN_ALLOW_PRIVATE_WEBHOOKS`` (1, true, yes): embedded mode's
+    ``--allow-private-webhooks``, for webhooks created without a server."""
+    return os.environ.get("CAIRN_ALLOW_PRIVATE_WEBHOOKS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What ``cairn server`` and ``cairn ui`` run with."""
@@ -46,3 +52,14 @@ class ServerSettings:
     #: Host names the server answers to besides the address it listens on and loopback (a
     #: proxy's name; ``*.example.com`` for subdomains, ``*`` for any): see server/hosts.py.
     allowed_hosts: tuple[str, ...] = ()
+    #: Let webhooks name loopback, private and link-local addresses (tests, one machine).
+    allow_private_webhooks: bool = False
+    #: Run a webhook delivery worker in this process (each worker process runs one).
+    deliver_webhooks: bool = True
+    #: Seconds each step of a delivery attempt may take.
+    webhook_timeout_s: float = 10.0
+    #: Seconds before the 2nd, 3rd… attempt of a delivery; None is the default schedule of
+    #: docs/webhooks.md (8 attempts over about 22 hours).
+    webhook_retry_delays_s: tuple[float, ...] | None = None
+    #: Seconds between two looks for due deliveries when there was nothing to send.
+    webhook_poll_interval_s: float = 1.0

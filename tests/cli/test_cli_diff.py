@@ -91,12 +91,12 @@ def test_mistakes(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     first = invoke("diff", seeded.first.id, "--uri", store_uri, code=1)
     assert first.stderr == (
         f"Error: run {seeded.first.id} has no earlier run in its project to compare with; "
-        f"name one: cairn diff {seeded.first.id} RUN_B\n"
+        f"name one: cairn diff {seeded.first.id} RUN_B [not_found]\n"
     )
     short = invoke("diff", seeded.first.id[:8], "--uri", store_uri, code=1)
-    assert "run ids are 32 characters long" in short.stderr
+    assert "run ids are 32 characters long" in short.stderr and short.stderr.endswith(" [run_not_found]\n")
     missing = invoke("diff", seeded.first.id, "0" * 32, "--uri", store_uri, code=1)
-    assert missing.stderr == f"Error: no run with id '{'0' * 32}'\n"
+    assert missing.stderr == f"Error: no run with id '{'0' * 32}' [run_not_found]\n"
     invoke("diff", code=2)
 
 

@@ -128,6 +128,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "diff",
         "server",
         "ui",
+        "webhooks",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:

@@ -32,4 +32,4 @@ def test_commands_through_a_server(invoke: Invoke, server: Any) -> None:
     assert json.loads(invoke("runs", "show", run.id, "--uri", url, "--json").stdout) == expected
     assert "via" in invoke("runs", "show", run.id, "--uri", url).stdout
     missing = invoke("runs", "show", "0" * 32, "--uri", url, code=1)
-    assert missing.stderr == f"Error: no run with id '{'0' * 32}'\n"
+    assert missing.stderr == f"Error: no run with id '{'0' * 32}' [run_not_found]\n"

@@ -127,22 +127,43 @@ def test_bad_input_is_one_error_line_and_changes_nothing(invoke: Invoke, sources
     before = _state(invoke, "iris-clf")
 
     refused = [
-        (("models", "show", "nope"), "Error: no registered model named 'nope'"),
-        (("models", "alias", "nope", "champion", "1"), "Error: no registered model named 'nope'"),
-        (("models", "alias", "iris-clf", "champion", "7"), "Error: registered model 'iris-clf' has no version 7"),
-        (("models", "alias", "iris-clf", "Champion!", "1"), "Error: alias 'Champion!' must start with a lowercase"),
-        (("models", "alias", "iris-clf", "v2", "1"), "Error: alias 'v2' reads as a version"),
-        (("models", "alias", "iris-clf", "shadow", "--delete"), "Error: "),
-        (("models", "stage", "iris-clf", "1", "prod"), "Error: a stage is one of None, Staging, Production, Archived"),
-        (("models", "stage", "iris-clf", "3", "Staging"), "Error: registered model 'iris-clf' has no version 3"),
-        (("models", "register", "s3://bucket/model", "iris-clf"), "Error: bad model URI 's3://bucket/model'"),
-        (("models", "register", "runs:/" + "0" * 32 + "/classifier", "iris-clf"), "Error: no run with id"),
-        (("models", "register", sources[0].replace("classifier", "nothing"), "iris-clf"), "Error: "),
-        (("models", "register", sources[0], "a/b"), "Error: model name 'a/b' contains '/'"),
+        (("models", "show", "nope"), "Error: no registered model named 'nope'", "model_not_found"),
+        (("models", "alias", "nope", "champion", "1"), "Error: no registered model named 'nope'", "model_not_found"),
+        (
+            ("models", "alias", "iris-clf", "champion", "7"),
+            "Error: registered model 'iris-clf' has no version 7",
+            "model_version_not_found",
+        ),
+        (
+            ("models", "alias", "iris-clf", "Champion!", "1"),
+            "Error: alias 'Champion!' must start with a lowercase",
+            "invalid_value",
+        ),
+        (("models", "alias", "iris-clf", "v2", "1"), "Error: alias 'v2' reads as a version", "invalid_value"),
+        (("models", "alias", "iris-clf", "shadow", "--delete"), "Error: ", "alias_not_found"),
+        (
+            ("models", "stage", "iris-clf", "1", "prod"),
+            "Error: a stage is one of None, Staging, Production, Archived",
+            "invalid_value",
+        ),
+        (
+            ("models", "stage", "iris-clf", "3", "Staging"),
+            "Error: registered model 'iris-clf' has no version 3",
+            "model_version_not_found",
+        ),
+        (
+            ("models", "register", "s3://bucket/model", "iris-clf"),
+            "Error: bad model URI 's3://bucket/model'",
+            "invalid_model_uri",
+        ),
+        (("models", "register", f"runs:/{'0' * 32}/classifier", "iris-clf"), "Error: no run with id", "run_not_found"),
+        (("models", "register", sources[0].replace("classifier", "x"), "iris-clf"), "Error: ", "artifact_not_found"),
+        (("models", "register", sources[0], "a/b"), "Error: model name 'a/b' contains '/'", "invalid_value"),
     ]
-    for args, message in refused:
+    for args, message, code in refused:
         result = invoke(*args, code=1)
         assert result.stderr.startswith(message), (args, result.stderr)
+        assert result.stderr.endswith(f" [{code}]\n"), (args, result.stderr)  # the envelope's stable code
         assert result.stderr.count("\n") == 1 and result.stdout == "", args
     assert "shadow" in invoke("models", "alias", "iris-clf", "shadow", "--delete", code=1).stderr
     assert "is not a logged model" in invoke("models", "register", sources[0] + "x", "iris-clf", code=1).stderr

@@ -34,7 +34,7 @@ def test_nothing_matches(invoke: Invoke, seeded: Seeded, store_uri: str) -> None
 def test_a_bad_query_points_at_its_column(invoke: Invoke, seeded: Seeded, store_uri: str) -> None:
     result = invoke("runs", "list", "mnist", "--where", "metrics.loss >> 1", "--uri", store_uri, code=1)
     assert result.stderr.splitlines()[-3:] == [
-        "Error: expected a value, found '>' at column 15",
+        "Error: expected a value, found '>' at column 15 [invalid_query]",
         "  metrics.loss >> 1",
         "                ^",
     ]

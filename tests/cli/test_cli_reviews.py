@@ -92,7 +92,7 @@ def test_protect_review_approve_merge(invoke: Invoke, models: list[Any], iris: t
     assert refused == (
         "Error: alias 'champion' of registered model 'iris-clf' is protected: it moves only by merging a review "
         "(needs 1 approval and the checks metrics.val/accuracy >= 0.9, signature-unchanged); "
-        "open one: cairn reviews open iris-clf 2 --alias champion\n"
+        "open one: cairn reviews open iris-clf 2 --alias champion [review_required]\n"
     )
     assert "is protected" in invoke("models", "alias", "iris-clf", "champion", "--delete", code=1).stderr
     assert _state(invoke) == before
@@ -107,10 +107,10 @@ def test_protect_review_approve_merge(invoke: Invoke, models: list[Any], iris: t
     assert lines[-1] == "Not ready to merge: 0 of 1 approvals."
 
     assert invoke("reviews", "approve", review_id, code=1).stderr == (
-        f"Error: 'ada' opened review {review_id} and cannot approve it: a review needs someone else\n"
+        f"Error: 'ada' opened review {review_id} and cannot approve it: a review needs someone else [self_approval]\n"
     )
     assert invoke("reviews", "merge", review_id, code=1).stderr == (
-        f"Error: review {review_id} cannot merge: 0 of 1 approvals\n"
+        f"Error: review {review_id} cannot merge: 0 of 1 approvals [review_not_mergeable]\n"
     )
     asked = invoke("reviews", "request-changes", review_id, "-m", "compare with @ada's run", env=AS_COLLEAGUE).stdout
     assert asked == (
@@ -191,27 +191,33 @@ def test_bad_input_is_one_error_line_and_changes_nothing(invoke: Invoke, models:
     review_id = opened.split()[2].rstrip(":")
     before = _state(invoke)
     refused = [
-        (("reviews", "show", "999999"), "Error: no review 999999"),
-        (("reviews", "approve", "999999"), "Error: no review 999999"),
-        (("reviews", "merge", "0"), "Error: review id 0 must be at least 1"),
+        (("reviews", "show", "999999"), "Error: no review 999999", "review_not_found"),
+        (("reviews", "approve", "999999"), "Error: no review 999999", "review_not_found"),
+        (("reviews", "merge", "0"), "Error: review id 0 must be at least 1", "invalid_value"),
         (
             ("reviews", "open", "iris-clf", "9", "--alias", "champion"),
             "Error: registered model 'iris-clf' has no version 9",
+            "model_version_not_found",
         ),
-        (("reviews", "open", "nope", "1", "--alias", "champion"), "Error: no registered model named 'nope'"),
-        (("reviews", "open", "iris-clf", "1", "--alias", "Best Model"), "Error: alias 'Best Model' must start"),
-        (("reviews", "open", "iris-clf", "1", "--alias", "champion"), f"Error: review {review_id} of version 1"),
-        (("reviews", "comment", review_id, "-m", " "), "Error: a comment must not be empty"),
-        (("reviews", "comment", review_id, "-m", "hi", "--reply-to", "424242"), "Error: no review comment 424242"),
-        (("reviews", "list", "--model", "nope"), "Error: no registered model named 'nope'"),
-        (("models", "protect", "nope", "champion"), "Error: no registered model named 'nope'"),
-        (("models", "protect", "iris-clf", "v2"), "Error: alias 'v2' reads as a version"),
-        (("models", "protect", "iris-clf", "champion", "--approvals", "-1"), "Error: approvals -1 must be at least 0"),
-        (("models", "protect", "iris-clf", "shadow", "--remove"), "Error: alias 'shadow' of registered model"),
+        (("reviews", "open", "nope", "1", "--alias", "champion"), "Error: no registered model", "model_not_found"),
+        (("reviews", "open", "iris-clf", "1", "--alias", "Best Model"), "Error: alias 'Best Model'", "invalid_value"),
+        (("reviews", "open", "iris-clf", "1", "--alias", "champion"), f"Error: review {review_id}", "already_exists"),
+        (("reviews", "comment", review_id, "-m", " "), "Error: a comment must not be empty", "invalid_value"),
+        (
+            ("reviews", "comment", review_id, "-m", "hi", "--reply-to", "424242"),
+            "Error: no review comment",
+            "comment_not_found",
+        ),
+        (("reviews", "list", "--model", "nope"), "Error: no registered model named 'nope'", "model_not_found"),
+        (("models", "protect", "nope", "champion"), "Error: no registered model named 'nope'", "model_not_found"),
+        (("models", "protect", "iris-clf", "v2"), "Error: alias 'v2' reads as a version", "invalid_value"),
+        (("models", "protect", "iris-clf", "champion", "--approvals", "-1"), "Error: approvals -1", "invalid_value"),
+        (("models", "protect", "iris-clf", "shadow", "--remove"), "Error: alias 'shadow'", "protection_not_found"),
     ]
-    for args, message in refused:
+    for args, message, code in refused:
         result = invoke(*args, code=1)
         assert result.stderr.startswith(message), (args, result.stderr)
+        assert result.stderr.endswith(f" [{code}]\n"), (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stdout == "", args
     query = invoke("models", "protect", "iris-clf", "champion", "--check", "metrics.acc >>= 0.9", code=1).stderr
     assert query.startswith("Error: ") and query.splitlines()[1:] == ["  metrics.acc >>= 0.9", "  " + " " * 13 + "^"]

@@ -133,7 +133,7 @@ def test_list_empty_project(invoke: Invoke, store_uri: str, embedded: Tracking) 
 
 def test_list_unknown_project_is_a_clean_error(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     result = invoke("runs", "list", "nope", "--uri", store_uri, code=1)
-    assert result.stderr == "Error: no project named 'nope'\n"
+    assert result.stderr == "Error: no project named 'nope' [project_not_found]\n"
 
 
 def test_show(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
@@ -177,7 +177,7 @@ def test_show_non_finite_param(invoke: Invoke, store_uri: str, embedded: Trackin
 
 def test_show_unknown_run_is_a_clean_error(invoke: Invoke, store_uri: str, seeded: Seeded) -> None:
     result = invoke("runs", "show", "0" * 32, "--uri", store_uri, code=1)
-    assert result.stderr == f"Error: no run with id '{'0' * 32}'\n"
+    assert result.stderr == f"Error: no run with id '{'0' * 32}' [run_not_found]\n"
     short = invoke("runs", "show", seeded.first.id[:8], "--uri", store_uri, "--json", code=1)
     assert short.stdout == ""
     assert short.stderr.startswith(f"Error: no run with id '{seeded.first.id[:8]}'; run ids are 32 characters")

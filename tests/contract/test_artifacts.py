@@ -148,6 +148,41 @@ def test_missing_artifact_and_run(tracking: Tracking) -> None:
         tracking.list_artifacts("0" * 32)
 
 
+def test_a_folder_is_read_in_one_go_each_file_with_its_digest(tracking: Tracking, tmp_path: Path) -> None:
+    run = tracking.create_run("p")
+    contents = {
+        "model/cairn-model.json": b'{"format": 1}',
+        "model/weights.bin": b"\x00\x01" * 40_000,
+        "model/sub/empty.txt": b"",
+        "model-card.md": b"# not in the folder",
+    }
+    entries = [ArtifactEntry(path, *put(tracking, tmp_path, data)) for path, data in contents.items()]
+    tracking.log_artifacts(run.id, entries)
+
+    def read(path: str) -> dict[str, tuple[str, int, bytes]]:
+        files = tracking.read_artifact_folder(run.id, path)
+        return {f.path: (f.digest, f.size, b"".join(chunks)) for f, chunks in files}
+
+    def expected(*paths: str) -> dict[str, tuple[str, int, bytes]]:
+        return {p: (hashlib.sha256(contents[p]).hexdigest(), len(contents[p]), contents[p]) for p in paths}
+
+    in_folder = ("model/cairn-model.json", "model/sub/empty.txt", "model/weights.bin")
+    assert read("model") == read("model/") == expected(*in_folder)
+    assert list(read("model")) == sorted(in_folder)  # by path, as a listing
+    assert read("model/weights.bin") == expected("model/weights.bin")
+    assert read("") == expected(*contents)
+
+
+def test_a_folder_that_is_not_there_is_refused_before_any_file(tracking: Tracking) -> None:
+    run = tracking.create_run("p")
+    with pytest.raises(ArtifactNotFound):
+        tracking.read_artifact_folder(run.id, "model")
+    with pytest.raises(RunNotFound):
+        tracking.read_artifact_folder("0" * 32, "model")
+    with pytest.raises(InvalidArtifactPath):
+        tracking.read_artifact_folder(run.id, "../model")
+
+
 def test_artifacts_after_the_end_but_not_after_deletion(tracking: Tracking, tmp_path: Path) -> None:
     run = tracking.create_run("p")
     tracking.update_run(run.id, RunUpdate(status=RunStatus.FINISHED))

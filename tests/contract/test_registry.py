@@ -280,6 +280,43 @@ def test_delete_model_takes_its_versions(tracking: Tracking, tmp_path: Path) -> 
     assert tracking.register_model(f"runs:/{run_id}/model", "m").version == 1
 
 
+def test_a_version_s_folder_is_read_by_number_or_alias_with_its_tree_digest(tracking: Tracking, tmp_path: Path) -> None:
+    first = tracking.register_model(f"runs:/{trained_run(tracking, tmp_path)}/model", "m")
+    second = tracking.register_model(f"runs:/{trained_run(tracking, tmp_path, b'weights v2')}/model", "m")
+    tracking.set_model_alias("m", "champion", 2)
+
+    def read(**which: object) -> tuple[tuple[str, int, str, str, str], dict[str, bytes]]:
+        folder = tracking.read_model_version_folder("m", **which)  # type: ignore[arg-type]
+        files = {file.path: b"".join(chunks) for file, chunks in folder.files}
+        return (folder.model, folder.version, folder.run_id, folder.source_path, folder.tree_digest), files
+
+    where, files = read(version=1)
+    assert where == ("m", 1, first.run_id, "model", first.tree_digest)
+    assert files["model/model.bin"] == b"weights v1"
+    assert set(files) == {"model/cairn-model.json", "model/model.bin"}
+    where, files = read(alias="champion")
+    assert where == ("m", 2, second.run_id, "model", second.tree_digest)
+    assert files["model/model.bin"] == b"weights v2"
+
+    # Each file comes with the digest and size its artifact records.
+    listed = {(a.path, a.digest, a.size) for a in tracking.list_artifacts(second.run_id)}
+    folder = tracking.read_model_version_folder("m", 2)
+    assert {(file.path, file.digest, len(b"".join(chunks))) for file, chunks in folder.files} == listed
+
+
+def test_a_version_s_folder_that_is_not_there(tracking: Tracking, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound):
+        tracking.read_model_version_folder("nope", 1)
+    tracking.register_model(f"runs:/{trained_run(tracking, tmp_path)}/model", "m")
+    with pytest.raises(ModelVersionNotFound):
+        tracking.read_model_version_folder("m", 2)
+    with pytest.raises(AliasNotFound):
+        tracking.read_model_version_folder("m", alias="champion")
+    for bad in ({}, {"version": 1, "alias": "champion"}, {"version": 0}, {"alias": "Bad Alias"}):
+        with pytest.raises(InvalidValue):
+            tracking.read_model_version_folder("m", **bad)  # type: ignore[arg-type]
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 

@@ -31,10 +31,11 @@ class ServerProcess:
     every start), which a failed start quotes.
     """
 
-    def __init__(self, store: Path, *, workers: int = 1, log: Path) -> None:
+    def __init__(self, store: Path, *, workers: int = 1, log: Path, args: tuple[str, ...] = ()) -> None:
         self.store = store
         self.port = free_port()
         self.workers = workers
+        self.args = args
         self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -47,6 +48,7 @@ class ServerProcess:
             "--blobs", str(self.store.parent / "blobs"),
             "--port", str(self.port),
             "--workers", str(self.workers),
+            *self.args,
         ]  # fmt: skip
 
     def start(self) -> ServerProcess:
@@ -117,10 +119,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Starts ``cairn server`` processes on fresh SQLite stores; kills them after the test."""
     started: list[ServerProcess] = []
 
-    def start(*, workers: int = 1) -> ServerProcess:
+    def start(*, workers: int = 1, args: tuple[str, ...] = ()) -> ServerProcess:
         folder = tmp_path / f"server-{len(started)}"
         folder.mkdir()
-        server = ServerProcess(folder / "cairn.db", workers=workers, log=folder / "server.log")
+        server = ServerProcess(folder / "cairn.db", workers=workers, log=folder / "server.log", args=args)
         started.append(server)
         return server.start()
 

@@ -124,7 +124,7 @@ def test_a_missing_framework_names_the_package_to_install(third_party: Any, tmp_
 
 
 def test_importing_cairn_imports_no_framework() -> None:
-    frameworks = ["sklearn", "skops", "xgboost", "lightgbm", "torch", "onnxruntime", "cloudpickle", "pandas"]
+    frameworks = ["sklearn", "skops", "xgboost", "lightgbm", "torch", "onnx", "onnxruntime", "cloudpickle", "pandas"]
     code = (
         "import sys, cairn, cairn.client.models.plugins, cairn.client.models.folder\n"
         f"print(sorted(m for m in {frameworks!r} if m in sys.modules))"

@@ -256,3 +256,32 @@ def test_the_search_placeholder_is_a_query_on_the_projects_own_metric() -> None:
     for metrics in (["train/loss", "val/acc"], ["loss"], []):
         text = example_query(metrics).removeprefix("Query runs, e.g. ")
         parse_query(text)  # the example is a query that parses
+
+
+# -- the model registry's pages ----------------------------------------------------------------
+
+
+def test_the_model_filter_is_a_part_of_the_name_unless_it_is_a_pattern() -> None:
+    from cairn.server.ui.models import name_pattern
+
+    assert name_pattern("") is None
+    assert name_pattern("iris") == "%iris%"
+    assert name_pattern("iris%") == "iris%"  # a pattern is taken as it is
+    assert name_pattern("a_b") == "%a_b%"
+
+
+def test_each_current_alias_comes_with_the_move_that_put_it_there() -> None:
+    from cairn.core.registry import AliasMove, RegisteredModel
+    from cairn.server.ui.models import current_aliases
+
+    moves = [
+        AliasMove("m", "champion", None, 1, "ada", 1_000),
+        AliasMove("m", "shadow", None, 1, "ada", 1_500),
+        AliasMove("m", "champion", 1, 2, "bo", 2_000),
+        AliasMove("m", "shadow", 1, None, "bo", 2_500),  # removed: not an alias now
+    ]
+    model = RegisteredModel("m", "", {}, 0, 0, 2, {"champion": 2, "zeta": 1})
+    found = current_aliases(model, moves)
+    assert [(a.alias, a.version) for a in found] == [("champion", 2), ("zeta", 1)]
+    assert found[0].last_move is moves[2]
+    assert found[1].last_move is None  # no recorded move: shown without who and when

@@ -112,6 +112,21 @@ def page(browser: Browser, color_scheme: str, console_errors: list[str]) -> Iter
     assert not console_errors, "the page reported errors:\n" + "\n".join(console_errors)
 
 
+@pytest.fixture
+def violations(page: Page) -> Iterator[list[str]]:
+    """The Content-Security-Policy violations the pages opened in ``page`` report; the test
+    fails on any (the ``securitypolicyviolation`` event says which directive refused what)."""
+    found: list[str] = []
+    page.expose_function("reportViolation", lambda text: found.append(text))
+    page.add_init_script(
+        """document.addEventListener('securitypolicyviolation',
+            (e) => window.reportViolation(
+                `${e.effectiveDirective} refused ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`))"""
+    )
+    yield found
+    assert found == []
+
+
 @dataclass
 class UiServer:
     """A running server (``url``) and an in-process tracking service on the same store."""

@@ -64,20 +64,6 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     yield Seeded(ui_server, ids[0], ids[1])
 
 
-@pytest.fixture
-def violations(page: Page) -> Iterator[list[str]]:
-    """The policy violations the pages opened in ``page`` report; the test fails on any."""
-    found: list[str] = []
-    page.expose_function("reportViolation", lambda text: found.append(text))
-    page.add_init_script(
-        """document.addEventListener('securitypolicyviolation',
-            (e) => window.reportViolation(
-                `${e.effectiveDirective} refused ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`))"""
-    )
-    yield found
-    assert found == []
-
-
 def _flagged(page: Page) -> bool:
     return bool(page.evaluate("() => window.__xss === 1"))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from cairn.cli.errors import CommandError
 from cairn.client.connect import is_remote, resolve_uri
 from cairn.core.addresses import redact
 from cairn.core.errors import SchemaOutOfDate
@@ -54,8 +55,8 @@ def upgrade_command(uri: str | None) -> None:
         try:
             upgrade(engines.write)
         except SchemaOutOfDate as exc:  # a revision this version does not know: a newer Cairn's
-            raise click.ClickException(
-                f"cannot upgrade {redact(target)} from {_describe(before)}: {exc}. Was it made by a newer Cairn?"
+            raise CommandError.of(
+                exc, f"cannot upgrade {redact(target)} from {_describe(before)}: {exc}. Was it made by a newer Cairn?"
             ) from exc
         after = current_revision(engines.write)
     click.echo(f"Upgraded {redact(target)} from {_describe(before)} to {after}.")

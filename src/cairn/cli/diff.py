@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cairn.cli import output
+from cairn.cli.errors import CommandError
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.client.snapshots import SnapshotDiff, diff_snapshots
 from cairn.core.diff import MappingDiff, MetricsDiff, RunDiff, RunRef
@@ -46,17 +47,17 @@ def diff_command(run_a: str, run_b: str | None, uri: str | None, as_json: bool) 
         except RunNotFound as exc:
             missing = str(exc.details.get("run_id", ""))
             if missing and len(missing) < FULL_ID:
-                raise click.ClickException(
+                raise CommandError.of(
+                    exc,
                     f"{exc.message}; run ids are {FULL_ID} characters long "
-                    "(cairn runs list PROJECT --json shows them in full)"
+                    "(cairn runs list PROJECT --json shows them in full)",
                 ) from exc
             raise
         except NotFound as exc:
             if run_b is not None or type(exc) is not NotFound:
                 raise
-            raise click.ClickException(
-                f"run {run_a} has no earlier run in its project to compare with; name one: cairn diff {run_a} RUN_B"
-            ) from exc
+            hint = f"run {run_a} has no earlier run in its project to compare with; name one: cairn diff {run_a} RUN_B"
+            raise CommandError.of(exc, hint) from exc
         changes = snapshot_changes(tracking, diff.run.id, diff.baseline.id)
     if as_json:
         output.print_json({**diff_to_wire(diff), "snapshots": [_snapshot_diff_to_wire(c) for c in changes]})

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cairn import __version__
+from cairn.cli.errors import CommandError
 from cairn.core.errors import CairnError, InvalidQuery
 
 #: Each command's module is imported only when that command runs: `cairn server` then holds
@@ -27,12 +28,13 @@ _COMMANDS = {
     "events": "cairn.cli.events:events_group",
     "server": "cairn.cli.serve:server_command",
     "ui": "cairn.cli.serve:ui_command",
+    "webhooks": "cairn.cli.webhooks:webhooks_group",
 }
 
 
 class CairnGroup(click.Group):
     """Loads commands lazily, and turns Cairn's own errors, from any subcommand, into one
-    clean ``Error: ...`` line."""
+    clean ``Error: MESSAGE [code]`` line (cli/errors.py)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
@@ -49,25 +51,12 @@ class CairnGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InvalidQuery as exc:
-            raise click.ClickException(_pointed(exc)) from exc
+            raise CommandError.pointed(exc) from exc
         except CairnError as exc:
-            raise click.ClickException(_one_line(exc.message)) from exc
+            raise CommandError.of(exc) from exc
         except OSError as exc:  # a store path that cannot be created or read
             where = f": {exc.filename}" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
-
-
-def _pointed(exc: InvalidQuery) -> str:
-    """The message, then the query with a caret under the column it names."""
-    query, position = exc.details.get("query"), exc.details.get("position")
-    if not isinstance(query, str) or not isinstance(position, int) or "\n" in query:
-        return _one_line(exc.message)
-    return f"{exc.message}\n  {query}\n  {' ' * position}^"
-
-
-def _one_line(message: str) -> str:
-    # A driver's message may span lines ("…refused\n\tIs the server running…?").
-    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 @click.group(cls=CairnGroup, context_settings={"help_option_names": ["-h", "--help"]})

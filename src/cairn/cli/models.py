@@ -18,6 +18,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from cairn.cli import output
+from cairn.cli.errors import CommandError
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.core.clock import now_ms
 from cairn.core.entities import Page
@@ -223,7 +224,7 @@ def alias_command(name: str, alias: str, version: int | None, delete: bool, uri:
                 move = tracking.set_model_alias(name, alias, version)
         except ReviewRequired as exc:
             how = f"; open one: cairn reviews open {name} {version} --alias {alias}" if version is not None else ""
-            raise click.ClickException(exc.message + how) from exc
+            raise CommandError.of(exc, exc.message + how) from exc
     click.echo(_move_line(move))
 
 

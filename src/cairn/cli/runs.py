@@ -10,6 +10,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from cairn.cli import output
+from cairn.cli.errors import CommandError
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.core.artifacts import Artifact, RunInput
 from cairn.core.clock import now_ms
@@ -238,9 +239,10 @@ def show_command(run_id: str, uri: str | None, as_json: bool) -> None:
             run = tracking.get_run(run_id)
         except RunNotFound as exc:
             if len(run_id) < FULL_ID:
-                raise click.ClickException(
+                raise CommandError.of(
+                    exc,
                     f"{exc.message}; run ids are {FULL_ID} characters long "
-                    "(cairn runs list PROJECT --json shows them in full)"
+                    "(cairn runs list PROJECT --json shows them in full)",
                 ) from exc
             raise
         if as_json:

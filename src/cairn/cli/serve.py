@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cairn.cli.errors import CommandError
 from cairn.cli.options import store_options
 from cairn.core.addresses import bare_host, is_loopback
 from cairn.core.errors import CairnError
@@ -25,6 +26,18 @@ allowed_hosts_option = click.option(
         "Host names to answer besides the listening address and localhost, comma-separated or "
         "repeated: a proxy's name, *.example.com for its subdomains, * for any. Requests for other "
         "hosts are refused (DNS rebinding)."
+    ),
+)
+
+
+allow_private_webhooks_option = click.option(
+    "--allow-private-webhooks",
+    is_flag=True,
+    envvar="CAIRN_ALLOW_PRIVATE_WEBHOOKS",
+    help=(
+        "Let webhooks deliver to loopback, private and link-local addresses (a receiver on this "
+        "machine or network); refused otherwise, as a guard against requests to internal services. "
+        "[env: CAIRN_ALLOW_PRIVATE_WEBHOOKS]"
     ),
 )
 
@@ -74,6 +87,7 @@ def _announce(address: str) -> None:
     help="Allow listening on a non-loopback address although authentication is not enabled.",
 )
 @allowed_hosts_option
+@allow_private_webhooks_option
 @click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
 def server_command(
     store_uri: str,
@@ -86,6 +100,7 @@ def server_command(
     workers: int,
     insecure_no_auth: bool,
     allowed_hosts: tuple[str, ...],
+    allow_private_webhooks: bool,
     debug: bool,
 ) -> None:
     """Run the tracking server for a team.
@@ -111,6 +126,7 @@ def server_command(
         port=port,
         workers=workers,
         allowed_hosts=allowed_hosts,
+        allow_private_webhooks=allow_private_webhooks,
         debug=debug,
     )
     _serve(settings)
@@ -126,7 +142,8 @@ def server_command(
     help="Port to listen on, on 127.0.0.1.",
 )
 @allowed_hosts_option
-def ui_command(port: int, allowed_hosts: tuple[str, ...]) -> None:
+@allow_private_webhooks_option
+def ui_command(port: int, allowed_hosts: tuple[str, ...], allow_private_webhooks: bool) -> None:
     """Serve the embedded store's dashboard on 127.0.0.1.
 
     The dashboard and API over the store in $CAIRN_HOME, where cairn.init() logs by default, at
@@ -134,7 +151,11 @@ def ui_command(port: int, allowed_hosts: tuple[str, ...]) -> None:
     """
     _serve(
         ServerSettings(
-            store_uri=default_store_uri(), blobs_uri=default_blobs_uri(), port=port, allowed_hosts=allowed_hosts
+            store_uri=default_store_uri(),
+            blobs_uri=default_blobs_uri(),
+            port=port,
+            allowed_hosts=allowed_hosts,
+            allow_private_webhooks=allow_private_webhooks,
         )
     )
 
@@ -143,4 +164,4 @@ def _serve(settings: ServerSettings) -> None:
     try:
         serve(settings, on_ready=_announce)
     except CairnError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise CommandError.of(exc) from exc

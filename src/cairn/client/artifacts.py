@@ -25,6 +25,7 @@ from typing import Any
 from cairn.client.artifact_formats import EncodedArtifact
 from cairn.client.datasets import file_digest, walk_folder
 from cairn.core import limits
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import (
     Artifact,
     ArtifactEntry,
@@ -243,31 +244,90 @@ def download(tracking: Tracking, run_id: str, path: str, destination: str | os.P
     return written
 
 
+def download_folder(tracking: Tracking, run_id: str, path: str, destination: str | os.PathLike[str]) -> list[Path]:
+    """:func:`download` of a folder in one request (an archive over HTTP), as model loading
+    fetches a model folder: each file checked against its digest the same way. Files land
+    with their paths below the folder's name; a path that names one file lands as that file.
+
+    :func:`download` keeps one request per file: it may be sent to S3 (``--presign-downloads``)
+    instead of streaming a large file through the server, which an archive always does.
+    """
+    prefix = check_artifact_path(path, allow_empty=True)
+    return write_folder(tracking.read_artifact_folder(run_id, prefix), prefix, destination)
+
+
+def write_folder(
+    files: Iterable[tuple[ArchivedFile, Iterable[bytes]]], prefix: str, destination: str | os.PathLike[str]
+) -> list[Path]:
+    """Write the files of the folder ``prefix`` (as :meth:`Tracking.read_artifact_folder` gives
+    them) below ``destination``, with their paths below the folder's name, each checked against
+    its digest (:func:`write_checked`). A file outside the folder is refused."""
+    parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+    root = Path(destination)
+    written = []
+    try:
+        for file, chunks in files:
+            if prefix and file.path != prefix and not file.path.startswith(prefix + "/"):
+                raise InvalidArtifactPath(
+                    f"the archive of {prefix!r} holds {file.path!r}, which is not below it",
+                    details={"path": file.path},
+                )
+            relative = file.path[len(parent) + 1 :] if parent else file.path
+            written.append(write_checked(chunks, root / relative, file.path, file.digest, file.size))
+    finally:
+        close = getattr(files, "close", None)
+        if close is not None:  # an archive being read off a socket: let the socket go now
+            close()
+    return written
+
+
 def _download_one(tracking: Tracking, artifact: Artifact, target: Path) -> Path:
+    chunks = tracking.read_artifact(artifact.run_id, artifact.path)
+    return write_checked(chunks, target, artifact.path, artifact.digest, artifact.size)
+
+
+#: Files from this size on are hashed on a thread beside the writes (below it, a thread costs more).
+_HASH_THREAD_ABOVE_BYTES = 4 * 1024 * 1024
+
+
+def write_checked(chunks: Iterable[bytes], target: Path, path: str, digest: str, size: int) -> Path:
+    """Write ``chunks`` to ``target`` if their SHA-256 is ``digest`` (DigestMismatch naming
+    ``path`` otherwise). They go to a temporary name first and are renamed once they match, so
+    a cut-off or corrupted download never passes for the real thing."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.cairn-part")
     hasher = hashlib.sha256()
     try:
-        # Hashing runs beside the socket reads and file writes (all three release the GIL),
-        # one chunk behind, so a download costs about the slowest of them, not their sum.
-        with open(temporary, "wb") as out, ThreadPoolExecutor(1, thread_name_prefix="cairn-hash") as pool:
-            hashed: Future[None] | None = None
-            for chunk in tracking.read_artifact(artifact.run_id, artifact.path):
-                if hashed is not None:
-                    hashed.result()
-                hashed = pool.submit(hasher.update, chunk)
-                out.write(chunk)
-            if hashed is not None:
-                hashed.result()
-        if hasher.hexdigest() != artifact.digest:
+        with open(temporary, "wb") as out:
+            if size < _HASH_THREAD_ABOVE_BYTES:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    out.write(chunk)
+            else:
+                _write_hashing_beside(chunks, out, hasher)
+        if hasher.hexdigest() != digest:
             raise DigestMismatch(
-                f"{artifact.path} arrived with SHA-256 {hasher.hexdigest()}, expected {artifact.digest}",
-                details={"path": artifact.path, "expected": artifact.digest, "got": hasher.hexdigest()},
+                f"{path} arrived with SHA-256 {hasher.hexdigest()}, expected {digest}",
+                details={"path": path, "expected": digest, "got": hasher.hexdigest()},
             )
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
     return target
+
+
+def _write_hashing_beside(chunks: Iterable[bytes], out: Any, hasher: Any) -> None:
+    # Hashing runs beside the socket reads and file writes (all three release the GIL),
+    # one chunk behind, so a download costs about the slowest of them, not their sum.
+    with ThreadPoolExecutor(1, thread_name_prefix="cairn-hash") as pool:
+        hashed: Future[None] | None = None
+        for chunk in chunks:
+            if hashed is not None:
+                hashed.result()
+            hashed = pool.submit(hasher.update, chunk)
+            out.write(chunk)
+        if hashed is not None:
+            hashed.result()
 
 
 def encoded_to_local(encoded: EncodedArtifact, name: str) -> LocalArtifact:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from cairn.core.errors import CairnError, Unavailable
@@ -36,7 +36,19 @@ def bulk_get(
     timeout: float,
     error_from: Callable[[int, bytes, str], CairnError],
 ) -> Iterator[bytes]:
-    """GET ``url`` and return an iterator of its body in 1 MiB chunks.
+    """GET ``url`` and return an iterator of its body in 1 MiB chunks (:func:`bulk_open`)."""
+    return bulk_open(url, headers, timeout=timeout, error_from=error_from)[1]
+
+
+def bulk_open(
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    error_from: Callable[[int, bytes, str], CairnError],
+) -> tuple[dict[str, str], Iterator[bytes]]:
+    """GET ``url`` and return the answer's headers (lower-case names) and an iterator of its
+    body in 1 MiB chunks.
 
     The request is made (and redirects followed, dropping ``authorization`` when the host
     changes, as for a presigned S3 URL) before this returns, so an error answer raises here:
@@ -66,11 +78,28 @@ def bulk_get(
             body = response.read(1 << 20)
             connection.close()
             raise error_from(response.status, body, _redact(url))
-        return _body(connection, response, url)
+        return {name.lower(): value for name, value in response.getheaders()}, _Body(connection, response, url)
     raise Unavailable(f"more than {_MAX_REDIRECTS} redirects downloading {_redact(url)}")
 
 
-def _body(connection: http.client.HTTPConnection, response: http.client.HTTPResponse, url: str) -> Iterator[bytes]:
+class _Body(Iterator[bytes]):
+    """The body's chunks; ``close()`` lets the connection go even before the first chunk."""
+
+    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse, url: str) -> None:
+        self._connection = connection
+        self._chunks = _body(connection, response, url)
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._connection.close()
+
+
+def _body(
+    connection: http.client.HTTPConnection, response: http.client.HTTPResponse, url: str
+) -> Generator[bytes, None, None]:
     try:
         while chunk := response.read(_CHUNK_BYTES):
             yield chunk

@@ -33,8 +33,13 @@ def connect(uri: str | None = None) -> Tracking:
         return HttpTracking(uri, token=os.environ.get("CAIRN_TOKEN") or None, user=Principal.local_user().name)
     from cairn.blobs.registry import open_blobs
     from cairn.service.tracking import TrackingService
-    from cairn.settings import default_blobs_uri
+    from cairn.settings import allow_private_webhooks_from_env, default_blobs_uri
     from cairn.store.registry import open_store
 
     blobs = open_blobs(default_blobs_uri(), endpoint_url=os.environ.get("CAIRN_BLOBS_ENDPOINT") or None)
-    return TrackingService(open_store(uri), Principal.local_user(), blobs=blobs)
+    return TrackingService(
+        open_store(uri),
+        Principal.local_user(),
+        blobs=blobs,
+        allow_private_webhooks=allow_private_webhooks_from_env(),
+    )

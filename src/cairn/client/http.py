@@ -15,14 +15,15 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import httpx
 import orjson
 
-from cairn.client.bulk_get import bulk_get, proxies_configured
+from cairn.client.bulk_get import bulk_open, proxies_configured
 from cairn.core import binary_batch, limits
 from cairn.core.addresses import is_loopback
+from cairn.core.archive import ArchivedFile, read_archive
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
@@ -30,6 +31,7 @@ from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunU
 from cairn.core.errors import (
     CairnError,
     InvalidRequest,
+    InvalidValue,
     Unavailable,
     UploadOffsetMismatch,
     error_class_for_code,
@@ -39,7 +41,7 @@ from cairn.core.limits import check_int64, check_key, check_name
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
-from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
 from cairn.core.reviews import (
     AliasProtection,
@@ -56,6 +58,7 @@ from cairn.core.reviews_wire import (
     review_detail_from_wire,
     review_from_wire,
 )
+from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
     artifact_from_wire,
@@ -376,11 +379,23 @@ class HttpTracking:
             headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
         return self._stream(url, headers)
 
+    def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
+        url = f"{API}/runs/{_segment(run_id)}/artifacts/archive"
+        if path:
+            url += "?" + urlencode({"path": path})
+        # Asked for here, so an error answer raises before the first file is.
+        chunks = self._stream(url, {})
+        return read_archive(chunks, source=self.base_url)
+
     def _stream(self, url: str, headers: dict[str, str]) -> Iterator[bytes]:
         """A streamed GET whose error answer raises here, before the first chunk is asked for."""
+        return self._stream_with_headers(url, headers)[1]
+
+    def _stream_with_headers(self, url: str, headers: dict[str, str]) -> tuple[Mapping[str, str], Iterator[bytes]]:
+        """:meth:`_stream`, and the answer's headers."""
         if self._bulk_downloads:
             headers.update({k: v for k, v in self._client.headers.items() if k in ("user-agent", "authorization")})
-            return bulk_get(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
+            return bulk_open(self.base_url + url, headers, timeout=_TIMEOUT.read or 60.0, error_from=_error_from_parts)
         stream = self._client.stream("GET", url, headers=headers, follow_redirects=True)
         try:
             response = stream.__enter__()
@@ -390,7 +405,7 @@ class HttpTracking:
             response.read()
             stream.__exit__(None, None, None)
             raise _error_from(response)
-        return _chunks_then_close(stream, response)
+        return response.headers, _chunks_then_close(stream, response)
 
     def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
         body = {"dataset": dataset_spec_to_wire(spec), "context": context}
@@ -564,6 +579,28 @@ class HttpTracking:
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         return version_from_wire(self._request("GET", _alias_url(name, alias)))
 
+    def read_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> ModelVersionFolder:
+        if (version is None) == (alias is None):
+            raise InvalidValue("name a version or an alias, not both or neither")
+        url = _version_url(name, version) if version is not None else _alias_url(name, alias or "")
+        headers, chunks = self._stream_with_headers(f"{url}/archive", {})
+        try:
+            return ModelVersionFolder(
+                model=name,
+                version=int(headers["x-cairn-model-version"]),
+                run_id=unquote(headers["x-cairn-run-id"]),
+                source_path=unquote(headers["x-cairn-source-path"]),
+                tree_digest=headers["x-cairn-tree-digest"],
+                files=read_archive(chunks, source=self.base_url),
+            )
+        except (KeyError, ValueError) as exc:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            raise CairnError(f"the server at {self.base_url} sent a model archive without its version: {exc}") from None
+
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})
         return [alias_move_from_wire(m) for m in data["moves"]]
@@ -659,6 +696,64 @@ class HttpTracking:
         }
         data = self._request("GET", f"{API}/events", params=params)
         return Page([event_from_wire(e) for e in data["events"]], data["next_page_token"])
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Sequence[str],
+        *,
+        secret: str | None = None,
+        description: str = "",
+        active: bool = True,
+    ) -> Webhook:
+        body = {"url": url, "events": list(events), "description": description, "active": active}
+        if secret is not None:
+            body["secret"] = secret
+        return webhook_from_wire(self._request("POST", f"{API}/webhooks", body=body))
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return webhook_from_wire(self._request("GET", _webhook_url(webhook_id)))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return [webhook_from_wire(w) for w in self._request("GET", f"{API}/webhooks")["webhooks"]]
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        fields = {
+            "url": url,
+            "events": None if events is None else list(events),
+            "description": description,
+            "active": active,
+            "secret": secret,
+        }
+        body = {name: value for name, value in fields.items() if value is not None}
+        return webhook_from_wire(self._request("PATCH", _webhook_url(webhook_id), body=body))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._request("DELETE", _webhook_url(webhook_id))
+
+    def list_webhook_deliveries(
+        self, webhook_id: str, *, status: str | None = None, limit: int = 50, page_token: str | None = None
+    ) -> Page[Delivery]:
+        params = {"status": status, "limit": limit, "page_token": page_token}
+        data = self._request("GET", f"{_webhook_url(webhook_id)}/deliveries", params=params)
+        return Page([delivery_from_wire(d) for d in data["deliveries"]], data["next_page_token"])
+
+    def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return delivery_from_wire(self._request("GET", _delivery_url(webhook_id, delivery_id)))
+
+    def redeliver_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        return delivery_from_wire(self._request("POST", f"{_delivery_url(webhook_id, delivery_id)}/redeliver"))
 
     def close(self) -> None:
         self._client.close()
@@ -783,6 +878,14 @@ def _protection_url(name: str, alias: str) -> str:
 
 def _review_url(review_id: int) -> str:
     return f"{API}/reviews/{check_review_id(review_id)}"
+
+
+def _webhook_url(webhook_id: str) -> str:
+    return f"{API}/webhooks/{_segment(webhook_id)}"
+
+
+def _delivery_url(webhook_id: str, delivery_id: str) -> str:
+    return f"{_webhook_url(webhook_id)}/deliveries/{_segment(delivery_id)}"
 
 
 def _error_from_parts(status: int, body: bytes, url: str) -> CairnError:

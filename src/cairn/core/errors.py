@@ -9,6 +9,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     ├── InvalidInput                invalid_input         400
     │   ├── InvalidKey              invalid_key           400
     │   ├── InvalidValue            invalid_value         400
+    │   │   └── WebhookUrlRefused   webhook_url_refused   400
     │   ├── InvalidRequest          invalid_request       400
     │   │   └── InvalidPageToken    invalid_page_token    400
     │   ├── InvalidHost             invalid_host          400
@@ -35,7 +36,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ModelVersionNotFound    model_version_not_found 404
     │   ├── AliasNotFound           alias_not_found       404
     │   ├── ProtectionNotFound      protection_not_found  404
-    │   └── ReviewNotFound          review_not_found      404
+    │   ├── ReviewNotFound          review_not_found      404
+    │   ├── WebhookNotFound         webhook_not_found     404
+    │   └── DeliveryNotFound        delivery_not_found    404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -92,6 +95,15 @@ class InvalidValue(InvalidInput):
     """A value is of the wrong type, non-numeric where a number is needed, or too long."""
 
     code = "invalid_value"
+
+
+class WebhookUrlRefused(InvalidValue):
+    """A webhook URL whose host is, or resolves to, an address a server must not call on a
+    user's behalf: loopback, private, link-local, multicast, unspecified or otherwise not
+    globally routable (docs/webhooks.md). Allowed only when the server runs with
+    ``--allow-private-webhooks``. ``details`` hold ``url``, ``host`` and ``address``."""
+
+    code = "webhook_url_refused"
 
 
 class InvalidRequest(InvalidInput):
@@ -267,6 +279,18 @@ class ReviewNotFound(NotFound):
     """No review with that id (its model may have been deleted); ``details["review_id"]``."""
 
     code = "review_not_found"
+
+
+class WebhookNotFound(NotFound):
+    """No webhook with that id (it may have been deleted); ``details["webhook_id"]`` names it."""
+
+    code = "webhook_not_found"
+
+
+class DeliveryNotFound(NotFound):
+    """The webhook has no delivery with that id; ``details`` hold ``webhook_id`` and ``delivery_id``."""
+
+    code = "delivery_not_found"
 
 
 class Conflict(CairnError):

@@ -112,6 +112,13 @@ def expand_types(patterns: Iterable[str]) -> frozenset[EventType]:
     return frozenset(found)
 
 
+def patterns_naming(type_: EventType) -> tuple[str, str, str]:
+    """The three patterns that take ``type_``: ``*``, its ``SUBJECT.*`` and itself. A webhook
+    subscribed to any of them gets the event (one ``IN`` lookup instead of matching every
+    subscription's patterns)."""
+    return ("*", type_.value.split(".", 1)[0] + ".*", type_.value)
+
+
 def type_patterns() -> list[str]:
     """Every pattern a filter or subscription takes: each type, each ``SUBJECT.*``, and ``*``."""
     subjects = sorted({t.value.split(".", 1)[0] for t in EventType})

@@ -46,6 +46,8 @@ MAX_ARTIFACT_PATH_LENGTH = 1000
 #: Artifacts registered in one request, or files in one dataset manifest; a folder with more
 #: files is registered in several requests.
 MAX_ARTIFACTS_PER_REQUEST = 10_000
+#: Files of one archive (a run's folder fetched in one response: how a model folder is loaded).
+MAX_ARCHIVE_FILES = 10_000
 #: Files of one snapshot.
 MAX_SNAPSHOT_FILES = 100_000
 #: Digests asked about in one "which are missing" request; the SDK asks in batches.

@@ -19,10 +19,11 @@ model URIs, in :mod:`cairn.core.models.uri`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.core.archive import ArchivedFile
 from cairn.core.errors import InvalidValue
 from cairn.core.models.uri import RunModelUri
 
@@ -85,6 +86,20 @@ class ModelVersion:
     def source(self) -> str:
         """Where the version came from: ``runs:/RUN_ID/PATH``."""
         return str(RunModelUri(self.run_id, self.source_path))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionFolder:
+    """A version's model folder as it is read to load it: where it was logged, the tree digest
+    the version recorded, and every file with its digest and bytes, by path (read each file's
+    bytes to the end before the next)."""
+
+    model: str
+    version: int
+    run_id: str
+    source_path: str
+    tree_digest: str
+    files: Iterator[tuple[ArchivedFile, Iterator[bytes]]]
 
 
 @dataclass(frozen=True, slots=True)

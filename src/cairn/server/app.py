@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -10,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 from cairn.blobs.base import BlobStore
 from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
+from cairn.core.webhook_delivery import RetrySchedule
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
@@ -27,11 +31,13 @@ from cairn.server.routes import (
     reviews,
     runs,
     snapshots,
+    webhooks,
 )
 from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
 from cairn.server.upload_hashes import RunningHashes
+from cairn.service.deliveries import DeliveryOptions, DeliveryWorker
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -51,7 +57,22 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     if blobs is None:
         blobs = open_blobs(settings.blobs_uri, endpoint_url=settings.blobs_endpoint)
         blobs.check()
+    worker = DeliveryWorker(store, delivery_options(settings)) if settings.deliver_webhooks else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Webhook deliveries go out from background threads of each server process, while it
+        # serves: the queue is in the store, so a restart picks up where this one stopped.
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Cairn",
         version=__version__,
         description="Model management: log every experiment, version every model.",
@@ -61,7 +82,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         debug=False,
     )
     app.state.settings = settings
-    app.state.tracking = TrackingService(store, Principal("anonymous"), blobs=blobs)
+    app.state.tracking = TrackingService(
+        store, Principal("anonymous"), blobs=blobs, allow_private_webhooks=settings.allow_private_webhooks
+    )
+    app.state.deliveries = worker
     app.state.upload_hashes = RunningHashes()
     install_error_handlers(app, debug=settings.debug)
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
@@ -86,6 +110,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         registry.router,
         reviews.router,
         events.router,
+        webhooks.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -109,3 +134,14 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
 
     install_dashboard(app)
     return app
+
+
+def delivery_options(settings: ServerSettings) -> DeliveryOptions:
+    """How this server delivers webhooks, from its settings."""
+    delays = settings.webhook_retry_delays_s
+    return DeliveryOptions(
+        allow_private=settings.allow_private_webhooks,
+        timeout_s=settings.webhook_timeout_s,
+        schedule=RetrySchedule() if delays is None else RetrySchedule(delays=tuple(delays)),
+        poll_interval_s=settings.webhook_poll_interval_s,
+    )

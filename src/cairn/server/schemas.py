@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cairn.core import limits
+from cairn.core import limits, webhooks
 from cairn.core.artifacts import ARTIFACT_KINDS, ARTIFACT_PATH_PATTERN, SNAPSHOT_KINDS
 from cairn.core.entities import RunStatus
-from cairn.core.events import EventType
+from cairn.core.events import EventType, type_patterns
 from cairn.core.models.uri import (
     ALIAS_PATTERN,
     MAX_ALIAS_LENGTH,
@@ -31,6 +31,7 @@ from cairn.core.models.uri import (
     RUNS_URI_PATTERN,
 )
 from cairn.core.reviews import MAX_CHECKS, MAX_REQUIRED_APPROVALS
+from cairn.core.webhooks import DeliveryStatus
 from cairn.service.registry import MAX_MODEL_PAGE_TOKEN_LENGTH, MODEL_PAGE_TOKEN_PATTERN
 
 # -- rules stated for the OpenAPI document (the service enforces them) ---------------------------
@@ -884,4 +885,96 @@ class EventOut(Out):
 
 class EventList(Out):
     events: list[EventOut]
+    next_page_token: str | None
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+#: Event type patterns a webhook subscribes to.
+EventPatterns = Annotated[
+    list[Annotated[str, Field(json_schema_extra={"enum": type_patterns()})]],
+    Field(json_schema_extra={"minItems": 1, "maxItems": webhooks.MAX_EVENT_PATTERNS}),
+]
+WebhookUrlField = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": webhooks.URL_PATTERN, "maxLength": webhooks.MAX_URL_LENGTH},
+        description="http:// or https://; loopback and private addresses only with --allow-private-webhooks",
+    ),
+]
+SecretField = Annotated[
+    str,
+    Field(
+        json_schema_extra={
+            "pattern": webhooks.SECRET_PATTERN,
+            "minLength": webhooks.MIN_PLAIN_SECRET_LENGTH,
+            "maxLength": webhooks.MAX_SECRET_LENGTH,
+        },
+        description="whsec_ and the base64 of 24 to 64 bytes, or 16 characters or more (their UTF-8 is the key)",
+    ),
+]
+WebhookDescription = Annotated[str, documented(text_rule(webhooks.MAX_DESCRIPTION_LENGTH))]
+
+
+class WebhookCreate(Strict):
+    url: WebhookUrlField
+    events: EventPatterns = Field(description="event types, SUBJECT.* or *")
+    description: WebhookDescription = ""
+    secret: SecretField | None = Field(default=None, description="made when left out; answered once")
+    active: bool = Field(default=True, strict=True, description="false: queue nothing until enabled")
+
+
+class WebhookPatch(Strict):
+    url: WebhookUrlField | None = None
+    events: EventPatterns | None = None
+    description: WebhookDescription | None = None
+    secret: SecretField | None = None
+    active: bool | None = Field(default=None, strict=True)
+
+
+class WebhookOut(Out):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    active: bool
+    secret_fingerprint: str = Field(description="hex SHA-256 of the secret's text, first 12 digits")
+    created_by: str
+    created_at: int
+    updated_at: int
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="the signing secret: in this answer only")
+
+
+class WebhookList(Out):
+    webhooks: list[WebhookOut]
+
+
+class AttemptOut(Out):
+    number: int
+    started_at: int
+    duration_ms: int
+    status_code: int | None = Field(description="the endpoint's HTTP status; null when none came")
+    error: str | None
+    response: str = Field(description="the start of the answer's body")
+
+
+class DeliveryOut(Out):
+    id: str = Field(description="the webhook-id header of every attempt")
+    webhook_id: str
+    event_id: str
+    event_seq: int
+    event_type: str
+    subject: str
+    status: DeliveryStatus
+    next_attempt_at: int | None
+    created_at: int
+    finished_at: int | None
+    attempts: list[AttemptOut]
+
+
+class DeliveryList(Out):
+    deliveries: list[DeliveryOut]
     next_page_token: str | None

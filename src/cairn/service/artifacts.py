@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.blobs.base import PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
 from cairn.core import limits
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
     MAX_ARTIFACTS_LISTED,
@@ -38,7 +39,7 @@ from cairn.core.artifacts import (
     check_artifact_path,
 )
 from cairn.core.clock import now_ms
-from cairn.core.errors import CairnError, InvalidRequest, InvalidValue, NotFound
+from cairn.core.errors import ArtifactNotFound, CairnError, InvalidRequest, InvalidValue, NotFound
 from cairn.service.policy import Action
 from cairn.service.uploads import file_chunks
 
@@ -173,6 +174,31 @@ class ArtifactRules:
         BlobNotFound when the bytes went missing from the blob store."""
         artifact = self.get_artifact(run_id, path)
         return self.blobs.read(artifact.digest, start, end)
+
+    def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
+        """Every file at ``path`` (a folder, or one file) and below, by path, each with its
+        bytes in chunks. Every file is found, and its bytes, before this returns, so a missing
+        one raises here (ArtifactNotFound, BlobNotFound), not halfway through."""
+        opened = self.open_artifact_folder(run_id, path)
+        return iter([(ArchivedFile(a.path, a.digest, a.size), chunks) for a, chunks in opened])
+
+    def open_artifact_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
+        """:meth:`read_artifact_folder` with each file's whole artifact: what the archive route
+        sends. At most MAX_ARCHIVE_FILES files (InvalidRequest for a bigger folder)."""
+        prefix = check_artifact_path(path, allow_empty=True)
+        self._readable_run(run_id)
+        listed = self.store.list_artifacts(run_id, prefix, limits.MAX_ARCHIVE_FILES + 1)
+        if not listed:
+            details = {"run_id": run_id, "path": path}
+            raise ArtifactNotFound(f"run {run_id} has no artifact at {path!r}", details=details)
+        if len(listed) > limits.MAX_ARCHIVE_FILES:
+            raise InvalidRequest(
+                f"{path!r} holds more than {limits.MAX_ARCHIVE_FILES} files: too many for one archive; "
+                "list them and download each",
+                details={"limit": limits.MAX_ARCHIVE_FILES},
+            )
+        # Each read finds its blob before it yields, so missing bytes raise here, not mid-stream.
+        return [(artifact, self.blobs.read(artifact.digest)) for artifact in listed]
 
     def artifact_url(self, artifact: Artifact, expires_s: int = 3600) -> str | None:
         """A URL the client may fetch the bytes from directly (S3), or None."""

@@ -11,19 +11,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
-from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.reviews import AliasProtection, Review, ReviewComment, ReviewDetail
+from cairn.core.webhooks import Delivery, Webhook
 
 
 class Tracking(Protocol):
-    """Projects, runs, params, tags, metrics, artifacts, datasets, snapshots, discussion and the
-    model registry.
+    """Projects, runs, params, tags, metrics, artifacts, datasets, snapshots, discussion, the
+    model registry, the event log and webhooks.
 
     Every method raises the typed errors of :mod:`cairn.core.errors`, the same on every
     implementation: bad input is an InvalidInput (nothing of it is stored), an unknown id a
@@ -186,6 +188,12 @@ class Tracking(Protocol):
 
     def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """An artifact's bytes in [start, end), streamed. Raises ArtifactNotFound."""
+        ...
+
+    def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
+        """Every file at ``path`` (a folder, or one file) and below, by path, each with its
+        digest and its bytes, streamed in one go (over HTTP, one archive): read each file's bytes
+        to the end before the next. At most MAX_ARCHIVE_FILES files. Raises ArtifactNotFound."""
         ...
 
     def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
@@ -378,6 +386,15 @@ class Tracking(Protocol):
         """The version the alias points at. Raises ModelNotFound, AliasNotFound."""
         ...
 
+    def read_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> ModelVersionFolder:
+        """The model folder of a version, by number or by the alias pointing at it (exactly one):
+        where it was logged, the tree digest the version recorded, and every file with its digest
+        and bytes (over HTTP, one request). Raises ModelNotFound, ModelVersionNotFound,
+        AliasNotFound, ArtifactNotFound."""
+        ...
+
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
         oldest first. Raises ModelNotFound."""
@@ -490,6 +507,69 @@ class Tracking(Protocol):
         ``models/NAME/versions/3``, and ``PATH/*`` takes the subjects under it too; ``since``
         and ``until`` are milliseconds, ``until`` exclusive. Raises InvalidValue (an unknown
         type), InvalidPageToken."""
+        ...
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Sequence[str],
+        *,
+        secret: str | None = None,
+        description: str = "",
+        active: bool = True,
+    ) -> Webhook:
+        """Subscribe ``url`` to event types or patterns (``model_version.created``, ``review.*``,
+        ``*``); every later event of those types is delivered to it, signed with ``secret`` (one
+        is made when None). The answer is the only one that carries the secret. Raises
+        InvalidValue (a URL that is not http(s), an unknown type, a secret too short),
+        WebhookUrlRefused (a loopback or private address, unless allowed)."""
+        ...
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """The webhook, with a fingerprint of its secret instead of the secret. Raises
+        WebhookNotFound."""
+        ...
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every webhook, oldest first."""
+        ...
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        """Change what is not None: a disabled webhook (``active=False``) gets no new deliveries
+        and its pending ones wait until it is enabled again. Raises WebhookNotFound and the
+        errors of :meth:`create_webhook`."""
+        ...
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Delete the webhook with its deliveries: nothing more is sent to it. Raises
+        WebhookNotFound."""
+        ...
+
+    def list_webhook_deliveries(
+        self, webhook_id: str, *, status: str | None = None, limit: int = 50, page_token: str | None = None
+    ) -> Page[Delivery]:
+        """The webhook's deliveries with their attempts, newest event first, ``limit`` (1 to
+        1,000) at a time; ``status`` is pending, succeeded or failed. Raises WebhookNotFound,
+        InvalidValue, InvalidPageToken."""
+        ...
+
+    def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """One delivery with its attempts. Raises WebhookNotFound, DeliveryNotFound."""
+        ...
+
+    def redeliver_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Send the delivery again, with the same ``webhook-id``: a finished one is pending
+        with a new round of attempts, a pending one is due now. Raises WebhookNotFound,
+        DeliveryNotFound."""
         ...
 
     def close(self) -> None:

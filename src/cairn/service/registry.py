@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
+from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact
 from cairn.core.entities import Page
 from cairn.core.errors import (
@@ -38,7 +39,7 @@ from cairn.core.events import EventType, model_subject
 from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, model_tree_digest, parse_manifest
 from cairn.core.models.signature import signature_to_wire
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number, parse_runs_uri
-from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, check_stage
+from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel, check_stage
 from cairn.core.registry_wire import version_to_wire
 from cairn.service.events import EventRules
 from cairn.service.policy import Action
@@ -72,6 +73,9 @@ class RegistryRules(EventRules):
 
     @property
     def blobs(self) -> BlobStore:
+        raise NotImplementedError  # provided by ArtifactRules
+
+    def open_artifact_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
         raise NotImplementedError  # provided by ArtifactRules
 
     # -- registered models ------------------------------------------------------------------
@@ -343,6 +347,32 @@ class RegistryRules(EventRules):
         checked = check_model_name(name), check_alias(alias)
         self.policy.check(self.principal, Action.READ, None)
         return self.store.version_by_alias(*checked)
+
+    def read_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> ModelVersionFolder:
+        """The folder of version ``version``, or of the one ``alias`` points at (exactly one of
+        them), with every file and its bytes: what loading ``models:/NAME/VERSION`` or
+        ``models:/NAME@ALIAS`` reads, in one call. Raises ModelNotFound, ModelVersionNotFound,
+        AliasNotFound, ArtifactNotFound, BlobNotFound before any byte."""
+        found, opened = self.open_model_version_folder(name, version, alias=alias)
+        files = [(ArchivedFile(a.path, a.digest, a.size), chunks) for a, chunks in opened]
+        return ModelVersionFolder(
+            found.model, found.version, found.run_id, found.source_path, found.tree_digest, iter(files)
+        )
+
+    def open_model_version_folder(
+        self, name: str, version: int | None = None, *, alias: str | None = None
+    ) -> tuple[ModelVersion, list[tuple[Artifact, Iterator[bytes]]]]:
+        """:meth:`read_model_version_folder` with the whole version and each file's whole
+        artifact: what the version's archive route sends."""
+        if (version is None) == (alias is None):
+            raise InvalidValue("name a version or an alias, not both or neither")
+        if version is not None:
+            found = self.get_model_version(name, version)
+        else:
+            found = self.get_model_version_by_alias(name, alias or "")
+        return found, self.open_artifact_folder(found.run_id, found.source_path)
 
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),

@@ -51,15 +51,19 @@ from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
 from cairn.service.reviews import ReviewRules
+from cairn.service.webhooks import WebhookRules
 from cairn.store.base import MetadataStore
 
 if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(ArtifactRules, DiscussionRules, ReviewRules):
+class TrackingService(ArtifactRules, DiscussionRules, ReviewRules, WebhookRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
-    store (without one, everything but artifacts and stored datasets works)."""
+    store (without one, everything but artifacts and stored datasets works).
+
+    ``allow_private_webhooks`` lets webhooks name loopback and private addresses (a server's
+    ``--allow-private-webhooks``; ``CAIRN_ALLOW_PRIVATE_WEBHOOKS`` in embedded mode)."""
 
     def __init__(
         self,
@@ -67,15 +71,20 @@ class TrackingService(ArtifactRules, DiscussionRules, ReviewRules):
         principal: Principal,
         policy: Policy | None = None,
         blobs: BlobStore | None = None,
+        *,
+        allow_private_webhooks: bool = False,
     ) -> None:
         self.store = store
         self.principal = principal
         self.policy = policy or AllowAll()
         self._blobs = blobs
+        self.allow_private_webhooks = allow_private_webhooks
 
     def acting_as(self, principal: Principal) -> TrackingService:
         """The same service for another principal (the server makes one per request)."""
-        return TrackingService(self.store, principal, self.policy, self._blobs)
+        return TrackingService(
+            self.store, principal, self.policy, self._blobs, allow_private_webhooks=self.allow_private_webhooks
+        )
 
     # -- projects ---------------------------------------------------------------------------
 

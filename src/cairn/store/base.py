@@ -20,6 +20,7 @@ from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
 from cairn.core.reviews import AliasProtection, CheckResult, Decision, EntryKind, Review, ReviewComment, ReviewState
+from cairn.core.webhooks import Attempt, ClaimedDelivery, Delivery, DeliveryStatus, Webhook
 
 
 class ProjectStore(Protocol):
@@ -517,7 +518,8 @@ class EventStore(Protocol):
         ...
 
     def append_event(self, type_: EventType, subject: str, actor: str, data: Mapping[str, Any]) -> Event:
-        """Add an event at the end of the log, inside the open unit of work if there is one."""
+        """Add an event at the end of the log, inside the open unit of work if there is one,
+        with a delivery for every active webhook subscribed to its type."""
         ...
 
     def list_events(
@@ -538,6 +540,75 @@ class EventStore(Protocol):
         ...
 
 
+class WebhookStore(Protocol):
+    """Webhooks and the deliveries of events to them (docs/webhooks.md).
+
+    Appending an event (:meth:`EventStore.append_event`) queues a delivery for every active
+    webhook subscribed to its type, in the same transaction. Deliveries are claimed under a
+    lease, so any number of workers share them and none is sent by two at once.
+    """
+
+    def create_webhook(
+        self, *, url: str, events: Sequence[str], description: str, secret: str, active: bool, created_by: str
+    ) -> Webhook:
+        """Store a webhook (checked by the service); the answer has no secret, its fingerprint."""
+        ...
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        """Raises WebhookNotFound."""
+        ...
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every webhook, oldest first."""
+        ...
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        """Change the fields that are not None. Raises WebhookNotFound."""
+        ...
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """The webhook with its deliveries, pending or not. Raises WebhookNotFound."""
+        ...
+
+    def list_deliveries(
+        self, webhook_id: str, *, status: DeliveryStatus | None, before_seq: int | None, limit: int
+    ) -> list[Delivery]:
+        """Up to ``limit`` deliveries of the webhook with their attempts, newest event first,
+        of events before ``before_seq``. Raises WebhookNotFound."""
+        ...
+
+    def get_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Raises WebhookNotFound, DeliveryNotFound."""
+        ...
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Make the delivery due now; a finished one is pending again, with a new round of
+        attempts. Raises WebhookNotFound, DeliveryNotFound."""
+        ...
+
+    def claim_deliveries(self, *, now: int, lease_ms: int, limit: int) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` pending deliveries of active webhooks that are due at ``now``
+        (ms) and not leased, until ``now + lease_ms``: each to one caller only."""
+        ...
+
+    def finish_attempt(
+        self, claim: ClaimedDelivery, attempt: Attempt, *, status: DeliveryStatus, next_attempt_at: int | None
+    ) -> bool:
+        """Record an attempt and what follows (pending again at ``next_attempt_at``, or
+        finished), and release the lease; False, recording nothing, when the claim's lease is
+        no longer the delivery's (it was deleted, or another worker took it over)."""
+        ...
+
+
 class MetadataStore(
     ProjectStore,
     RunStore,
@@ -547,6 +618,7 @@ class MetadataStore(
     RegistryStore,
     ReviewStore,
     EventStore,
+    WebhookStore,
     Protocol,
 ):
     """Everything the service layer persists. Implemented by :class:`cairn.store.sql.SqlStore`."""

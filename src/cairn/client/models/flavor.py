@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from cairn.core.errors import InvalidManifest
 from cairn.core.models.manifest import Framework, ModelManifest
 
 
@@ -67,3 +68,16 @@ def class_modules(model: object) -> set[str]:
     """The top-level modules of the classes ``model`` is an instance of (its MRO), so a
     subclass defined elsewhere of a framework's class still counts as the framework's."""
     return {cls.__module__.split(".")[0] for cls in type(model).__mro__}
+
+
+def model_file(folder: Path, manifest: ModelManifest, default: str) -> Path:
+    """The file the manifest's ``loader.file`` names (``default`` when it names none), which
+    must be one the manifest lists: the digests were checked for those files only, and a name
+    like ``../x`` would read outside the folder."""
+    name = manifest.loader.get("file", default)
+    if not isinstance(name, str) or name not in manifest.files:
+        raise InvalidManifest(
+            f"the manifest's loader names the model file {name!r}, which is not one of the files it lists",
+            details={"field": "loader.file"},
+        )
+    return folder / name

@@ -3,7 +3,8 @@
 
 Saving: the flavor writes the model's files, Cairn adds the input example
 (``input_example.json``), infers the signature from it when none was given (outputs from the
-model's own prediction on it), pins the requirements, hashes every file and writes
+model's own prediction on it, or, for a model without ``predict``, from the flavor's reading of
+the files it wrote), pins the requirements, hashes every file and writes
 ``cairn-model.json`` last. Loading: the manifest is parsed strictly, the folder must hold
 exactly the files it lists with exactly their digests (``model_tampered`` otherwise; nothing is
 read before that), a format that runs code on load warns once, then the flavor reads it.
@@ -11,6 +12,7 @@ read before that), a format that runs code on load warns once, then the flavor r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import warnings
@@ -60,10 +62,6 @@ def save_model_folder(
     if input_example is not None:
         (folder / EXAMPLE_NAME).write_bytes(_example_bytes(input_example))
         example_name = EXAMPLE_NAME
-        if signature is None:
-            inputs = infer_schema(input_example)
-            output = call_flavor(chosen, "predict with", model.predict, to_model_input(inputs, input_example))
-            signature = infer_signature(input_example, output)
     files = {relative: file_digest(path)[0] for relative, path in walk_folder(folder.resolve())}
     manifest = ModelManifest(
         flavor=chosen.name,
@@ -75,6 +73,14 @@ def save_model_folder(
         input_example=example_name,
         files=files,
     )
+    if input_example is not None and signature is None:
+        inputs = infer_schema(input_example)
+        # A model with no predict of its own (a torch module, an ONNX graph) predicts as the
+        # flavor reads it back from what it just wrote, which is what load_model will give.
+        has_predict = callable(getattr(model, "predict", None))
+        predictor = model if has_predict else call_flavor(chosen, "load", chosen.load, folder, manifest)
+        output = call_flavor(chosen, "predict with", predictor.predict, to_model_input(inputs, input_example))
+        manifest = dataclasses.replace(manifest, signature=infer_signature(input_example, output))
     raw = manifest_to_json(manifest)
     parse_manifest(raw)  # what is written must read back: a flavor's loader entry must be JSON
     (folder / MANIFEST_NAME).write_bytes(raw)

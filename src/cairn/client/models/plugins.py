@@ -27,6 +27,8 @@ ENTRY_POINT_GROUP = "cairn.flavors"
 BUILTIN_FLAVORS: dict[str, str] = {
     "xgboost": "cairn.client.models.flavors.xgboost:XGBoostFlavor",
     "lightgbm": "cairn.client.models.flavors.lightgbm:LightGBMFlavor",
+    "pytorch": "cairn.client.models.flavors.pytorch:PyTorchFlavor",
+    "onnx": "cairn.client.models.flavors.onnx:OnnxFlavor",
     "sklearn": "cairn.client.models.flavors.sklearn:SklearnFlavor",
     "python_function": "cairn.client.models.flavors.python_function:PythonFunctionFlavor",
 }

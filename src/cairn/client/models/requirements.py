@@ -24,7 +24,9 @@ def pinned_requirements(modules: Iterable[str]) -> list[str]:
     for module in modules:
         for distribution in _distributions().get(module.split(".")[0], []):
             try:
-                pins.add(f"{distribution}=={version(distribution)}")
+                # Without a local label ("2.13.0+cpu"): no index serves those, so such a pin
+                # could not be installed anywhere but where it was built.
+                pins.add(f"{distribution}=={version(distribution).partition('+')[0]}")
             except PackageNotFoundError:
                 continue
     return sorted(pins, key=str.lower)

@@ -7,11 +7,13 @@ stored once), then waits for the writer: when it returns, the model is in the st
 to disk if the store is away, and sent by ``cairn sync``).
 
 ``load_model`` takes ``runs:/RUN_ID/PATH``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
-(core/models/uri.py). Registered models are found by :func:`resolve_registered`, which asks
-the registry for the version's source run and path; then the folder is downloaded with the
-checked download (each file against its artifact digest) and loaded only once every file
-matches the manifest and, for a registered version, the folder's tree matches the digest the
-version recorded (folder.py).
+(core/models/uri.py). A registered version is resolved by the registry, which sends its source
+run and path, the tree digest it recorded and the folder's files in one answer
+(``read_model_version_folder``); a ``runs:/`` folder comes in one answer too. Over HTTP that is
+one request, an archive, whatever the number of files. Each file is checked against its artifact
+digest as it is written, and the folder is loaded only once every file matches the manifest
+and, for a registered version, the folder's tree matches the digest the version recorded
+(folder.py).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cairn.client.artifacts import LocalArtifact, collect, download, stage_moved
+from cairn.client.artifacts import LocalArtifact, collect, stage_moved, write_folder
 from cairn.client.models.folder import save_model_folder
 from cairn.client.models.loaded import LoadedModel
 from cairn.core.artifacts import check_artifact_path
 from cairn.core.errors import InvalidModelUri
 from cairn.core.models.manifest import manifest_digest
 from cairn.core.models.signature import Signature
-from cairn.core.models.uri import RegisteredModelUri, RunModelUri, parse_model_uri
+from cairn.core.models.uri import RunModelUri, parse_model_uri
 from cairn.service.interface import Tracking
 from cairn.settings import cairn_home
 
@@ -70,31 +72,27 @@ def package_for_run(run_id: str, name: str, model: Any, **options: Any) -> tuple
     return info, files
 
 
-def resolve_registered(tracking: Tracking, uri: RegisteredModelUri) -> tuple[RunModelUri, str]:
-    """Where the registered version ``uri`` names was logged (its source run and path), and
-    the tree digest the version recorded for that folder.
-
-    The registry answers through the tracking interface, so this is the same embedded and over
-    HTTP: ModelNotFound, ModelVersionNotFound or AliasNotFound when it has no such version.
-    """
-    if uri.alias is not None:
-        version = tracking.get_model_version_by_alias(uri.name, uri.alias)
-    else:
-        assert uri.version is not None  # a RegisteredModelUri holds a version or an alias
-        version = tracking.get_model_version(uri.name, uri.version)
-    return RunModelUri(version.run_id, version.source_path), version.tree_digest
-
-
 def load_model_from(tracking: Tracking, uri: str, *, stacklevel: int = 2) -> LoadedModel:
     parsed = parse_model_uri(uri)
-    location, tree_digest = (parsed, None) if isinstance(parsed, RunModelUri) else resolve_registered(tracking, parsed)
+    if isinstance(parsed, RunModelUri):
+        location, tree_digest = parsed, None
+        files = tracking.read_artifact_folder(parsed.run_id, parsed.path)
+    else:
+        # The registry resolves the version and sends its folder in one answer (over HTTP, one
+        # request): ModelNotFound, ModelVersionNotFound or AliasNotFound when it has no such version.
+        folder = tracking.read_model_version_folder(parsed.name, parsed.version, alias=parsed.alias)
+        location, tree_digest, files = RunModelUri(folder.run_id, folder.source_path), folder.tree_digest, folder.files
     with tempfile.TemporaryDirectory(prefix="cairn-model-") as temporary:
-        written = download(tracking, location.run_id, location.path, temporary)
+        written = write_folder(files, location.path, temporary)
         if len(written) == 1 and written[0].parent == Path(temporary):
             raise InvalidModelUri(
                 f"{uri} names a file, not a model folder", details={"uri": uri, "path": location.path}
             )
         from cairn.client.models.folder import load_model_folder
 
-        folder = Path(temporary) / location.path.rsplit("/", 1)[-1]
-        return load_model_folder(folder, source=uri, stacklevel=stacklevel + 1, tree_digest=tree_digest)
+        return load_model_folder(
+            Path(temporary) / location.path.rsplit("/", 1)[-1],
+            source=uri,
+            stacklevel=stacklevel + 1,
+            tree_digest=tree_digest,
+        )

@@ -19,6 +19,7 @@ from cairn.core.wire import (
     dataset_version_to_wire,
     run_input_to_wire,
 )
+from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
@@ -67,6 +68,23 @@ def list_artifacts(
     ] = "",
 ) -> JsonResponse:
     return JsonResponse({"artifacts": [artifact_to_wire(a) for a in service.list_artifacts(run_id, path)]})
+
+
+@router.get(
+    "/runs/{run_id}/artifacts/archive",
+    summary="A folder's files in one response, as a tar",
+    response_class=Response,
+    responses={200: ARCHIVE_ANSWER, **error_responses(400, 404, 503)},
+)
+def download_archive(
+    run_id: RunId,
+    service: TrackingDep,
+    path: Annotated[
+        str, Query(description="a file or folder; empty for all", json_schema_extra=PATH_OR_EMPTY_RULE)
+    ] = "",
+) -> Response:
+    opened = service.open_artifact_folder(run_id, path)
+    return archive_response(opened, (path.rstrip("/").rsplit("/", 1)[-1] or run_id) + ".tar")
 
 
 @router.get(

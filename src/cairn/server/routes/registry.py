@@ -9,13 +9,18 @@ tags (any text) make no tidy query string.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
 from cairn.core import limits
+from cairn.core.artifacts import Artifact
 from cairn.core.models.uri import MAX_ALIAS_LENGTH
+from cairn.core.registry import ModelVersion
 from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
+from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
@@ -50,6 +55,17 @@ from cairn.service.registry import (
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(tags=["registry"], route_class=JsonRoute)
+
+_VERSION_HEADERS = {
+    "x-cairn-model-version": "the version's number",
+    "x-cairn-run-id": "its source run (percent-encoded)",
+    "x-cairn-source-path": "the folder's path in that run (percent-encoded)",
+    "x-cairn-tree-digest": "the tree digest the version recorded, to check the folder against",
+}
+VERSION_ARCHIVE_ANSWER = {
+    **ARCHIVE_ANSWER,
+    "headers": {name: {"description": text, "schema": {"type": "string"}} for name, text in _VERSION_HEADERS.items()},
+}
 
 PageSize = Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)]
 # The service refuses a token of another shape (invalid_page_token, as embedded); the schema
@@ -204,6 +220,16 @@ def get_version(name: ModelName, version: VersionNumber, service: TrackingDep) -
     return JsonResponse(version_to_wire(service.get_model_version(name, version)))
 
 
+@router.get(
+    "/models/{name}/versions/{version}/archive",
+    summary="A version's model folder in one response, as a tar (how a client loads it)",
+    response_class=Response,
+    responses={200: VERSION_ARCHIVE_ANSWER, **error_responses(400, 404, 503)},
+)
+def version_archive(name: ModelName, version: VersionNumber, service: TrackingDep) -> Response:
+    return _version_archive(*service.open_model_version_folder(name, version))
+
+
 @router.patch(
     "/models/{name}/versions/{version}",
     responses=error_responses(400, 404, 413, 503),
@@ -278,6 +304,28 @@ def delete_alias(name: ModelName, alias: AliasName, service: TrackingDep) -> Jso
 )
 def version_by_alias(name: ModelName, alias: AliasName, service: TrackingDep) -> JsonResponse:
     return JsonResponse(version_to_wire(service.get_model_version_by_alias(name, alias)))
+
+
+@router.get(
+    "/models/{name}/aliases/{alias}/archive",
+    summary="The model folder of the version an alias points at, as a tar",
+    response_class=Response,
+    responses={200: VERSION_ARCHIVE_ANSWER, **error_responses(400, 404, 503)},
+)
+def alias_archive(name: ModelName, alias: AliasName, service: TrackingDep) -> Response:
+    return _version_archive(*service.open_model_version_folder(name, alias=alias))
+
+
+def _version_archive(version: ModelVersion, opened: list[tuple[Artifact, Iterator[bytes]]]) -> Response:
+    # Which version this is travels in headers, so that the client loads it in one request; the
+    # tree digest is what it checks the folder against.
+    headers = {
+        "x-cairn-model-version": str(version.version),
+        "x-cairn-run-id": quote(version.run_id, safe=""),
+        "x-cairn-source-path": quote(version.source_path, safe="/"),
+        "x-cairn-tree-digest": version.tree_digest,
+    }
+    return archive_response(opened, f"{version.model}-{version.version}.tar", headers)
 
 
 @router.get(

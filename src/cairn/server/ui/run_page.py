@@ -34,6 +34,8 @@ CONSOLE_LOG = "cairn/console.log"
 CONSOLE_TAIL_BYTES = 256 * 1024
 #: The largest snapshot file shown as text (and diffed).
 MAX_TEXT_BYTES = 1024 * 1024
+#: The model versions registered from a run that its overview names (the rest are counted).
+REGISTERED_SHOWN = 20
 
 
 def _header(tracking: TrackingService, run_id: str) -> dict[str, Any]:
@@ -74,6 +76,8 @@ def run_overview(request: Request, run_id: str) -> HTMLResponse:
         change=change,
         standing=standing(tracking, run, user_keys),
         inputs=tracking.run_inputs(run.id),
+        registered=tracking.run_model_versions(run.id),
+        registered_shown=REGISTERED_SHOWN,
         **context,
     )
 

@@ -1,4 +1,5 @@
-"""The event log in SQL: appended inside the change's own transaction, read newest first."""
+"""The event log in SQL: appended inside the change's own transaction (with the webhook
+deliveries it calls for, see .outbox), read newest first."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cairn.core.clock import now_ms
 from cairn.core.events import Event, EventType
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
+from cairn.store.sql.outbox import enqueue_deliveries
 
 _e = t.events.c
 
@@ -41,6 +43,7 @@ class SqlEventStore:
         }
         with transaction(self._engines.write) as conn:
             seq = conn.execute(insert(t.events).returning(_e.seq), row).scalar_one()
+            enqueue_deliveries(conn, int(seq), type_, created_at)
         return Event(int(seq), event_id, type_, subject, actor, created_at, dict(data))
 
     def list_events(
@@ -73,10 +76,10 @@ class SqlEventStore:
         if before_seq is not None:
             query = query.where(_e.seq < before_seq)
         with reading(self._engines) as conn:
-            return [_event(row) for row in conn.execute(query)]
+            return [event_from_row(row) for row in conn.execute(query)]
 
 
-def _event(row: Row[Any]) -> Event:
+def event_from_row(row: Row[Any]) -> Event:
     return Event(
         seq=int(row.seq),
         id=row.id,

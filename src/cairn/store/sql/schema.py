@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0010_reviews"
+SCHEMA_HEAD = "0011_reviews"
 
 metadata = MetaData()
 
@@ -551,6 +551,75 @@ events = Table(
     Index("ux_events_id", "id", unique=True),
     Index("ix_events_type_seq", "type", "seq"),
     Index("ix_events_subject_seq", "subject", "seq"),
+)
+
+
+# -- webhooks: subscriptions to event types, and the deliveries queued for them (an outbox) ------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("description", Text, nullable=False),
+    # Kept in the clear: every delivery is signed with it. Reads show a fingerprint only.
+    Column("secret", String(512), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# A webhook's patterns (``*``, ``review.*``, ``model_version.created``), in the order given. An
+# event finds its webhooks by looking up the three patterns that name its type in
+# ix_webhook_event_types_pattern, inside the transaction that appends it.
+webhook_event_types = Table(
+    "webhook_event_types",
+    metadata,
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("pattern", String(64), nullable=False),
+    Index("ix_webhook_event_types_pattern", "pattern"),
+    sqlite_with_rowid=False,
+)
+
+# One row per (webhook, event), written with the event: deliveries survive a restart, and any
+# number of server processes share them. A worker claims a due row by setting ``lease_until``
+# and a ``lease_token`` only where no live lease is (a conditional UPDATE: one winner), and
+# records the attempt only while the token is still its own.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_seq", BigInteger, ForeignKey("events.seq"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt_count", Integer, nullable=False),
+    # attempt_count when the delivery was queued or last redelivered: the retry schedule counts
+    # the attempts after it.
+    Column("round_start", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("lease_token", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Index("ux_webhook_deliveries_webhook_event", "webhook_id", "event_seq", unique=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sqlite_with_rowid=False,
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", String(32), ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("response", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 

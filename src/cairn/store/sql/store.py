@@ -12,6 +12,7 @@ from cairn.store.sql.reviews import SqlReviewStore
 from cairn.store.sql.runs import SqlRunStore
 from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
+from cairn.store.sql.webhooks import SqlWebhookStore
 
 
 class SqlStore(
@@ -23,6 +24,7 @@ class SqlStore(
     SqlRegistryStore,
     SqlReviewStore,
     SqlEventStore,
+    SqlWebhookStore,
 ):
     """Implements :class:`cairn.store.base.MetadataStore` on SQLAlchemy Core.
 

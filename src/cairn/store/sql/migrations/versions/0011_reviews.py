@@ -1,16 +1,16 @@
 """Reviews: protected aliases with their checks, reviews of a version for an alias, the checks'
 results, each reviewer's vote, and the thread of comments (docs/registry.md, "Reviews").
 
-Revision ID: 0010_reviews
-Revises: 0009_event_log
+Revision ID: 0011_reviews
+Revises: 0010_webhooks
 Create Date: 2026-12-12
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_reviews"
-down_revision = "0009_event_log"
+revision = "0011_reviews"
+down_revision = "0010_webhooks"
 branch_labels = None
 depends_on = None
 
