@@ -112,6 +112,10 @@ def test_protect_review_approve_merge_then_load_the_new_champion(
 ) -> None:
     name = unique("iris")
     me = author_of(tracking)
+    # A webhook for what the review does (accepted, never called: no backend here delivers).
+    hook = tracking.create_webhook(
+        "https://93.184.215.14/hooks/cairn", ["review.*", "alias_protection.*", "model_version_alias.*"]
+    )
     first = LogisticRegression(C=0.05, max_iter=1000)
     second = LogisticRegression(C=10.0, max_iter=1000)
     sources = [log_trained(uri, iris, first), log_trained(uri, iris, second)]
@@ -215,6 +219,10 @@ def test_protect_review_approve_merge_then_load_the_new_champion(
         "model_version_alias.created",  # @champion, moved by the merge
         "review.merged",
     ]  # the refused moves, votes and merges recorded nothing
+    # Every one of those events, and only those, is queued for the webhook.
+    delivered = tracking.list_webhook_deliveries(hook.id, limit=1000).items
+    wanted = [e for e in found if e.type.value.split(".")[0] in ("review", "alias_protection", "model_version_alias")]
+    assert sorted((d.event_id, d.event_type) for d in delivered) == sorted((e.id, e.type.value) for e in wanted)
     review_events = [e for e in found if e.type.value.startswith("review.")]
     assert {e.subject for e in review_events} == {f"models/{name}/reviews/{review.id}"}
     merged_event = review_events[-1]
