@@ -26,7 +26,7 @@ from cairn.store.sql import SqlStore
 
 @pytest.fixture(autouse=True)
 def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own CAIRN_HOME and no CAIRN_URI/CAIRN_TOKEN from the caller.
+    """Every test gets its own CAIRN_HOME and no CAIRN_URI/CAIRN_TOKEN/CAIRN_USER from the caller.
 
     Automatic capture (code, environment, console, system metrics) is off unless a test turns
     it on (tests/client/test_capture_run.py does): other tests check exactly what they logged."""
@@ -35,6 +35,7 @@ def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CAIRN_CAPTURE", "0")
     monkeypatch.delenv("CAIRN_URI", raising=False)
     monkeypatch.delenv("CAIRN_TOKEN", raising=False)
+    monkeypatch.delenv("CAIRN_USER", raising=False)
     return home
 
 
@@ -75,7 +76,8 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
     finally:
         with store._engines.write.begin() as connection:
             connection.exec_driver_sql(
-                "TRUNCATE webhook_attempts, webhook_deliveries, webhook_event_types, webhooks, events, "
+                "TRUNCATE review_comments, review_votes, review_check_results, reviews, alias_protection_checks, "
+                "alias_protections, webhook_attempts, webhook_deliveries, webhook_event_types, webhooks, events, "
                 "registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
                 "metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
             )

@@ -59,3 +59,10 @@ def test_the_sdk_entry_points() -> None:
     assert issubclass(cairn.ParamConflict, cairn.CairnError)
     assert issubclass(cairn.RunNotActive, cairn.CairnError)
     assert issubclass(cairn.NotFound, cairn.CairnError)
+
+
+def test_the_review_flow_is_public() -> None:
+    # What the "done" flow needs from Python: protect, open, approve (a colleague), merge.
+    for name in ("protect_alias", "open_review", "approve_review", "merge_review", "register_model", "load_model"):
+        assert callable(getattr(cairn, name)), name
+        assert (getattr(cairn, name).__doc__ or "").strip(), name

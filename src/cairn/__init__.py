@@ -12,6 +12,7 @@ from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
+from cairn.client.reviews import approve_review, merge_review, open_review, protect_alias
 from cairn.client.run import Run
 from cairn.client.sdk import init, load_model, register_model
 from cairn.core.errors import (
@@ -39,7 +40,11 @@ __all__ = [
     "RunNotActive",
     "Unavailable",
     "__version__",
+    "approve_review",
     "init",
     "load_model",
+    "merge_review",
+    "open_review",
+    "protect_alias",
     "register_model",
 ]

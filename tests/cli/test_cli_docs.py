@@ -122,6 +122,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "models",
         "events",
         "reproduce",
+        "reviews",
         "sync",
         "db",
         "diff",

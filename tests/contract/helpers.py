@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from cairn.client.http import HttpTracking
 from cairn.core.entities import ParamValue
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.models.manifest import Framework, ModelManifest, manifest_to_json
 from cairn.core.models.signature import signature_from_wire
+from cairn.service.interface import Tracking
+from cairn.service.policy import Principal
+from cairn.service.tracking import TrackingService
 
 _seq = itertools.count()
 
@@ -73,3 +78,18 @@ def manifest_json(files: dict[str, str], *, flavor: str = "python_function", sig
         files=files,
     )
     return manifest_to_json(manifest)
+
+
+@contextlib.contextmanager
+def acting_as(tracking: Tracking, name: str) -> Iterator[Tracking]:
+    """The same backend acting as the user ``name``: the service for another principal, or an
+    HTTP client that names them in ``X-Cairn-User``."""
+    if isinstance(tracking, HttpTracking):
+        other = HttpTracking(tracking.base_url, user=name)
+        try:
+            yield other
+        finally:
+            other.close()
+    else:
+        assert isinstance(tracking, TrackingService)
+        yield tracking.acting_as(Principal(name))

@@ -19,10 +19,9 @@ from cairn.core.errors import (
 )
 from cairn.core.limits import MAX_COMMENT_LENGTH
 from cairn.service.interface import Tracking
-from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
-from .helpers import batch, columns
+from .helpers import acting_as, batch, columns
 
 UNKNOWN = "0" * 32
 
@@ -119,25 +118,21 @@ def test_unknown_runs_and_comments(tracking: Tracking) -> None:
 
 
 def test_only_the_author_may_edit_or_delete_a_comment(tracking: Tracking) -> None:
-    if not isinstance(tracking, TrackingService):
-        # Behind a server everyone acts as the one principal it has until authentication
-        # exists, so there is no other user to try this with over HTTP.
-        pytest.skip("the server acts for one fixed principal")
     run = tracking.create_run("p")
     comment = tracking.add_comment(run.id, "mine, @tester")
-    other = tracking.acting_as(Principal("mallory"))
-    with pytest.raises(PermissionDenied) as raised:
-        other.edit_comment(comment.id, "not any more")
-    assert raised.value.details["author"] == "tester"
-    with pytest.raises(PermissionDenied):
-        other.delete_comment(comment.id)
-    assert tracking.list_comments(run.id) == [comment]
-    # Anyone may comment, and then owns that comment.
-    theirs = other.add_comment(run.id, "a reply")
-    assert theirs.author == "mallory"
-    with pytest.raises(PermissionDenied):
-        tracking.delete_comment(theirs.id)
-    other.delete_comment(theirs.id)
+    with acting_as(tracking, "mallory") as other:
+        with pytest.raises(PermissionDenied) as raised:
+            other.edit_comment(comment.id, "not any more")
+        assert raised.value.details["author"] == author_of(tracking)
+        with pytest.raises(PermissionDenied):
+            other.delete_comment(comment.id)
+        assert tracking.list_comments(run.id) == [comment]
+        # Anyone may comment, and then owns that comment.
+        theirs = other.add_comment(run.id, "a reply")
+        assert theirs.author == "mallory"
+        with pytest.raises(PermissionDenied):
+            tracking.delete_comment(theirs.id)
+        other.delete_comment(theirs.id)
     assert tracking.list_comments(run.id) == [comment]
 
 

@@ -67,3 +67,23 @@ paths = st.lists(segments | texts, min_size=1, max_size=4).map("/".join) | texts
 def test_artifact_path_pattern_is_check_artifact_path(path: str) -> None:
     stated = matches(ARTIFACT_PATH_PATTERN, path) and len(path) <= limits.MAX_ARTIFACT_PATH_LENGTH
     assert stated == passes(check_artifact_path, path)
+
+
+def test_white_space_is_spelled_out_as_python_strips_it() -> None:
+    # ``\s`` is one set in Python and another in JSON Schema's regular expressions ("\x1e" is
+    # white space to one and text to the other), so the patterns spell white space out.
+    import sys
+
+    from cairn.core.models import uri
+
+    white = re.compile(f"[{limits.WHITESPACE}]")
+    assert [c for c in range(sys.maxunicode + 1) if bool(white.fullmatch(chr(c))) != chr(c).isspace()] == []
+    for pattern in (limits.NAME_PATTERN, limits.NOT_BLANK_TEXT_PATTERN, uri.MODEL_NAME_PATTERN):
+        assert "\\s" not in pattern, pattern
+
+
+@given(st.text(alphabet=st.sampled_from([*EDGES, "\x1e", "\x1c", "\ufeff", "\u2028"]), max_size=6))
+def test_not_blank_text_pattern_is_check_comment_body(text: str) -> None:
+    from cairn.core.discussion import check_comment_body
+
+    assert matches(limits.NOT_BLANK_TEXT_PATTERN, text) == passes(check_comment_body, text)

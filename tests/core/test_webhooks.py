@@ -75,7 +75,15 @@ def test_a_url_taken_apart() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["HTTP://x.example", "https://x.example:0/", "https://-bad-.example/", "https://x.example/\x01", "mailto:a@b.c"],
+    [
+        "HTTP://x.example",
+        "https://x.example:0/",
+        "https://-bad-.example/",
+        "https://x.example/\x01",
+        "mailto:a@b.c",
+        "https://x]y.example/",  # urlsplit refuses an unbalanced bracket with ValueError (was a 500)
+        "https://[::1/",
+    ],
 )
 def test_urls_refused_by_syntax(url: str) -> None:
     with pytest.raises(InvalidValue):

@@ -44,6 +44,7 @@ from cairn.client.http import HttpTracking
 from cairn.core import binary_batch
 from cairn.core.entities import Run
 from cairn.core.metrics import MetricBatch, MetricColumns
+from cairn.core.reviews import Review
 from cairn.server.app import create_app
 from cairn.settings import ServerSettings
 
@@ -192,19 +193,47 @@ def existing_run(server: ThreadedServer) -> Run:
         tracking.close()
 
 
-def _aim_at(case: schemathesis.Case, run: Run) -> None:
-    """Point half of the well-formed run ids and project names at ones that exist.
+@pytest.fixture
+def existing_review(server: ThreadedServer, existing_run: Run, tmp_path: Path) -> Review:
+    """A model registered twice from the run, @champion protected, and an open review of
+    version 2 for it (by another user, so the fuzzer, anonymous, may vote on it)."""
+    from tests.contract.test_registry import log_model_folder
+
+    tracking = HttpTracking(server.url, user="fuzz-author")
+    try:
+        log_model_folder(tracking, existing_run.id, tmp_path)
+        for _ in range(2):
+            tracking.register_model(f"runs:/{existing_run.id}/model", REVIEWED_MODEL)
+        tracking.set_model_alias(REVIEWED_MODEL, "champion", 1)
+        tracking.protect_alias(REVIEWED_MODEL, "champion", approvals=1, checks=["metrics.loss >= 0"])
+        return tracking.open_review(REVIEWED_MODEL, 2, "champion")
+    finally:
+        tracking.close()
+
+
+#: The registered model the review routes are aimed at.
+REVIEWED_MODEL = "fuzzed"
+
+
+def _aim_at(case: schemathesis.Case, run: Run, review: Review) -> None:
+    """Point half of the well-formed run ids, project names and review ids at ones that exist,
+    and half of the model names of the review and protection routes at the reviewed model.
 
     Random ones are almost never found, and the fuzzer would test little past the 404. Which
     half depends only on the generated value, so the run stays reproducible.
     """
+    reviewing = "/reviews" in case.operation.path or "/protections" in case.operation.path
     for parameters, name, value in (
         (case.path_parameters, "run_id", run.id),
         (case.query, "project", run.project),
+        *(((case.path_parameters, "name", REVIEWED_MODEL), (case.query, "model", REVIEWED_MODEL)) if reviewing else ()),
     ):
         generated = (parameters or {}).get(name)
         if isinstance(generated, str) and 0 < len(generated) <= 64 and len(generated) % 2 == 0:
             parameters[name] = value
+    generated_id = (case.path_parameters or {}).get("review_id")
+    if isinstance(generated_id, int) and not isinstance(generated_id, bool) and generated_id % 2 == 0:
+        case.path_parameters["review_id"] = review.id
 
 
 @schema.parametrize()
@@ -221,8 +250,10 @@ def _aim_at(case: schemathesis.Case, run: Run) -> None:
         HealthCheck.filter_too_much,
     ],
 )
-def test_answers_are_what_the_document_says(case: schemathesis.Case, server: ThreadedServer, existing_run: Run) -> None:
-    _aim_at(case, existing_run)
+def test_answers_are_what_the_document_says(
+    case: schemathesis.Case, server: ThreadedServer, existing_run: Run, existing_review: Review
+) -> None:
+    _aim_at(case, existing_run, existing_review)
     # HTTP's own software reads a request line of at most 64 KiB (uvicorn answers a longer one
     # in plain text before any route runs, and httpx will not send one): a query of 10,000
     # characters that are each 4 UTF-8 bytes, percent-encoded, is past it. Not Cairn's to answer.

@@ -20,6 +20,7 @@ _COMMANDS = {
     "gc": "cairn.cli.gc:gc_command",
     "models": "cairn.cli.models:models_group",
     "reproduce": "cairn.cli.reproduce:reproduce_command",
+    "reviews": "cairn.cli.reviews:reviews_group",
     "runs": "cairn.cli.runs:runs_group",
     "sync": "cairn.cli.sync:sync_command",
     "db": "cairn.cli.db:db_group",

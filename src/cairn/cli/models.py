@@ -1,10 +1,11 @@
 """``cairn models``: the model registry (docs/registry.md) from a terminal.
 
-Reading lists models and shows one with its versions, aliases and lineage; writing registers a
-run's logged model, sets, moves or removes an alias, and moves a version between stages. Every
-rule (alias characters, which versions exist, who may move an alias) is the service's: a refusal
-comes back as a CairnError, which :mod:`cairn.cli.main` prints as one ``Error:`` line, and
-nothing is written.
+Reading lists models and shows one with its versions, aliases, protections and lineage;
+writing registers a run's logged model, sets, moves or removes an alias, protects an alias
+(then only a merged review moves it: ``cairn reviews``), and moves a version between stages.
+Every rule (alias characters, which versions exist, who may move an alias) is the service's: a
+refusal comes back as a CairnError, which :mod:`cairn.cli.main` prints as one ``Error:`` line,
+and nothing is written.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from cairn.cli import output
+from cairn.cli.errors import CommandError
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.core.clock import now_ms
 from cairn.core.entities import Page
+from cairn.core.errors import ReviewRequired
 from cairn.core.limits import MAX_PAGE_SIZE
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 from cairn.core.registry_wire import model_to_wire, version_to_wire
+from cairn.core.reviews import AliasProtection
+from cairn.core.reviews_wire import protection_to_wire
 
 T = TypeVar("T")
 
@@ -34,7 +39,7 @@ SHORT_DIGEST = 12
 
 @click.group("models")
 def models_group() -> None:
-    """List, show and register models; set aliases and stages of their versions."""
+    """List, show and register models; set aliases and stages of their versions; protect aliases."""
 
 
 @models_group.command("list")
@@ -81,18 +86,25 @@ def list_command(uri: str | None, as_json: bool) -> None:
 @json_option
 def show_command(name: str, limit: int, uri: str | None, as_json: bool) -> None:
     """Show the model NAME: its versions (stage, aliases, source run, flavor), where each alias
-    points and who moved it last, and the lineage of each version: the run it came from and the
-    datasets that run used."""
+    points and who moved it last, which aliases are protected and how, and the lineage of each
+    version: the run it came from and the datasets that run used."""
     with open_tracking(uri) as tracking:
         model = tracking.get_model(name)
         versions, more = output.first_items(
             lambda size, token: tracking.list_model_versions(name, limit=size, page_token=token), limit
         )
         history = tracking.model_alias_history(name) if model.aliases else []
+        protections = tracking.list_alias_protections(name)
     if as_json:
-        output.print_json({"model": model_to_wire(model), "versions": [version_to_wire(v) for v in versions]})
+        output.print_json(
+            {
+                "model": model_to_wire(model),
+                "versions": [version_to_wire(v) for v in versions],
+                "protections": [protection_to_wire(p) for p in protections],
+            }
+        )
         return
-    output.show(*_model_details(model, versions, history))
+    output.show(*_model_details(model, versions, history), *_protections(protections))
     if more:
         output.console(stderr=True).print(
             Text(f"Showing the newest {output.plural(limit, 'version')}; --limit N shows more.", style="dim")
@@ -145,6 +157,20 @@ def _model_details(
     return sections
 
 
+def _protections(protections: Sequence[AliasProtection]) -> list[RenderableType]:
+    if not protections:
+        return []
+    table = output.table("alias", "approvals", "checks")
+    table.columns[1].justify = "right"
+    for protection in protections:
+        table.add_row(
+            Text(protection.alias, style="bold"),
+            str(protection.required_approvals),
+            Text(", ".join(protection.checks) or output.MISSING),
+        )
+    return [output.heading("Protected aliases", len(protections)), table]
+
+
 def _lineage(versions: Sequence[ModelVersion]) -> RenderableType:
     """One row per dataset a version's source run used; a version whose run used none has one."""
     table = output.table("version", "source", "dataset", "context", "digest")
@@ -191,11 +217,58 @@ def alias_command(name: str, alias: str, version: int | None, delete: bool, uri:
     if delete == (version is not None):
         raise click.UsageError("give VERSION to set or move the alias, or --delete to remove it (not both)")
     with open_tracking(uri) as tracking:
-        if version is None:
-            move = tracking.delete_model_alias(name, alias)
-        else:
-            move = tracking.set_model_alias(name, alias, version)
+        try:
+            if version is None:
+                move = tracking.delete_model_alias(name, alias)
+            else:
+                move = tracking.set_model_alias(name, alias, version)
+        except ReviewRequired as exc:
+            how = f"; open one: cairn reviews open {name} {version} --alias {alias}" if version is not None else ""
+            raise CommandError.of(exc, exc.message + how) from exc
     click.echo(_move_line(move))
+
+
+@models_group.command("protect")
+@click.argument("name")
+@click.argument("alias")
+@click.option(
+    "--approvals",
+    type=int,
+    default=None,
+    show_default="1",
+    metavar="N",
+    help="Approvals a review needs, from people other than its author.",
+)
+@click.option(
+    "--check",
+    "checks",
+    multiple=True,
+    metavar="EXPR",
+    help="A check every review must pass: a condition on the candidate's source run "
+    "('metrics.val/accuracy >= 0.92'), signature-unchanged or no-archived-duplicate. Repeatable.",
+)
+@click.option("--remove", is_flag=True, help="Lift the protection instead: ALIAS may be moved directly again.")
+@uri_option
+def protect_command(
+    name: str, alias: str, approvals: int | None, checks: tuple[str, ...], remove: bool, uri: str | None
+) -> None:
+    """Protect ALIAS of the model NAME: from now on it moves only by merging a review (cairn
+    reviews open) with N approvals and every check passing. Run again to replace the rules;
+    --remove lifts them."""
+    if remove and (approvals is not None or checks):
+        raise click.UsageError("--remove lifts the protection: give it without --approvals and --check")
+    with open_tracking(uri) as tracking:
+        if remove:
+            tracking.unprotect_alias(name, alias)
+            click.echo(f"{name}@{alias} is no longer protected.")
+            return
+        protection = tracking.protect_alias(name, alias, approvals=1 if approvals is None else approvals, checks=checks)
+    needs = output.plural(protection.required_approvals, "approval")
+    click.echo(f"{name}@{alias} is protected: a review needs {needs}", nl=not protection.checks)
+    if protection.checks:
+        click.echo(" and these checks:")
+        for check in protection.checks:
+            click.echo(f"  {check}")
 
 
 def _move_line(move: AliasMove) -> str:

@@ -3,7 +3,8 @@
 An ``http(s)://`` URI reaches a server; anything else (a path, ``sqlite:///…``,
 ``postgresql://…``) opens the store in this process, with the blob store ``CAIRN_BLOBS`` names
 (the ``blobs`` folder under ``CAIRN_HOME`` by default). Unset, the embedded default under
-``CAIRN_HOME`` is used.
+``CAIRN_HOME`` is used. Either way the acting user is ``CAIRN_USER``, else the
+operating-system user (:meth:`Principal.local_user`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ def is_remote(uri: str) -> bool:
 
 def connect(uri: str | None = None) -> Tracking:
     uri = resolve_uri(uri)
+    from cairn.service.policy import Principal
+
     if is_remote(uri):
         from cairn.client.http import HttpTracking
 
-        return HttpTracking(uri, token=os.environ.get("CAIRN_TOKEN") or None)
+        return HttpTracking(uri, token=os.environ.get("CAIRN_TOKEN") or None, user=Principal.local_user().name)
     from cairn.blobs.registry import open_blobs
-    from cairn.service.policy import Principal
     from cairn.service.tracking import TrackingService
     from cairn.settings import allow_private_webhooks_from_env, default_blobs_uri
     from cairn.store.registry import open_store

@@ -37,12 +37,27 @@ from cairn.core.errors import (
     error_class_for_code,
 )
 from cairn.core.events import Event, event_from_wire
-from cairn.core.limits import check_key
+from cairn.core.limits import check_int64, check_key, check_name
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
+from cairn.core.reviews import (
+    AliasProtection,
+    Review,
+    ReviewComment,
+    ReviewDetail,
+    check_required_approvals,
+    check_review_id,
+    parse_checks,
+)
+from cairn.core.reviews_wire import (
+    protection_from_wire,
+    review_comment_from_wire,
+    review_detail_from_wire,
+    review_from_wire,
+)
 from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
@@ -66,6 +81,8 @@ from cairn.core.wire import (
 from cairn.service.uploads import file_chunks
 
 API = "/api/v1"
+#: Names the acting user to a server without authentication (cairn.server.deps.USER_HEADER).
+USER_HEADER = "x-cairn-user"
 #: Files from this size on go up in parts that survive a dropped connection.
 RESUMABLE_ABOVE_BYTES = 100 * 1024 * 1024
 #: A multiple of the server's part alignment (8 MiB).
@@ -96,10 +113,21 @@ def _transport(**kwargs: Any) -> httpx.HTTPTransport:
 class HttpTracking:
     """Implements :class:`cairn.service.interface.Tracking` against a Cairn server."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        """``user`` is who acts (the configured user name, see server/deps.py); without it the
+        server acts as "anonymous"."""
         headers = {"user-agent": "cairn-python", "accept": "application/json"}
         if token:
             headers["authorization"] = f"Bearer {token}"
+        if user:
+            headers[USER_HEADER] = quote(check_name(user, "user name"), safe="")
         self.base_url = base_url.rstrip("/")
         self._compress = not is_loopback(httpx.URL(self.base_url).host)
         self._client = httpx.Client(
@@ -577,6 +605,75 @@ class HttpTracking:
         data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})
         return [alias_move_from_wire(m) for m in data["moves"]]
 
+    # -- reviews --------------------------------------------------------------------------
+
+    def protect_alias(
+        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
+    ) -> AliasProtection:
+        # Checked here as the service checks them, so a bad value is the same error as embedded.
+        body = {"approvals": check_required_approvals(approvals), "checks": [c.text for c in parse_checks(checks)]}
+        return protection_from_wire(self._request("PUT", _protection_url(name, alias), body=body))
+
+    def unprotect_alias(self, name: str, alias: str) -> None:
+        self._request("DELETE", _protection_url(name, alias))
+
+    def get_alias_protection(self, name: str, alias: str) -> AliasProtection:
+        return protection_from_wire(self._request("GET", _protection_url(name, alias)))
+
+    def list_alias_protections(self, name: str) -> list[AliasProtection]:
+        data = self._request("GET", f"{_model_url(name)}/protections")
+        return [protection_from_wire(p) for p in data["protections"]]
+
+    def open_review(self, name: str, version: int, alias: str, *, description: str = "") -> Review:
+        body = {"model": name, "version": check_version_number(version), "alias": alias, "description": description}
+        return review_from_wire(self._request("POST", f"{API}/reviews", body=body))
+
+    def get_review(self, review_id: int) -> Review:
+        return review_from_wire(self._request("GET", _review_url(review_id)))
+
+    def list_reviews(
+        self,
+        *,
+        model: str | None = None,
+        alias: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Review]:
+        params = {
+            "model": None if model is None else check_model_name(model),
+            "alias": None if alias is None else check_alias(alias),
+            "state": state,
+            "limit": limit,
+            "page_token": page_token,
+        }
+        data = self._request("GET", f"{API}/reviews", params=params)
+        return Page([review_from_wire(r) for r in data["reviews"]], data["next_page_token"])
+
+    def review_detail(self, review_id: int) -> ReviewDetail:
+        return review_detail_from_wire(self._request("GET", f"{_review_url(review_id)}/detail"))
+
+    def approve_review(self, review_id: int, body: str = "") -> Review:
+        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/approve", body={"body": body}))
+
+    def request_changes(self, review_id: int, body: str) -> Review:
+        url = f"{_review_url(review_id)}/request-changes"
+        return review_from_wire(self._request("POST", url, body={"body": body}))
+
+    def comment_review(self, review_id: int, body: str, *, reply_to: int | None = None) -> ReviewComment:
+        parent = None if reply_to is None else check_int64(reply_to, "reply_to", minimum=1)
+        data = self._request("POST", f"{_review_url(review_id)}/comments", body={"body": body, "reply_to": parent})
+        return review_comment_from_wire(data)
+
+    def run_review_checks(self, review_id: int) -> Review:
+        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/checks"))
+
+    def merge_review(self, review_id: int) -> Review:
+        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/merge"))
+
+    def close_review(self, review_id: int) -> Review:
+        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/close"))
+
     def list_events(
         self,
         *,
@@ -773,6 +870,14 @@ def _version_url(name: str, version: int) -> str:
 
 def _alias_url(name: str, alias: str) -> str:
     return f"{_model_url(name)}/aliases/{check_alias(alias)}"
+
+
+def _protection_url(name: str, alias: str) -> str:
+    return f"{_model_url(name)}/protections/{check_alias(alias)}"
+
+
+def _review_url(review_id: int) -> str:
+    return f"{API}/reviews/{check_review_id(review_id)}"
 
 
 def _webhook_url(webhook_id: str) -> str:

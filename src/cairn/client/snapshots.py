@@ -17,7 +17,7 @@ import orjson
 
 from cairn.client.capture.tree import digest_of_tree
 from cairn.core.artifacts import Snapshot, check_artifact_path
-from cairn.core.diff import FileStatus, snapshot_changes
+from cairn.core.diff import FileStatus, PackageChange, package_changes, snapshot_changes
 from cairn.core.errors import DigestMismatch
 from cairn.service.interface import Tracking
 
@@ -33,13 +33,6 @@ class FileChange:
     status: FileStatus
     #: The unified diff of a changed or added or removed text file; None for binary or large files.
     diff: str | None = None
-
-
-@dataclass(frozen=True)
-class PackageChange:
-    name: str
-    before: str | None
-    after: str | None
 
 
 @dataclass
@@ -108,25 +101,14 @@ def _text(tracking: Tracking, snapshot: Snapshot | None, path: str) -> str | Non
         return None
 
 
-def _requirements(tracking: Tracking, snapshot: Snapshot | None) -> dict[str, str]:
+def _requirements(tracking: Tracking, snapshot: Snapshot | None) -> str | None:
     if snapshot is None or not any(f.path == "requirements.txt" for f in snapshot.files):
-        return {}
-    text = b"".join(tracking.read_snapshot_file(snapshot.id, "requirements.txt")).decode("utf-8", "replace")
-    pinned = {}
-    for line in text.splitlines():
-        name, _, version = line.strip().partition("==")
-        if name and not name.startswith("#"):
-            pinned[name] = version
-    return pinned
+        return None
+    return b"".join(tracking.read_snapshot_file(snapshot.id, "requirements.txt")).decode("utf-8", "replace")
 
 
 def _package_changes(tracking: Tracking, before: Snapshot | None, after: Snapshot | None) -> list[PackageChange]:
-    old, new = _requirements(tracking, before), _requirements(tracking, after)
-    return [
-        PackageChange(name, old.get(name), new.get(name))
-        for name in sorted(old.keys() | new.keys())
-        if old.get(name) != new.get(name)
-    ]
+    return package_changes(_requirements(tracking, before), _requirements(tracking, after))
 
 
 # -- reproduce ---------------------------------------------------------------------------------

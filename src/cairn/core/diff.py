@@ -14,7 +14,9 @@ digest), ``code`` (the snapshot's changed paths, as snapshots diff like commits)
 so clients that do not know a section ignore it.
 
 :func:`snapshot_changes` compares two snapshot trees (path → digest) the way ``git diff
---name-status`` compares commits: the one rule ``cairn diff`` and the run page's Code tab share.
+--name-status`` compares commits: the one rule ``cairn diff`` and the run page's Code tab share;
+:func:`package_changes` compares two environments' pinned requirements, for ``cairn diff`` and
+a model review's side-by-side (docs/registry.md, "Reviews").
 """
 
 from __future__ import annotations
@@ -168,6 +170,38 @@ def snapshot_changes(before: Snapshot | None, after: Snapshot | None) -> dict[st
         elif old[path] != new[path]:
             changes[path] = "changed"
     return changes
+
+
+@dataclass(frozen=True, slots=True)
+class PackageChange:
+    """A package added (``before`` None), removed (``after`` None) or at another version."""
+
+    name: str
+    before: str | None
+    after: str | None
+
+
+def pinned_requirements(text: str) -> dict[str, str]:
+    """package → version of a ``requirements.txt`` as the environment capture writes it
+    (``name==version`` lines; a name without a pin maps to "")."""
+    pinned = {}
+    for line in text.splitlines():
+        name, _, version = line.strip().partition("==")
+        if name and not name.startswith("#"):
+            pinned[name] = version
+    return pinned
+
+
+def package_changes(before: str | None, after: str | None) -> list[PackageChange]:
+    """The packages whose pinned version differs between two ``requirements.txt`` texts (a
+    missing one is empty), by name."""
+    old = pinned_requirements(before or "")
+    new = pinned_requirements(after or "")
+    return [
+        PackageChange(name, old.get(name), new.get(name))
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]
 
 
 def _diff_metrics(before: Mapping[str, MetricSummary], after: Mapping[str, MetricSummary]) -> MetricsDiff:

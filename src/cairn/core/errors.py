@@ -35,6 +35,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ModelNotFound           model_not_found       404
     │   ├── ModelVersionNotFound    model_version_not_found 404
     │   ├── AliasNotFound           alias_not_found       404
+    │   ├── ProtectionNotFound      protection_not_found  404
+    │   ├── ReviewNotFound          review_not_found      404
     │   ├── WebhookNotFound         webhook_not_found     404
     │   └── DeliveryNotFound        delivery_not_found    404
     ├── Conflict                    conflict              409
@@ -42,8 +44,12 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ParamConflict           param_conflict        409
     │   ├── RunNotActive            run_not_active        409
     │   ├── DuplicateRun            duplicate_run         409
-    │   └── UploadOffsetMismatch    upload_offset_mismatch 409
+    │   ├── UploadOffsetMismatch    upload_offset_mismatch 409
+    │   ├── ReviewRequired          review_required       409
+    │   ├── ReviewNotOpen           review_not_open       409
+    │   └── ReviewNotMergeable      review_not_mergeable  409
     ├── PermissionDenied            permission_denied     403
+    │   └── SelfApproval            self_approval         403
     ├── SchemaOutOfDate             schema_out_of_date    503
     ├── StoreUnreadable             store_unreadable      500
     └── Unavailable                 unavailable           503   (retryable)
@@ -263,6 +269,18 @@ class AliasNotFound(NotFound):
     code = "alias_not_found"
 
 
+class ProtectionNotFound(NotFound):
+    """The alias is not protected; ``details`` hold ``model`` and ``alias``."""
+
+    code = "protection_not_found"
+
+
+class ReviewNotFound(NotFound):
+    """No review with that id (its model may have been deleted); ``details["review_id"]``."""
+
+    code = "review_not_found"
+
+
 class WebhookNotFound(NotFound):
     """No webhook with that id (it may have been deleted); ``details["webhook_id"]`` names it."""
 
@@ -313,9 +331,39 @@ class UploadOffsetMismatch(Conflict):
     code = "upload_offset_mismatch"
 
 
+class ReviewRequired(Conflict):
+    """An alias that is protected was to be set, moved or removed directly: it moves only by
+    merging a review. ``details`` hold ``model``, ``alias``, ``required_approvals`` and
+    ``checks``."""
+
+    code = "review_required"
+
+
+class ReviewNotOpen(Conflict):
+    """A vote, merge or close of a review that is already merged or closed;
+    ``details["state"]`` says which."""
+
+    code = "review_not_open"
+
+
+class ReviewNotMergeable(Conflict):
+    """A merge refused: a check failed, approvals are missing, or a reviewer asked for
+    changes. ``details`` hold ``failed_checks`` (each with the value it saw), ``approvals``,
+    ``required_approvals`` and ``changes_requested_by``. Nothing was changed."""
+
+    code = "review_not_mergeable"
+
+
 class PermissionDenied(CairnError):
     code = "permission_denied"
     http_status = 403
+
+
+class SelfApproval(PermissionDenied):
+    """The author of a review approved it or asked for changes on it: a review needs someone
+    else's eyes."""
+
+    code = "self_approval"
 
 
 class SchemaOutOfDate(CairnError):

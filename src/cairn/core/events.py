@@ -56,7 +56,8 @@ class Event:
     seq: int
     id: str
     type: EventType
-    #: What changed, as a path: ``models/NAME``, ``models/NAME/versions/3``, ``runs/RUN_ID``…
+    #: What changed, as a path: ``models/NAME``, ``models/NAME/versions/3``,
+    #: ``models/NAME/reviews/7``, ``runs/RUN_ID``…
     subject: str
     #: The principal who made the change.
     actor: str
@@ -67,6 +68,11 @@ class Event:
 
 def model_subject(name: str, version: int | None = None) -> str:
     return f"models/{name}" if version is None else f"models/{name}/versions/{version}"
+
+
+def review_subject(name: str, review_id: int) -> str:
+    """A review's events sit under its model's subject, so ``models/NAME/*`` finds them too."""
+    return f"models/{name}/reviews/{review_id}"
 
 
 def run_subject(run_id: str) -> str:

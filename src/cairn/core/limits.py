@@ -69,14 +69,19 @@ _CONTROL_CHARACTERS = re.compile(f"[{_CONTROL}]")
 # The rules of the checks below that are patterns, written in the regular expressions Python and
 # JSON Schema share, so that the OpenAPI document states them (tests/core/test_limit_patterns.py
 # holds each to its check). Lengths are the limits above, stated beside them.
+#: White space as Python's ``str.strip`` and ``isspace`` see it, spelled out: ``\s`` means one
+#: set in Python and another in JSON Schema's (ECMA 262) regular expressions, which leave out
+#: \x1c-\x1f and \x85 and add \ufeff, so a pattern with ``\s`` would call "\x1e" blank in one
+#: place and text in the other.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 #: A param, metric or tag key (:func:`check_key`): no control character.
 KEY_PATTERN = f"^[^{_CONTROL}]+$"
 #: A project, run, user or dataset name (:func:`check_name`): no control character, not blank.
-NAME_PATTERN = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
+NAME_PATTERN = f"^[^{_CONTROL}]*[^{WHITESPACE}{_CONTROL}][^{_CONTROL}]*$"
 #: Text (:func:`check_text`): anything but NUL.
 TEXT_PATTERN = r"^[^\x00]*$"
 #: Text that is more than white space, without NUL (a comment's body).
-NOT_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NOT_BLANK_TEXT_PATTERN = rf"^[^\x00]*[^{WHITESPACE}\x00][^\x00]*$"
 #: A SHA-256 digest as lowercase hex: a blob's, a snapshot's, a fingerprint.
 SHA256_PATTERN = "^[0-9a-f]{64}$"
 #: A resumable upload's id, as a client may send it (ids name files and keys of the blob store).

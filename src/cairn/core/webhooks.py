@@ -155,7 +155,10 @@ def check_webhook_url(url: object) -> WebhookUrl:
         # "@" is refused with the rest: a user name or password in the URL would show in
         # every read, and the signature authenticates deliveries anyway.
         raise _bad_url(url, "is not an http:// or https:// URL with a host (and no user name or password)")
-    parts: SplitResult = urlsplit(url)
+    try:
+        parts: SplitResult = urlsplit(url)
+    except ValueError:  # an unbalanced "[" or "]" around the host
+        raise _bad_url(url, "has a host that is neither a name nor an IP address") from None
     host = (parts.hostname or "").lower()
     try:
         port = parts.port

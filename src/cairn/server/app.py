@@ -28,6 +28,7 @@ from cairn.server.routes import (
     metrics,
     projects,
     registry,
+    reviews,
     runs,
     snapshots,
     webhooks,
@@ -107,6 +108,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         blobs_routes.router,
         snapshots.router,
         registry.router,
+        reviews.router,
         events.router,
         webhooks.router,
     ):

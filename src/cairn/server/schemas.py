@@ -30,6 +30,7 @@ from cairn.core.models.uri import (
     MODEL_NAME_PATTERN,
     RUNS_URI_PATTERN,
 )
+from cairn.core.reviews import MAX_CHECKS, MAX_REQUIRED_APPROVALS
 from cairn.core.webhooks import DeliveryStatus
 from cairn.service.registry import MAX_MODEL_PAGE_TOKEN_LENGTH, MODEL_PAGE_TOKEN_PATTERN
 
@@ -712,6 +713,161 @@ class AliasMoveOut(Out):
 
 class AliasHistoryOut(Out):
     moves: list[AliasMoveOut]
+
+
+# -- reviews: protected aliases, and the reviews that move them ----------------------------------
+
+ReviewId = Annotated[int, Path(ge=1, lt=_INT64_END)]
+CheckText = Annotated[
+    str,
+    Field(
+        description="a condition of the query language, signature-unchanged or no-archived-duplicate",
+        json_schema_extra={
+            "pattern": limits.NOT_BLANK_TEXT_PATTERN,
+            "minLength": 1,
+            "maxLength": limits.MAX_QUERY_LENGTH,
+        },
+    ),
+]
+ReviewStateName = Literal["open", "merged", "closed"]
+CheckKindName = Literal["condition", "signature_unchanged", "no_archived_duplicate"]
+NOT_BLANK_COMMENT_RULE: dict[str, Any] = {
+    "pattern": limits.NOT_BLANK_TEXT_PATTERN,
+    "minLength": 1,
+    "maxLength": limits.MAX_COMMENT_LENGTH,
+}
+
+
+class ProtectionIn(Strict):
+    # Bounds stated, not validated here: the service refuses a bad number as invalid_value,
+    # the same as in embedded mode.
+    approvals: int = Field(
+        default=1,
+        strict=True,
+        description="approvals needed from people other than the review's author",
+        json_schema_extra={"minimum": 0, "maximum": MAX_REQUIRED_APPROVALS},
+    )
+    checks: list[CheckText] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_CHECKS})
+
+
+class ProtectionOut(Out):
+    model: str
+    alias: str
+    required_approvals: int
+    checks: list[str]
+    created_by: str
+    created_at: int
+    updated_by: str
+    updated_at: int
+
+
+class ProtectionList(Out):
+    protections: list[ProtectionOut]
+
+
+class ReviewCreate(Strict):
+    model: str = Field(json_schema_extra={**MODEL_NAME_RULE, "minLength": 1})
+    version: int = Field(ge=1, lt=_INT64_END, strict=True)
+    alias: str = Field(json_schema_extra={**ALIAS_RULE, "minLength": 1})
+    description: str = Field(default="", json_schema_extra=text_rule(limits.MAX_NOTES_LENGTH))
+
+
+class ApprovalIn(Strict):
+    body: str = Field(
+        default="", description="markdown; may be empty", json_schema_extra=text_rule(limits.MAX_COMMENT_LENGTH)
+    )
+
+
+class ChangesIn(Strict):
+    body: str = Field(description="markdown: what to change", json_schema_extra=NOT_BLANK_COMMENT_RULE)
+
+
+class ReviewCommentIn(Strict):
+    body: str = Field(description="markdown, stored as given", json_schema_extra=NOT_BLANK_COMMENT_RULE)
+    reply_to: int | None = Field(default=None, ge=1, lt=_INT64_END, strict=True, description="the entry answered")
+
+
+class CheckResultOut(Out):
+    check: str
+    kind: CheckKindName
+    passed: bool
+    observed: dict[str, Any] = Field(description="what the check looked at, e.g. each field a condition names")
+    message: str
+
+
+class VoteOut(Out):
+    reviewer: str
+    decision: Literal["approved", "changes_requested"]
+    voted_at: int
+
+
+class ReviewOut(Out):
+    id: int
+    model: str
+    alias: str
+    version: int = Field(description="the candidate: where the alias moves when the review merges")
+    base_version: int | None = Field(description="the version the alias pointed at when the review opened")
+    state: ReviewStateName
+    author: str
+    description: str
+    required_approvals: int
+    checks: list[CheckResultOut] = Field(description="the checks as they last ran")
+    checks_ran_at: int
+    votes: list[VoteOut] = Field(description="each reviewer's latest vote")
+    approvals: list[str]
+    changes_requested_by: list[str]
+    mergeable: bool = Field(description="open, and nothing blocks a merge as the checks last ran")
+    created_at: int
+    updated_at: int
+    merged_by: str | None
+    merged_at: int | None
+    merged_from_version: int | None
+    closed_by: str | None
+    closed_at: int | None
+
+
+class ReviewList(Out):
+    reviews: list[ReviewOut]
+    next_page_token: str | None
+
+
+class ReviewCommentOut(Out):
+    id: int
+    review_id: int
+    author: str
+    kind: Literal["comment", "approved", "changes_requested"]
+    body: str
+    mentions: list[str]
+    reply_to: int | None
+    created_at: int
+
+
+class PackageChangeOut(Out):
+    name: str
+    before: str | None
+    after: str | None
+
+
+class SnapshotChangesOut(Out):
+    kind: str
+    before: str | None = Field(description="the compared version's run's snapshot id")
+    after: str | None = Field(description="the candidate's run's snapshot id")
+    files: dict[str, Literal["added", "removed", "changed"]]
+    packages: list[PackageChangeOut]
+
+
+class ReviewDetailOut(Out):
+    review: ReviewOut
+    protection: ProtectionOut | None
+    comments: list[ReviewCommentOut] = Field(description="the thread, in the order written")
+    candidate: VersionOut
+    compared_with: VersionOut | None = Field(
+        description="the alias's holder while open; the version it moved off once merged"
+    )
+    candidate_run: RunOut | None
+    compared_run: RunOut | None
+    diff: DiffOut | None = Field(description="what changed from the compared version's run to the candidate's")
+    snapshots: list[SnapshotChangesOut]
 
 
 # -- the event log ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunU
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
+from cairn.core.reviews import AliasProtection, Review, ReviewComment, ReviewDetail
 from cairn.core.webhooks import Delivery, Webhook
 
 
@@ -373,11 +374,12 @@ class Tracking(Protocol):
     def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
         """Point ``alias`` (``[a-z][a-z0-9_-]*``, not ``v3`` or ``latest``: InvalidValue) at
         ``version``, moving it off the version it named; recorded with who and when. Raises
-        ModelNotFound, ModelVersionNotFound."""
+        ModelNotFound, ModelVersionNotFound, ReviewRequired (a protected alias moves only by
+        merging a review)."""
         ...
 
     def delete_model_alias(self, name: str, alias: str) -> AliasMove:
-        """Remove the alias; recorded. Raises ModelNotFound, AliasNotFound."""
+        """Remove the alias; recorded. Raises ModelNotFound, AliasNotFound, ReviewRequired."""
         ...
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
@@ -396,6 +398,96 @@ class Tracking(Protocol):
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
         oldest first. Raises ModelNotFound."""
+        ...
+
+    # -- reviews: a pull request for a model (docs/registry.md, "Reviews") -------------------
+
+    def protect_alias(
+        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
+    ) -> AliasProtection:
+        """Protect ``alias`` of the model (it need not point anywhere yet), or replace its
+        protection: from now on it moves only by merging a review with ``approvals`` (0 to 100)
+        approvals from people other than its author, and every check passing. A check is a
+        query-language condition on the candidate's source run (``metrics.val/accuracy >=
+        0.92``), ``signature-unchanged`` or ``no-archived-duplicate``. Raises InvalidValue,
+        InvalidQuery, ModelNotFound."""
+        ...
+
+    def unprotect_alias(self, name: str, alias: str) -> None:
+        """Lift the protection; open reviews stay open. Raises ModelNotFound, ProtectionNotFound."""
+        ...
+
+    def get_alias_protection(self, name: str, alias: str) -> AliasProtection:
+        """Raises ModelNotFound, ProtectionNotFound."""
+        ...
+
+    def list_alias_protections(self, name: str) -> list[AliasProtection]:
+        """The model's protected aliases, by alias. Raises ModelNotFound."""
+        ...
+
+    def open_review(self, name: str, version: int, alias: str, *, description: str = "") -> Review:
+        """Open a review proposing to move ``alias`` to ``version``, authored by the acting
+        user; the protection's checks run now and their results are kept. Raises
+        ModelNotFound, ModelVersionNotFound, InvalidValue (the version already holds the alias,
+        or a bad alias), AlreadyExists (an open review of that version for that alias)."""
+        ...
+
+    def get_review(self, review_id: int) -> Review:
+        """Raises ReviewNotFound."""
+        ...
+
+    def list_reviews(
+        self,
+        *,
+        model: str | None = None,
+        alias: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Review]:
+        """Reviews newest first, ``limit`` (1 to 10,000) at a time, of one model, alias or
+        state (open, merged, closed) when given. Raises InvalidValue, ModelNotFound,
+        InvalidPageToken."""
+        ...
+
+    def review_detail(self, review_id: int) -> ReviewDetail:
+        """What a review's page shows, in one call: the review, its protection and thread, the
+        candidate beside the version it is compared with (the alias's holder while open), their
+        source runs with params and metrics, the run diff, and how their code and environment
+        snapshots differ. Raises ReviewNotFound."""
+        ...
+
+    def approve_review(self, review_id: int, body: str = "") -> Review:
+        """Approve as the acting user, replacing their earlier vote. Raises ReviewNotFound,
+        ReviewNotOpen, SelfApproval (the author cannot approve their own review)."""
+        ...
+
+    def request_changes(self, review_id: int, body: str) -> Review:
+        """Ask for changes (``body`` says which; required), replacing the acting user's earlier
+        vote; the review cannot merge until they approve. Raises ReviewNotFound, ReviewNotOpen,
+        SelfApproval, InvalidValue."""
+        ...
+
+    def comment_review(self, review_id: int, body: str, *, reply_to: int | None = None) -> ReviewComment:
+        """Add a markdown comment to the review's thread (``@name`` mentions kept as data),
+        answering the entry ``reply_to`` if given. Raises ReviewNotFound, CommentNotFound,
+        InvalidValue."""
+        ...
+
+    def run_review_checks(self, review_id: int) -> Review:
+        """Run an open review's checks again now and keep the results. Raises ReviewNotFound,
+        ReviewNotOpen."""
+        ...
+
+    def merge_review(self, review_id: int) -> Review:
+        """Run the checks again; if all pass, the approvals are in and nobody asks for changes,
+        move the alias to the candidate (recorded in its history) and mark the review merged by
+        the acting user, in one unit of work. Raises ReviewNotFound, ReviewNotOpen,
+        ReviewNotMergeable (``details`` say what blocks it; nothing changed)."""
+        ...
+
+    def close_review(self, review_id: int) -> Review:
+        """Close an open review without moving the alias. Raises ReviewNotFound, ReviewNotOpen."""
         ...
 
     def list_events(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import enum
 import getpass
+import os
 from dataclasses import dataclass
 from typing import Protocol
+
+from cairn.core.limits import check_name
 
 
 class Action(enum.StrEnum):
@@ -26,7 +29,12 @@ class Principal:
 
     @classmethod
     def local_user(cls) -> Principal:
-        """The operating-system user, who acts in embedded mode."""
+        """Who acts from this machine: ``CAIRN_USER`` if set (the configured user name, until
+        users sign in), else the operating-system user. It acts in embedded mode, and the
+        HTTP client names it to the server (docs/architecture.md, "Who is acting")."""
+        configured = os.environ.get("CAIRN_USER", "").strip()
+        if configured:
+            return cls(check_name(configured, "CAIRN_USER"))
         try:
             return cls(getpass.getuser())
         except (KeyError, OSError):  # no passwd entry, as in some containers

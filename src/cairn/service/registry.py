@@ -9,7 +9,8 @@
   tree digest, the manifest's flavor and signature, and the dataset versions the run used;
 - the model is made on its first registration (as ``mlflow.register_model`` does);
 - an alias names one version at a time; setting, moving and removing it are recorded with the
-  acting principal;
+  acting principal; a protected alias is never set, moved or removed here, only by merging a
+  review (service/reviews.py);
 - stages are MLflow's four; moving a version to Staging or Production with
   ``archive_existing`` archives the model's other versions in that stage.
 """
@@ -311,11 +312,17 @@ class RegistryRules(EventRules):
     def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
         """Point ``alias`` at ``version``, moving it from the version it named; the move is
         recorded with the acting principal. Raises InvalidValue (a bad alias), ModelNotFound,
-        ModelVersionNotFound."""
+        ModelVersionNotFound, ReviewRequired (the alias is protected: only a merged review
+        moves it)."""
         checked = check_model_name(name), check_alias(alias)
         number = check_version_number(version)
         self.policy.check(self.principal, Action.WRITE, None)
-        return self._move_alias(*checked, number)
+        with self.store.atomic():
+            self._refuse_if_protected(*checked)
+            return self._move_alias(*checked, number)
+
+    def _refuse_if_protected(self, name: str, alias: str) -> None:
+        raise NotImplementedError  # provided by ReviewRules
 
     def _move_alias(self, name: str, alias: str, version: int) -> AliasMove:
         """Set or move the alias and record it; the rules of who may are the caller's."""
@@ -325,10 +332,12 @@ class RegistryRules(EventRules):
         return move
 
     def delete_model_alias(self, name: str, alias: str) -> AliasMove:
-        """Remove the alias; the removal is recorded. Raises ModelNotFound, AliasNotFound."""
+        """Remove the alias; the removal is recorded. Raises ModelNotFound, AliasNotFound,
+        ReviewRequired (the alias is protected)."""
         checked = check_model_name(name), check_alias(alias)
         self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
+            self._refuse_if_protected(*checked)
             move = self.store.delete_alias(*checked, self.principal.name)
             self._record(EventType.ALIAS_DELETED, model_subject(checked[0]), _alias_data(move))
         return move

@@ -50,7 +50,7 @@ from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
-from cairn.service.registry import RegistryRules
+from cairn.service.reviews import ReviewRules
 from cairn.service.webhooks import WebhookRules
 from cairn.store.base import MetadataStore
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(ArtifactRules, DiscussionRules, RegistryRules, WebhookRules):
+class TrackingService(ArtifactRules, DiscussionRules, ReviewRules, WebhookRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works).
 

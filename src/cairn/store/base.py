@@ -19,6 +19,7 @@ from cairn.core.events import Event, EventType
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
+from cairn.core.reviews import AliasProtection, CheckResult, Decision, EntryKind, Review, ReviewComment, ReviewState
 from cairn.core.webhooks import Attempt, ClaimedDelivery, Delivery, DeliveryStatus, Webhook
 
 
@@ -404,6 +405,110 @@ class RegistryStore(Protocol):
         ...
 
 
+class ReviewStore(Protocol):
+    """Alias protections and reviews (docs/registry.md, "Reviews").
+
+    Names, aliases, checks and bodies arrive checked; whether a vote or a merge is allowed is
+    the service's to decide. The store keeps a review's end atomic: it leaves the open state
+    once."""
+
+    def set_protection(
+        self, name: str, alias: str, required_approvals: int, checks: Sequence[str], actor: str
+    ) -> AliasProtection:
+        """Protect the alias, or replace its protection (keeping who made it first); the open
+        reviews of the alias take the new number of approvals. Raises ModelNotFound."""
+        ...
+
+    def delete_protection(self, name: str, alias: str) -> None:
+        """Raises ModelNotFound, ProtectionNotFound."""
+        ...
+
+    def get_protection(self, name: str, alias: str) -> AliasProtection | None:
+        """The alias's protection, None if it has none. Raises ModelNotFound."""
+        ...
+
+    def list_protections(self, name: str) -> list[AliasProtection]:
+        """The model's protections, by alias. Raises ModelNotFound."""
+        ...
+
+    def create_review(
+        self,
+        name: str,
+        *,
+        alias: str,
+        version: int,
+        base_version: int | None,
+        author: str,
+        description: str,
+        required_approvals: int,
+        checks: Sequence[CheckResult],
+    ) -> Review:
+        """A new open review with the next id and the checks' first results. Raises
+        ModelNotFound."""
+        ...
+
+    def get_review(self, review_id: int, *, lock: bool = False) -> Review:
+        """Raises ReviewNotFound. With ``lock``, inside a unit of work, the review's row stays
+        locked until it ends, so a concurrent merge or close waits and then sees this one's."""
+        ...
+
+    def list_reviews(
+        self,
+        *,
+        model: str | None,
+        alias: str | None,
+        state: ReviewState | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[Review]:
+        """Up to ``limit`` reviews, newest first, below ``before_id``. Raises ModelNotFound
+        for a model filter that names none."""
+        ...
+
+    def find_open_review(self, name: str, alias: str, version: int) -> int | None:
+        """The id of the open review of ``version`` for ``alias``, if there is one."""
+        ...
+
+    def save_check_results(self, review_id: int, required_approvals: int, checks: Sequence[CheckResult]) -> Review:
+        """Replace the review's check results (and the approvals it needs). Raises ReviewNotFound."""
+        ...
+
+    def set_review_vote(self, review_id: int, reviewer: str, decision: Decision) -> None:
+        """Record the reviewer's vote, replacing their earlier one."""
+        ...
+
+    def add_review_comment(
+        self,
+        review_id: int,
+        author: str,
+        kind: EntryKind,
+        body: str,
+        mentions: Sequence[str],
+        reply_to: int | None,
+    ) -> ReviewComment:
+        """Append an entry to the review's thread."""
+        ...
+
+    def get_review_comment(self, comment_id: int) -> ReviewComment:
+        """Raises CommentNotFound."""
+        ...
+
+    def list_review_comments(self, review_id: int) -> list[ReviewComment]:
+        """The review's thread, in the order written."""
+        ...
+
+    def finish_review(
+        self, review_id: int, state: ReviewState, actor: str, *, merged_from_version: int | None = None
+    ) -> Review:
+        """Mark an open review merged or closed by ``actor``. Raises ReviewNotFound, and
+        ReviewNotOpen when it is no longer open (a concurrent merge or close came first)."""
+        ...
+
+    def archived_duplicates(self, name: str, tree_digest: str) -> list[int]:
+        """The numbers of the model's Archived versions with that tree digest, ascending."""
+        ...
+
+
 class EventStore(Protocol):
     """The append-only event log (docs/events.md), and units of work that keep a change and its
     event together."""
@@ -511,6 +616,7 @@ class MetadataStore(
     ArtifactStore,
     DiscussionStore,
     RegistryStore,
+    ReviewStore,
     EventStore,
     WebhookStore,
     Protocol,

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 from cairn.core.artifacts import ARTIFACT_PATH_PATTERN, check_artifact_path
 from cairn.core.errors import InvalidArtifactPath, InvalidModelUri, InvalidValue
-from cairn.core.limits import MAX_ARTIFACT_PATH_LENGTH, MAX_KEY_LENGTH, check_name
+from cairn.core.limits import MAX_ARTIFACT_PATH_LENGTH, MAX_KEY_LENGTH, WHITESPACE, check_name
 
 #: What an alias looks like (``champion``, ``challenger``, ``prod-eu``…).
 ALIAS_PATTERN = "^[a-z][a-z0-9_-]*$"
 #: Characters of an alias.
 MAX_ALIAS_LENGTH = MAX_KEY_LENGTH
 #: A model name (:func:`check_model_name`) as a regular expression.
-MODEL_NAME_PATTERN = r"^[^/@\x00-\x1f\x7f]*[^/@\s\x00-\x1f\x7f][^/@\x00-\x1f\x7f]*$"
+MODEL_NAME_PATTERN = rf"^[^/@\x00-\x1f\x7f]*[^/@{WHITESPACE}\x00-\x1f\x7f][^/@\x00-\x1f\x7f]*$"
 #: Characters of a model source, ``runs:/RUN_ID/PATH``.
 MAX_MODEL_SOURCE_LENGTH = MAX_ARTIFACT_PATH_LENGTH
 _RUN_ID_PATTERN = r"[^/\x00-\x1f\x7f]{1,64}"

@@ -301,6 +301,11 @@ def _model_id(conn: Connection, name: str) -> str:
     return str(model_id)
 
 
+def model_id_of(conn: Connection, name: str) -> str:
+    """The id of the model ``name`` (the reviews' tables key on it too). Raises ModelNotFound."""
+    return _model_id(conn, name)
+
+
 def _require_version(conn: Connection, name: str, version: int) -> str:
     model_id = _model_id(conn, name)
     if conn.scalar(select(_v.version).where(_v.model_id == model_id, _v.version == version)) is None:

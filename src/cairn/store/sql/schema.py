@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0010_webhooks"
+SCHEMA_HEAD = "0011_reviews"
 
 metadata = MetaData()
 
@@ -431,6 +431,105 @@ alias_history = Table(
     Column("moved_at", BigInteger, nullable=False),
     Index("ix_alias_history_model_moved", "model_id", "moved_at"),
     sqlite_with_rowid=False,
+)
+
+
+# -- reviews: protected aliases move only by merging a review ---------------------------------------
+
+# A protection may name an alias no version holds yet: protecting @champion comes first.
+alias_protections = Table(
+    "alias_protections",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("required_approvals", Integer, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+_PROTECTION_FK = ("alias_protections.model_id", "alias_protections.alias")
+
+alias_protection_checks = Table(
+    "alias_protection_checks",
+    metadata,
+    Column("model_id", String(32), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("check_text", Text, nullable=False),
+    ForeignKeyConstraint(["model_id", "alias"], _PROTECTION_FK, ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)
+
+# Ids count up across the store (``cairn reviews show 7``) and are never reused, even after the
+# model and its reviews are deleted: events name a review by its id.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("base_version", BigInteger, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("author", String(250), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("required_approvals", Integer, nullable=False),
+    Column("checks_ran_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("merged_by", String(250), nullable=True),
+    Column("merged_at", BigInteger, nullable=True),
+    Column("merged_from_version", BigInteger, nullable=True),
+    Column("closed_by", String(250), nullable=True),
+    Column("closed_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    Index("ix_reviews_model_state", "model_id", "state", "id"),
+    Index("ix_reviews_state", "state", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The checks as they last ran, replaced whole each time they run.
+review_check_results = Table(
+    "review_check_results",
+    metadata,
+    Column("review_id", BigInteger, ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("check_text", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("observed", Text, nullable=False),  # JSON
+    Column("message", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Each reviewer's latest vote: a new one replaces it.
+review_votes = Table(
+    "review_votes",
+    metadata,
+    Column("review_id", BigInteger, ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True),
+    Column("reviewer", String(250), primary_key=True),
+    Column("decision", String(32), nullable=False),
+    Column("voted_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The thread: comments, and every vote with its text, in the order written (by id).
+review_comments = Table(
+    "review_comments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("review_id", BigInteger, ForeignKey("reviews.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(250), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body", Text, nullable=False),  # markdown, as written
+    Column("mentions", Text, nullable=False),  # JSON list of names
+    Column("reply_to", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_review_comments_review", "review_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 

@@ -8,6 +8,7 @@ from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.events import SqlEventStore
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.registry import SqlRegistryStore
+from cairn.store.sql.reviews import SqlReviewStore
 from cairn.store.sql.runs import SqlRunStore
 from cairn.store.sql.server_secrets import ServerSecrets
 from cairn.store.sql.snapshots import SqlSnapshotStore
@@ -21,6 +22,7 @@ class SqlStore(
     SqlSnapshotStore,
     SqlDiscussionStore,
     SqlRegistryStore,
+    SqlReviewStore,
     SqlEventStore,
     SqlWebhookStore,
 ):
