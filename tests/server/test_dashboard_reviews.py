@@ -168,6 +168,21 @@ def test_a_form_from_another_site_is_refused(site: Site) -> None:
     assert not any(c.body == "from elsewhere" for c in detail.comments)
 
 
+def test_closing_ends_the_review_without_moving_the_alias(site: Site, tmp_path: Path) -> None:
+    version = site.tracking.register_model(
+        f"runs:/{trained_run(site.tracking, tmp_path, b'weights three')}/model", MODEL
+    )
+    review = site.tracking.acting_as(Principal("ada")).open_review(MODEL, version.version, "champion")
+    url = f"/reviews/{review.id}"
+    redirected(_client(site, "grace").post(f"{url}/close"), url)
+    text = page(site.client, url)
+    assert 'id="review-state">closed<' in text and 'id="closed-by">by grace' in text
+    assert 'id="vote-form"' not in text and 'id="merge-review"' not in text
+    assert site.tracking.get_model(MODEL).aliases["champion"] == 1
+    response = site.client.post(f"{url}/merge")  # a stale form: refused in place
+    assert response.status_code == 409 and 'id="refusal-state"><code>review_not_open</code>' in response.text
+
+
 def test_review_events_link_to_the_review_page() -> None:
     assert subject_href("models/clf/reviews/7") == "/reviews/7"
     assert subject_href("models/clf/reviews/x") == "/models/clf"

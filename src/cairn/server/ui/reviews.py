@@ -147,7 +147,8 @@ def _dataset_rows(before: ModelVersion | None, after: ModelVersion) -> list[Row]
     """Each dataset (by name and context) with the digest each side trained on."""
 
     def digests(version: ModelVersion | None) -> dict[str, str]:
-        return {} if version is None else {f"{d.name} ({d.context})": d.digest for d in version.datasets}
+        # The digest's first 16 hex digits, as the version page shows it: enough to tell two apart.
+        return {} if version is None else {f"{d.name} ({d.context})": d.digest[:16] for d in version.datasets}
 
     return _rows(digests(before), digests(after))
 
