@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from cairn.core.errors import CairnError
-from cairn.server.ui import compare, discussion, events, models, run_page, runs, webhooks
+from cairn.server.ui import compare, discussion, events, models, reviews, run_page, runs, webhooks
 from cairn.server.ui.templating import STATIC, render
 
 
 def install_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (discussion, run_page, compare, runs, models, events, webhooks):
+    for module in (discussion, run_page, compare, runs, models, reviews, events, webhooks):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

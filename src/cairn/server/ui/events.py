@@ -57,11 +57,14 @@ def events_page(
 
 
 def subject_href(subject: str) -> str | None:
-    """``runs/ID`` → the run page, ``models/NAME[/versions/N]`` → the model or version page."""
+    """``runs/ID`` → the run page, ``models/NAME[/versions/N]`` → the model or version page,
+    ``models/NAME/reviews/ID`` → the review page (reviews are numbered across models)."""
     parts = subject.split("/")
     if len(parts) == 2 and parts[0] == "runs":
         return f"/runs/{parts[1]}"
     if parts[0] == "models" and len(parts) >= 2:
+        if len(parts) == 4 and parts[2] == "reviews" and parts[3].isascii() and parts[3].isdigit():
+            return f"/reviews/{parts[3]}"
         if len(parts) == 4 and parts[2] == "versions":
             return f"/models/{_quote(parts[1])}/versions/{parts[3]}"
         return f"/models/{_quote(parts[1])}"

@@ -6,8 +6,9 @@ time, through the registry's page tokens (``after`` for models, ``before`` for v
 model of 10,000 versions opens as fast as one of ten; more rows load as the table scrolls, and
 the same link without JavaScript opens the next page whole.
 
-The pages only read. A model's sections are tabs (:data:`MODEL_TABS`): a later section, the
-model's reviews say, is one entry there and one template extending ``model_base.html``.
+The pages only read. A model's sections are tabs (:data:`MODEL_TABS`), each one entry there and
+one template extending ``model_base.html``; the Reviews tab and the review page are in
+:mod:`cairn.server.ui.reviews`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cairn.core.entities import Run
 from cairn.core.errors import CairnError, InvalidInput, NotFound
 from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, model_tree_digest
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
+from cairn.core.reviews import Review, ReviewState
 from cairn.server.ui.context import is_fragment, now_ms, service
 from cairn.server.ui.templating import path_quote, render
 from cairn.service.registry import MAX_MANIFEST_BYTES, read_model_manifest
@@ -34,8 +36,14 @@ MODELS_PAGE_SIZE = 50
 VERSIONS_PAGE_SIZE = 50
 #: The newest alias moves the Aliases tab lists; the REST API and `cairn models show` have all.
 MAX_HISTORY_SHOWN = 1000
+#: Open reviews of a model the version page reads to find those of one version.
+OPEN_REVIEWS_READ = 200
 #: The tabs of a model's page: key, label, path below ``/models/NAME``.
-MODEL_TABS: tuple[tuple[str, str, str], ...] = (("versions", "Versions", ""), ("aliases", "Aliases", "/aliases"))
+MODEL_TABS: tuple[tuple[str, str, str], ...] = (
+    ("versions", "Versions", ""),
+    ("aliases", "Aliases", "/aliases"),
+    ("reviews", "Reviews", "/reviews"),
+)
 
 
 @router.get("/models", response_class=HTMLResponse)
@@ -66,7 +74,7 @@ def name_pattern(text: str) -> str | None:
     return text if "%" in text else f"%{text}%"
 
 
-def _model_context(tracking: TrackingService, name: str, tab: str) -> dict[str, Any]:
+def model_context(tracking: TrackingService, name: str, tab: str) -> dict[str, Any]:
     model = tracking.get_model(name)
     return {"model": model, "tab": tab, "tabs": MODEL_TABS, "now": now_ms()}
 
@@ -87,7 +95,7 @@ def model_page(request: Request, name: str) -> Response:
             next_token=page.next_page_token,
             now=now_ms(),
         )
-    context = _model_context(tracking, name, "versions")
+    context = model_context(tracking, name, "versions")
     model: RegisteredModel = context["model"]
     page = tracking.list_model_versions(model.name, limit=VERSIONS_PAGE_SIZE, page_token=before)
     return render(
@@ -116,7 +124,7 @@ def go_to_version(request: Request, name: str, number: str = "") -> Response:
 def model_aliases(request: Request, name: str) -> HTMLResponse:
     """Each alias with the version it names, and every move of every alias, newest first."""
     tracking = service(request)
-    context = _model_context(tracking, name, "aliases")
+    context = model_context(tracking, name, "aliases")
     model: RegisteredModel = context["model"]
     history = tracking.model_alias_history(model.name)
     return render(
@@ -125,6 +133,7 @@ def model_aliases(request: Request, name: str) -> HTMLResponse:
         aliases=current_aliases(model, history),
         history=list(reversed(history[-MAX_HISTORY_SHOWN:])),
         history_count=len(history),
+        protections=tracking.list_alias_protections(model.name),
         **context,
     )
 
@@ -174,8 +183,15 @@ def version_page(request: Request, name: str, version: int) -> HTMLResponse:
         files_match=bool(files) and _tree_digest(files) == found.tree_digest,
         manifest=manifest,
         manifest_problem=manifest_problem,
+        open_reviews=open_reviews_of(tracking, found),
         now=now_ms(),
     )
+
+
+def open_reviews_of(tracking: TrackingService, version: ModelVersion) -> list[Review]:
+    """The open reviews proposing ``version`` for an alias (among the model's newest open ones)."""
+    page = tracking.list_reviews(model=version.model, state=ReviewState.OPEN.value, limit=OPEN_REVIEWS_READ)
+    return [r for r in page.items if r.version == version.version]
 
 
 def _maybe_run(tracking: TrackingService, run_id: str) -> Run | None:
