@@ -488,12 +488,19 @@ class HttpTracking:
     def list_models(
         self,
         *,
+        where: str = "",
         name_like: str | None = None,
         tags: Mapping[str, str] | None = None,
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        body = {"name_like": name_like, "tags": dict(tags or {}), "limit": limit, "page_token": page_token}
+        body = {
+            "where": where,
+            "name_like": name_like,
+            "tags": dict(tags or {}),
+            "limit": limit,
+            "page_token": page_token,
+        }
         data = self._request("POST", f"{API}/models/search", body=body)
         return Page([model_from_wire(m) for m in data["models"]], data["next_page_token"])
 
@@ -513,9 +520,18 @@ class HttpTracking:
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         return version_from_wire(self._request("GET", _version_url(name, version)))
 
-    def list_model_versions(self, name: str, *, limit: int = 100, page_token: str | None = None) -> Page[ModelVersion]:
-        params = {"limit": limit, "page_token": page_token}
+    def list_model_versions(
+        self, name: str, *, where: str = "", limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        params = {"where": where or None, "limit": limit, "page_token": page_token}
         data = self._request("GET", f"{_model_url(name)}/versions", params=params)
+        return Page([version_from_wire(v) for v in data["versions"]], data["next_page_token"])
+
+    def search_model_versions(
+        self, *, where: str = "", limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        params = {"where": where or None, "limit": limit, "page_token": page_token}
+        data = self._request("GET", f"{API}/model-versions", params=params)
         return Page([version_from_wire(v) for v in data["versions"]], data["next_page_token"])
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:

@@ -626,6 +626,9 @@ class ModelOut(Out):
 
 
 class ModelSearch(Strict):
+    where: str = Field(
+        default="", description="a query of models' fields, see docs/query.md", json_schema_extra=QUERY_RULE
+    )
     name_like: str | None = Field(
         default=None,
         description="LIKE pattern: % any text, _ one character (case-sensitive)",

@@ -1,6 +1,7 @@
-"""The model registry: /api/v1/models, their versions, aliases, stages and tags, and the
-versions registered from a run (/api/v1/runs/{id}/model-versions) or trained on a dataset
-version (/api/v1/dataset-versions/{id}/model-versions). See docs/registry.md.
+"""The model registry: /api/v1/models, their versions, aliases, stages and tags, a search of
+every model's versions (/api/v1/model-versions), and the versions registered from a run
+(/api/v1/runs/{id}/model-versions) or trained on a dataset version
+(/api/v1/dataset-versions/{id}/model-versions). See docs/registry.md.
 
 Model names hold no ``/``, so a name is one path segment; tag keys may hold slashes, so a tag
 to delete is the rest of the path, as for runs. A search by tags is a POST with a body, since
@@ -27,6 +28,7 @@ from cairn.server.jsonresponse import JsonResponse, JsonRoute
 from cairn.server.schemas import (
     ALIAS_RULE,
     KEY_RULE,
+    QUERY_RULE,
     AliasHistoryOut,
     AliasIn,
     AliasMoveOut,
@@ -48,8 +50,10 @@ from cairn.server.schemas import (
 )
 from cairn.service.registry import (
     MAX_MODEL_PAGE_TOKEN_LENGTH,
+    MAX_SEARCH_PAGE_TOKEN_LENGTH,
     MAX_VERSION_PAGE_TOKEN_LENGTH,
     MODEL_PAGE_TOKEN_PATTERN,
+    SEARCH_PAGE_TOKEN_PATTERN,
     VERSION_PAGE_TOKEN_PATTERN,
 )
 from cairn.service.tracking import TrackingService
@@ -78,6 +82,24 @@ VersionPageToken = Annotated[
     str | None,
     Query(json_schema_extra={"pattern": VERSION_PAGE_TOKEN_PATTERN, "maxLength": MAX_VERSION_PAGE_TOKEN_LENGTH}),
 ]
+SearchPageToken = Annotated[
+    str | None,
+    Query(json_schema_extra={"pattern": SEARCH_PAGE_TOKEN_PATTERN, "maxLength": MAX_SEARCH_PAGE_TOKEN_LENGTH}),
+]
+ModelsWhere = Annotated[
+    str,
+    Query(
+        description="a query of models' fields (name, tags.KEY, alias…), see docs/query.md",
+        json_schema_extra=QUERY_RULE,
+    ),
+]
+VersionsWhere = Annotated[
+    str,
+    Query(
+        description="a query of versions' fields (name, stage, alias, run.params.KEY…), see docs/query.md",
+        json_schema_extra=QUERY_RULE,
+    ),
+]
 TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, json_schema_extra=KEY_RULE)]
 
 
@@ -89,6 +111,7 @@ TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, jso
 )
 def list_models(
     service: TrackingDep,
+    where: ModelsWhere = "",
     name_like: Annotated[
         str | None,
         Query(
@@ -100,14 +123,14 @@ def list_models(
     limit: PageSize = 100,
     page_token: ModelPageToken = None,
 ) -> JsonResponse:
-    return _models_page(service, ModelSearch(name_like=name_like, limit=limit, page_token=page_token))
+    return _models_page(service, ModelSearch(where=where, name_like=name_like, limit=limit, page_token=page_token))
 
 
 @router.post(
     "/models/search",
     responses=error_responses(400, 413, 503),
     response_model=ModelList,
-    summary="Registered models by name, filtered by a name pattern and tags",
+    summary="Registered models by name, filtered by a query, a name pattern and tags",
 )
 def search_models(body: ModelSearch, service: TrackingDep) -> JsonResponse:
     return _models_page(service, body)
@@ -115,7 +138,11 @@ def search_models(body: ModelSearch, service: TrackingDep) -> JsonResponse:
 
 def _models_page(service: TrackingService, search: ModelSearch) -> JsonResponse:
     page = service.list_models(
-        name_like=search.name_like, tags=search.tags, limit=search.limit, page_token=search.page_token
+        where=search.where,
+        name_like=search.name_like,
+        tags=search.tags,
+        limit=search.limit,
+        page_token=search.page_token,
     )
     return JsonResponse({"models": [model_to_wire(m) for m in page.items], "next_page_token": page.next_page_token})
 
@@ -201,12 +228,29 @@ def register_model(name: ModelName, body: VersionCreate, service: TrackingDep) -
     "/models/{name}/versions",
     responses=error_responses(400, 404, 503),
     response_model=VersionList,
-    summary="A model's versions, newest first",
+    summary="A model's versions, newest first, filtered by a query",
 )
 def list_versions(
-    name: ModelName, service: TrackingDep, limit: PageSize = 100, page_token: VersionPageToken = None
+    name: ModelName,
+    service: TrackingDep,
+    where: VersionsWhere = "",
+    limit: PageSize = 100,
+    page_token: VersionPageToken = None,
 ) -> JsonResponse:
-    page = service.list_model_versions(name, limit=limit, page_token=page_token)
+    page = service.list_model_versions(name, where=where, limit=limit, page_token=page_token)
+    return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
+
+
+@router.get(
+    "/model-versions",
+    responses=error_responses(400, 503),
+    response_model=VersionList,
+    summary="Versions of every model matching a query, by model name, then newest first",
+)
+def search_versions(
+    service: TrackingDep, where: VersionsWhere = "", limit: PageSize = 100, page_token: SearchPageToken = None
+) -> JsonResponse:
+    page = service.search_model_versions(where=where, limit=limit, page_token=page_token)
     return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
 
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, tuple_, update
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
+from cairn.core.query.ast import Expr
 from cairn.core.registry import AliasMove, LineageDataset, ModelVersion, RegisteredModel, Stage
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
-from cairn.store.sql.rows import dialect_insert
+from cairn.store.sql.registry_search import MODELS_TARGET, VERSIONS_TARGET, filtered
+from cairn.store.sql.rows import dialect_insert, in_chunks
 
 _m = t.registered_models.c
 _v = t.model_versions.c
@@ -65,9 +67,18 @@ class SqlRegistryStore:
             conn.execute(delete(t.registered_models).where(_m.id == model_id))
 
     def list_models(
-        self, *, name_like: str | None, tags: Mapping[str, str], limit: int, after_name: str | None
+        self,
+        *,
+        name_like: str | None,
+        tags: Mapping[str, str],
+        limit: int,
+        after_name: str | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
     ) -> list[RegisteredModel]:
-        query = select(_m.id).order_by(_m.name).limit(limit)
+        dialect = self._engines.read.dialect.name
+        joined, condition = filtered(MODELS_TARGET, where, now_ms, dialect)
+        query = select(_m.id).select_from(joined).where(condition).order_by(_m.name).limit(limit)
         if name_like is not None:
             query = query.where(_m.name.like(name_like))
         if after_name is not None:
@@ -154,13 +165,44 @@ class SqlRegistryStore:
             raise _no_version(name, version)
         return found[0]
 
-    def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
+    def list_versions(
+        self,
+        name: str,
+        *,
+        limit: int,
+        before_version: int | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
+    ) -> list[ModelVersion]:
         with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
-            query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id).order_by(_v.version.desc()).limit(limit)
+            if where is None:  # the plain listing reads one table: no join to the models
+                query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id)
+            else:
+                joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
+                query = select(*_VERSION_COLUMNS).select_from(joined).where(_v.model_id == model_id, condition)
+            query = query.order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
                 query = query.where(_v.version < before_version)
-            return _complete(conn, name, model_id, conn.execute(query).all())
+            return _complete(conn, {model_id: name}, conn.execute(query).all())
+
+    def search_versions(
+        self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
+    ) -> list[ModelVersion]:
+        with reading(self._engines) as conn:
+            joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
+            query = (
+                select(_m.name, *_VERSION_COLUMNS)
+                .select_from(joined)
+                .where(condition)
+                .order_by(_m.name, _v.version.desc())
+                .limit(limit)
+            )
+            if after is not None:
+                name, version = after
+                query = query.where(or_(_m.name > name, and_(_m.name == name, _v.version < version)))
+            rows = conn.execute(query).all()
+            return _complete(conn, {row[1]: row[0] for row in rows}, [row[1:] for row in rows])
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -170,7 +212,7 @@ class SqlRegistryStore:
             .order_by(_m.name, _v.version)
         )
         with reading(self._engines) as conn:
-            return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
+            return _versions_by_key(conn, conn.execute(query).all())
 
     def versions_of_dataset(self, dataset_version_id: str) -> list[ModelVersion]:
         vd = t.model_version_datasets.c
@@ -182,7 +224,7 @@ class SqlRegistryStore:
             .order_by(_m.name, vd.version)
         )
         with reading(self._engines) as conn:
-            return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
+            return _versions_by_key(conn, conn.execute(query).all())
 
     def set_stage(self, name: str, version: int, stage: Stage, *, archive_existing: bool) -> ModelVersion:
         with transaction(self._engines.write) as conn:
@@ -399,6 +441,7 @@ _STAGES = {stage.value: stage for stage in Stage}
 
 #: A version's own columns, in the order :func:`_complete` reads them.
 _VERSION_COLUMNS = (
+    _v.model_id,
     _v.version,
     _v.run_id,
     _v.source_path,
@@ -412,44 +455,60 @@ _VERSION_COLUMNS = (
     _v.updated_at,
 )
 
+#: Versions whose tags, aliases and lineage one query reads by key; a page of more reads them in
+#: several (each key is two bound parameters, and SQLite takes 32,766 at most).
+_KEYS_PER_QUERY = 2_000
+
 
 def _versions(conn: Connection, name: str, model_id: str, numbers: Sequence[int]) -> list[ModelVersion]:
     """The versions ``numbers`` of a model, in that order (those that exist)."""
     if not numbers:
         return []
     query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id, _v.version.in_(numbers))
-    rows = {int(r[0]): r for r in conn.execute(query).all()}
-    return _complete(conn, name, model_id, [row for n in numbers if (row := rows.get(n)) is not None])
+    rows = {int(r[1]): r for r in conn.execute(query).all()}
+    return _complete(conn, {model_id: name}, [row for n in numbers if (row := rows.get(n)) is not None])
 
 
-def _complete(conn: Connection, name: str, model_id: str, rows: Sequence[Any]) -> list[ModelVersion]:
+def _versions_by_key(conn: Connection, keys: Sequence[Any]) -> list[ModelVersion]:
+    """The versions of ``keys``, rows of (model name, model id, version), in that order."""
+    if not keys:
+        return []
+    wanted = [(str(model_id), int(version)) for _, model_id, version in keys]
+    rows: dict[tuple[str, int], Any] = {}
+    for chunk in in_chunks(wanted, _KEYS_PER_QUERY):
+        query = select(*_VERSION_COLUMNS).where(tuple_(_v.model_id, _v.version).in_(chunk))
+        rows.update(((r[0], int(r[1])), r) for r in conn.execute(query).all())
+    names = {str(model_id): name for name, model_id, _ in keys}
+    return _complete(conn, names, [row for key in wanted if (row := rows.get(key)) is not None])
+
+
+def _complete(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) -> list[ModelVersion]:
     """Versions from their rows (:data:`_VERSION_COLUMNS`), in that order, with their aliases,
-    tags and lineage: three more queries over one range of each table's primary key, however
-    many versions.
+    tags and lineage; ``names`` gives each model id's name.
 
     A page of 10,000 versions must come back in well under 100 ms (issue 12), so rows are
     fetched whole (``.all()``: one driver call, not one per row) and unpacked as tuples, and a
     signature is parsed once per distinct text: a model's versions mostly share one, and the
-    versions that do share the parsed mapping (entities are read-only)."""
+    versions that do share the parsed mapping (entities are read-only). The aliases, tags and
+    lineage of a page are read in three queries (a few more for a page of thousands of
+    scattered versions), never one per version: over one range of each table's primary key
+    when the page is one model's versions with few gaps, else by their keys."""
     if not rows:
         return []
-    low, high = min(int(r[0]) for r in rows), max(int(r[0]) for r in rows)
-
-    def in_range(table: Any) -> Any:
-        return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
-
-    aliases: dict[int, list[str]] = defaultdict(list)
-    for alias, version in conn.execute(
-        select(_a.alias, _a.version).where(in_range(t.model_aliases)).order_by(_a.alias)
-    ).all():
-        aliases[int(version)].append(alias)
+    aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
+    tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+    lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
     vt = t.model_version_tags.c
-    tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for version, key, value in conn.execute(
-        select(vt.version, vt.key, vt.value).where(in_range(t.model_version_tags))
-    ).all():
-        tags[int(version)][key] = value
-    lineage = _lineage(conn, in_range(t.model_version_datasets))
+    for where in _pages_keys(rows):
+        for model_id, version, alias in conn.execute(
+            select(_a.model_id, _a.version, _a.alias).where(where(t.model_aliases)).order_by(_a.alias)
+        ).all():
+            aliases[model_id, int(version)].append(alias)
+        for model_id, version, key, value in conn.execute(
+            select(vt.model_id, vt.version, vt.key, vt.value).where(where(t.model_version_tags))
+        ).all():
+            tags[model_id, int(version)][key] = value
+        lineage.update(_lineage(conn, where(t.model_version_datasets)))
     signatures: dict[str, Any] = {}
 
     def signature(text: str | None) -> Any:
@@ -461,37 +520,59 @@ def _complete(conn: Connection, name: str, model_id: str, rows: Sequence[Any]) -
 
     return [
         ModelVersion(
-            model=name,
-            version=(number := int(row[0])),
-            run_id=row[1],
-            source_path=row[2],
-            tree_digest=row[3],
-            flavor=row[4],
-            signature=signature(row[5]),
-            stage=_STAGES[row[6]],
-            description=row[7],
-            aliases=tuple(aliases.get(number, ())),
-            tags=tags[number],
-            created_by=row[8],
-            created_at=row[9],
-            updated_at=row[10],
-            datasets=lineage.get(number, ()),
+            model=names[row[0]],
+            version=(number := int(row[1])),
+            run_id=row[2],
+            source_path=row[3],
+            tree_digest=row[4],
+            flavor=row[5],
+            signature=signature(row[6]),
+            stage=_STAGES[row[7]],
+            description=row[8],
+            aliases=tuple(aliases.get((row[0], number), ())),
+            tags=tags[row[0], number],
+            created_by=row[9],
+            created_at=row[10],
+            updated_at=row[11],
+            datasets=lineage.get((row[0], number), ()),
         )
         for row in rows
     ]
 
 
-def _lineage(conn: Connection, where: Any) -> dict[int, tuple[LineageDataset, ...]]:
-    """The datasets each version's run used, by version number, sorted by dataset name and
+def _pages_keys(rows: Sequence[Any]) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """Conditions that pick the rows of ``rows``' versions from a table keyed by (model_id,
+    version): one range when they are one model's with few gaps (at most as many versions
+    left out as taken, which the range reads for nothing), else their keys, a chunk each."""
+    model_ids = {row[0] for row in rows}
+    numbers = [int(row[1]) for row in rows]
+    low, high = min(numbers), max(numbers)
+    if len(model_ids) == 1 and high - low + 1 <= 2 * len(numbers):
+        (model_id,) = model_ids
+
+        def in_range(table: Any) -> ColumnElement[bool]:
+            return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
+
+        return [in_range]
+    keys = [(row[0], int(row[1])) for row in rows]
+
+    def by_keys(chunk: Sequence[tuple[str, int]]) -> Callable[[Any], ColumnElement[bool]]:
+        return lambda table: tuple_(table.c.model_id, table.c.version).in_(chunk)
+
+    return [by_keys(chunk) for chunk in in_chunks(keys, _KEYS_PER_QUERY)]
+
+
+def _lineage(conn: Connection, where: Any) -> dict[tuple[str, int], tuple[LineageDataset, ...]]:
+    """The datasets each version's run used, by (model id, version), sorted by dataset name and
     context. The links are read bare and the few distinct dataset versions they name are
     looked up once (one query each): a join would repeat the same names and digests on every one of 10,000 rows,
     and versions from the same data share one tuple."""
     vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
-    links: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for version, dataset_version_id, context in conn.execute(
-        select(vd.version, vd.dataset_version_id, vd.context).where(where)
+    links: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+    for model_id, version, dataset_version_id, context in conn.execute(
+        select(vd.model_id, vd.version, vd.dataset_version_id, vd.context).where(where)
     ).all():
-        links[int(version)].append((dataset_version_id, context))
+        links[model_id, int(version)].append((dataset_version_id, context))
     if not links:
         return {}
     named = select(vd.dataset_version_id).where(where)
@@ -502,13 +583,13 @@ def _lineage(conn: Connection, where: Any) -> dict[int, tuple[LineageDataset, ..
         ).all()
     }
     shared: dict[tuple[tuple[str, str], ...], tuple[LineageDataset, ...]] = {}
-    lineage: dict[int, tuple[LineageDataset, ...]] = {}
-    for version, used in links.items():
-        key = tuple(used)
-        if (datasets := shared.get(key)) is None:
+    lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
+    for key, used in links.items():
+        group = tuple(used)
+        if (datasets := shared.get(group)) is None:
             made = [LineageDataset(d, *found[d], c) for d, c in used if d in found]
-            datasets = shared[key] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
-        lineage[version] = datasets
+            datasets = shared[group] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
+        lineage[key] = datasets
     return lineage
 
 
