@@ -210,7 +210,8 @@ def test_list_and_versions_by_query(invoke: Invoke, sources: list[str]) -> None:
     assert [v["source"] for v in one] == [sources[0]]
     first = invoke("models", "versions", "--limit", "1")
     assert "Showing the first 1 version; --limit N shows more." in first.stderr
-    assert invoke("models", "versions", "-w", "stage = 'Staging'").stdout == "No versions match \"stage = 'Staging'\".\n"
+    staging = invoke("models", "versions", "-w", "stage = 'Staging'").stdout
+    assert staging == "No versions match \"stage = 'Staging'\".\n"
 
     for args in (("models", "list", "-w", "run.params.lr = 1"), ("models", "versions", "-w", "version = 'x'")):
         refused = invoke(*args, code=1)
