@@ -37,12 +37,13 @@ from cairn.core.errors import (
     error_class_for_code,
 )
 from cairn.core.events import Event, event_from_wire
+from cairn.core.gcpause import collector_paused
 from cairn.core.limits import check_key
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
-from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire
+from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire, versions_from_wire
 from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
@@ -524,15 +525,19 @@ class HttpTracking:
         self, name: str, *, where: str = "", limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
         params = {"where": where or None, "limit": limit, "page_token": page_token}
-        data = self._request("GET", f"{_model_url(name)}/versions", params=params)
-        return Page([version_from_wire(v) for v in data["versions"]], data["next_page_token"])
+        return self._versions_page(f"{_model_url(name)}/versions", params)
 
     def search_model_versions(
         self, *, where: str = "", limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
         params = {"where": where or None, "limit": limit, "page_token": page_token}
-        data = self._request("GET", f"{API}/model-versions", params=params)
-        return Page([version_from_wire(v) for v in data["versions"]], data["next_page_token"])
+        return self._versions_page(f"{API}/model-versions", params)
+
+    def _versions_page(self, path: str, params: Mapping[str, Any]) -> Page[ModelVersion]:
+        # Up to 10,000 versions decoded and built at once: see cairn.core.gcpause.
+        with collector_paused():
+            data = self._request("GET", path, params=params)
+            return Page(versions_from_wire(data["versions"]), data["next_page_token"])
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
         data = self._request("GET", f"{API}/runs/{_segment(run_id)}/model-versions")

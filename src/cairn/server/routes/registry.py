@@ -14,13 +14,16 @@ from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Path, Query, Response
 
 from cairn.core import limits
 from cairn.core.artifacts import Artifact
+from cairn.core.entities import Page
+from cairn.core.gcpause import collector_paused
 from cairn.core.models.uri import MAX_ALIAS_LENGTH
 from cairn.core.registry import ModelVersion
-from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
+from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire, versions_to_wire
 from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
@@ -236,9 +239,8 @@ def list_versions(
     where: VersionsWhere = "",
     limit: PageSize = 100,
     page_token: VersionPageToken = None,
-) -> JsonResponse:
-    page = service.list_model_versions(name, where=where, limit=limit, page_token=page_token)
-    return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
+) -> Response:
+    return _versions_page(service.list_model_versions(name, where=where, limit=limit, page_token=page_token))
 
 
 @router.get(
@@ -249,9 +251,15 @@ def list_versions(
 )
 def search_versions(
     service: TrackingDep, where: VersionsWhere = "", limit: PageSize = 100, page_token: SearchPageToken = None
-) -> JsonResponse:
-    page = service.search_model_versions(where=where, limit=limit, page_token=page_token)
-    return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
+) -> Response:
+    return _versions_page(service.search_model_versions(where=where, limit=limit, page_token=page_token))
+
+
+def _versions_page(page: Page[ModelVersion]) -> Response:
+    """A page of up to 10,000 versions as JSON, each shared signature and lineage written once."""
+    with collector_paused():
+        body = orjson.dumps({"versions": versions_to_wire(page.items), "next_page_token": page.next_page_token})
+    return Response(body, media_type="application/json")
 
 
 @router.get(

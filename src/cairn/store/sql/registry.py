@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
+from cairn.core.gcpause import collector_paused
 from cairn.core.query.ast import Expr
 from cairn.core.registry import AliasMove, LineageDataset, ModelVersion, RegisteredModel, Stage
 from cairn.store.sql import schema as t
@@ -184,7 +185,8 @@ class SqlRegistryStore:
             query = query.order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
                 query = query.where(_v.version < before_version)
-            return _complete(conn, {model_id: name}, conn.execute(query).all())
+            with collector_paused():  # up to 10,000 rows and versions at once
+                return _complete(conn, {model_id: name}, conn.execute(query).all())
 
     def search_versions(
         self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
@@ -201,8 +203,9 @@ class SqlRegistryStore:
             if after is not None:
                 name, version = after
                 query = query.where(or_(_m.name > name, and_(_m.name == name, _v.version < version)))
-            rows = conn.execute(query).all()
-            return _complete(conn, {row[1]: row[0] for row in rows}, [row[1:] for row in rows])
+            with collector_paused():  # up to 10,000 rows and versions at once
+                rows = conn.execute(query).all()
+                return _complete(conn, {row[1]: row[0] for row in rows}, [row[1:] for row in rows])
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -495,6 +498,11 @@ def _complete(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) -
     when the page is one model's versions with few gaps, else by their keys."""
     if not rows:
         return []
+    with collector_paused():
+        return _completed(conn, names, rows)
+
+
+def _completed(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) -> list[ModelVersion]:
     aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
     tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
     lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
