@@ -37,12 +37,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from _procs import free_port, start_server, stop_tree, wait_until_ready
+from cairn.blobs.local import LocalBlobStore
 from cairn.client.connect import connect
 from cairn.core.artifacts import DatasetSpec
+from cairn.server.app import create_app
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
+from cairn.settings import ServerSettings
+from cairn.store.base import MetadataStore
 from cairn.store.registry import open_store
 
 
