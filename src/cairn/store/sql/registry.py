@@ -11,11 +11,25 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
@@ -186,7 +200,8 @@ class SqlRegistryStore:
             if before_version is not None:
                 query = query.where(_v.version < before_version)
             with collector_paused():  # up to 10,000 rows and versions at once
-                return _complete(conn, {model_id: name}, conn.execute(query).all())
+                rows = conn.execute(query).all()
+                return _complete(conn, {model_id: name}, [model_id] * len(rows), rows)
 
     def search_versions(
         self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
@@ -194,7 +209,7 @@ class SqlRegistryStore:
         with reading(self._engines) as conn:
             joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
             query = (
-                select(_m.name, *_VERSION_COLUMNS)
+                select(_m.name, _v.model_id, *_VERSION_COLUMNS)
                 .select_from(joined)
                 .where(condition)
                 .order_by(_m.name, _v.version.desc())
@@ -205,7 +220,8 @@ class SqlRegistryStore:
                 query = query.where(or_(_m.name > name, and_(_m.name == name, _v.version < version)))
             with collector_paused():  # up to 10,000 rows and versions at once
                 rows = conn.execute(query).all()
-                return _complete(conn, {row[1]: row[0] for row in rows}, [row[1:] for row in rows])
+                names = {row[1]: row[0] for row in rows}
+                return _complete(conn, names, [row[1] for row in rows], [row[2:] for row in rows])
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -444,7 +460,6 @@ _STAGES = {stage.value: stage for stage in Stage}
 
 #: A version's own columns, in the order :func:`_complete` reads them.
 _VERSION_COLUMNS = (
-    _v.model_id,
     _v.version,
     _v.run_id,
     _v.source_path,
@@ -468,8 +483,9 @@ def _versions(conn: Connection, name: str, model_id: str, numbers: Sequence[int]
     if not numbers:
         return []
     query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id, _v.version.in_(numbers))
-    rows = {int(r[1]): r for r in conn.execute(query).all()}
-    return _complete(conn, {model_id: name}, [row for n in numbers if (row := rows.get(n)) is not None])
+    rows = {int(r[0]): r for r in conn.execute(query).all()}
+    found = [row for n in numbers if (row := rows.get(n)) is not None]
+    return _complete(conn, {model_id: name}, [model_id] * len(found), found)
 
 
 def _versions_by_key(conn: Connection, keys: Sequence[Any]) -> list[ModelVersion]:
@@ -479,44 +495,58 @@ def _versions_by_key(conn: Connection, keys: Sequence[Any]) -> list[ModelVersion
     wanted = [(str(model_id), int(version)) for _, model_id, version in keys]
     rows: dict[tuple[str, int], Any] = {}
     for chunk in in_chunks(wanted, _KEYS_PER_QUERY):
-        query = select(*_VERSION_COLUMNS).where(tuple_(_v.model_id, _v.version).in_(chunk))
+        query = select(_v.model_id, *_VERSION_COLUMNS).where(tuple_(_v.model_id, _v.version).in_(chunk))
         rows.update(((r[0], int(r[1])), r) for r in conn.execute(query).all())
+    found = [row for key in wanted if (row := rows.get(key)) is not None]
     names = {str(model_id): name for name, model_id, _ in keys}
-    return _complete(conn, names, [row for key in wanted if (row := rows.get(key)) is not None])
+    return _complete(conn, names, [row[0] for row in found], [row[1:] for row in found])
 
 
-def _complete(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) -> list[ModelVersion]:
-    """Versions from their rows (:data:`_VERSION_COLUMNS`), in that order, with their aliases,
-    tags and lineage; ``names`` gives each model id's name.
+def _complete(
+    conn: Connection, names: Mapping[str, str], model_ids: Sequence[str], rows: Sequence[Any]
+) -> list[ModelVersion]:
+    """Versions from their rows (:data:`_VERSION_COLUMNS`, of the models ``model_ids``, one a
+    row), in that order, with their aliases, tags and lineage; ``names`` gives each model
+    id's name.
 
     A page of 10,000 versions must come back in well under 100 ms (issue 12), so rows are
     fetched whole (``.all()``: one driver call, not one per row) and unpacked as tuples, and a
     signature is parsed once per distinct text: a model's versions mostly share one, and the
     versions that do share the parsed mapping (entities are read-only). The aliases, tags and
-    lineage of a page are read in three queries (a few more for a page of thousands of
-    scattered versions), never one per version: over one range of each table's primary key
-    when the page is one model's versions with few gaps, else by their keys."""
+    lineage of a page take three queries (a few more for thousands of scattered versions),
+    never one per version: over one range of each table's primary key when the page is one
+    model's versions with few gaps, else by their keys. Tags and lineage come grouped by
+    value, with the numbers of the versions that have it: versions mostly share them, so a
+    page of 10,000 reads a few rows, not 10,000 (each of which costs the driver a tuple and
+    an object per column)."""
     if not rows:
         return []
     with collector_paused():
-        return _completed(conn, names, rows)
+        return _completed(conn, names, model_ids, rows)
 
 
-def _completed(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) -> list[ModelVersion]:
+def _completed(
+    conn: Connection, names: Mapping[str, str], model_ids: Sequence[str], rows: Sequence[Any]
+) -> list[ModelVersion]:
     aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
     tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
     lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
     vt = t.model_version_tags.c
-    for where in _pages_keys(rows):
+    numbers_of = _numbers_of(conn)
+    for where in _page_conditions(model_ids, [int(row[0]) for row in rows]):
         for model_id, version, alias in conn.execute(
             select(_a.model_id, _a.version, _a.alias).where(where(t.model_aliases)).order_by(_a.alias)
         ).all():
             aliases[model_id, int(version)].append(alias)
-        for model_id, version, key, value in conn.execute(
-            select(vt.model_id, vt.version, vt.key, vt.value).where(where(t.model_version_tags))
+        for model_id, key, value, numbers in conn.execute(
+            select(vt.model_id, vt.key, vt.value, numbers_of(vt.version))
+            .where(where(t.model_version_tags))
+            .group_by(vt.model_id, vt.key, vt.value)
+            .order_by(vt.key)
         ).all():
-            tags[model_id, int(version)][key] = value
-        lineage.update(_lineage(conn, where(t.model_version_datasets)))
+            for number in _numbers(numbers):
+                tags[model_id, number][key] = value
+        lineage.update(_lineage(conn, where(t.model_version_datasets), numbers_of))
     signatures: dict[str, Any] = {}
 
     def signature(text: str | None) -> Any:
@@ -528,41 +558,40 @@ def _completed(conn: Connection, names: Mapping[str, str], rows: Sequence[Any]) 
 
     return [
         ModelVersion(
-            model=names[row[0]],
-            version=(number := int(row[1])),
-            run_id=row[2],
-            source_path=row[3],
-            tree_digest=row[4],
-            flavor=row[5],
-            signature=signature(row[6]),
-            stage=_STAGES[row[7]],
-            description=row[8],
-            aliases=tuple(aliases.get((row[0], number), ())),
-            tags=tags[row[0], number],
-            created_by=row[9],
-            created_at=row[10],
-            updated_at=row[11],
-            datasets=lineage.get((row[0], number), ()),
+            model=names[model_id],
+            version=(number := int(row[0])),
+            run_id=row[1],
+            source_path=row[2],
+            tree_digest=row[3],
+            flavor=row[4],
+            signature=signature(row[5]),
+            stage=_STAGES[row[6]],
+            description=row[7],
+            aliases=tuple(aliases.get((model_id, number), ())),
+            tags=tags[model_id, number],
+            created_by=row[8],
+            created_at=row[9],
+            updated_at=row[10],
+            datasets=lineage.get((model_id, number), ()),
         )
-        for row in rows
+        for model_id, row in zip(model_ids, rows, strict=True)
     ]
 
 
-def _pages_keys(rows: Sequence[Any]) -> list[Callable[[Any], ColumnElement[bool]]]:
-    """Conditions that pick the rows of ``rows``' versions from a table keyed by (model_id,
-    version): one range when they are one model's with few gaps (at most as many versions
-    left out as taken, which the range reads for nothing), else their keys, a chunk each."""
-    model_ids = {row[0] for row in rows}
-    numbers = [int(row[1]) for row in rows]
+def _page_conditions(model_ids: Sequence[str], numbers: Sequence[int]) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """Conditions that pick a page's versions from a table keyed by (model_id, version): one
+    range when they are one model's with few gaps (at most as many versions left out as
+    taken, which the range reads for nothing), else their keys, a chunk each."""
+    distinct = set(model_ids)
     low, high = min(numbers), max(numbers)
-    if len(model_ids) == 1 and high - low + 1 <= 2 * len(numbers):
-        (model_id,) = model_ids
+    if len(distinct) == 1 and high - low + 1 <= 2 * len(numbers):
+        (model_id,) = distinct
 
         def in_range(table: Any) -> ColumnElement[bool]:
             return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
 
         return [in_range]
-    keys = [(row[0], int(row[1])) for row in rows]
+    keys = list(zip(model_ids, numbers, strict=True))
 
     def by_keys(chunk: Sequence[tuple[str, int]]) -> Callable[[Any], ColumnElement[bool]]:
         return lambda table: tuple_(table.c.model_id, table.c.version).in_(chunk)
@@ -570,20 +599,38 @@ def _pages_keys(rows: Sequence[Any]) -> list[Callable[[Any], ColumnElement[bool]
     return [by_keys(chunk) for chunk in in_chunks(keys, _KEYS_PER_QUERY)]
 
 
-def _lineage(conn: Connection, where: Any) -> dict[tuple[str, int], tuple[LineageDataset, ...]]:
+#: An aggregate of version numbers as text, "3,1,2", in the store's dialect.
+NumbersOf = Callable[[ColumnElement[Any]], ColumnElement[str]]
+
+
+def _numbers_of(conn: Connection) -> NumbersOf:
+    if conn.dialect.name == "postgresql":
+        return lambda column: func.string_agg(cast(column, Text), literal(","))
+    return lambda column: func.group_concat(column, literal(","))
+
+
+def _numbers(text: str) -> Iterator[int]:
+    return map(int, text.split(","))
+
+
+def _lineage(conn: Connection, where: Any, numbers_of: NumbersOf) -> dict[tuple[str, int], tuple[LineageDataset, ...]]:
     """The datasets each version's run used, by (model id, version), sorted by dataset name and
-    context. The links are read bare and the few distinct dataset versions they name are
-    looked up once (one query each): a join would repeat the same names and digests on every one of 10,000 rows,
-    and versions from the same data share one tuple."""
+    context. The links come grouped (a model's versions mostly come from the same data), and
+    the few distinct dataset versions they name are looked up once: a join would repeat the
+    same names and digests on every one of 10,000 rows. Versions from the same data share one
+    tuple."""
     vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
     links: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-    for model_id, version, dataset_version_id, context in conn.execute(
-        select(vd.model_id, vd.version, vd.dataset_version_id, vd.context).where(where)
+    for model_id, dataset_version_id, context, numbers in conn.execute(
+        select(vd.model_id, vd.dataset_version_id, vd.context, numbers_of(vd.version))
+        .where(where)
+        .group_by(vd.model_id, vd.dataset_version_id, vd.context)
     ).all():
-        links[model_id, int(version)].append((dataset_version_id, context))
+        for number in _numbers(numbers):
+            links[model_id, number].append((dataset_version_id, context))
     if not links:
         return {}
-    named = select(vd.dataset_version_id).where(where)
+    named = {dataset_version_id for used in links.values() for dataset_version_id, _ in used}
     found = {
         row[0]: (row[1], row[2])
         for row in conn.execute(
@@ -593,9 +640,9 @@ def _lineage(conn: Connection, where: Any) -> dict[tuple[str, int], tuple[Lineag
     shared: dict[tuple[tuple[str, str], ...], tuple[LineageDataset, ...]] = {}
     lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
     for key, used in links.items():
-        group = tuple(used)
+        group = tuple(sorted(used))
         if (datasets := shared.get(group)) is None:
-            made = [LineageDataset(d, *found[d], c) for d, c in used if d in found]
+            made = [LineageDataset(d, *found[d], c) for d, c in group if d in found]
             datasets = shared[group] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
         lineage[key] = datasets
     return lineage
