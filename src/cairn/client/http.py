@@ -43,7 +43,13 @@ from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.params import flatten_config
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
-from cairn.core.registry_wire import alias_move_from_wire, model_from_wire, version_from_wire, versions_from_wire
+from cairn.core.registry_wire import (
+    VERSION_COLUMNS_MEDIA_TYPE,
+    alias_move_from_wire,
+    model_from_wire,
+    version_from_wire,
+    versions_from_columns,
+)
 from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
@@ -120,9 +126,11 @@ class HttpTracking:
         body: Any = None,
         params: Mapping[str, Any] | None = None,
         packed: tuple[str, bytes] | None = None,
+        accept: str | None = None,
     ) -> Any:
-        """One API call: ``body`` is sent as JSON, ``packed`` as (media type, bytes)."""
-        headers = {}
+        """One API call: ``body`` is sent as JSON, ``packed`` as (media type, bytes); the
+        answer is JSON, of the media type ``accept`` if given."""
+        headers = {} if accept is None else {"accept": accept}
         content = None
         if body is not None:
             packed = ("application/json", orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -534,10 +542,11 @@ class HttpTracking:
         return self._versions_page(f"{API}/model-versions", params)
 
     def _versions_page(self, path: str, params: Mapping[str, Any]) -> Page[ModelVersion]:
-        # Up to 10,000 versions decoded and built at once: see cairn.core.gcpause.
+        # Up to 10,000 versions, asked for in columns (a third of the bytes and a tenth of the
+        # objects to decode), decoded and built at once: see cairn.core.gcpause.
         with collector_paused():
-            data = self._request("GET", path, params=params)
-            return Page(versions_from_wire(data["versions"]), data["next_page_token"])
+            data = self._request("GET", path, params=params, accept=VERSION_COLUMNS_MEDIA_TYPE)
+            return Page(versions_from_columns(data), data["next_page_token"])
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
         data = self._request("GET", f"{API}/runs/{_segment(run_id)}/model-versions")

@@ -4,6 +4,11 @@
 A page of versions goes both ways in bulk (:func:`versions_to_wire`, :func:`versions_from_wire`):
 listing 10,000 versions must take at most 100 ms end to end (issue 12), and a model's versions
 mostly share their signature and lineage, so each shared value is converted once per page.
+
+The SDK asks for a page in columns (:data:`VERSION_COLUMNS_MEDIA_TYPE`,
+:func:`versions_to_columns`): one list per field, and each distinct signature and lineage once,
+which the versions refer to by index. The same page is a third of the bytes and a tenth of the
+JSON objects to decode: most of what the client spent on a page of 10,000.
 """
 
 from __future__ import annotations
@@ -96,6 +101,116 @@ def _datasets_to_wire(datasets: Sequence[LineageDataset]) -> list[dict[str, str]
     return [
         {"dataset_version_id": d.dataset_version_id, "name": d.name, "digest": d.digest, "context": d.context}
         for d in datasets
+    ]
+
+
+#: The media type of a page of versions in columns, asked for with ``Accept``.
+VERSION_COLUMNS_MEDIA_TYPE = "application/vnd.cairn.version-columns+json"
+
+#: The fields a page in columns has a list of, each as long as the page, in this order.
+_COLUMNS = (
+    "model",
+    "version",
+    "run_id",
+    "source_path",
+    "tree_digest",
+    "flavor",
+    "signature",
+    "stage",
+    "description",
+    "aliases",
+    "tags",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "datasets",
+)
+
+
+def versions_to_columns(versions: Sequence[ModelVersion]) -> dict[str, Any]:
+    """A page of versions in columns: ``{"columns": {field: [value of each version]},
+    "signatures": [...], "lineages": [...]}``, where a version's ``signature`` and ``datasets``
+    are indexes into ``signatures`` and ``lineages`` (each distinct value once; the store gives
+    versions that share one the same object). ``source`` is left out: it is
+    ``runs:/RUN_ID/SOURCE_PATH``."""
+    signatures: dict[int, int] = {}
+    lineages: dict[int, int] = {}
+    distinct_signatures: list[Any] = []
+    distinct_lineages: list[Any] = []
+
+    def index(value: Any, seen: dict[int, int], distinct: list[Any], to_wire: Callable[[Any], Any]) -> int:
+        if (found := seen.get(id(value))) is None:
+            found = seen[id(value)] = len(distinct)
+            distinct.append((value, to_wire(value)))  # the value kept alive: no id is reused
+        return found
+
+    columns = {
+        "model": [v.model for v in versions],
+        "version": [v.version for v in versions],
+        "run_id": [v.run_id for v in versions],
+        "source_path": [v.source_path for v in versions],
+        "tree_digest": [v.tree_digest for v in versions],
+        "flavor": [v.flavor for v in versions],
+        "signature": [index(v.signature, signatures, distinct_signatures, _signature_to_wire) for v in versions],
+        "stage": [v.stage.value for v in versions],
+        "description": [v.description for v in versions],
+        "aliases": [v.aliases for v in versions],
+        "tags": [v.tags for v in versions],
+        "created_by": [v.created_by for v in versions],
+        "created_at": [v.created_at for v in versions],
+        "updated_at": [v.updated_at for v in versions],
+        "datasets": [index(v.datasets, lineages, distinct_lineages, _datasets_to_wire) for v in versions],
+    }
+    return {
+        "columns": columns,
+        "signatures": [wire for _, wire in distinct_signatures],
+        "lineages": [wire for _, wire in distinct_lineages],
+    }
+
+
+def versions_from_columns(data: Mapping[str, Any]) -> list[ModelVersion]:
+    """The versions of a page in columns (:func:`versions_to_columns`)."""
+    signatures = data["signatures"]
+    lineages = [
+        tuple(LineageDataset(d["dataset_version_id"], d["name"], d["digest"], d["context"]) for d in datasets)
+        for datasets in data["lineages"]
+    ]
+    columns = data["columns"]
+    return [
+        ModelVersion(
+            model,
+            version,
+            run_id,
+            source_path,
+            tree_digest,
+            flavor,
+            signatures[signature],
+            _STAGES.get(stage) or Stage(stage),
+            description,
+            tuple(aliases),
+            tags,
+            created_by,
+            created_at,
+            updated_at,
+            lineages[datasets],
+        )
+        for (
+            model,
+            version,
+            run_id,
+            source_path,
+            tree_digest,
+            flavor,
+            signature,
+            stage,
+            description,
+            aliases,
+            tags,
+            created_by,
+            created_at,
+            updated_at,
+            datasets,
+        ) in zip(*(columns[name] for name in _COLUMNS), strict=True)
     ]
 
 

@@ -11,11 +11,12 @@ tags (any text) make no tidy query string.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from cairn.core import limits
 from cairn.core.artifacts import Artifact
@@ -23,7 +24,14 @@ from cairn.core.entities import Page
 from cairn.core.gcpause import collector_paused
 from cairn.core.models.uri import MAX_ALIAS_LENGTH
 from cairn.core.registry import ModelVersion
-from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire, versions_to_wire
+from cairn.core.registry_wire import (
+    VERSION_COLUMNS_MEDIA_TYPE,
+    alias_move_to_wire,
+    model_to_wire,
+    version_to_wire,
+    versions_to_columns,
+    versions_to_wire,
+)
 from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
@@ -45,6 +53,7 @@ from cairn.server.schemas import (
     RunId,
     StageIn,
     TagIn,
+    VersionColumnsOut,
     VersionCreate,
     VersionItems,
     VersionList,
@@ -227,37 +236,61 @@ def register_model(name: ModelName, body: VersionCreate, service: TrackingDep) -
     return JsonResponse(version_to_wire(version), status_code=201)
 
 
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema, its parts referring to the document's own components (the
+    versions' routes already put LineageOut there)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+#: A page of versions is JSON, or in columns for a client that asks so with ``Accept`` (the SDK).
+_IN_COLUMNS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {VERSION_COLUMNS_MEDIA_TYPE: {"schema": _schema_of(VersionColumnsOut)}}}
+}
+
+
 @router.get(
     "/models/{name}/versions",
-    responses=error_responses(400, 404, 503),
+    responses={**_IN_COLUMNS, **error_responses(400, 404, 503)},
     response_model=VersionList,
     summary="A model's versions, newest first, filtered by a query",
 )
 def list_versions(
+    request: Request,
     name: ModelName,
     service: TrackingDep,
     where: VersionsWhere = "",
     limit: PageSize = 100,
     page_token: VersionPageToken = None,
 ) -> Response:
-    return _versions_page(service.list_model_versions(name, where=where, limit=limit, page_token=page_token))
+    page = service.list_model_versions(name, where=where, limit=limit, page_token=page_token)
+    return _versions_page(request, page)
 
 
 @router.get(
     "/model-versions",
-    responses=error_responses(400, 503),
+    responses={**_IN_COLUMNS, **error_responses(400, 503)},
     response_model=VersionList,
     summary="Versions of every model matching a query, by model name, then newest first",
 )
 def search_versions(
-    service: TrackingDep, where: VersionsWhere = "", limit: PageSize = 100, page_token: SearchPageToken = None
+    request: Request,
+    service: TrackingDep,
+    where: VersionsWhere = "",
+    limit: PageSize = 100,
+    page_token: SearchPageToken = None,
 ) -> Response:
-    return _versions_page(service.search_model_versions(where=where, limit=limit, page_token=page_token))
+    return _versions_page(request, service.search_model_versions(where=where, limit=limit, page_token=page_token))
 
 
-def _versions_page(page: Page[ModelVersion]) -> Response:
-    """A page of up to 10,000 versions as JSON, each shared signature and lineage written once."""
+def _versions_page(request: Request, page: Page[ModelVersion]) -> Response:
+    """A page of up to 10,000 versions: in columns if the client asks so, else as JSON with
+    each shared signature and lineage written once (see cairn.core.registry_wire)."""
     with collector_paused():
+        if VERSION_COLUMNS_MEDIA_TYPE in request.headers.get("accept", ""):
+            body = orjson.dumps({**versions_to_columns(page.items), "next_page_token": page.next_page_token})
+            return Response(body, media_type=VERSION_COLUMNS_MEDIA_TYPE)
         body = orjson.dumps({"versions": versions_to_wire(page.items), "next_page_token": page.next_page_token})
     return Response(body, media_type="application/json")
 
