@@ -9,10 +9,11 @@ duplicate anyway.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -40,6 +41,8 @@ from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
 from cairn.store.sql.registry_search import MODELS_TARGET, VERSIONS_TARGET, filtered
 from cairn.store.sql.rows import dialect_insert, in_chunks
+
+T = TypeVar("T")
 
 _m = t.registered_models.c
 _v = t.model_versions.c
@@ -529,7 +532,7 @@ def _completed(
     conn: Connection, names: Mapping[str, str], model_ids: Sequence[str], rows: Sequence[Any]
 ) -> list[ModelVersion]:
     aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
-    tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+    tags: dict[tuple[str, int], dict[str, str]] = {}
     lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
     vt = t.model_version_tags.c
     numbers_of = _numbers_of(conn)
@@ -538,14 +541,13 @@ def _completed(
             select(_a.model_id, _a.version, _a.alias).where(where(t.model_aliases)).order_by(_a.alias)
         ).all():
             aliases[model_id, int(version)].append(alias)
-        for model_id, key, value, numbers in conn.execute(
+        tagged = conn.execute(
             select(vt.model_id, vt.key, vt.value, numbers_of(vt.version))
             .where(where(t.model_version_tags))
             .group_by(vt.model_id, vt.key, vt.value)
             .order_by(vt.key)
-        ).all():
-            for number in _numbers(numbers):
-                tags[model_id, number][key] = value
+        ).all()
+        tags.update(_shared(_holders(tagged), functools.partial(_tags_of, tagged)))
         lineage.update(_lineage(conn, where(t.model_version_datasets), numbers_of))
     signatures: dict[str, Any] = {}
 
@@ -568,7 +570,7 @@ def _completed(
             stage=_STAGES[row[6]],
             description=row[7],
             aliases=tuple(aliases.get((model_id, number), ())),
-            tags=tags[model_id, number],
+            tags=tags.get((model_id, number)) or {},
             created_by=row[8],
             created_at=row[9],
             updated_at=row[10],
@@ -613,39 +615,65 @@ def _numbers(text: str) -> Iterator[int]:
     return map(int, text.split(","))
 
 
+def _tags_of(rows: Sequence[Any], chosen: tuple[int, ...]) -> dict[str, str]:
+    """The tags in the rows ``chosen`` of grouped (model id, key, value, numbers) rows."""
+    return {rows[i][1]: rows[i][2] for i in chosen}
+
+
+def _holders(rows: Sequence[Any]) -> dict[tuple[str, int], tuple[int, ...]]:
+    """From grouped rows, each ending with (…, numbers): the versions that have a value, by
+    model id first, the indexes of the rows each version has, in row order."""
+    held: dict[tuple[str, int], tuple[int, ...]] = {}
+    for index, row in enumerate(rows):
+        model_id, numbers = row[0], row[-1]
+        for number in _numbers(numbers):
+            key = (model_id, number)
+            held[key] = held.get(key, ()) + (index,)
+    return held
+
+
+def _shared(
+    held: Mapping[tuple[str, int], tuple[int, ...]], make: Callable[[tuple[int, ...]], T]
+) -> dict[tuple[str, int], T]:
+    """Each version's value made from the rows it has, made once for versions that have the
+    same rows and shared by them (entities are read-only): a model's versions mostly have the
+    same tags and lineage, and 10,000 versions then cost one value, not 10,000."""
+    made: dict[tuple[int, ...], T] = {}
+    shared: dict[tuple[str, int], T] = {}
+    for key, chosen in held.items():
+        if (value := made.get(chosen)) is None:
+            value = made[chosen] = make(chosen)
+        shared[key] = value
+    return shared
+
+
 def _lineage(conn: Connection, where: Any, numbers_of: NumbersOf) -> dict[tuple[str, int], tuple[LineageDataset, ...]]:
     """The datasets each version's run used, by (model id, version), sorted by dataset name and
     context. The links come grouped (a model's versions mostly come from the same data), and
     the few distinct dataset versions they name are looked up once: a join would repeat the
-    same names and digests on every one of 10,000 rows. Versions from the same data share one
-    tuple."""
+    same names and digests on every one of 10,000 rows."""
     vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
-    links: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-    for model_id, dataset_version_id, context, numbers in conn.execute(
+    links = conn.execute(
         select(vd.model_id, vd.dataset_version_id, vd.context, numbers_of(vd.version))
         .where(where)
         .group_by(vd.model_id, vd.dataset_version_id, vd.context)
-    ).all():
-        for number in _numbers(numbers):
-            links[model_id, number].append((dataset_version_id, context))
+    ).all()
     if not links:
         return {}
-    named = {dataset_version_id for used in links.values() for dataset_version_id, _ in used}
+    named = {row[1] for row in links}
     found = {
         row[0]: (row[1], row[2])
         for row in conn.execute(
             select(dv.id, ds.name, dv.digest).join(t.datasets, ds.id == dv.dataset_id).where(dv.id.in_(named))
         ).all()
     }
-    shared: dict[tuple[tuple[str, str], ...], tuple[LineageDataset, ...]] = {}
-    lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
-    for key, used in links.items():
-        group = tuple(sorted(used))
-        if (datasets := shared.get(group)) is None:
-            made = [LineageDataset(d, *found[d], c) for d, c in group if d in found]
-            datasets = shared[group] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
-        lineage[key] = datasets
-    return lineage
+
+    def datasets(chosen: tuple[int, ...]) -> tuple[LineageDataset, ...]:
+        used = [links[i] for i in chosen if links[i][1] in found]
+        made = [LineageDataset(row[1], *found[row[1]], row[2]) for row in used]
+        return tuple(sorted(made, key=lambda x: (x.name, x.context)))
+
+    return _shared(_holders(links), datasets)
 
 
 def _no_version(name: str, version: int) -> ModelVersionNotFound:
