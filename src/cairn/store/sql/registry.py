@@ -10,6 +10,7 @@ duplicate anyway.
 from __future__ import annotations
 
 import functools
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -549,34 +550,29 @@ def _completed(
         ).all()
         tags.update(_shared(_holders(tagged), functools.partial(_tags_of, tagged)))
         lineage.update(_lineage(conn, where(t.model_version_datasets), numbers_of))
-    signatures: dict[str, Any] = {}
-
-    def signature(text: str | None) -> Any:
-        if text is None:
-            return None
-        if (parsed := signatures.get(text)) is None:
-            parsed = signatures[text] = orjson.loads(text)
-        return parsed
-
+    # Each distinct signature parsed once; None (no signature) is no key, so .get gives None.
+    signatures = {text: orjson.loads(text) for text in {row[5] for row in rows} if text is not None}
+    alias_tuples = {key: tuple(held) for key, held in aliases.items()}
     return [
         ModelVersion(
             model=names[model_id],
-            version=(number := int(row[0])),
+            version=key[1],
             run_id=row[1],
             source_path=row[2],
             tree_digest=row[3],
             flavor=row[4],
-            signature=signature(row[5]),
+            signature=signatures.get(row[5]),
             stage=_STAGES[row[6]],
             description=row[7],
-            aliases=tuple(aliases.get((model_id, number), ())),
-            tags=tags.get((model_id, number)) or {},
+            aliases=alias_tuples.get(key, ()),
+            tags=tags.get(key) or {},
             created_by=row[8],
             created_at=row[9],
             updated_at=row[10],
-            datasets=lineage.get((model_id, number), ()),
+            datasets=lineage.get(key, ()),
         )
         for model_id, row in zip(model_ids, rows, strict=True)
+        if (key := (model_id, int(row[0])))  # always true: names the version's key once
     ]
 
 
@@ -625,9 +621,11 @@ def _holders(rows: Sequence[Any]) -> dict[tuple[str, int], tuple[int, ...]]:
     model id first, the indexes of the rows each version has, in row order."""
     held: dict[tuple[str, int], tuple[int, ...]] = {}
     for index, row in enumerate(rows):
-        model_id, numbers = row[0], row[-1]
-        for number in _numbers(numbers):
-            key = (model_id, number)
+        keys = zip(itertools.repeat(row[0]), _numbers(row[-1]))
+        if not held:  # the first value: no version has another yet (one C loop, no Python one)
+            held = dict.fromkeys(keys, (index,))
+            continue
+        for key in keys:
             held[key] = held.get(key, ()) + (index,)
     return held
 
@@ -638,6 +636,10 @@ def _shared(
     """Each version's value made from the rows it has, made once for versions that have the
     same rows and shared by them (entities are read-only): a model's versions mostly have the
     same tags and lineage, and 10,000 versions then cost one value, not 10,000."""
+    distinct = set(held.values())
+    if len(distinct) == 1:  # every version has the same, as is usual for a model's page
+        (chosen,) = distinct
+        return dict.fromkeys(held, make(chosen))
     made: dict[tuple[int, ...], T] = {}
     shared: dict[tuple[str, int], T] = {}
     for key, chosen in held.items():
