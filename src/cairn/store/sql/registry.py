@@ -9,27 +9,20 @@ duplicate anyway.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Text,
     and_,
-    cast,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
-    tuple_,
     update,
 )
 
@@ -37,11 +30,12 @@ from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
 from cairn.core.gcpause import collector_paused
 from cairn.core.query.ast import Expr
-from cairn.core.registry import AliasMove, LineageDataset, ModelVersion, RegisteredModel, Stage
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
+from cairn.store.sql.registry_pages import VERSION_COLUMNS, complete, versions_by_key, versions_of
 from cairn.store.sql.registry_search import MODELS_TARGET, VERSIONS_TARGET, filtered
-from cairn.store.sql.rows import dialect_insert, in_chunks
+from cairn.store.sql.rows import dialect_insert
 
 T = TypeVar("T")
 
@@ -174,12 +168,12 @@ class SqlRegistryStore:
                 rows = [{**key, "dataset_version_id": d, "context": c} for d, c in dict.fromkeys(datasets)]
                 conn.execute(insert(t.model_version_datasets), rows)
             _put_tags(conn, t.model_version_tags, key, tags)
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
-            found = _versions(conn, name, model_id, [version])
+            found = versions_of(conn, name, model_id, [version])
         if not found:
             raise _no_version(name, version)
         return found[0]
@@ -196,16 +190,16 @@ class SqlRegistryStore:
         with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
             if where is None:  # the plain listing reads one table: no join to the models
-                query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id)
+                query = select(*VERSION_COLUMNS).where(_v.model_id == model_id)
             else:
                 joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
-                query = select(*_VERSION_COLUMNS).select_from(joined).where(_v.model_id == model_id, condition)
+                query = select(*VERSION_COLUMNS).select_from(joined).where(_v.model_id == model_id, condition)
             query = query.order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
                 query = query.where(_v.version < before_version)
             with collector_paused():  # up to 10,000 rows and versions at once
                 rows = conn.execute(query).all()
-                return _complete(conn, {model_id: name}, [model_id] * len(rows), rows)
+                return complete(conn, {model_id: name}, [model_id] * len(rows), rows)
 
     def search_versions(
         self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
@@ -213,7 +207,7 @@ class SqlRegistryStore:
         with reading(self._engines) as conn:
             joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
             query = (
-                select(_m.name, _v.model_id, *_VERSION_COLUMNS)
+                select(_m.name, _v.model_id, *VERSION_COLUMNS)
                 .select_from(joined)
                 .where(condition)
                 .order_by(_m.name, _v.version.desc())
@@ -225,7 +219,7 @@ class SqlRegistryStore:
             with collector_paused():  # up to 10,000 rows and versions at once
                 rows = conn.execute(query).all()
                 names = {row[1]: row[0] for row in rows}
-                return _complete(conn, names, [row[1] for row in rows], [row[2:] for row in rows])
+                return complete(conn, names, [row[1] for row in rows], [row[2:] for row in rows])
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -235,7 +229,7 @@ class SqlRegistryStore:
             .order_by(_m.name, _v.version)
         )
         with reading(self._engines) as conn:
-            return _versions_by_key(conn, conn.execute(query).all())
+            return versions_by_key(conn, conn.execute(query).all())
 
     def versions_of_dataset(self, dataset_version_id: str) -> list[ModelVersion]:
         vd = t.model_version_datasets.c
@@ -247,7 +241,7 @@ class SqlRegistryStore:
             .order_by(_m.name, vd.version)
         )
         with reading(self._engines) as conn:
-            return _versions_by_key(conn, conn.execute(query).all())
+            return versions_by_key(conn, conn.execute(query).all())
 
     def set_stage(self, name: str, version: int, stage: Stage, *, archive_existing: bool) -> ModelVersion:
         with transaction(self._engines.write) as conn:
@@ -266,7 +260,7 @@ class SqlRegistryStore:
                     .where(_v.model_id == model_id, _v.version != version, _v.stage == stage.value)
                     .values(stage=Stage.ARCHIVED.value, updated_at=now)
                 )
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def update_version(self, name: str, version: int, description: str) -> ModelVersion:
         with transaction(self._engines.write) as conn:
@@ -278,7 +272,7 @@ class SqlRegistryStore:
             )
             if changed.rowcount == 0:
                 raise _no_version(name, version)
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         with transaction(self._engines.write) as conn:
@@ -326,7 +320,7 @@ class SqlRegistryStore:
             version = conn.scalar(select(_a.version).where(_a.model_id == model_id, _a.alias == alias))
             if version is None:
                 raise _no_alias(name, alias)
-            return _versions(conn, name, model_id, [int(version)])[0]
+            return versions_of(conn, name, model_id, [int(version)])[0]
 
     def alias_history(self, name: str, alias: str | None) -> list[AliasMove]:
         h = t.alias_history.c
@@ -456,226 +450,6 @@ def _models(conn: Connection, model_ids: Sequence[str]) -> list[RegisteredModel]
         for model_id in model_ids
         if (row := rows.get(model_id)) is not None
     ]
-
-
-#: Stage by its stored text: a dict lookup, where ``Stage(text)`` costs ~2 µs a row in a listing.
-_STAGES = {stage.value: stage for stage in Stage}
-
-
-#: A version's own columns, in the order :func:`_complete` reads them.
-_VERSION_COLUMNS = (
-    _v.version,
-    _v.run_id,
-    _v.source_path,
-    _v.tree_digest,
-    _v.flavor,
-    _v.signature,
-    _v.stage,
-    _v.description,
-    _v.created_by,
-    _v.created_at,
-    _v.updated_at,
-)
-
-#: Versions whose tags, aliases and lineage one query reads by key; a page of more reads them in
-#: several (each key is two bound parameters, and SQLite takes 32,766 at most).
-_KEYS_PER_QUERY = 2_000
-
-
-def _versions(conn: Connection, name: str, model_id: str, numbers: Sequence[int]) -> list[ModelVersion]:
-    """The versions ``numbers`` of a model, in that order (those that exist)."""
-    if not numbers:
-        return []
-    query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id, _v.version.in_(numbers))
-    rows = {int(r[0]): r for r in conn.execute(query).all()}
-    found = [row for n in numbers if (row := rows.get(n)) is not None]
-    return _complete(conn, {model_id: name}, [model_id] * len(found), found)
-
-
-def _versions_by_key(conn: Connection, keys: Sequence[Any]) -> list[ModelVersion]:
-    """The versions of ``keys``, rows of (model name, model id, version), in that order."""
-    if not keys:
-        return []
-    wanted = [(str(model_id), int(version)) for _, model_id, version in keys]
-    rows: dict[tuple[str, int], Any] = {}
-    for chunk in in_chunks(wanted, _KEYS_PER_QUERY):
-        query = select(_v.model_id, *_VERSION_COLUMNS).where(tuple_(_v.model_id, _v.version).in_(chunk))
-        rows.update(((r[0], int(r[1])), r) for r in conn.execute(query).all())
-    found = [row for key in wanted if (row := rows.get(key)) is not None]
-    names = {str(model_id): name for name, model_id, _ in keys}
-    return _complete(conn, names, [row[0] for row in found], [row[1:] for row in found])
-
-
-def _complete(
-    conn: Connection, names: Mapping[str, str], model_ids: Sequence[str], rows: Sequence[Any]
-) -> list[ModelVersion]:
-    """Versions from their rows (:data:`_VERSION_COLUMNS`, of the models ``model_ids``, one a
-    row), in that order, with their aliases, tags and lineage; ``names`` gives each model
-    id's name.
-
-    A page of 10,000 versions must come back in well under 100 ms (issue 12), so rows are
-    fetched whole (``.all()``: one driver call, not one per row) and unpacked as tuples, and a
-    signature is parsed once per distinct text: a model's versions mostly share one, and the
-    versions that do share the parsed mapping (entities are read-only). The aliases, tags and
-    lineage of a page take three queries (a few more for thousands of scattered versions),
-    never one per version: over one range of each table's primary key when the page is one
-    model's versions with few gaps, else by their keys. Tags and lineage come grouped by
-    value, with the numbers of the versions that have it: versions mostly share them, so a
-    page of 10,000 reads a few rows, not 10,000 (each of which costs the driver a tuple and
-    an object per column)."""
-    if not rows:
-        return []
-    with collector_paused():
-        return _completed(conn, names, model_ids, rows)
-
-
-def _completed(
-    conn: Connection, names: Mapping[str, str], model_ids: Sequence[str], rows: Sequence[Any]
-) -> list[ModelVersion]:
-    aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
-    tags: dict[tuple[str, int], dict[str, str]] = {}
-    lineage: dict[tuple[str, int], tuple[LineageDataset, ...]] = {}
-    vt = t.model_version_tags.c
-    numbers_of = _numbers_of(conn)
-    for where in _page_conditions(model_ids, [int(row[0]) for row in rows]):
-        for model_id, version, alias in conn.execute(
-            select(_a.model_id, _a.version, _a.alias).where(where(t.model_aliases)).order_by(_a.alias)
-        ).all():
-            aliases[model_id, int(version)].append(alias)
-        tagged = conn.execute(
-            select(vt.model_id, vt.key, vt.value, numbers_of(vt.version))
-            .where(where(t.model_version_tags))
-            .group_by(vt.model_id, vt.key, vt.value)
-            .order_by(vt.key)
-        ).all()
-        tags.update(_shared(_holders(tagged), functools.partial(_tags_of, tagged)))
-        lineage.update(_lineage(conn, where(t.model_version_datasets), numbers_of))
-    # Each distinct signature parsed once; None (no signature) is no key, so .get gives None.
-    signatures = {text: orjson.loads(text) for text in {row[5] for row in rows} if text is not None}
-    alias_tuples = {key: tuple(held) for key, held in aliases.items()}
-    return [
-        ModelVersion(
-            model=names[model_id],
-            version=key[1],
-            run_id=row[1],
-            source_path=row[2],
-            tree_digest=row[3],
-            flavor=row[4],
-            signature=signatures.get(row[5]),
-            stage=_STAGES[row[6]],
-            description=row[7],
-            aliases=alias_tuples.get(key, ()),
-            tags=tags.get(key) or {},
-            created_by=row[8],
-            created_at=row[9],
-            updated_at=row[10],
-            datasets=lineage.get(key, ()),
-        )
-        for model_id, row in zip(model_ids, rows, strict=True)
-        if (key := (model_id, int(row[0])))  # always true: names the version's key once
-    ]
-
-
-def _page_conditions(model_ids: Sequence[str], numbers: Sequence[int]) -> list[Callable[[Any], ColumnElement[bool]]]:
-    """Conditions that pick a page's versions from a table keyed by (model_id, version): one
-    range when they are one model's with few gaps (at most as many versions left out as
-    taken, which the range reads for nothing), else their keys, a chunk each."""
-    distinct = set(model_ids)
-    low, high = min(numbers), max(numbers)
-    if len(distinct) == 1 and high - low + 1 <= 2 * len(numbers):
-        (model_id,) = distinct
-
-        def in_range(table: Any) -> ColumnElement[bool]:
-            return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
-
-        return [in_range]
-    keys = list(zip(model_ids, numbers, strict=True))
-
-    def by_keys(chunk: Sequence[tuple[str, int]]) -> Callable[[Any], ColumnElement[bool]]:
-        return lambda table: tuple_(table.c.model_id, table.c.version).in_(chunk)
-
-    return [by_keys(chunk) for chunk in in_chunks(keys, _KEYS_PER_QUERY)]
-
-
-#: An aggregate of version numbers as text, "3,1,2", in the store's dialect.
-NumbersOf = Callable[[ColumnElement[Any]], ColumnElement[str]]
-
-
-def _numbers_of(conn: Connection) -> NumbersOf:
-    if conn.dialect.name == "postgresql":
-        return lambda column: func.string_agg(cast(column, Text), literal(","))
-    return lambda column: func.group_concat(column, literal(","))
-
-
-def _numbers(text: str) -> Iterator[int]:
-    return map(int, text.split(","))
-
-
-def _tags_of(rows: Sequence[Any], chosen: tuple[int, ...]) -> dict[str, str]:
-    """The tags in the rows ``chosen`` of grouped (model id, key, value, numbers) rows."""
-    return {rows[i][1]: rows[i][2] for i in chosen}
-
-
-def _holders(rows: Sequence[Any]) -> dict[tuple[str, int], tuple[int, ...]]:
-    """From grouped rows, each ending with (…, numbers): the versions that have a value, by
-    model id first, the indexes of the rows each version has, in row order."""
-    held: dict[tuple[str, int], tuple[int, ...]] = {}
-    for index, row in enumerate(rows):
-        keys = zip(itertools.repeat(row[0]), _numbers(row[-1]))
-        if not held:  # the first value: no version has another yet (one C loop, no Python one)
-            held = dict.fromkeys(keys, (index,))
-            continue
-        for key in keys:
-            held[key] = held.get(key, ()) + (index,)
-    return held
-
-
-def _shared(
-    held: Mapping[tuple[str, int], tuple[int, ...]], make: Callable[[tuple[int, ...]], T]
-) -> dict[tuple[str, int], T]:
-    """Each version's value made from the rows it has, made once for versions that have the
-    same rows and shared by them (entities are read-only): a model's versions mostly have the
-    same tags and lineage, and 10,000 versions then cost one value, not 10,000."""
-    distinct = set(held.values())
-    if len(distinct) == 1:  # every version has the same, as is usual for a model's page
-        (chosen,) = distinct
-        return dict.fromkeys(held, make(chosen))
-    made: dict[tuple[int, ...], T] = {}
-    shared: dict[tuple[str, int], T] = {}
-    for key, chosen in held.items():
-        if (value := made.get(chosen)) is None:
-            value = made[chosen] = make(chosen)
-        shared[key] = value
-    return shared
-
-
-def _lineage(conn: Connection, where: Any, numbers_of: NumbersOf) -> dict[tuple[str, int], tuple[LineageDataset, ...]]:
-    """The datasets each version's run used, by (model id, version), sorted by dataset name and
-    context. The links come grouped (a model's versions mostly come from the same data), and
-    the few distinct dataset versions they name are looked up once: a join would repeat the
-    same names and digests on every one of 10,000 rows."""
-    vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
-    links = conn.execute(
-        select(vd.model_id, vd.dataset_version_id, vd.context, numbers_of(vd.version))
-        .where(where)
-        .group_by(vd.model_id, vd.dataset_version_id, vd.context)
-    ).all()
-    if not links:
-        return {}
-    named = {row[1] for row in links}
-    found = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            select(dv.id, ds.name, dv.digest).join(t.datasets, ds.id == dv.dataset_id).where(dv.id.in_(named))
-        ).all()
-    }
-
-    def datasets(chosen: tuple[int, ...]) -> tuple[LineageDataset, ...]:
-        used = [links[i] for i in chosen if links[i][1] in found]
-        made = [LineageDataset(row[1], *found[row[1]], row[2]) for row in used]
-        return tuple(sorted(made, key=lambda x: (x.name, x.context)))
-
-    return _shared(_holders(links), datasets)
 
 
 def _no_version(name: str, version: int) -> ModelVersionNotFound:
