@@ -127,9 +127,10 @@ class HttpTracking:
         params: Mapping[str, Any] | None = None,
         packed: tuple[str, bytes] | None = None,
         accept: str | None = None,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         """One API call: ``body`` is sent as JSON, ``packed`` as (media type, bytes); the
-        answer is JSON, of the media type ``accept`` if given."""
+        answer, of the media type ``accept`` if given, is decoded by ``decode``."""
         headers = {} if accept is None else {"accept": accept}
         content = None
         if body is not None:
@@ -148,7 +149,7 @@ class HttpTracking:
         if response.status_code == 204:
             return None
         if response.is_success:
-            return orjson.loads(response.content)
+            return decode(response.content)
         raise _error_from(response)
 
     # -- projects ---------------------------------------------------------------------------
@@ -543,10 +544,11 @@ class HttpTracking:
 
     def _versions_page(self, path: str, params: Mapping[str, Any]) -> Page[ModelVersion]:
         # Up to 10,000 versions, asked for in columns (a third of the bytes and a tenth of the
-        # objects to decode), decoded and built at once: see cairn.core.gcpause.
-        with collector_paused():
-            data = self._request("GET", path, params=params, accept=VERSION_COLUMNS_MEDIA_TYPE)
-            return Page(versions_from_columns(data), data["next_page_token"])
+        # objects to decode).
+        page: Page[ModelVersion] = self._request(
+            "GET", path, params=params, accept=VERSION_COLUMNS_MEDIA_TYPE, decode=_versions_in_columns
+        )
+        return page
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
         data = self._request("GET", f"{API}/runs/{_segment(run_id)}/model-versions")
@@ -690,6 +692,14 @@ class HttpTracking:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _versions_in_columns(body: bytes) -> Page[ModelVersion]:
+    """A page of versions in columns, decoded and built with the collector paused (see
+    cairn.core.gcpause): only while it is built, not while the server is awaited."""
+    with collector_paused():
+        data = orjson.loads(body)
+        return Page(versions_from_columns(data), data["next_page_token"])
 
 
 class ResumableUpload:
