@@ -1,19 +1,26 @@
-"""How long listing 10,000 versions of one registered model takes, on SQLite and PostgreSQL.
+"""How long listing 10,000 versions of one registered model takes, on SQLite and PostgreSQL,
+in process and through a server.
 
     .venv/bin/python bench/registry_list.py                          # SQLite in a temp folder
     .venv/bin/python bench/registry_list.py --store postgresql://postgres@127.0.0.1:5432/bench
 
 The store gets one model with ``--versions`` versions (each from a run that used a dataset, so
 lineage is read too; three aliases and a tag per version), registered through the store's own
-``create_version``; then ``TrackingService.list_model_versions(name, limit=N)`` (one page of
-every version, newest first, with aliases, tags and lineage) is timed ``--repeat`` times.
-The target (issue 12) is 100 ms or less. Not a pass/fail test: it reports the median.
+``create_version``. Then one page of every version, newest first, with aliases, tags and
+lineage, is timed ``--repeat`` times three ways:
+
+- ``service``: ``TrackingService.list_model_versions(name, limit=N)``, the store and the rules;
+- ``embedded``: the SDK's tracking interface on the store, ``connect(URI).list_model_versions``;
+- ``http``: the same call through ``connect("http://…")`` to ``cairn server`` on the same store
+  in its own process: the store, the JSON the server writes, the transfer on loopback, and the
+  client's decoding into ``ModelVersion`` entities.
 
 Then the dashboard's page of that model (``GET /models/NAME``: the first 50 versions, the aliases
 and their history) and its last page (``?before=51``) are timed the same way, served in process
 by the real app (``create_app`` through httpx's ASGI transport: no network, no browser), to
 show that a model's page does not grow with its versions.
 
+The target (issue 12) is 100 ms or less. Not a pass/fail test: it reports medians.
 Measured on 2 shared cores, 10,000 versions: see bench/README.md.
 Progress goes to stderr; one JSON object goes to stdout.
 """
@@ -27,13 +34,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from _procs import free_port, start_server, stop_tree, wait_until_ready
 from cairn.blobs.local import LocalBlobStore
+from cairn.client.connect import connect
 from cairn.core.artifacts import DatasetSpec
 from cairn.server.app import create_app
+from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -52,47 +63,74 @@ def main() -> None:
         store = open_store(uri)
         service = TrackingService(store, Principal("bench"))
         name = f"bench-{time.time_ns()}"
-        run = service.create_run("registry-bench")
-        data = service.log_dataset(
-            run.id, DatasetSpec(name="train", digest="a" * 64, source_uri="train.csv", source_kind="file")
-        )
-        started = time.perf_counter()
-        for number in range(1, args.versions + 1):
-            store.create_version(
-                name,
-                run_id=run.id,
-                source_path="model",
-                tree_digest=f"{number:064x}",
-                flavor="sklearn",
-                signature={"inputs": [{"name": "x", "type": "double"}]},
-                datasets=[(data.id, "train")],
-                description="",
-                tags={"validated": "yes"},
-                created_by="bench",
-            )
-            if number % 2_000 == 0:
-                print(f"{number} versions registered", file=sys.stderr)
-        fill_s = time.perf_counter() - started
-        for alias, version in (("champion", args.versions), ("challenger", args.versions - 1), ("old", 1)):
-            service.set_model_alias(name, alias, version)
-        timings = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            page = service.list_model_versions(name, limit=args.versions)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert len(page.items) == args.versions and page.items[0].aliases == ("champion",)
-        page_ms = _time_model_pages(store, uri, Path(folder), name, args.repeat)
-        result = {
-            "backend": store.dialect,
-            "versions": args.versions,
-            "list_ms_median": round(statistics.median(timings), 1),
-            "list_ms_min": round(min(timings), 1),
-            "register_ms_each": round(fill_s * 1000 / args.versions, 2),
-            **page_ms,
-        }
-        service.delete_model(name)
-        store.close()
+        fill_s = _fill(service, name, args.versions)
+        result: dict[str, object] = {"backend": store.dialect, "versions": args.versions}
+        try:
+            result["service"] = _timed(service, name, args)
+            embedded = connect(uri)
+            try:
+                result["embedded"] = _timed(embedded, name, args)
+            finally:
+                embedded.close()
+            result["http"] = _through_a_server(uri, Path(folder), name, args)
+            result.update(_time_model_pages(store, uri, Path(folder), name, args.repeat))
+        finally:
+            service.delete_model(name)
+            store.close()
+        result["register_ms_each"] = round(fill_s * 1000 / args.versions, 2)
     print(json.dumps(result))
+
+
+def _fill(service: TrackingService, name: str, versions: int) -> float:
+    run = service.create_run("registry-bench")
+    data = service.log_dataset(
+        run.id, DatasetSpec(name="train", digest="a" * 64, source_uri="train.csv", source_kind="file")
+    )
+    started = time.perf_counter()
+    for number in range(1, versions + 1):
+        service.store.create_version(
+            name,
+            run_id=run.id,
+            source_path="model",
+            tree_digest=f"{number:064x}",
+            flavor="sklearn",
+            signature={"inputs": [{"name": "x", "type": "double"}]},
+            datasets=[(data.id, "train")],
+            description="",
+            tags={"validated": "yes"},
+            created_by="bench",
+        )
+        if number % 2_000 == 0:
+            print(f"{number} versions registered", file=sys.stderr)
+    fill_s = time.perf_counter() - started
+    for alias, version in (("champion", versions), ("challenger", versions - 1), ("old", 1)):
+        service.set_model_alias(name, alias, version)
+    return fill_s
+
+
+def _timed(tracking: Tracking, name: str, args: argparse.Namespace) -> dict[str, float]:
+    def listing() -> None:
+        page = tracking.list_model_versions(name, limit=args.versions)
+        assert len(page.items) == args.versions and page.items[0].aliases == ("champion",)
+
+    return _times(listing, args.repeat)
+
+
+def _through_a_server(uri: str, folder: Path, name: str, args: argparse.Namespace) -> dict[str, float]:
+    port = free_port()
+    argv = [sys.executable, "-m", "cairn", "server", "--store", uri, "--blobs", str(folder / "blobs")]
+    server = start_server([*argv, "--port", str(port)], cwd=folder, log_path=folder / "server.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(server, f"{url}/health")
+        remote = connect(url)
+        try:
+            remote.list_model_versions(name, limit=1)  # the connection is open before timing
+            return _timed(remote, name, args)
+        finally:
+            remote.close()
+    finally:
+        stop_tree(server)
 
 
 def _time_model_pages(store: MetadataStore, uri: str, folder: Path, name: str, repeat: int) -> dict[str, float]:
@@ -117,6 +155,15 @@ def _time_model_pages(store: MetadataStore, uri: str, folder: Path, name: str, r
         return result
 
     return asyncio.run(measure())
+
+
+def _times(call: Callable[[], None], repeat: int) -> dict[str, float]:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return {"ms_median": round(statistics.median(timings), 1), "ms_min": round(min(timings), 1)}
 
 
 if __name__ == "__main__":

@@ -190,3 +190,29 @@ def test_a_model_without_versions_says_how_to_add_one(invoke: Invoke) -> None:
     assert "No versions yet: cairn models register runs:/RUN_ID/PATH empty" in out
     assert "nothing yet" in out and "Lineage" not in out
     assert invoke("models", "list").stdout.splitlines()[2].split()[:4] == ["empty", "0", "-", "-"]
+
+
+def test_list_and_versions_by_query(invoke: Invoke, sources: list[str]) -> None:
+    for source, name in ((sources[0], "iris-clf"), (sources[1], "iris-clf"), (sources[1], "wide")):
+        invoke("models", "register", source, name)
+    invoke("models", "alias", "iris-clf", "champion", "2")
+
+    champions = invoke("models", "list", "--where", "alias = 'champion'").stdout.splitlines()
+    assert [line.split()[0] for line in champions[2:]] == ["iris-clf"]
+    assert invoke("models", "list", "-w", "name = 'none'").stdout == "No models match \"name = 'none'\".\n"
+
+    found = json.loads(invoke("models", "versions", "--where", "run.project = 'iris'", "--json").stdout)
+    assert [(v["model"], v["version"]) for v in found] == [("iris-clf", 2), ("iris-clf", 1), ("wide", 1)]
+    table = invoke("models", "versions", "-w", "alias = 'champion' or name = 'wide'").stdout.splitlines()
+    assert table[0].split()[:3] == ["model", "version", "stage"]
+    assert [line.split()[:3] for line in table[2:]] == [["iris-clf", "2", "None"], ["wide", "1", "None"]]
+    one = json.loads(invoke("models", "versions", "iris-clf", "--where", "version < 2", "--json").stdout)
+    assert [v["source"] for v in one] == [sources[0]]
+    first = invoke("models", "versions", "--limit", "1")
+    assert "Showing the first 1 version; --limit N shows more." in first.stderr
+    staging = invoke("models", "versions", "-w", "stage = 'Staging'").stdout
+    assert staging == "No versions match \"stage = 'Staging'\".\n"
+
+    for args in (("models", "list", "-w", "run.params.lr = 1"), ("models", "versions", "-w", "version = 'x'")):
+        refused = invoke(*args, code=1)
+        assert refused.stderr.startswith("Error: ") and refused.stdout == "", args

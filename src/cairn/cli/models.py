@@ -1,11 +1,12 @@
 """``cairn models``: the model registry (docs/registry.md) from a terminal.
 
-Reading lists models and shows one with its versions, aliases, protections and lineage;
-writing registers a run's logged model, sets, moves or removes an alias, protects an alias
-(then only a merged review moves it: ``cairn reviews``), and moves a version between stages.
-Every rule (alias characters, which versions exist, who may move an alias) is the service's: a
-refusal comes back as a CairnError, which :mod:`cairn.cli.main` prints as one ``Error:`` line,
-and nothing is written.
+Reading lists models (those a query selects, if given), shows one with its versions, aliases,
+protections and lineage, and lists the versions a query selects across models; writing
+registers a run's logged model, sets, moves or removes an alias, protects an alias (then only a
+merged review moves it: ``cairn reviews``), and moves a version between stages. Every rule
+(alias characters, which versions exist, who may move an alias) is the service's: a refusal
+comes back as a CairnError, which :mod:`cairn.cli.main` prints as one ``Error:`` line, and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -43,18 +44,28 @@ def models_group() -> None:
 
 
 @models_group.command("list")
+@click.option(
+    "-w",
+    "--where",
+    default="",
+    metavar="QUERY",
+    help="Only models matching QUERY, e.g. \"name like 'fraud%' and tags.team = 'risk'\" (see docs/query.md).",
+)
 @uri_option
 @json_option
-def list_command(uri: str | None, as_json: bool) -> None:
-    """List the registered models by name: how many versions each has, the latest, its aliases
-    and when it last changed."""
+def list_command(where: str, uri: str | None, as_json: bool) -> None:
+    """List the registered models by name (those --where selects): how many versions each has,
+    the latest, its aliases and when it last changed."""
     with open_tracking(uri) as tracking:
-        models = _every(lambda token: tracking.list_models(limit=MAX_PAGE_SIZE, page_token=token))
+        models = _every(lambda token: tracking.list_models(where=where, limit=MAX_PAGE_SIZE, page_token=token))
     if as_json:
         output.print_json([model_to_wire(m) for m in models])
         return
     if not models:
-        click.echo("No models yet: cairn models register runs:/RUN_ID/PATH NAME registers one.")
+        if where:
+            click.echo(f"No models match {where!r}.")
+        else:
+            click.echo("No models yet: cairn models register runs:/RUN_ID/PATH NAME registers one.")
         return
     table = output.table("name", "versions", "latest", "aliases", "updated")
     table.columns[1].justify = table.columns[2].justify = "right"
@@ -111,6 +122,73 @@ def show_command(name: str, limit: int, uri: str | None, as_json: bool) -> None:
         )
 
 
+@models_group.command("versions")
+@click.argument("name", required=False)
+@click.option(
+    "-w",
+    "--where",
+    default="",
+    metavar="QUERY",
+    help="Only versions matching QUERY, e.g. \"run.params.lr = 0.01 and stage = 'Production'\" (see docs/query.md).",
+)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    metavar="N",
+    help="Show at most N versions.",
+)
+@uri_option
+@json_option
+def versions_command(name: str | None, where: str, limit: int, uri: str | None, as_json: bool) -> None:
+    """List the versions --where selects: of the model NAME, newest first, or of every model,
+    by model name and then newest first. The table shows each version's stage, aliases, source
+    run, flavor, who registered it and when; --json gives each version in full."""
+    with open_tracking(uri) as tracking:
+        if name is None:
+            versions, more = output.first_items(
+                lambda size, token: tracking.search_model_versions(where=where, limit=size, page_token=token), limit
+            )
+        else:
+            versions, more = output.first_items(
+                lambda size, token: tracking.list_model_versions(name, where=where, limit=size, page_token=token),
+                limit,
+            )
+    if as_json:
+        output.print_json([version_to_wire(v) for v in versions])
+        return
+    if not versions:
+        of = f" of {name!r}" if name is not None else ""
+        click.echo(f"No versions{of} match {where!r}." if where else f"No versions{of} yet.")
+        return
+    output.show(_versions_table(versions, with_model=name is None))
+    if more:
+        output.console(stderr=True).print(
+            Text(f"Showing the first {output.plural(limit, 'version')}; --limit N shows more.", style="dim")
+        )
+
+
+def _versions_table(versions: Sequence[ModelVersion], *, with_model: bool) -> RenderableType:
+    columns = ("model",) if with_model else ()
+    table = output.table(*columns, "version", "stage", "aliases", "run", "flavor", "created by", "created")
+    table.columns[len(columns)].justify = "right"
+    for version in versions:
+        model = (Text(version.model, style="bold"),) if with_model else ()
+        table.add_row(
+            *model,
+            Text(str(version.version), style="" if with_model else "bold"),
+            version.stage.value,
+            Text(", ".join(version.aliases) or output.MISSING),
+            version.run_id[:SHORT_ID],
+            Text(version.flavor),
+            Text(version.created_by),
+            output.timestamp(version.created_at),
+        )
+    return table
+
+
 def _model_details(
     model: RegisteredModel, versions: Sequence[ModelVersion], history: Sequence[AliasMove]
 ) -> list[RenderableType]:
@@ -141,18 +219,7 @@ def _model_details(
     if not versions:
         sections.append(Text(f"\nNo versions yet: cairn models register runs:/RUN_ID/PATH {model.name}"))
         return sections
-    table = output.table("version", "stage", "aliases", "run", "flavor", "created by", "created")
-    table.columns[0].justify = "right"
-    for version in versions:
-        table.add_row(
-            Text(str(version.version), style="bold"),
-            version.stage.value,
-            Text(", ".join(version.aliases) or output.MISSING),
-            version.run_id[:SHORT_ID],
-            Text(version.flavor),
-            Text(version.created_by),
-            output.timestamp(version.created_at),
-        )
+    table = _versions_table(versions, with_model=False)
     sections += [output.heading("Versions", model.latest_version), table, output.heading("Lineage"), _lineage(versions)]
     return sections
 

@@ -1,23 +1,26 @@
-"""``cairn.Api()``: read projects, runs and metric histories from any store or server."""
+"""``cairn.Api()``: read projects, runs, metric histories and the model registry from any store
+or server."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from cairn.client.connect import connect, resolve_uri
 from cairn.core.artifacts import Artifact, DatasetVersion, RunInput
 from cairn.core.diff import RunDiff
-from cairn.core.entities import Project, Run, RunGroup, SimilarRun
+from cairn.core.entities import Page, Project, Run, RunGroup, SimilarRun
 from cairn.core.events import Event
 from cairn.core.metrics import MetricHistory
+from cairn.core.registry import ModelVersion, RegisteredModel
 
 _PAGE = 1000
 _HISTORY_PAGE = 1_000_000
+T = TypeVar("T")
 
 
 class Api:
@@ -62,20 +65,12 @@ class Api:
         limit: int | None = None,
     ) -> Iterator[Run]:
         """Like :meth:`runs`, one page at a time, for projects too large to hold at once."""
-        token: str | None = None
-        seen = 0
-        if limit is not None and limit <= 0:
-            return
-        while True:
-            size = _PAGE if limit is None else min(_PAGE, limit - seen)
-            page = self._tracking.list_runs(
+        return _paged(
+            lambda size, token: self._tracking.list_runs(
                 project, where=where, order_by=order_by, include_deleted=include_deleted, limit=size, page_token=token
-            )
-            yield from page.items
-            seen += len(page.items)
-            token = page.next_page_token
-            if token is None or (limit is not None and seen >= limit):
-                return
+            ),
+            limit,
+        )
 
     def groups(
         self, project: str, group_by: str, metric: str | None = None, *, where: str = "", include_deleted: bool = False
@@ -88,6 +83,38 @@ class Api:
 
     def run(self, run_id: str) -> Run:
         return self._tracking.get_run(run_id)
+
+    # -- the model registry -------------------------------------------------------------------
+
+    def models(self, *, where: str = "", limit: int | None = None) -> list[RegisteredModel]:
+        """Registered models by name for which ``where`` holds (docs/query.md; MLflow's
+        ``search_registered_models``); all of them unless ``limit`` is given.
+
+            api.models(where="name like 'fraud%' and tags.team = 'risk'")
+            api.models(where="alias = 'champion'")
+        """
+        return list(
+            _paged(lambda size, token: self._tracking.list_models(where=where, limit=size, page_token=token), limit)
+        )
+
+    def model_versions(
+        self, model: str | None = None, *, where: str = "", limit: int | None = None
+    ) -> list[ModelVersion]:
+        """Versions for which ``where`` holds (docs/query.md; MLflow's ``search_model_versions``):
+        of ``model``, newest first, or of every model, by name and then newest first; all of
+        them unless ``limit`` is given. The source run's fields are ``run.params.KEY``,
+        ``run.metrics.KEY``, ``run.tags.KEY``…
+
+            api.model_versions(where="run.params.lr = 0.01 and run.metrics.val_acc >= 0.9")
+            api.model_versions("fraud", where="stage = 'Production'")
+        """
+
+        def fetch(size: int, token: str | None) -> Page[ModelVersion]:
+            if model is None:
+                return self._tracking.search_model_versions(where=where, limit=size, page_token=token)
+            return self._tracking.list_model_versions(model, where=where, limit=size, page_token=token)
+
+        return list(_paged(fetch, limit))
 
     def history(
         self,
@@ -181,18 +208,14 @@ class Api:
 
             api.events(types=["model_version_alias.*"], subject="models/fraud/*", limit=20)
         """
-        found: list[Event] = []
-        token: str | None = None
-        while limit is None or len(found) < limit:
-            size = _PAGE if limit is None else min(_PAGE, limit - len(found))
-            page = self._tracking.list_events(
-                types=types, subject=subject, actor=actor, since=since, until=until, limit=size, page_token=token
+        return list(
+            _paged(
+                lambda size, token: self._tracking.list_events(
+                    types=types, subject=subject, actor=actor, since=since, until=until, limit=size, page_token=token
+                ),
+                limit,
             )
-            found.extend(page.items)
-            token = page.next_page_token
-            if token is None:
-                break
-        return found
+        )
 
     def close(self) -> None:
         self._tracking.close()
@@ -215,3 +238,18 @@ RunLike = str | _HasId
 
 def _run_id(run: RunLike) -> str:
     return run if isinstance(run, str) else run.id
+
+
+def _paged(fetch: Callable[[int, str | None], Page[T]], limit: int | None) -> Iterator[T]:
+    """The items of a paged listing, page by page, ``limit`` at most (all when None)."""
+    token: str | None = None
+    seen = 0
+    if limit is not None and limit <= 0:
+        return
+    while True:
+        page = fetch(_PAGE if limit is None else min(_PAGE, limit - seen), token)
+        yield from page.items
+        seen += len(page.items)
+        token = page.next_page_token
+        if token is None or (limit is not None and seen >= limit):
+            return

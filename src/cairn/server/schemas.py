@@ -627,6 +627,9 @@ class ModelOut(Out):
 
 
 class ModelSearch(Strict):
+    where: str = Field(
+        default="", description="a query of models' fields, see docs/query.md", json_schema_extra=QUERY_RULE
+    )
     name_like: str | None = Field(
         default=None,
         description="LIKE pattern: % any text, _ one character (case-sensitive)",
@@ -689,6 +692,18 @@ class VersionList(Out):
 
 class VersionItems(Out):
     versions: list[VersionOut]
+
+
+class VersionColumnsOut(Out):
+    """A page of versions in columns (``Accept: application/vnd.cairn.version-columns+json``)."""
+
+    columns: dict[str, list[Any]] = Field(
+        description="for each field of a version but source, its value for each version of the page, in order; "
+        "signature and datasets are indexes into signatures and lineages"
+    )
+    signatures: list[dict[str, Any] | None] = Field(description="each distinct signature of the page once")
+    lineages: list[list[LineageOut]] = Field(description="each distinct list of datasets of the page once")
+    next_page_token: str | None
 
 
 class StageIn(Strict):

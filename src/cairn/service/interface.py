@@ -309,13 +309,16 @@ class Tracking(Protocol):
     def list_models(
         self,
         *,
+        where: str = "",
         name_like: str | None = None,
         tags: Mapping[str, str] | None = None,
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        """Models by name, ``limit`` (1 to 10,000) at a time. ``name_like`` is a LIKE pattern
-        (``%`` any text, ``_`` one character, case-sensitive); every tag of ``tags`` must match."""
+        """Models by name for which the query ``where`` holds (docs/query.md: ``name``,
+        ``tags.KEY``, ``alias``, ``latest_version``, ``created``…), ``limit`` (1 to 10,000) at
+        a time. ``name_like`` is a LIKE pattern (``%`` any text, ``_`` one character,
+        case-sensitive); every tag of ``tags`` must match. Raises InvalidQuery."""
         ...
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
@@ -340,9 +343,20 @@ class Tracking(Protocol):
         """Raises ModelNotFound, ModelVersionNotFound."""
         ...
 
-    def list_model_versions(self, name: str, *, limit: int = 100, page_token: str | None = None) -> Page[ModelVersion]:
-        """The model's versions, newest first, ``limit`` (1 to 10,000) at a time. Raises
-        ModelNotFound, InvalidPageToken."""
+    def list_model_versions(
+        self, name: str, *, where: str = "", limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        """The model's versions for which the query ``where`` holds, newest first, ``limit``
+        (1 to 10,000) at a time. Raises ModelNotFound, InvalidQuery, InvalidPageToken."""
+        ...
+
+    def search_model_versions(
+        self, *, where: str = "", limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        """Versions of every model for which the query ``where`` holds (docs/query.md:
+        ``name``, ``version``, ``stage``, ``flavor``, ``alias``, ``tags.KEY``, and the source
+        run's fields as ``run.params.KEY``, ``run.metrics.KEY``…), by model name, then newest
+        first, ``limit`` (1 to 10,000) at a time. Raises InvalidQuery, InvalidPageToken."""
         ...
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:

@@ -12,7 +12,9 @@
   acting principal; a protected alias is never set, moved or removed here, only by merging a
   review (service/reviews.py);
 - stages are MLflow's four; moving a version to Staging or Production with
-  ``archive_existing`` archives the model's other versions in that stage.
+  ``archive_existing`` archives the model's other versions in that stage;
+- models and versions are selected by the query language (docs/query.md), each with its own
+  fields: a version's source run's params and metrics are ``run.params.KEY``, ``run.metrics.KEY``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from cairn.core import limits
 from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact
+from cairn.core.clock import now_ms
 from cairn.core.entities import Page
 from cairn.core.errors import (
     ArtifactNotFound,
@@ -39,6 +42,9 @@ from cairn.core.events import EventType, model_subject
 from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_digest, model_tree_digest, parse_manifest
 from cairn.core.models.signature import signature_to_wire
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number, parse_runs_uri
+from cairn.core.query.ast import Expr
+from cairn.core.query.parser import parse_query
+from cairn.core.query.vocabulary import MODELS, VERSIONS, Vocabulary
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel, check_stage
 from cairn.core.registry_wire import version_to_wire
 from cairn.service.events import EventRules
@@ -60,8 +66,14 @@ VERSION_PAGE_TOKEN_PATTERN = f"^[0-9]{{1,{MAX_VERSION_PAGE_TOKEN_LENGTH}}}$"
 #: a query string, can outgrow the request line an HTTP server accepts.
 MAX_MODEL_PAGE_TOKEN_LENGTH = 2 * 4 * limits.MAX_NAME_LENGTH
 MODEL_PAGE_TOKEN_PATTERN = f"^(?:[0-9a-f]{{2}}){{1,{MAX_MODEL_PAGE_TOKEN_LENGTH // 2}}}$"
+#: A search of every model's versions: the last model's name as above, ``-``, its version.
+MAX_SEARCH_PAGE_TOKEN_LENGTH = MAX_MODEL_PAGE_TOKEN_LENGTH + 1 + MAX_VERSION_PAGE_TOKEN_LENGTH
+SEARCH_PAGE_TOKEN_PATTERN = (
+    f"^(?:[0-9a-f]{{2}}){{1,{MAX_MODEL_PAGE_TOKEN_LENGTH // 2}}}-[0-9]{{1,{MAX_VERSION_PAGE_TOKEN_LENGTH}}}$"
+)
 _VERSION_TOKEN = re.compile(VERSION_PAGE_TOKEN_PATTERN)
 _MODEL_TOKEN = re.compile(MODEL_PAGE_TOKEN_PATTERN)
+_SEARCH_TOKEN = re.compile(SEARCH_PAGE_TOKEN_PATTERN)
 #: Bytes of a manifest the registry reads; a real one is a few kilobytes.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -117,20 +129,30 @@ class RegistryRules(EventRules):
     def list_models(
         self,
         *,
+        where: str = "",
         name_like: str | None = None,
         tags: Mapping[str, str] | None = None,
         limit: int = DEFAULT_REGISTRY_PAGE,
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        """Models by name; ``name_like`` is a LIKE pattern (``%`` any text, ``_`` one
-        character, case-sensitive), ``tags`` must all match exactly."""
+        """Models by name for which ``where`` holds (docs/query.md: ``name``, ``tags.KEY``,
+        ``alias``…); ``name_like`` is a LIKE pattern (``%`` any text, ``_`` one character,
+        case-sensitive), ``tags`` must all match exactly. Raises InvalidQuery."""
+        parsed = _parse(where, MODELS)
         if name_like is not None:
             limits.check_text(name_like, "name pattern", limits.MAX_NAME_LENGTH)
         checked_tags = limits.check_tags(tags or {})
         _check_page_size(limit)
         after = None if page_token is None else _name_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
-        found = self.store.list_models(name_like=name_like, tags=checked_tags, limit=limit + 1, after_name=after)
+        found = self.store.list_models(
+            name_like=name_like,
+            tags=checked_tags,
+            limit=limit + 1,
+            after_name=after,
+            where=parsed,
+            now_ms=now_ms(),
+        )
         more = len(found) > limit
         items = found[:limit]
         return Page(items, _name_token(items[-1].name) if more else None)
@@ -218,17 +240,34 @@ class RegistryRules(EventRules):
         return self.store.get_version(*checked)
 
     def list_model_versions(
-        self, name: str, *, limit: int = DEFAULT_REGISTRY_PAGE, page_token: str | None = None
+        self, name: str, *, where: str = "", limit: int = DEFAULT_REGISTRY_PAGE, page_token: str | None = None
     ) -> Page[ModelVersion]:
-        """The model's versions, newest first, ``limit`` (at most 10,000) at a time. The page
-        token is the version number the next page starts below. Raises ModelNotFound."""
+        """The model's versions for which ``where`` holds, newest first, ``limit`` (at most
+        10,000) at a time. The page token is the version number the next page starts below.
+        Raises ModelNotFound, InvalidQuery."""
         checked = check_model_name(name)
+        parsed = _parse(where, VERSIONS)
         _check_page_size(limit)
         before = None if page_token is None else _version_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
-        found = self.store.list_versions(checked, limit=limit + 1, before_version=before)
+        found = self.store.list_versions(checked, limit=limit + 1, before_version=before, where=parsed, now_ms=now_ms())
         items = found[:limit]
         return Page(items, str(items[-1].version) if len(found) > limit else None)
+
+    def search_model_versions(
+        self, *, where: str = "", limit: int = DEFAULT_REGISTRY_PAGE, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        """Versions of every model for which ``where`` holds (docs/query.md: ``name``,
+        ``stage``, ``alias``, ``run.params.KEY``…), by model name, then newest first. Raises
+        InvalidQuery."""
+        parsed = _parse(where, VERSIONS)
+        _check_page_size(limit)
+        after = None if page_token is None else _search_position(page_token)
+        self.policy.check(self.principal, Action.READ, None)
+        found = self.store.search_versions(where=parsed, now_ms=now_ms(), limit=limit + 1, after=after)
+        items = found[:limit]
+        last = items[-1] if len(found) > limit else None
+        return Page(items, None if last is None else f"{_name_token(last.model)}-{last.version}")
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
         """Every version registered from the run, by model name and version."""
@@ -440,6 +479,20 @@ def _check_page_size(limit: Any) -> None:
     limits.check_int64(limit, "limit", minimum=1)
     if limit > MAX_REGISTRY_PAGE:
         raise InvalidValue(f"limit is at most {MAX_REGISTRY_PAGE}, got {limit}")
+
+
+def _parse(where: str, vocabulary: Vocabulary) -> Expr | None:
+    if not isinstance(where, str):
+        raise InvalidValue(f"a query is text, got {type(where).__name__}")
+    return parse_query(where, vocabulary)
+
+
+def _search_position(token: str) -> tuple[str, int]:
+    """The (model name, version) a search's page token says the next page starts after."""
+    if not isinstance(token, str) or not _SEARCH_TOKEN.fullmatch(token):
+        raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of a version search")
+    name, version = token.rsplit("-", 1)
+    return _name_from_token(name), int(version)
 
 
 def _version_from_token(token: str) -> int:

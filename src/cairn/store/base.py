@@ -17,6 +17,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.events import Event, EventType
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
 from cairn.core.reviews import AliasProtection, CheckResult, Decision, EntryKind, Review, ReviewComment, ReviewState
@@ -322,10 +323,18 @@ class RegistryStore(Protocol):
         ...
 
     def list_models(
-        self, *, name_like: str | None, tags: Mapping[str, str], limit: int, after_name: str | None
+        self,
+        *,
+        name_like: str | None,
+        tags: Mapping[str, str],
+        limit: int,
+        after_name: str | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
     ) -> list[RegisteredModel]:
         """Up to ``limit`` models by name, after ``after_name``; ``name_like`` is a SQL LIKE
-        pattern (case-sensitive), every tag of ``tags`` must match exactly."""
+        pattern (case-sensitive), every tag of ``tags`` must match exactly, and ``where`` (a
+        query of the models' vocabulary, with ``now_ms`` as "now") must hold."""
         ...
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
@@ -358,8 +367,25 @@ class RegistryStore(Protocol):
         """Raises ModelNotFound, ModelVersionNotFound."""
         ...
 
-    def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
-        """Up to ``limit`` versions, newest first, below ``before_version``. Raises ModelNotFound."""
+    def list_versions(
+        self,
+        name: str,
+        *,
+        limit: int,
+        before_version: int | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
+    ) -> list[ModelVersion]:
+        """Up to ``limit`` versions, newest first, below ``before_version``, for which ``where``
+        (a query of the versions' vocabulary, with ``now_ms`` as "now") holds. Raises
+        ModelNotFound."""
+        ...
+
+    def search_versions(
+        self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
+    ) -> list[ModelVersion]:
+        """Up to ``limit`` versions of any model for which ``where`` holds, by model name, then
+        newest first; after the version ``after`` (model name, number)."""
         ...
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:

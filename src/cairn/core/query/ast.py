@@ -34,7 +34,8 @@ class Aggregate(enum.StrEnum):
     COUNT = "count"
 
 
-#: Run attributes a query may name, with the type of their values.
+#: Run attributes a query may name, with the type of their values (the vocabulary of runs,
+#: :data:`cairn.core.query.vocabulary.RUNS`).
 ATTRIBUTES = {
     "id": "text",
     "name": "text",
@@ -59,6 +60,9 @@ class Field:
     key: str  # the param, metric or tag key, or the attribute's name
     position: int = dataclasses.field(compare=False)
     aggregate: Aggregate = Aggregate.LAST
+    #: The related thing the field belongs to, "" for the thing searched itself: a model
+    #: version's ``run.params.lr`` is the param ``lr`` of scope "run" (see :mod:`.vocabulary`).
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)

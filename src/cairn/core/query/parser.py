@@ -12,15 +12,17 @@
 
 Beyond the grammar, the parser checks that each comparison makes sense for its field (metrics
 are numbers, tags are text, ``created`` is a time…), so that ``metrics.acc > 'high'`` fails here,
-pointing at its column, rather than quietly matching nothing.
+pointing at its column, rather than quietly matching nothing. Which fields exist is the
+vocabulary's (:mod:`.vocabulary`): runs by default, or registered models and their versions.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from cairn.core.errors import InvalidQuery
 from cairn.core.limits import MAX_QUERY_LENGTH
 from cairn.core.query.ast import (
-    ATTRIBUTES,
     DATASET_FIELDS,
     Aggregate,
     And,
@@ -38,25 +40,25 @@ from cairn.core.query.ast import (
     Source,
     Value,
 )
-from cairn.core.query.lexer import DURATION_UNITS, Kind, Token, tokenize
+from cairn.core.query.lexer import DURATION_UNITS, Kind, Segment, Token, tokenize
 from cairn.core.query.text import format_field
 from cairn.core.query.values import parse_instant
+from cairn.core.query.vocabulary import RUNS, Vocabulary
 
 _MAX_DEPTH = 100
 _SOURCES = {"params": Source.PARAM, "param": Source.PARAM, "metrics": Source.METRIC, "metric": Source.METRIC,
             "tags": Source.TAG, "tag": Source.TAG}  # fmt: skip
 _OPS = {"=": Op.EQ, "==": Op.EQ, "!=": Op.NE, "<>": Op.NE, "<": Op.LT, "<=": Op.LE, ">": Op.GT, ">=": Op.GE}
 _AGGREGATES = frozenset(a.value for a in Aggregate)
-_FIELD_HELP = "fields are params.KEY, metrics.KEY (.min .max .count), tags.KEY, or " + ", ".join(sorted(ATTRIBUTES))
 
 
-def parse_query(text: str) -> Expr | None:
-    """The tree of ``text``, or None for an empty query (every run)."""
+def parse_query(text: str, vocabulary: Vocabulary = RUNS) -> Expr | None:
+    """The tree of ``text``, or None for an empty query (every run, model or version)."""
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidQuery.at(f"the query is longer than {MAX_QUERY_LENGTH} characters", text, MAX_QUERY_LENGTH)
     if not text.strip():
         return None
-    parser = _Parser(text)
+    parser = _Parser(text, vocabulary)
     expr = parser.or_expr()
     parser.expect(Kind.END, "and, or, or the end of the query")
     return expr
@@ -92,8 +94,9 @@ def parse_order(text: str) -> list[SortKey]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, vocabulary: Vocabulary = RUNS) -> None:
         self.text = text
+        self.vocabulary = vocabulary
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
@@ -211,29 +214,14 @@ class _Parser:
     def field(self) -> Field:
         token = self.peek
         if token.kind is not Kind.FIELD:
-            raise self.error(f"expected a field ({_FIELD_HELP}), found {_describe(token)}", token.position)
+            raise self.error(f"expected a field ({self.vocabulary.help()}), found {_describe(token)}", token.position)
         self.advance()
         head, rest = token.segments[0], token.segments[1:]
-        name = head.text.lower()
-        if name in _SOURCES:
-            source = _SOURCES[name]
-            if not rest:
-                raise self.error(f"{name} needs a key, as in {name}.lr", token.position)
-            aggregate = Aggregate.LAST
-            last = rest[-1]
-            if source is Source.METRIC and len(rest) > 1 and not last.quoted and last.text.lower() in _AGGREGATES:
-                aggregate = Aggregate(last.text.lower())
-                rest = rest[:-1]
-            return Field(source, ".".join(s.text for s in rest), token.position, aggregate)
-        if name in ("dataset", "datasets"):
-            key = ".".join(s.text for s in rest).lower()
-            if key not in DATASET_FIELDS:
-                known = ", ".join(f"dataset.{f}" for f in DATASET_FIELDS)
-                raise self.error(f"a dataset field is one of {known}", token.position)
-            return Field(Source.DATASET, key, token.position)
-        if name in ATTRIBUTES and not rest:
-            return Field(Source.ATTRIBUTE, name, token.position)
-        raise self.error(f"unknown field {token.text!r}; {_FIELD_HELP}", token.position)
+        related = self.vocabulary.related.get(head.text.lower())
+        if related is not None and rest:
+            scoped = _resolve(self, related, rest[0].text.lower(), rest[1:], token)
+            return dataclasses.replace(scoped, scope=head.text.lower())
+        return _resolve(self, self.vocabulary, head.text.lower(), rest, token)
 
     def value(self) -> Value:
         token = self.advance()
@@ -256,6 +244,29 @@ class _Parser:
         if token.kind is Kind.FIELD and len(token.segments) == 1:
             raise self.error(f"text values need quotes: '{token.text}'", token.position)
         raise self.error(f"expected a value, found {_describe(token)}", token.position)
+
+
+def _resolve(parser: _Parser, vocabulary: Vocabulary, name: str, rest: tuple[Segment, ...], token: Token) -> Field:
+    """The field ``name.rest…`` of ``vocabulary`` (the head of a related thing's field taken off)."""
+    source = _SOURCES.get(name)
+    if source is not None and source in vocabulary.sources:
+        if not rest:
+            raise parser.error(f"{name} needs a key, as in {name}.lr", token.position)
+        aggregate = Aggregate.LAST
+        last = rest[-1]
+        if source is Source.METRIC and len(rest) > 1 and not last.quoted and last.text.lower() in _AGGREGATES:
+            aggregate = Aggregate(last.text.lower())
+            rest = rest[:-1]
+        return Field(source, ".".join(s.text for s in rest), token.position, aggregate)
+    if name in ("dataset", "datasets") and Source.DATASET in vocabulary.sources:
+        key = ".".join(s.text for s in rest).lower()
+        if key not in DATASET_FIELDS:
+            known = ", ".join(f"dataset.{f}" for f in DATASET_FIELDS)
+            raise parser.error(f"a dataset field is one of {known}", token.position)
+        return Field(Source.DATASET, key, token.position)
+    if name in vocabulary.attributes and not rest:
+        return Field(Source.ATTRIBUTE, name, token.position)
+    raise parser.error(f"unknown field {token.text!r}; {parser.vocabulary.help()}", token.position)
 
 
 def _number(text: str) -> int | float:
@@ -302,9 +313,11 @@ def _check_comparison(parser: _Parser, field: Field, op: Op, value: Value, posit
 
 
 def _check_attribute(parser: _Parser, field: Field, kind: str, value: Value, position: int) -> None:
-    expected = ATTRIBUTES[field.key]
+    expected = parser.vocabulary.kind(field)
     if expected == "text" and kind != "text":
         raise parser.error(f"{format_field(field)} is text; write '{_show(value)}'", position)
+    if expected == "number" and kind != "number":
+        raise parser.error(f"{format_field(field)} is a number; it cannot be compared with {_show(value)}", position)
     if expected == "time" and kind not in ("text", "duration"):
         raise parser.error(
             f"{format_field(field)} is a time: compare it with a date such as '2026-11-01' or an age such as -7d",
@@ -323,7 +336,7 @@ def _check_attribute(parser: _Parser, field: Field, kind: str, value: Value, pos
 
 
 def _check_text_field(parser: _Parser, field: Field, what: str) -> None:
-    if field.source is Source.METRIC or (field.source is Source.ATTRIBUTE and ATTRIBUTES[field.key] != "text"):
+    if field.source is Source.METRIC or (field.source is Source.ATTRIBUTE and parser.vocabulary.kind(field) != "text"):
         raise parser.error(f"{what} applies to text; {format_field(field)} is not text", field.position)
 
 

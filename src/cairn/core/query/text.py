@@ -55,8 +55,11 @@ class NoLiteral(ValueError):
 # -- fields -------------------------------------------------------------------------------------
 
 
-def field_text(source: Source | str, key: str, aggregate: Aggregate = Aggregate.LAST) -> str:
-    """The text naming ``key`` of ``source`` (a Source, or "params", "metrics", "tags")."""
+def field_text(source: Source | str, key: str, aggregate: Aggregate = Aggregate.LAST, scope: str = "") -> str:
+    """The text naming ``key`` of ``source`` (a Source, or "params", "metrics", "tags"), of the
+    related thing ``scope`` if given (``run.params.lr``)."""
+    if scope:
+        return f"{scope}.{field_text(source, key, aggregate)}"
     source = Source(source)
     if source is Source.ATTRIBUTE:
         return key
@@ -72,7 +75,7 @@ def field_text(source: Source | str, key: str, aggregate: Aggregate = Aggregate.
 
 
 def format_field(field: Field) -> str:
-    return field_text(field.source, field.key, field.aggregate)
+    return field_text(field.source, field.key, field.aggregate, field.scope)
 
 
 # -- literals -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The model registry: /api/v1/models, their versions, aliases, stages and tags, and the
-versions registered from a run (/api/v1/runs/{id}/model-versions) or trained on a dataset
-version (/api/v1/dataset-versions/{id}/model-versions). See docs/registry.md.
+"""The model registry: /api/v1/models, their versions, aliases, stages and tags, a search of
+every model's versions (/api/v1/model-versions), and the versions registered from a run
+(/api/v1/runs/{id}/model-versions) or trained on a dataset version
+(/api/v1/dataset-versions/{id}/model-versions). See docs/registry.md.
 
 Model names hold no ``/``, so a name is one path segment; tag keys may hold slashes, so a tag
 to delete is the rest of the path, as for runs. A search by tags is a POST with a body, since
@@ -10,16 +11,27 @@ tags (any text) make no tidy query string.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from cairn.core import limits
 from cairn.core.artifacts import Artifact
+from cairn.core.entities import Page
+from cairn.core.gcpause import collector_paused
 from cairn.core.models.uri import MAX_ALIAS_LENGTH
 from cairn.core.registry import ModelVersion
-from cairn.core.registry_wire import alias_move_to_wire, model_to_wire, version_to_wire
+from cairn.core.registry_wire import (
+    VERSION_COLUMNS_MEDIA_TYPE,
+    alias_move_to_wire,
+    model_to_wire,
+    version_to_wire,
+    versions_to_columns,
+    versions_to_wire,
+)
 from cairn.server.archive import ARCHIVE_ANSWER, archive_response
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
@@ -27,6 +39,7 @@ from cairn.server.jsonresponse import JsonResponse, JsonRoute
 from cairn.server.schemas import (
     ALIAS_RULE,
     KEY_RULE,
+    QUERY_RULE,
     AliasHistoryOut,
     AliasIn,
     AliasMoveOut,
@@ -40,6 +53,7 @@ from cairn.server.schemas import (
     RunId,
     StageIn,
     TagIn,
+    VersionColumnsOut,
     VersionCreate,
     VersionItems,
     VersionList,
@@ -48,8 +62,10 @@ from cairn.server.schemas import (
 )
 from cairn.service.registry import (
     MAX_MODEL_PAGE_TOKEN_LENGTH,
+    MAX_SEARCH_PAGE_TOKEN_LENGTH,
     MAX_VERSION_PAGE_TOKEN_LENGTH,
     MODEL_PAGE_TOKEN_PATTERN,
+    SEARCH_PAGE_TOKEN_PATTERN,
     VERSION_PAGE_TOKEN_PATTERN,
 )
 from cairn.service.tracking import TrackingService
@@ -78,6 +94,24 @@ VersionPageToken = Annotated[
     str | None,
     Query(json_schema_extra={"pattern": VERSION_PAGE_TOKEN_PATTERN, "maxLength": MAX_VERSION_PAGE_TOKEN_LENGTH}),
 ]
+SearchPageToken = Annotated[
+    str | None,
+    Query(json_schema_extra={"pattern": SEARCH_PAGE_TOKEN_PATTERN, "maxLength": MAX_SEARCH_PAGE_TOKEN_LENGTH}),
+]
+ModelsWhere = Annotated[
+    str,
+    Query(
+        description="a query of models' fields (name, tags.KEY, alias…), see docs/query.md",
+        json_schema_extra=QUERY_RULE,
+    ),
+]
+VersionsWhere = Annotated[
+    str,
+    Query(
+        description="a query of versions' fields (name, stage, alias, run.params.KEY…), see docs/query.md",
+        json_schema_extra=QUERY_RULE,
+    ),
+]
 TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, json_schema_extra=KEY_RULE)]
 
 
@@ -89,6 +123,7 @@ TagKey = Annotated[str, Path(min_length=1, max_length=limits.MAX_KEY_LENGTH, jso
 )
 def list_models(
     service: TrackingDep,
+    where: ModelsWhere = "",
     name_like: Annotated[
         str | None,
         Query(
@@ -100,14 +135,14 @@ def list_models(
     limit: PageSize = 100,
     page_token: ModelPageToken = None,
 ) -> JsonResponse:
-    return _models_page(service, ModelSearch(name_like=name_like, limit=limit, page_token=page_token))
+    return _models_page(service, ModelSearch(where=where, name_like=name_like, limit=limit, page_token=page_token))
 
 
 @router.post(
     "/models/search",
     responses=error_responses(400, 413, 503),
     response_model=ModelList,
-    summary="Registered models by name, filtered by a name pattern and tags",
+    summary="Registered models by name, filtered by a query, a name pattern and tags",
 )
 def search_models(body: ModelSearch, service: TrackingDep) -> JsonResponse:
     return _models_page(service, body)
@@ -115,7 +150,11 @@ def search_models(body: ModelSearch, service: TrackingDep) -> JsonResponse:
 
 def _models_page(service: TrackingService, search: ModelSearch) -> JsonResponse:
     page = service.list_models(
-        name_like=search.name_like, tags=search.tags, limit=search.limit, page_token=search.page_token
+        where=search.where,
+        name_like=search.name_like,
+        tags=search.tags,
+        limit=search.limit,
+        page_token=search.page_token,
     )
     return JsonResponse({"models": [model_to_wire(m) for m in page.items], "next_page_token": page.next_page_token})
 
@@ -197,17 +236,63 @@ def register_model(name: ModelName, body: VersionCreate, service: TrackingDep) -
     return JsonResponse(version_to_wire(version), status_code=201)
 
 
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema, its parts referring to the document's own components (the
+    versions' routes already put LineageOut there)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+#: A page of versions is JSON, or in columns for a client that asks so with ``Accept`` (the SDK).
+_IN_COLUMNS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {VERSION_COLUMNS_MEDIA_TYPE: {"schema": _schema_of(VersionColumnsOut)}}}
+}
+
+
 @router.get(
     "/models/{name}/versions",
-    responses=error_responses(400, 404, 503),
+    responses={**_IN_COLUMNS, **error_responses(400, 404, 503)},
     response_model=VersionList,
-    summary="A model's versions, newest first",
+    summary="A model's versions, newest first, filtered by a query",
 )
 def list_versions(
-    name: ModelName, service: TrackingDep, limit: PageSize = 100, page_token: VersionPageToken = None
-) -> JsonResponse:
-    page = service.list_model_versions(name, limit=limit, page_token=page_token)
-    return JsonResponse({"versions": [version_to_wire(v) for v in page.items], "next_page_token": page.next_page_token})
+    request: Request,
+    name: ModelName,
+    service: TrackingDep,
+    where: VersionsWhere = "",
+    limit: PageSize = 100,
+    page_token: VersionPageToken = None,
+) -> Response:
+    page = service.list_model_versions(name, where=where, limit=limit, page_token=page_token)
+    return _versions_page(request, page)
+
+
+@router.get(
+    "/model-versions",
+    responses={**_IN_COLUMNS, **error_responses(400, 503)},
+    response_model=VersionList,
+    summary="Versions of every model matching a query, by model name, then newest first",
+)
+def search_versions(
+    request: Request,
+    service: TrackingDep,
+    where: VersionsWhere = "",
+    limit: PageSize = 100,
+    page_token: SearchPageToken = None,
+) -> Response:
+    return _versions_page(request, service.search_model_versions(where=where, limit=limit, page_token=page_token))
+
+
+def _versions_page(request: Request, page: Page[ModelVersion]) -> Response:
+    """A page of up to 10,000 versions: in columns if the client asks so, else as JSON with
+    each shared signature and lineage written once (see cairn.core.registry_wire)."""
+    with collector_paused():
+        if VERSION_COLUMNS_MEDIA_TYPE in request.headers.get("accept", ""):
+            body = orjson.dumps({**versions_to_columns(page.items), "next_page_token": page.next_page_token})
+            return Response(body, media_type=VERSION_COLUMNS_MEDIA_TYPE)
+        body = orjson.dumps({"versions": versions_to_wire(page.items), "next_page_token": page.next_page_token})
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -12,17 +12,32 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
-from cairn.core.registry import AliasMove, LineageDataset, ModelVersion, RegisteredModel, Stage
+from cairn.core.gcpause import collector_paused
+from cairn.core.query.ast import Expr
+from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
 from cairn.store.sql import schema as t
 from cairn.store.sql.engine import Engines, reading, transaction
+from cairn.store.sql.registry_pages import VERSION_COLUMNS, complete, versions_by_key, versions_of
+from cairn.store.sql.registry_search import MODELS_TARGET, VERSIONS_TARGET, filtered
 from cairn.store.sql.rows import dialect_insert
+
+T = TypeVar("T")
 
 _m = t.registered_models.c
 _v = t.model_versions.c
@@ -65,9 +80,18 @@ class SqlRegistryStore:
             conn.execute(delete(t.registered_models).where(_m.id == model_id))
 
     def list_models(
-        self, *, name_like: str | None, tags: Mapping[str, str], limit: int, after_name: str | None
+        self,
+        *,
+        name_like: str | None,
+        tags: Mapping[str, str],
+        limit: int,
+        after_name: str | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
     ) -> list[RegisteredModel]:
-        query = select(_m.id).order_by(_m.name).limit(limit)
+        dialect = self._engines.read.dialect.name
+        joined, condition = filtered(MODELS_TARGET, where, now_ms, dialect)
+        query = select(_m.id).select_from(joined).where(condition).order_by(_m.name).limit(limit)
         if name_like is not None:
             query = query.where(_m.name.like(name_like))
         if after_name is not None:
@@ -144,23 +168,58 @@ class SqlRegistryStore:
                 rows = [{**key, "dataset_version_id": d, "context": c} for d, c in dict.fromkeys(datasets)]
                 conn.execute(insert(t.model_version_datasets), rows)
             _put_tags(conn, t.model_version_tags, key, tags)
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
-            found = _versions(conn, name, model_id, [version])
+            found = versions_of(conn, name, model_id, [version])
         if not found:
             raise _no_version(name, version)
         return found[0]
 
-    def list_versions(self, name: str, *, limit: int, before_version: int | None) -> list[ModelVersion]:
+    def list_versions(
+        self,
+        name: str,
+        *,
+        limit: int,
+        before_version: int | None,
+        where: Expr | None = None,
+        now_ms: int = 0,
+    ) -> list[ModelVersion]:
         with reading(self._engines) as conn:
             model_id = _model_id(conn, name)
-            query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id).order_by(_v.version.desc()).limit(limit)
+            if where is None:  # the plain listing reads one table: no join to the models
+                query = select(*VERSION_COLUMNS).where(_v.model_id == model_id)
+            else:
+                joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
+                query = select(*VERSION_COLUMNS).select_from(joined).where(_v.model_id == model_id, condition)
+            query = query.order_by(_v.version.desc()).limit(limit)
             if before_version is not None:
                 query = query.where(_v.version < before_version)
-            return _complete(conn, name, model_id, conn.execute(query).all())
+            with collector_paused():  # up to 10,000 rows and versions at once
+                rows = conn.execute(query).all()
+                return complete(conn, {model_id: name}, [model_id] * len(rows), rows)
+
+    def search_versions(
+        self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
+    ) -> list[ModelVersion]:
+        with reading(self._engines) as conn:
+            joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
+            query = (
+                select(_m.name, _v.model_id, *VERSION_COLUMNS)
+                .select_from(joined)
+                .where(condition)
+                .order_by(_m.name, _v.version.desc())
+                .limit(limit)
+            )
+            if after is not None:
+                name, version = after
+                query = query.where(or_(_m.name > name, and_(_m.name == name, _v.version < version)))
+            with collector_paused():  # up to 10,000 rows and versions at once
+                rows = conn.execute(query).all()
+                names = {row[1]: row[0] for row in rows}
+                return complete(conn, names, [row[1] for row in rows], [row[2:] for row in rows])
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
         query = (
@@ -170,7 +229,7 @@ class SqlRegistryStore:
             .order_by(_m.name, _v.version)
         )
         with reading(self._engines) as conn:
-            return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
+            return versions_by_key(conn, conn.execute(query).all())
 
     def versions_of_dataset(self, dataset_version_id: str) -> list[ModelVersion]:
         vd = t.model_version_datasets.c
@@ -182,7 +241,7 @@ class SqlRegistryStore:
             .order_by(_m.name, vd.version)
         )
         with reading(self._engines) as conn:
-            return [_versions(conn, row.name, row.id, [int(row.version)])[0] for row in conn.execute(query)]
+            return versions_by_key(conn, conn.execute(query).all())
 
     def set_stage(self, name: str, version: int, stage: Stage, *, archive_existing: bool) -> ModelVersion:
         with transaction(self._engines.write) as conn:
@@ -201,7 +260,7 @@ class SqlRegistryStore:
                     .where(_v.model_id == model_id, _v.version != version, _v.stage == stage.value)
                     .values(stage=Stage.ARCHIVED.value, updated_at=now)
                 )
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def update_version(self, name: str, version: int, description: str) -> ModelVersion:
         with transaction(self._engines.write) as conn:
@@ -213,7 +272,7 @@ class SqlRegistryStore:
             )
             if changed.rowcount == 0:
                 raise _no_version(name, version)
-            return _versions(conn, name, model_id, [version])[0]
+            return versions_of(conn, name, model_id, [version])[0]
 
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         with transaction(self._engines.write) as conn:
@@ -261,7 +320,7 @@ class SqlRegistryStore:
             version = conn.scalar(select(_a.version).where(_a.model_id == model_id, _a.alias == alias))
             if version is None:
                 raise _no_alias(name, alias)
-            return _versions(conn, name, model_id, [int(version)])[0]
+            return versions_of(conn, name, model_id, [int(version)])[0]
 
     def alias_history(self, name: str, alias: str | None) -> list[AliasMove]:
         h = t.alias_history.c
@@ -396,125 +455,6 @@ def _models(conn: Connection, model_ids: Sequence[str]) -> list[RegisteredModel]
         for model_id in model_ids
         if (row := rows.get(model_id)) is not None
     ]
-
-
-#: Stage by its stored text: a dict lookup, where ``Stage(text)`` costs ~2 µs a row in a listing.
-_STAGES = {stage.value: stage for stage in Stage}
-
-
-#: A version's own columns, in the order :func:`_complete` reads them.
-_VERSION_COLUMNS = (
-    _v.version,
-    _v.run_id,
-    _v.source_path,
-    _v.tree_digest,
-    _v.flavor,
-    _v.signature,
-    _v.stage,
-    _v.description,
-    _v.created_by,
-    _v.created_at,
-    _v.updated_at,
-)
-
-
-def _versions(conn: Connection, name: str, model_id: str, numbers: Sequence[int]) -> list[ModelVersion]:
-    """The versions ``numbers`` of a model, in that order (those that exist)."""
-    if not numbers:
-        return []
-    query = select(*_VERSION_COLUMNS).where(_v.model_id == model_id, _v.version.in_(numbers))
-    rows = {int(r[0]): r for r in conn.execute(query).all()}
-    return _complete(conn, name, model_id, [row for n in numbers if (row := rows.get(n)) is not None])
-
-
-def _complete(conn: Connection, name: str, model_id: str, rows: Sequence[Any]) -> list[ModelVersion]:
-    """Versions from their rows (:data:`_VERSION_COLUMNS`), in that order, with their aliases,
-    tags and lineage: three more queries over one range of each table's primary key, however
-    many versions.
-
-    A page of 10,000 versions must come back in well under 100 ms (issue 12), so rows are
-    fetched whole (``.all()``: one driver call, not one per row) and unpacked as tuples, and a
-    signature is parsed once per distinct text: a model's versions mostly share one, and the
-    versions that do share the parsed mapping (entities are read-only)."""
-    if not rows:
-        return []
-    low, high = min(int(r[0]) for r in rows), max(int(r[0]) for r in rows)
-
-    def in_range(table: Any) -> Any:
-        return and_(table.c.model_id == model_id, table.c.version >= low, table.c.version <= high)
-
-    aliases: dict[int, list[str]] = defaultdict(list)
-    for alias, version in conn.execute(
-        select(_a.alias, _a.version).where(in_range(t.model_aliases)).order_by(_a.alias)
-    ).all():
-        aliases[int(version)].append(alias)
-    vt = t.model_version_tags.c
-    tags: dict[int, dict[str, str]] = defaultdict(dict)
-    for version, key, value in conn.execute(
-        select(vt.version, vt.key, vt.value).where(in_range(t.model_version_tags))
-    ).all():
-        tags[int(version)][key] = value
-    lineage = _lineage(conn, in_range(t.model_version_datasets))
-    signatures: dict[str, Any] = {}
-
-    def signature(text: str | None) -> Any:
-        if text is None:
-            return None
-        if (parsed := signatures.get(text)) is None:
-            parsed = signatures[text] = orjson.loads(text)
-        return parsed
-
-    return [
-        ModelVersion(
-            model=name,
-            version=(number := int(row[0])),
-            run_id=row[1],
-            source_path=row[2],
-            tree_digest=row[3],
-            flavor=row[4],
-            signature=signature(row[5]),
-            stage=_STAGES[row[6]],
-            description=row[7],
-            aliases=tuple(aliases.get(number, ())),
-            tags=tags[number],
-            created_by=row[8],
-            created_at=row[9],
-            updated_at=row[10],
-            datasets=lineage.get(number, ()),
-        )
-        for row in rows
-    ]
-
-
-def _lineage(conn: Connection, where: Any) -> dict[int, tuple[LineageDataset, ...]]:
-    """The datasets each version's run used, by version number, sorted by dataset name and
-    context. The links are read bare and the few distinct dataset versions they name are
-    looked up once (one query each): a join would repeat the same names and digests on every one of 10,000 rows,
-    and versions from the same data share one tuple."""
-    vd, dv, ds = t.model_version_datasets.c, t.dataset_versions.c, t.datasets.c
-    links: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for version, dataset_version_id, context in conn.execute(
-        select(vd.version, vd.dataset_version_id, vd.context).where(where)
-    ).all():
-        links[int(version)].append((dataset_version_id, context))
-    if not links:
-        return {}
-    named = select(vd.dataset_version_id).where(where)
-    found = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            select(dv.id, ds.name, dv.digest).join(t.datasets, ds.id == dv.dataset_id).where(dv.id.in_(named))
-        ).all()
-    }
-    shared: dict[tuple[tuple[str, str], ...], tuple[LineageDataset, ...]] = {}
-    lineage: dict[int, tuple[LineageDataset, ...]] = {}
-    for version, used in links.items():
-        key = tuple(used)
-        if (datasets := shared.get(key)) is None:
-            made = [LineageDataset(d, *found[d], c) for d, c in used if d in found]
-            datasets = shared[key] = tuple(sorted(made, key=lambda x: (x.name, x.context)))
-        lineage[version] = datasets
-    return lineage
 
 
 def _no_version(name: str, version: int) -> ModelVersionNotFound:

@@ -14,7 +14,7 @@ signed with the store's secret (:mod:`.page_tokens`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -34,12 +34,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.schema import Table
 
 from cairn.core.entities import RunGroup
 from cairn.core.errors import InvalidQuery
 from cairn.core.params import decode_param
 from cairn.core.query.ast import (
-    ATTRIBUTES,
     Aggregate,
     And,
     Compare,
@@ -56,6 +56,7 @@ from cairn.core.query.ast import (
 )
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.query.values import duration_millis, time_millis
+from cairn.core.query.vocabulary import RUNS, Vocabulary
 from cairn.store.sql import page_tokens
 from cairn.store.sql import schema as t
 from cairn.store.sql.page_tokens import Kind, SortColumn
@@ -81,34 +82,113 @@ class _OrderColumn:
     holds: SortColumn  # what a page token may carry for it
 
 
+#: A joined key: the field's scope ("" or a related thing), its family and its key.
+JoinedKey = tuple[str, Source, str]
+
+
+class Target:
+    """What a query selects, for the compiler: runs here, registered models and model versions
+    in :mod:`.registry_search`."""
+
+    vocabulary: Vocabulary = RUNS
+    #: Related things a field may reach (the ``run`` of a model version), each a target too.
+    related: Mapping[str, Target] = {}
+
+    def base(self) -> FromClause:
+        """The FROM the joins start with."""
+        return t.runs
+
+    def keyed(self, source: Source) -> tuple[Table, dict[str, ColumnElement[Any]]]:
+        """A keyed family's table, and its owner columns with what each equals in the FROM."""
+        table = {Source.PARAM: t.params, Source.TAG: t.tags, Source.METRIC: t.metric_summaries}[source]
+        return table, {"run_id": t.runs.c.id}
+
+    def attribute(self, compiler: _Compiler, name: str) -> ColumnElement[Any]:
+        compiler.uses_project_name |= name == "project"
+        runs = t.runs.c
+        columns: dict[str, ColumnElement[Any]] = {
+            "id": runs.id,
+            "name": runs.name,
+            "status": runs.status,
+            "user": runs.user_name,
+            "project": t.projects.c.name,
+            "parent": runs.parent_id,
+            "notes": runs.notes,
+            "created": runs.start_time,
+            "ended": runs.end_time,
+            "duration": runs.end_time - runs.start_time,
+        }
+        return columns[name]
+
+    def several(self, name: str) -> tuple[Select[Any], ColumnElement[Any]]:
+        """For an attribute of several values: the rows holding them for the thing in the FROM
+        (a correlated SELECT), and the column of the value."""
+        raise KeyError(name)
+
+    def joined_onto(self, compiler: _Compiler, joined: FromClause) -> FromClause:
+        """``joined`` with what this target's attributes need: the run's project, if named;
+        a related target also joins its own base here."""
+        if compiler.uses_project_name:  # one lookup per run saved when the query does not need it
+            joined = joined.join(t.projects, t.projects.c.id == t.runs.c.project_id)
+        return joined
+
+
+RUNS_TARGET = Target()
+
+
 class _Compiler:
-    def __init__(self, dialect: str, now_ms: int, where: Expr | None = None, *, sorted_by_value: bool = True) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        now_ms: int,
+        where: Expr | None = None,
+        *,
+        sorted_by_value: bool = True,
+        target: Target = RUNS_TARGET,
+    ) -> None:
         self.dialect = dialect
         self.sorted_by_value = sorted_by_value
         self.now_ms = now_ms
-        self.joined: dict[tuple[Source, str], FromClause] = {}
+        self.target = target
+        self.joined: dict[JoinedKey, FromClause] = {}
         self.uses_project_name = False
+        #: The related things fields have named ("run"), joined to the FROM.
+        self.scopes: set[str] = set()
         # Keys a run must have for the query to hold: joined INNER, which lets the database
         # start from whichever of them is most selective instead of from every run.
         self.required = _needed_for(where, True) if where is not None else set()
 
     # -- tables ------------------------------------------------------------------------------
 
+    def target_of(self, field: Field) -> Target:
+        if not field.scope:
+            return self.target
+        self.scopes.add(field.scope)
+        return self.target.related[field.scope]
+
     def table_for(self, field: Field) -> FromClause:
         """The LEFT JOINed row of ``field``'s key for each run (created on first use)."""
-        index = (field.source, field.key)
+        index = (field.scope, field.source, field.key)
         if index not in self.joined:
-            table = {Source.PARAM: t.params, Source.TAG: t.tags, Source.METRIC: t.metric_summaries}[field.source]
+            table, _ = self.target_of(field).keyed(field.source)
             self.joined[index] = table.alias(f"{field.source.value}_{len(self.joined)}")
         return self.joined[index]
 
+    def owner(self, field: Field) -> ColumnElement[Any]:
+        """A column of ``field``'s joined row that is NULL exactly when the key is missing."""
+        _, owners = self.target_of(field).keyed(field.source)
+        return self.table_for(field).c[next(iter(owners))]
+
     def from_clause(self) -> FromClause:
-        joined: FromClause = t.runs
-        if self.uses_project_name:  # one lookup per run saved when the query does not need it
-            joined = joined.join(t.projects, t.projects.c.id == t.runs.c.project_id)
-        for (source, key), alias in self.joined.items():
-            on = and_(alias.c.run_id == t.runs.c.id, alias.c.key == key)
-            joined = joined.join(alias, on) if (source, key) in self.required else joined.outerjoin(alias, on)
+        joined = self.target.base()
+        for scope in sorted(self.scopes):
+            joined = self.target.related[scope].joined_onto(self, joined)
+        joined = self.target.joined_onto(self, joined)
+        for (scope, source, key), alias in self.joined.items():
+            _, owners = (self.target.related[scope] if scope else self.target).keyed(source)
+            on = and_(*(alias.c[column] == equal for column, equal in owners.items()), alias.c.key == key)
+            required = (scope, source, key) in self.required
+            joined = joined.join(alias, on) if required else joined.outerjoin(alias, on)
         return joined
 
     def text(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -125,7 +205,9 @@ class _Compiler:
         if isinstance(expr, Not):
             return not_(self.predicate(expr.operand))
         if expr.field.source is Source.DATASET:
-            return self.dataset_predicate(expr)
+            return self.any_predicate(expr, *self.inputs(expr.field))
+        if self.target.vocabulary.holds_several(expr.field):
+            return self.any_predicate(expr, *self.target_of(expr.field).several(expr.field.key))
         if isinstance(expr, IsNull):
             present = self.presence(expr.field)
             return present.is_not(None) if expr.negated else present.is_(None)
@@ -137,13 +219,27 @@ class _Compiler:
         assert isinstance(expr, Like)
         return self.like(expr)
 
-    def dataset_predicate(self, expr: Compare | In | Like | IsNull) -> ColumnElement[bool]:
-        """Whether one of the run's inputs matches: an EXISTS over run_inputs and the dataset
-        versions and names they point at. The negative forms (``!=``, ``not in``, ``not like``)
-        are NOT EXISTS of the positive one, so they hold for a run without inputs, and the
-        result is never unknown (see the evaluator)."""
+    def inputs(self, field: Field) -> tuple[Select[Any], ColumnElement[Any]]:
+        """The run's inputs, with the dataset versions and names they point at (correlated to
+        the run in the FROM), and the column of ``field``."""
+        self.target_of(field)  # a version's ``run.dataset.name`` needs the run joined
         i, v, d = t.run_inputs.c, t.dataset_versions.c, t.datasets.c
-        column = {"name": d.name, "digest": v.digest, "context": i.context}[expr.field.key]
+        found: Select[Any] = (
+            select(literal_column("1"))
+            .select_from(
+                t.run_inputs.join(t.dataset_versions, v.id == i.version_id).join(t.datasets, d.id == v.dataset_id)
+            )
+            .where(i.run_id == t.runs.c.id)
+        )
+        return found, {"name": d.name, "digest": v.digest, "context": i.context}[field.key]
+
+    def any_predicate(
+        self, expr: Compare | In | Like | IsNull, found: Select[Any], column: ColumnElement[Any]
+    ) -> ColumnElement[bool]:
+        """Whether one of several values matches (a run's inputs, a version's aliases): an
+        EXISTS over ``found``, the rows holding them. The negative forms (``!=``, ``not in``,
+        ``not like``) are NOT EXISTS of the positive one, so they hold for a thing without any
+        value, and the result is never unknown (see the evaluator)."""
         negated = False
         if isinstance(expr, IsNull):
             condition: ColumnElement[bool] | None = None
@@ -157,13 +253,6 @@ class _Compiler:
         else:
             negated = expr.negated
             condition = self.like_term(column, expr)
-        found: Select[Any] = (
-            select(literal_column("1"))
-            .select_from(
-                t.run_inputs.join(t.dataset_versions, v.id == i.version_id).join(t.datasets, d.id == v.dataset_id)
-            )
-            .where(i.run_id == t.runs.c.id)
-        )
         if condition is not None:
             found = found.where(condition)
         exists_ = found.exists()
@@ -172,25 +261,11 @@ class _Compiler:
     def presence(self, field: Field) -> ColumnElement[Any]:
         """NULL exactly when the run lacks ``field``."""
         if field.source is Source.ATTRIBUTE:
-            return self.attribute(field.key)
-        return self.table_for(field).c.run_id
+            return self.attribute(field)
+        return self.owner(field)
 
-    def attribute(self, name: str) -> ColumnElement[Any]:
-        self.uses_project_name |= name == "project"
-        runs = t.runs.c
-        columns: dict[str, ColumnElement[Any]] = {
-            "id": runs.id,
-            "name": runs.name,
-            "status": runs.status,
-            "user": runs.user_name,
-            "project": t.projects.c.name,
-            "parent": runs.parent_id,
-            "notes": runs.notes,
-            "created": runs.start_time,
-            "ended": runs.end_time,
-            "duration": runs.end_time - runs.start_time,
-        }
-        return columns[name]
+    def attribute(self, field: Field) -> ColumnElement[Any]:
+        return self.target_of(field).attribute(self, field.key)
 
     def hinted(self, op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnElement[bool]:
         """``left op right``, with SQLite told how selective it is likely to be.
@@ -216,8 +291,10 @@ class _Compiler:
         if field.source is Source.TAG:
             return self.text_term(self.table_for(field).c.value, op, str(value))
         if field.source is Source.ATTRIBUTE:
-            kind = ATTRIBUTES[field.key]
-            column = self.attribute(field.key)
+            kind = self.target.vocabulary.kind(field)
+            column = self.attribute(field)
+            if kind == "number":
+                return _sql(op, column, literal(value))
             if kind == "time":
                 return _sql(op, column, literal(time_millis(value, self.now_ms)))
             if kind == "duration":
@@ -249,9 +326,9 @@ class _Compiler:
 
     def unknown_if_missing(self, field: Field, matched: ColumnElement[bool]) -> ColumnElement[bool]:
         """A run without the key: unknown. With it, but of another kind: false (``matched``)."""
-        if (field.source, field.key) in self.required:
+        if (field.scope, field.source, field.key) in self.required:
             return matched  # joined INNER: every row has the key; plain terms stay indexable
-        return case((self.table_for(field).c.run_id.is_(None), null()), else_=matched)
+        return case((self.owner(field).is_(None), null()), else_=matched)
 
     def metric(self, field: Field) -> ColumnElement[Any]:
         row = self.table_for(field).c
@@ -270,7 +347,7 @@ class _Compiler:
         elif field.source is Source.TAG:
             subject = self.table_for(field).c.value
         else:
-            subject = self.attribute(field.key)
+            subject = self.attribute(field)
         matched = self.like_term(subject, expr)
         if field.source is Source.PARAM:
             matched = self.unknown_if_missing(field, and_(self.table_for(field).c.value_type == "str", matched))
@@ -296,7 +373,7 @@ class _Compiler:
         if field.source is Source.PARAM:
             row = self.table_for(field).c
             return [
-                _SortPart(row.run_id, descending, flag_only=True),
+                _SortPart(self.owner(field), descending, flag_only=True),
                 _SortPart(row.value_number, descending),
                 _SortPart(self.text(row.value_text), descending, Kind.TEXT),
             ]
@@ -304,8 +381,8 @@ class _Compiler:
             return [_SortPart(self.metric(field), descending)]
         if field.source is Source.TAG:
             return [_SortPart(self.text(self.table_for(field).c.value), descending, Kind.TEXT)]
-        column = self.attribute(field.key)
-        if ATTRIBUTES[field.key] == "text":
+        column = self.attribute(field)
+        if self.target.vocabulary.kind(field) == "text":
             return [_SortPart(self.text(column), descending, Kind.TEXT)]
         return [_SortPart(column, descending)]
 
@@ -315,7 +392,7 @@ def _sql(op: Op, left: ColumnElement[Any], right: ColumnElement[Any]) -> ColumnE
     return cast(ColumnElement[bool], op.apply(left, right))
 
 
-def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
+def _needed_for(expr: Expr, outcome: bool) -> set[JoinedKey]:
     """The keys a run must have for ``expr`` to come out as ``outcome`` (true or false).
 
     A comparison on a missing key is unknown, neither true nor false, so it needs its key
@@ -325,11 +402,11 @@ def _needed_for(expr: Expr, outcome: bool) -> set[tuple[Source, str]]:
     if isinstance(expr, Compare | In | Like):
         if expr.field.source in (Source.ATTRIBUTE, Source.DATASET):  # not joined: nothing to require
             return set()
-        return {(expr.field.source, expr.field.key)}
+        return {(expr.field.scope, expr.field.source, expr.field.key)}
     if isinstance(expr, IsNull):
-        key: set[tuple[Source, str]] = set()
+        key: set[JoinedKey] = set()
         if expr.field.source not in (Source.ATTRIBUTE, Source.DATASET):
-            key.add((expr.field.source, expr.field.key))
+            key.add((expr.field.scope, expr.field.source, expr.field.key))
         return key if outcome == expr.negated else set()
     if isinstance(expr, Not):
         return _needed_for(expr.operand, not outcome)
@@ -442,7 +519,7 @@ def group_statement(project_id: str, query: GroupQuery, dialect: str) -> Select[
     elif field.source is Source.TAG:
         keys = [compiler.table_for(field).c.value]
     elif field.source is Source.ATTRIBUTE:
-        keys = [compiler.attribute(field.key)]
+        keys = [compiler.attribute(field)]
     else:
         raise InvalidQuery.at("runs are grouped by a param, a tag or an attribute, not a metric", "", 0)
     aggregates: list[ColumnElement[Any]] = [func.count().label("runs")]
