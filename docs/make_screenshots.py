@@ -89,6 +89,9 @@ def _photograph(url: str, chromium: str) -> None:
         _shot(page, f"{url}/models/{MODEL}", "model.png")
         page.set_viewport_size({"width": 1366, "height": 1000})  # the signature and files below the facts
         _shot(page, f"{url}/models/{MODEL}/versions/{champion}", "model_version.png")
+        review = _review(url, champion)
+        page.set_viewport_size({"width": 1366, "height": 1400})  # checks, votes, the comparison, the thread
+        _shot(page, f"{url}/reviews/{review}", "review.png")
         browser.close()
 
 
@@ -109,6 +112,38 @@ def _promote(url: str, run_id: str) -> int:
         f"{url}/api/v1/models/{MODEL}/versions/{number}/stage", json={"stage": "Production", "archive_existing": True}
     ).raise_for_status()
     return number
+
+
+def _review(url: str, champion: int) -> int:
+    """Protect @champion and open a review to move it to another version, as ada; grace, a
+    colleague, approves it with a comment. The review's id (left open: the page shows it
+    ready to merge)."""
+    model_url = f"{url}/api/v1/models/{MODEL}"
+    protection = {"approvals": 1, "checks": ["metrics.val/accuracy >= 0.5", "signature-unchanged"]}
+    httpx.put(f"{model_url}/protections/champion", json=protection).raise_for_status()
+    candidate = 4 if champion != 4 else 3
+    as_ada, as_grace = {"X-Cairn-User": "ada"}, {"X-Cairn-User": "grace"}
+    opened = httpx.post(
+        f"{url}/api/v1/reviews",
+        json={
+            "model": MODEL,
+            "version": candidate,
+            "alias": "champion",
+            "description": "Retrained with a smaller **alpha**.",
+        },
+        headers=as_ada,
+    )
+    opened.raise_for_status()
+    review = int(opened.json()["id"])
+    httpx.post(
+        f"{url}/api/v1/reviews/{review}/comments",
+        json={"body": "@grace the confusion matrix looks better on 8 and 9 — could you check?"},
+        headers=as_ada,
+    ).raise_for_status()
+    httpx.post(
+        f"{url}/api/v1/reviews/{review}/approve", json={"body": "Checked the diff: LGTM."}, headers=as_grace
+    ).raise_for_status()
+    return review
 
 
 def _shot(page: Page, url: str, name: str, wait_for: str | None = None) -> None:
