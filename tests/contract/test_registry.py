@@ -149,6 +149,33 @@ def test_concurrent_registrations_get_distinct_numbers(tracking: Tracking, tmp_p
 # -- aliases ------------------------------------------------------------------------------------
 
 
+def test_concurrent_first_settings_of_an_alias_all_land(tracking: Tracking, tmp_path: Path) -> None:
+    run_id = trained_run(tracking, tmp_path)
+    for _ in range(2):
+        tracking.register_model(f"runs:/{run_id}/model", "raced")
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def point(version: int) -> None:
+        try:
+            start.wait()
+            tracking.set_model_alias("raced", "champion", version)
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=point, args=(1 + n % 2,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    history = tracking.model_alias_history("raced", "champion")
+    # One setting, then five moves, each from the version the one before it left.
+    assert [m.from_version for m in history][0] is None and len(history) == 6
+    assert all(a.to_version == b.from_version for a, b in zip(history, history[1:], strict=False))
+    assert tracking.get_model_version_by_alias("raced", "champion").version == history[-1].to_version
+
+
 def test_aliases_move_are_unique_and_kept_in_history(tracking: Tracking, tmp_path: Path) -> None:
     run_id = trained_run(tracking, tmp_path)
     for _ in range(3):

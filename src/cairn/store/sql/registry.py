@@ -292,6 +292,9 @@ class SqlRegistryStore:
     def set_alias(self, name: str, alias: str, version: int, moved_by: str) -> AliasMove:
         with transaction(self._engines.write) as conn:
             model_id = _require_version(conn, name, version)
+            # The model's row is the lock: two first settings of one alias would both find no
+            # row to lock and both insert (PostgreSQL; SQLite lets one writer in at a time).
+            conn.execute(select(_m.id).where(_m.id == model_id).with_for_update())
             current = conn.scalar(
                 select(_a.version).where(_a.model_id == model_id, _a.alias == alias).with_for_update()
             )
