@@ -21,6 +21,8 @@ import httpx
 import orjson
 
 from cairn.client.bulk_get import bulk_open, proxies_configured
+from cairn.client.http_lifecycle import LifecycleOverHttp
+from cairn.client.http_paths import API, alias_url, model_url, segment, version_url
 from cairn.core import binary_batch, limits
 from cairn.core.addresses import is_loopback
 from cairn.core.archive import ArchivedFile, read_archive
@@ -30,17 +32,15 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.errors import (
     CairnError,
-    InvalidRequest,
     InvalidValue,
     Unavailable,
     UploadOffsetMismatch,
     error_class_for_code,
 )
-from cairn.core.events import Event, event_from_wire
 from cairn.core.gcpause import collector_paused
-from cairn.core.limits import check_int64, check_key, check_name
+from cairn.core.limits import check_key, check_name
 from cairn.core.metrics import MetricBatch, MetricHistory
-from cairn.core.models.uri import check_alias, check_model_name, check_version_number
+from cairn.core.models.uri import check_version_number
 from cairn.core.params import flatten_config
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.registry_wire import (
@@ -50,22 +50,6 @@ from cairn.core.registry_wire import (
     version_from_wire,
     versions_from_columns,
 )
-from cairn.core.reviews import (
-    AliasProtection,
-    Review,
-    ReviewComment,
-    ReviewDetail,
-    check_required_approvals,
-    check_review_id,
-    parse_checks,
-)
-from cairn.core.reviews_wire import (
-    protection_from_wire,
-    review_comment_from_wire,
-    review_detail_from_wire,
-    review_from_wire,
-)
-from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 from cairn.core.wire import (
     artifact_entry_to_wire,
     artifact_from_wire,
@@ -87,7 +71,6 @@ from cairn.core.wire import (
 )
 from cairn.service.uploads import file_chunks
 
-API = "/api/v1"
 #: Names the acting user to a server without authentication (cairn.server.deps.USER_HEADER).
 USER_HEADER = "x-cairn-user"
 #: Files from this size on go up in parts that survive a dropped connection.
@@ -117,7 +100,7 @@ def _transport(**kwargs: Any) -> httpx.HTTPTransport:
     )
 
 
-class HttpTracking:
+class HttpTracking(LifecycleOverHttp):
     """Implements :class:`cairn.service.interface.Tracking` against a Cairn server."""
 
     def __init__(
@@ -188,7 +171,7 @@ class HttpTracking:
         )
 
     def get_project(self, name: str) -> Project:
-        return project_from_wire(self._request("GET", f"{API}/projects/{_segment(name)}"))
+        return project_from_wire(self._request("GET", f"{API}/projects/{segment(name)}"))
 
     def list_projects(self) -> list[Project]:
         return [project_from_wire(p) for p in self._request("GET", f"{API}/projects")["projects"]]
@@ -222,7 +205,7 @@ class HttpTracking:
         return run_from_wire(self._request("POST", f"{API}/runs", body=body))
 
     def get_run(self, run_id: str) -> Run:
-        return run_from_wire(self._request("GET", f"{API}/runs/{_segment(run_id)}"))
+        return run_from_wire(self._request("GET", f"{API}/runs/{segment(run_id)}"))
 
     def update_run(self, run_id: str, update: RunUpdate) -> Run:
         body = {
@@ -232,13 +215,13 @@ class HttpTracking:
             "end_time": update.end_time,
         }
         body = {k: v for k, v in body.items() if v is not None}
-        return run_from_wire(self._request("PATCH", f"{API}/runs/{_segment(run_id)}", body=body))
+        return run_from_wire(self._request("PATCH", f"{API}/runs/{segment(run_id)}", body=body))
 
     def delete_run(self, run_id: str) -> Run:
-        return run_from_wire(self._request("DELETE", f"{API}/runs/{_segment(run_id)}"))
+        return run_from_wire(self._request("DELETE", f"{API}/runs/{segment(run_id)}"))
 
     def restore_run(self, run_id: str) -> Run:
-        return run_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/restore"))
+        return run_from_wire(self._request("POST", f"{API}/runs/{segment(run_id)}/restore"))
 
     def list_runs(
         self,
@@ -285,20 +268,20 @@ class HttpTracking:
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         body = {"params": params_to_wire(flatten_config(params))}
-        self._request("POST", f"{API}/runs/{_segment(run_id)}/params", body=body)
+        self._request("POST", f"{API}/runs/{segment(run_id)}/params", body=body)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        self._request("POST", f"{API}/runs/{_segment(run_id)}/tags", body={"tags": dict(tags)})
+        self._request("POST", f"{API}/runs/{segment(run_id)}/tags", body={"tags": dict(tags)})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         # Checked here too: a key with a control character cannot even travel in a URL path.
         check_key(key, "tag")
-        self._request("DELETE", f"{API}/runs/{_segment(run_id)}/tags/{_segment(key)}")
+        self._request("DELETE", f"{API}/runs/{segment(run_id)}/tags/{segment(key)}")
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
         batch.check()  # columns JSON cannot even carry (text values) fail as they do in-process
         packed = (binary_batch.MEDIA_TYPE, binary_batch.encode_batch(batch))
-        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/metrics", packed=packed)
+        data = self._request("POST", f"{API}/runs/{segment(run_id)}/metrics", packed=packed)
         return ingest_result_from_wire(data)
 
     def get_metric_history(
@@ -320,20 +303,20 @@ class HttpTracking:
             "offset": offset or None,
             "limit": limit,
         }
-        return history_from_wire(self._request("GET", f"{API}/runs/{_segment(run_id)}/metrics/history", params=params))
+        return history_from_wire(self._request("GET", f"{API}/runs/{segment(run_id)}/metrics/history", params=params))
 
     def find_duplicates(self, project: str, fingerprint: str, limit: int = 5) -> list[Run]:
         params = {"project": project, "fingerprint": fingerprint, "limit": limit}
         return [run_from_wire(r) for r in self._request("GET", f"{API}/runs/duplicates", params=params)["runs"]]
 
     def similar_runs(self, run_id: str, limit: int = 5) -> list[SimilarRun]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/similar", params={"limit": limit})
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/similar", params={"limit": limit})
         return similar_from_wire(data)
 
     def diff_runs(self, run_id: str, against: str | None = None) -> RunDiff:
         if against is not None:
-            _segment(against)  # an empty id fails here as it does in a path
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/diff", params={"against": against})
+            segment(against)  # an empty id fails here as it does in a path
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/diff", params={"against": against})
         return diff_from_wire(data)
 
     # -- artifacts and datasets --------------------------------------------------------------
@@ -375,22 +358,22 @@ class HttpTracking:
 
     def log_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> list[Artifact]:
         body = {"artifacts": [artifact_entry_to_wire(entry) for entry in entries]}
-        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/artifacts", body=body)
+        data = self._request("POST", f"{API}/runs/{segment(run_id)}/artifacts", body=body)
         return [artifact_from_wire(item) for item in data["artifacts"]]
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/artifacts", params={"path": path or None})
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/artifacts", params={"path": path or None})
         return [artifact_from_wire(item) for item in data["artifacts"]]
 
     def read_artifact(self, run_id: str, path: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        url = f"{API}/runs/{_segment(run_id)}/artifacts/files/{quote(path, safe='/')}"
+        url = f"{API}/runs/{segment(run_id)}/artifacts/files/{quote(path, safe='/')}"
         headers = {}
         if start or end is not None:
             headers["range"] = f"bytes={start}-{'' if end is None else end - 1}"
         return self._stream(url, headers)
 
     def read_artifact_folder(self, run_id: str, path: str) -> Iterator[tuple[ArchivedFile, Iterator[bytes]]]:
-        url = f"{API}/runs/{_segment(run_id)}/artifacts/archive"
+        url = f"{API}/runs/{segment(run_id)}/artifacts/archive"
         if path:
             url += "?" + urlencode({"path": path})
         # Asked for here, so an error answer raises before the first file is.
@@ -419,14 +402,14 @@ class HttpTracking:
 
     def log_dataset(self, run_id: str, spec: DatasetSpec, context: str = "train") -> DatasetVersion:
         body = {"dataset": dataset_spec_to_wire(spec), "context": context}
-        return dataset_version_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/datasets", body=body))
+        return dataset_version_from_wire(self._request("POST", f"{API}/runs/{segment(run_id)}/datasets", body=body))
 
     def list_datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
         data = self._request("GET", f"{API}/datasets", params={"project": project, "name": name})
         return [dataset_version_from_wire(item) for item in data["versions"]]
 
     def run_inputs(self, run_id: str) -> list[RunInput]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/inputs")
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/inputs")
         return [run_input_from_wire(item) for item in data["inputs"]]
 
     def save_snapshot(
@@ -444,35 +427,35 @@ class HttpTracking:
             "message": message,
             "meta": dict(meta or {}),
         }
-        return snapshot_from_wire(self._request("POST", f"{API}/runs/{_segment(run_id)}/snapshots", body=body))
+        return snapshot_from_wire(self._request("POST", f"{API}/runs/{segment(run_id)}/snapshots", body=body))
 
     def run_snapshots(self, run_id: str) -> list[Snapshot]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/snapshots")
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/snapshots")
         return [snapshot_from_wire(item) for item in data["snapshots"]]
 
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
-        return snapshot_from_wire(self._request("GET", f"{API}/snapshots/{_segment(snapshot_id)}"))
+        return snapshot_from_wire(self._request("GET", f"{API}/snapshots/{segment(snapshot_id)}"))
 
     def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
-        url = f"{API}/snapshots/{_segment(snapshot_id)}/files/{quote(path, safe='/')}"
+        url = f"{API}/snapshots/{segment(snapshot_id)}/files/{quote(path, safe='/')}"
         return self._stream(url, {})
 
     # -- discussion: comments, saved views, field names -------------------------------------
 
     def add_comment(self, run_id: str, body: str) -> Comment:
-        data = self._request("POST", f"{API}/runs/{_segment(run_id)}/comments", body={"body": body})
+        data = self._request("POST", f"{API}/runs/{segment(run_id)}/comments", body={"body": body})
         return comment_from_wire(data)
 
     def list_comments(self, run_id: str) -> list[Comment]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/comments")
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/comments")
         return [comment_from_wire(item) for item in data["comments"]]
 
     def edit_comment(self, comment_id: str, body: str) -> Comment:
-        data = self._request("PATCH", f"{API}/comments/{_segment(comment_id)}", body={"body": body})
+        data = self._request("PATCH", f"{API}/comments/{segment(comment_id)}", body={"body": body})
         return comment_from_wire(data)
 
     def delete_comment(self, comment_id: str) -> None:
-        self._request("DELETE", f"{API}/comments/{_segment(comment_id)}")
+        self._request("DELETE", f"{API}/comments/{segment(comment_id)}")
 
     def save_view(
         self,
@@ -493,20 +476,20 @@ class HttpTracking:
             "charts": list(charts),
             "group_by": group_by,
         }
-        return view_from_wire(self._request("POST", f"{API}/projects/{_segment(project)}/views", body=body))
+        return view_from_wire(self._request("POST", f"{API}/projects/{segment(project)}/views", body=body))
 
     def list_views(self, project: str) -> list[SavedView]:
-        data = self._request("GET", f"{API}/projects/{_segment(project)}/views")
+        data = self._request("GET", f"{API}/projects/{segment(project)}/views")
         return [view_from_wire(item) for item in data["views"]]
 
     def get_view(self, view_id: str) -> SavedView:
-        return view_from_wire(self._request("GET", f"{API}/views/{_segment(view_id)}"))
+        return view_from_wire(self._request("GET", f"{API}/views/{segment(view_id)}"))
 
     def delete_view(self, view_id: str) -> None:
-        self._request("DELETE", f"{API}/views/{_segment(view_id)}")
+        self._request("DELETE", f"{API}/views/{segment(view_id)}")
 
     def project_fields(self, project: str) -> ProjectFields:
-        return project_fields_from_wire(self._request("GET", f"{API}/projects/{_segment(project)}/fields"))
+        return project_fields_from_wire(self._request("GET", f"{API}/projects/{segment(project)}/fields"))
 
     # -- the model registry ----------------------------------------------------------------
 
@@ -515,13 +498,13 @@ class HttpTracking:
         return model_from_wire(self._request("POST", f"{API}/models", body=body))
 
     def get_model(self, name: str) -> RegisteredModel:
-        return model_from_wire(self._request("GET", _model_url(name)))
+        return model_from_wire(self._request("GET", model_url(name)))
 
     def update_model(self, name: str, description: str) -> RegisteredModel:
-        return model_from_wire(self._request("PATCH", _model_url(name), body={"description": description}))
+        return model_from_wire(self._request("PATCH", model_url(name), body={"description": description}))
 
     def delete_model(self, name: str) -> None:
-        self._request("DELETE", _model_url(name))
+        self._request("DELETE", model_url(name))
 
     def list_models(
         self,
@@ -543,26 +526,26 @@ class HttpTracking:
         return Page([model_from_wire(m) for m in data["models"]], data["next_page_token"])
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
-        self._request("POST", f"{_model_url(name)}/tags", body={"key": key, "value": value})
+        self._request("POST", f"{model_url(name)}/tags", body={"key": key, "value": value})
 
     def delete_model_tag(self, name: str, key: str) -> None:
         check_key(key, "tag")
-        self._request("DELETE", f"{_model_url(name)}/tags/{_segment(key)}")
+        self._request("DELETE", f"{model_url(name)}/tags/{segment(key)}")
 
     def register_model(
         self, source: str, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
     ) -> ModelVersion:
         body = {"source": source, "description": description, "tags": dict(tags or {})}
-        return version_from_wire(self._request("POST", f"{_model_url(name)}/versions", body=body))
+        return version_from_wire(self._request("POST", f"{model_url(name)}/versions", body=body))
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
-        return version_from_wire(self._request("GET", _version_url(name, version)))
+        return version_from_wire(self._request("GET", version_url(name, version)))
 
     def list_model_versions(
         self, name: str, *, where: str = "", limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
         params = {"where": where or None, "limit": limit, "page_token": page_token}
-        return self._versions_page(f"{_model_url(name)}/versions", params)
+        return self._versions_page(f"{model_url(name)}/versions", params)
 
     def search_model_versions(
         self, *, where: str = "", limit: int = 100, page_token: str | None = None
@@ -579,44 +562,44 @@ class HttpTracking:
         return page
 
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
-        data = self._request("GET", f"{API}/runs/{_segment(run_id)}/model-versions")
+        data = self._request("GET", f"{API}/runs/{segment(run_id)}/model-versions")
         return [version_from_wire(v) for v in data["versions"]]
 
     def dataset_model_versions(self, dataset_version_id: str) -> list[ModelVersion]:
-        data = self._request("GET", f"{API}/dataset-versions/{_segment(dataset_version_id)}/model-versions")
+        data = self._request("GET", f"{API}/dataset-versions/{segment(dataset_version_id)}/model-versions")
         return [version_from_wire(v) for v in data["versions"]]
 
     def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
         body = {"description": description}
-        return version_from_wire(self._request("PATCH", _version_url(name, version), body=body))
+        return version_from_wire(self._request("PATCH", version_url(name, version), body=body))
 
     def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
         body = {"stage": stage, "archive_existing": archive_existing}
-        return version_from_wire(self._request("POST", f"{_version_url(name, version)}/stage", body=body))
+        return version_from_wire(self._request("POST", f"{version_url(name, version)}/stage", body=body))
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
-        self._request("POST", f"{_version_url(name, version)}/tags", body={"key": key, "value": value})
+        self._request("POST", f"{version_url(name, version)}/tags", body={"key": key, "value": value})
 
     def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
         check_key(key, "tag")
-        self._request("DELETE", f"{_version_url(name, version)}/tags/{_segment(key)}")
+        self._request("DELETE", f"{version_url(name, version)}/tags/{segment(key)}")
 
     def set_model_alias(self, name: str, alias: str, version: int) -> AliasMove:
         body = {"version": check_version_number(version)}
-        return alias_move_from_wire(self._request("PUT", _alias_url(name, alias), body=body))
+        return alias_move_from_wire(self._request("PUT", alias_url(name, alias), body=body))
 
     def delete_model_alias(self, name: str, alias: str) -> AliasMove:
-        return alias_move_from_wire(self._request("DELETE", _alias_url(name, alias)))
+        return alias_move_from_wire(self._request("DELETE", alias_url(name, alias)))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return version_from_wire(self._request("GET", _alias_url(name, alias)))
+        return version_from_wire(self._request("GET", alias_url(name, alias)))
 
     def read_model_version_folder(
         self, name: str, version: int | None = None, *, alias: str | None = None
     ) -> ModelVersionFolder:
         if (version is None) == (alias is None):
             raise InvalidValue("name a version or an alias, not both or neither")
-        url = _version_url(name, version) if version is not None else _alias_url(name, alias or "")
+        url = version_url(name, version) if version is not None else alias_url(name, alias or "")
         headers, chunks = self._stream_with_headers(f"{url}/archive", {})
         try:
             return ModelVersionFolder(
@@ -634,158 +617,8 @@ class HttpTracking:
             raise CairnError(f"the server at {self.base_url} sent a model archive without its version: {exc}") from None
 
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        data = self._request("GET", f"{_model_url(name)}/alias-history", params={"alias": alias})
+        data = self._request("GET", f"{model_url(name)}/alias-history", params={"alias": alias})
         return [alias_move_from_wire(m) for m in data["moves"]]
-
-    # -- reviews --------------------------------------------------------------------------
-
-    def protect_alias(
-        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
-    ) -> AliasProtection:
-        # Checked here as the service checks them, so a bad value is the same error as embedded.
-        body = {"approvals": check_required_approvals(approvals), "checks": [c.text for c in parse_checks(checks)]}
-        return protection_from_wire(self._request("PUT", _protection_url(name, alias), body=body))
-
-    def unprotect_alias(self, name: str, alias: str) -> None:
-        self._request("DELETE", _protection_url(name, alias))
-
-    def get_alias_protection(self, name: str, alias: str) -> AliasProtection:
-        return protection_from_wire(self._request("GET", _protection_url(name, alias)))
-
-    def list_alias_protections(self, name: str) -> list[AliasProtection]:
-        data = self._request("GET", f"{_model_url(name)}/protections")
-        return [protection_from_wire(p) for p in data["protections"]]
-
-    def open_review(self, name: str, version: int, alias: str, *, description: str = "") -> Review:
-        body = {"model": name, "version": check_version_number(version), "alias": alias, "description": description}
-        return review_from_wire(self._request("POST", f"{API}/reviews", body=body))
-
-    def get_review(self, review_id: int) -> Review:
-        return review_from_wire(self._request("GET", _review_url(review_id)))
-
-    def list_reviews(
-        self,
-        *,
-        model: str | None = None,
-        alias: str | None = None,
-        state: str | None = None,
-        limit: int = 100,
-        page_token: str | None = None,
-    ) -> Page[Review]:
-        params = {
-            "model": None if model is None else check_model_name(model),
-            "alias": None if alias is None else check_alias(alias),
-            "state": state,
-            "limit": limit,
-            "page_token": page_token,
-        }
-        data = self._request("GET", f"{API}/reviews", params=params)
-        return Page([review_from_wire(r) for r in data["reviews"]], data["next_page_token"])
-
-    def review_detail(self, review_id: int) -> ReviewDetail:
-        return review_detail_from_wire(self._request("GET", f"{_review_url(review_id)}/detail"))
-
-    def approve_review(self, review_id: int, body: str = "") -> Review:
-        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/approve", body={"body": body}))
-
-    def request_changes(self, review_id: int, body: str) -> Review:
-        url = f"{_review_url(review_id)}/request-changes"
-        return review_from_wire(self._request("POST", url, body={"body": body}))
-
-    def comment_review(self, review_id: int, body: str, *, reply_to: int | None = None) -> ReviewComment:
-        parent = None if reply_to is None else check_int64(reply_to, "reply_to", minimum=1)
-        data = self._request("POST", f"{_review_url(review_id)}/comments", body={"body": body, "reply_to": parent})
-        return review_comment_from_wire(data)
-
-    def run_review_checks(self, review_id: int) -> Review:
-        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/checks"))
-
-    def merge_review(self, review_id: int) -> Review:
-        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/merge"))
-
-    def close_review(self, review_id: int) -> Review:
-        return review_from_wire(self._request("POST", f"{_review_url(review_id)}/close"))
-
-    def list_events(
-        self,
-        *,
-        types: Sequence[str] = (),
-        subject: str | None = None,
-        actor: str | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        limit: int = 100,
-        page_token: str | None = None,
-    ) -> Page[Event]:
-        params = {
-            "type": list(types),
-            "subject": subject,
-            "actor": actor,
-            "since": since,
-            "until": until,
-            "limit": limit,
-            "page_token": page_token,
-        }
-        data = self._request("GET", f"{API}/events", params=params)
-        return Page([event_from_wire(e) for e in data["events"]], data["next_page_token"])
-
-    # -- webhooks ---------------------------------------------------------------------------
-
-    def create_webhook(
-        self,
-        url: str,
-        events: Sequence[str],
-        *,
-        secret: str | None = None,
-        description: str = "",
-        active: bool = True,
-    ) -> Webhook:
-        body = {"url": url, "events": list(events), "description": description, "active": active}
-        if secret is not None:
-            body["secret"] = secret
-        return webhook_from_wire(self._request("POST", f"{API}/webhooks", body=body))
-
-    def get_webhook(self, webhook_id: str) -> Webhook:
-        return webhook_from_wire(self._request("GET", _webhook_url(webhook_id)))
-
-    def list_webhooks(self) -> list[Webhook]:
-        return [webhook_from_wire(w) for w in self._request("GET", f"{API}/webhooks")["webhooks"]]
-
-    def update_webhook(
-        self,
-        webhook_id: str,
-        *,
-        url: str | None = None,
-        events: Sequence[str] | None = None,
-        description: str | None = None,
-        active: bool | None = None,
-        secret: str | None = None,
-    ) -> Webhook:
-        fields = {
-            "url": url,
-            "events": None if events is None else list(events),
-            "description": description,
-            "active": active,
-            "secret": secret,
-        }
-        body = {name: value for name, value in fields.items() if value is not None}
-        return webhook_from_wire(self._request("PATCH", _webhook_url(webhook_id), body=body))
-
-    def delete_webhook(self, webhook_id: str) -> None:
-        self._request("DELETE", _webhook_url(webhook_id))
-
-    def list_webhook_deliveries(
-        self, webhook_id: str, *, status: str | None = None, limit: int = 50, page_token: str | None = None
-    ) -> Page[Delivery]:
-        params = {"status": status, "limit": limit, "page_token": page_token}
-        data = self._request("GET", f"{_webhook_url(webhook_id)}/deliveries", params=params)
-        return Page([delivery_from_wire(d) for d in data["deliveries"]], data["next_page_token"])
-
-    def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
-        return delivery_from_wire(self._request("GET", _delivery_url(webhook_id, delivery_id)))
-
-    def redeliver_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
-        return delivery_from_wire(self._request("POST", f"{_delivery_url(webhook_id, delivery_id)}/redeliver"))
 
     def close(self) -> None:
         self._client.close()
@@ -889,43 +722,6 @@ def _chunks_then_close(stream: Any, response: httpx.Response) -> Iterator[bytes]
         raise Unavailable(f"the download was cut off: {exc}") from exc
     finally:
         stream.__exit__(None, None, None)
-
-
-def _segment(value: str) -> str:
-    """A path segment: slashes and other reserved characters escaped."""
-    if not value:
-        raise InvalidRequest("an empty name or id cannot be looked up")
-    return quote(value, safe="")
-
-
-def _model_url(name: str) -> str:
-    # Checked here too: a name with "/" would reach another route, a long one fail the path's
-    # bounds with another code than in embedded mode.
-    return f"{API}/models/{_segment(check_model_name(name))}"
-
-
-def _version_url(name: str, version: int) -> str:
-    return f"{_model_url(name)}/versions/{check_version_number(version)}"
-
-
-def _alias_url(name: str, alias: str) -> str:
-    return f"{_model_url(name)}/aliases/{check_alias(alias)}"
-
-
-def _protection_url(name: str, alias: str) -> str:
-    return f"{_model_url(name)}/protections/{check_alias(alias)}"
-
-
-def _review_url(review_id: int) -> str:
-    return f"{API}/reviews/{check_review_id(review_id)}"
-
-
-def _webhook_url(webhook_id: str) -> str:
-    return f"{API}/webhooks/{_segment(webhook_id)}"
-
-
-def _delivery_url(webhook_id: str, delivery_id: str) -> str:
-    return f"{_webhook_url(webhook_id)}/deliveries/{_segment(delivery_id)}"
 
 
 def _error_from_parts(status: int, body: bytes, url: str) -> CairnError:
