@@ -9,7 +9,7 @@ from rich.text import Text
 from cairn.cli import output
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.core.clock import now_ms
-from cairn.core.events import Event, event_to_wire
+from cairn.core.events import Event, detail_fields, event_to_wire
 
 #: Characters of an event's data the table shows; --json has all of it.
 DATA_WIDTH = 80
@@ -77,11 +77,5 @@ def list_command(
 
 
 def _summary(event: Event) -> str:
-    """The event's data as ``key=value`` pairs, leaving out what the subject already says (the
-    run id of ``runs/ID``, the model of ``models/NAME``) and nested values."""
-    said = set(event.subject.split("/"))
-    return " ".join(
-        f"{key}={value}"
-        for key, value in event.data.items()
-        if not isinstance(value, dict | list) and str(value) not in said
-    )
+    """The event's details as ``key=value`` pairs (:func:`cairn.core.events.detail_fields`)."""
+    return " ".join(f"{key}={value}" for key, value in detail_fields(event))

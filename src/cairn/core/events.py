@@ -125,6 +125,14 @@ def type_patterns() -> list[str]:
     return [*(t.value for t in EventType), *(f"{s}.*" for s in subjects), "*"]
 
 
+def detail_fields(event: Event) -> list[tuple[str, Any]]:
+    """The event's data worth showing beside its subject, as (key, value): flat values only, and
+    none the subject already says (the run id of ``runs/ID``, the model of ``models/NAME``).
+    The CLI's table and the dashboard's log show the same fields."""
+    said = set(event.subject.split("/"))
+    return [(k, v) for k, v in event.data.items() if not isinstance(v, Mapping | list) and str(v) not in said]
+
+
 def event_to_wire(event: Event) -> dict[str, Any]:
     return {
         "seq": event.seq,

@@ -197,6 +197,15 @@ def check_item_count(items: Sized, what: str) -> None:
         )
 
 
+def check_listing_limit(limit: object, maximum: int = MAX_PAGE_SIZE) -> int:
+    """A page size of the registry's, the event log's, reviews' or deliveries' listings: an
+    integer from 1 to ``maximum``, else ``invalid_value``."""
+    checked = check_int64(limit, "limit", minimum=1)
+    if checked > maximum:
+        raise InvalidValue(f"limit is at most {maximum}, got {checked}")
+    return checked
+
+
 def check_page_size(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")

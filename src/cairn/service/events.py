@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
 from cairn.core.entities import Page
-from cairn.core.errors import InvalidPageToken, InvalidValue
+from cairn.core.errors import InvalidPageToken
 from cairn.core.events import Event, EventType, check_event_types, expand_types
 from cairn.service.policy import Action
 
@@ -71,9 +71,7 @@ class EventRules:
         for bound in (since, until):
             if bound is not None:
                 limits.check_timestamp(bound)
-        limits.check_int64(limit, "limit", minimum=1)
-        if limit > MAX_EVENT_PAGE:
-            raise InvalidValue(f"limit is at most {MAX_EVENT_PAGE}, got {limit}")
+        limits.check_listing_limit(limit, MAX_EVENT_PAGE)
         before = None if page_token is None else _seq_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_events(

@@ -142,7 +142,7 @@ class RegistryRules(EventRules):
         if name_like is not None:
             limits.check_text(name_like, "name pattern", limits.MAX_NAME_LENGTH)
         checked_tags = limits.check_tags(tags or {})
-        _check_page_size(limit)
+        limits.check_listing_limit(limit, MAX_REGISTRY_PAGE)
         after = None if page_token is None else _name_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_models(
@@ -247,7 +247,7 @@ class RegistryRules(EventRules):
         Raises ModelNotFound, InvalidQuery."""
         checked = check_model_name(name)
         parsed = _parse(where, VERSIONS)
-        _check_page_size(limit)
+        limits.check_listing_limit(limit, MAX_REGISTRY_PAGE)
         before = None if page_token is None else _version_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_versions(checked, limit=limit + 1, before_version=before, where=parsed, now_ms=now_ms())
@@ -261,7 +261,7 @@ class RegistryRules(EventRules):
         ``stage``, ``alias``, ``run.params.KEY``…), by model name, then newest first. Raises
         InvalidQuery."""
         parsed = _parse(where, VERSIONS)
-        _check_page_size(limit)
+        limits.check_listing_limit(limit, MAX_REGISTRY_PAGE)
         after = None if page_token is None else _search_position(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.search_versions(where=parsed, now_ms=now_ms(), limit=limit + 1, after=after)
@@ -473,12 +473,6 @@ def _check_files(manifest: ModelManifest, folder: Mapping[str, Artifact], source
         raise ModelTampered(
             f"{source} does not match its manifest: {path!r} {why}", details={"source": source, "path": path}
         )
-
-
-def _check_page_size(limit: Any) -> None:
-    limits.check_int64(limit, "limit", minimum=1)
-    if limit > MAX_REGISTRY_PAGE:
-        raise InvalidValue(f"limit is at most {MAX_REGISTRY_PAGE}, got {limit}")
 
 
 def _parse(where: str, vocabulary: Vocabulary) -> Expr | None:

@@ -200,9 +200,7 @@ class ReviewRules(RegistryRules):
         checked_model = None if model is None else check_model_name(model)
         checked_alias = None if alias is None else check_alias(alias)
         checked_state = None if state is None else _check_state(state)
-        limits.check_int64(limit, "limit", minimum=1)
-        if limit > MAX_REVIEW_PAGE:
-            raise InvalidValue(f"limit is at most {MAX_REVIEW_PAGE}, got {limit}")
+        limits.check_listing_limit(limit, MAX_REVIEW_PAGE)
         before = None if page_token is None else _id_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_reviews(

@@ -135,9 +135,7 @@ class WebhookRules:
     ) -> Page[Delivery]:
         checked_id = _check_id(webhook_id, "webhook id")
         wanted = None if status is None else _check_status(status)
-        limits.check_int64(limit, "limit", minimum=1)
-        if limit > MAX_DELIVERY_PAGE:
-            raise InvalidValue(f"limit is at most {MAX_DELIVERY_PAGE}, got {limit}")
+        limits.check_listing_limit(limit, MAX_DELIVERY_PAGE)
         before = None if page_token is None else _seq_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_deliveries(checked_id, status=wanted, before_seq=before, limit=limit + 1)

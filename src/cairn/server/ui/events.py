@@ -4,7 +4,6 @@ lives in the URL, so a filtered log can be shared by its address."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from cairn.core.events import Event, type_patterns
+from cairn.core.events import Event, detail_fields, type_patterns
 from cairn.server.ui.context import now_ms, service
 from cairn.server.ui.templating import render
 
@@ -72,8 +71,7 @@ def subject_href(subject: str) -> str | None:
 
 
 def shown_fields(event: Event) -> list[tuple[str, str]]:
-    said = set(event.subject.split("/"))
-    return [(k, _text(v)) for k, v in event.data.items() if not isinstance(v, Mapping | list) and _text(v) not in said]
+    return [(key, _text(value)) for key, value in detail_fields(event)]
 
 
 def _text(value: Any) -> str:
