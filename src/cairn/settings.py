@@ -63,3 +63,22 @@ class ServerSettings:
     webhook_retry_delays_s: tuple[float, ...] | None = None
     #: Seconds between two looks for due deliveries when there was nothing to send.
     webhook_poll_interval_s: float = 1.0
+    #: Every request must carry a signed-in user's session or token, and roles decide what
+    #: each may do (docs/access.md). ``cairn server`` turns it on unless --insecure-no-auth;
+    #: ``cairn ui``, one person's tool on loopback, leaves it off.
+    require_auth: bool = False
+    #: A browser session unused this long ends; one this old ends anyway (seconds).
+    session_idle_s: int = 8 * 3600
+    session_max_s: int = 7 * 86400
+    #: Single sign-on with OpenID Connect: the provider's issuer URL, and this server's client
+    #: id and secret there (docs/access.md, "Single sign-on"). Off while the issuer is None.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    #: The claim that lists the user's groups; groups named like a Cairn team join it.
+    oidc_groups_claim: str = "groups"
+    #: What the provider shows on the sign-in button.
+    oidc_display_name: str = "single sign-on"
+    #: The address users reach this server at (``https://cairn.example.com``), when a proxy
+    #: in front of it changes it: the redirect address given to the identity provider.
+    public_url: str | None = None

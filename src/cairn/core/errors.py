@@ -38,7 +38,11 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ProtectionNotFound      protection_not_found  404
     │   ├── ReviewNotFound          review_not_found      404
     │   ├── WebhookNotFound         webhook_not_found     404
-    │   └── DeliveryNotFound        delivery_not_found    404
+    │   ├── DeliveryNotFound        delivery_not_found    404
+    │   ├── UserNotFound            user_not_found        404
+    │   ├── TeamNotFound            team_not_found        404
+    │   ├── TokenNotFound           token_not_found       404
+    │   └── GrantNotFound           grant_not_found       404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -48,6 +52,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ReviewRequired          review_required       409
     │   ├── ReviewNotOpen           review_not_open       409
     │   └── ReviewNotMergeable      review_not_mergeable  409
+    ├── Unauthenticated             unauthenticated       401
+    │   └── SignInFailed            sign_in_failed        401
+    ├── TooManyAttempts             too_many_attempts     429
     ├── PermissionDenied            permission_denied     403
     │   └── SelfApproval            self_approval         403
     ├── SchemaOutOfDate             schema_out_of_date    503
@@ -293,6 +300,28 @@ class DeliveryNotFound(NotFound):
     code = "delivery_not_found"
 
 
+class UserNotFound(NotFound):
+    """No user of that name (or one the caller may not see)."""
+
+    code = "user_not_found"
+
+
+class TeamNotFound(NotFound):
+    code = "team_not_found"
+
+
+class TokenNotFound(NotFound):
+    """No API token with that id among those the caller may see."""
+
+    code = "token_not_found"
+
+
+class GrantNotFound(NotFound):
+    """The user or team holds no role on that project or model."""
+
+    code = "grant_not_found"
+
+
 class Conflict(CairnError):
     code = "conflict"
     http_status = 409
@@ -357,6 +386,28 @@ class ReviewNotMergeable(Conflict):
 class PermissionDenied(CairnError):
     code = "permission_denied"
     http_status = 403
+
+
+class Unauthenticated(CairnError):
+    """The request carries no credential, or one that is unknown, expired, revoked or
+    tampered with, or belongs to a disabled user; the message never says which."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class SignInFailed(Unauthenticated):
+    """A user name and password that do not match an enabled user; the same answer whether the
+    user exists or not."""
+
+    code = "sign_in_failed"
+
+
+class TooManyAttempts(CairnError):
+    """Too many sign-in attempts for one user or from one address in the last minute."""
+
+    code = "too_many_attempts"
+    http_status = 429
 
 
 class SelfApproval(PermissionDenied):

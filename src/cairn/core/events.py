@@ -48,6 +48,22 @@ class EventType(enum.StrEnum):
     RUN_STATUS_CHANGED = "run.status_changed"
     RUN_DELETED = "run.deleted"
     RUN_RESTORED = "run.restored"
+    # Access (docs/access.md): the audit trail of who signed in and who may do what.
+    USER_SIGNED_IN = "user.signed_in"
+    USER_SIGN_IN_FAILED = "user.sign_in_failed"
+    USER_SIGNED_OUT = "user.signed_out"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    TOKEN_CREATED = "token.created"
+    #: The first use of a token on a day (UTC), not every request.
+    TOKEN_USED = "token.used"
+    TOKEN_REVOKED = "token.revoked"
+    TEAM_CREATED = "team.created"
+    TEAM_DELETED = "team.deleted"
+    TEAM_MEMBER_ADDED = "team.member_added"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
+    ROLE_GRANTED = "role.granted"
+    ROLE_REVOKED = "role.revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +93,19 @@ def review_subject(name: str, review_id: int) -> str:
 
 def run_subject(run_id: str) -> str:
     return f"runs/{run_id}"
+
+
+def user_subject(username: str) -> str:
+    return f"users/{username}"
+
+
+def team_subject(name: str) -> str:
+    return f"teams/{name}"
+
+
+def members_subject(kind: str, name: str) -> str:
+    """Role changes on a project (``projects/NAME/members``) or model (``models/NAME/members``)."""
+    return f"{kind}s/{name}/members"
 
 
 #: An event type pattern: an exact type, ``review.*`` (every type of a subject), or ``*``.

@@ -38,7 +38,8 @@ from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
 from cairn.server.upload_hashes import RunningHashes
 from cairn.service.deliveries import DeliveryOptions, DeliveryWorker
-from cairn.service.policy import Principal
+from cairn.service.authn import Authenticator, SessionLimits
+from cairn.service.policy import AllowAll, Principal, RolePolicy
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
 from cairn.store.base import MetadataStore
@@ -82,8 +83,16 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         debug=False,
     )
     app.state.settings = settings
+    # With authentication, roles decide and credentials say who acts; without, everyone may
+    # do everything (one person's `cairn ui`, or a proxy in front that authenticates).
+    policy = RolePolicy(store) if settings.require_auth else AllowAll()
+    app.state.authenticator = (
+        Authenticator(store, SessionLimits(settings.session_idle_s * 1000, settings.session_max_s * 1000))
+        if settings.require_auth
+        else None
+    )
     app.state.tracking = TrackingService(
-        store, Principal("anonymous"), blobs=blobs, allow_private_webhooks=settings.allow_private_webhooks
+        store, Principal("anonymous"), policy, blobs=blobs, allow_private_webhooks=settings.allow_private_webhooks
     )
     app.state.deliveries = worker
     app.state.upload_hashes = RunningHashes()

@@ -14,23 +14,57 @@ from urllib.parse import unquote
 from fastapi import Depends, Request
 
 from cairn.core import limits
-from cairn.core.errors import InvalidValue
+from cairn.core.errors import InvalidValue, Unauthenticated
 from cairn.server.upload_hashes import RunningHashes
+from cairn.service.authn import Authenticator
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
 #: Who acts while the server runs without authentication, when the request names nobody.
 ANONYMOUS = Principal("anonymous")
-#: The header in which a client names its configured user (percent-encoded UTF-8), as the
-#: dashboard's viewer cookie does for a browser. Until authentication exists it is taken at its
-#: word: it keeps honest colleagues apart (a review's author cannot approve it), it is no
-#: security boundary; with authentication, the signed-in user replaces it.
+#: Without authentication only: the header in which a client names its configured user
+#: (percent-encoded UTF-8), as the dashboard's viewer cookie does for a browser. It is taken at
+#: its word, so it keeps honest colleagues apart and is no security boundary; with
+#: authentication it is ignored and the signed-in user acts.
 USER_HEADER = "x-cairn-user"
+#: The browser session's cookie; ``__Host-`` prefixed when served over https (docs/access.md).
+SESSION_COOKIE = "cairn_session"
+SECURE_SESSION_COOKIE = "__Host-cairn_session"
+_STATE_KEY = "cairn.principal"
 
 
 def principal(request: Request) -> Principal:
-    """Who sent the request: the user ``X-Cairn-User`` names, else anonymous. Raises
-    InvalidValue for a name no user could have."""
+    """Who sent the request, worked out once per request. With authentication: the holder of
+    the ``Authorization: Bearer`` token, else of the session cookie; Unauthenticated if
+    neither proves anyone. Without: the user ``X-Cairn-User`` names, else anonymous."""
+    known = request.scope.get(_STATE_KEY)
+    if isinstance(known, Principal):
+        return known
+    authenticator: Authenticator | None = request.app.state.authenticator
+    found = _unauthenticated(request) if authenticator is None else _authenticated(request, authenticator)
+    request.scope[_STATE_KEY] = found
+    return found
+
+
+def _authenticated(request: Request, authenticator: Authenticator) -> Principal:
+    address = request.client.host if request.client else None
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer TOKEN'")
+        return authenticator.token_principal(credential.strip(), address)
+    session = session_cookie(request)
+    if session is None:
+        raise Unauthenticated("sign in first: this server requires authentication")
+    return authenticator.session_principal(session, address)
+
+
+def session_cookie(request: Request) -> str | None:
+    return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
+
+
+def _unauthenticated(request: Request) -> Principal:
     named = request.headers.get(USER_HEADER)
     if named is None:
         return ANONYMOUS

@@ -42,7 +42,9 @@ class EventRules:
 
     def _record(self, type_: EventType, subject: str, data: Mapping[str, Any]) -> Event:
         """Append the event of a change just made, as the acting principal (call it inside the
-        change's ``store.atomic()``)."""
+        change's ``store.atomic()``). The client's address goes with it when a server knows it."""
+        if self.principal.address is not None:
+            data = {**data, "address": self.principal.address}
         return self.store.append_event(type_, subject, self.principal.name, data)
 
     def list_events(

@@ -1,7 +1,13 @@
-"""Who is acting, and whether they may: the one place authorisation will be decided.
+"""Who is acting, and whether they may: the one place authorisation is decided (docs/access.md).
 
-Until users and roles exist every principal may do everything; authentication will replace
-:class:`AllowAll` with a policy that reads memberships, without touching the routes.
+Every service method asks its policy before it reads or changes anything. Embedded mode, ``cairn
+ui`` and a server started with ``--insecure-no-auth`` use :class:`AllowAll`: one person's tool.
+A server with authentication uses :class:`RolePolicy`, which reads the roles users and their
+teams hold on projects and registered models. The routes never decide: the embedded SDK, every
+HTTP route and every dashboard page share these rules.
+
+A project or model the principal holds no role on answers as if it did not exist (404, not
+403), so its name does not leak; one they can see but not change answers PermissionDenied.
 """
 
 from __future__ import annotations
@@ -9,16 +15,37 @@ from __future__ import annotations
 import enum
 import getpass
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from cairn.core.access import ResourceKind, Role
+from cairn.core.errors import ModelNotFound, PermissionDenied, ProjectNotFound, Unauthenticated
 from cairn.core.limits import check_name
+
+if TYPE_CHECKING:
+    from cairn.store.base import AccessStore
 
 
 class Action(enum.StrEnum):
-    READ = "read"
-    WRITE = "write"
-    DELETE = "delete"
+    READ = "read"  # viewer
+    WRITE = "write"  # editor: log runs, artifacts, comments, notes; register model versions
+    DELETE = "delete"  # maintainer: delete runs and versions
+    MAINTAIN = "maintain"  # maintainer: webhooks, saved views, merging reviews
+    ADMIN = "admin"  # admin: members and settings
+
+    @property
+    def role(self) -> Role:
+        return _NEEDED[self]
+
+
+_NEEDED = {
+    Action.READ: Role.VIEWER,
+    Action.WRITE: Role.EDITOR,
+    Action.DELETE: Role.MAINTAINER,
+    Action.MAINTAIN: Role.MAINTAINER,
+    Action.ADMIN: Role.ADMIN,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +53,20 @@ class Principal:
     """A user or token acting through the service."""
 
     name: str
+    #: A global admin: may do everything, everywhere (and the one person of embedded mode).
+    is_admin: bool = False
+    #: Signed in to a server with authentication (by session or token), so the name is proven.
+    authenticated: bool = False
+    #: The client's address, for the audit log; None in embedded mode.
+    address: str | None = None
+    #: How the principal proved who they are: ``session``, ``token``, ``sso`` or ``local``.
+    via: str = "local"
 
     @classmethod
     def local_user(cls) -> Principal:
-        """Who acts from this machine: ``CAIRN_USER`` if set (the configured user name, until
-        users sign in), else the operating-system user. It acts in embedded mode, and the
-        HTTP client names it to the server (docs/architecture.md, "Who is acting")."""
+        """Who acts from this machine: ``CAIRN_USER`` if set, else the operating-system user.
+        It acts in embedded mode; against a server without authentication the HTTP client names
+        it (docs/architecture.md, "Who is acting"); with authentication a token says who."""
         configured = os.environ.get("CAIRN_USER", "").strip()
         if configured:
             return cls(check_name(configured, "CAIRN_USER"))
@@ -43,10 +78,101 @@ class Principal:
 
 class Policy(Protocol):
     def check(self, principal: Principal, action: Action, project: str | None) -> None:
-        """Return if ``principal`` may do ``action`` in ``project``; raise PermissionDenied if not."""
+        """Return if ``principal`` may do ``action`` in ``project`` (None: the server as a
+        whole); raise ProjectNotFound if they may not see it, PermissionDenied if they may see
+        it but not do this."""
+        ...
+
+    def check_model(self, principal: Principal, action: Action, model: str | None) -> None:
+        """The same for a registered model (None: the registry as a whole); ModelNotFound for
+        one they may not see."""
+        ...
+
+    def visible(
+        self, principal: Principal, kind: ResourceKind, names: Collection[str] | None = None
+    ) -> set[str] | None:
+        """Of ``names`` (every one when None), those ``principal`` may see; None means all."""
+        ...
+
+    def role(self, principal: Principal, kind: ResourceKind, name: str) -> Role | None:
+        """The principal's role on a project or model (admin for global admins and AllowAll)."""
         ...
 
 
 class AllowAll:
+    """Everyone may do everything: one person's tool (embedded mode, ``cairn ui``) or a server
+    behind a proxy that authenticates (``--insecure-no-auth``)."""
+
     def check(self, principal: Principal, action: Action, project: str | None) -> None:
         return None
+
+    def check_model(self, principal: Principal, action: Action, model: str | None) -> None:
+        return None
+
+    def visible(
+        self, principal: Principal, kind: ResourceKind, names: Collection[str] | None = None
+    ) -> set[str] | None:
+        return None
+
+    def role(self, principal: Principal, kind: ResourceKind, name: str) -> Role | None:
+        return Role.ADMIN
+
+
+class RolePolicy:
+    """Roles held on projects and registered models, directly or through teams; global admins
+    may do everything. On the server as a whole (``None``) a signed-in user may read (what
+    each listing then shows is filtered by :meth:`visible`) and only an admin may change."""
+
+    def __init__(self, store: AccessStore) -> None:
+        self.store = store
+
+    def check(self, principal: Principal, action: Action, project: str | None) -> None:
+        self._check(principal, action, ResourceKind.PROJECT, project)
+
+    def check_model(self, principal: Principal, action: Action, model: str | None) -> None:
+        self._check(principal, action, ResourceKind.MODEL, model)
+
+    def visible(
+        self, principal: Principal, kind: ResourceKind, names: Collection[str] | None = None
+    ) -> set[str] | None:
+        _require_signed_in(principal)
+        if principal.is_admin:
+            return None
+        return set(self.store.roles_held(principal.name, kind, None if names is None else list(names)))
+
+    def role(self, principal: Principal, kind: ResourceKind, name: str) -> Role | None:
+        _require_signed_in(principal)
+        if principal.is_admin:
+            return Role.ADMIN
+        return self.store.roles_held(principal.name, kind, [name]).get(name)
+
+    def _check(self, principal: Principal, action: Action, kind: ResourceKind, name: str | None) -> None:
+        _require_signed_in(principal)
+        if principal.is_admin:
+            return
+        if name is None:
+            if action is Action.READ:
+                return
+            raise PermissionDenied(f"only an admin may {action.value} across the whole server")
+        held = self.store.roles_held(principal.name, kind, [name]).get(name)
+        if held is None:
+            raise _hidden(kind, name)
+        if not held.includes(action.role):
+            raise PermissionDenied(
+                f"{action.value} on {kind.value} {name!r} needs the {action.role.value} role; "
+                f"{principal.name!r} is a {held.value}",
+                details={kind.value: name, "role": held.value, "needed": action.role.value},
+            )
+
+
+def _require_signed_in(principal: Principal) -> None:
+    if not principal.authenticated and not principal.is_admin:
+        raise Unauthenticated("sign in first: this server requires authentication")
+
+
+def _hidden(kind: ResourceKind, name: str) -> Exception:
+    """What a project or model the principal may not see answers: the error of one that does
+    not exist, word for word."""
+    if kind is ResourceKind.MODEL:
+        return ModelNotFound(f"no registered model named {name!r}", details={"model": name})
+    return ProjectNotFound(f"no project named {name!r}", details={"project": name})

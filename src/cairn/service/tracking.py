@@ -47,6 +47,7 @@ from cairn.core.params import flatten_config
 from cairn.core.query.ast import Source
 from cairn.core.query.parser import parse_field, parse_order, parse_query
 from cairn.core.query.request import GroupQuery, RunQuery
+from cairn.service.access import AccessRules
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(ArtifactRules, DiscussionRules, ReviewRules, WebhookRules):
+class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works).
 

@@ -9,9 +9,10 @@ over later without touching the rest.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SubjectKind, Team, User
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
@@ -635,7 +636,122 @@ class WebhookStore(Protocol):
         ...
 
 
+class AccessStore(Protocol):
+    """Users, credentials, teams and role grants (docs/access.md). Secrets arrive already
+    hashed: the store never sees a password, token or session id in the clear."""
+
+    #: Changes whenever this store object revokes a token, disables a user, changes a password
+    #: or ends a session: a credential cache in this process compares it (docs/access.md).
+    access_generation: int
+
+    def create_user(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        email: str,
+        password_hash: str | None,
+        is_admin: bool,
+        is_service: bool = False,
+        source: str = "local",
+        external_id: str | None = None,
+    ) -> User:
+        """Raises AlreadyExists for a taken name (compared without case)."""
+        ...
+
+    def get_user(self, username: str) -> User:
+        """Raises UserNotFound."""
+        ...
+
+    def find_external_user(self, source: str, external_id: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def count_admins(self) -> int:
+        """Enabled global admins."""
+        ...
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        display_name: str | None = None,
+        email: str | None = None,
+        is_admin: bool | None = None,
+        disabled: bool | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change what is given; disabling or a new password ends the user's sessions in the
+        same transaction. Raises UserNotFound."""
+        ...
+
+    def password_hash(self, username: str) -> tuple[User, str | None] | None: ...
+
+    def create_token(self, username: str, *, name: str, digest: str, hint: str, expires_at: int | None) -> ApiToken: ...
+
+    def list_tokens(self, username: str | None = None) -> list[ApiToken]: ...
+
+    def get_token(self, token_id: str) -> ApiToken:
+        """Raises TokenNotFound."""
+        ...
+
+    def revoke_token(self, token_id: str) -> ApiToken: ...
+
+    def token_owner(self, digest: str) -> tuple[ApiToken, User] | None: ...
+
+    def touch_token(self, token_id: str, at: int) -> None: ...
+
+    def create_session(self, digest: str, username: str, *, expires_at: int, address: str | None) -> None: ...
+
+    def session_owner(self, digest: str) -> tuple[tuple[int, int, int], User] | None:
+        """((created, last seen, absolute expiry), user) of the session, or None."""
+        ...
+
+    def touch_session(self, digest: str, at: int) -> None: ...
+
+    def delete_session(self, digest: str) -> None: ...
+
+    def delete_expired_sessions(self, *, before: int, idle_before: int) -> int: ...
+
+    def create_team(self, name: str, description: str) -> Team: ...
+
+    def get_team(self, name: str) -> Team: ...
+
+    def list_teams(self) -> list[Team]: ...
+
+    def delete_team(self, name: str) -> None: ...
+
+    def set_team_member(self, team: str, username: str, member: bool) -> Team: ...
+
+    def teams_of(self, username: str) -> list[str]: ...
+
+    def set_grant(
+        self, kind: ResourceKind, resource: str, subject_kind: SubjectKind, subject: str, role: Role, granted_by: str
+    ) -> Grant: ...
+
+    def delete_grant(self, kind: ResourceKind, resource: str, subject_kind: SubjectKind, subject: str) -> None:
+        """Raises GrantNotFound."""
+        ...
+
+    def list_grants(
+        self,
+        kind: ResourceKind | None = None,
+        resource: str | None = None,
+        *,
+        subject: tuple[SubjectKind, str] | None = None,
+    ) -> list[Grant]: ...
+
+    def roles_held(self, username: str, kind: ResourceKind, resources: Sequence[str] | None = None) -> dict[str, Role]:
+        """The best role the user holds on each resource, directly or through a team."""
+        ...
+
+    def rename_grants(self, kind: ResourceKind, old: str, new: str) -> None: ...
+
+    def count_sign_in_attempts(self, keys: Iterable[str], *, since: int, record_at: int | None = None) -> int: ...
+
+
 class MetadataStore(
+    AccessStore,
     ProjectStore,
     RunStore,
     MetricStore,

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0011_reviews"
+SCHEMA_HEAD = "0012_access"
 
 metadata = MetaData()
 
@@ -447,6 +447,9 @@ alias_protections = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_by", String(250), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The model role a reviewer needs to approve, and the one needed to merge (docs/access.md).
+    Column("approve_role", String(16), nullable=False, server_default="editor"),
+    Column("merge_role", String(16), nullable=False, server_default="maintainer"),
     sqlite_with_rowid=False,
 )
 
@@ -634,4 +637,104 @@ server_secrets = Table(
     Column("value", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,
+)
+
+# -- access (docs/access.md) ----------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("display_name", String(250), nullable=False),
+    Column("email", String(320), nullable=False),
+    # argon2id, in its PHC string form; NULL for accounts that sign in only by SSO or token.
+    Column("password_hash", String(200), nullable=True),
+    Column("is_admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("is_service", Boolean, nullable=False),
+    # "local", or the OpenID Connect issuer that provisioned the account…
+    Column("source", String(500), nullable=False),
+    # …and its subject there (the `sub` claim), which stays when a user renames themself.
+    Column("external_id", String(500), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ux_users_external", "source", "external_id", unique=True),
+    sqlite_with_rowid=False,
+)
+
+# Only the SHA-256 of a token is kept; `hint` is its first characters, for listings.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Index("ix_api_tokens_user", "user_id", "created_at"),
+    sqlite_with_rowid=False,
+)
+
+# Browser sessions, by the SHA-256 of their id: a stolen database holds no usable cookie.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("address", String(64), nullable=True),
+    Index("ix_sessions_user", "user_id"),
+    sqlite_with_rowid=False,
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("team", String(100), ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_team_members_user", "user_id"),
+    sqlite_with_rowid=False,
+)
+
+# Who holds which role where: a user or team (subject) on a project or model (resource), by
+# name. ix_grants_subject answers "what may this user see" for listings.
+grants = Table(
+    "grants",
+    metadata,
+    Column("resource_kind", String(16), primary_key=True),
+    Column("resource", String(250), primary_key=True),
+    Column("subject_kind", String(16), primary_key=True),
+    Column("subject", String(100), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("granted_by", String(250), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Index("ix_grants_subject", "subject_kind", "subject", "resource_kind"),
+    sqlite_with_rowid=False,
+)
+
+# Sign-in attempts, for the rate limit: one row per attempt per key (a user name, an address),
+# pruned as they age out of the window.
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("attempted_at", BigInteger, nullable=False),
+    Index("ix_sign_in_attempts_key", "key", "attempted_at"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cairn.store.sql.access import SqlAccessStore
 from cairn.store.sql.artifacts import SqlArtifactStore
 from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
@@ -16,6 +17,7 @@ from cairn.store.sql.webhooks import SqlWebhookStore
 
 
 class SqlStore(
+    SqlAccessStore,
     SqlRunStore,
     SqlMetricStore,
     SqlArtifactStore,
