@@ -37,8 +37,8 @@ from cairn.server.routes import blobs as blobs_routes
 from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
 from cairn.server.upload_hashes import RunningHashes
-from cairn.service.deliveries import DeliveryOptions, DeliveryWorker
 from cairn.service.authn import Authenticator, SessionLimits
+from cairn.service.deliveries import DeliveryOptions, DeliveryWorker
 from cairn.service.policy import AllowAll, Principal, RolePolicy
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
