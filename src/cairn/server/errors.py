@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from cairn.core.errors import CairnError
+from cairn.core.errors import CairnError, Unauthenticated
 from cairn.server.jsonresponse import NOT_JSON, JsonResponse
 from cairn.server.ui import cairn_error_page, error_page, wants_page
 
@@ -37,7 +37,9 @@ def error_response(request: Request, exc: CairnError) -> Response:
     """Dashboard URLs answer errors with a page a person can read; API URLs with the envelope."""
     if wants_page(request):
         return cairn_error_page(request, exc)
-    return JsonResponse(exc.to_envelope(), status_code=exc.http_status)
+    # RFC 9110: a 401 says how to authenticate.
+    headers = {"www-authenticate": 'Bearer realm="cairn"'} if isinstance(exc, Unauthenticated) else None
+    return JsonResponse(exc.to_envelope(), status_code=exc.http_status, headers=headers)
 
 
 class ErrorBody(BaseModel):

@@ -6,11 +6,13 @@ the same :class:`~cairn.service.tracking.TrackingService` the REST API does, in 
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
-from cairn.core.errors import CairnError
+from cairn.core.errors import CairnError, Unauthenticated
 from cairn.server.ui import compare, discussion, events, models, reviews, run_page, runs, webhooks
 from cairn.server.ui.templating import STATIC, render
 
@@ -45,5 +47,18 @@ def error_page(request: Request, status_code: int, code: str, message: str) -> H
     return response
 
 
-def cairn_error_page(request: Request, exc: CairnError) -> HTMLResponse:
+def cairn_error_page(request: Request, exc: CairnError) -> Response:
+    if isinstance(exc, Unauthenticated) and request.method in ("GET", "HEAD"):
+        return sign_in_redirect(request)
     return error_page(request, exc.http_status, exc.code, exc.message)
+
+
+def sign_in_redirect(request: Request) -> Response:
+    """To the sign-in page, which comes back here afterwards (``next`` is this path and query,
+    never another site's address). An HTMX request gets ``HX-Redirect`` so that the whole page
+    goes, not a fragment."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = f"/login?{urlencode({'next': here})}"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
