@@ -156,6 +156,8 @@ class OidcProvider:
                 Route("/authorize", self._authorize, methods=["GET", "POST"]),
                 Route("/token", self._token, methods=["POST"]),
                 Route("/userinfo", self._userinfo),
+                # A browser asks for one; a 404 would be a console error in the browser tests.
+                Route("/favicon.ico", lambda _request: Response(status_code=204)),
             ]
         )
 
