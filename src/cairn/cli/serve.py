@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from cairn.cli.errors import CommandError
@@ -40,6 +43,81 @@ allow_private_webhooks_option = click.option(
         "[env: CAIRN_ALLOW_PRIVATE_WEBHOOKS]"
     ),
 )
+
+
+def oidc_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Single sign-on with OpenID Connect (docs/access.md): the options, each also an
+    environment variable, so the client secret need not appear in a process listing."""
+    for option in reversed(
+        [
+            click.option(
+                "--oidc-issuer",
+                metavar="URL",
+                envvar="CAIRN_OIDC_ISSUER",
+                help=(
+                    "Sign users in with this OpenID Connect provider (its issuer URL; discovery is read from "
+                    "URL/.well-known/openid-configuration). [env: CAIRN_OIDC_ISSUER]"
+                ),
+            ),
+            click.option(
+                "--oidc-client-id",
+                metavar="ID",
+                envvar="CAIRN_OIDC_CLIENT_ID",
+                help="This server's client id at the provider. [env: CAIRN_OIDC_CLIENT_ID]",
+            ),
+            click.option(
+                "--oidc-client-secret",
+                metavar="SECRET",
+                envvar="CAIRN_OIDC_CLIENT_SECRET",
+                help=(
+                    "This server's client secret at the provider (better set by the variable). "
+                    "[env: CAIRN_OIDC_CLIENT_SECRET]"
+                ),
+            ),
+            click.option(
+                "--oidc-groups-claim",
+                metavar="CLAIM",
+                envvar="CAIRN_OIDC_GROUPS_CLAIM",
+                default="groups",
+                show_default=True,
+                help=(
+                    "The claim listing a user's groups; a group named like a Cairn team joins it. "
+                    "[env: CAIRN_OIDC_GROUPS_CLAIM]"
+                ),
+            ),
+            click.option(
+                "--public-url",
+                metavar="URL",
+                envvar="CAIRN_PUBLIC_URL",
+                help=(
+                    "The address users reach this server at, when a proxy in front changes it "
+                    "(https://cairn.example.com): the provider sends them back to URL/auth/oidc/callback. "
+                    "[env: CAIRN_PUBLIC_URL]"
+                ),
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def oidc_settings(
+    issuer: str | None, client_id: str | None, client_secret: str | None, groups_claim: str, public_url: str | None
+) -> dict[str, Any]:
+    """The ServerSettings fields of :func:`oidc_options`; a usage error if the issuer comes
+    without the client id it needs."""
+    if issuer and not client_id:
+        raise click.UsageError("--oidc-issuer needs --oidc-client-id (the id this server has at the provider)")
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise click.UsageError(f"--public-url must be an http:// or https:// address, not {public_url!r}")
+    return {
+        # Exactly as given: it must equal the issuer the provider's discovery document names.
+        "oidc_issuer": issuer or None,
+        "oidc_client_id": client_id,
+        "oidc_client_secret": client_secret or None,
+        "oidc_groups_claim": groups_claim,
+        "public_url": public_url.rstrip("/") if public_url else None,
+    }
 
 
 def _announce(address: str) -> None:
@@ -88,6 +166,7 @@ def _announce(address: str) -> None:
 )
 @allowed_hosts_option
 @allow_private_webhooks_option
+@oidc_options
 @click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
 def server_command(
     store_uri: str,
@@ -101,6 +180,11 @@ def server_command(
     insecure_no_auth: bool,
     allowed_hosts: tuple[str, ...],
     allow_private_webhooks: bool,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
+    oidc_client_secret: str | None,
+    oidc_groups_claim: str,
+    public_url: str | None,
     debug: bool,
 ) -> None:
     """Run the tracking server for a team.
@@ -128,6 +212,7 @@ def server_command(
         allowed_hosts=allowed_hosts,
         allow_private_webhooks=allow_private_webhooks,
         debug=debug,
+        **oidc_settings(oidc_issuer, oidc_client_id, oidc_client_secret, oidc_groups_claim, public_url),
     )
     _serve(settings)
 

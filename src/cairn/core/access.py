@@ -25,6 +25,7 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 #: Credentials longer than this are refused before any hashing (a token or session id is ~50).
 MAX_CREDENTIAL_LENGTH = 200
+MAX_USERNAME_LENGTH = 100
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
@@ -124,6 +125,19 @@ class Grant:
     granted_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class SsoLogin:
+    """A single sign-on the browser has started at the identity provider: what the callback
+    needs to finish it (kept by the server under the SHA-256 of its ``state``, taken once)."""
+
+    nonce: str
+    #: The PKCE secret whose S256 hash went to the provider with the authorization request.
+    code_verifier: str
+    #: The local path to return to once signed in.
+    next_path: str
+    created_at: int
+
+
 def check_username(value: object) -> str:
     if not isinstance(value, str) or not _USERNAME.fullmatch(value):
         shown = repr(value)[:60]
@@ -131,6 +145,22 @@ def check_username(value: object) -> str:
             f"user name {shown} must be 1 to 100 letters, digits or . _ @ + -, starting with a letter or digit"
         )
     return value
+
+
+def username_from_claims(preferred: object, email: object, subject: str) -> str:
+    """The user name to give someone an identity provider signs in for the first time: their
+    ``preferred_username``, else their email's local part, else the provider's subject id,
+    the first that still has a letter or digit once made a valid name (characters a name may
+    not hold become ``-``; cut to the length a name may have)."""
+    local_part = email.rpartition("@")[0] if isinstance(email, str) and "@" in email else None
+    for candidate in (preferred, local_part, subject):
+        if not isinstance(candidate, str):
+            continue
+        name = re.sub(r"[^A-Za-z0-9._@+-]+", "-", candidate).lstrip("._@+-")[:MAX_USERNAME_LENGTH]
+        if name:
+            return name
+    # A subject of nothing but punctuation: no provider sends one, but a name must come out.
+    return "user-" + hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def check_password(password: object, username: str = "") -> str:

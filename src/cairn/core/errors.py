@@ -53,7 +53,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── ReviewNotOpen           review_not_open       409
     │   └── ReviewNotMergeable      review_not_mergeable  409
     ├── Unauthenticated             unauthenticated       401
-    │   └── SignInFailed            sign_in_failed        401
+    │   ├── SignInFailed            sign_in_failed        401
+    │   └── SingleSignOnFailed      sso_failed            401
     ├── TooManyAttempts             too_many_attempts     429
     ├── PermissionDenied            permission_denied     403
     │   └── SelfApproval            self_approval         403
@@ -401,6 +402,14 @@ class SignInFailed(Unauthenticated):
     user exists or not."""
 
     code = "sign_in_failed"
+
+
+class SingleSignOnFailed(Unauthenticated):
+    """A single sign-on that did not complete: the identity provider could not be reached or
+    answered wrongly, its ID token did not verify, or the sign-in had expired or was replayed.
+    The browser is shown a page that says which of these, never which check failed."""
+
+    code = "sso_failed"
 
 
 class TooManyAttempts(CairnError):

@@ -19,6 +19,7 @@ from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
 from cairn.server.errors import install_error_handlers
 from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
+from cairn.server.oidc import install_single_sign_on
 from cairn.server.routes import (
     artifacts,
     discussion,
@@ -142,6 +143,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         return page
 
     install_dashboard(app)
+    install_single_sign_on(app, settings)
     return app
 
 

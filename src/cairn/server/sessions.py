@@ -12,6 +12,26 @@ from fastapi import Request, Response
 
 from cairn.server.deps import SECURE_SESSION_COOKIE, SESSION_COOKIE
 
+#: Where a sign-in goes when it was given nowhere (or somewhere not allowed) to return to.
+DEFAULT_NEXT = "/projects"
+_MAX_NEXT = 2000
+
+
+def safe_next(value: str | None) -> str:
+    """``next`` if it is a path on this server, else :data:`DEFAULT_NEXT`: a sign-in never
+    sends the browser to another site (``//evil.example`` and ``/\\evil.example`` are other
+    sites to a browser; so is anything with a scheme)."""
+    if (
+        not value
+        or len(value) > _MAX_NEXT
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
+    ):
+        return DEFAULT_NEXT
+    return value
+
 
 def served_over_https(request: Request) -> bool:
     """Whether the browser reached us over https: directly, or through the proxy named by

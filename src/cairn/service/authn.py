@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -19,15 +20,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cairn.core.access import (
     MAX_CREDENTIAL_LENGTH,
     MAX_PASSWORD_LENGTH,
+    MAX_USERNAME_LENGTH,
     TOKEN_PREFIX,
     USERNAME_PATTERN,
+    SsoLogin,
     User,
+    check_username,
     credential_digest,
     new_session_id,
 )
 from cairn.core.clock import now_ms
-from cairn.core.errors import SignInFailed, TooManyAttempts, Unauthenticated
-from cairn.core.events import EventType, user_subject
+from cairn.core.errors import AlreadyExists, SignInFailed, SingleSignOnFailed, TooManyAttempts, Unauthenticated
+from cairn.core.events import EventType, team_subject, user_subject
 from cairn.service.access import PASSWORDS
 from cairn.service.policy import Principal
 from cairn.store.base import MetadataStore
@@ -42,6 +46,13 @@ _DUMMY_HASH = PASSWORDS.hash("not a password anyone has: equalises sign-in timin
 _USERNAME = re.compile(USERNAME_PATTERN)
 _REFUSED = "sign in first: the credential is missing, unknown, expired or revoked"
 _WRONG = "wrong user name or password"
+
+
+#: How long a single sign-on may stay at the identity provider before its state expires.
+SSO_LOGIN_TTL_MS = 10 * 60_000
+SSO_EXPIRED = "the sign-in expired or was already used: try again"
+#: Names tried as ``NAME-2``… when another provider identity holds NAME.
+_MAX_NAME_SUFFIX = 99
 
 
 #: Seconds a token found good is trusted before the store is read again (see token_principal).
@@ -196,31 +207,95 @@ class Authenticator:
 
     # -- single sign-on ---------------------------------------------------------------------
 
+    def begin_sso(self, next_path: str) -> tuple[str, SsoLogin]:
+        """A new single sign-on: its ``state`` (for the provider and the browser) and what the
+        callback will need, kept in the store so any server process can finish it, once."""
+        state = secrets.token_urlsafe(32)
+        now = now_ms()
+        # 64 characters of the URL-safe alphabet: within PKCE's 43 to 128 unreserved ones.
+        login = SsoLogin(secrets.token_urlsafe(32), secrets.token_urlsafe(48), next_path, now)
+        self.store.save_sso_login(credential_digest(state), login, expired_before=now - SSO_LOGIN_TTL_MS)
+        return state, login
+
+    def finish_sso(self, state: str) -> SsoLogin:
+        """The sign-on this ``state`` began, taken so that it cannot be finished twice. Raises
+        SingleSignOnFailed for an unknown, used or expired state."""
+        if not state or len(state) > MAX_CREDENTIAL_LENGTH:
+            raise SingleSignOnFailed(SSO_EXPIRED)
+        login = self.store.take_sso_login(credential_digest(state))
+        if login is None or now_ms() - login.created_at >= SSO_LOGIN_TTL_MS:
+            raise SingleSignOnFailed(SSO_EXPIRED)
+        return login
+
     def sso_user(
-        self, issuer: str, subject: str, *, username: str, display_name: str, email: str, teams: list[str]
+        self,
+        issuer: str,
+        subject: str,
+        *,
+        username: str,
+        display_name: str,
+        email: str,
+        teams: list[str],
+        address: str | None = None,
     ) -> User:
-        """The user an identity provider vouches for, created on first sign-in; their team
-        memberships follow the provider's groups that map to existing teams."""
+        """The user an identity provider vouches for, created on first sign-in under
+        ``username`` (or ``username-2``… if another provider identity holds it; never a local
+        account's: that is refused with AlreadyExists). Their name and email follow the
+        provider's; they join the teams named by their provider groups (never leave one: a team
+        may also be joined by hand). Raises Unauthenticated for a disabled user."""
         user = self.store.find_external_user(issuer, subject)
         if user is None:
-            user = self.store.create_user(
-                username=username,
-                display_name=display_name or username,
-                email=email,
-                password_hash=None,
-                is_admin=False,
-                source=issuer,
-                external_id=subject,
-            )
-            self._audit(EventType.USER_CREATED, user.username, None, {"source": issuer}, actor=user.username)
+            user = self._provision(issuer, subject, username, display_name or username, email, address)
+        elif (display_name and display_name != user.display_name) or (email and email != user.email):
+            user = self.store.update_user(user.username, display_name=display_name or None, email=email or None)
         if user.disabled:
+            self._audit(EventType.USER_SIGN_IN_FAILED, user.username, address, {"via": "sso"})
             raise Unauthenticated(_REFUSED)
         known = {team.name for team in self.store.list_teams()}
         held = set(self.store.teams_of(user.username))
-        for team in sorted(known & set(teams)):
-            if team not in held:
-                self.store.set_team_member(team, user.username, True)
+        for team in sorted(known.intersection(teams) - held):
+            self.store.set_team_member(team, user.username, True)
+            self._audit(
+                EventType.TEAM_MEMBER_ADDED,
+                user.username,
+                address,
+                {"user": user.username, "via": "sso"},
+                subject=team_subject(team),
+            )
         return user
+
+    def _provision(
+        self, issuer: str, subject: str, username: str, display_name: str, email: str, address: str | None
+    ) -> User:
+        check_username(username)
+        for attempt in range(1, _MAX_NAME_SUFFIX + 1):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            name = username[: MAX_USERNAME_LENGTH - len(suffix)] + suffix
+            try:
+                user = self.store.create_user(
+                    username=name,
+                    display_name=display_name,
+                    email=email,
+                    password_hash=None,
+                    is_admin=False,
+                    source=issuer,
+                    external_id=subject,
+                )
+            except AlreadyExists:
+                holder = next((u for u in self.store.list_users() if u.username.casefold() == name.casefold()), None)
+                if holder is not None and holder.source == "local":
+                    # The provider's "ann" need not be this server's ann: taking the account over
+                    # would hand its roles (an admin's, perhaps) to whoever the provider names so.
+                    self._audit(EventType.USER_SIGN_IN_FAILED, name, address, {"via": "sso", "reason": "name_taken"})
+                    raise AlreadyExists(
+                        f"this server has a local account named {name!r}; single sign-on does not take over local "
+                        "accounts. Ask an admin to resolve it (docs/access.md, 'Single sign-on')",
+                        details={"username": name},
+                    ) from None
+                continue
+            self._audit(EventType.USER_CREATED, user.username, address, {"source": issuer, "via": "sso"})
+            return user
+        raise AlreadyExists(f"no free user name like {username!r} is left", details={"username": username})
 
     # -- the audit log ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SubjectKind, Team, User
+from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SsoLogin, SubjectKind, Team, User
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
@@ -748,6 +748,15 @@ class AccessStore(Protocol):
     def rename_grants(self, kind: ResourceKind, old: str, new: str) -> None: ...
 
     def count_sign_in_attempts(self, keys: Iterable[str], *, since: int, record_at: int | None = None) -> int: ...
+
+    def save_sso_login(self, state_digest: str, login: SsoLogin, *, expired_before: int) -> None:
+        """Keep a started single sign-on; those begun before ``expired_before`` are dropped."""
+        ...
+
+    def take_sso_login(self, state_digest: str) -> SsoLogin | None:
+        """The started sign-on with this state, removed in the same transaction: of two
+        callbacks with one state, at most one gets it."""
+        ...
 
 
 class MetadataStore(

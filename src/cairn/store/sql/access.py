@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SubjectKind, Team, User
+from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SsoLogin, SubjectKind, Team, User
 from cairn.core.clock import now_ms
 from cairn.core.errors import AlreadyExists, GrantNotFound, TeamNotFound, TokenNotFound, UserNotFound
 from cairn.store.sql import schema as t
@@ -25,6 +25,7 @@ _s = t.sessions.c
 _m = t.team_members.c
 _g = t.grants.c
 _a = t.sign_in_attempts.c
+_o = t.sso_logins.c
 
 #: What a session lookup returns besides its user: created, last seen and absolute expiry (ms).
 SessionTimes = tuple[int, int, int]
@@ -384,6 +385,33 @@ class SqlAccessStore:
                 select(_a.key, func.count()).where(_a.key.in_(keys), _a.attempted_at >= since).group_by(_a.key)
             ).all()
         return max((int(count) for _key, count in counts), default=0)
+
+    # -- single sign-ons under way ----------------------------------------------------------
+
+    def save_sso_login(self, state_digest: str, login: SsoLogin, *, expired_before: int) -> None:
+        row = {
+            "state_digest": state_digest,
+            "nonce": login.nonce,
+            "code_verifier": login.code_verifier,
+            "next_path": login.next_path,
+            "created_at": login.created_at,
+        }
+        with transaction(self._engines.write) as conn:
+            # Abandoned sign-ons (the user closed the provider's tab) go here, not in a sweeper.
+            conn.execute(delete(t.sso_logins).where(_o.created_at < expired_before))
+            conn.execute(insert(t.sso_logins), row)
+
+    def take_sso_login(self, state_digest: str) -> SsoLogin | None:
+        with transaction(self._engines.write) as conn:
+            row = conn.execute(select(t.sso_logins).where(_o.state_digest == state_digest)).one_or_none()
+            if row is None:
+                return None
+            # Two callbacks with one state may both have read the row; only the one whose
+            # delete removed it may go on.
+            if conn.execute(delete(t.sso_logins).where(_o.state_digest == state_digest)).rowcount != 1:
+                return None
+        values = row._mapping
+        return SsoLogin(values["nonce"], values["code_verifier"], values["next_path"], values["created_at"])
 
 
 def _user_row(conn: Connection, username: str) -> Row[Any]:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0012_access"
+SCHEMA_HEAD = "0013_sso_logins"
 
 metadata = MetaData()
 
@@ -737,4 +737,18 @@ sign_in_attempts = Table(
     Column("key", String(300), nullable=False),
     Column("attempted_at", BigInteger, nullable=False),
     Index("ix_sign_in_attempts_key", "key", "attempted_at"),
+)
+
+# Single sign-ons started and not yet finished, by the SHA-256 of their ``state``: the row is
+# deleted when the provider sends the browser back, so a state is good once (docs/access.md).
+sso_logins = Table(
+    "sso_logins",
+    metadata,
+    Column("state_digest", String(64), primary_key=True),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(200), nullable=False),
+    Column("next_path", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_sso_logins_created", "created_at"),
+    sqlite_with_rowid=False,
 )
