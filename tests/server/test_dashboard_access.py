@@ -495,3 +495,19 @@ def test_every_response_carries_the_security_headers(site: Site) -> None:
     for what in ("page", "login", "api", "error"):
         assert responses[what].headers["cache-control"] == "no-store", what
     assert "no-store" not in responses["static"].headers.get("cache-control", "")
+
+
+# -- without authentication -----------------------------------------------------------------------
+
+
+def test_without_authentication_there_is_nobody_to_sign_in(tmp_path: Path) -> None:
+    settings = ServerSettings(store_uri=str(tmp_path / "cairn.db"), blobs_uri=str(tmp_path / "blobs"), port=free_port())
+    with ThreadedServer(settings) as server, httpx.Client(base_url=server.url) as client:
+        server.app.state.tracking.create_model(MODEL)
+        redirected(client.get("/login?next=/models"), "/models")
+        redirected(client.post("/logout"), "/projects")
+        response = client.get("/projects")
+        assert 'action="/viewer"' in response.text and 'id="sign-out"' not in response.text
+        assert "no-store" not in response.headers.get("cache-control", "")
+        assert response.headers["x-frame-options"] == "DENY"
+        assert f'href="/models/{MODEL}/members"' not in client.get(f"/models/{MODEL}").text
