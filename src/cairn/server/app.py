@@ -35,6 +35,7 @@ from cairn.server.routes import (
     webhooks,
 )
 from cairn.server.routes import blobs as blobs_routes
+from cairn.server.security_headers import SecurityHeadersMiddleware
 from cairn.server.ui import install_dashboard
 from cairn.server.ui.templating import STATIC
 from cairn.server.upload_hashes import RunningHashes
@@ -101,10 +102,12 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     # Blob uploads stream to the blob store in constant memory, so they are exempt.
     app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
     # Middleware added later runs earlier: a request for a host this server is not gets no
-    # further than the host check, and the policy header, added outermost, reaches its page too.
+    # further than the host check, and the policy and security headers, added outermost, reach
+    # its page too.
     app.state.hosts = AllowedHosts(settings.host, settings.allowed_hosts)
     app.add_middleware(HostCheckMiddleware, hosts=app.state.hosts)
     app.add_middleware(ContentSecurityPolicyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, private=settings.require_auth)
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id;
     # discussion before projects: /projects/{name:path} would take /projects/NAME/views.

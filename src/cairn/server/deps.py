@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 
 from cairn.core import limits
 from cairn.core.errors import InvalidValue, Unauthenticated
+from cairn.server.csrf import check_same_origin
 from cairn.server.upload_hashes import RunningHashes
 from cairn.service.authn import Authenticator
 from cairn.service.policy import Principal
@@ -57,6 +58,10 @@ def _authenticated(request: Request, authenticator: Authenticator) -> Principal:
     session = session_cookie(request)
     if session is None:
         raise Unauthenticated("sign in first: this server requires authentication")
+    # The session cookie is the browser's ambient credential: a write it carries must come from
+    # the dashboard's own pages, never another site's (server/csrf.py). A token is no ambient
+    # credential, so a request with one needs no such check.
+    check_same_origin(request, strict=True, session_cookie=True)
     return authenticator.session_principal(session, address)
 
 

@@ -13,13 +13,27 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from cairn.core.errors import CairnError, Unauthenticated
-from cairn.server.ui import compare, discussion, events, models, reviews, run_page, runs, webhooks
+from cairn.server.ui import (
+    accounts,
+    compare,
+    discussion,
+    events,
+    members,
+    models,
+    reviews,
+    run_page,
+    runs,
+    signin,
+    webhooks,
+)
 from cairn.server.ui.templating import STATIC, render
 
 
 def install_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (discussion, run_page, compare, runs, models, reviews, events, webhooks):
+    # members before runs: the runs page's /projects/{name:path} would take /projects/NAME/members.
+    modules = (signin, accounts, members, discussion, run_page, compare, runs, models, reviews, events, webhooks)
+    for module in modules:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -1,28 +1,35 @@
 """Who is looking, and the service acting for them.
 
-Until users exist the dashboard asks nobody to sign in. A viewer's name (the author of their
-comments and views) is what they set in the page header, kept in a cookie; without one it is
-the operating-system user on a loopback server (``cairn ui`` on one's own machine) and
-"anonymous" on a shared server. Comments keep that name, so "edit your own" is a courtesy among
-colleagues, not a security boundary, until authentication replaces it.
+With authentication (``cairn server``) the signed-in user is looking: their session (or token)
+names them, and roles decide what they see and change. Without it (``cairn ui``, or a server
+with ``--insecure-no-auth``) the dashboard asks nobody to sign in: a viewer's name (the author
+of their comments and views) is what they set in the page header, kept in a cookie; without
+one it is the operating-system user on a loopback server and "anonymous" on a shared server.
+That name is a courtesy among colleagues, not a security boundary.
 """
 
 from __future__ import annotations
 
 import time
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from fastapi import Request
 
 from cairn.core import limits
+from cairn.core.access import User
 from cairn.core.addresses import is_loopback
-from cairn.core.errors import InvalidValue, PermissionDenied
-from cairn.server.hosts import AllowedHosts
+from cairn.core.errors import InvalidValue
+from cairn.server import csrf, deps
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
+#: Without authentication only: the cookie that keeps the name the viewer gave.
 VIEWER_COOKIE = "cairn_viewer"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def signing_in(request: Request) -> bool:
+    """Whether this server requires sign-in (``ServerSettings.require_auth``)."""
+    return request.app.state.authenticator is not None
 
 
 def viewer_name(request: Request) -> str:
@@ -37,40 +44,37 @@ def viewer_name(request: Request) -> str:
 
 
 def service(request: Request) -> TrackingService:
-    """The tracking service acting as the viewer; the viewer is also kept for the templates."""
-    request.state.viewer = viewer_name(request)
+    """The tracking service acting as the viewer; the viewer's name is also kept for the
+    templates (``request.state.viewer``). With authentication, Unauthenticated unless signed in
+    (a page then goes to the sign-in page, ui/__init__.py)."""
     tracking: TrackingService = request.app.state.tracking
+    if signing_in(request):
+        principal = deps.principal(request)
+        request.state.viewer = principal.name
+        request.state.principal = principal
+        return tracking.acting_as(principal)
+    request.state.viewer = viewer_name(request)
     return tracking.acting_as(Principal(request.state.viewer))
 
 
+def signed_in_user(request: Request) -> User | None:
+    """The signed-in user, for the page header (their display name; admin links), read once
+    per request and only by pages that show the header; None without authentication or
+    before :func:`service` found who is looking."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        return None
+    if not hasattr(request.state, "user"):
+        tracking: TrackingService = request.app.state.tracking
+        request.state.user = tracking.acting_as(principal).get_user(principal.name)
+    user: User = request.state.user
+    return user
+
+
 def same_origin(request: Request) -> None:
-    """Refuse a form posted from another site (a page elsewhere aiming at a local ``cairn ui``).
-
-    Browsers send ``Origin`` with every POST; a request without one (curl, a script) is not a
-    browser acting for someone else and passes.
-    """
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null" and request.headers.get("sec-fetch-site") in (None, "same-origin"):
-        return
-    # The Origin's host must be one the server answers to (not merely the request's own Host,
-    # which a DNS-rebinding page chooses), and on that host the same port: another port of
-    # localhost is another site. A proxy's listed name is exempt from the port, since the
-    # proxy, not this server, picks the port the browser sees. The scheme is not compared:
-    # behind a proxy that ends TLS the scheme the server sees may differ.
-    hosts: AllowedHosts = request.app.state.hosts
-    host = request.headers.get("host", request.url.netloc)
-    origin_name, origin_port = _host_and_port(origin)
-    host_port = _host_and_port(f"{request.url.scheme}://{host}")[1]
-    if not hosts.allows(origin_name) or not hosts.is_listed(origin_name) and origin_port != host_port:
-        raise PermissionDenied(f"a form from {origin} may not write here; open the dashboard at {host} itself")
-
-
-def _host_and_port(url: str) -> tuple[str | None, int | None]:
-    parts = urlsplit(url)
-    try:
-        return parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:  # a port that is no number: no host either
-        return None, None
+    """Refuse a form posted from another site (server/csrf.py): a page elsewhere aiming at a
+    local ``cairn ui``, or at a signed-in user's session."""
+    csrf.check_same_origin(request, strict=signing_in(request), session_cookie=deps.session_cookie(request) is not None)
 
 
 def now_ms() -> int:

@@ -43,6 +43,8 @@ MODEL_TABS: tuple[tuple[str, str, str], ...] = (
     ("versions", "Versions", ""),
     ("aliases", "Aliases", "/aliases"),
     ("reviews", "Reviews", "/reviews"),
+    # Shown only with authentication (model_base.html): without it nobody holds a role.
+    ("members", "Members", "/members"),
 )
 
 

@@ -24,6 +24,7 @@ from cairn.core import display
 from cairn.core.headline import lower_is_better
 from cairn.core.query.text import field_text, narrowed
 from cairn.core.version import __version__
+from cairn.server.ui.context import signed_in_user, signing_in
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -108,5 +109,12 @@ templates = _environment()
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     template = templates.get_template(name)
-    html = template.render(request=request, viewer=getattr(request.state, "viewer", ""), **context)
+    html = template.render(
+        request=request,
+        viewer=getattr(request.state, "viewer", ""),
+        # With authentication: the header shows who is signed in and the access pages' links.
+        signing_in=signing_in(request),
+        signed_in_user=lambda: signed_in_user(request),
+        **context,
+    )
     return HTMLResponse(html, status_code=status_code)
