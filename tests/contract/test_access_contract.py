@@ -110,9 +110,7 @@ def test_tokens_are_shown_once_listed_without_secret_and_revoked(tracking: Track
         tracking.revoke_token("no-such-token")
 
 
-@pytest.mark.parametrize(
-    ("offset_ms", "message"), [(-1000, "in the future"), (400 * 86_400_000, "at most a year")]
-)
+@pytest.mark.parametrize(("offset_ms", "message"), [(-1000, "in the future"), (400 * 86_400_000, "at most a year")])
 def test_a_token_expires_within_a_year(tracking: Tracking, offset_ms: int, message: str) -> None:
     owner = unique("svc")
     tracking.create_user(owner, is_service=True)

@@ -54,6 +54,16 @@ class AccessOverHttp:
     ) -> Any:
         raise NotImplementedError
 
+    def sign_in_for_token(
+        self, username: str, password: str, token_name: str, *, expires_at: int | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new personal token for the user whose name and password these are (``cairn
+        login``); HTTP only, as embedded mode has nobody to sign in. Raises SignInFailed,
+        TooManyAttempts, NotFound (a server without sign-in)."""
+        body = {"username": username, "password": password, "token_name": token_name, "expires_at": expires_at}
+        data = self._request("POST", f"{API}/auth/token", body=body)
+        return token_from_wire(data["token"]), data["secret"]
+
     def whoami(self) -> Identity:
         return identity_from_wire(self._request("GET", f"{API}/me"))
 

@@ -12,7 +12,14 @@ from fastapi import Path
 from pydantic import Field
 
 from cairn.core import limits
-from cairn.core.access import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, USERNAME_PATTERN, ResourceKind, Role, SubjectKind
+from cairn.core.access import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
+    ResourceKind,
+    Role,
+    SubjectKind,
+)
 from cairn.server.schemas import NAME_RULE, Millis, Name, Out, Strict, documented, text_rule
 from cairn.service.access import MAX_DISPLAY_NAME, MAX_EMAIL, MAX_TEAM_DESCRIPTION
 

@@ -39,8 +39,8 @@ from cairn.server.access_schemas import (
     TokenOut,
     UserCreate,
     UserList,
-    UserOut,
     UsernamePath,
+    UserOut,
     UserPatch,
 )
 from cairn.server.deps import TrackingDep
