@@ -64,7 +64,7 @@ def list_command(project: str | None, model: str | None, uri: str | None, as_jso
 
 @members_group.command("grant")
 @click.argument("subject", metavar="USER")
-@click.argument("role", type=click.Choice([r.value for r in Role]))
+@click.argument("role", metavar="ROLE", type=click.Choice([r.value for r in Role]))
 @resource_options
 @click.option("--team", is_flag=True, help="USER names a team.")
 @uri_option
