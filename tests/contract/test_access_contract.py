@@ -122,6 +122,8 @@ def test_a_token_expires_within_a_year(tracking: Tracking, offset_ms: int, messa
 def test_a_token_for_an_unknown_or_disabled_user_is_refused(tracking: Tracking) -> None:
     with pytest.raises(UserNotFound):
         tracking.create_token("t", username=unique("nobody"))
+    with pytest.raises(UserNotFound):
+        tracking.list_tokens(unique("nobody"))
     owner = unique("svc")
     tracking.create_user(owner, is_service=True)
     tracking.update_user(owner, disabled=True)

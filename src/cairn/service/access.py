@@ -224,6 +224,8 @@ class AccessRules(EventRules):
         owner = username or self.principal.name
         if owner != self.principal.name:
             self._require_admin("list others' tokens", hidden=UserNotFound(f"no user named {owner!r}"))
+            if owner != "*":
+                self.store.get_user(owner)  # an unknown user is no user without tokens
         return self.store.list_tokens(None if owner == "*" else owner)
 
     def revoke_token(self, token_id: str) -> ApiToken:

@@ -53,6 +53,8 @@ from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(tags=["access"], route_class=JsonRoute)
+#: Whose tokens to list: a user name, or * for everyone's.
+TOKEN_OWNER_RULE = {**USERNAME_RULE, "pattern": f"{USERNAME_RULE['pattern']}|^\\*$"}
 
 
 # -- who is signed in --------------------------------------------------------------------------
@@ -160,7 +162,7 @@ def set_password(username: UsernamePath, body: PasswordSet, service: TrackingDep
 )
 def list_tokens(
     service: TrackingDep,
-    user: Annotated[str | None, Query(min_length=1, max_length=100, json_schema_extra=USERNAME_RULE)] = None,
+    user: Annotated[str | None, Query(min_length=1, max_length=100, json_schema_extra=TOKEN_OWNER_RULE)] = None,
 ) -> JsonResponse:
     return JsonResponse({"tokens": [token_to_wire(t) for t in service.list_tokens(user)]})
 
