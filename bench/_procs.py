@@ -89,6 +89,7 @@ def start_cairn_server(python: str, workdir: Path, port: int, workers: int) -> S
         "--blobs", str(workdir / "blobs"),
         "--port", str(port),
         "--workers", str(workers),
+        "--insecure-no-auth",  # as MLflow's server runs beside it: without sign-in
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
     env["CAIRN_HOME"] = str(workdir / "server-home")

@@ -104,6 +104,7 @@ def cairn_server(workdir: Path, store: str, workers: int = 1) -> Iterator[tuple[
         "--blobs", str(workdir / "blobs"),
         "--port", str(port),
         "--workers", str(workers),
+        "--insecure-no-auth",  # as MLflow's server runs beside it: without sign-in
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
     env["CAIRN_HOME"] = str(workdir / "server-home")

@@ -21,11 +21,12 @@ from .helpers import Invoke, Seeded, log
 
 @pytest.fixture
 def invoke() -> Invoke:
-    """``invoke(*args, code=0)``: run ``cairn ARGS`` in-process and check its exit code."""
+    """``invoke(*args, code=0)``: run ``cairn ARGS`` in-process and check its exit code;
+    ``input`` is its standard input."""
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Result:
-        result = runner.invoke(cli, list(args), prog_name="cairn", env=env)
+    def run(*args: str, code: int = 0, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        result = runner.invoke(cli, list(args), prog_name="cairn", env=env, input=input)
         if result.exit_code != code:
             raise AssertionError(
                 f"cairn {' '.join(args)} exited with {result.exit_code}, expected {code}\n"

@@ -129,6 +129,13 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "server",
         "ui",
         "webhooks",
+        "login",
+        "logout",
+        "whoami",
+        "users",
+        "tokens",
+        "teams",
+        "members",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:

@@ -119,3 +119,21 @@ def test_inside_ipython_the_notebook_is_a_snapshot_and_diffs_cell_by_cell(
         [change] = snapshot_changes(api._tracking, second.id, first.id)
     assert change.kind == "notebook" and change.files[0].diff
     assert "lr = 0.1" in change.files[0].diff and "lr = 0.2" in change.files[0].diff
+
+
+def test_cairn_token_is_never_in_a_runs_captured_environment(script_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "cairn_" + "Zq3xR9vLm2KpT8wYb4NcH7jD1fGs6AeU0oIiVtB5abc"
+    monkeypatch.setenv("CAIRN_TOKEN", token)  # embedded mode sends it nowhere; capture must not keep it
+    monkeypatch.setenv("CAIRN_ADMIN_PASSWORD", "plain words of a password")
+    settings = cairn.CaptureSettings(system=False, console=False)  # every CAIRN_* variable is a candidate
+    with cairn.init("capture", capture=settings) as run:
+        pass
+    environment = kinds(run)["environment"]
+    with cairn.Api() as api:
+        document = b"".join(
+            b"".join(api._tracking.read_snapshot_file(environment.id, f.path))  # type: ignore[attr-defined]
+            for f in environment.files  # type: ignore[attr-defined]
+        )
+    assert b"CAIRN_HOME" in document  # the variables were captured...
+    assert token.encode() not in document and b"CAIRN_TOKEN" not in document  # ...but never these
+    assert b"plain words of a password" not in document

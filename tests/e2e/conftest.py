@@ -48,6 +48,8 @@ class ServerProcess:
             "--blobs", str(self.store.parent / "blobs"),
             "--port", str(self.port),
             "--workers", str(self.workers),
+            # These tests are about processes, not sign-in (tests/cli/test_cli_access_server.py).
+            *(() if "--init-admin" in self.args else ("--insecure-no-auth",)),
             *self.args,
         ]  # fmt: skip
 

@@ -24,11 +24,10 @@ def _cairn_server(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-def test_a_non_loopback_host_needs_insecure_no_auth(tmp_path: Path) -> None:
-    result = _cairn_server("--host", "0.0.0.0", "--store", str(tmp_path / "cairn.db"))
+def test_init_admin_and_insecure_no_auth_do_not_mix(tmp_path: Path) -> None:
+    result = _cairn_server("--insecure-no-auth", "--init-admin", "root", "--store", str(tmp_path / "cairn.db"))
     assert result.returncode != 0
-    assert "refusing to listen on 0.0.0.0" in result.stderr
-    assert "--insecure-no-auth" in result.stderr
+    assert "--init-admin" in result.stderr and "choose one" in result.stderr
     assert "Cairn is serving" not in result.stdout
 
 
@@ -54,8 +53,9 @@ def _has_ipv6_loopback() -> bool:
 
 
 @contextmanager
-def _serving(tmp_path: Path, *args: str) -> Iterator[str]:
-    """``cairn server ARGS`` running; yields the address it announces."""
+def _serving(tmp_path: Path, *args: str, stderr: list[str] | None = None) -> Iterator[str]:
+    """``cairn server ARGS`` running; yields the address it announces. What it wrote to stderr
+    is appended to ``stderr`` once it stopped."""
     command = [sys.executable, "-m", "cairn", "server", "--port", "0", *args]
     command += ["--store", str(tmp_path / "cairn.db"), "--blobs", str(tmp_path / "blobs")]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
@@ -66,13 +66,34 @@ def _serving(tmp_path: Path, *args: str) -> Iterator[str]:
             yield line.split()[3]
         finally:
             process.terminate()
-            process.wait(30)
+            _, errors = process.communicate(timeout=30)
+            if stderr is not None:
+                stderr.append(errors)
+
+
+def test_sign_in_is_required_by_default(tmp_path: Path) -> None:
+    said: list[str] = []
+    with _serving(tmp_path, stderr=said) as url:
+        assert httpx.get(f"{url}/health", timeout=30).status_code == 200
+        refused = httpx.get(f"{url}/api/v1/projects", timeout=30)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthenticated"
+    assert "No users yet" in said[0] and "--init-admin" in said[0]
+    assert "WARNING" not in said[0]
+
+
+def test_without_sign_in_every_start_warns(tmp_path: Path) -> None:
+    for _ in range(2):
+        said: list[str] = []
+        with _serving(tmp_path, "--insecure-no-auth", stderr=said) as url:
+            assert httpx.get(f"{url}/api/v1/projects", timeout=30).status_code == 200
+        assert "WARNING: sign-in is off (--insecure-no-auth)" in said[0]
 
 
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
 @pytest.mark.parametrize("host", ["[::1]", "::1"])
 def test_the_ipv6_loopback_is_served_bracketed_or_bare(tmp_path: Path, host: str) -> None:
-    with _serving(tmp_path, "--host", host) as url:
+    with _serving(tmp_path, "--host", host, "--insecure-no-auth") as url:
         assert url.startswith("http://[::1]:")
         # The Host header is "[::1]:PORT": the host check takes it for the bound address.
         response = httpx.get(f"{url}/api/v1/projects", timeout=30)
@@ -80,7 +101,7 @@ def test_the_ipv6_loopback_is_served_bracketed_or_bare(tmp_path: Path, host: str
 
 
 def test_allowed_hosts_name_the_hosts_answered_besides_loopback(tmp_path: Path) -> None:
-    with _serving(tmp_path, "--allowed-hosts", "cairn.example.com,*.internal") as url:
+    with _serving(tmp_path, "--allowed-hosts", "cairn.example.com,*.internal", "--insecure-no-auth") as url:
         for host, status in (("cairn.example.com", 200), ("a.internal", 200), ("evil.example", 400)):
             response = httpx.get(f"{url}/api/v1/projects", headers={"Host": host}, timeout=30)
             assert response.status_code == status, host

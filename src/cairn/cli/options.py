@@ -70,3 +70,21 @@ def open_tracking(uri: str | None) -> Iterator[Tracking]:
         yield opened
     finally:
         opened.close()
+
+
+_DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class Duration(click.ParamType[int]):
+    """``90s``, ``30m``, ``12h``, ``30d``, ``2w``: as seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        number, unit = text[:-1], text[-1:]
+        if unit not in _DURATION_UNITS_S or not number.isdigit() or int(number) == 0:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m, 12h, 30d or 2w", param, ctx)
+        return int(number) * _DURATION_UNITS_S[unit]

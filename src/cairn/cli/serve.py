@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from cairn.cli.errors import CommandError
-from cairn.cli.options import store_options
-from cairn.core.addresses import bare_host, is_loopback
+from cairn.cli.options import Duration, store_options
+from cairn.core.addresses import bare_host
 from cairn.core.errors import CairnError
 from cairn.server.serve import serve
 from cairn.settings import DEFAULT_PORT, ServerSettings, default_blobs_uri, default_store_uri
@@ -162,7 +164,36 @@ def _announce(address: str) -> None:
 @click.option(
     "--insecure-no-auth",
     is_flag=True,
-    help="Allow listening on a non-loopback address although authentication is not enabled.",
+    help=(
+        "Turn sign-in off: everyone who reaches the port may do everything. Only behind a proxy that "
+        "authenticates users; a warning is printed at every start."
+    ),
+)
+@click.option(
+    "--init-admin",
+    "init_admin",
+    metavar="NAME",
+    default=None,
+    help=(
+        "Create the global admin NAME if no user has that name, with the password in "
+        "$CAIRN_ADMIN_PASSWORD, else a generated one printed once."
+    ),
+)
+@click.option(
+    "--session-idle",
+    type=Duration(),
+    default="8h",
+    show_default=True,
+    metavar="DURATION",
+    help="End a browser session unused this long (30m, 8h, 1d…).",
+)
+@click.option(
+    "--session-max",
+    type=Duration(),
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="End a browser session this long after sign-in, used or not.",
 )
 @allowed_hosts_option
 @allow_private_webhooks_option
@@ -178,6 +209,9 @@ def server_command(
     port: int,
     workers: int,
     insecure_no_auth: bool,
+    init_admin: str | None,
+    session_idle: int,
+    session_max: int,
     allowed_hosts: tuple[str, ...],
     allow_private_webhooks: bool,
     oidc_issuer: str | None,
@@ -190,16 +224,18 @@ def server_command(
     """Run the tracking server for a team.
 
     One process serves the REST API (/api/v1) and the dashboard from --store; clients reach it
-    with CAIRN_URI=http://HOST:PORT. Until authentication exists it listens on loopback only,
-    unless --insecure-no-auth says a proxy in front of it authenticates users.
+    with CAIRN_URI=http://HOST:PORT and a token (cairn login, or CAIRN_TOKEN). Every request must
+    be signed in; --init-admin NAME makes the first admin. --insecure-no-auth turns sign-in off
+    for a server behind a proxy that authenticates users.
     """
     host = bare_host(host)  # --host [::1] as a URL writes it; the socket and checks take ::1
-    if not is_loopback(host) and not insecure_no_auth:
+    if insecure_no_auth and init_admin is not None:
         raise click.UsageError(
-            f"refusing to listen on {host} without authentication: anyone who can reach it could "
-            "read and change every run. Bind to 127.0.0.1, or pass --insecure-no-auth if a proxy "
-            "in front of Cairn authenticates users."
+            "--init-admin makes an admin to sign in with, and --insecure-no-auth turns sign-in off: "
+            "choose one (start once with --init-admin to prepare users, then without it)."
         )
+    if insecure_no_auth:
+        click.echo(INSECURE_WARNING, err=True)
     settings = ServerSettings(
         store_uri=store_uri,
         blobs_uri=blobs_uri,
@@ -213,8 +249,57 @@ def server_command(
         allow_private_webhooks=allow_private_webhooks,
         debug=debug,
         **oidc_settings(oidc_issuer, oidc_client_id, oidc_client_secret, oidc_groups_claim, public_url),
+        require_auth=not insecure_no_auth,
+        session_idle_s=session_idle,
+        session_max_s=session_max,
     )
+    # Without sign-in nothing listens beyond loopback unless --insecure-no-auth asked for it;
+    # as that flag is the only way to turn sign-in off, any address may be bound with it on.
+    if settings.require_auth:
+        _prepare_users(settings, init_admin)
     _serve(settings)
+
+
+INSECURE_WARNING = (
+    "WARNING: sign-in is off (--insecure-no-auth): anyone who can reach this server may read, "
+    "change and delete every run and model. Use it only behind a proxy that authenticates users."
+)
+
+
+def _prepare_users(settings: ServerSettings, init_admin: str | None) -> None:
+    """Create the --init-admin user if asked; say so when nobody could sign in at all."""
+    from cairn.core.errors import UserNotFound
+    from cairn.service.policy import Principal
+    from cairn.service.tracking import TrackingService
+    from cairn.store.registry import open_store
+
+    try:
+        store = open_store(settings.store_uri)
+    except CairnError as exc:
+        raise CommandError.of(exc) from exc
+    # The operator of the database acts: whoever may start the server on it may make its admin.
+    service = TrackingService(store, Principal("cairn-server", is_admin=True, authenticated=True, via="local"))
+    try:
+        if init_admin is not None:
+            try:
+                service.get_user(init_admin)
+                click.echo(f"The user {init_admin} exists: --init-admin left it as it is.", err=True)
+            except UserNotFound:
+                given = os.environ.get("CAIRN_ADMIN_PASSWORD") or None
+                password = given or secrets.token_urlsafe(18)
+                service.create_user(init_admin, password=password, is_admin=True)
+                click.echo(f"Created the admin {init_admin}.")
+                if given is None:
+                    click.echo(f"  password: {password}  (shown once: sign in and keep it safe)")
+        elif not store.list_users():
+            click.echo(
+                "No users yet, so nobody can sign in: start once with --init-admin NAME to create an admin.",
+                err=True,
+            )
+    except CairnError as exc:
+        raise CommandError.of(exc) from exc
+    finally:
+        store.close()
 
 
 @click.command("ui")

@@ -4,7 +4,8 @@ An ``http(s)://`` URI reaches a server; anything else (a path, ``sqlite:///…``
 ``postgresql://…``) opens the store in this process, with the blob store ``CAIRN_BLOBS`` names
 (the ``blobs`` folder under ``CAIRN_HOME`` by default). Unset, the embedded default under
 ``CAIRN_HOME`` is used. Either way the acting user is ``CAIRN_USER``, else the
-operating-system user (:meth:`Principal.local_user`).
+operating-system user (:meth:`Principal.local_user`); a server that requires sign-in is sent a
+token instead: ``CAIRN_TOKEN`` if set, else the one ``cairn login`` stored for that server.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+def token_for(uri: str) -> str | None:
+    """The API token to send to the server at ``uri``: ``CAIRN_TOKEN``, else the stored one."""
+    configured = os.environ.get("CAIRN_TOKEN", "").strip()
+    if configured:
+        return configured
+    from cairn.client.credentials import stored_token
+
+    stored = stored_token(uri)
+    return None if stored is None else stored.token
+
+
 def connect(uri: str | None = None) -> Tracking:
     uri = resolve_uri(uri)
     from cairn.service.policy import Principal
@@ -30,7 +42,7 @@ def connect(uri: str | None = None) -> Tracking:
     if is_remote(uri):
         from cairn.client.http import HttpTracking
 
-        return HttpTracking(uri, token=os.environ.get("CAIRN_TOKEN") or None, user=Principal.local_user().name)
+        return HttpTracking(uri, token=token_for(uri), user=Principal.local_user().name)
     from cairn.blobs.registry import open_blobs
     from cairn.service.tracking import TrackingService
     from cairn.settings import allow_private_webhooks_from_env, default_blobs_uri

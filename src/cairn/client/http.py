@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from cairn.client.bulk_get import bulk_open, proxies_configured
+from cairn.client.http_access import AccessOverHttp
 from cairn.client.http_lifecycle import LifecycleOverHttp
 from cairn.client.http_paths import API, alias_url, model_url, segment, version_url
 from cairn.core import binary_batch, limits
@@ -100,7 +101,7 @@ def _transport(**kwargs: Any) -> httpx.HTTPTransport:
     )
 
 
-class HttpTracking(LifecycleOverHttp):
+class HttpTracking(AccessOverHttp, LifecycleOverHttp):
     """Implements :class:`cairn.service.interface.Tracking` against a Cairn server."""
 
     def __init__(

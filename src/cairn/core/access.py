@@ -138,6 +138,23 @@ class SsoLogin:
     created_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the caller is, as the server sees them (``GET /api/v1/me``, ``cairn whoami``)."""
+
+    username: str
+    #: May do everything, everywhere: a global admin, or anyone where no sign-in is required.
+    is_admin: bool
+    #: Signed in by session or token (False in embedded mode and on a server without sign-in).
+    authenticated: bool
+    #: How they proved it: ``session``, ``token``, ``sso`` or ``local``.
+    via: str
+    #: The teams they belong to, by name.
+    teams: tuple[str, ...]
+    #: Their account; None for a name no account has (embedded mode, a server without sign-in).
+    user: User | None
+
+
 def check_username(value: object) -> str:
     if not isinstance(value, str) or not _USERNAME.fullmatch(value):
         shown = repr(value)[:60]

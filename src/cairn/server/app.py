@@ -21,6 +21,7 @@ from cairn.server.errors import install_error_handlers
 from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
 from cairn.server.oidc import install_single_sign_on
 from cairn.server.routes import (
+    access,
     artifacts,
     discussion,
     events,
@@ -110,8 +111,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     app.add_middleware(SecurityHeadersMiddleware, private=settings.require_auth)
     app.include_router(health.router)
     # insight before runs: its /runs/duplicates would otherwise be taken for a run id;
-    # discussion before projects: /projects/{name:path} would take /projects/NAME/views.
+    # discussion and access before projects: /projects/{name:path} would take
+    # /projects/NAME/views and /projects/NAME/members.
     for router in (
+        access.router,
         discussion.router,
         projects.router,
         insight.router,

@@ -60,10 +60,12 @@ class ErrorOut(BaseModel):
 
 _MEANINGS = {
     400: "invalid input (invalid_request, invalid_value, invalid_key, ...)",
+    401: "unauthenticated (or sign_in_failed): no valid session or token",
     403: "permission_denied",
     404: "not found",
     409: "conflict",
     413: "payload_too_large: the body is over MAX_REQUEST_BYTES",
+    429: "too_many_attempts: sign-in attempts over the limit; wait a minute",
     503: "the store or blob store is unavailable; retrying later may work",
 }
 

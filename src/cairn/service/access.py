@@ -21,6 +21,7 @@ from cairn.core.access import (
     TOKEN_HINT_LENGTH,
     ApiToken,
     Grant,
+    Identity,
     ResourceKind,
     Role,
     SubjectKind,
@@ -53,6 +54,30 @@ class AccessRules(EventRules):
     store: MetadataStore
     principal: Principal
     policy: Policy
+
+    # -- who is acting ----------------------------------------------------------------------
+
+    def whoami(self) -> Identity:
+        """The acting principal: name, whether they may do everything (the policy says), how
+        they signed in, their teams and their account if one has their name."""
+        try:
+            self.policy.check(self.principal, Action.ADMIN, None)
+            is_admin = True
+        except PermissionDenied:
+            is_admin = False
+        try:
+            user: User | None = self.store.get_user(self.principal.name)
+        except UserNotFound:
+            user = None
+        teams = tuple(self.store.teams_of(self.principal.name)) if user is not None else ()
+        return Identity(
+            username=self.principal.name,
+            is_admin=is_admin,
+            authenticated=self.principal.authenticated,
+            via=self.principal.via,
+            teams=teams,
+            user=user,
+        )
 
     # -- users ------------------------------------------------------------------------------
 
@@ -199,6 +224,8 @@ class AccessRules(EventRules):
         owner = username or self.principal.name
         if owner != self.principal.name:
             self._require_admin("list others' tokens", hidden=UserNotFound(f"no user named {owner!r}"))
+            if owner != "*":
+                self.store.get_user(owner)  # an unknown user is no user without tokens
         return self.store.list_tokens(None if owner == "*" else owner)
 
     def revoke_token(self, token_id: str) -> ApiToken:

@@ -128,8 +128,13 @@ class Authenticator:
         self.store.create_session(
             credential_digest(secret), user.username, expires_at=now + self.limits.absolute_ms, address=address
         )
-        self._audit(EventType.USER_SIGNED_IN, user.username, address, {"via": via})
+        self.signed_in(user, address, via=via)
         return secret
+
+    def signed_in(self, user: User, address: str | None, *, via: str) -> None:
+        """Put a sign-in in the audit log (a session's, or a password exchanged for a token
+        by ``cairn login``)."""
+        self._audit(EventType.USER_SIGNED_IN, user.username, address, {"via": via})
 
     def session_principal(self, secret: str, address: str | None) -> Principal:
         """Who holds this session. Raises Unauthenticated for an unknown, ended, expired or

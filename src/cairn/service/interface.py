@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from cairn.core.access import ApiToken, Grant, Identity, ResourceKind, Role, Team, User
 from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVersion, RunInput, Snapshot, SnapshotFile
 from cairn.core.diff import RunDiff
@@ -584,6 +585,109 @@ class Tracking(Protocol):
         """Send the delivery again, with the same ``webhook-id``: a finished one is pending
         with a new round of attempts, a pending one is due now. Raises WebhookNotFound,
         DeliveryNotFound."""
+        ...
+
+    # -- users, tokens, teams and roles (docs/access.md) -----------------------------------
+
+    def whoami(self) -> Identity:
+        """Who acts: the name, whether they may do everything, how they signed in, their teams
+        and their account (None where no account has the name: embedded mode, no sign-in)."""
+        ...
+
+    def create_user(
+        self,
+        username: str,
+        *,
+        password: str | None = None,
+        display_name: str = "",
+        email: str = "",
+        is_admin: bool = False,
+        is_service: bool = False,
+    ) -> User:
+        """A new user (admins only); a service account (``is_service``) has no password and
+        signs in with tokens only. Raises AlreadyExists, InvalidValue (a name's characters, a
+        password too short, too long or too common), PermissionDenied."""
+        ...
+
+    def get_user(self, username: str) -> User:
+        """A user: oneself, or anyone for an admin. Raises UserNotFound (also for one the
+        caller may not look up)."""
+        ...
+
+    def list_users(self) -> list[User]:
+        """Every user, by name (admins only). Raises PermissionDenied."""
+        ...
+
+    def update_user(
+        self,
+        username: str,
+        *,
+        display_name: str | None = None,
+        email: str | None = None,
+        is_admin: bool | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        """Change what is not None: one's own display name and email; anything of anyone for
+        an admin. Disabling ends the user's sessions and refuses their tokens at once; the last
+        enabled admin stays one. Raises UserNotFound, PermissionDenied, InvalidValue."""
+        ...
+
+    def set_password(self, username: str, password: str, *, current_password: str | None = None) -> None:
+        """A new password: one's own (with the current one), anyone's for an admin. Raises
+        PermissionDenied (a wrong current password), InvalidValue, UserNotFound."""
+        ...
+
+    def create_token(
+        self, name: str, *, username: str | None = None, expires_at: int | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new API token named ``name`` for the acting user (admins: for ``username``, a
+        service account), expiring at ``expires_at`` (milliseconds; None never, at most a year
+        ahead), and its secret: the only time it is shown. Raises InvalidValue, UserNotFound,
+        PermissionDenied (a disabled owner)."""
+        ...
+
+    def list_tokens(self, username: str | None = None) -> list[ApiToken]:
+        """The acting user's tokens, oldest first, without their secrets; admins may name a
+        user, or ``"*"`` for everyone's. Raises UserNotFound."""
+        ...
+
+    def revoke_token(self, token_id: str) -> ApiToken:
+        """Revoke a token at once (one's own; anyone's for an admin); returns it. Raises
+        TokenNotFound."""
+        ...
+
+    def create_team(self, name: str, description: str = "") -> Team:
+        """A new, empty team (admins only). Raises AlreadyExists, InvalidValue,
+        PermissionDenied."""
+        ...
+
+    def delete_team(self, name: str) -> None:
+        """Delete a team and the roles it held (admins only). Raises TeamNotFound."""
+        ...
+
+    def list_teams(self) -> list[Team]:
+        """Every team with its members, by name."""
+        ...
+
+    def set_team_member(self, team: str, username: str, member: bool = True) -> Team:
+        """Add ``username`` to ``team`` (or, ``member=False``, take them out); returns the team.
+        Admins only. Raises TeamNotFound, UserNotFound."""
+        ...
+
+    def grant_role(self, kind: ResourceKind, resource: str, subject: str, role: Role, *, team: bool = False) -> Grant:
+        """Give a user (a team, with ``team``) ``role`` on a project or registered model,
+        replacing the one it held; needs the admin role there. Raises UserNotFound,
+        TeamNotFound, ProjectNotFound, ModelNotFound, PermissionDenied."""
+        ...
+
+    def revoke_role(self, kind: ResourceKind, resource: str, subject: str, *, team: bool = False) -> None:
+        """Take a user's (team's) role on a project or model away; needs the admin role there.
+        Raises GrantNotFound, ProjectNotFound, ModelNotFound, PermissionDenied."""
+        ...
+
+    def list_grants(self, kind: ResourceKind, resource: str) -> list[Grant]:
+        """Who holds which role on a project or model, for anyone who can see it. Raises
+        ProjectNotFound, ModelNotFound."""
         ...
 
     def close(self) -> None:

@@ -56,6 +56,9 @@ DEFAULT_ENV_ALLOW: tuple[str, ...] = (
     "LANG",
     "LC_ALL",
 )
+#: Cairn's own credentials: never captured, whatever the name rule below would say (it says the
+#: same today; this list keeps them out should that rule ever change).
+NEVER_CAPTURED = frozenset({"CAIRN_TOKEN", "CAIRN_ADMIN_PASSWORD"})
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 # The parts of a value checked for randomness (``/`` is base64, and stays in).
 _VALUE_PARTS = re.compile(r"[\s:@?&=,;]+")
@@ -253,7 +256,7 @@ def _env_vars(allow: Sequence[str], environ: Mapping[str, str], warnings: list[s
     allowed = set(allow)
     chosen: dict[str, str] = {}
     for name in sorted(environ):
-        if not (name in allowed or name.startswith("CAIRN_")) or _SECRET_NAME.search(name):
+        if name in NEVER_CAPTURED or not (name in allowed or name.startswith("CAIRN_")) or _SECRET_NAME.search(name):
             continue
         value = environ[name]
         if looks_secret(value):

@@ -87,7 +87,7 @@ def delete_comment(comment_id: ItemId, service: TrackingDep) -> Response:
     summary="A project's saved views, by name",
 )
 def list_views(name: ProjectName, request: Request, service: TrackingDep) -> JsonResponse:
-    if not _suffix_is_a_route(request, "views"):
+    if not suffix_is_a_route(request, "views"):
         return JsonResponse(project_to_wire(service.get_project(f"{name}/views")))
     return JsonResponse({"views": [view_to_wire(v) for v in service.list_views(name)]})
 
@@ -136,12 +136,12 @@ def delete_view(view_id: ItemId, service: TrackingDep) -> Response:
     summary="The param, metric and tag keys of the project's newest 2,000 runs",
 )
 def project_fields(name: ProjectName, request: Request, service: TrackingDep) -> JsonResponse:
-    if not _suffix_is_a_route(request, "fields"):
+    if not suffix_is_a_route(request, "fields"):
         return JsonResponse(project_to_wire(service.get_project(f"{name}/fields")))
     return JsonResponse(project_fields_to_wire(service.project_fields(name)))
 
 
-def _suffix_is_a_route(request: Request, suffix: str) -> bool:
+def suffix_is_a_route(request: Request, suffix: str) -> bool:
     """False when ``/suffix`` ended the project's name, its slash sent encoded (``%2F``)."""
     raw = request.scope.get("raw_path")
     if not isinstance(raw, bytes):
