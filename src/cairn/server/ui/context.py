@@ -1,10 +1,14 @@
 """Who is looking, and the service acting for them.
 
-Until users exist the dashboard asks nobody to sign in. A viewer's name (the author of their
-comments and views) is what they set in the page header, kept in a cookie; without one it is
-the operating-system user on a loopback server (``cairn ui`` on one's own machine) and
-"anonymous" on a shared server. Comments keep that name, so "edit your own" is a courtesy among
-colleagues, not a security boundary, until authentication replaces it.
+With authentication (``cairn server``) the viewer is the signed-in user, from the session
+cookie (or a token), exactly as for the REST API (:func:`cairn.server.deps.principal`), and the
+role policy decides what they see and may do.
+
+Without it (``cairn ui``, ``--insecure-no-auth``) the dashboard asks nobody to sign in. A
+viewer's name (the author of their comments and views) is what they set in the page header,
+kept in a cookie; without one it is the operating-system user on a loopback server (``cairn ui``
+on one's own machine) and "anonymous" on a shared server. Comments keep that name, so "edit your
+own" is a courtesy among colleagues there, not a security boundary.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi import Request
 from cairn.core import limits
 from cairn.core.addresses import is_loopback
 from cairn.core.errors import InvalidValue, PermissionDenied
+from cairn.server.deps import principal
 from cairn.server.hosts import AllowedHosts
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
@@ -36,10 +41,19 @@ def viewer_name(request: Request) -> str:
     return Principal.local_user().name if local else "anonymous"
 
 
+def requires_sign_in(request: Request) -> bool:
+    return request.app.state.authenticator is not None
+
+
 def service(request: Request) -> TrackingService:
-    """The tracking service acting as the viewer; the viewer is also kept for the templates."""
-    request.state.viewer = viewer_name(request)
+    """The tracking service acting as the viewer; the viewer is also kept for the templates.
+    With authentication, Unauthenticated (a page GET then goes to /login) for nobody signed in."""
     tracking: TrackingService = request.app.state.tracking
+    if requires_sign_in(request):
+        acting = principal(request)
+        request.state.viewer = acting.name
+        return tracking.acting_as(acting)
+    request.state.viewer = viewer_name(request)
     return tracking.acting_as(Principal(request.state.viewer))
 
 

@@ -17,7 +17,8 @@ from cairn.core import limits
 from cairn.core.discussion import Comment
 from cairn.core.entities import RunUpdate
 from cairn.core.errors import CommentNotFound, InvalidInput
-from cairn.server.ui.context import VIEWER_COOKIE, is_fragment, now_ms, same_origin, service
+from cairn.server.deps import principal
+from cairn.server.ui.context import VIEWER_COOKIE, is_fragment, now_ms, requires_sign_in, same_origin, service
 from cairn.server.ui.runs import split_fields
 from cairn.server.ui.templating import path_quote, render
 
@@ -167,9 +168,13 @@ def delete_view(request: Request, view_id: str) -> Response:
 
 
 @router.post("/viewer")
-def set_viewer(name: Annotated[str, Form()], next: Annotated[str, Form()] = "/projects") -> Response:
+def set_viewer(request: Request, name: Annotated[str, Form()], next: Annotated[str, Form()] = "/projects") -> Response:
     name = limits.check_name(name.strip(), "name")
     target = next if next.startswith("/") and not next.startswith("//") else "/projects"
+    if requires_sign_in(request):
+        # Signed in, one's name is one's account's: nothing to set (and nobody unsigned may).
+        principal(request)
+        return _back(target)
     response = _back(target)
     # Percent-encoded: a header is latin-1, a name need not be (context.viewer_name decodes it).
     response.set_cookie(VIEWER_COOKIE, quote(name, safe=""), max_age=365 * 86400, samesite="lax")
