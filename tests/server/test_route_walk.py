@@ -378,7 +378,10 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     world.root.create_project("p")
     for role, holder in HOLDER.items():
         team.grant(holder, role, project="p")
-    with ThreadedServer(settings) as server, httpx.Client(base_url=server.url, follow_redirects=False) as client:
+    with (
+        ThreadedServer(settings) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as client,
+    ):
         yield Walk(client, server.app, world)
     store.close()
 
@@ -479,3 +482,25 @@ def test_the_walk(walk: Walk) -> None:
         answer = send(client, method, template, rule, names, who)
         _expect(failures, f"{what} as {who}", answer, lambda s: s not in (401, 403, 404) and s < 500, "success")
     assert not failures, "\n".join(failures)
+
+
+def test_what_is_written_over_http_records_the_tokens_user(walk: Walk) -> None:
+    """Comments, notes' events, reviews and votes name whoever the token belongs to; a header
+    naming someone else (X-Cairn-User, honoured only without sign-in) changes nothing."""
+    client, world = walk.client, walk.world
+    WALK_TOKENS.update(world.team.tokens)
+    names = world.fresh()
+    headers = {"authorization": f"Bearer {WALK_TOKENS[HOLDER[Role.EDITOR]]}", "x-cairn-user": "mallory"}
+    comment = client.post(f"{API}/runs/{names['run_id']}/comments", json={"body": "by token"}, headers=headers)
+    assert comment.status_code == 201 and comment.json()["author"] == HOLDER[Role.EDITOR]
+    vote = client.post(f"{API}/reviews/{names['review_id']}/approve", json={"body": "ok"}, headers=headers)
+    assert vote.status_code == 200, vote.text
+    assert HOLDER[Role.EDITOR] in vote.json()["approvals"]
+    events = client.get(
+        f"{API}/events",
+        params={"subject": f"models/{names['name']}/*", "type": "review.approved"},
+        headers={"authorization": f"Bearer {WALK_TOKENS[HOLDER[Role.VIEWER]]}"},
+    )
+    assert events.status_code == 200, events.text
+    actors = [e["actor"] for e in events.json()["events"]]
+    assert actors[0] == HOLDER[Role.EDITOR] and "mallory" not in actors
