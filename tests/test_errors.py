@@ -452,7 +452,7 @@ def test_an_unreachable_server_is_unavailable() -> None:
 class _BrokenStore(SqlStore):
     """A store whose listing fails the way a bug would, with internals in the message."""
 
-    def list_projects(self) -> list[Any]:
+    def list_projects(self, *, names: Any = None) -> list[Any]:
         raise RuntimeError("secret internals: password=hunter2")
 
 

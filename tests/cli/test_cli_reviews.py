@@ -80,12 +80,15 @@ def test_protect_review_approve_merge(invoke: Invoke, models: list[Any], iris: t
         "--check", "metrics.val/accuracy >= 0.9", "--check", "signature-unchanged",
     ).stdout  # fmt: skip
     assert protected == (
-        "iris-clf@champion is protected: a review needs 1 approval and these checks:\n"
+        "iris-clf@champion is protected: a review needs 1 approval (approved by: editor or above; "
+        "merged by: maintainer or above) and these checks:\n"
         "  metrics.val/accuracy >= 0.9\n"
         "  signature-unchanged\n"
     )
     shown = invoke("models", "show", "iris-clf").stdout.split("Protected aliases (1)", 1)[1].splitlines()
-    assert shown[3].split() == ["champion", "1", "metrics.val/accuracy", ">=", "0.9,", "signature-unchanged"]
+    assert shown[3].split() == [
+        "champion", "1", "editor", "maintainer", "metrics.val/accuracy", ">=", "0.9,", "signature-unchanged"
+    ]  # fmt: skip
 
     before = _state(invoke)
     refused = invoke("models", "alias", "iris-clf", "champion", "2", code=1).stderr
@@ -230,3 +233,11 @@ def test_bad_input_is_one_error_line_and_changes_nothing(invoke: Invoke, models:
     )
     assert "'pending' is not one of" in invoke("reviews", "list", "--state", "pending", code=2).stderr
     assert _state(invoke) == before
+
+
+def test_protect_names_who_approves_and_merges(invoke: Invoke, models: list[Any]) -> None:
+    said = invoke("models", "protect", "iris-clf", "prod", "--approve-role", "maintainer", "--merge-role", "admin")
+    assert "(approved by: maintainer or above; merged by: admin or above)" in said.stdout
+    shown = json.loads(invoke("models", "show", "iris-clf", "--json").stdout)
+    prod = next(p for p in shown["protections"] if p["alias"] == "prod")
+    assert (prod["approve_role"], prod["merge_role"]) == ("maintainer", "admin")

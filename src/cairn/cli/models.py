@@ -21,13 +21,14 @@ from rich.text import Text
 from cairn.cli import output
 from cairn.cli.errors import CommandError
 from cairn.cli.options import json_option, open_tracking, uri_option
+from cairn.core.access import Role
 from cairn.core.clock import now_ms
 from cairn.core.entities import Page
 from cairn.core.errors import ReviewRequired
 from cairn.core.limits import MAX_PAGE_SIZE
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 from cairn.core.registry_wire import model_to_wire, version_to_wire
-from cairn.core.reviews import AliasProtection
+from cairn.core.reviews import DEFAULT_APPROVE_ROLE, DEFAULT_MERGE_ROLE, AliasProtection
 from cairn.core.reviews_wire import protection_to_wire
 
 T = TypeVar("T")
@@ -227,12 +228,14 @@ def _model_details(
 def _protections(protections: Sequence[AliasProtection]) -> list[RenderableType]:
     if not protections:
         return []
-    table = output.table("alias", "approvals", "checks")
+    table = output.table("alias", "approvals", "approve role", "merge role", "checks")
     table.columns[1].justify = "right"
     for protection in protections:
         table.add_row(
             Text(protection.alias, style="bold"),
             str(protection.required_approvals),
+            protection.approve_role.value,
+            protection.merge_role.value,
             Text(", ".join(protection.checks) or output.MISSING),
         )
     return [output.heading("Protected aliases", len(protections)), table]
@@ -295,6 +298,9 @@ def alias_command(name: str, alias: str, version: int | None, delete: bool, uri:
     click.echo(_move_line(move))
 
 
+_ROLES = [role.value for role in Role]
+
+
 @models_group.command("protect")
 @click.argument("name")
 @click.argument("alias")
@@ -314,24 +320,56 @@ def alias_command(name: str, alias: str, version: int | None, delete: bool, uri:
     help="A check every review must pass: a condition on the candidate's source run "
     "('metrics.val/accuracy >= 0.92'), signature-unchanged or no-archived-duplicate. Repeatable.",
 )
+@click.option(
+    "--approve-role",
+    type=click.Choice(_ROLES),
+    default=None,
+    show_default="editor",
+    metavar="ROLE",
+    help="The least role on the model a reviewer needs to approve (viewer, editor, maintainer, admin).",
+)
+@click.option(
+    "--merge-role",
+    type=click.Choice(_ROLES),
+    default=None,
+    show_default="maintainer",
+    metavar="ROLE",
+    help="The least role on the model needed to merge a review into ALIAS.",
+)
 @click.option("--remove", is_flag=True, help="Lift the protection instead: ALIAS may be moved directly again.")
 @uri_option
 def protect_command(
-    name: str, alias: str, approvals: int | None, checks: tuple[str, ...], remove: bool, uri: str | None
+    name: str,
+    alias: str,
+    approvals: int | None,
+    checks: tuple[str, ...],
+    approve_role: str | None,
+    merge_role: str | None,
+    remove: bool,
+    uri: str | None,
 ) -> None:
     """Protect ALIAS of the model NAME: from now on it moves only by merging a review (cairn
-    reviews open) with N approvals and every check passing. Run again to replace the rules;
-    --remove lifts them."""
-    if remove and (approvals is not None or checks):
-        raise click.UsageError("--remove lifts the protection: give it without --approvals and --check")
+    reviews open) with N approvals and every check passing. On a server with sign-in, approvers
+    need --approve-role on the model and whoever merges --merge-role. Run again to replace the
+    rules; --remove lifts them."""
+    if remove and (approvals is not None or checks or approve_role or merge_role):
+        raise click.UsageError("--remove lifts the protection: give it without --approvals, --check and the roles")
     with open_tracking(uri) as tracking:
         if remove:
             tracking.unprotect_alias(name, alias)
             click.echo(f"{name}@{alias} is no longer protected.")
             return
-        protection = tracking.protect_alias(name, alias, approvals=1 if approvals is None else approvals, checks=checks)
+        protection = tracking.protect_alias(
+            name,
+            alias,
+            approvals=1 if approvals is None else approvals,
+            checks=checks,
+            approve_role=approve_role or DEFAULT_APPROVE_ROLE.value,
+            merge_role=merge_role or DEFAULT_MERGE_ROLE.value,
+        )
     needs = output.plural(protection.required_approvals, "approval")
-    click.echo(f"{name}@{alias} is protected: a review needs {needs}", nl=not protection.checks)
+    roles = f"approved by: {protection.approve_role.value} or above; merged by: {protection.merge_role.value} or above"
+    click.echo(f"{name}@{alias} is protected: a review needs {needs} ({roles})", nl=not protection.checks)
     if protection.checks:
         click.echo(" and these checks:")
         for check in protection.checks:

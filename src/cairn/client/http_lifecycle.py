@@ -20,6 +20,7 @@ from cairn.core.reviews import (
     ReviewComment,
     ReviewDetail,
     check_required_approvals,
+    check_review_role,
     parse_checks,
 )
 from cairn.core.reviews_wire import (
@@ -50,10 +51,22 @@ class LifecycleOverHttp:
     # -- reviews --------------------------------------------------------------------------
 
     def protect_alias(
-        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
+        self,
+        name: str,
+        alias: str,
+        *,
+        approvals: int = 1,
+        checks: Sequence[str] = (),
+        approve_role: str = "editor",
+        merge_role: str = "maintainer",
     ) -> AliasProtection:
         # Checked here as the service checks them, so a bad value is the same error as embedded.
-        body = {"approvals": check_required_approvals(approvals), "checks": [c.text for c in parse_checks(checks)]}
+        body = {
+            "approvals": check_required_approvals(approvals),
+            "checks": [c.text for c in parse_checks(checks)],
+            "approve_role": check_review_role(approve_role, "approve_role").value,
+            "merge_role": check_review_role(merge_role, "merge_role").value,
+        }
         return protection_from_wire(self._request("PUT", protection_url(name, alias), body=body))
 
     def unprotect_alias(self, name: str, alias: str) -> None:

@@ -34,14 +34,27 @@ def _with_tracking(uri: str | None, call: Callable[[Tracking], T]) -> T:
 
 
 def protect_alias(
-    name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = (), uri: str | None = None
+    name: str,
+    alias: str,
+    *,
+    approvals: int = 1,
+    checks: Sequence[str] = (),
+    approve_role: str = "editor",
+    merge_role: str = "maintainer",
+    uri: str | None = None,
 ) -> AliasProtection:
     """Protect ``alias`` of the registered model ``name``: from now on it moves only by merging a
     review with ``approvals`` approvals from people other than its author and every check
     passing. A check is a condition of the query language on the candidate's source run
     (``"metrics.val/accuracy >= 0.92"``), ``"signature-unchanged"`` or
-    ``"no-archived-duplicate"``. Calling it again replaces the rules."""
-    return _with_tracking(uri, lambda t: t.protect_alias(name, alias, approvals=approvals, checks=checks))
+    ``"no-archived-duplicate"``. On a server with sign-in, approvers need ``approve_role`` on
+    the model and whoever merges ``merge_role``. Calling it again replaces the rules."""
+    return _with_tracking(
+        uri,
+        lambda t: t.protect_alias(
+            name, alias, approvals=approvals, checks=checks, approve_role=approve_role, merge_role=merge_role
+        ),
+    )
 
 
 def open_review(name: str, version: int, alias: str, *, description: str = "", uri: str | None = None) -> Review:

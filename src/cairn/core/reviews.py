@@ -2,7 +2,9 @@
 
 An alias (``champion``) can be *protected*: it then moves only by merging a review, never by
 setting it directly. The protection says how many people other than the review's author must
-approve, and which checks must pass. A check is one of:
+approve, which role on the model an approver must hold (``approve_role``, an editor by default)
+and which one merging needs (``merge_role``, a maintainer by default), and which checks must
+pass. A check is one of:
 
 - a condition in the query language (docs/query.md), evaluated on the candidate version's
   source run: ``metrics.val/accuracy >= 0.92``, ``params.epochs >= 10 and tags.reviewed = 'yes'``;
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cairn.core import limits
+from cairn.core.access import Role
 from cairn.core.diff import FileStatus, PackageChange, RunDiff
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidQuery, InvalidValue, ProtectionNotFound
@@ -35,6 +38,10 @@ from cairn.core.query.ast import Expr
 from cairn.core.query.parser import parse_query
 from cairn.core.registry import ModelVersion
 
+#: Who may approve a review and who may merge it when the protection does not say (and for an
+#: alias without protection): an editor of the model approves, a maintainer merges.
+DEFAULT_APPROVE_ROLE = Role.EDITOR
+DEFAULT_MERGE_ROLE = Role.MAINTAINER
 #: Checks one protection holds at most.
 MAX_CHECKS = 20
 #: The most approvals a protection may require.
@@ -131,6 +138,17 @@ def check_required_approvals(value: object) -> int:
     return approvals
 
 
+def check_review_role(value: object, what: str) -> Role:
+    """A role a protection names (viewer, editor, maintainer or admin). Raises InvalidValue."""
+    if isinstance(value, Role):
+        return value
+    for role in Role:
+        if value == role.value:
+            return role
+    choices = ", ".join(role.value for role in Role)
+    raise InvalidValue(f"{what} is one of {choices}, got {str(value)[:50]!r}", details={"field": what})
+
+
 def check_review_id(value: object) -> int:
     """A review's id: a positive integer. Raises InvalidValue."""
     return limits.check_int64(value, "review id", minimum=1)
@@ -176,6 +194,10 @@ class AliasProtection:
     created_at: int
     updated_by: str
     updated_at: int
+    #: The least role on the model a reviewer needs to approve or ask for changes.
+    approve_role: Role = DEFAULT_APPROVE_ROLE
+    #: The least role on the model needed to merge a review into the alias.
+    merge_role: Role = DEFAULT_MERGE_ROLE
 
 
 @dataclass(frozen=True, slots=True)

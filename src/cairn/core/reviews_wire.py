@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cairn.core.access import Role
 from cairn.core.diff import PackageChange
 from cairn.core.registry_wire import version_from_wire, version_to_wire
 from cairn.core.reviews import (
+    DEFAULT_APPROVE_ROLE,
+    DEFAULT_MERGE_ROLE,
     AliasProtection,
     CheckKind,
     CheckResult,
@@ -34,6 +37,8 @@ def protection_to_wire(protection: AliasProtection) -> dict[str, Any]:
         "created_at": protection.created_at,
         "updated_by": protection.updated_by,
         "updated_at": protection.updated_at,
+        "approve_role": protection.approve_role.value,
+        "merge_role": protection.merge_role.value,
     }
 
 
@@ -47,6 +52,8 @@ def protection_from_wire(data: Mapping[str, Any]) -> AliasProtection:
         created_at=data["created_at"],
         updated_by=data["updated_by"],
         updated_at=data["updated_at"],
+        approve_role=Role(data.get("approve_role", DEFAULT_APPROVE_ROLE)),
+        merge_role=Role(data.get("merge_role", DEFAULT_MERGE_ROLE)),
     )
 
 

@@ -746,6 +746,8 @@ CheckText = Annotated[
 ]
 ReviewStateName = Literal["open", "merged", "closed"]
 CheckKindName = Literal["condition", "signature_unchanged", "no_archived_duplicate"]
+#: A role on a model a protection asks of approvers and mergers (cairn.core.access.Role).
+ProtectionRole = Literal["viewer", "editor", "maintainer", "admin"]
 NOT_BLANK_COMMENT_RULE: dict[str, Any] = {
     "pattern": limits.NOT_BLANK_TEXT_PATTERN,
     "minLength": 1,
@@ -763,6 +765,8 @@ class ProtectionIn(Strict):
         json_schema_extra={"minimum": 0, "maximum": MAX_REQUIRED_APPROVALS},
     )
     checks: list[CheckText] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_CHECKS})
+    approve_role: ProtectionRole = Field(default="editor", description="the least role on the model an approver holds")
+    merge_role: ProtectionRole = Field(default="maintainer", description="the least role on the model to merge")
 
 
 class ProtectionOut(Out):
@@ -774,6 +778,8 @@ class ProtectionOut(Out):
     created_at: int
     updated_by: str
     updated_at: int
+    approve_role: ProtectionRole
+    merge_role: ProtectionRole
 
 
 class ProtectionList(Out):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.blobs.base import PART_ALIGNMENT, BlobInfo, BlobStore, StagedUpload, check_digest
 from cairn.core import limits
+from cairn.core.access import ResourceKind
 from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
@@ -40,7 +41,7 @@ from cairn.core.artifacts import (
 )
 from cairn.core.clock import now_ms
 from cairn.core.errors import ArtifactNotFound, CairnError, InvalidRequest, InvalidValue, NotFound
-from cairn.service.policy import Action
+from cairn.service.policy import Action, check_run, hidden_as
 from cairn.service.uploads import file_chunks
 
 if TYPE_CHECKING:
@@ -79,14 +80,14 @@ class ArtifactRules:
             raise InvalidRequest(f"at most {limits.MAX_DIGESTS_PER_REQUEST} digests per request, got {len(digests)}")
         for digest in digests:
             check_digest(digest)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         present = self.store.touch_blobs(digests)
         return [digest for digest in dict.fromkeys(digests) if digest not in present]
 
     def write_blob(self, chunks: Iterable[bytes], digest: str) -> BlobInfo:
         """Store bytes that must hash to ``digest`` (DigestMismatch, and nothing kept, if not)."""
         check_digest(digest)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         info = self.blobs.write(chunks, expected_digest=digest)
         self.store.record_blob(info.digest, info.size)
         return info
@@ -101,7 +102,7 @@ class ArtifactRules:
         """Start a resumable upload. With ``direct`` and the ``size`` known, a blob store that
         can (S3) also hands out presigned URLs for the parts, so the client sends the bytes
         straight to it; the digest is still checked at completion."""
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         if size is not None:
             limits.check_int64(size, "size", minimum=0)
         upload = self.blobs.stage_create()
@@ -113,23 +114,23 @@ class ArtifactRules:
         return upload, None if urls is None else DirectParts(part_size, list(urls))
 
     def upload_status(self, upload_id: str) -> StagedUpload:
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         return self.blobs.stage_get(_upload_id(upload_id))
 
     def append_upload(self, upload_id: str, offset: int, chunks: Iterable[bytes]) -> StagedUpload:
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         limits.check_int64(offset, "offset", minimum=0)
         return self.blobs.stage_append(_upload_id(upload_id), offset, chunks)
 
     def commit_upload(self, upload_id: str, digest: str, *, known_digest: str | None = None) -> BlobInfo:
         check_digest(digest)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         info = self.blobs.stage_commit(_upload_id(upload_id), digest, known_digest=known_digest)
         self.store.record_blob(info.digest, info.size)
         return info
 
     def abort_upload(self, upload_id: str) -> None:
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._may_store_bytes()
         self.blobs.stage_abort(_upload_id(upload_id))
 
     # -- artifacts --------------------------------------------------------------------------
@@ -185,8 +186,13 @@ class ArtifactRules:
     def open_artifact_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
         """:meth:`read_artifact_folder` with each file's whole artifact: what the archive route
         sends. At most MAX_ARCHIVE_FILES files (InvalidRequest for a bigger folder)."""
-        prefix = check_artifact_path(path, allow_empty=True)
         self._readable_run(run_id)
+        return self._open_folder(run_id, path)
+
+    def _open_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
+        """:meth:`open_artifact_folder` without asking the policy: a registered model version's
+        files are read with the right to read the model, not its source run's project."""
+        prefix = check_artifact_path(path, allow_empty=True)
         listed = self.store.list_artifacts(run_id, prefix, limits.MAX_ARCHIVE_FILES + 1)
         if not listed:
             details = {"run_id": run_id, "path": path}
@@ -258,7 +264,8 @@ class ArtifactRules:
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
         check_digest(snapshot_id)
         snapshot = self.store.get_snapshot(snapshot_id)
-        self.policy.check(self.principal, Action.READ, snapshot.project)
+        with hidden_as(NotFound(f"no snapshot {snapshot_id!r}", details={"snapshot": snapshot_id})):
+            self.policy.check(self.principal, Action.READ, snapshot.project)
         return snapshot
 
     def read_snapshot_file(self, snapshot_id: str, path: str) -> Iterator[bytes]:
@@ -279,7 +286,8 @@ class ArtifactRules:
         uploads abandoned for as long."""
         if grace_ms < 0:
             raise InvalidValue("the grace period must not be negative")
-        self.policy.check(self.principal, Action.DELETE, None)
+        # The whole store's garbage, across every project: a global admin's job.
+        self.policy.check(self.principal, Action.ADMIN, None)
         purged = 0
         kept: list[str] = []
         if purge_deleted:
@@ -316,9 +324,15 @@ class ArtifactRules:
                     self.blobs.stage_abort(upload.upload_id)
         return GcReport(purged, deleted, freed, aborted, dry_run, tuple(kept))
 
+    def _may_store_bytes(self) -> None:
+        """Bytes are content-addressed and belong to no project until an artifact of a run names
+        them (which needs the right to write to that run): storing them needs the editor role
+        somewhere, so that a viewer cannot fill the blob store."""
+        self.policy.check_somewhere(self.principal, Action.WRITE, ResourceKind.PROJECT)
+
     def _readable_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
+        check_run(self.policy, self.principal, Action.READ, run)
         return run
 
 

@@ -3,10 +3,13 @@
 
 - a comment may be written on any run its author can read and write to, finished or deleted:
   comments are discussion about the run, not data of it;
-- only a comment's author may edit or delete it;
+- only a comment's author may edit it; its author or a maintainer of the project may delete it
+  (a maintainer keeps the discussion civil);
 - a saved view is checked whole before it is stored: its query and sort order must parse, its
   columns and group_by must be fields of the query language, its charts metric keys;
-- saving a view under a name the project already has replaces its contents, keeping its id.
+- saving a view under a name the project already has replaces its contents, keeping its id;
+- an editor saves views and replaces or deletes their own; a maintainer manages everyone's
+  (docs/access.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from cairn.core.access import ResourceKind, Role
 from cairn.core.discussion import (
     Comment,
     ProjectFields,
@@ -26,15 +30,17 @@ from cairn.core.discussion import (
     check_view_text,
     parse_mentions,
 )
-from cairn.core.errors import PermissionDenied
+from cairn.core.errors import CommentNotFound, PermissionDenied, ViewNotFound
 from cairn.core.query.parser import parse_order, parse_query
-from cairn.service.policy import Action
+from cairn.service.policy import Action, check_run, hidden_as
 
 if TYPE_CHECKING:
     from cairn.core.entities import Run
     from cairn.service.policy import Policy, Principal
     from cairn.store.base import MetadataStore
 
+#: The roles that may delete anyone's comment in a project.
+_MODERATORS = (Role.MAINTAINER, Role.ADMIN)
 #: How many of a project's newest runs :meth:`DiscussionRules.project_fields` reads.
 FIELDS_FROM_NEWEST_RUNS = 2_000
 
@@ -55,7 +61,7 @@ class DiscussionRules:
     def list_comments(self, run_id: str) -> list[Comment]:
         """The run's comments, oldest first."""
         run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
+        check_run(self.policy, self.principal, Action.READ, run)
         return self.store.list_comments(run_id)
 
     def edit_comment(self, comment_id: str, body: str) -> Comment:
@@ -65,25 +71,37 @@ class DiscussionRules:
         return self.store.update_comment(comment_id, body, parse_mentions(body))
 
     def delete_comment(self, comment_id: str) -> None:
-        """Delete a comment for good (its author only)."""
+        """Delete a comment for good (its author, or a maintainer of the project)."""
         self._own_comment(comment_id, "delete")
         self.store.delete_comment(comment_id)
 
     def _run_to_discuss(self, run_id: str) -> Run:
         run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
-        self.policy.check(self.principal, Action.WRITE, run.project)
+        check_run(self.policy, self.principal, Action.WRITE, run)
         return run
 
     def _own_comment(self, comment_id: str, verb: str) -> Comment:
         comment = self.store.get_comment(comment_id)
-        self._run_to_discuss(comment.run_id)
-        if comment.author != self.principal.name:
+        run = self.store.get_run(comment.run_id, details=False)
+        with hidden_as(CommentNotFound(f"no comment with id {comment_id!r}", details={"comment_id": comment_id})):
+            self.policy.check(self.principal, Action.READ, run.project)
+        if comment.author == self.principal.name:
+            self.policy.check(self.principal, Action.WRITE, run.project)
+        elif verb == "delete" and self._moderates(run.project):
+            pass  # a maintainer removes what does not belong in the project's discussion
+        else:
             raise PermissionDenied(
                 f"only {comment.author!r}, who wrote this comment, may {verb} it",
                 details={"comment_id": comment_id, "author": comment.author},
             )
         return comment
+
+    def _moderates(self, project: str) -> bool:
+        """Whether the principal is a signed-in maintainer of the project. Without sign-in
+        every name is taken at its word, so nobody moderates and only authors delete."""
+        if not self.principal.authenticated:
+            return False
+        return self.policy.role(self.principal, ResourceKind.PROJECT, project) in _MODERATORS
 
     # -- saved views ------------------------------------------------------------------------
 
@@ -108,6 +126,9 @@ class DiscussionRules:
         checked_charts = check_charts(charts)
         check_group_by(group_by)
         project_id = self._project_id_for(project, Action.WRITE)
+        replaced = next((v for v in self.store.list_views(project_id) if v.name == checked_name), None)
+        if replaced is not None:
+            self._may_change_view(replaced)
         return self.store.save_view(
             project_id,
             checked_name,
@@ -126,14 +147,20 @@ class DiscussionRules:
     def get_view(self, view_id: str) -> SavedView:
         """Raises ViewNotFound."""
         view = self.store.get_view(view_id)
-        self.policy.check(self.principal, Action.READ, view.project)
+        with hidden_as(_no_view(view_id)):
+            self.policy.check(self.principal, Action.READ, view.project)
         return view
 
     def delete_view(self, view_id: str) -> None:
         """Raises ViewNotFound."""
-        view = self.store.get_view(view_id)
-        self.policy.check(self.principal, Action.WRITE, view.project)
+        view = self.get_view(view_id)
+        self._may_change_view(view)
         self.store.delete_view(view_id)
+
+    def _may_change_view(self, view: SavedView) -> None:
+        """One's own views need the editor role; everyone's, the maintainer's."""
+        mine = view.created_by == self.principal.name
+        self.policy.check(self.principal, Action.WRITE if mine else Action.MAINTAIN, view.project)
 
     # -- field names ------------------------------------------------------------------------
 
@@ -153,3 +180,7 @@ class DiscussionRules:
         project = self.store.get_project(name, with_counts=False)
         self.policy.check(self.principal, action, project.name)
         return project.id
+
+
+def _no_view(view_id: str) -> ViewNotFound:
+    return ViewNotFound(f"no saved view with id {view_id!r}", details={"view_id": view_id})

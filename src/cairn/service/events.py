@@ -6,7 +6,12 @@
 - the actor is the acting principal;
 - the log is read newest first, filtered by type patterns (``model_version.*``), subject (a
   path; ``models/NAME`` also finds its versions' events), actor and time; nothing changes or
-  removes an event.
+  removes an event;
+- the whole log is a global admin's to read (it records every project, model and user). Anyone
+  else reads the events of one subject they may read: ``models/NAME`` (and ``models/NAME/*``,
+  its versions and reviews) with the right to read the model, ``runs/ID`` with the right to
+  read the run's project, ``projects/NAME/members`` with the right to read the project, and
+  their own ``users/NAME`` (docs/access.md, "The event log").
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
 from cairn.core.entities import Page
-from cairn.core.errors import InvalidPageToken
+from cairn.core.errors import InvalidPageToken, PermissionDenied
 from cairn.core.events import Event, EventType, check_event_types, expand_types
-from cairn.service.policy import Action
+from cairn.service.policy import Action, check_run
 
 if TYPE_CHECKING:
     from cairn.service.policy import Policy, Principal
@@ -75,7 +80,7 @@ class EventRules:
                 limits.check_timestamp(bound)
         limits.check_listing_limit(limit, MAX_EVENT_PAGE)
         before = None if page_token is None else _seq_from_token(page_token)
-        self.policy.check(self.principal, Action.READ, None)
+        self._may_read_events(subject, subject_prefix)
         found = self.store.list_events(
             types=checked_types,
             subject=subject,
@@ -88,6 +93,33 @@ class EventRules:
         )
         items = found[:limit]
         return Page(items, str(items[-1].seq) if len(found) > limit else None)
+
+    def _may_read_events(self, subject: str | None, prefix: bool) -> None:
+        try:
+            self.policy.check(self.principal, Action.ADMIN, None)
+            return
+        except PermissionDenied:
+            pass
+        kind, _, rest = (subject or "").partition("/")
+        if kind == "models" and rest:  # a model's name has no "/": all below it is the model's
+            self.policy.check_model(self.principal, Action.READ, rest.split("/", 1)[0])
+            return
+        if kind == "runs" and rest:
+            check_run(
+                self.policy, self.principal, Action.READ, self.store.get_run(rest.split("/", 1)[0], details=False)
+            )
+            return
+        # A project's name may hold "/": only its exact members subject, never a prefix.
+        if kind == "projects" and rest.endswith("/members") and not prefix:
+            self.policy.check(self.principal, Action.READ, rest.removesuffix("/members"))
+            return
+        if kind == "users" and rest.split("/", 1)[0] == self.principal.name:
+            return
+        raise PermissionDenied(
+            "only an admin may read the whole event log; name a subject you may read, such as "
+            "models/NAME/*, runs/RUN_ID or users/YOUR_NAME",
+            details={"subject": subject},
+        )
 
 
 def _seq_from_token(token: str) -> int:

@@ -418,14 +418,23 @@ class Tracking(Protocol):
     # -- reviews: a pull request for a model (docs/registry.md, "Reviews") -------------------
 
     def protect_alias(
-        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
+        self,
+        name: str,
+        alias: str,
+        *,
+        approvals: int = 1,
+        checks: Sequence[str] = (),
+        approve_role: str = "editor",
+        merge_role: str = "maintainer",
     ) -> AliasProtection:
         """Protect ``alias`` of the model (it need not point anywhere yet), or replace its
         protection: from now on it moves only by merging a review with ``approvals`` (0 to 100)
         approvals from people other than its author, and every check passing. A check is a
         query-language condition on the candidate's source run (``metrics.val/accuracy >=
-        0.92``), ``signature-unchanged`` or ``no-archived-duplicate``. Raises InvalidValue,
-        InvalidQuery, ModelNotFound."""
+        0.92``), ``signature-unchanged`` or ``no-archived-duplicate``. With authentication, an
+        approver needs at least ``approve_role`` on the model and whoever merges
+        ``merge_role`` (viewer, editor, maintainer or admin), and protecting needs the model's
+        admin role. Raises InvalidValue, InvalidQuery, ModelNotFound."""
         ...
 
     def unprotect_alias(self, name: str, alias: str) -> None:

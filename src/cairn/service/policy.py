@@ -12,18 +12,27 @@ A project or model the principal holds no role on answers as if it did not exist
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import getpass
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from cairn.core.access import ResourceKind, Role
-from cairn.core.errors import ModelNotFound, PermissionDenied, ProjectNotFound, Unauthenticated
+from cairn.core.errors import (
+    CairnError,
+    ModelNotFound,
+    PermissionDenied,
+    ProjectNotFound,
+    RunNotFound,
+    Unauthenticated,
+)
 from cairn.core.limits import check_name
 
 if TYPE_CHECKING:
+    from cairn.core.entities import Run
     from cairn.store.base import AccessStore
 
 
@@ -38,6 +47,11 @@ class Action(enum.StrEnum):
     def role(self) -> Role:
         return _NEEDED[self]
 
+    @classmethod
+    def needing(cls, role: Role) -> Action:
+        """The action whose check asks for ``role`` (a protected alias names roles, not actions)."""
+        return _FOR_ROLE[role]
+
 
 _NEEDED = {
     Action.READ: Role.VIEWER,
@@ -45,6 +59,12 @@ _NEEDED = {
     Action.DELETE: Role.MAINTAINER,
     Action.MAINTAIN: Role.MAINTAINER,
     Action.ADMIN: Role.ADMIN,
+}
+_FOR_ROLE = {
+    Role.VIEWER: Action.READ,
+    Role.EDITOR: Action.WRITE,
+    Role.MAINTAINER: Action.MAINTAIN,
+    Role.ADMIN: Action.ADMIN,
 }
 
 
@@ -88,6 +108,12 @@ class Policy(Protocol):
         one they may not see."""
         ...
 
+    def check_somewhere(self, principal: Principal, action: Action, kind: ResourceKind) -> None:
+        """Return if ``principal`` may do ``action`` on at least one project (or model): what
+        storing content-addressed bytes needs, which belong to no project until an artifact of
+        a run names them (and naming them needs the right to write to that run)."""
+        ...
+
     def visible(
         self, principal: Principal, kind: ResourceKind, names: Collection[str] | None = None
     ) -> set[str] | None:
@@ -107,6 +133,9 @@ class AllowAll:
         return None
 
     def check_model(self, principal: Principal, action: Action, model: str | None) -> None:
+        return None
+
+    def check_somewhere(self, principal: Principal, action: Action, kind: ResourceKind) -> None:
         return None
 
     def visible(
@@ -131,6 +160,17 @@ class RolePolicy:
 
     def check_model(self, principal: Principal, action: Action, model: str | None) -> None:
         self._check(principal, action, ResourceKind.MODEL, model)
+
+    def check_somewhere(self, principal: Principal, action: Action, kind: ResourceKind) -> None:
+        _require_signed_in(principal)
+        if principal.is_admin:
+            return
+        if not any(held.includes(action.role) for held in self.store.roles_held(principal.name, kind).values()):
+            raise PermissionDenied(
+                f"{action.value} needs the {action.role.value} role on some {kind.value}; "
+                f"{principal.name!r} holds none",
+                details={"needed": action.role.value},
+            )
 
     def visible(
         self, principal: Principal, kind: ResourceKind, names: Collection[str] | None = None
@@ -176,3 +216,21 @@ def _hidden(kind: ResourceKind, name: str) -> Exception:
     if kind is ResourceKind.MODEL:
         return ModelNotFound(f"no registered model named {name!r}", details={"model": name})
     return ProjectNotFound(f"no project named {name!r}", details={"project": name})
+
+
+@contextlib.contextmanager
+def hidden_as(not_found: CairnError) -> Iterator[None]:
+    """Around a check of a thing found by id (a run, comment, view, snapshot, review): when the
+    principal may not see its project or model, answer ``not_found``, the error of an id that
+    does not exist, rather than one naming the project or model it is in."""
+    try:
+        yield
+    except (ProjectNotFound, ModelNotFound):
+        raise not_found from None
+
+
+def check_run(policy: Policy, principal: Principal, action: Action, run: Run) -> None:
+    """``action`` on a run is ``action`` in its project; a run of a project the principal may
+    not see answers RunNotFound, as an unknown id does."""
+    with hidden_as(RunNotFound(f"no run with id {run.id!r}", details={"run_id": run.id})):
+        policy.check(principal, action, run.project)

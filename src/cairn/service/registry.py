@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
+from cairn.core.access import ResourceKind
 from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import Artifact
 from cairn.core.clock import now_ms
@@ -48,7 +49,7 @@ from cairn.core.query.vocabulary import MODELS, VERSIONS, Vocabulary
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel, check_stage
 from cairn.core.registry_wire import version_to_wire
 from cairn.service.events import EventRules
-from cairn.service.policy import Action
+from cairn.service.policy import Action, check_run
 
 if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
@@ -87,8 +88,11 @@ class RegistryRules(EventRules):
     def blobs(self) -> BlobStore:
         raise NotImplementedError  # provided by ArtifactRules
 
-    def open_artifact_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
+    def _open_folder(self, run_id: str, path: str) -> list[tuple[Artifact, Iterator[bytes]]]:
         raise NotImplementedError  # provided by ArtifactRules
+
+    def _grant_creator(self, kind: ResourceKind, name: str) -> None:
+        raise NotImplementedError  # provided by TrackingService
 
     # -- registered models ------------------------------------------------------------------
 
@@ -97,22 +101,24 @@ class RegistryRules(EventRules):
         checked = check_model_name(name)
         limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
         checked_tags = limits.check_tags(tags or {})
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check(self.principal, Action.READ, None)  # any signed-in user; they become its admin
         with self.store.atomic():
             model = self.store.create_model(checked, description, checked_tags)
+            self._grant_creator(ResourceKind.MODEL, checked)
             self._record(EventType.MODEL_CREATED, model_subject(checked), {"name": checked, "tags": dict(checked_tags)})
         return model
 
     def get_model(self, name: str) -> RegisteredModel:
         """Raises ModelNotFound."""
-        self.policy.check(self.principal, Action.READ, None)
-        return self.store.get_model(check_model_name(name))
+        checked = check_model_name(name)
+        self.policy.check_model(self.principal, Action.READ, checked)
+        return self.store.get_model(checked)
 
     def update_model(self, name: str, description: str) -> RegisteredModel:
         """Replace the model's description. Raises ModelNotFound."""
         checked = check_model_name(name)
         limits.check_text(description, "model description", limits.MAX_NOTES_LENGTH)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked)
         with self.store.atomic():
             model = self.store.update_model(checked, description)
             self._record(EventType.MODEL_UPDATED, model_subject(checked), {"name": checked, "description": description})
@@ -121,7 +127,7 @@ class RegistryRules(EventRules):
     def delete_model(self, name: str) -> None:
         """Delete the model with every version, alias and tag (the runs and files stay)."""
         checked = check_model_name(name)
-        self.policy.check(self.principal, Action.DELETE, None)
+        self.policy.check_model(self.principal, Action.DELETE, checked)
         with self.store.atomic():
             self.store.delete_model(checked)
             self._record(EventType.MODEL_DELETED, model_subject(checked), {"name": checked})
@@ -146,6 +152,7 @@ class RegistryRules(EventRules):
         after = None if page_token is None else _name_from_token(page_token)
         self.policy.check(self.principal, Action.READ, None)
         found = self.store.list_models(
+            names=self.policy.visible(self.principal, ResourceKind.MODEL),
             name_like=name_like,
             tags=checked_tags,
             limit=limit + 1,
@@ -160,8 +167,8 @@ class RegistryRules(EventRules):
     def set_model_tag(self, name: str, key: str, value: str) -> None:
         """Set one tag of the model. Raises ModelNotFound."""
         checked = limits.check_tags({key: value})
-        self.policy.check(self.principal, Action.WRITE, None)
         model = check_model_name(name)
+        self.policy.check_model(self.principal, Action.WRITE, model)
         with self.store.atomic():
             self.store.set_model_tag(model, key, checked[key])
             self._record(
@@ -171,8 +178,8 @@ class RegistryRules(EventRules):
     def delete_model_tag(self, name: str, key: str) -> None:
         """Remove one tag of the model (nothing happens if it has none of that key)."""
         limits.check_key(key, "tag")
-        self.policy.check(self.principal, Action.WRITE, None)
         model = check_model_name(name)
+        self.policy.check_model(self.principal, Action.WRITE, model)
         with self.store.atomic():
             self.store.delete_model_tag(model, key)
             self._record(EventType.MODEL_TAG_DELETED, model_subject(model), {"name": model, "key": key})
@@ -191,8 +198,11 @@ class RegistryRules(EventRules):
         limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
         checked_tags = limits.check_tags(tags or {})
         run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
-        self.policy.check(self.principal, Action.WRITE, None)
+        check_run(self.policy, self.principal, Action.READ, run)
+        if self._model_exists(checked_name):
+            self.policy.check_model(self.principal, Action.WRITE, checked_name)
+        else:
+            self.policy.check(self.principal, Action.READ, None)  # a new model: its maker becomes its admin
         if run.deleted:
             raise RunNotActive(f"run {run_id} is deleted; restore it to register its model", details={"run_id": run_id})
         folder = self.store.list_artifacts(run_id, path)
@@ -220,6 +230,7 @@ class RegistryRules(EventRules):
                 created_by=self.principal.name,
             )
             if is_new:
+                self._grant_creator(ResourceKind.MODEL, checked_name)
                 self._record(EventType.MODEL_CREATED, model_subject(checked_name), {"name": checked_name, "tags": {}})
             self._record(
                 EventType.VERSION_CREATED, model_subject(checked_name, version.version), version_to_wire(version)
@@ -236,7 +247,7 @@ class RegistryRules(EventRules):
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         """Raises ModelNotFound, ModelVersionNotFound."""
         checked = check_model_name(name), check_version_number(version)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
         return self.store.get_version(*checked)
 
     def list_model_versions(
@@ -249,7 +260,7 @@ class RegistryRules(EventRules):
         parsed = _parse(where, VERSIONS)
         limits.check_listing_limit(limit, MAX_REGISTRY_PAGE)
         before = None if page_token is None else _version_from_token(page_token)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked)
         found = self.store.list_versions(checked, limit=limit + 1, before_version=before, where=parsed, now_ms=now_ms())
         items = found[:limit]
         return Page(items, str(items[-1].version) if len(found) > limit else None)
@@ -264,7 +275,13 @@ class RegistryRules(EventRules):
         limits.check_listing_limit(limit, MAX_REGISTRY_PAGE)
         after = None if page_token is None else _search_position(page_token)
         self.policy.check(self.principal, Action.READ, None)
-        found = self.store.search_versions(where=parsed, now_ms=now_ms(), limit=limit + 1, after=after)
+        found = self.store.search_versions(
+            where=parsed,
+            now_ms=now_ms(),
+            limit=limit + 1,
+            after=after,
+            names=self.policy.visible(self.principal, ResourceKind.MODEL),
+        )
         items = found[:limit]
         last = items[-1] if len(found) > limit else None
         return Page(items, None if last is None else f"{_name_token(last.model)}-{last.version}")
@@ -272,20 +289,25 @@ class RegistryRules(EventRules):
     def run_model_versions(self, run_id: str) -> list[ModelVersion]:
         """Every version registered from the run, by model name and version."""
         run = self.store.get_run(run_id, details=False)
-        self.policy.check(self.principal, Action.READ, run.project)
-        return self.store.versions_of_run(run_id)
+        check_run(self.policy, self.principal, Action.READ, run)
+        return self._readable_versions(self.store.versions_of_run(run_id))
 
     def dataset_model_versions(self, dataset_version_id: str) -> list[ModelVersion]:
         """Every version whose source run used the dataset version (lineage, read backwards)."""
         limits.check_text(dataset_version_id, "dataset version id", 64)
         self.policy.check(self.principal, Action.READ, None)
-        return self.store.versions_of_dataset(dataset_version_id)
+        return self._readable_versions(self.store.versions_of_dataset(dataset_version_id))
+
+    def _readable_versions(self, versions: list[ModelVersion]) -> list[ModelVersion]:
+        """Those of ``versions`` whose model the principal may see (one question for all)."""
+        visible = self.policy.visible(self.principal, ResourceKind.MODEL, {v.model for v in versions})
+        return versions if visible is None else [v for v in versions if v.model in visible]
 
     def update_model_version(self, name: str, version: int, description: str) -> ModelVersion:
         """Replace the version's description. Raises ModelNotFound, ModelVersionNotFound."""
         checked = check_model_name(name), check_version_number(version)
         limits.check_text(description, "version description", limits.MAX_NOTES_LENGTH)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked[0])
         with self.store.atomic():
             updated = self.store.update_version(*checked, description)
             self._record(
@@ -303,7 +325,7 @@ class RegistryRules(EventRules):
         checked_stage = check_stage(stage)
         if not isinstance(archive_existing, bool):
             raise InvalidValue("archive_existing is true or false")
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked[0])
         with self.store.atomic():
             before = self.store.get_version(*checked).stage
             moved = self.store.set_stage(*checked, checked_stage, archive_existing=archive_existing)
@@ -324,7 +346,7 @@ class RegistryRules(EventRules):
         """Set one tag of the version. Raises ModelNotFound, ModelVersionNotFound."""
         checked = limits.check_tags({key: value})
         numbers = check_model_name(name), check_version_number(version)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, numbers[0])
         with self.store.atomic():
             self.store.set_version_tag(*numbers, key, checked[key])
             self._record(
@@ -337,7 +359,7 @@ class RegistryRules(EventRules):
         """Remove one tag of the version (nothing happens if it has none of that key)."""
         limits.check_key(key, "tag")
         numbers = check_model_name(name), check_version_number(version)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, numbers[0])
         with self.store.atomic():
             self.store.delete_version_tag(*numbers, key)
             self._record(
@@ -355,7 +377,7 @@ class RegistryRules(EventRules):
         moves it)."""
         checked = check_model_name(name), check_alias(alias)
         number = check_version_number(version)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked[0])
         with self.store.atomic():
             self._refuse_if_protected(*checked)
             return self._move_alias(*checked, number)
@@ -374,7 +396,7 @@ class RegistryRules(EventRules):
         """Remove the alias; the removal is recorded. Raises ModelNotFound, AliasNotFound,
         ReviewRequired (the alias is protected)."""
         checked = check_model_name(name), check_alias(alias)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked[0])
         with self.store.atomic():
             self._refuse_if_protected(*checked)
             move = self.store.delete_alias(*checked, self.principal.name)
@@ -384,7 +406,7 @@ class RegistryRules(EventRules):
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at. Raises ModelNotFound, AliasNotFound."""
         checked = check_model_name(name), check_alias(alias)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
         return self.store.version_by_alias(*checked)
 
     def read_model_version_folder(
@@ -411,7 +433,8 @@ class RegistryRules(EventRules):
             found = self.get_model_version(name, version)
         else:
             found = self.get_model_version_by_alias(name, alias or "")
-        return found, self.open_artifact_folder(found.run_id, found.source_path)
+        # The right to read the model is the right to load it, even without the source run's project.
+        return found, self._open_folder(found.run_id, found.source_path)
 
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
@@ -419,7 +442,7 @@ class RegistryRules(EventRules):
         checked = check_model_name(name)
         if alias is not None:
             check_alias(alias)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked)
         return self.store.alias_history(checked, alias)
 
     def _manifest_bytes(self, entry: Artifact) -> bytes:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cairn.core import limits
+from cairn.core.access import ResourceKind, Role
 from cairn.core.artifacts import SNAPSHOT_KINDS, Snapshot
 from cairn.core.clock import now_ms
 from cairn.core.diff import diff_runs, package_changes, snapshot_changes
@@ -36,6 +37,8 @@ from cairn.core.errors import (
     CommentNotFound,
     InvalidPageToken,
     InvalidValue,
+    PermissionDenied,
+    ReviewNotFound,
     ReviewNotMergeable,
     ReviewNotOpen,
     ReviewRequired,
@@ -47,6 +50,8 @@ from cairn.core.models.uri import check_alias, check_model_name, check_version_n
 from cairn.core.registry import ModelVersion
 from cairn.core.review_checks import run_checks
 from cairn.core.reviews import (
+    DEFAULT_APPROVE_ROLE,
+    DEFAULT_MERGE_ROLE,
     AliasProtection,
     CheckKind,
     CheckResult,
@@ -59,6 +64,7 @@ from cairn.core.reviews import (
     SnapshotChanges,
     check_required_approvals,
     check_review_id,
+    check_review_role,
     check_vote_body,
     describe_blockers,
     merge_blockers,
@@ -66,7 +72,7 @@ from cairn.core.reviews import (
     parse_checks,
 )
 from cairn.core.reviews_wire import check_result_to_wire, review_to_wire
-from cairn.service.policy import Action
+from cairn.service.policy import Action, check_run, hidden_as
 from cairn.service.registry import RegistryRules
 
 #: Reviews one page holds at most, and by default.
@@ -84,19 +90,38 @@ class ReviewRules(RegistryRules):
     # -- protections ------------------------------------------------------------------------
 
     def protect_alias(
-        self, name: str, alias: str, *, approvals: int = 1, checks: Sequence[str] = ()
+        self,
+        name: str,
+        alias: str,
+        *,
+        approvals: int = 1,
+        checks: Sequence[str] = (),
+        approve_role: Role | str = DEFAULT_APPROVE_ROLE,
+        merge_role: Role | str = DEFAULT_MERGE_ROLE,
     ) -> AliasProtection:
         """Protect ``alias`` (or replace its protection): it then moves only by merging a
-        review with ``approvals`` approvals from people other than its author and every check
-        passing. Raises InvalidValue, InvalidQuery (a condition that does not parse),
+        review with ``approvals`` approvals from people other than its author, each holding at
+        least ``approve_role`` on the model, and every check passing; merging needs
+        ``merge_role``. A protection is one of the model's settings: it needs the model's admin
+        role. Raises InvalidValue, InvalidQuery (a condition that does not parse),
         ModelNotFound."""
         checked = check_model_name(name), check_alias(alias)
         required = check_required_approvals(approvals)
         texts = [check.text for check in parse_checks(checks)]
-        self.policy.check(self.principal, Action.WRITE, None)
+        roles = check_review_role(approve_role, "approve_role"), check_review_role(merge_role, "merge_role")
+        self.policy.check_model(self.principal, Action.ADMIN, checked[0])
         with self.store.atomic():
-            protection = self.store.set_protection(*checked, required, texts, self.principal.name)
-            data = {"name": checked[0], "alias": checked[1], "required_approvals": required, "checks": texts}
+            protection = self.store.set_protection(
+                *checked, required, texts, self.principal.name, approve_role=roles[0], merge_role=roles[1]
+            )
+            data = {
+                "name": checked[0],
+                "alias": checked[1],
+                "required_approvals": required,
+                "checks": texts,
+                "approve_role": roles[0].value,
+                "merge_role": roles[1].value,
+            }
             self._record(EventType.ALIAS_PROTECTED, model_subject(checked[0]), data)
         return protection
 
@@ -104,7 +129,7 @@ class ReviewRules(RegistryRules):
         """Lift the protection: the alias may be moved directly again. Open reviews stay open.
         Raises ModelNotFound, ProtectionNotFound."""
         checked = check_model_name(name), check_alias(alias)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.ADMIN, checked[0])
         with self.store.atomic():
             self.store.delete_protection(*checked)
             self._record(EventType.ALIAS_UNPROTECTED, model_subject(checked[0]), {"name": name, "alias": alias})
@@ -112,7 +137,7 @@ class ReviewRules(RegistryRules):
     def get_alias_protection(self, name: str, alias: str) -> AliasProtection:
         """Raises ModelNotFound, ProtectionNotFound."""
         checked = check_model_name(name), check_alias(alias)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
         found = self.store.get_protection(*checked)
         if found is None:
             raise not_protected(*checked)
@@ -121,7 +146,7 @@ class ReviewRules(RegistryRules):
     def list_alias_protections(self, name: str) -> list[AliasProtection]:
         """The model's protected aliases, by alias. Raises ModelNotFound."""
         checked = check_model_name(name)
-        self.policy.check(self.principal, Action.READ, None)
+        self.policy.check_model(self.principal, Action.READ, checked)
         return self.store.list_protections(checked)
 
     def _refuse_if_protected(self, name: str, alias: str) -> None:
@@ -148,7 +173,7 @@ class ReviewRules(RegistryRules):
         checked_name, checked_alias = check_model_name(name), check_alias(alias)
         number = check_version_number(version)
         limits.check_text(description, "review description", limits.MAX_NOTES_LENGTH)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self.policy.check_model(self.principal, Action.WRITE, checked_name)
         with self.store.atomic():
             candidate = self.store.get_version(checked_name, number)
             holder = self._holder(checked_name, checked_alias)
@@ -182,9 +207,9 @@ class ReviewRules(RegistryRules):
 
     def get_review(self, review_id: int) -> Review:
         """Raises ReviewNotFound."""
-        checked = check_review_id(review_id)
-        self.policy.check(self.principal, Action.READ, None)
-        return self.store.get_review(checked)
+        review = self.store.get_review(check_review_id(review_id))
+        self._check_review(review, Action.READ)
+        return review
 
     def list_reviews(
         self,
@@ -202,9 +227,19 @@ class ReviewRules(RegistryRules):
         checked_state = None if state is None else _check_state(state)
         limits.check_listing_limit(limit, MAX_REVIEW_PAGE)
         before = None if page_token is None else _id_from_token(page_token)
-        self.policy.check(self.principal, Action.READ, None)
+        if checked_model is not None:
+            self.policy.check_model(self.principal, Action.READ, checked_model)
+            visible = None
+        else:
+            self.policy.check(self.principal, Action.READ, None)
+            visible = self.policy.visible(self.principal, ResourceKind.MODEL)
         found = self.store.list_reviews(
-            model=checked_model, alias=checked_alias, state=checked_state, before_id=before, limit=limit + 1
+            model=checked_model,
+            alias=checked_alias,
+            state=checked_state,
+            before_id=before,
+            limit=limit + 1,
+            models=visible,
         )
         items = found[:limit]
         return Page(items, str(items[-1].id) if len(found) > limit else None)
@@ -223,8 +258,8 @@ class ReviewRules(RegistryRules):
         else:
             compared_number = review.base_version
         compared = None if compared_number is None else self.store.get_version(review.model, compared_number)
-        candidate_run = self._source_run(candidate.run_id)
-        compared_run = None if compared is None else self._source_run(compared.run_id)
+        candidate_run = self._source_run(candidate.run_id, readable=True)
+        compared_run = None if compared is None else self._source_run(compared.run_id, readable=True)
         return ReviewDetail(
             review=review,
             protection=self.store.get_protection(review.model, review.alias),
@@ -250,9 +285,11 @@ class ReviewRules(RegistryRules):
 
     def _vote(self, review_id: int, decision: Decision, body: str) -> Review:
         checked = check_review_id(review_id)
-        self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
             review = _open(self.store.get_review(checked, lock=True))
+            protection = self.store.get_protection(review.model, review.alias)
+            needed = DEFAULT_APPROVE_ROLE if protection is None else protection.approve_role
+            self._check_review(review, Action.needing(needed))
             if review.author == self.principal.name:
                 verb = "approve" if decision is Decision.APPROVED else "request changes on"
                 raise SelfApproval(
@@ -279,9 +316,9 @@ class ReviewRules(RegistryRules):
         checked = check_review_id(review_id)
         check_comment_body(body)
         parent = None if reply_to is None else limits.check_int64(reply_to, "reply_to", minimum=1)
-        self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
             review = self.store.get_review(checked)
+            self._check_review(review, Action.WRITE)
             if parent is not None and self.store.get_review_comment(parent).review_id != checked:
                 raise CommentNotFound(
                     f"review {checked} has no comment {parent}", details={"review_id": checked, "comment_id": parent}
@@ -308,9 +345,9 @@ class ReviewRules(RegistryRules):
         """Run an open review's checks again, against the protection and the alias as they are
         now, and store the results. Raises ReviewNotFound, ReviewNotOpen."""
         checked = check_review_id(review_id)
-        self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
             review = _open(self.store.get_review(checked, lock=True))
+            self._check_review(review, Action.WRITE)
             protection = self.store.get_protection(review.model, review.alias)
             results = self._run_checks(
                 self.store.get_version(review.model, review.version),
@@ -328,10 +365,12 @@ class ReviewRules(RegistryRules):
         acting principal. Raises ReviewNotFound, ReviewNotOpen, ReviewNotMergeable (with what
         blocks it; nothing is written)."""
         checked = check_review_id(review_id)
-        self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
             review = _open(self.store.get_review(checked, lock=True))
             protection = self.store.get_protection(review.model, review.alias)
+            self._check_review(
+                review, Action.needing(DEFAULT_MERGE_ROLE if protection is None else protection.merge_role)
+            )
             required = 0 if protection is None else protection.required_approvals
             candidate = self.store.get_version(review.model, review.version)
             results = self._run_checks(candidate, self._holder(review.model, review.alias), protection)
@@ -367,11 +406,12 @@ class ReviewRules(RegistryRules):
         return merged
 
     def close_review(self, review_id: int) -> Review:
-        """Close an open review without moving the alias. Raises ReviewNotFound, ReviewNotOpen."""
+        """Close an open review without moving the alias: its author (with the right to write),
+        or a maintainer of the model. Raises ReviewNotFound, ReviewNotOpen."""
         checked = check_review_id(review_id)
-        self.policy.check(self.principal, Action.WRITE, None)
         with self.store.atomic():
             review = _open(self.store.get_review(checked, lock=True))
+            self._check_review(review, Action.WRITE if review.author == self.principal.name else Action.MAINTAIN)
             closed = self.store.finish_review(checked, ReviewState.CLOSED, self.principal.name)
             self._record(EventType.REVIEW_CLOSED, review_subject(review.model, checked), _review_ref(review))
         return closed
@@ -384,13 +424,26 @@ class ReviewRules(RegistryRules):
         except AliasNotFound:
             return None
 
-    def _source_run(self, run_id: str) -> Run | None:
-        """The version's source run, None once it is purged (a version outlives its run)."""
+    def _check_review(self, review: Review, action: Action) -> None:
+        """A review is part of its model: reading, voting on and merging it ask the model (a
+        review of a model the principal may not see answers ReviewNotFound)."""
+        with hidden_as(ReviewNotFound(f"no review {review.id}", details={"review_id": review.id})):
+            self.policy.check_model(self.principal, action, review.model)
+
+    def _source_run(self, run_id: str, *, readable: bool = False) -> Run | None:
+        """The version's source run, None once it is purged (a version outlives its run) and,
+        when ``readable``, when the principal may not read its project (a model's reviewer need
+        not see every project its versions come from). The checks read it either way: they are
+        the protection's rules, not the reader's view."""
         try:
             run = self.store.get_run(run_id)
         except RunNotFound:
             return None
-        self.policy.check(self.principal, Action.READ, run.project)
+        if readable:
+            try:
+                check_run(self.policy, self.principal, Action.READ, run)
+            except (RunNotFound, PermissionDenied):
+                return None
         return run
 
     def _run_checks(

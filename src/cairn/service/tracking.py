@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
+from cairn.core.access import ResourceKind, Role, SubjectKind
 from cairn.core.clock import now_ms
 from cairn.core.diff import RunDiff, diff_runs
 from cairn.core.entities import (
@@ -50,7 +51,7 @@ from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.access import AccessRules
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
-from cairn.service.policy import Action, AllowAll, Policy, Principal
+from cairn.service.policy import Action, AllowAll, Policy, Principal, check_run
 from cairn.service.reviews import ReviewRules
 from cairn.service.webhooks import WebhookRules
 from cairn.store.base import MetadataStore
@@ -90,10 +91,15 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
     # -- projects ---------------------------------------------------------------------------
 
     def create_project(self, name: str, description: str = "") -> Project:
+        """A new project. Any signed-in user may make one, and becomes its admin in the same
+        unit of work. Raises AlreadyExists."""
         limits.check_name(name, "project name")
         limits.check_text(description, "project description", limits.MAX_PROJECT_DESCRIPTION_LENGTH)
-        self.policy.check(self.principal, Action.WRITE, name)
-        return self.store.create_project(name, description)
+        self.policy.check(self.principal, Action.READ, None)  # signed in: nothing more
+        with self.store.atomic():
+            project = self.store.create_project(name, description)
+            self._grant_creator(ResourceKind.PROJECT, project.name)
+        return project
 
     def get_project(self, name: str) -> Project:
         project = self.store.get_project(name)
@@ -101,8 +107,9 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         return project
 
     def list_projects(self) -> list[Project]:
+        """The projects the principal may see (every one for an admin and without auth)."""
         self.policy.check(self.principal, Action.READ, None)
-        return self.store.list_projects()
+        return self.store.list_projects(names=self.policy.visible(self.principal, ResourceKind.PROJECT))
 
     def _project_id(self, name: str, action: Action = Action.READ) -> str:
         """The id of a project, without the run counts a listing shows (they cost a scan)."""
@@ -111,13 +118,25 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         return project.id
 
     def _project_for_new_run(self, name: str) -> Project:
+        """The project a new run goes to, with the right to write to it; made (by a first run)
+        if it does not exist yet, as :meth:`create_project` makes one."""
         try:
-            return self.store.get_project(name, with_counts=False)
+            project = self.store.get_project(name, with_counts=False)
+            self.policy.check(self.principal, Action.WRITE, project.name)
+            return project
         except ProjectNotFound:
             try:
                 return self.create_project(name)
             except AlreadyExists:  # created by a concurrent first run
-                return self.store.get_project(name, with_counts=False)
+                project = self.store.get_project(name, with_counts=False)
+                self.policy.check(self.principal, Action.WRITE, project.name)
+                return project
+
+    def _grant_creator(self, kind: ResourceKind, name: str) -> None:
+        """Make whoever signed in and created a project or model its admin (call it inside the
+        creation's unit of work). Without authentication nobody holds roles, so none is kept."""
+        if self.principal.authenticated:
+            self.store.set_grant(kind, name, SubjectKind.USER, self.principal.name, Role.ADMIN, self.principal.name)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -134,7 +153,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         start_time: int | None = None,
     ) -> Run:
         limits.check_name(project, "project name")
-        self.policy.check(self.principal, Action.WRITE, project)
+        self.policy.check(self.principal, Action.READ, None)  # signed in; the project's own check follows
         params = _checked_params(config or {})
         checked_tags = _checked_tags(tags or {})
         run_name = generate_run_name() if name is None else limits.check_name(name, "run name")
@@ -143,7 +162,8 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         if start_time is not None:
             limits.check_timestamp(start_time)
         if parent_id is not None:
-            self.store.get_run(parent_id, details=False)  # RunNotFound before anything is written
+            parent = self.store.get_run(parent_id, details=False)  # RunNotFound before anything is written
+            check_run(self.policy, self.principal, Action.READ, parent)
         project_id = self._project_for_new_run(project).id
         with self.store.atomic():
             run = self.store.create_run(
@@ -161,7 +181,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
 
     def get_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
-        self.policy.check(self.principal, Action.READ, run.project)
+        check_run(self.policy, self.principal, Action.READ, run)
         return run
 
     def update_run(self, run_id: str, update: RunUpdate) -> Run:
@@ -195,7 +215,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
 
     def delete_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
-        self.policy.check(self.principal, Action.DELETE, run.project)
+        check_run(self.policy, self.principal, Action.DELETE, run)
         with self.store.atomic():
             deleted = self.store.set_run_deleted(run_id, True)
             self._record(EventType.RUN_DELETED, run_subject(run_id), _run_data(deleted))
@@ -203,7 +223,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
 
     def restore_run(self, run_id: str) -> Run:
         run = self.store.get_run(run_id)
-        self.policy.check(self.principal, Action.DELETE, run.project)
+        check_run(self.policy, self.principal, Action.DELETE, run)
         with self.store.atomic():
             restored = self.store.set_run_deleted(run_id, False)
             self._record(EventType.RUN_RESTORED, run_subject(run_id), _run_data(restored))
@@ -316,7 +336,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         try:
             found = self.store.get_project(project, with_counts=False)
         except ProjectNotFound:
-            self.policy.check(self.principal, Action.READ, project)
+            self.policy.check(self.principal, Action.READ, None)  # a project to be: nothing to hide
             return []
         self.policy.check(self.principal, Action.READ, found.name)
         return self.store.runs_by_fingerprint(found.id, fingerprint, status=RunStatus.FINISHED, limit=limit)
@@ -359,7 +379,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
 
     def _writable_run(self, run_id: str, action: Action, *, allow_ended: bool) -> Run:
         run = self.store.get_run(run_id, details=False)  # on every ingest: status is all we need
-        self.policy.check(self.principal, action, run.project)
+        check_run(self.policy, self.principal, action, run)
         if run.deleted:
             raise RunNotActive(f"run {run_id} is deleted", details={"run_id": run_id, "deleted": True})
         if run.status.is_terminal and not allow_ended:

@@ -7,8 +7,9 @@
   ``*``), each naming a known type;
 - its secret is given (``whsec_`` and base64, or 16 characters or more of text) or made; it is
   in the answer to the creation and in no read after it;
-- webhooks belong to the whole store, as registered models do: reading them needs the right
-  to read, changing them the right to write;
+- webhooks belong to the whole server: one may subscribe to every project's and model's events,
+  and its deliveries carry them, so only a global admin reads or manages webhooks
+  (docs/access.md);
 - deliveries are queued by the store with each event and sent by the server's delivery worker
   (cairn.service.deliveries), never on the path of the change that made the event.
 """
@@ -72,7 +73,7 @@ class WebhookRules:
         limits.check_text(description, "webhook description", MAX_DESCRIPTION_LENGTH)
         signing_secret = new_secret() if secret is None else check_secret(secret)
         _check_flag(active, "active")
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._require_webhook_admin()
         webhook = self.store.create_webhook(
             url=checked_url,
             events=patterns,
@@ -85,11 +86,11 @@ class WebhookRules:
         return dataclasses.replace(webhook, secret=signing_secret)
 
     def get_webhook(self, webhook_id: str) -> Webhook:
-        self.policy.check(self.principal, Action.READ, None)
+        self._require_webhook_admin()
         return self.store.get_webhook(_check_id(webhook_id, "webhook id"))
 
     def list_webhooks(self) -> list[Webhook]:
-        self.policy.check(self.principal, Action.READ, None)
+        self._require_webhook_admin()
         return self.store.list_webhooks()
 
     def update_webhook(
@@ -110,7 +111,7 @@ class WebhookRules:
         if active is not None:
             _check_flag(active, "active")
         checked_secret = None if secret is None else check_secret(secret)
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._require_webhook_admin()
         return self.store.update_webhook(
             checked_id,
             url=checked_url,
@@ -122,7 +123,7 @@ class WebhookRules:
 
     def delete_webhook(self, webhook_id: str) -> None:
         checked_id = _check_id(webhook_id, "webhook id")
-        self.policy.check(self.principal, Action.DELETE, None)
+        self._require_webhook_admin()
         self.store.delete_webhook(checked_id)
 
     def list_webhook_deliveries(
@@ -137,20 +138,23 @@ class WebhookRules:
         wanted = None if status is None else _check_status(status)
         limits.check_listing_limit(limit, MAX_DELIVERY_PAGE)
         before = None if page_token is None else _seq_from_token(page_token)
-        self.policy.check(self.principal, Action.READ, None)
+        self._require_webhook_admin()
         found = self.store.list_deliveries(checked_id, status=wanted, before_seq=before, limit=limit + 1)
         items = found[:limit]
         return Page(items, str(items[-1].event_seq) if len(found) > limit else None)
 
     def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
         ids = _check_id(webhook_id, "webhook id"), _check_id(delivery_id, "delivery id")
-        self.policy.check(self.principal, Action.READ, None)
+        self._require_webhook_admin()
         return self.store.get_delivery(*ids)
 
     def redeliver_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
         ids = _check_id(webhook_id, "webhook id"), _check_id(delivery_id, "delivery id")
-        self.policy.check(self.principal, Action.WRITE, None)
+        self._require_webhook_admin()
         return self.store.redeliver(*ids)
+
+    def _require_webhook_admin(self) -> None:
+        self.policy.check(self.principal, Action.ADMIN, None)
 
     def _check_url(self, url: str) -> str:
         parsed = check_webhook_url(url)

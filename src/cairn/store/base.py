@@ -21,7 +21,17 @@ from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
-from cairn.core.reviews import AliasProtection, CheckResult, Decision, EntryKind, Review, ReviewComment, ReviewState
+from cairn.core.reviews import (
+    DEFAULT_APPROVE_ROLE,
+    DEFAULT_MERGE_ROLE,
+    AliasProtection,
+    CheckResult,
+    Decision,
+    EntryKind,
+    Review,
+    ReviewComment,
+    ReviewState,
+)
 from cairn.core.webhooks import Attempt, ClaimedDelivery, Delivery, DeliveryStatus, Webhook
 
 
@@ -35,8 +45,9 @@ class ProjectStore(Protocol):
         unless ``with_counts``). Raises ProjectNotFound."""
         ...
 
-    def list_projects(self) -> list[Project]:
-        """Every project, with run counts and last activity, newest first."""
+    def list_projects(self, *, names: Collection[str] | None = None) -> list[Project]:
+        """Every project (of ``names`` only, when given), with run counts and last activity,
+        newest first."""
         ...
 
 
@@ -332,10 +343,12 @@ class RegistryStore(Protocol):
         after_name: str | None,
         where: Expr | None = None,
         now_ms: int = 0,
+        names: Collection[str] | None = None,
     ) -> list[RegisteredModel]:
         """Up to ``limit`` models by name, after ``after_name``; ``name_like`` is a SQL LIKE
         pattern (case-sensitive), every tag of ``tags`` must match exactly, and ``where`` (a
-        query of the models' vocabulary, with ``now_ms`` as "now") must hold."""
+        query of the models' vocabulary, with ``now_ms`` as "now") must hold; only models of
+        ``names``, when given (those the principal may see)."""
         ...
 
     def set_model_tag(self, name: str, key: str, value: str) -> None:
@@ -383,10 +396,17 @@ class RegistryStore(Protocol):
         ...
 
     def search_versions(
-        self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
+        self,
+        *,
+        where: Expr | None,
+        now_ms: int,
+        limit: int,
+        after: tuple[str, int] | None,
+        names: Collection[str] | None = None,
     ) -> list[ModelVersion]:
-        """Up to ``limit`` versions of any model for which ``where`` holds, by model name, then
-        newest first; after the version ``after`` (model name, number)."""
+        """Up to ``limit`` versions of any model (of ``names`` only, when given) for which
+        ``where`` holds, by model name, then newest first; after the version ``after`` (model
+        name, number)."""
         ...
 
     def versions_of_run(self, run_id: str) -> list[ModelVersion]:
@@ -440,10 +460,19 @@ class ReviewStore(Protocol):
     once."""
 
     def set_protection(
-        self, name: str, alias: str, required_approvals: int, checks: Sequence[str], actor: str
+        self,
+        name: str,
+        alias: str,
+        required_approvals: int,
+        checks: Sequence[str],
+        actor: str,
+        *,
+        approve_role: Role = DEFAULT_APPROVE_ROLE,
+        merge_role: Role = DEFAULT_MERGE_ROLE,
     ) -> AliasProtection:
         """Protect the alias, or replace its protection (keeping who made it first); the open
-        reviews of the alias take the new number of approvals. Raises ModelNotFound."""
+        reviews of the alias take the new number of approvals. ``approve_role`` and
+        ``merge_role`` are the model roles approving and merging need. Raises ModelNotFound."""
         ...
 
     def delete_protection(self, name: str, alias: str) -> None:
@@ -487,9 +516,10 @@ class ReviewStore(Protocol):
         state: ReviewState | None,
         before_id: int | None,
         limit: int,
+        models: Collection[str] | None = None,
     ) -> list[Review]:
-        """Up to ``limit`` reviews, newest first, below ``before_id``. Raises ModelNotFound
-        for a model filter that names none."""
+        """Up to ``limit`` reviews, newest first, below ``before_id`` (of the models in
+        ``models`` only, when given). Raises ModelNotFound for a model filter that names none."""
         ...
 
     def find_open_review(self, name: str, alias: str, version: int) -> int | None:

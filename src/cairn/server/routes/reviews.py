@@ -66,7 +66,14 @@ def list_protections(name: ModelName, service: TrackingDep) -> JsonResponse:
     summary="Protect an alias (or replace its protection): it then moves only by a merged review",
 )
 def protect_alias(name: ModelName, alias: AliasName, body: ProtectionIn, service: TrackingDep) -> JsonResponse:
-    protection = service.protect_alias(name, alias, approvals=body.approvals, checks=body.checks)
+    protection = service.protect_alias(
+        name,
+        alias,
+        approvals=body.approvals,
+        checks=body.checks,
+        approve_role=body.approve_role,
+        merge_role=body.merge_role,
+    )
     return JsonResponse(protection_to_wire(protection))
 
 

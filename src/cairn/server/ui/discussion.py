@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from cairn.core import limits
 from cairn.core.discussion import Comment
 from cairn.core.entities import RunUpdate
-from cairn.core.errors import CommentNotFound, InvalidInput, PermissionDenied
+from cairn.core.errors import CommentNotFound, InvalidInput
+from cairn.server.deps import principal
 from cairn.server.ui.context import VIEWER_COOKIE, is_fragment, now_ms, same_origin, service, signing_in
 from cairn.server.ui.runs import split_fields
 from cairn.server.ui.signin import local_path
@@ -169,11 +170,12 @@ def delete_view(request: Request, view_id: str) -> Response:
 
 @router.post("/viewer")
 def set_viewer(request: Request, name: Annotated[str, Form()], next: Annotated[str, Form()] = "/projects") -> Response:
-    if signing_in(request):
-        # With authentication the signed-in user is looking; nobody names themself.
-        raise PermissionDenied("the viewer is the signed-in user: sign in as someone else to change it")
     name = limits.check_name(name.strip(), "name")
     target = local_path(next)
+    if signing_in(request):
+        # Signed in, one's name is one's account's: nothing to set (and nobody unsigned may).
+        principal(request)
+        return _back(target)
     response = _back(target)
     # Percent-encoded: a header is latin-1, a name need not be (context.viewer_name decodes it).
     response.set_cookie(VIEWER_COOKIE, quote(name, safe=""), max_age=365 * 86400, samesite="lax")

@@ -115,6 +115,7 @@ def model_page(request: Request, name: str) -> Response:
 @router.get("/models/{name}/versions", response_class=HTMLResponse)
 def go_to_version(request: Request, name: str, number: str = "") -> Response:
     """The model page's "go to version" box: to that version's page, or back to the model."""
+    service(request).get_model(name)  # who may not see the model is not sent on to it
     target = f"/models/{path_quote(name)}"
     text = number.strip().lstrip("vV")
     if text.isascii() and text.isdigit():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -88,10 +88,15 @@ class SqlRegistryStore:
         after_name: str | None,
         where: Expr | None = None,
         now_ms: int = 0,
+        names: Collection[str] | None = None,
     ) -> list[RegisteredModel]:
+        if names is not None and not names:
+            return []
         dialect = self._engines.read.dialect.name
         joined, condition = filtered(MODELS_TARGET, where, now_ms, dialect)
         query = select(_m.id).select_from(joined).where(condition).order_by(_m.name).limit(limit)
+        if names is not None:
+            query = query.where(_m.name.in_(sorted(names)))
         if name_like is not None:
             query = query.where(_m.name.like(name_like))
         if after_name is not None:
@@ -202,8 +207,16 @@ class SqlRegistryStore:
                 return complete(conn, {model_id: name}, [model_id] * len(rows), rows)
 
     def search_versions(
-        self, *, where: Expr | None, now_ms: int, limit: int, after: tuple[str, int] | None
+        self,
+        *,
+        where: Expr | None,
+        now_ms: int,
+        limit: int,
+        after: tuple[str, int] | None,
+        names: Collection[str] | None = None,
     ) -> list[ModelVersion]:
+        if names is not None and not names:
+            return []
         with reading(self._engines) as conn:
             joined, condition = filtered(VERSIONS_TARGET, where, now_ms, conn.dialect.name)
             query = (
@@ -216,6 +229,8 @@ class SqlRegistryStore:
             if after is not None:
                 name, version = after
                 query = query.where(or_(_m.name > name, and_(_m.name == name, _v.version < version)))
+            if names is not None:
+                query = query.where(_m.name.in_(sorted(names)))
             with collector_paused():  # up to 10,000 rows and versions at once
                 rows = conn.execute(query).all()
                 names = {row[1]: row[0] for row in rows}

@@ -9,16 +9,19 @@ back. Each reviewer's latest vote is one row of ``review_votes``, replaced by th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
+from cairn.core.access import Role
 from cairn.core.clock import now_ms
 from cairn.core.errors import CommentNotFound, ReviewNotFound, ReviewNotOpen
 from cairn.core.registry import Stage
 from cairn.core.reviews import (
+    DEFAULT_APPROVE_ROLE,
+    DEFAULT_MERGE_ROLE,
     AliasProtection,
     CheckKind,
     CheckResult,
@@ -52,7 +55,15 @@ class SqlReviewStore:
     # -- protections ------------------------------------------------------------------------
 
     def set_protection(
-        self, name: str, alias: str, required_approvals: int, checks: Sequence[str], actor: str
+        self,
+        name: str,
+        alias: str,
+        required_approvals: int,
+        checks: Sequence[str],
+        actor: str,
+        *,
+        approve_role: Role = DEFAULT_APPROVE_ROLE,
+        merge_role: Role = DEFAULT_MERGE_ROLE,
     ) -> AliasProtection:
         with transaction(self._engines.write) as conn:
             model_id = model_id_of(conn, name)
@@ -63,6 +74,8 @@ class SqlReviewStore:
                     model_id=model_id,
                     alias=alias,
                     required_approvals=required_approvals,
+                    approve_role=approve_role.value,
+                    merge_role=merge_role.value,
                     created_by=actor,
                     created_at=now,
                     updated_by=actor,
@@ -70,7 +83,13 @@ class SqlReviewStore:
                 )
                 .on_conflict_do_update(
                     index_elements=["model_id", "alias"],
-                    set_={"required_approvals": required_approvals, "updated_by": actor, "updated_at": now},
+                    set_={
+                        "required_approvals": required_approvals,
+                        "approve_role": approve_role.value,
+                        "merge_role": merge_role.value,
+                        "updated_by": actor,
+                        "updated_at": now,
+                    },
                 )
             )
             conn.execute(delete(t.alias_protection_checks).where(_pc.model_id == model_id, _pc.alias == alias))
@@ -164,8 +183,14 @@ class SqlReviewStore:
         state: ReviewState | None,
         before_id: int | None,
         limit: int,
+        models: Collection[str] | None = None,
     ) -> list[Review]:
+        if models is not None and not models:
+            return []
         query = select(_r.id).order_by(_r.id.desc()).limit(limit)
+        if models is not None:
+            named = select(t.registered_models.c.id).where(t.registered_models.c.name.in_(sorted(models)))
+            query = query.where(_r.model_id.in_(named.scalar_subquery()))
         with reading(self._engines) as conn:
             if model is not None:
                 query = query.where(_r.model_id == model_id_of(conn, model))
@@ -329,6 +354,8 @@ def _protections(conn: Connection, name: str, model_id: str, alias: str | None) 
             created_at=int(row.created_at),
             updated_by=row.updated_by,
             updated_at=int(row.updated_at),
+            approve_role=Role(row.approve_role),
+            merge_role=Role(row.merge_role),
         )
         for row in conn.execute(query)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, false, func, insert, or_, select, update
@@ -66,9 +66,12 @@ class SqlRunStore:
         # A name wins over an id that happens to look the same.
         return next((p for p in projects if p.name == name_or_id), projects[0])
 
-    def list_projects(self) -> list[Project]:
+    def list_projects(self, *, names: Collection[str] | None = None) -> list[Project]:
+        if names is not None and not names:
+            return []
+        where = None if names is None else t.projects.c.name.in_(sorted(names))
         with reading(self._engines) as conn:
-            return self._select_projects(conn, None, with_counts=True)
+            return self._select_projects(conn, where, with_counts=True)
 
     def _select_projects(self, conn: Connection, where: Any, *, with_counts: bool) -> list[Project]:
         columns: list[Any] = [t.projects]
