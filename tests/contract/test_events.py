@@ -32,25 +32,31 @@ def events_of(tracking: Tracking, subject: str, **filters: object) -> list[Event
 
 def test_run_lifecycle_is_recorded(tracking: Tracking) -> None:
     run = tracking.create_run(unique("events"), name="first")
-    tracking.update_run(run.id, RunUpdate(name="renamed"))  # not a status change: no event
+    tracking.update_run(run.id, RunUpdate(name="renamed"))
+    tracking.set_tags(run.id, {"stage": "tuning"})
+    tracking.delete_tag(run.id, "stage")
     tracking.update_run(run.id, RunUpdate(status=RunStatus.FINISHED))
     tracking.delete_run(run.id)
     tracking.restore_run(run.id)
     found = events_of(tracking, f"runs/{run.id}")
     assert [e.type for e in found] == [
         EventType.RUN_CREATED,
+        EventType.RUN_UPDATED,
+        EventType.RUN_TAG_SET,
+        EventType.RUN_TAG_DELETED,
         EventType.RUN_STATUS_CHANGED,
         EventType.RUN_DELETED,
         EventType.RUN_RESTORED,
     ]
-    created, finished = found[0], found[1]
+    assert found[1].data["name"] == "renamed" and found[2].data["tags"] == {"stage": "tuning"}
+    created, finished = found[0], found[4]
     assert created.data["status"] == "running" and created.data["name"] == "first"
     assert created.data["project"] == run.project and created.data["run_id"] == run.id
     assert finished.data["from_status"] == "running" and finished.data["status"] == "finished"
     assert finished.data["end_time"] is not None
     assert {e.actor for e in found} == {author_of(tracking)}
     assert [e.seq for e in found] == sorted(e.seq for e in found)
-    assert len({e.id for e in found}) == 4
+    assert len({e.id for e in found}) == 7
 
 
 def test_registry_changes_are_recorded_in_order(tracking: Tracking, tmp_path: Path) -> None:
@@ -187,3 +193,26 @@ def test_a_refused_change_records_nothing(tracking: Tracking, tmp_path: Path) ->
 def test_bad_filters_are_refused(tracking: Tracking, filters: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         tracking.list_events(**filters)  # type: ignore[arg-type]
+
+
+def test_discussion_and_projects_are_recorded(tracking: Tracking) -> None:
+    """Every write lands in the log (docs/events.md): a project's creation, a comment's life
+    and saved views; never the comment's text."""
+    project = unique("audited")
+    tracking.create_project(project)
+    run = tracking.create_run(project)
+    comment = tracking.add_comment(run.id, "looks <b>good</b>")
+    tracking.edit_comment(comment.id, "looks fine")
+    tracking.delete_comment(comment.id)
+    view = tracking.save_view(project, "best", query="metrics.loss < 1")
+    tracking.delete_view(view.id)
+    comments = events_of(tracking, f"runs/{run.id}/comments/{comment.id}")
+    assert [e.type for e in comments] == [
+        EventType.COMMENT_CREATED,
+        EventType.COMMENT_UPDATED,
+        EventType.COMMENT_DELETED,
+    ]
+    assert all("good" not in str(e.data) and "fine" not in str(e.data) for e in comments)
+    on_project = events_of(tracking, f"projects/{project}")
+    assert [e.type for e in on_project] == [EventType.PROJECT_CREATED, EventType.VIEW_SAVED, EventType.VIEW_DELETED]
+    assert on_project[1].data["view_id"] == view.id

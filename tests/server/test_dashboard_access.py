@@ -236,9 +236,11 @@ def test_the_viewer_form_is_gone_with_authentication(site: Site) -> None:
     with site.browser("ann") as client:
         text = page(client, "/projects")
         assert 'action="/viewer"' not in text
-        refused = site.post(client, "/viewer", {"name": "someone else"})
-    assert refused.status_code == 403
-    assert "cairn_viewer" not in refused.headers.get("set-cookie", "")
+        # Signed in, one's name is one's account's: the old form sets nothing and goes back.
+        ignored = site.post(client, "/viewer", {"name": "someone else"})
+        assert ignored.status_code == 303
+        assert "cairn_viewer" not in ignored.headers.get("set-cookie", "")
+        assert "someone else" not in page(client, "/projects")
 
 
 # -- my account -----------------------------------------------------------------------------------

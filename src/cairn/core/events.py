@@ -48,6 +48,19 @@ class EventType(enum.StrEnum):
     RUN_STATUS_CHANGED = "run.status_changed"
     RUN_DELETED = "run.deleted"
     RUN_RESTORED = "run.restored"
+    #: A run's name or notes changed (its status has its own event).
+    RUN_UPDATED = "run.updated"
+    RUN_TAG_SET = "run_tag.set"
+    RUN_TAG_DELETED = "run_tag.deleted"
+    PROJECT_CREATED = "project.created"
+    COMMENT_CREATED = "comment.created"
+    COMMENT_UPDATED = "comment.updated"
+    COMMENT_DELETED = "comment.deleted"
+    VIEW_SAVED = "view.saved"
+    VIEW_DELETED = "view.deleted"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
     # Access (docs/access.md): the audit trail of who signed in and who may do what.
     USER_SIGNED_IN = "user.signed_in"
     USER_SIGN_IN_FAILED = "user.sign_in_failed"
@@ -93,6 +106,15 @@ def review_subject(name: str, review_id: int) -> str:
 
 def run_subject(run_id: str) -> str:
     return f"runs/{run_id}"
+
+
+def project_subject(name: str) -> str:
+    return f"projects/{name}"
+
+
+def comment_subject(run_id: str, comment_id: str) -> str:
+    """A comment's events sit under its run's subject, so ``runs/ID/*`` finds them too."""
+    return f"runs/{run_id}/comments/{comment_id}"
 
 
 def user_subject(username: str) -> str:
@@ -141,11 +163,24 @@ def expand_types(patterns: Iterable[str]) -> frozenset[EventType]:
     return frozenset(found)
 
 
-def patterns_naming(type_: EventType) -> tuple[str, str, str]:
-    """The three patterns that take ``type_``: ``*``, its ``SUBJECT.*`` and itself. A webhook
-    subscribed to any of them gets the event (one ``IN`` lookup instead of matching every
-    subscription's patterns)."""
-    return ("*", type_.value.split(".", 1)[0] + ".*", type_.value)
+#: The audit trail's events: who signed in, tokens, users, teams, roles, and the writes that
+#: are not the registry's or a run's lifecycle. They fill the log for people to read; a webhook
+#: gets them only by naming them (``user.*``, ``comment.created``), not through ``*``, so a
+#: receiver written for model and run events is not flooded with sign-ins.
+AUDIT_TYPES = frozenset(
+    t
+    for t in EventType
+    if t.value.split(".", 1)[0] in {"user", "token", "team", "role", "project", "comment", "view", "webhook", "run_tag"}
+    or t is EventType.RUN_UPDATED
+)
+
+
+def patterns_naming(type_: EventType) -> tuple[str, ...]:
+    """The patterns that take ``type_``: ``*`` (unless an audit event), its ``SUBJECT.*`` and
+    itself. A webhook subscribed to any of them gets the event (one ``IN`` lookup instead of
+    matching every subscription's patterns)."""
+    exact = (type_.value.split(".", 1)[0] + ".*", type_.value)
+    return exact if type_ in AUDIT_TYPES else ("*", *exact)
 
 
 def type_patterns() -> list[str]:

@@ -31,7 +31,9 @@ from cairn.core.discussion import (
     parse_mentions,
 )
 from cairn.core.errors import CommentNotFound, PermissionDenied, ViewNotFound
+from cairn.core.events import EventType, comment_subject, project_subject
 from cairn.core.query.parser import parse_order, parse_query
+from cairn.service.events import EventRules
 from cairn.service.policy import Action, check_run, hidden_as
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ _MODERATORS = (Role.MAINTAINER, Role.ADMIN)
 FIELDS_FROM_NEWEST_RUNS = 2_000
 
 
-class DiscussionRules:
+class DiscussionRules(EventRules):
     store: MetadataStore
     principal: Principal
     policy: Policy
@@ -56,7 +58,10 @@ class DiscussionRules:
         """Comment on a run as the acting principal. ``body`` is markdown, stored as given."""
         check_comment_body(body)
         self._run_to_discuss(run_id)
-        return self.store.add_comment(run_id, self.principal.name, body, parse_mentions(body))
+        with self.store.atomic():
+            comment = self.store.add_comment(run_id, self.principal.name, body, parse_mentions(body))
+            self._record(EventType.COMMENT_CREATED, comment_subject(run_id, comment.id), {"author": comment.author})
+        return comment
 
     def list_comments(self, run_id: str) -> list[Comment]:
         """The run's comments, oldest first."""
@@ -67,13 +72,20 @@ class DiscussionRules:
     def edit_comment(self, comment_id: str, body: str) -> Comment:
         """Replace a comment's body (its author only); mentions are parsed again."""
         check_comment_body(body)
-        self._own_comment(comment_id, "edit")
-        return self.store.update_comment(comment_id, body, parse_mentions(body))
+        comment = self._own_comment(comment_id, "edit")
+        with self.store.atomic():
+            edited = self.store.update_comment(comment_id, body, parse_mentions(body))
+            self._record(EventType.COMMENT_UPDATED, comment_subject(comment.run_id, comment_id), {})
+        return edited
 
     def delete_comment(self, comment_id: str) -> None:
         """Delete a comment for good (its author, or a maintainer of the project)."""
-        self._own_comment(comment_id, "delete")
-        self.store.delete_comment(comment_id)
+        comment = self._own_comment(comment_id, "delete")
+        with self.store.atomic():
+            self.store.delete_comment(comment_id)
+            self._record(
+                EventType.COMMENT_DELETED, comment_subject(comment.run_id, comment_id), {"author": comment.author}
+            )
 
     def _run_to_discuss(self, run_id: str) -> Run:
         run = self.store.get_run(run_id, details=False)
@@ -129,16 +141,19 @@ class DiscussionRules:
         replaced = next((v for v in self.store.list_views(project_id) if v.name == checked_name), None)
         if replaced is not None:
             self._may_change_view(replaced)
-        return self.store.save_view(
-            project_id,
-            checked_name,
-            query=query,
-            order_by=order_by,
-            columns=checked_columns,
-            charts=checked_charts,
-            group_by=group_by,
-            created_by=self.principal.name,
-        )
+        with self.store.atomic():
+            view = self.store.save_view(
+                project_id,
+                checked_name,
+                query=query,
+                order_by=order_by,
+                columns=checked_columns,
+                charts=checked_charts,
+                group_by=group_by,
+                created_by=self.principal.name,
+            )
+            self._record(EventType.VIEW_SAVED, project_subject(view.project), {"view_id": view.id, "view": view.name})
+        return view
 
     def list_views(self, project: str) -> list[SavedView]:
         """The project's saved views, by name."""
@@ -155,7 +170,9 @@ class DiscussionRules:
         """Raises ViewNotFound."""
         view = self.get_view(view_id)
         self._may_change_view(view)
-        self.store.delete_view(view_id)
+        with self.store.atomic():
+            self.store.delete_view(view_id)
+            self._record(EventType.VIEW_DELETED, project_subject(view.project), {"view_id": view_id, "view": view.name})
 
     def _may_change_view(self, view: SavedView) -> None:
         """One's own views need the editor role; everyone's, the maintainer's."""

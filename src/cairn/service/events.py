@@ -110,7 +110,7 @@ class EventRules:
             )
             return
         # A project's name may hold "/": only its exact members subject, never a prefix.
-        if kind == "projects" and rest.endswith("/members") and not prefix:
+        if kind == "projects" and rest and not prefix:
             self.policy.check(self.principal, Action.READ, rest.removesuffix("/members"))
             return
         if kind == "users" and rest.split("/", 1)[0] == self.principal.name:

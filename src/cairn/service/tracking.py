@@ -40,7 +40,7 @@ from cairn.core.errors import (
     ProjectNotFound,
     RunNotActive,
 )
-from cairn.core.events import EventType, run_subject
+from cairn.core.events import EventType, project_subject, run_subject
 from cairn.core.fingerprint import check_fingerprint
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.names import generate_run_name
@@ -99,6 +99,7 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         with self.store.atomic():
             project = self.store.create_project(name, description)
             self._grant_creator(ResourceKind.PROJECT, project.name)
+            self._record(EventType.PROJECT_CREATED, project_subject(project.name), {"description": description})
         return project
 
     def get_project(self, name: str) -> Project:
@@ -157,7 +158,10 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         params = _checked_params(config or {})
         checked_tags = _checked_tags(tags or {})
         run_name = generate_run_name() if name is None else limits.check_name(name, "run name")
-        run_user = self.principal.name if user is None else limits.check_name(user, "user")
+        # Signed in, the run is the signed-in user's, whatever name the client sends (the SDK
+        # sends the operating-system user): a token cannot log runs as somebody else.
+        claimed = None if user is None else limits.check_name(user, "user")
+        run_user = self.principal.name if claimed is None or self.principal.authenticated else claimed
         limits.check_text(notes, "notes", limits.MAX_NOTES_LENGTH)
         if start_time is not None:
             limits.check_timestamp(start_time)
@@ -203,7 +207,13 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
             if update.status.is_terminal and update.end_time is None:
                 update = RunUpdate(status=update.status, name=update.name, notes=update.notes, end_time=now_ms())
         if update.status is None or update.status is run.status:
-            return self.store.update_run(run_id, update)
+            if update.name is None and update.notes is None:
+                return self.store.update_run(run_id, update)
+            with self.store.atomic():
+                updated = self.store.update_run(run_id, update)
+                changed = {"name": update.name, "notes_changed": update.notes is not None}
+                self._record(EventType.RUN_UPDATED, run_subject(run_id), {**_run_data(updated), **changed})
+            return updated
         with self.store.atomic():
             updated = self.store.update_run(run_id, update)
             self._record(
@@ -288,12 +298,16 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         checked = _checked_tags(tags)
         self._writable_run(run_id, Action.WRITE, allow_ended=True)
-        self.store.set_tags(run_id, checked)
+        with self.store.atomic():
+            self.store.set_tags(run_id, checked)
+            self._record(EventType.RUN_TAG_SET, run_subject(run_id), {"tags": dict(checked)})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         limits.check_key(key, "tag")
         self._writable_run(run_id, Action.WRITE, allow_ended=True)
-        self.store.delete_tag(run_id, key)
+        with self.store.atomic():
+            self.store.delete_tag(run_id, key)
+            self._record(EventType.RUN_TAG_DELETED, run_subject(run_id), {"key": key})
 
     def log_metrics(self, run_id: str, batch: MetricBatch) -> IngestResult:
         batch.check()

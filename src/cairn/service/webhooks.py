@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cairn.core import limits
 from cairn.core.entities import Page
 from cairn.core.errors import InvalidPageToken, InvalidValue
+from cairn.core.events import EventType
 from cairn.core.webhooks import (
     MAX_DESCRIPTION_LENGTH,
     Delivery,
@@ -35,6 +36,7 @@ from cairn.core.webhooks import (
     new_secret,
 )
 from cairn.service import outbound
+from cairn.service.events import EventRules
 from cairn.service.policy import Action
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ _DELIVERY_TOKEN = re.compile(DELIVERY_PAGE_TOKEN_PATTERN)
 MAX_ID_LENGTH = 64
 
 
-class WebhookRules:
+class WebhookRules(EventRules):
     store: MetadataStore
     principal: Principal
     policy: Policy
@@ -74,14 +76,16 @@ class WebhookRules:
         signing_secret = new_secret() if secret is None else check_secret(secret)
         _check_flag(active, "active")
         self._require_webhook_admin()
-        webhook = self.store.create_webhook(
-            url=checked_url,
-            events=patterns,
-            description=description,
-            secret=signing_secret,
-            active=active,
-            created_by=self.principal.name,
-        )
+        with self.store.atomic():
+            webhook = self.store.create_webhook(
+                url=checked_url,
+                events=patterns,
+                description=description,
+                secret=signing_secret,
+                active=active,
+                created_by=self.principal.name,
+            )
+            self._record(EventType.WEBHOOK_CREATED, _subject(webhook.id), _audit(webhook))
         # The one answer that carries the secret: the caller keeps it, reads never show it.
         return dataclasses.replace(webhook, secret=signing_secret)
 
@@ -112,19 +116,28 @@ class WebhookRules:
             _check_flag(active, "active")
         checked_secret = None if secret is None else check_secret(secret)
         self._require_webhook_admin()
-        return self.store.update_webhook(
-            checked_id,
-            url=checked_url,
-            events=patterns,
-            description=description,
-            active=active,
-            secret=checked_secret,
-        )
+        with self.store.atomic():
+            updated = self.store.update_webhook(
+                checked_id,
+                url=checked_url,
+                events=patterns,
+                description=description,
+                active=active,
+                secret=checked_secret,
+            )
+            self._record(
+                EventType.WEBHOOK_UPDATED,
+                _subject(checked_id),
+                {**_audit(updated), "secret_changed": secret is not None},
+            )
+        return updated
 
     def delete_webhook(self, webhook_id: str) -> None:
         checked_id = _check_id(webhook_id, "webhook id")
         self._require_webhook_admin()
-        self.store.delete_webhook(checked_id)
+        with self.store.atomic():
+            self.store.delete_webhook(checked_id)
+            self._record(EventType.WEBHOOK_DELETED, _subject(checked_id), {})
 
     def list_webhook_deliveries(
         self,
@@ -185,3 +198,12 @@ def _seq_from_token(token: str) -> int:
     if not isinstance(token, str) or not _DELIVERY_TOKEN.fullmatch(token):
         raise InvalidPageToken(f"{str(token)[:40]!r} is not a page token of webhook deliveries")
     return int(token)
+
+
+def _subject(webhook_id: str) -> str:
+    return f"webhooks/{webhook_id}"
+
+
+def _audit(webhook: Webhook) -> dict[str, Any]:
+    """What the event log keeps of a webhook: never its secret."""
+    return {"url": webhook.url, "events": list(webhook.events), "active": webhook.active}
