@@ -11,10 +11,15 @@ rule's gets 403; a user with exactly the rule's role succeeds (anything but 401,
 HOW TO ADD A ROUTE: add a row to RULES keyed by (METHOD, path template exactly as the router
 spells it, e.g. "/api/v1/runs/{run_id}/tags/{key:path}"), saying who may call it:
 ``Rule(role, on)`` with ``on`` one of "project" (a role on the run's project), "model" (a role
-on the registered model), "signed-in" (any signed-in user; what they see is filtered) or
-"global" (a global admin only, role ignored), and the request the walk sends: ``json=``,
-``form=``, ``content=`` a body, ``query=`` parameters, ``params=`` path parameters beyond the
-ones :class:`World` fills in (``run_id``, ``name`` …). Prefer a body that succeeds.
+on the registered model), "signed-in" (any signed-in user; what they see is filtered),
+"global" (a global admin only, role ignored) or "self" (a user's own account or token, named
+by ``{user}`` or ``{token_id}``: anyone else gets 404, as if it did not exist, and the user
+themself, then a global admin, succeed; role ignored), and the request the walk sends: ``json=``, ``form=``,
+``content=`` a body, ``query=`` parameters, ``params=`` path parameters beyond the ones
+:class:`World` fills in (``run_id``, ``name`` …; a value may name those too, e.g.
+``{"name": "{team}"}``). Prefer a body that succeeds: a route that creates something takes
+``{new}``, a name no call has used; :meth:`World.fresh` makes a user, team, service account
+and token for each route, so one that deletes or changes them spoils nothing.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
-from tests.access_helpers import ADMIN, Team
+from tests.access_helpers import ADMIN, PASSWORD, Team
 from tests.contract.helpers import batch, columns, manifest_json
 from tests.helpers import ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
-from cairn.core.access import Role
+from cairn.core.access import ResourceKind, Role
 from cairn.core.artifacts import ArtifactEntry, SnapshotFile
+from cairn.service.access import PASSWORDS
 from cairn.service.policy import Principal, RolePolicy
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -53,6 +59,9 @@ PUBLIC = {
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
+    # Signing in for a token (cairn login) takes a user name and password: it is how one signs
+    # in. A wrong one answers 401 (test_signing_in_for_a_token_refuses_bad_credentials).
+    ("POST", "/api/v1/auth/token"),
 }
 #: Public by prefix: the single sign-on flow (it is how one signs in).
 PUBLIC_PREFIXES = ("/auth/oidc/",)
@@ -67,7 +76,7 @@ ROOT = "root2"
 @dataclass(frozen=True)
 class Rule:
     role: Role
-    on: str  # project | model | signed-in | global
+    on: str  # project | model | signed-in | global | self
     json: Any = None
     form: dict[str, Any] | None = None
     content: bytes | None = None
@@ -78,11 +87,16 @@ class Rule:
 
 
 V, E, M, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.ADMIN
-P, MO, S, G = "project", "model", "signed-in", "global"
+P, MO, S, G, SELF = "project", "model", "signed-in", "global", "self"
 API = "/api/v1"
 DIGEST = hashlib.sha256(b"walk bytes").hexdigest()
 #: The project the walk's runs are in, for routes whose {name} is a project's.
 PROJECT = {"name": "p"}
+#: The password of every user the walk makes (tests.access_helpers.PASSWORD).
+WALK_PASSWORD = PASSWORD
+NEW_PASSWORD = "another walk passphrase 9"
+TEAM = {"name": "{team}"}
+USER = {"username": "{user}"}
 
 RULES: dict[tuple[str, str], Rule] = {
     # -- discussion ------------------------------------------------------------------------
@@ -209,6 +223,36 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/webhooks/{{webhook_id}}/deliveries"): Rule(A, G),
     ("GET", f"{API}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}"): Rule(A, G),
     ("POST", f"{API}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/redeliver"): Rule(A, G),
+    # -- users, tokens, teams -----------------------------------------------------------------
+    ("GET", f"{API}/me"): Rule(V, S),
+    ("GET", f"{API}/users"): Rule(A, G),
+    ("POST", f"{API}/users"): Rule(A, G, json={"username": "{new}", "password": WALK_PASSWORD}),
+    ("GET", f"{API}/users/{{username}}"): Rule(V, SELF, params=USER),
+    ("PATCH", f"{API}/users/{{username}}"): Rule(V, SELF, json={"display_name": "Walker"}, params=USER),
+    ("PUT", f"{API}/users/{{username}}/password"): Rule(
+        V, SELF, json={"password": NEW_PASSWORD, "current_password": WALK_PASSWORD}, params={"username": "{user}"}
+    ),
+    ("GET", f"{API}/tokens"): Rule(V, S),
+    ("POST", f"{API}/tokens"): Rule(V, S, json={"name": "walk"}),
+    ("DELETE", f"{API}/tokens/{{token_id}}"): Rule(V, SELF),
+    ("GET", f"{API}/teams"): Rule(V, S),
+    ("POST", f"{API}/teams"): Rule(A, G, json={"name": "{new}"}),
+    ("DELETE", f"{API}/teams/{{name}}"): Rule(A, G, params=TEAM),
+    ("PUT", f"{API}/teams/{{name}}/members/{{username}}"): Rule(A, G, params={**TEAM, "username": "{user}"}),
+    ("DELETE", f"{API}/teams/{{name}}/members/{{username}}"): Rule(A, G, params={**TEAM, "username": "{user}"}),
+    # -- members of projects and models: anyone who sees it lists them, its admins change them
+    ("GET", f"{API}/projects/{{name:path}}/members"): Rule(V, P, params=PROJECT),
+    ("PUT", f"{API}/projects/{{name:path}}/members"): Rule(
+        A, P, json={"subject": "{user}", "role": "editor"}, params=PROJECT
+    ),
+    ("DELETE", f"{API}/projects/{{name:path}}/members/{{kind}}/{{subject}}"): Rule(
+        A, P, params={**PROJECT, "kind": "user", "subject": "{user}"}
+    ),
+    ("GET", f"{API}/models/{{name}}/members"): Rule(V, MO),
+    ("PUT", f"{API}/models/{{name}}/members"): Rule(A, MO, json={"subject": "{team}", "role": "editor", "team": True}),
+    ("DELETE", f"{API}/models/{{name}}/members/{{kind}}/{{subject}}"): Rule(
+        A, MO, params={"kind": "user", "subject": "{user}"}
+    ),
     # -- dashboard pages -------------------------------------------------------------------
     ("GET", "/"): Rule(V, S),
     ("GET", "/runs/{run_id}/notes"): Rule(V, P),
@@ -251,6 +295,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/webhooks/{webhook_id}/disable"): Rule(A, G),
     ("POST", "/webhooks/{webhook_id}/delete"): Rule(A, G),
     ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(A, G),
+    # -- one's account, the admins' users page, members pages -------------------------------
+    ("GET", "/account"): Rule(V, S),
+    ("POST", "/account/tokens"): Rule(V, S, form={"name": "walk page"}),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(V, SELF),
+    # Every walk user has WALK_PASSWORD: setting it again changes nothing the walk relies on.
+    ("POST", "/account/password"): Rule(V, S, form={"current_password": WALK_PASSWORD, "new_password": WALK_PASSWORD}),
+    ("GET", "/admin/users"): Rule(A, G),
+    ("POST", "/admin/users"): Rule(A, G, form={"username": "{new}", "password": WALK_PASSWORD}),
+    ("POST", "/admin/users/{username}/password"): Rule(
+        A, G, form={"password": NEW_PASSWORD}, params={"username": "{user}"}
+    ),
+    ("POST", "/admin/users/{username}/tokens"): Rule(A, G, form={"name": "deploy"}, params={"username": "{service}"}),
+    ("POST", "/admin/users/{username}/{change}"): Rule(A, G, params={"username": "{user}", "change": "disable"}),
+    ("POST", "/admin/teams"): Rule(A, G, form={"name": "{new}"}),
+    ("POST", "/admin/teams/{team}/delete"): Rule(A, G),
+    ("POST", "/admin/teams/{team}/members"): Rule(A, G, form={"username": "{user}"}),
+    ("POST", "/admin/teams/{team}/members/{username}/remove"): Rule(A, G, params={"username": "{user}"}),
+    ("GET", "/models/{name}/members"): Rule(V, MO),
+    ("POST", "/models/{name}/members"): Rule(A, MO, form={"subject": "{user}", "role": "maintainer"}),
+    ("POST", "/models/{name}/members/revoke"): Rule(A, MO, form={"subject": "{team}", "subject_kind": "team"}),
+    ("GET", "/projects/{name:path}/members"): Rule(V, P, params=PROJECT),
+    ("POST", "/projects/{name:path}/members"): Rule(
+        A, P, form={"subject": "{team}", "role": "viewer", "subject_kind": "team"}, params=PROJECT
+    ),
+    ("POST", "/projects/{name:path}/members/revoke"): Rule(A, P, form={"subject": "{user}"}, params=PROJECT),
 }
 
 
@@ -273,13 +342,17 @@ def is_public(method: str, path: str) -> bool:
 class World:
     """A project "p" whose members hold each role, and, made afresh for each route (so a
     delete does not spoil the next one), a run with files, a comment, a view, a model holding
-    the same roles with a version, aliases, a protection and a review, a webhook and an upload."""
+    the same roles with a version, aliases, a protection and a review, a webhook, an upload,
+    and a user (a viewer of "p" and the model) with two tokens, in a team (a viewer of the
+    model), and a service account."""
 
     store: SqlStore
     blobs: LocalBlobStore
     team: Team
     tmp: Path
     counter: Iterator[int] = field(default_factory=itertools.count)
+    #: WALK_PASSWORD hashed once: argon2 takes a while, and the walk makes a user per route.
+    password_hash: str = field(default_factory=lambda: PASSWORDS.hash(WALK_PASSWORD))
 
     def acting(self, name: str, *, is_admin: bool = False) -> TrackingService:
         principal = Principal(name, is_admin=is_admin, authenticated=True)
@@ -329,6 +402,23 @@ class World:
         delivery = root.list_webhook_deliveries(webhook.id).items[0]
         upload, _ = root.create_upload()
         self.blobs.stage_append(upload.upload_id, 0, [weights])
+        user, team, service = f"walker-{n}", f"team-{n}", f"svc-{n}"
+        self.store.create_user(
+            username=user,
+            display_name=user,
+            email="",
+            password_hash=self.password_hash,
+            is_admin=False,
+            is_service=False,
+        )
+        root.create_user(service, is_service=True)
+        self.team.tokens[user] = self.acting(user).create_token("signs in")[1]
+        token, _ = self.acting(user).create_token("to revoke")
+        root.create_team(team)
+        root.set_team_member(team, user, True)
+        self.team.grant(user, Role.VIEWER, project="p")
+        self.team.grant(user, Role.VIEWER, model=model)
+        root.grant_role(ResourceKind.MODEL, model, team, Role.VIEWER, team=True)
         return {
             "run_id": run.id,
             "other_run": other.id,
@@ -344,6 +434,10 @@ class World:
             "upload_id": upload.upload_id,
             "upload_digest": DIGEST,
             "new": f"new-{n}",
+            "user": user,
+            "team": team,
+            "service": service,
+            "token_id": token.id,
         }
 
 
@@ -396,7 +490,7 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
 
 
 def send(client: httpx.Client, method: str, template: str, rule: Rule, names: dict[str, str], who: str | None) -> Any:
-    params = {**names, **rule.params}
+    params = {**names, **_fill(rule.params, names)}
     path = template.replace(":path}", "}").format(**params)
     headers = {} if who is None else {"authorization": f"Bearer {WALK_TOKENS[who]}"}
     if rule.htmx:
@@ -449,6 +543,7 @@ def test_the_walk(walk: Walk) -> None:
             continue
         rule = RULES[(method, template)]
         names = world.fresh()
+        WALK_TOKENS.update(world.team.tokens)
         what = f"{method} {template}"
         page = not template.startswith(API)
         # Nobody signed in.
@@ -462,9 +557,9 @@ def test_the_walk(walk: Walk) -> None:
                 failures.append(f"{what} anonymous: redirected to {answer.headers['location']}, not /login")
         else:
             _expect(failures, f"{what} anonymous", answer, lambda s: s == 401, "401")
-        # Signed in, holding no role on the project or model.
+        # Signed in, holding no role on the project or model (someone else, for "self").
         answer = send(client, method, template, rule, names, OUTSIDER)
-        if rule.on in (P, MO):
+        if rule.on in (P, MO, SELF):
             _expect(failures, f"{what} non-member", answer, lambda s: s == 404, "404")
         elif rule.on == G or rule.role is not Role.VIEWER:
             _expect(failures, f"{what} non-member", answer, lambda s: s == 403, "403")
@@ -475,10 +570,13 @@ def test_the_walk(walk: Walk) -> None:
             if rule.on == G or role.rank < rule.role.rank:
                 answer = send(client, method, template, rule, names, HOLDER[role])
                 _expect(failures, f"{what} as {role.value}", answer, lambda s: s == 403, "403")
-        # The role needed (a global admin for global rules).
-        who = ROOT if rule.on == G else HOLDER[rule.role]
+        # The role needed (a global admin for global rules, the user themself for "self").
+        who = ROOT if rule.on == G else names["user"] if rule.on == SELF else HOLDER[rule.role]
         answer = send(client, method, template, rule, names, who)
         _expect(failures, f"{what} as {who}", answer, lambda s: s not in (401, 403, 404) and s < 500, "success")
+        if rule.on == SELF:  # and a global admin, on anyone's
+            answer = send(client, method, template, rule, names, ROOT)
+            _expect(failures, f"{what} as {ROOT}", answer, lambda s: s not in (401, 403, 404) and s < 500, "success")
     assert not failures, "\n".join(failures)
 
 
@@ -502,3 +600,28 @@ def test_what_is_written_over_http_records_the_tokens_user(walk: Walk) -> None:
     assert events.status_code == 200, events.text
     actors = [e["actor"] for e in events.json()["events"]]
     assert actors[0] == HOLDER[Role.EDITOR] and "mallory" not in actors
+
+
+def test_signing_in_for_a_token_refuses_bad_credentials(walk: Walk) -> None:
+    """POST /auth/token is public (it is how one signs in): a wrong password, an unknown user
+    and a malformed body are refused with 401 and 400, never a server error; the right
+    password gets a token that signs its user in."""
+    client, world = walk.client, walk.world
+    user = world.fresh()["user"]
+    url = f"{API}/auth/token"
+    wrong = client.post(url, json={"username": user, "password": "not the password at all", "token_name": "t"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "sign_in_failed", wrong.text
+    unknown = client.post(url, json={"username": "nobody-at-all", "password": WALK_PASSWORD, "token_name": "t"})
+    assert unknown.status_code == 401 and unknown.json()["error"] == wrong.json()["error"], unknown.text
+    for body in (
+        {"username": user},
+        {"username": 7, "password": ["x"], "token_name": "t"},
+        {"username": "", "password": "", "token_name": "t"},
+        {"username": user * 1000, "password": "p" * 5000, "token_name": "t"},
+    ):
+        refused = client.post(url, json=body)
+        assert refused.status_code in (400, 401), f"{body}: {refused.status_code} {refused.text}"
+    created = client.post(url, json={"username": user, "password": WALK_PASSWORD, "token_name": "laptop"})
+    assert created.status_code == 201, created.text
+    me = client.get(f"{API}/me", headers={"authorization": f"Bearer {created.json()['secret']}"})
+    assert me.status_code == 200 and me.json()["username"] == user

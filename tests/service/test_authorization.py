@@ -21,6 +21,7 @@ from cairn.core.errors import (
     RunNotFound,
     SelfApproval,
     Unauthenticated,
+    UserNotFound,
 )
 from cairn.service.policy import Principal, RolePolicy
 from cairn.service.tracking import TrackingService
@@ -167,3 +168,22 @@ def test_a_listing_of_many_projects_asks_once(store: MetadataStore, blobs: Local
     names = [p.name for p in acting(store, blobs, "vic").list_projects()]
     assert sorted(names) == [f"p{n:04d}" for n in range(0, 1000, 100)]
     assert len(TrackingService(store, ADMIN, RolePolicy(store), blobs).list_projects()) == 1000
+
+
+def test_users_change_their_own_account_but_not_their_powers(
+    store: MetadataStore, blobs: LocalBlobStore, team: Team
+) -> None:
+    """One's own name is no secret: making oneself admin, or disabling oneself, is refused as
+    such (403), while another user stays hidden (404). Nor may a non-admin create a user."""
+    vic = acting(store, blobs, "vic")
+    assert vic.update_user("vic", display_name="Vic").display_name == "Vic"
+    for change in ({"is_admin": True}, {"disabled": True}):
+        with pytest.raises(PermissionDenied):
+            vic.update_user("vic", **change)
+    assert not store.get_user("vic").is_admin and not store.get_user("vic").disabled
+    with pytest.raises(UserNotFound):
+        vic.update_user("eda", display_name="Eda")
+    with pytest.raises(PermissionDenied):
+        vic.create_user("newcomer", password="a long enough passphrase 3")
+    with pytest.raises(UserNotFound):
+        store.get_user("newcomer")

@@ -98,8 +98,9 @@ class AccessRules(EventRules):
         email = limits.check_text(email, "email", MAX_EMAIL)
         if is_service and password is not None:
             raise InvalidValue("a service account signs in with tokens, not a password")
-        hashed = None if password is None else PASSWORDS.hash(check_password(password, username))
+        # Before hashing: argon2 costs 64 MiB and a noticeable time, not to be spent for anyone.
         self._require_admin("create users")
+        hashed = None if password is None else PASSWORDS.hash(check_password(password, username))
         with self.store.atomic():
             user = self.store.create_user(
                 username=username,
@@ -142,8 +143,11 @@ class AccessRules(EventRules):
             limits.check_text(display_name, "display name", MAX_DISPLAY_NAME)
         if email is not None:
             limits.check_text(email, "email", MAX_EMAIL)
-        if username != self.principal.name or is_admin is not None or disabled is not None:
+        if username != self.principal.name:
             self._require_admin("change users", hidden=UserNotFound(f"no user named {username!r}"))
+        elif is_admin is not None or disabled is not None:
+            # One's own name is no secret: making oneself admin is refused, not "no such user".
+            self._require_admin("make admins or disable and enable users")
         with self.store.atomic():
             before = self.store.get_user(username)
             losing_admin = before.is_admin and not before.disabled and (is_admin is False or disabled is True)
