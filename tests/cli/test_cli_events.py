@@ -20,7 +20,12 @@ def test_lists_newest_first_with_filters(invoke: Invoke, embedded: Tracking, sto
     table = invoke("events", "list", "--uri", store_uri).stdout.splitlines()
     assert table[0].split() == ["when", "type", "subject", "actor", "data"]
     rows = [line.split() for line in table[2:]]
-    assert [row[2] for row in rows] == ["registered_model.created", "run.status_changed", "run.created", "project.created"]
+    assert [row[2] for row in rows] == [
+        "registered_model.created",
+        "run.status_changed",
+        "run.created",
+        "project.created",
+    ]
     assert rows[0][3:5] == ["models/digits", "ada"] and len(rows[0]) == 5
     assert "status=finished" in table[3] and "from_status=running" in table[3]
 

@@ -187,3 +187,19 @@ def test_users_change_their_own_account_but_not_their_powers(
         vic.create_user("newcomer", password="a long enough passphrase 3")
     with pytest.raises(UserNotFound):
         store.get_user("newcomer")
+
+
+def test_an_admin_makes_tokens_for_service_accounts_but_never_for_a_person(tmp_path: Path) -> None:
+    """A token acts as its owner: an admin who could make one for a colleague could act as them."""
+    store = SqlStore(str(tmp_path / "tokens.db"))
+    team = Team(store)
+    team.user("boss", is_admin=True)
+    team.user("ann")
+    team.admin.create_user("ci", is_service=True)
+    boss = TrackingService(store, Principal("boss", is_admin=True, authenticated=True))
+    with pytest.raises(PermissionDenied, match="only they create their tokens"):
+        boss.create_token("sneaky", username="ann")
+    token, secret = boss.create_token("deploy", username="ci")
+    assert token.username == "ci" and secret.startswith("cairn_")
+    assert [t.name for t in store.list_tokens("ann")] == ["tests"]
+    store.close()

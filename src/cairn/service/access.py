@@ -197,6 +197,13 @@ class AccessRules(EventRules):
         owner = username or self.principal.name
         if owner != self.principal.name:
             self._require_admin("create tokens for others", hidden=UserNotFound(f"no user named {owner!r}"))
+            # A token acts as its owner: a signed-in admin makes them for service accounts, never
+            # for another person (who would then be impersonated). Without sign-in the operator
+            # of the store sets accounts up for everyone.
+            if self.principal.authenticated and not self.store.get_user(owner).is_service:
+                raise PermissionDenied(
+                    f"{owner!r} is a person: only they create their tokens (an admin makes tokens for service accounts)"
+                )
         if expires_at is not None:
             limits.check_timestamp(expires_at)
             from cairn.core.clock import now_ms
