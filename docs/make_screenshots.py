@@ -52,6 +52,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+        _photograph_members(bin_dir, env, home, chromium)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -93,6 +94,55 @@ def _photograph(url: str, chromium: str) -> None:
         page.set_viewport_size({"width": 1366, "height": 1400})  # checks, votes, the comparison, the thread
         _shot(page, f"{url}/reviews/{review}", "review.png")
         browser.close()
+
+
+#: The screenshots' team server's admin password: a throwaway server on loopback.
+ADMIN_PASSWORD = "screenshots only, never a real one"
+
+
+def _photograph_members(bin_dir: Path, env: dict[str, str], home: Path, chromium: str) -> None:
+    """The same store served as a team would, with sign-in: root, the admin from --init-admin,
+    gives colleagues and a team roles on the demo project; the project's Members page."""
+    port = _free_port()
+    store = f"sqlite:///{home / 'cairn.db'}"
+    server = subprocess.Popen(
+        [str(bin_dir / "cairn"), "server", "--store", store, "--blobs", str(home / "blobs"), "--port", str(port)]
+        + ["--init-admin", "root"],
+        env={**env, "CAIRN_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(url)
+        signed_in = httpx.post(
+            f"{url}/api/v1/auth/token",
+            json={"username": "root", "password": ADMIN_PASSWORD, "token_name": "screenshots"},
+        )
+        signed_in.raise_for_status()
+        api = httpx.Client(base_url=f"{url}/api/v1", headers={"authorization": f"Bearer {signed_in.json()['secret']}"})
+        for name, display in (("ada", "Ada Lovelace"), ("grace", "Grace Hopper"), ("alan", "Alan Turing")):
+            api.post("/users", json={"username": name, "display_name": display, "password": ADMIN_PASSWORD})
+        api.post("/teams", json={"name": "vision", "description": "The computer vision group"}).raise_for_status()
+        api.put("/teams/vision/members/alan").raise_for_status()
+        for subject, role, team in (
+            ("ada", "maintainer", False),
+            ("grace", "editor", False),
+            ("vision", "viewer", True),
+        ):
+            api.put("/projects/demo/members", json={"subject": subject, "role": role, "team": team}).raise_for_status()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1366, "height": 760}, device_scale_factor=1)
+            page.goto(f"{url}/login?next=/projects/demo/members")
+            page.fill("#username", "root")
+            page.fill("#password", ADMIN_PASSWORD)
+            page.locator("#sign-in-button").click()
+            page.wait_for_url("**/projects/demo/members")
+            _shot(page, f"{url}/projects/demo/members", "members.png")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _promote(url: str, run_id: str) -> int:
