@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from cairn.core.errors import InvalidValue
-from cairn.core.events import Event, EventType, expand_types, patterns_naming, type_patterns
+from cairn.core.events import AUDIT_TYPES, Event, EventType, expand_types, patterns_naming, type_patterns
 from cairn.core.webhook_delivery import (
     RetrySchedule,
     Verdict,
@@ -100,9 +100,18 @@ def test_subscriptions() -> None:
 
 @pytest.mark.parametrize("event_type", list(EventType))
 def test_the_patterns_that_name_a_type_are_those_that_expand_to_it(event_type: EventType) -> None:
-    # The store matches subscriptions by patterns_naming; the filters expand patterns: one rule.
+    # The store matches subscriptions by patterns_naming; the filters expand patterns: one rule,
+    # except that a subscription to * does not take the audit trail (docs/webhooks.md).
     naming = {p for p in type_patterns() if event_type in expand_types([p])}
+    if event_type in AUDIT_TYPES:
+        naming.discard("*")
     assert set(patterns_naming(event_type)) == naming
+
+
+def test_star_takes_the_registry_and_run_lifecycle_but_not_the_audit_trail() -> None:
+    assert "*" in patterns_naming(EventType.VERSION_CREATED) and "*" in patterns_naming(EventType.RUN_CREATED)
+    for audited in (EventType.USER_SIGNED_IN, EventType.TOKEN_USED, EventType.COMMENT_CREATED, EventType.RUN_TAG_SET):
+        assert "*" not in patterns_naming(audited)
 
 
 def test_secrets_and_their_keys() -> None:
