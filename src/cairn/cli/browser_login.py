@@ -47,7 +47,7 @@ class _Callback(BaseHTTPRequestHandler):
     #: A browser may open a connection it never uses (a preconnect): drop it rather than wait.
     timeout = 5
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+    def do_GET(self) -> None:  # the name http.server calls
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         state, token, token_id = query.get("state", ""), query.get("token", ""), query.get("token_id", "")
