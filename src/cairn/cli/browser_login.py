@@ -21,9 +21,11 @@ import click
 #: How long the CLI waits for the browser, in seconds, unless told otherwise.
 DEFAULT_TIMEOUT_S = 300
 
-_DONE_PAGE = b"""<!doctype html><meta charset="utf-8"><title>Cairn CLI signed in</title>
+# No favicon: the browser would ask for one after the listener is gone.
+_DONE_PAGE = b"""<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>Cairn CLI signed in</title>
 <p>The Cairn CLI is signed in. You can close this tab.</p>"""
-_REFUSED_PAGE = b"""<!doctype html><meta charset="utf-8"><title>Not for this sign-in</title>
+_REFUSED_PAGE = b"""<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>Not for this sign-in</title>
 <p>This is not the sign-in the Cairn CLI waits for.</p>"""
 
 
@@ -35,7 +37,9 @@ class Handed:
     token_id: str
 
 
-class _Listener(HTTPServer):
+class CallbackListener(HTTPServer):
+    """Listens on 127.0.0.1, a free port; ``handed`` is set by the first right request."""
+
     def __init__(self, state: str) -> None:
         self.state = state
         self.handed: Handed | None = None
@@ -43,7 +47,7 @@ class _Listener(HTTPServer):
 
 
 class _Callback(BaseHTTPRequestHandler):
-    server: _Listener
+    server: CallbackListener
     #: A browser may open a connection it never uses (a preconnect): drop it rather than wait.
     timeout = 5
 
@@ -75,7 +79,7 @@ def sign_in_in_browser(url: str, token_name: str, timeout_s: float) -> Handed:
     """Open the dashboard's CLI sign-in page for ``url`` and wait for the token it hands back.
     Raises ClickException when nothing comes within ``timeout_s`` seconds."""
     state = secrets.token_urlsafe(32)
-    with _Listener(state) as listener:
+    with CallbackListener(state) as listener:
         port = listener.server_address[1]
         page = f"{url}/account/cli-login?{urlencode({'port': port, 'state': state, 'name': token_name})}"
         click.echo(f"Sign in in your browser; if it does not open, open this address:\n  {page}", err=True)
