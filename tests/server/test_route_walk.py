@@ -47,6 +47,9 @@ from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
 from cairn.store.sql import SqlStore
 
+#: What ``cairn login --browser`` sends the dashboard (a port no one listens on: nothing follows).
+CLI_LOGIN = {"port": "40999", "state": "walk-state-0123456789", "name": "walk cli"}
+
 #: Routes anyone may call, signed in or not: checked to exist, so the list cannot go stale.
 PUBLIC = {
     ("GET", "/health"),
@@ -299,6 +302,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/account"): Rule(V, S),
     ("POST", "/account/tokens"): Rule(V, S, form={"name": "walk page"}),
     ("POST", "/account/tokens/{token_id}/revoke"): Rule(V, SELF),
+    ("GET", "/account/cli-login"): Rule(V, S, query=CLI_LOGIN),
+    ("POST", "/account/cli-login"): Rule(V, S, form=CLI_LOGIN),
     # Every walk user has WALK_PASSWORD: setting it again changes nothing the walk relies on.
     ("POST", "/account/password"): Rule(V, S, form={"current_password": WALK_PASSWORD, "new_password": WALK_PASSWORD}),
     ("GET", "/admin/users"): Rule(A, G),

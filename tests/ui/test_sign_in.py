@@ -7,6 +7,7 @@ session ended by an admin disabling the user, and ``next`` that never leaves the
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.access_helpers import PASSWORD, Team
 from tests.helpers import ThreadedServer, free_port
 
+from cairn.cli.browser_login import CallbackListener
 from cairn.core.access import Role
 from cairn.settings import ServerSettings
 
@@ -95,3 +97,25 @@ def test_next_never_sends_a_person_to_another_site(page: Page, site: Site) -> No
     sign_in(page, "ann")
     expect(page).to_have_url(f"{site.url}/projects")
     expect(page.locator("#signed-in-name")).to_have_text("Ann Example")
+
+
+def test_the_cli_is_signed_in_through_the_dashboard(page: Page, site: Site, violations: list[str]) -> None:
+    """``cairn login --browser``'s browser half: signing in on the way, the confirmation, and
+    the link to the CLI's loopback listener, which the Content-Security-Policy lets through."""
+    state = "browser-test-state-0123"
+    with CallbackListener(state) as listener:
+        port = listener.server_address[1]
+        waiting = threading.Thread(target=listener.handle_request, daemon=True)
+        waiting.start()
+        page.goto(f"{site.url}/account/cli-login?port={port}&state={state}&name=chromium")
+        expect(page).to_have_url(re.compile(r"/login\?next=%2Faccount%2Fcli-login%3Fport"))
+        sign_in(page, "dora")
+        expect(page.locator("#cli-login h1")).to_have_text("Sign the Cairn CLI on this computer in as dora?")
+        page.click("#cli-login-confirm")
+        page.click("#cli-login-callback")
+        expect(page).to_have_url(re.compile(rf"^http://127\.0\.0\.1:{port}/callback\?"))
+        expect(page.get_by_text("You can close this tab")).to_be_visible()
+        waiting.join(timeout=30)
+    assert listener.handed is not None
+    names = {t.name for t in site.team.store.list_tokens("dora") if t.id == listener.handed.token_id}
+    assert names == {"chromium"}

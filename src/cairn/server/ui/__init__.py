@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from cairn.core.errors import CairnError, Unauthenticated
 from cairn.server.ui import (
     accounts,
+    cli_login,
     compare,
     discussion,
     events,
@@ -32,7 +33,20 @@ from cairn.server.ui.templating import STATIC, render
 def install_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # members before runs: the runs page's /projects/{name:path} would take /projects/NAME/members.
-    modules = (signin, accounts, members, discussion, run_page, compare, runs, models, reviews, events, webhooks)
+    modules = (
+        signin,
+        accounts,
+        cli_login,
+        members,
+        discussion,
+        run_page,
+        compare,
+        runs,
+        models,
+        reviews,
+        events,
+        webhooks,
+    )
     for module in modules:
         app.include_router(module.router)
 
