@@ -16,6 +16,11 @@ from cairn.store.base import MetadataStore
 #: The password every test user gets: long enough, not a common one.
 PASSWORD = "correct horse battery staple 42"
 ADMIN = Principal("root", is_admin=True, authenticated=True)
+#: Who the contract fixture acts as on every backend (embedded, and with ``http-auth``).
+TESTER = "tester"
+#: The Team of each server the contract fixture started with authentication, by its URL: how
+#: tests.contract.helpers.acting_as gives a colleague a token there.
+SIGNED_IN: dict[str, Team] = {}
 
 
 @dataclass

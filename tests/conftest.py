@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite.
 
 ``tracking`` is the contract fixture: the same test runs against embedded SQLite, an HTTP
-client talking to a real in-process server on a loopback port (backed by SQLite), and
-PostgreSQL. ``postgres_url`` is a fresh database for this test session, dropped at the end.
+client talking to a real in-process server on a loopback port (backed by SQLite), the same with
+authentication required and an admin's API token (``http-auth``), and PostgreSQL.
+``postgres_url`` is a fresh database for this test session, dropped at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from tests.access_helpers import SIGNED_IN, TESTER, Team
 from tests.helpers import IN_CI, POSTGRES_URL, ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
@@ -94,25 +96,51 @@ def server(tmp_path: Path) -> Iterator[ThreadedServer]:
         yield running
 
 
+@pytest.fixture
+def auth_server(tmp_path: Path) -> Iterator[ThreadedServer]:
+    """A server that requires authentication (``require_auth=True``); make users and tokens
+    with ``Team(auth_server.app.state.tracking.store)`` (tests/access_helpers.py)."""
+    settings = ServerSettings(
+        store_uri=str(tmp_path / "server.db"),
+        blobs_uri=str(tmp_path / "blobs"),
+        port=free_port(),
+        require_auth=True,
+    )
+    with ThreadedServer(settings) as running:
+        yield running
+
+
 # -- the contract fixture --------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "http", pytest.param("postgres", marks=pytest.mark.postgres)])
-def tracking(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tracking]:
-    """The tracking interface on each backend; the contract suite must pass on all three."""
+@pytest.fixture(params=["sqlite", "http", "http-auth", pytest.param("postgres", marks=pytest.mark.postgres)])
+def tracking(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tracking]:
+    """The tracking interface on each backend; the contract suite must pass on all four.
+
+    ``http-auth`` signs in with a global admin's token (the user "tester", as embedded), so every
+    request also passes the token check and the role policy; ``CAIRN_TOKEN`` holds it for the SDK
+    (``cairn.init(uri=URL)``), and tests.contract.helpers.acting_as gives colleagues tokens."""
     backend: Tracking
     blobs = LocalBlobStore(tmp_path / "blobs")
     if request.param == "sqlite":
-        backend = TrackingService(SqlStore(str(tmp_path / "embedded.db")), Principal("tester"), blobs=blobs)
+        backend = TrackingService(SqlStore(str(tmp_path / "embedded.db")), Principal(TESTER), blobs=blobs)
     elif request.param == "http":
         running = request.getfixturevalue("server")
         backend = HttpTracking(running.url)
+    elif request.param == "http-auth":
+        running = request.getfixturevalue("auth_server")
+        team = Team(running.app.state.tracking.store)
+        token = team.user(TESTER, is_admin=True, password=None)
+        SIGNED_IN[running.url] = team
+        monkeypatch.setenv("CAIRN_TOKEN", token)
+        backend = HttpTracking(running.url, token=token)
     else:
-        backend = TrackingService(request.getfixturevalue("postgres_store"), Principal("tester"), blobs=blobs)
+        backend = TrackingService(request.getfixturevalue("postgres_store"), Principal(TESTER), blobs=blobs)
     try:
         yield backend
     finally:
-        if request.param == "http":
+        if request.param.startswith("http"):
+            SIGNED_IN.pop(backend.base_url, None)  # type: ignore[attr-defined]
             backend.close()
         elif request.param == "sqlite":
             backend.close()

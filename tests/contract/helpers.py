@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+from tests.access_helpers import SIGNED_IN, TESTER
 
 from cairn.client.http import HttpTracking
 from cairn.core.entities import ParamValue
@@ -80,12 +81,28 @@ def manifest_json(files: dict[str, str], *, flavor: str = "python_function", sig
     return manifest_to_json(manifest)
 
 
+def author_of(tracking: Tracking) -> str:
+    """Who the backend acts as: the fixture's principal, the admin whose token it sends to a
+    server with authentication, or "anonymous" for one without."""
+    if isinstance(tracking, TrackingService):
+        return tracking.principal.name
+    assert isinstance(tracking, HttpTracking)
+    return TESTER if tracking.base_url in SIGNED_IN else "anonymous"
+
+
 @contextlib.contextmanager
 def acting_as(tracking: Tracking, name: str) -> Iterator[Tracking]:
     """The same backend acting as the user ``name``: the service for another principal, or an
-    HTTP client that names them in ``X-Cairn-User``."""
+    HTTP client that names them in ``X-Cairn-User`` (or, where the server requires
+    authentication, sends the token of a global admin of that name, made on first use)."""
     if isinstance(tracking, HttpTracking):
-        other = HttpTracking(tracking.base_url, user=name)
+        team = SIGNED_IN.get(tracking.base_url)
+        if team is None:
+            other = HttpTracking(tracking.base_url, user=name)
+        else:
+            if name not in team.tokens:
+                team.user(name, is_admin=True, password=None)
+            other = HttpTracking(tracking.base_url, token=team.token(name))
         try:
             yield other
         finally:

@@ -21,14 +21,9 @@ from cairn.core.limits import MAX_COMMENT_LENGTH
 from cairn.service.interface import Tracking
 from cairn.service.tracking import TrackingService
 
-from .helpers import acting_as, batch, columns
+from .helpers import acting_as, author_of, batch, columns
 
 UNKNOWN = "0" * 32
-
-
-def author_of(tracking: Tracking) -> str:
-    """Who the backend acts as: the fixture's principal, or the server's (fixed until auth)."""
-    return tracking.principal.name if isinstance(tracking, TrackingService) else "anonymous"
 
 
 # -- comments ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.contract.test_registry import author_of, trained_run
+from tests.contract.helpers import author_of
+from tests.contract.test_registry import trained_run
 
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.errors import InvalidInput, InvalidPageToken, InvalidValue, ModelVersionNotFound, RunNotActive

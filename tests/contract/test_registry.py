@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.contract.helpers import SIGNATURE, manifest_json
+from tests.contract.helpers import SIGNATURE, author_of, manifest_json
 
 import cairn
 from cairn.core.artifacts import ArtifactEntry, DatasetSpec
@@ -29,13 +29,8 @@ from cairn.core.errors import (
 )
 from cairn.core.registry import Stage
 from cairn.service.interface import Tracking
-from cairn.service.tracking import TrackingService
 
 UNKNOWN = "0" * 32
-
-
-def author_of(tracking: Tracking) -> str:
-    return tracking.principal.name if isinstance(tracking, TrackingService) else "anonymous"
 
 
 def _upload(tracking: Tracking, tmp_path: Path, content: bytes) -> tuple[str, int]:

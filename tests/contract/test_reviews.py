@@ -4,9 +4,9 @@ every backend (docs/registry.md, "Reviews"): real scikit-learn models logged by 
 something blocks them (and nothing changed then), a colleague's approval, the merge that moves
 the alias, and the bad input around all of it.
 
-The tracking fixture acts as its author ("tester" embedded, "anonymous" over HTTP); the
-colleague is the same store as "grace": the service acting as her, or an HTTP client that names
-her in ``X-Cairn-User``.
+The tracking fixture acts as its author ("tester" embedded and with authentication, "anonymous"
+over HTTP without); the colleague is the same store as "grace": the service acting as her, or an
+HTTP client that names her in ``X-Cairn-User`` (or sends her token).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.contract.helpers import SIGNATURE, acting_as, manifest_json
-from tests.contract.test_registry import _upload, author_of, log_model_folder, trained_run
+from tests.contract.helpers import SIGNATURE, acting_as, author_of, manifest_json
+from tests.contract.test_registry import _upload, log_model_folder, trained_run
 
 import cairn
 from cairn.client.http import HttpTracking

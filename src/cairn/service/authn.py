@@ -108,8 +108,10 @@ class Authenticator:
                 "address; wait a minute"
             )
         found = None
-        if len(username) <= MAX_CREDENTIAL_LENGTH and len(password) <= MAX_PASSWORD_LENGTH:
-            found = self.store.password_hash(username)
+        # Only a name a user could have is looked up: PostgreSQL refuses a NUL in a query
+        # parameter, and a name no user can have needs no query to be unknown.
+        if given and len(password) <= MAX_PASSWORD_LENGTH:
+            found = self.store.password_hash(given)
         hashed = found[1] if found is not None and found[1] is not None else _DUMMY_HASH
         verified = _verify(hashed, password[:MAX_PASSWORD_LENGTH])
         if found is None or found[1] is None or not verified or found[0].disabled:

@@ -16,6 +16,7 @@ import contextlib
 import enum
 import getpass
 import os
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -147,6 +148,20 @@ class AllowAll:
         return Role.ADMIN
 
 
+#: Seconds a role found is trusted before the store is read again (see RolePolicy._held).
+ROLES_RECHECK_S = 1.0
+_MAX_CACHED_USERS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldRoles:
+    roles: dict[str, Role]
+    #: The store's access generation when the roles were read.
+    generation: int
+    #: time.monotonic() then.
+    at: float
+
+
 class RolePolicy:
     """Roles held on projects and registered models, directly or through teams; global admins
     may do everything. On the server as a whole (``None``) a signed-in user may read (what
@@ -154,6 +169,7 @@ class RolePolicy:
 
     def __init__(self, store: AccessStore) -> None:
         self.store = store
+        self._cache: dict[tuple[str, ResourceKind], _HeldRoles] = {}
 
     def check(self, principal: Principal, action: Action, project: str | None) -> None:
         self._check(principal, action, ResourceKind.PROJECT, project)
@@ -184,7 +200,7 @@ class RolePolicy:
         _require_signed_in(principal)
         if principal.is_admin:
             return Role.ADMIN
-        return self.store.roles_held(principal.name, kind, [name]).get(name)
+        return self._held(principal.name, kind, name)
 
     def _check(self, principal: Principal, action: Action, kind: ResourceKind, name: str | None) -> None:
         _require_signed_in(principal)
@@ -194,7 +210,7 @@ class RolePolicy:
             if action is Action.READ:
                 return
             raise PermissionDenied(f"only an admin may {action.value} across the whole server")
-        held = self.store.roles_held(principal.name, kind, [name]).get(name)
+        held = self._held(principal.name, kind, name)
         if held is None:
             raise _hidden(kind, name)
         if not held.includes(action.role):
@@ -203,6 +219,29 @@ class RolePolicy:
                 f"{principal.name!r} is a {held.value}",
                 details={kind.value: name, "role": held.value, "needed": action.role.value},
             )
+
+    def _held(self, username: str, kind: ResourceKind, name: str) -> Role | None:
+        """The user's role on one project or model. Every request checks one, and reading the
+        store for it cost more than the rest of a metric batch's checks (bench/auth.py), so the
+        user's roles of that kind are kept for :data:`ROLES_RECHECK_S`, as a token is
+        (service/authn.py): any change to grants, teams or users made through this process's
+        store drops them at once; another process's change acts within that second. A role
+        not found is never kept, so a new grant acts at once everywhere."""
+        key = (username, kind)
+        cached = self._cache.get(key)
+        if (
+            cached is not None
+            and name in cached.roles
+            and cached.generation == self.store.access_generation
+            and time.monotonic() - cached.at < ROLES_RECHECK_S
+        ):
+            return cached.roles[name]
+        generation = self.store.access_generation  # before the read: a change meanwhile drops it
+        roles = self.store.roles_held(username, kind)
+        if len(self._cache) >= _MAX_CACHED_USERS:
+            self._cache.clear()
+        self._cache[key] = _HeldRoles(roles, generation, time.monotonic())
+        return roles.get(name)
 
 
 def _require_signed_in(principal: Principal) -> None:

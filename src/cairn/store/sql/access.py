@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cairn.core.access import ApiToken, Grant, ResourceKind, Role, SsoLogin, SubjectKind, Team, User
@@ -27,6 +27,25 @@ _g = t.grants.c
 _a = t.sign_in_attempts.c
 _o = t.sso_logins.c
 
+#: Every request's role check runs this query: built once with bound parameters, since
+#: building the expression anew cost more than running it (bench/auth.py).
+_ROLES_HELD_OF_ALL = select(_g.resource, _g.role).where(
+    _g.resource_kind == bindparam("kind"),
+    or_(
+        and_(_g.subject_kind == SubjectKind.USER.value, _g.subject == bindparam("username")),
+        and_(
+            _g.subject_kind == SubjectKind.TEAM.value,
+            _g.subject.in_(
+                select(_m.team)
+                .join(t.users, _u.id == _m.user_id)
+                .where(_u.username == bindparam("username"))
+                .scalar_subquery()
+            ),
+        ),
+    ),
+)
+_ROLES_HELD_OF = _ROLES_HELD_OF_ALL.where(_g.resource.in_(bindparam("resources", expanding=True)))
+
 #: What a session lookup returns besides its user: created, last seen and absolute expiry (ms).
 SessionTimes = tuple[int, int, int]
 
@@ -37,6 +56,8 @@ class SqlAccessStore:
     _engines: Engines
     #: Bumped by every change that can take access away (a revoked token, a disabled user, a
     #: new password, an ended session), so that credential caches in this process drop at once.
+    #: Also by every change to grants and team memberships: the role policy keeps a user's
+    #: roles for a second (service/policy.py), and a role taken away must act at once.
     access_generation: int = 0
 
     def _access_changed(self) -> None:
@@ -275,6 +296,7 @@ class SqlAccessStore:
             _team_row(conn, name)
             conn.execute(delete(t.grants).where(_g.subject_kind == SubjectKind.TEAM.value, _g.subject == name))
             conn.execute(delete(t.teams).where(t.teams.c.name == name))
+        self._access_changed()
 
     def set_team_member(self, team: str, username: str, member: bool) -> Team:
         with transaction(self._engines.write) as conn:
@@ -283,6 +305,7 @@ class SqlAccessStore:
             conn.execute(delete(t.team_members).where(_m.team == team, _m.user_id == user_id))
             if member:
                 conn.execute(insert(t.team_members), {"team": team, "user_id": user_id})
+            self._access_changed()
             return _team(conn, _team_row(conn, team))
 
     def teams_of(self, username: str) -> list[str]:
@@ -307,6 +330,7 @@ class SqlAccessStore:
             conn.execute(delete(t.grants).where(*(t.grants.c[name] == value for name, value in key.items())))
             row = {**key, "role": role.value, "granted_by": granted_by, "granted_at": now_ms()}
             conn.execute(insert(t.grants), row)
+        self._access_changed()
         return _grant(row)
 
     def delete_grant(self, kind: ResourceKind, resource: str, subject_kind: SubjectKind, subject: str) -> None:
@@ -319,6 +343,7 @@ class SqlAccessStore:
                     _g.subject == subject,
                 )
             )
+        self._access_changed()
         if not result.rowcount:
             raise GrantNotFound(
                 f"{subject_kind.value} {subject!r} holds no role on {kind.value} {resource!r}",
@@ -346,19 +371,14 @@ class SqlAccessStore:
     def roles_held(self, username: str, kind: ResourceKind, resources: Sequence[str] | None = None) -> dict[str, Role]:
         """The best role ``username`` holds, directly or through a team, on each resource of
         ``kind`` (only those in ``resources`` when given) that they hold any role on."""
-        teams = select(_m.team).join(t.users, _u.id == _m.user_id).where(_u.username == username)
-        query = select(_g.resource, _g.role).where(
-            _g.resource_kind == kind.value,
-            or_(
-                and_(_g.subject_kind == SubjectKind.USER.value, _g.subject == username),
-                and_(_g.subject_kind == SubjectKind.TEAM.value, _g.subject.in_(teams.scalar_subquery())),
-            ),
-        )
+        query = _ROLES_HELD_OF_ALL
+        values: dict[str, object] = {"username": username, "kind": kind.value}
         if resources is not None:
-            query = query.where(_g.resource.in_(list(resources)))
+            query = _ROLES_HELD_OF
+            values["resources"] = list(resources)
         best: dict[str, Role] = {}
         with reading(self._engines) as conn:
-            for row in conn.execute(query):
+            for row in conn.execute(query, values):
                 role = Role(row.role)
                 held = best.get(row.resource)
                 if held is None or role.rank > held.rank:
@@ -370,6 +390,7 @@ class SqlAccessStore:
             conn.execute(
                 update(t.grants).where(_g.resource_kind == kind.value, _g.resource == old).values(resource=new)
             )
+        self._access_changed()
 
     # -- sign-in attempts -------------------------------------------------------------------
 
