@@ -81,6 +81,11 @@ def manifest_json(files: dict[str, str], *, flavor: str = "python_function", sig
     return manifest_to_json(manifest)
 
 
+def signed_in(tracking: Tracking) -> bool:
+    """Whether the backend talks to a server that requires sign-in (``http-auth``)."""
+    return isinstance(tracking, HttpTracking) and tracking.base_url in SIGNED_IN
+
+
 def author_of(tracking: Tracking) -> str:
     """Who the backend acts as: the fixture's principal, the admin whose token it sends to a
     server with authentication, or "anonymous" for one without."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.access_helpers import TESTER
+from tests.contract.helpers import signed_in
 
 from cairn.core.clock import now_ms
 from cairn.core.entities import Run, RunStatus, RunUpdate
@@ -50,7 +52,8 @@ def test_create_with_everything(tracking: Tracking) -> None:
         start_time=1_700_000_000_000,
     )
     assert run.name == "baseline"
-    assert run.user == "alice"
+    # Signed in, a run is the signed-in user's whatever name the client sends.
+    assert run.user == (TESTER if signed_in(tracking) else "alice")
     assert run.notes == "first try\nwith a second line"
     assert run.start_time == 1_700_000_000_000
     assert run.params == {"lr": 0.1}
