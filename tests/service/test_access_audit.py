@@ -5,6 +5,7 @@ memberships and user changes each land in the event log with who, when and from 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,15 @@ def ann(store: MetadataStore) -> TrackingService:
     return TrackingService(store, Principal("ann", authenticated=True, address=ANN_ADDRESS, via="token"))
 
 
+def next_millisecond() -> int:
+    """A time after every event made so far: the clock has moved on from the last one's
+    millisecond, so a filter ``since`` it leaves them out (they may share now_ms())."""
+    start = now_ms()
+    while now_ms() <= start:
+        time.sleep(0.0005)
+    return now_ms()
+
+
 def events(store: MetadataStore, since: int, *types: str) -> list[Event]:
     found = Team(store).admin.list_events(types=list(types) or ["*"], since=since, limit=1000).items
     return list(reversed(found))  # oldest first
@@ -69,7 +79,7 @@ def assert_audited(event: Event, *, actor: str, address: str, subject: str, sinc
 def test_sign_in_success_failure_and_sign_out(store: MetadataStore, admin: TrackingService) -> None:
     admin.create_user("ann", password=PASSWORD)
     authenticator = Authenticator(store)
-    since = now_ms()
+    since = next_millisecond()
     with pytest.raises(SignInFailed):
         authenticator.sign_in("ann", "not her password at all", ANN_ADDRESS)
     with pytest.raises(SignInFailed):
@@ -95,7 +105,7 @@ def test_sign_in_success_failure_and_sign_out(store: MetadataStore, admin: Track
 
 def test_a_token_made_first_used_and_revoked(store: MetadataStore, admin: TrackingService) -> None:
     admin.create_user("ann", password=PASSWORD)
-    since = now_ms()
+    since = next_millisecond()
     token, secret = ann(store).create_token("laptop")
     subject = f"users/ann/tokens/{token.id}"
     created = only(store, since, "token.created")
@@ -118,7 +128,7 @@ def test_a_token_made_first_used_and_revoked(store: MetadataStore, admin: Tracki
 def test_roles_and_team_memberships(store: MetadataStore, admin: TrackingService) -> None:
     admin.create_user("ann", password=PASSWORD)
     admin.create_project("vision")
-    since = now_ms()
+    since = next_millisecond()
     admin.create_team("ml")
     admin.set_team_member("ml", "ann", True)
     admin.grant_role(ResourceKind.PROJECT, "vision", "ann", Role.EDITOR)
@@ -149,7 +159,7 @@ def test_roles_and_team_memberships(store: MetadataStore, admin: TrackingService
 
 
 def test_user_changes(store: MetadataStore, admin: TrackingService) -> None:
-    since = now_ms()
+    since = next_millisecond()
     admin.create_user("ann", password=PASSWORD, email="ann@example.org")
     admin.update_user("ann", display_name="Ann A.", is_admin=True)
     admin.update_user("ann", disabled=True)
@@ -166,7 +176,7 @@ def test_user_changes(store: MetadataStore, admin: TrackingService) -> None:
 
 def test_a_user_changing_their_own_name_is_audited_as_them(store: MetadataStore, admin: TrackingService) -> None:
     admin.create_user("ann", password=PASSWORD)
-    since = now_ms()
+    since = next_millisecond()
     ann(store).update_user("ann", display_name="Ann")
     event = only(store, since, "user.updated")
     assert_audited(event, actor="ann", address=ANN_ADDRESS, subject="users/ann", since=since)
