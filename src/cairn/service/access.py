@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from cairn.core import limits
 from cairn.core.access import (
@@ -32,6 +33,7 @@ from cairn.core.access import (
     credential_digest,
     new_token,
 )
+from cairn.core.clock import now_ms
 from cairn.core.errors import InvalidValue, PermissionDenied, TokenNotFound, UserNotFound
 from cairn.core.events import EventType, members_subject, team_subject, user_subject
 from cairn.service.events import EventRules
@@ -177,7 +179,7 @@ class AccessRules(EventRules):
             self._require_admin("reset passwords", hidden=UserNotFound(f"no user named {username!r}"))
         else:
             found = self.store.password_hash(username)
-            if found is None or found[1] is None or not _verifies(found[1], current_password or ""):
+            if found is None or found[1] is None or not verify_password(found[1], current_password or ""):
                 raise PermissionDenied("the current password is wrong")
         if self.store.get_user(username).is_service:
             raise InvalidValue("a service account signs in with tokens, not a password")
@@ -206,8 +208,6 @@ class AccessRules(EventRules):
                 )
         if expires_at is not None:
             limits.check_timestamp(expires_at)
-            from cairn.core.clock import now_ms
-
             current = now or now_ms()
             if expires_at <= current:
                 raise InvalidValue("a token's expiry must be in the future")
@@ -342,9 +342,9 @@ class AccessRules(EventRules):
             raise PermissionDenied(f"{username!r} is disabled")
 
 
-def _verifies(hashed: str, password: str) -> bool:
-    from argon2.exceptions import InvalidHashError, VerificationError
-
+def verify_password(hashed: str, password: str) -> bool:
+    """Whether ``password`` matches an argon2 hash; False for a mismatch or a damaged hash.
+    Sign-in (service/authn.py) and a password change share it."""
     try:
         return PASSWORDS.verify(hashed, password)
     except (VerificationError, InvalidHashError):

@@ -15,8 +15,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from cairn.core.access import (
     MAX_CREDENTIAL_LENGTH,
     MAX_PASSWORD_LENGTH,
@@ -32,7 +30,7 @@ from cairn.core.access import (
 from cairn.core.clock import now_ms
 from cairn.core.errors import AlreadyExists, SignInFailed, SingleSignOnFailed, TooManyAttempts, Unauthenticated
 from cairn.core.events import EventType, team_subject, user_subject
-from cairn.service.access import PASSWORDS
+from cairn.service.access import PASSWORDS, verify_password
 from cairn.service.policy import Principal
 from cairn.store.base import MetadataStore
 
@@ -113,7 +111,7 @@ class Authenticator:
         if given and len(password) <= MAX_PASSWORD_LENGTH:
             found = self.store.password_hash(given)
         hashed = found[1] if found is not None and found[1] is not None else _DUMMY_HASH
-        verified = _verify(hashed, password[:MAX_PASSWORD_LENGTH])
+        verified = verify_password(hashed, password[:MAX_PASSWORD_LENGTH])
         if found is None or found[1] is None or not verified or found[0].disabled:
             self._audit(EventType.USER_SIGN_IN_FAILED, given, address, {})
             raise SignInFailed(_WRONG)
@@ -323,13 +321,6 @@ class Authenticator:
 
 def _principal(user: User, address: str | None, via: str) -> Principal:
     return Principal(user.username, is_admin=user.is_admin, authenticated=True, address=address, via=via)
-
-
-def _verify(hashed: str, password: str) -> bool:
-    try:
-        return PASSWORDS.verify(hashed, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _day(ms: int) -> datetime.date:
