@@ -31,6 +31,7 @@ _COMMANDS = {
     "db": "cairn.cli.db:db_group",
     "diff": "cairn.cli.diff:diff_command",
     "events": "cairn.cli.events:events_group",
+    "serve": "cairn.cli.serving:serve_command",
     "server": "cairn.cli.serve:server_command",
     "ui": "cairn.cli.serve:ui_command",
     "users": "cairn.cli.users:users_group",

@@ -22,70 +22,15 @@ notion of addresses; this middleware answers through Cairn's own errors.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
-
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cairn.core.addresses import is_loopback
+from cairn.core.addresses import AllowedHosts, host_name
 from cairn.core.errors import InvalidHost
 
+__all__ = ["EXEMPT_PATHS", "AllowedHosts", "HostCheckMiddleware", "host_name"]
+
 EXEMPT_PATHS = frozenset({"/health"})
-_WILDCARDS = frozenset({"0.0.0.0", "::"})
-
-
-def host_name(header: str) -> str | None:
-    """The host of a ``Host`` header or URL netloc, lower case, without port or IPv6
-    brackets; None when it is no host at all."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        end = header.find("]")
-        if end < 0 or header[end + 1 :] and not header[end + 1 :].startswith(":"):
-            return None
-        return header[1:end] or None
-    name = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-    return name or None
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-class AllowedHosts:
-    """The hosts one server answers to (see the module's docstring)."""
-
-    def __init__(self, bound: str, extra: Iterable[str] = ()) -> None:
-        bound_name = host_name(bound) or bound
-        self.any_address = bound_name in _WILDCARDS
-        self.names = {bound_name}
-        self.suffixes: set[str] = set()
-        self.any = False
-        for pattern in (p.strip().lower() for p in extra):
-            if pattern == "*":
-                self.any = True
-            elif pattern.startswith("*."):
-                self.suffixes.add(pattern[1:])
-            elif pattern:
-                self.names.add(host_name(pattern) or pattern)
-        self.listed = frozenset(self.names - {bound_name})
-
-    def allows(self, name: str | None) -> bool:
-        if name is None:
-            return False
-        if self.any or name in self.names or is_loopback(name):
-            return True
-        if self.any_address and _is_address(name):
-            return True
-        return any(name.endswith(suffix) for suffix in self.suffixes)
-
-    def is_listed(self, name: str | None) -> bool:
-        """Whether ``name`` was given to ``--allowed-hosts`` (a proxy's name)."""
-        return name is not None and (name in self.listed or any(name.endswith(s) for s in self.suffixes))
 
 
 class HostCheckMiddleware:

@@ -76,8 +76,6 @@ def serve(settings: ServerSettings, *, on_ready: Callable[[str], None] | None = 
 
 
 def _run_worker(settings: ServerSettings, sock: socket.socket) -> None:
-    import uvicorn
-
     # A forked worker inherits the supervisor's handlers; uvicorn re-raises the signal that
     # stopped it, and that must end this process rather than run the supervisor's code.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -85,7 +83,13 @@ def _run_worker(settings: ServerSettings, sock: socket.socket) -> None:
 
     from cairn.server.app import create_app
 
-    app = create_app(settings)
+    run_uvicorn(create_app(settings), sock)
+
+
+def run_uvicorn(app: Any, sock: socket.socket) -> None:
+    """Serve ``app`` on the bound ``sock`` in this process (uvloop and httptools when installed)."""
+    import uvicorn
+
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -99,19 +103,24 @@ def _run_worker(settings: ServerSettings, sock: socket.socket) -> None:
 
 
 def _supervise(settings: ServerSettings, sock: socket.socket) -> None:
-    """Keep ``settings.workers`` forked workers alive until SIGINT or SIGTERM."""
     # Import the server once here (as gunicorn's --preload does): forked workers then share
     # those pages and start without importing it again, each on its own busy core.
     import uvicorn  # noqa: F401
 
     import cairn.server.app  # noqa: F401
 
+    supervise(settings.workers, lambda listening: _run_worker(settings, listening), sock)
+
+
+def supervise(count: int, run_worker: Callable[[socket.socket], None], sock: socket.socket) -> None:
+    """Keep ``count`` forked workers, each running ``run_worker(sock)``, alive until SIGINT or
+    SIGTERM (``cairn server`` and ``cairn serve`` both run this way)."""
     context = multiprocessing.get_context("fork")
     workers: list[Any] = []
     stopping = False
 
     def start_one() -> None:
-        process = context.Process(target=_run_worker, args=(settings, sock), daemon=False)
+        process = context.Process(target=run_worker, args=(sock,), daemon=False)
         process.start()
         workers.append(process)
 
@@ -124,7 +133,7 @@ def _supervise(settings: ServerSettings, sock: socket.socket) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for _ in range(settings.workers):
+    for _ in range(count):
         start_one()
     while not stopping:
         time.sleep(0.2)

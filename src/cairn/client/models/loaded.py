@@ -47,7 +47,7 @@ class LoadedModel:
         signature = self.manifest.signature
         if signature is None:
             if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
-                data = _frame(data)
+                data = to_frame(data)
             return self.model.predict(data)
         return self.model.predict(to_model_input(signature.inputs, data, warn=True))
 
@@ -67,10 +67,11 @@ def to_model_input(schema: Schema, data: Any, *, warn: bool = False) -> Any:
             ExtraColumnsWarning,
             stacklevel=3,
         )
-    return _frame(enforced.columns)
+    return to_frame(enforced.columns)
 
 
-def _frame(columns: Any) -> Any:
+def to_frame(columns: Any) -> Any:
+    """Columns (or rows as dicts) as a pandas DataFrame, or a 2-D array without pandas."""
     try:
         import pandas as pd
     except ModuleNotFoundError:
