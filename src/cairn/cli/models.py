@@ -12,6 +12,7 @@ nothing is written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -30,6 +31,7 @@ from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel
 from cairn.core.registry_wire import model_to_wire, version_to_wire
 from cairn.core.reviews import DEFAULT_APPROVE_ROLE, DEFAULT_MERGE_ROLE, AliasProtection
 from cairn.core.reviews_wire import protection_to_wire
+from cairn.serving.container import MODEL_DIR, PORT, write_build_context
 
 T = TypeVar("T")
 
@@ -404,6 +406,49 @@ def stage_command(name: str, version: int, stage: str, archive_existing: bool, u
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+@models_group.command("dockerfile")
+@click.argument("model_uri")
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The folder to write the build context into; must not exist, or be empty.",
+)
+@click.option(
+    "--cairn-wheel",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    default=None,
+    help="Install Cairn in the image from this wheel (copied into the context) instead of from the package index.",
+)
+@click.option(
+    "--base-image",
+    metavar="IMAGE",
+    default=None,
+    help="The image to build on; python:X.Y-slim for the Python the model was saved with by default.",
+)
+@uri_option
+def dockerfile_command(
+    model_uri: str, output_dir: Path, cairn_wheel: Path | None, base_image: str | None, uri: str | None
+) -> None:
+    """Write a container image's build context that serves MODEL_URI (models:/NAME@ALIAS,
+    models:/NAME/VERSION or runs:/RUN_ID/PATH) into DIR: a Dockerfile, the model's pinned
+    requirements and the model folder itself, every file checked against its digest. The image
+    serves that exact version without access to the Cairn store (docs/serving.md)."""
+    with open_tracking(uri) as tracking:
+        context = write_build_context(tracking, model_uri, output_dir, cairn_wheel=cairn_wheel, base_image=base_image)
+    click.echo(
+        f"Wrote {output_dir}/ for {context.resolved} ({context.manifest.flavor}, {len(context.manifest.files)} "
+        f"model files checked) on {context.base_image}; build and run it with:\n"
+        f"  docker build -t my-model {output_dir}\n"
+        f"  docker run -p {PORT}:{PORT} my-model\n"
+        f"It runs: cairn serve {MODEL_DIR} --host 0.0.0.0 --port {PORT}"
+    )
 
 
 def _every(fetch: Callable[[str | None], Page[T]]) -> list[T]:

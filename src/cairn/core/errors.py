@@ -21,8 +21,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidManifest         invalid_manifest      400
     │   ├── InvalidModelUri         invalid_model_uri     400
     │   ├── SignatureMismatch       signature_mismatch    400
-    │   └── FlavorError             flavor_error          400
-    │       └── FrameworkNotInstalled framework_not_installed 400
+    │   ├── FlavorError             flavor_error          400
+    │   │   └── FrameworkNotInstalled framework_not_installed 400
+    │   └── UnsupportedMediaType    unsupported_media_type 415
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -212,6 +213,15 @@ class FrameworkNotInstalled(FlavorError):
     """A flavor needs a framework this Python lacks; ``details["package"]`` is what to install."""
 
     code = "framework_not_installed"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body of a content type the endpoint does not read (``cairn serve``'s
+    ``/invocations`` reads ``application/json`` and ``text/csv``, in UTF-8);
+    ``details["content_type"]`` is the one sent."""
+
+    code = "unsupported_media_type"
+    http_status = 415
 
 
 class NotFound(CairnError):

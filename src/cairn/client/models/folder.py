@@ -128,7 +128,7 @@ def load_model_folder(
     manifest = read_manifest(folder)
     verify_folder(folder, manifest)
     if tree_digest is not None:
-        _check_tree(folder, manifest, tree_digest, source)
+        check_tree_digest(folder, manifest, tree_digest, source)
     flavor = get_flavor(manifest.flavor)
     if manifest.runs_code_on_load:
         warnings.warn(
@@ -144,7 +144,9 @@ def load_model_folder(
     return LoadedModel(predictor, manifest, source=source or str(folder), input_example=example)
 
 
-def _check_tree(folder: Path, manifest: ModelManifest, expected: str, source: str | None) -> None:
+def check_tree_digest(folder: Path, manifest: ModelManifest, expected: str, source: str | None) -> None:
+    """ModelTampered unless the folder's tree digest (its manifest included) is ``expected``,
+    the one a registered version recorded; call after :func:`verify_folder`."""
     # verify_folder has just proved every file's digest is the manifest's: hash only the manifest.
     raw = (folder / MANIFEST_NAME).read_bytes()
     files = [(path, digest, (folder / path).stat().st_size) for path, digest in manifest.files.items()]
