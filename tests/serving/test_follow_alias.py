@@ -155,4 +155,4 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
     finally:
         served.stop()
         tracking.close()
-    assert "version 3 failed to load" in served.output()
+    assert "version 3 of models:/scorer@champion failed to load" in served.output(), served.output()

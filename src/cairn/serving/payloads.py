@@ -862,14 +862,18 @@ def _v2_output(name: str, value: Any) -> dict[str, Any]:
     if _is_series(value) or _is_frame(value):
         value = value.to_numpy()
     array = value if isinstance(value, np.ndarray) else _as_output_array(value)
-    datatype = _DATATYPE_OF_DTYPE.get(array.dtype.name)
+    datatype = v2_datatype(array.dtype)
     flat = array.reshape(-1)
-    if datatype is None or datatype == "BYTES":
-        datatype = "BYTES"
+    if datatype == "BYTES":
         data: list[Any] = [_bytes_item(item) for item in _array_to_json(flat)]
     else:
         data = flat.tolist()
     return {"name": name, "shape": list(array.shape), "datatype": datatype, "data": data}
+
+
+def v2_datatype(dtype: np.dtype[Any]) -> str:
+    """The V2 datatype a numpy dtype is sent as (BYTES for anything without a number type)."""
+    return _DATATYPE_OF_DTYPE.get(dtype.name, "BYTES")
 
 
 def _as_output_array(value: Any) -> np.ndarray[Any, Any]:
