@@ -21,8 +21,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidManifest         invalid_manifest      400
     │   ├── InvalidModelUri         invalid_model_uri     400
     │   ├── SignatureMismatch       signature_mismatch    400
-    │   └── FlavorError             flavor_error          400
-    │       └── FrameworkNotInstalled framework_not_installed 400
+    │   ├── FlavorError             flavor_error          400
+    │   │   └── FrameworkNotInstalled framework_not_installed 400
+    │   └── InvalidBatchInput       invalid_batch_input   400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -212,6 +213,15 @@ class FrameworkNotInstalled(FlavorError):
     """A flavor needs a framework this Python lacks; ``details["package"]`` is what to install."""
 
     code = "framework_not_installed"
+
+
+class InvalidBatchInput(InvalidInput):
+    """What ``cairn predict`` cannot read or write (docs/batch-scoring.md): an input that is
+    not a CSV or Parquet file or a folder of Parquet files, a folder file of another schema,
+    an output that exists already or has an unknown suffix, predictions that do not form
+    columns. ``details["path"]`` names the file when there is one."""
+
+    code = "invalid_batch_input"
 
 
 class NotFound(CairnError):
