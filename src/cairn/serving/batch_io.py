@@ -195,6 +195,7 @@ class BatchInput:
                 if self.kind == "csv":
                     with self.filesystem.open_input_stream(path) as stream:
                         reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES))
+                        _check_text(self.relative(path), reader.schema)
                         yield from reader
                 else:
                     with self.filesystem.open_input_file(path) as handle:
@@ -204,6 +205,17 @@ class BatchInput:
                 name = self.relative(path)
                 message = f"{name} cannot be read: {_arrow_message(exc)}"
                 raise InvalidBatchInput(message, details={"path": name}) from None
+
+
+def _check_text(name: str, schema: Any) -> None:
+    """pyarrow reads a CSV column that is not valid UTF-8 as bytes; a CSV is text."""
+    import pyarrow as pa
+
+    for field_ in schema:
+        if pa.types.is_binary(field_.type) or pa.types.is_large_binary(field_.type):
+            raise InvalidBatchInput(
+                f"{name}: column {field_.name!r} is not UTF-8 text", details={"path": name, "column": field_.name}
+            )
 
 
 def _rechunk(batches: Iterator[Any], rows: int) -> Iterator[Any]:
