@@ -25,6 +25,7 @@ from cairn.core.errors import (
     Unavailable,
 )
 from cairn.core.version import __version__
+from cairn.serving.batch import predict
 
 __all__ = [
     "Api",
@@ -45,6 +46,7 @@ __all__ = [
     "load_model",
     "merge_review",
     "open_review",
+    "predict",
     "protect_alias",
     "register_model",
 ]

@@ -136,6 +136,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "tokens",
         "teams",
         "members",
+        "predict",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:

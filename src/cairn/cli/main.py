@@ -37,6 +37,7 @@ _COMMANDS = {
     "users": "cairn.cli.users:users_group",
     "webhooks": "cairn.cli.webhooks:webhooks_group",
     "whoami": "cairn.cli.login:whoami_command",
+    "predict": "cairn.cli.predict:predict_command",
 }
 
 

@@ -35,7 +35,10 @@ def token_for(uri: str) -> str | None:
     return None if stored is None else stored.token
 
 
-def connect(uri: str | None = None) -> Tracking:
+def connect(uri: str | None = None, *, blobs_uri: str | None = None) -> Tracking:
+    """``blobs_uri`` overrides ``CAIRN_BLOBS`` for an embedded store: a process started
+    elsewhere (a Dask worker) is told where the blobs are rather than reading its own
+    environment."""
     uri = resolve_uri(uri)
     from cairn.service.policy import Principal
 
@@ -48,7 +51,7 @@ def connect(uri: str | None = None) -> Tracking:
     from cairn.settings import allow_private_webhooks_from_env, default_blobs_uri
     from cairn.store.registry import open_store
 
-    blobs = open_blobs(default_blobs_uri(), endpoint_url=os.environ.get("CAIRN_BLOBS_ENDPOINT") or None)
+    blobs = open_blobs(blobs_uri or default_blobs_uri(), endpoint_url=os.environ.get("CAIRN_BLOBS_ENDPOINT") or None)
     return TrackingService(
         open_store(uri),
         Principal.local_user(),

@@ -23,7 +23,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── SignatureMismatch       signature_mismatch    400
     │   ├── FlavorError             flavor_error          400
     │   │   └── FrameworkNotInstalled framework_not_installed 400
-    │   └── UnsupportedMediaType    unsupported_media_type 415
+    │   ├── UnsupportedMediaType    unsupported_media_type 415
+    │   └── InvalidBatchInput       invalid_batch_input   400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -222,6 +223,15 @@ class UnsupportedMediaType(InvalidInput):
 
     code = "unsupported_media_type"
     http_status = 415
+
+
+class InvalidBatchInput(InvalidInput):
+    """What ``cairn predict`` cannot read or write (docs/batch-scoring.md): an input that is
+    not a CSV or Parquet file or a folder of Parquet files, a folder file of another schema,
+    an output that exists already or has an unknown suffix, predictions that do not form
+    columns. ``details["path"]`` names the file when there is one."""
+
+    code = "invalid_batch_input"
 
 
 class NotFound(CairnError):

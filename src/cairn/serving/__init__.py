@@ -8,5 +8,6 @@ runs on its own. Modules:
   Inference Protocol V2, to and from the columns or tensor a model takes;
 - ``app`` and ``batching``: the HTTP server and the micro-batcher behind it;
 - ``prediction_log``: the asynchronous, sampled log of what was asked and answered;
-- ``batch``: batch scoring of files, locally or on a Dask cluster.
+- ``batch``: batch scoring of files, locally or on a Dask cluster (``batch_io`` reads and
+  writes, ``batch_score`` turns predictions into columns, ``batch_dask`` is the Dask engine).
 """
