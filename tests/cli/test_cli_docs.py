@@ -137,6 +137,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "teams",
         "members",
         "predict",
+        "serve",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:
