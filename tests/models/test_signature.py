@@ -192,3 +192,19 @@ def test_a_2d_array_as_wide_as_a_column_schema_is_read_in_its_order() -> None:
 def test_a_bad_signature_is_invalid_input(wire: Any) -> None:
     with pytest.raises(InvalidInput):
         signature_from_wire(wire)
+
+
+def test_columns_become_the_same_frame_whether_or_not_they_share_a_dtype() -> None:
+    """to_frame lays same-typed numeric columns out as one block (scikit-learn checks it
+    faster); the frame a model sees is the same: names, order, dtypes and values."""
+    import pandas as pd
+
+    from cairn.client.models.loaded import to_frame
+
+    floats = {"b": np.array([1.5, 2.5]), "a": np.array([3.0, 4.0])}
+    mixed = {"b": np.array([1.5, 2.5]), "a": np.array([3, 4]), "s": np.array(["x", "y"], dtype=object)}
+    for columns in (floats, mixed):
+        frame = to_frame(columns)
+        pd.testing.assert_frame_equal(frame, pd.DataFrame(columns))
+        assert list(frame.columns) == list(columns)
+    assert to_frame(floats)._mgr.nblocks == 1
