@@ -219,6 +219,18 @@ def test_a_record_whose_predictions_do_not_fit_is_dropped_alone(
     assert len(frame) == 2
 
 
+def test_a_record_of_another_type_than_the_others_is_dropped_alone(served: dict[int, ServedModel], kept: Kept) -> None:
+    # No signature says what "x" is: one client sends numbers, another text.
+    numbers = payloads.parse_invocations(b'{"inputs": {"x": [1.5, 2.5]}}', "application/json", None)
+    text = payloads.parse_invocations(b'{"inputs": {"x": ["a", "b"]}}', "application/json", None)
+    logger = PredictionLogger(kept, sample_rate=1)
+    for request in (numbers, numbers, text):
+        logger.offer(served[1], request, np.array([0, 1]), 1.0)
+    assert _closed_counters(logger) == {"logged": 2, "sampled_out": 0, "dropped_full": 0, "dropped_error": 1}
+    (frame,) = kept.frames()
+    assert list(frame["x"]) == [1.5, 2.5, 1.5, 2.5]
+
+
 def test_versions_get_files_of_their_own_with_every_kind_of_column(
     served: dict[int, ServedModel], registered: Registered, kept: Kept
 ) -> None:

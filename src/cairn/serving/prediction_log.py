@@ -243,6 +243,12 @@ class PredictionLogger:
     # -- the writer thread -------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._drain()
+        except Exception:  # a bug here must not pass unseen: the log would stop silently
+            log.exception("the prediction log's writer stopped")
+
+    def _drain(self) -> None:
         groups: dict[tuple[str, int, int], _Group] = {}
         deadline = time.monotonic() + self.flush_seconds
         while not self._stopping.is_set():
@@ -334,6 +340,7 @@ def _nbytes(values: Any) -> int:
 
 #: Kinds of numpy arrays pyarrow takes whole (numbers, booleans, times, fixed-width text).
 _ARROW_KINDS = frozenset("biufmMU")
+_NUMBER_KINDS = frozenset("biuf")
 #: What pyarrow raises for values a column's type cannot hold.
 _CONVERSION_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, OverflowError)
 
@@ -369,10 +376,10 @@ def parquet_file(model: str, records: Sequence[_Offered]) -> tuple[bytes, int]:
                     tables.append((_table([one]), 1))
                 except (*_CONVERSION_ERRORS, pa.ArrowException):
                     continue
-    kept = _compatible(tables)
-    if not kept:
+    if not tables:
         return b"", 0
-    table = pa.concat_tables([t for t, _ in kept], promote_options="permissive").sort_by(TIMESTAMP_MS)
+    table, written = _concatenated(tables)
+    table = table.sort_by(TIMESTAMP_MS)
     inputs = dict.fromkeys(name for c in converted for name in c.inputs if name in table.column_names)
     outputs = dict.fromkeys(name for c in converted for name in c.outputs if name in table.column_names)
     table = table.replace_schema_metadata(
@@ -380,27 +387,26 @@ def parquet_file(model: str, records: Sequence[_Offered]) -> tuple[bytes, int]:
     )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes(), sum(count for _, count in kept)
+    return sink.getvalue().to_pybytes(), written
 
 
-def _compatible(tables: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
-    """The tables that concatenate into one (a column's types promoted, ints to floats and the
-    like): all of them, as a rule; else those that fit with the first ones."""
+def _concatenated(tables: list[tuple[Any, int]]) -> tuple[Any, int]:
+    """One table of ``tables`` (a column's types promoted, ints to floats and the like) and the
+    records in it: all of them, as a rule; else those that fit with the first ones."""
     import pyarrow as pa
 
     try:
-        pa.concat_tables([t for t, _ in tables], promote_options="permissive")
-        return tables
+        return pa.concat_tables([t for t, _ in tables], promote_options="permissive"), sum(n for _, n in tables)
     except pa.ArrowException:
         pass
-    kept: list[tuple[Any, int]] = []
-    for table, count in tables:
+    kept, written = tables[0][0], tables[0][1]
+    for table, count in tables[1:]:
         try:
-            pa.concat_tables([*(t for t, _ in kept), table], promote_options="permissive")
+            kept = pa.concat_tables([kept, table], promote_options="permissive")
         except pa.ArrowException:
             continue
-        kept.append((table, count))
-    return kept
+        written += count
+    return kept, written
 
 
 def _columns(record: _Offered) -> _Columns | None:
@@ -450,7 +456,10 @@ def _table(group: Sequence[_Columns]) -> Any:
 def _arrow(parts: list[Any]) -> Any:
     import pyarrow as pa
 
-    if all(isinstance(p, np.ndarray) and p.ndim == 1 and p.dtype.kind in _ARROW_KINDS for p in parts):
+    kinds = {p.dtype.kind if isinstance(p, np.ndarray) and p.ndim == 1 else "" for p in parts}
+    # Whole arrays of one kind (or of numbers) go at once; text and numbers mixed would be
+    # made all text by numpy, so they go value by value and pyarrow refuses the mixture.
+    if kinds <= _ARROW_KINDS and (len(kinds) == 1 or kinds <= _NUMBER_KINDS):
         return pa.array(parts[0] if len(parts) == 1 else np.concatenate(parts))
     values: list[Any] = []
     for part in parts:  # a tensor's rows become lists; objects go as they are
