@@ -81,7 +81,7 @@ def postgres_store(postgres_url: str) -> Iterator[SqlStore]:
                 "TRUNCATE sso_logins, sign_in_attempts, grants, team_members, teams, sessions, api_tokens, users, "
                 "review_comments, review_votes, review_check_results, reviews, alias_protection_checks, "
                 "alias_protections, webhook_attempts, webhook_deliveries, webhook_event_types, webhooks, events, "
-                "registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
+                "prediction_logs, registered_models, snapshot_files, snapshots, blobs, ingest_batches, "
                 "metric_summaries, metric_chunks, tags, params, runs, projects CASCADE"
             )
         store.close()

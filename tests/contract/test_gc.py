@@ -124,6 +124,22 @@ def test_stored_dataset_files_are_in_use(service: TrackingService) -> None:
     assert stored(service) == {digest}
 
 
+def test_prediction_logs_are_in_use_until_their_model_goes(service: TrackingService, tmp_path: Path) -> None:
+    from tests.contract.test_prediction_logs import HOUR, log_file
+    from tests.contract.test_registry import trained_run
+
+    service.register_model(f"runs:/{trained_run(service, tmp_path)}/model", "served")
+    logged = service.log_predictions("served", 1, HOUR, log_file())
+    settle()
+    service.collect_garbage(grace_ms=0)
+    assert logged.digest in stored(service)
+    assert service.read_prediction_log("served", 1, logged.id) == log_file()
+    service.delete_model("served")
+    settle()
+    service.collect_garbage(grace_ms=0)
+    assert logged.digest not in stored(service)
+
+
 def test_bytes_without_a_record_and_abandoned_uploads_are_cleaned(service: TrackingService) -> None:
     # Bytes a server wrote before it died, without recording them; an upload never finished.
     orphan = service.blobs.write([b"orphaned bytes"])

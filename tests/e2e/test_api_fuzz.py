@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cairn.client.http import HttpTracking
-from cairn.core import binary_batch
+from cairn.core import binary_batch, prediction_logs
 from cairn.core.entities import Run
 from cairn.core.metrics import MetricBatch, MetricColumns
 from cairn.core.reviews import Review
@@ -88,17 +88,20 @@ def beyond_the_schema(case: schemathesis.Case, response: schemathesis.Response) 
     Each is a relation between values, or a language of its own: the query grammar
     (docs/query.md), page tokens only the server can make, bytes that must hash to the digest
     they are sent under, the packed metric format, columns of equal length, paths unique within
-    one request, a run's end after its start, a webhook URL's host (a name, an address, where it
-    resolves) and a ``whsec_`` secret's base64, a password on a service account, a common
-    password, a token's expiry against the clock, and a config whose nested keys, once joined with
-    dots, or whose lists, once written as JSON text, outgrow their limits. And one difference
+    one request, a prediction log's Parquet file, a run's end after its start, a webhook URL's
+    host (a name, an address, where it resolves) and a ``whsec_`` secret's base64, a password on
+    a service account, a common password, a token's expiry against the clock, and a config whose
+    nested keys, once joined with dots, or whose lists, once written as JSON text, outgrow their
+    limits. And one difference
     of dialect: JSON Schema counts 2.0 as an integer, Cairn does not (docs/limits.md).
     """
     error = _error(response)
     if response.status_code != 400 or error is None:
         return False
     code, message, details = error.get("code"), str(error.get("message")), error.get("details") or {}
-    if code in ("invalid_query", "invalid_page_token", "digest_mismatch") or "page_token" in message:
+    if code in ("invalid_query", "invalid_page_token", "digest_mismatch", "invalid_prediction_log"):
+        return True
+    if "page_token" in message:
         return True
     if case.media_type == binary_batch.MEDIA_TYPE:
         return True
@@ -180,6 +183,8 @@ def _published_document() -> dict[str, Any]:
 # The SDK's packed metric batches are bytes: fuzz them as arbitrary binary bodies, which the
 # decoder must refuse with a 400 envelope whatever they hold.
 schemathesis.serializer.alias(binary_batch.MEDIA_TYPE, "application/octet-stream")
+# Prediction logs likewise: arbitrary bytes, which the server must refuse as a Parquet file.
+schemathesis.serializer.alias(prediction_logs.MEDIA_TYPE, "application/octet-stream")
 schema = schemathesis.openapi.from_dict(_published_document())
 
 

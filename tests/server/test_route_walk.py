@@ -36,6 +36,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from tests.access_helpers import ADMIN, PASSWORD, Team
 from tests.contract.helpers import batch, columns, manifest_json
+from tests.contract.test_prediction_logs import HOUR, log_file
 from tests.helpers import ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
@@ -200,6 +201,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/models/{{name}}/aliases/{{alias}}/archive"): Rule(V, MO, params={"alias": "staging"}),
     ("GET", f"{API}/models/{{name}}/alias-history"): Rule(V, MO),
     ("GET", f"{API}/runs/{{run_id}}/model-versions"): Rule(V, P),
+    # -- prediction logs: written by a serving process with an editor's token -------------------
+    ("POST", f"{API}/models/{{name}}/versions/{{version}}/prediction-logs"): Rule(
+        E, MO, content=log_file(), query={"hour_ms": HOUR}
+    ),
+    ("GET", f"{API}/models/{{name}}/prediction-logs"): Rule(V, MO),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/prediction-logs/{{file_id}}"): Rule(V, MO),
     ("GET", f"{API}/dataset-versions/{{version_id}}/model-versions"): Rule(V, S, params={"version_id": "0" * 32}),
     # -- protections and reviews -----------------------------------------------------------
     ("GET", f"{API}/models/{{name}}/protections"): Rule(V, MO),
@@ -347,7 +354,8 @@ def is_public(method: str, path: str) -> bool:
 class World:
     """A project "p" whose members hold each role, and, made afresh for each route (so a
     delete does not spoil the next one), a run with files, a comment, a view, a model holding
-    the same roles with a version, aliases, a protection and a review, a webhook, an upload,
+    the same roles with a version, aliases, a prediction log, a protection and a review, a
+    webhook, an upload,
     and a user (a viewer of "p" and the model) with two tokens, in a team (a viewer of the
     model), and a service account."""
 
@@ -396,6 +404,7 @@ class World:
         version = root.register_model(f"runs:/{run.id}/model", model)
         root.register_model(f"runs:/{run.id}/model", model)
         root.set_model_alias(model, "staging", version.version)
+        prediction_log = root.log_predictions(model, version.version, HOUR, log_file(version.version))
         root.set_model_tag(model, "team", "vision")
         root.set_model_version_tag(model, version.version, "ok", "1")
         root.protect_alias(model, "champion", approvals=1)
@@ -431,6 +440,7 @@ class World:
             "view_id": view.id,
             "name": model,
             "version": str(version.version),
+            "file_id": prediction_log.id,
             "alias": "champion",
             "review_id": str(review.id),
             "snapshot_id": snapshot.id,

@@ -157,6 +157,29 @@ def test_models_listings_and_reviews(store: MetadataStore, blobs: LocalBlobStore
     eda.merge_review(review.id)
 
 
+def test_prediction_logs_are_written_by_editors_and_read_by_viewers(
+    store: MetadataStore, blobs: LocalBlobStore, team: Team
+) -> None:
+    from tests.contract.test_prediction_logs import HOUR, log_file
+
+    eda, vic, out = (acting(store, blobs, n) for n in ("eda", "vic", "out"))
+    eda.register_model(f"runs:/{_logged_model(eda, 'p')}/model", "digits")
+    eda.grant_role(ResourceKind.MODEL, "digits", "vic", Role.VIEWER)
+    logged = eda.log_predictions("digits", 1, HOUR, log_file())
+    with pytest.raises(PermissionDenied):
+        vic.log_predictions("digits", 1, HOUR, log_file())
+    assert vic.list_prediction_logs("digits").items == [logged]
+    assert vic.read_prediction_log("digits", 1, logged.id) == log_file()
+    for call in (
+        lambda: out.log_predictions("digits", 1, HOUR, log_file()),
+        lambda: out.list_prediction_logs("digits"),
+        lambda: out.read_prediction_log("digits", 1, logged.id),
+    ):
+        with pytest.raises(ModelNotFound):  # as if it did not exist
+            call()
+    assert eda.list_prediction_logs("digits").items == [logged]
+
+
 def test_a_listing_of_many_projects_asks_once(store: MetadataStore, blobs: LocalBlobStore, team: Team) -> None:
     """1,000 projects, 10 of them visible: the listing is those 10 (one roles query and one
     listing query, not one per project: this finishes quickly on both databases)."""

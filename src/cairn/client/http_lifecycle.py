@@ -1,6 +1,6 @@
-"""Reviews and alias protections, the event log and webhooks over REST API v1: the part of
-:class:`~cairn.client.http.HttpTracking` that follows a model after it is registered, kept in
-its own module so each stays one concept long."""
+"""Reviews and alias protections, prediction logs, the event log and webhooks over REST API
+v1: the part of :class:`~cairn.client.http.HttpTracking` that follows a model after it is
+registered, kept in its own module so each stays one concept long."""
 
 from __future__ import annotations
 
@@ -9,11 +9,30 @@ from typing import Any
 
 import orjson
 
-from cairn.client.http_paths import API, delivery_url, model_url, protection_url, review_url, webhook_url
+from cairn.client.http_paths import (
+    API,
+    delivery_url,
+    model_url,
+    protection_url,
+    review_url,
+    segment,
+    version_url,
+    webhook_url,
+)
 from cairn.core.entities import Page
+from cairn.core.errors import InvalidValue
 from cairn.core.events import Event, event_from_wire
-from cairn.core.limits import check_int64
+from cairn.core.limits import check_int64, check_listing_limit
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
+from cairn.core.prediction_logs import (
+    DEFAULT_PREDICTION_LOG_PAGE,
+    MAX_PREDICTION_LOG_PAGE,
+    MEDIA_TYPE,
+    PredictionLogFile,
+    check_file_id,
+    check_hour,
+    prediction_log_from_wire,
+)
 from cairn.core.reviews import (
     AliasProtection,
     Review,
@@ -128,6 +147,42 @@ class LifecycleOverHttp:
 
     def close_review(self, review_id: int) -> Review:
         return review_from_wire(self._request("POST", f"{review_url(review_id)}/close"))
+
+    # -- prediction logs ------------------------------------------------------------------
+
+    def log_predictions(self, name: str, version: int, hour_ms: int, parquet_bytes: bytes) -> PredictionLogFile:
+        url = f"{version_url(name, version)}/prediction-logs"
+        params = {"hour_ms": check_hour(hour_ms)}
+        if not isinstance(parquet_bytes, bytes | bytearray | memoryview):
+            raise InvalidValue(f"a prediction log is bytes, got {type(parquet_bytes).__name__}")
+        data = bytes(parquet_bytes)
+        return prediction_log_from_wire(self._request("POST", url, params=params, packed=(MEDIA_TYPE, data)))
+
+    def list_prediction_logs(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = DEFAULT_PREDICTION_LOG_PAGE,
+        page_token: str | None = None,
+    ) -> Page[PredictionLogFile]:
+        # Checked here as the service checks them, so a bad value is the same error as embedded.
+        params = {
+            "version": None if version is None else check_version_number(version),
+            "since_ms": None if since_ms is None else check_int64(since_ms, "since_ms", minimum=0),
+            "until_ms": None if until_ms is None else check_int64(until_ms, "until_ms", minimum=0),
+            "limit": check_listing_limit(limit, MAX_PREDICTION_LOG_PAGE),
+            "page_token": page_token,
+        }
+        data = self._request("GET", f"{model_url(name)}/prediction-logs", params=params)
+        return Page([prediction_log_from_wire(f) for f in data["files"]], data["next_page_token"])
+
+    def read_prediction_log(self, name: str, version: int, file_id: str) -> bytes:
+        url = f"{version_url(name, version)}/prediction-logs/{segment(check_file_id(file_id))}"
+        answer: bytes = self._request("GET", url, accept=MEDIA_TYPE, decode=bytes)
+        return answer
 
     def list_events(
         self,

@@ -24,7 +24,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── FlavorError             flavor_error          400
     │   │   └── FrameworkNotInstalled framework_not_installed 400
     │   ├── UnsupportedMediaType    unsupported_media_type 415
-    │   └── InvalidBatchInput       invalid_batch_input   400
+    │   ├── InvalidBatchInput       invalid_batch_input   400
+    │   └── InvalidPredictionLog    invalid_prediction_log 400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -44,7 +45,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── UserNotFound            user_not_found        404
     │   ├── TeamNotFound            team_not_found        404
     │   ├── TokenNotFound           token_not_found       404
-    │   └── GrantNotFound           grant_not_found       404
+    │   ├── GrantNotFound           grant_not_found       404
+    │   └── PredictionLogNotFound   prediction_log_not_found 404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -234,6 +236,15 @@ class InvalidBatchInput(InvalidInput):
     code = "invalid_batch_input"
 
 
+class InvalidPredictionLog(InvalidInput):
+    """A prediction log file the store refuses (docs/prediction-logs.md): not Parquet, without
+    a required column or with one of the wrong type, no rows, a ``model_version`` other than the
+    version it is logged to, or a prediction time outside its hour. ``details["column"]`` names
+    the column when there is one. Nothing is kept."""
+
+    code = "invalid_prediction_log"
+
+
 class NotFound(CairnError):
     code = "not_found"
     http_status = 404
@@ -341,6 +352,13 @@ class GrantNotFound(NotFound):
     """The user or team holds no role on that project or model."""
 
     code = "grant_not_found"
+
+
+class PredictionLogNotFound(NotFound):
+    """The model version has no prediction log file with that id; ``details`` hold ``model``,
+    ``version`` and ``file_id``."""
+
+    code = "prediction_log_not_found"
 
 
 class Conflict(CairnError):

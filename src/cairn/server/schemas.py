@@ -694,6 +694,27 @@ class VersionItems(Out):
     versions: list[VersionOut]
 
 
+class PredictionLogOut(Out):
+    """One prediction log file (docs/prediction-logs.md)."""
+
+    id: str
+    model: str
+    version: int
+    hour_ms: int = Field(description="the start of the UTC hour every prediction in the file falls within")
+    rows: int
+    first_ms: int = Field(description="the earliest timestamp_ms in the file")
+    last_ms: int = Field(description="the latest timestamp_ms in the file")
+    size: int
+    digest: str = Field(description="sha256 of the file's bytes")
+    created_by: str
+    created_at: int
+
+
+class PredictionLogList(Out):
+    files: list[PredictionLogOut]
+    next_page_token: str | None
+
+
 class VersionColumnsOut(Out):
     """A page of versions in columns (``Accept: application/vnd.cairn.version-columns+json``)."""
 

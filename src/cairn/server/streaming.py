@@ -1,4 +1,5 @@
-"""Request bodies handed to blocking code as they arrive, and blob bytes sent back in ranges.
+"""Request bodies handed to blocking code as they arrive (or, read whole, un-gzipped), and
+blob bytes sent back in ranges.
 
 Blob stores read and write synchronously (files, boto3), while the body of a request arrives
 on the event loop. :func:`consume_body` runs the blocking writer in a worker thread and feeds it
@@ -13,6 +14,7 @@ API (health checks included) behind them.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -23,7 +25,8 @@ from anyio.lowlevel import RunVar
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from cairn.core.errors import InvalidRequest
+from cairn.core import limits
+from cairn.core.errors import InvalidRequest, PayloadTooLarge
 
 T = TypeVar("T")
 #: Body bytes handed over per hop between the event loop and the writer's thread: a hop costs
@@ -137,3 +140,30 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= end:  # starts past the end, or ends before it starts (bytes=10-9, bytes=-0)
         raise InvalidRequest(f"range {header!r} is outside the artifact's {size} bytes", details={"size": size})
     return start, end
+
+
+def decoded_body(body: bytes, encoding: str) -> bytes:
+    """A body read whole, undone from its ``Content-Encoding`` (gzip or none: the HTTP client
+    gzips large bodies it sends to another machine). InvalidRequest for another encoding."""
+    if encoding == "gzip":
+        return _gunzip(body)
+    if encoding != "identity":
+        raise InvalidRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    return body
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Decompress without letting a small "zip bomb" grow past the body limit."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        data = decompressor.decompress(body, limits.MAX_REQUEST_BYTES + 1)
+    except zlib.error as exc:
+        raise InvalidRequest(f"the gzip body is corrupt: {exc}") from None
+    if len(data) > limits.MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"decompressed body is over the limit of {limits.MAX_REQUEST_BYTES} bytes",
+            details={"limit": limits.MAX_REQUEST_BYTES},
+        )
+    if not decompressor.eof:
+        raise InvalidRequest("the gzip body is truncated")
+    return data

@@ -19,6 +19,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.reviews import AliasProtection, Review, ReviewComment, ReviewDetail
 from cairn.core.webhooks import Delivery, Webhook
@@ -413,6 +414,37 @@ class Tracking(Protocol):
     def model_alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every set, move and removal of the model's aliases (of ``alias`` only, if given),
         oldest first. Raises ModelNotFound."""
+        ...
+
+    # -- prediction logs: what a served version was asked and answered (docs/prediction-logs.md)
+
+    def log_predictions(self, name: str, version: int, hour_ms: int, parquet_bytes: bytes) -> PredictionLogFile:
+        """Keep a Parquet file of the version's predictions within the UTC hour starting at
+        ``hour_ms`` (a multiple of 3,600,000): columns ``request_id``, ``timestamp_ms``,
+        ``latency_ms``, ``model_version`` and the inputs and predictions. Needs the right to
+        write to the model. Raises InvalidPredictionLog (not Parquet, a required column missing
+        or of the wrong type, no rows, another version, a time outside the hour: nothing kept),
+        InvalidValue, PayloadTooLarge (over 64 MiB), ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def list_prediction_logs(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[PredictionLogFile]:
+        """The model's prediction log files (the version's, if given) that hold a prediction in
+        [since_ms, until_ms), oldest first by their first prediction, ``limit`` (1 to 10,000) at
+        a time. Raises ModelNotFound, ModelVersionNotFound, InvalidPageToken."""
+        ...
+
+    def read_prediction_log(self, name: str, version: int, file_id: str) -> bytes:
+        """The bytes of one prediction log file (Parquet). Raises ModelNotFound,
+        ModelVersionNotFound, PredictionLogNotFound."""
         ...
 
     # -- reviews: a pull request for a model (docs/registry.md, "Reviews") -------------------

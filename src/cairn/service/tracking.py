@@ -52,6 +52,7 @@ from cairn.service.access import AccessRules
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal, check_run
+from cairn.service.prediction_logs import PredictionLogRules
 from cairn.service.reviews import ReviewRules
 from cairn.service.webhooks import WebhookRules
 from cairn.store.base import MetadataStore
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules):
+class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules, PredictionLogRules):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works).
 

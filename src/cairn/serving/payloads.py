@@ -837,25 +837,28 @@ def _is_series(value: Any) -> bool:
 
 
 def v2_outputs(predictions: Any) -> list[dict[str, Any]]:
-    """A model's output as V2 ``outputs``: ``[{"name", "shape", "datatype", "data"}]`` (one
-    output named ``predict`` for an array; one per key for a dict of arrays).
+    """A model's output as V2 ``outputs``: ``[{"name", "shape", "datatype", "data"}]``, one
+    per part of :func:`named_outputs`; the datatype comes from the dtype (strings, objects and
+    datetimes are BYTES, as strings), the shape from the array, and the data is flat, row-major."""
+    return [_v2_output(name, value) for name, value in named_outputs(predictions)]
 
-    A frame gives one output per column, a series one named after it (``predict`` when it has
-    no name), a tuple ``output_0``, ``output_1``…; the datatype comes from the dtype (strings,
-    objects and datetimes are BYTES, as strings), the shape from the array, and the data is
-    flat, row-major."""
+
+def named_outputs(predictions: Any) -> list[tuple[str, Any]]:
+    """A model's output as named parts: one named ``predict`` for an array, one per key for a
+    dict of arrays, one per column of a frame, a series' own name (``predict`` when it has
+    none), ``output_0``, ``output_1``… for a tuple. V2's outputs and the prediction log's
+    columns are named so."""
     if _is_frame(predictions):
         return [
-            _v2_output(_column_name(name, i), predictions.iloc[:, i].to_numpy())
-            for i, name in enumerate(predictions.columns)
+            (_column_name(name, i), predictions.iloc[:, i].to_numpy()) for i, name in enumerate(predictions.columns)
         ]
     if _is_series(predictions):
-        return [_v2_output("predict" if predictions.name is None else str(predictions.name), predictions.to_numpy())]
+        return [("predict" if predictions.name is None else str(predictions.name), predictions.to_numpy())]
     if isinstance(predictions, Mapping):
-        return [_v2_output(str(name), value) for name, value in predictions.items()]
+        return [(str(name), value) for name, value in predictions.items()]
     if isinstance(predictions, tuple):
-        return [_v2_output(f"output_{i}", value) for i, value in enumerate(predictions)]
-    return [_v2_output("predict", predictions)]
+        return [(f"output_{i}", value) for i, value in enumerate(predictions)]
+    return [("predict", predictions)]
 
 
 def _v2_output(name: str, value: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.events import Event, EventType
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
@@ -452,6 +453,46 @@ class RegistryStore(Protocol):
         ...
 
 
+class PredictionLogStore(Protocol):
+    """The record of prediction log files (docs/prediction-logs.md): one row per Parquet file of
+    a model version's predictions, whose bytes are a blob recorded already."""
+
+    def add_prediction_log(
+        self,
+        name: str,
+        version: int,
+        *,
+        hour_ms: int,
+        rows: int,
+        first_ms: int,
+        last_ms: int,
+        size: int,
+        digest: str,
+        created_by: str,
+    ) -> PredictionLogFile:
+        """Raises ModelNotFound, ModelVersionNotFound, BlobNotFound (no record of the bytes)."""
+        ...
+
+    def list_prediction_logs(
+        self,
+        name: str,
+        version: int | None,
+        *,
+        since_ms: int | None,
+        until_ms: int | None,
+        limit: int,
+        after: tuple[int, str] | None,
+    ) -> list[PredictionLogFile]:
+        """The model's (the version's) files holding a prediction in [since_ms, until_ms), by
+        first prediction time and id, those after ``after`` (such a pair). Raises
+        ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def get_prediction_log(self, name: str, version: int, file_id: str) -> PredictionLogFile:
+        """Raises ModelNotFound, ModelVersionNotFound, PredictionLogNotFound."""
+        ...
+
+
 class ReviewStore(Protocol):
     """Alias protections and reviews (docs/registry.md, "Reviews").
 
@@ -797,6 +838,7 @@ class MetadataStore(
     ArtifactStore,
     DiscussionStore,
     RegistryStore,
+    PredictionLogStore,
     ReviewStore,
     EventStore,
     WebhookStore,

@@ -7,19 +7,18 @@ them. :func:`cairn.core.wire.batch_from_wire` checks the same rules on columns.
 
 from __future__ import annotations
 
-import zlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from cairn.core import binary_batch, limits
-from cairn.core.errors import InvalidRequest, PayloadTooLarge
 from cairn.core.wire import batch_from_wire, history_to_wire, ingest_result_to_wire
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute, read_json_or_refuse
 from cairn.server.schemas import KEY_RULE, HistoryOut, IngestOut, MetricBatchIn, RunId
+from cairn.server.streaming import decoded_body
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"], route_class=JsonRoute)
@@ -73,30 +72,10 @@ async def log_metrics(run_id: RunId, request: Request, service: TrackingDep) -> 
 
 
 def _ingest(service: TrackingService, run_id: str, body: bytes, encoding: str, media_type: str) -> Any:
-    if encoding == "gzip":
-        body = _gunzip(body)
-    elif encoding != "identity":
-        raise InvalidRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    body = decoded_body(body, encoding)
     if media_type == binary_batch.MEDIA_TYPE:
         return service.log_metrics(run_id, binary_batch.decode_batch(body))
     return service.log_metrics(run_id, batch_from_wire(read_json_or_refuse(body)))
-
-
-def _gunzip(body: bytes) -> bytes:
-    """Decompress without letting a small "zip bomb" grow past the body limit."""
-    decompressor = zlib.decompressobj(wbits=31)
-    try:
-        data = decompressor.decompress(body, limits.MAX_REQUEST_BYTES + 1)
-    except zlib.error as exc:
-        raise InvalidRequest(f"the gzip body is corrupt: {exc}") from None
-    if len(data) > limits.MAX_REQUEST_BYTES or decompressor.unconsumed_tail:
-        raise PayloadTooLarge(
-            f"decompressed body is over the limit of {limits.MAX_REQUEST_BYTES} bytes",
-            details={"limit": limits.MAX_REQUEST_BYTES},
-        )
-    if not decompressor.eof:
-        raise InvalidRequest("the gzip body is truncated")
-    return data
 
 
 @router.get(

@@ -287,6 +287,7 @@ def _collectable(seen_before: int) -> Any:
         ~exists(select(t.artifacts.c.digest).where(t.artifacts.c.digest == digest)),
         ~exists(stored_dataset_file),
         ~exists(select(t.snapshot_files.c.digest).where(t.snapshot_files.c.digest == digest)),
+        ~exists(select(t.prediction_logs.c.digest).where(t.prediction_logs.c.digest == digest)),
     )
 
 

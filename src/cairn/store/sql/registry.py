@@ -291,13 +291,13 @@ class SqlRegistryStore:
 
     def set_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         with transaction(self._engines.write) as conn:
-            model_id = _require_version(conn, name, version)
+            model_id = require_version(conn, name, version)
             _put_tags(conn, t.model_version_tags, {"model_id": model_id, "version": version}, {key: value})
 
     def delete_version_tag(self, name: str, version: int, key: str) -> None:
         vt = t.model_version_tags.c
         with transaction(self._engines.write) as conn:
-            model_id = _require_version(conn, name, version)
+            model_id = require_version(conn, name, version)
             conn.execute(
                 delete(t.model_version_tags).where(vt.model_id == model_id, vt.version == version, vt.key == key)
             )
@@ -306,7 +306,7 @@ class SqlRegistryStore:
 
     def set_alias(self, name: str, alias: str, version: int, moved_by: str) -> AliasMove:
         with transaction(self._engines.write) as conn:
-            model_id = _require_version(conn, name, version)
+            model_id = require_version(conn, name, version)
             # The model's row is the lock: two first settings of one alias would both find no
             # row to lock and both insert (PostgreSQL; SQLite lets one writer in at a time).
             conn.execute(select(_m.id).where(_m.id == model_id).with_for_update())
@@ -383,7 +383,9 @@ def model_id_of(conn: Connection, name: str) -> str:
     return _model_id(conn, name)
 
 
-def _require_version(conn: Connection, name: str, version: int) -> str:
+def require_version(conn: Connection, name: str, version: int) -> str:
+    """The id of the model ``name``, which must have ``version`` (prediction logs key on both).
+    Raises ModelNotFound, ModelVersionNotFound."""
     model_id = _model_id(conn, name)
     if conn.scalar(select(_v.version).where(_v.model_id == model_id, _v.version == version)) is None:
         raise _no_version(name, version)

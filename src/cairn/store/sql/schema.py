@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0013_sso_logins"
+SCHEMA_HEAD = "0014_prediction_logs"
 
 metadata = MetaData()
 
@@ -750,5 +750,32 @@ sso_logins = Table(
     Column("next_path", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_sso_logins_created", "created_at"),
+    sqlite_with_rowid=False,
+)
+
+
+# -- prediction logs: the Parquet files `cairn serve` writes, per model version and hour -------------
+# One row per file (docs/prediction-logs.md); the bytes are a blob, like an artifact's, so gc
+# keeps them while a row names them. Listings read a version's (or a model's) files by their
+# first prediction time, a range of one index each.
+prediction_logs = Table(
+    "prediction_logs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("hour_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # The files go with their version (and so with their model); the bytes stay until gc.
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    Index("ix_prediction_logs_version_time", "model_id", "version", "first_ms", "id"),
+    Index("ix_prediction_logs_model_time", "model_id", "first_ms", "id"),
+    Index("ix_prediction_logs_digest", "digest"),
     sqlite_with_rowid=False,
 )

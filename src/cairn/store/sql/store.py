@@ -8,6 +8,7 @@ from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.events import SqlEventStore
 from cairn.store.sql.metrics import SqlMetricStore
+from cairn.store.sql.prediction_logs import SqlPredictionLogStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.reviews import SqlReviewStore
 from cairn.store.sql.runs import SqlRunStore
@@ -24,6 +25,7 @@ class SqlStore(
     SqlSnapshotStore,
     SqlDiscussionStore,
     SqlRegistryStore,
+    SqlPredictionLogStore,
     SqlReviewStore,
     SqlEventStore,
     SqlWebhookStore,
