@@ -13,6 +13,7 @@ per-request cost of a validation layer would be most of a one-row prediction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -128,7 +129,8 @@ class ServingApp:
             self.follower.stop()
         self.batcher.close()
         if self.prediction_log is not None:
-            self.prediction_log.close()
+            # Flushing what is queued may take seconds; the loop keeps answering meanwhile.
+            await asyncio.to_thread(self.prediction_log.close)
 
 
 def model_name(served: ServedModel) -> str:

@@ -64,7 +64,8 @@ class ServingMetrics:
         )
         self.prediction_log = Counter(
             "cairn_serve_prediction_log_records",
-            "Prediction log records by outcome: sampled, dropped (queue full), written, failed (sink).",
+            "Requests by what the prediction log did with them: logged, sampled_out, "
+            "dropped_full (its queue was full), dropped_error (the store failed).",
             ["outcome"],
             registry=registry,
         )
