@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch screenshots clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -65,6 +65,16 @@ format: install
 bench: install
 	bash bench/setup_mlflow.sh
 	$(BIN)/python bench/run.py
+
+# `cairn serve` beside `mlflow models serve` under hey (bench/README.md, "Serving"); installs hey.
+bench-serving: install
+	bash bench/setup_serving.sh
+	$(BIN)/python bench/serving.py
+
+# `cairn predict` beside a pandas loop over MLflow's pyfunc, 10 million rows (bench/README.md).
+bench-batch: install
+	bash bench/setup_mlflow.sh
+	$(BIN)/python bench/batch_scoring.py
 
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install
