@@ -14,6 +14,7 @@ from cairn.blobs.base import BlobStore
 from cairn.blobs.registry import open_blobs
 from cairn.core.version import __version__
 from cairn.core.webhook_delivery import RetrySchedule
+from cairn.server import mlflow as mlflow_api
 from cairn.server.body_limit import BodyLimitMiddleware
 from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
@@ -150,6 +151,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         page.headers[CSP_HEADER] = with_inline_scripts(bytes(page.body).decode())
         return page
 
+    mlflow_api.install(app)
     install_dashboard(app)
     install_single_sign_on(app, settings)
     return app

@@ -8,12 +8,15 @@ so that no route module names an alias after the ``Tracking`` protocol of
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
 
 from cairn.core import limits
+from cairn.core.access import TOKEN_PREFIX
 from cairn.core.errors import InvalidValue, Unauthenticated
 from cairn.server.csrf import check_same_origin
 from cairn.server.upload_hashes import RunningHashes
@@ -52,8 +55,10 @@ def _authenticated(request: Request, authenticator: Authenticator) -> Principal:
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, credential = header.partition(" ")
+        if scheme.lower() == "basic" and credential.strip():
+            return _basic(credential.strip(), authenticator, address)
         if scheme.lower() != "bearer" or not credential.strip():
-            raise Unauthenticated("the Authorization header must be 'Bearer TOKEN'")
+            raise Unauthenticated("the Authorization header must be 'Bearer TOKEN' or 'Basic USER:PASSWORD'")
         return authenticator.token_principal(credential.strip(), address)
     session = session_cookie(request)
     if session is None:
@@ -63,6 +68,24 @@ def _authenticated(request: Request, authenticator: Authenticator) -> Principal:
     # credential, so a request with one needs no such check.
     check_same_origin(request, strict=True, session_cookie=True)
     return authenticator.session_principal(session, address)
+
+
+def _basic(credential: str, authenticator: Authenticator, address: str | None) -> Principal:
+    """HTTP Basic, as MLflow's client sends ``MLFLOW_TRACKING_USERNAME`` and ``_PASSWORD``:
+    the password is an API token of that user (preferred: revocable, and checked without a
+    password hash per request) or the user's own password."""
+    try:
+        username, colon, password = base64.b64decode(credential, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("the Basic credential is not base64 of USER:PASSWORD") from None
+    if not colon:
+        raise Unauthenticated("the Basic credential is not base64 of USER:PASSWORD")
+    if password.startswith(TOKEN_PREFIX):
+        found = authenticator.token_principal(password, address)
+        if found.name != username:
+            raise Unauthenticated("the token is not this user's")
+        return found
+    return authenticator.password_principal(username, password, address)
 
 
 def session_cookie(request: Request) -> str | None:

@@ -21,6 +21,9 @@ from starlette.routing import Match
 
 from cairn.core.errors import CairnError, Unauthenticated
 from cairn.server.jsonresponse import NOT_JSON, JsonResponse
+from cairn.server.mlflow.errors import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, mlflow_envelope_response
+from cairn.server.mlflow.errors import mlflow_error_response as mlflow_error
+from cairn.server.mlflow.paths import is_mlflow_path
 from cairn.server.ui import cairn_error_page, error_page, wants_page
 
 logger = logging.getLogger("cairn.server")
@@ -34,7 +37,10 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
 
 
 def error_response(request: Request, exc: CairnError) -> Response:
-    """Dashboard URLs answer errors with a page a person can read; API URLs with the envelope."""
+    """Dashboard URLs answer errors with a page a person can read; API URLs with the envelope,
+    MLflow's routes with MLflow's."""
+    if is_mlflow_path(request.url.path):
+        return mlflow_error(exc)
     if wants_page(request):
         return cairn_error_page(request, exc)
     # RFC 9110: a 401 says how to authenticate.
@@ -127,6 +133,8 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
             message = f"{NOT_JSON}: {first.get('ctx', {}).get('error', '')} (at character {where[5:]})"
+        if is_mlflow_path(request.url.path):
+            return mlflow_envelope_response(INVALID_PARAMETER_VALUE, message)
         if wants_page(request):
             return error_page(request, 400, "invalid_request", message)
         return JsonResponse(envelope("invalid_request", message, {"problems": problems}), status_code=400)
@@ -145,6 +153,8 @@ def install_error_handlers(app: FastAPI, *, debug: bool) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        if is_mlflow_path(request.url.path):
+            return mlflow_envelope_response(INTERNAL_ERROR, "internal server error")
         if wants_page(request):
             return error_page(
                 request, 500, "internal_error", "The server failed to show this page; the error is in its log."

@@ -83,6 +83,7 @@ class Authenticator:
         self.store = store
         self.limits = limits or SessionLimits()
         self._tokens: dict[str, _CheckedToken] = {}
+        self._passwords: dict[str, _CheckedToken] = {}
 
     # -- passwords and sessions -------------------------------------------------------------
 
@@ -209,6 +210,28 @@ class Authenticator:
                     subject=f"{user_subject(user.username)}/tokens/{token.id}",
                 )
         return _principal(user, address, "token")
+
+    def password_principal(self, username: str, password: str, address: str | None) -> Principal:
+        """Who signs in with this name and password on every request (HTTP Basic, as the
+        MLflow client sends ``MLFLOW_TRACKING_PASSWORD``). A pair found good is trusted as a
+        token is (:data:`TOKEN_RECHECK_S`, or until this process changes access), so that a
+        script's thousand requests are not a thousand password hashes and sign-in attempts;
+        a wrong pair is a failed sign-in, rate-limited like any other."""
+        digest = credential_digest(f"{username}\0{password}")
+        checked = self._passwords.get(digest)
+        if (
+            checked is not None
+            and checked.generation == self.store.access_generation
+            and time.monotonic() - checked.at < TOKEN_RECHECK_S
+        ):
+            return _principal(checked.user, address, "password")
+        self._passwords.pop(digest, None)
+        generation = self.store.access_generation
+        user = self.sign_in(username, password, address)
+        if len(self._passwords) >= _MAX_CACHED_TOKENS:
+            self._passwords.clear()
+        self._passwords[digest] = _CheckedToken(user, None, generation, time.monotonic())
+        return _principal(user, address, "password")
 
     # -- single sign-on ---------------------------------------------------------------------
 

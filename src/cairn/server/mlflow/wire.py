@@ -1,0 +1,125 @@
+"""Reading MLflow's request messages and checking their fields, with MLflow's messages.
+
+MLflow's client sends a message as JSON for POST, PATCH and DELETE, and as the query string
+for GET (a repeated field is a repeated parameter). Fields are protobuf's: a missing one is
+absent, never null, and numbers may arrive as strings (int64 in proto3's JSON mapping).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
+
+Message = dict[str, Any]
+
+
+async def read_message(request: Request) -> Message:
+    if request.method == "GET":
+        message: Message = {}
+        for key in request.query_params:
+            values = request.query_params.getlist(key)
+            message[key] = values if len(values) > 1 else values[0]
+        return message
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MlflowApiError(f"Malformed JSON request body: {exc}", BAD_REQUEST_CODE) from None
+    if not isinstance(parsed, dict):
+        raise MlflowApiError("The request body must be a JSON object", BAD_REQUEST_CODE)
+    return parsed
+
+
+BAD_REQUEST_CODE = "BAD_REQUEST"
+
+
+def _missing(name: str) -> MlflowApiError:
+    return MlflowApiError(
+        f"Missing value for required parameter '{name}'. "
+        "See the API docs for more information about request parameters.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+def _invalid(name: str, value: Any, expected: str) -> MlflowApiError:
+    return MlflowApiError(
+        f"Invalid value {value!r} for parameter '{name}' supplied: {expected}", INVALID_PARAMETER_VALUE
+    )
+
+
+def required_str(message: Message, name: str) -> str:
+    value = message.get(name)
+    if value is None or value == "":
+        raise _missing(name)
+    if not isinstance(value, str):
+        raise _invalid(name, value, "it must be a string")
+    return value
+
+
+def optional_str(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(name, value, "it must be a string")
+    return value
+
+
+def optional_int(message: Message, name: str) -> int | None:
+    """An int64 field: a JSON number or, as proto3's JSON mapping writes int64, a string."""
+    value = message.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _invalid(name, value, "it must be an integer")
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise _invalid(name, value, "it must be an integer") from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise _invalid(name, value, "it must be a 64-bit integer")
+    return value
+
+
+def required_int(message: Message, name: str) -> int:
+    value = optional_int(message, name)
+    if value is None:
+        raise _missing(name)
+    return value
+
+
+def metric_value(message: Message, name: str = "value") -> float:
+    """A double: a number, or one of the strings proto3's JSON mapping uses for NaN and ±inf."""
+    value = message.get(name)
+    if value is None:
+        raise _missing(name)
+    if isinstance(value, str):
+        special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+        if value in special:
+            return special[value]
+        try:
+            return float(value)
+        except ValueError:
+            raise _invalid(name, value, "it must be a number") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(name, value, "it must be a number")
+    return float(value)
+
+
+def repeated(message: Message, name: str) -> list[Any]:
+    value = message.get(name)
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
