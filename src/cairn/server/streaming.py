@@ -1,5 +1,5 @@
 """Request bodies handed to blocking code as they arrive (or, read whole, un-gzipped), and
-blob bytes sent back in ranges.
+blob bytes sent back in ranges (an artifact's download, for Cairn's API and MLflow's proxy alike).
 
 Blob stores read and write synchronously (files, boto3), while the body of a request arrives
 on the event loop. :func:`consume_body` runs the blocking writer in a worker thread and feeds it
@@ -13,10 +13,12 @@ API (health checks included) behind them.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote
 
 import anyio
 import anyio.from_thread
@@ -24,9 +26,14 @@ import anyio.to_thread
 from anyio.lowlevel import RunVar
 from fastapi import Request
 from starlette.requests import ClientDisconnect
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from cairn.core import limits
 from cairn.core.errors import InvalidRequest, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from cairn.core.artifacts import Artifact
+    from cairn.service.tracking import TrackingService
 
 T = TypeVar("T")
 #: Body bytes handed over per hop between the event loop and the writer's thread: a hop costs
@@ -167,3 +174,52 @@ def _gunzip(body: bytes) -> bytes:
     if not decompressor.eof:
         raise InvalidRequest("the gzip body is truncated")
     return data
+
+
+#: Media types a browser would run as script or as a document that can hold script.
+_ACTIVE_MEDIA = re.compile(r"(java|ecma)script|html|xml|^text/(jscript|livescript)|wasm", re.IGNORECASE)
+
+
+def served_media_type(logged: str | None) -> str:
+    """The media type an artifact is served with: as logged, unless a browser would execute it
+    (then plain bytes; the listing still says what was logged)."""
+    if not logged or _ACTIVE_MEDIA.search(logged):
+        return "application/octet-stream"
+    return logged
+
+
+def artifact_download(artifact: Artifact, request: Request, service: TrackingService) -> Response:
+    """An artifact's bytes as a streamed response (a range of them for a ``Range`` header, or a
+    redirect to the blob store with --presign-downloads): for Cairn's API and MLflow's proxy."""
+    if request.app.state.settings.presign_downloads:
+        url = service.artifact_url(artifact)
+        if url is not None:
+            return RedirectResponse(url, status_code=307)
+    byte_range = parse_range(request.headers.get("range"), artifact.size)
+    start, end = byte_range or (0, artifact.size)
+    chunks = service.blobs.read(artifact.digest, start, end)
+    # Pull the first chunk here, so that bytes missing from the blob store are an error
+    # envelope, not a response cut off after its headers.
+    first = next(chunks, b"")
+    name = artifact.path.rsplit("/", 1)[-1]
+    headers = {
+        "content-length": str(end - start),
+        "accept-ranges": "bytes",
+        "etag": f'"{artifact.digest}"',
+        "x-cairn-digest": artifact.digest,
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+        # An artifact is the uploader's bytes served from the dashboard's own origin: never let a
+        # browser run them. nosniff makes a <script src> of a non-script type fail; sandbox keeps an
+        # HTML or SVG file opened in a tab from running anything; active types go out as bytes.
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "sandbox; default-src 'none'",
+    }
+    if byte_range is not None:
+        last = f"{start}-{end - 1}" if end > start else "*"
+        headers["content-range"] = f"bytes {last}/{artifact.size}"
+    return StreamingResponse(
+        itertools.chain([first], chunks),
+        status_code=206 if byte_range is not None else 200,
+        media_type=served_media_type(artifact.media_type),
+        headers=headers,
+    )

@@ -4,12 +4,10 @@ names may hold slashes)."""
 
 from __future__ import annotations
 
-import itertools
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import Response
 
 from cairn.core import limits
 from cairn.core.artifacts import ArtifactEntry
@@ -36,7 +34,7 @@ from cairn.server.schemas import (
     RunId,
     RunInputList,
 )
-from cairn.server.streaming import parse_range
+from cairn.server.streaming import artifact_download
 
 router = APIRouter(tags=["artifacts"], route_class=JsonRoute)
 FilePath = Annotated[str, Path(json_schema_extra=PATH_RULE)]
@@ -99,39 +97,7 @@ def download_archive(
     },
 )
 def download_artifact(run_id: RunId, path: FilePath, request: Request, service: TrackingDep) -> Response:
-    artifact = service.get_artifact(run_id, path)
-    if request.app.state.settings.presign_downloads:
-        url = service.artifact_url(artifact)
-        if url is not None:
-            return RedirectResponse(url, status_code=307)
-    byte_range = parse_range(request.headers.get("range"), artifact.size)
-    start, end = byte_range or (0, artifact.size)
-    chunks = service.blobs.read(artifact.digest, start, end)
-    # Pull the first chunk here, so that bytes missing from the blob store are an error
-    # envelope, not a response cut off after its headers.
-    first = next(chunks, b"")
-    name = artifact.path.rsplit("/", 1)[-1]
-    headers = {
-        "content-length": str(end - start),
-        "accept-ranges": "bytes",
-        "etag": f'"{artifact.digest}"',
-        "x-cairn-digest": artifact.digest,
-        "content-disposition": f"attachment; filename*=UTF-8''{_quote(name)}",
-        # An artifact is the uploader's bytes served from the dashboard's own origin: never let a
-        # browser run them. nosniff makes a <script src> of a non-script type fail; sandbox keeps an
-        # HTML or SVG file opened in a tab from running anything; active types go out as bytes.
-        "x-content-type-options": "nosniff",
-        "content-security-policy": "sandbox; default-src 'none'",
-    }
-    if byte_range is not None:
-        last = f"{start}-{end - 1}" if end > start else "*"
-        headers["content-range"] = f"bytes {last}/{artifact.size}"
-    return StreamingResponse(
-        itertools.chain([first], chunks),
-        status_code=206 if byte_range is not None else 200,
-        media_type=served_media_type(artifact.media_type),
-        headers=headers,
-    )
+    return artifact_download(service.get_artifact(run_id, path), request, service)
 
 
 @router.post(
@@ -168,21 +134,3 @@ def list_datasets(
 ) -> JsonResponse:
     versions = service.list_datasets(project, name)
     return JsonResponse({"versions": [dataset_version_to_wire(v) for v in versions]})
-
-
-#: Media types a browser would run as script or as a document that can hold script.
-_ACTIVE_MEDIA = re.compile(r"(java|ecma)script|html|xml|^text/(jscript|livescript)|wasm", re.IGNORECASE)
-
-
-def served_media_type(logged: str | None) -> str:
-    """The media type an artifact is served with: as logged, unless a browser would execute it
-    (then plain bytes; the listing still says what was logged)."""
-    if not logged or _ACTIVE_MEDIA.search(logged):
-        return "application/octet-stream"
-    return logged
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
