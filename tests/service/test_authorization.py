@@ -14,6 +14,7 @@ from cairn.blobs.local import LocalBlobStore
 from cairn.core.access import ResourceKind, Role
 from cairn.core.artifacts import ArtifactEntry
 from cairn.core.errors import (
+    InvalidArtifactPath,
     ModelNotFound,
     PermissionDenied,
     ProjectNotFound,
@@ -226,3 +227,31 @@ def test_an_admin_makes_tokens_for_service_accounts_but_never_for_a_person(tmp_p
     assert token.username == "ci" and secret.startswith("cairn_")
     assert [t.name for t in store.list_tokens("ann")] == ["tests"]
     store.close()
+
+
+def test_a_streamed_artifact_is_refused_before_a_byte_is_read(
+    store: MetadataStore, blobs: LocalBlobStore, team: Team
+) -> None:
+    admin = TrackingService(store, ADMIN, RolePolicy(store), blobs)
+    admin.create_project("p")
+    team.grant("vic", Role.VIEWER, project="p")
+    team.grant("eda", Role.EDITOR, project="p")
+    run = admin.create_run("p")
+    read: list[bytes] = []
+
+    def body(*pieces: bytes) -> Iterator[bytes]:
+        for piece in pieces:
+            read.append(piece)
+            yield piece
+
+    vic, eda = acting(store, blobs, "vic"), acting(store, blobs, "eda")
+    with pytest.raises(PermissionDenied):
+        vic.write_artifact(run.id, "a.txt", body(b"never read"))
+    with pytest.raises(InvalidArtifactPath):
+        eda.write_artifact(run.id, "../a.txt", body(b"never read"))
+    assert read == []
+    artifact = eda.write_artifact(run.id, "dir/a.txt", body(b"he", b"llo"), media_type="text/plain")
+    assert (artifact.path, artifact.size, artifact.digest) == ("dir/a.txt", 5, hashlib.sha256(b"hello").hexdigest())
+    eda.write_artifact(run.id, "dir/a.txt", body(b"again"))  # the same path again replaces the file
+    assert [(a.path, a.size) for a in vic.list_artifacts(run.id)] == [("dir/a.txt", 5)]
+    assert b"".join(vic.read_artifact(run.id, "dir/a.txt")) == b"again"
