@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
 from cairn.server.deps import principal
+from cairn.server.mlflow import artifacts
 from cairn.server.mlflow.errors import (
     ENDPOINT_NOT_FOUND,
     MlflowApiError,
@@ -29,6 +30,7 @@ from cairn.server.mlflow.paths import API_PREFIXES, ARTIFACTS_PREFIX
 ROUTERS: list[APIRouter] = []
 #: The proxied-artifact routers, under ``ARTIFACTS_PREFIX``.
 ARTIFACT_ROUTERS: list[APIRouter] = []
+ARTIFACT_ROUTERS.append(artifacts.router)
 
 
 def install(app: FastAPI) -> None:
