@@ -15,10 +15,11 @@ import httpx
 import pytest
 import requests
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-from tests.access_helpers import Team
+from tests.access_helpers import PASSWORD, Team
 from tests.helpers import ThreadedServer
 
 from cairn.client.http import HttpTracking
+from cairn.core import limits
 from cairn.core.access import Role
 from cairn.core.artifacts import ArtifactEntry
 from cairn.core.entities import Run
@@ -65,6 +66,7 @@ def test_files_and_folders_round_trip_and_are_the_cairn_run_s_artifacts(
     (folder / "weights" / "layer1").mkdir(parents=True)
     contents = {
         "MLmodel": b"flavors: {}\n",
+        "résumé des poids 1.txt": "ünïcode and spaces in the name".encode(),
         "weights/w.bin": os.urandom(3000),
         "weights/layer1/bias.npy": os.urandom(17),
         "empty.txt": b"",
@@ -108,11 +110,12 @@ def test_a_large_file_round_trips_byte_exact(
 ) -> None:
     run = _run(cairn_api)
     repo = get_artifact_repository(_uri(mlflow_server, run))
-    data = os.urandom(20 << 20)
+    # Over the limit of any other request body: an artifact upload streams, so it is exempt.
+    data = os.urandom(limits.MAX_REQUEST_BYTES + (1 << 20))
     big = tmp_path / "checkpoint.bin"
     big.write_bytes(data)
     # The server (a thread of this process) streams the body to the blob store: the upload's
-    # peak is the pieces in flight (about 13 MB measured, for 20 MB and for 40 MB alike), never
+    # peak is the pieces in flight (about 13 MB measured, for 20 MB and for 65 MB alike), never
     # the whole file.
     tracemalloc.start()
     try:
@@ -274,10 +277,16 @@ def test_with_authentication_a_viewer_reads_and_only_an_editor_writes(
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", team.token("ada"))
     get_artifact_repository(uri).log_artifact(str(file))
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ada")  # HTTP Basic, with the password
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    get_artifact_repository(uri).log_artifact(str(file), "basic")
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", team.token("vera"))
     repo = get_artifact_repository(uri)
-    assert [f.path for f in repo.list_artifacts()] == ["plot.png"]
+    assert [f.path for f in repo.list_artifacts()] == ["basic", "plot.png"]
     assert Path(repo.download_artifacts("plot.png", _fresh(tmp_path / "back"))).read_bytes() == file.read_bytes()
     with pytest.raises(requests.HTTPError) as failure:
         repo.log_artifact(str(file), "overwritten")
@@ -292,4 +301,4 @@ def test_with_authentication_a_viewer_reads_and_only_an_editor_writes(
     with pytest.raises(requests.HTTPError) as failure:
         get_artifact_repository(uri).list_artifacts()
     assert _error_code(failure) == "UNAUTHENTICATED"
-    assert [a.path for a in team.admin.list_artifacts(run.id)] == ["plot.png"]
+    assert [a.path for a in team.admin.list_artifacts(run.id)] == ["basic/plot.png", "plot.png"]

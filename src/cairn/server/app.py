@@ -20,6 +20,7 @@ from cairn.server.csp import HEADER as CSP_HEADER
 from cairn.server.csp import ContentSecurityPolicyMiddleware, with_inline_scripts
 from cairn.server.errors import install_error_handlers
 from cairn.server.hosts import AllowedHosts, HostCheckMiddleware
+from cairn.server.mlflow.paths import ARTIFACTS_PREFIX
 from cairn.server.oidc import install_single_sign_on
 from cairn.server.routes import (
     access,
@@ -102,8 +103,10 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     app.state.deliveries = worker
     app.state.upload_hashes = RunningHashes()
     install_error_handlers(app, debug=settings.debug)
-    # Blob uploads stream to the blob store in constant memory, so they are exempt.
-    app.add_middleware(BodyLimitMiddleware, streamed_prefix=f"{API_PREFIX}/blobs/")
+    # Blob uploads, and MLflow's artifact uploads, stream to the blob store in constant memory,
+    # so they are exempt.
+    streamed = (f"{API_PREFIX}/blobs/", f"{ARTIFACTS_PREFIX}/artifacts/")
+    app.add_middleware(BodyLimitMiddleware, streamed_prefixes=streamed)
     # Middleware added later runs earlier: a request for a host this server is not gets no
     # further than the host check, and the policy and security headers, added outermost, reach
     # its page too.

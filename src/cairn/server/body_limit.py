@@ -18,18 +18,15 @@ class BodyLimitMiddleware:
     A declared Content-Length is checked up front; a chunked body is counted as it arrives.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_REQUEST_BYTES, streamed_prefix: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_REQUEST_BYTES, streamed_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
-        #: PUTs under this path stream their body to disk as it arrives, so any size is fine.
-        self.streamed_prefix = streamed_prefix
+        #: PUTs under these paths stream their body to disk as it arrives, so any size is fine.
+        self.streamed_prefixes = streamed_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         streamed = (
-            self.streamed_prefix is not None
-            and scope["type"] == "http"
-            and scope["method"] == "PUT"
-            and scope["path"].startswith(self.streamed_prefix)
+            scope["type"] == "http" and scope["method"] == "PUT" and scope["path"].startswith(self.streamed_prefixes)
         )
         if scope["type"] != "http" or streamed:
             await self.app(scope, receive, send)
