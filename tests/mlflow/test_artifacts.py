@@ -302,3 +302,12 @@ def test_with_authentication_a_viewer_reads_and_only_an_editor_writes(
         get_artifact_repository(uri).list_artifacts()
     assert _error_code(failure) == "UNAUTHENTICATED"
     assert [a.path for a in team.admin.list_artifacts(run.id)] == ["basic/plot.png", "plot.png"]
+
+
+def test_only_artifact_uploads_are_exempt_from_the_body_limit(mlflow_server: ThreadedServer) -> None:
+    too_big = b"{" + b" " * limits.MAX_REQUEST_BYTES + b"}"
+    answer = httpx.post(f"{mlflow_server.url}/api/2.0/mlflow-artifacts/mpu/create/0/1/artifacts/x", content=too_big)
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"  # MLflow's envelope, not Cairn's
+    assert "over the limit" in answer.json()["message"]
+    answer = httpx.post(f"{mlflow_server.url}/api/v1/blobs/missing", content=too_big)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "payload_too_large")

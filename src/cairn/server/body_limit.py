@@ -10,6 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cairn.core.errors import PayloadTooLarge
 from cairn.core.limits import MAX_REQUEST_BYTES
 from cairn.server.errors import envelope
+from cairn.server.mlflow.errors import mlflow_error_response
+from cairn.server.mlflow.paths import is_mlflow_path
 
 
 class BodyLimitMiddleware:
@@ -33,7 +35,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send, self.limit)
+            await _too_large(scope, receive, send, self.limit)
             return
         received = 0
         over = False
@@ -55,13 +57,18 @@ class BodyLimitMiddleware:
             if not over:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await _too_large(send, self.limit)
+                await _too_large(scope, receive, send, self.limit)
 
         await self.app(scope, counting_receive, guarded_send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body: Any = envelope("payload_too_large", f"request body is over the limit of {limit} bytes", {"limit": limit})
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    error = PayloadTooLarge(f"request body is over the limit of {limit} bytes", details={"limit": limit})
+    if is_mlflow_path(scope["path"]):
+        # MLflow's client reads only its own envelope.
+        await mlflow_error_response(error)(scope, receive, send)
+        return
+    body: Any = envelope(error.code, error.message, error.details)
     payload = orjson.dumps(body)
     await send(
         {
