@@ -105,9 +105,9 @@ def list_artifacts(service: TrackingDep, path: Annotated[str, Query()] = "") -> 
     return JsonResponse({"files": [files[key] for key in sorted(files)]})
 
 
-@router.put("/artifacts/{path:path}")
-async def upload_artifact(path: str, request: Request, service: TrackingDep) -> JsonResponse:
-    where = run_artifact_path(path)
+@router.put("/artifacts/{artifact_path:path}")
+async def upload_artifact(artifact_path: str, request: Request, service: TrackingDep) -> JsonResponse:
+    where = run_artifact_path(artifact_path)
     media_type = request.headers.get("content-type", "")
 
     def store(chunks: Iterator[bytes]) -> None:
@@ -119,16 +119,16 @@ async def upload_artifact(path: str, request: Request, service: TrackingDep) -> 
     return JsonResponse({})
 
 
-@router.get("/artifacts/{path:path}")
-def download_artifact(path: str, request: Request, service: TrackingDep) -> Response:
-    where = run_artifact_path(path)
+@router.get("/artifacts/{artifact_path:path}")
+def download_artifact(artifact_path: str, request: Request, service: TrackingDep) -> Response:
+    where = run_artifact_path(artifact_path)
     _run_of(service, where)
     return artifact_download(service.get_artifact(where.run_id, where.relative), request, service)
 
 
-@router.delete("/artifacts/{path:path}")
-def delete_artifact(path: str, service: TrackingDep) -> Response:
-    where = run_artifact_path(path)
+@router.delete("/artifacts/{artifact_path:path}")
+def delete_artifact(artifact_path: str, service: TrackingDep) -> Response:
+    where = run_artifact_path(artifact_path)
     _run_of(service, where)
     raise MlflowApiError(
         "Cairn does not delete single artifacts: a run keeps its files until the run is deleted and "
@@ -137,14 +137,14 @@ def delete_artifact(path: str, service: TrackingDep) -> Response:
     )
 
 
-def multipart_upload(path: str, service: TrackingDep) -> Response:
+def multipart_upload(artifact_path: str, service: TrackingDep) -> Response:
     """MLflow's client asks for multipart uploads only when the server offers them (or the user
     forces them); this answer makes it send the file in one streamed PUT instead."""
-    run_artifact_path(path)
+    run_artifact_path(artifact_path)
     raise MlflowApiError(
         f"{_NO_MULTIPART}: Cairn streams a whole file in one request (PUT /artifacts/<path>)", NOT_IMPLEMENTED
     )
 
 
 for _step in ("create", "complete", "abort"):
-    router.add_api_route(f"/mpu/{_step}/{{path:path}}", multipart_upload, methods=["POST"])
+    router.add_api_route(f"/mpu/{_step}/{{artifact_path:path}}", multipart_upload, methods=["POST"])
