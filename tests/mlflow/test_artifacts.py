@@ -157,7 +157,8 @@ def test_what_cairn_logged_downloads_through_mlflow(
         cairn_api.upload_file(local, digest, len(data))
     cairn_api.log_artifacts(run.id, [ArtifactEntry("eval/report.txt", digest, len(data))])
 
-    repo = get_artifact_repository(_uri(mlflow_server, run))
+    # As a run's artifact_uri says it: no host, so the client goes to its tracking server.
+    repo = get_artifact_repository(f"mlflow-artifacts:/{run.project_id}/{run.id}/artifacts")
     assert [(f.path, f.file_size) for f in repo.list_artifacts("eval")] == [("eval/report.txt", len(data))]
     back = Path(repo.download_artifacts("eval/report.txt", _fresh(tmp_path / "back")))
     assert back.read_bytes() == data

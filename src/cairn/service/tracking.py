@@ -184,8 +184,10 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
             self._record(EventType.RUN_CREATED, run_subject(run.id), _run_data(run))
         return run
 
-    def get_run(self, run_id: str) -> Run:
-        run = self.store.get_run(run_id)
+    def get_run(self, run_id: str, *, details: bool = True) -> Run:
+        """The run; without params, tags and metric summaries (one row, read faster) when
+        ``details`` is false, for a caller that only needs to know it exists and where."""
+        run = self.store.get_run(run_id, details=details)
         check_run(self.policy, self.principal, Action.READ, run)
         return run
 

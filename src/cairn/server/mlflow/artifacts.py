@@ -77,7 +77,7 @@ def run_artifact_path(path: str) -> RunArtifactPath:
 
 def _run_of(service: TrackingService, where: RunArtifactPath) -> Run:
     """The run, which the principal may read and which belongs to the experiment named."""
-    run = service.get_run(where.run_id)
+    run = service.get_run(where.run_id, details=False)
     if run.project_id != where.experiment_id:
         raise MlflowApiError(
             f"Run '{where.run_id}' not found in experiment '{where.experiment_id}'", RESOURCE_DOES_NOT_EXIST
