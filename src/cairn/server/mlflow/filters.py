@@ -16,7 +16,7 @@ taken verbatim between them, as MLflow does), or a bare attribute name. Text val
 single or double quotes, also taken verbatim (``'it''s'`` is the text ``it''s`` for MLflow,
 so for Cairn too); ``IN`` lists are Python literals, as MLflow reads them.
 
-How each MLflow field maps onto Cairn's (docs/mlflow.md):
+How each MLflow field maps onto Cairn's (docs/query.md, "MLflow's filters"):
 
 - ``metrics.K``: the metric's last value, MLflow's latest (``=``, ``!=``, ``<``…; numbers).
   A NaN last value matches nothing in Cairn; MLflow's server lets it match ``!=``.
@@ -129,6 +129,8 @@ class _Token:
 
 
 def _tokenize(text: str, what: str) -> list[_Token]:
+    if (nul := text.find("\x00")) != -1:  # no key or value can hold one (docs/query.md)
+        raise _error(what, text, nul, "a NUL character (\\x00) cannot be part of a search")
     tokens: list[_Token] = []
     i = 0
     while i < len(text):
