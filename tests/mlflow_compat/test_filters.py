@@ -49,7 +49,7 @@ PARAM_KEYS = ["lr", "opt", "model.depth"]
 PARAM_TEXTS = ["0.1", "0.01", "adam", "Adam", "a_b", "50%", "x'y", "a\\b", "True", ""]
 TAG_KEYS = ["team", "note"]
 TAG_TEXTS = ["vision", "Vision", "nlp", "a_b", "50%", "v1.0", "it''s"]
-METRIC_VALUES = [0.1, 0.5, 0.9, -1.0, 0.25, 3.0, math.inf, -math.inf]
+METRIC_VALUES = [0.1, 0.5, 0.9, -1.0, 0.25, 3.0, math.inf, -math.inf]  # NaN: see docs/query.md
 DATASETS = ["mnist", "Mnist", "cifar"]
 CONTEXTS = ["train", "eval"]
 DIGESTS = ["d" * 64, "e" * 64]
@@ -305,11 +305,22 @@ def _populate(tracking: TrackingService) -> Written:
     return Written(runs, mlflow_runs)
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TrackingService, Written]]:
-    folder: Path = tmp_path_factory.mktemp("mlflow-filters")
-    tracking = TrackingService(SqlStore(str(folder / "runs.db")), Principal("t"))
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def written(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TrackingService, Written]]:
+    if request.param == "sqlite":
+        store = SqlStore(str(tmp_path_factory.mktemp("mlflow-filters") / "runs.db"))
+    else:
+        store = SqlStore(request.getfixturevalue("postgres_url"))
+    tracking = TrackingService(store, Principal("t"))
     yield tracking, _populate(tracking)
+    if request.param == "postgres":  # the session's database, shared with other modules
+        with store._engines.write.begin() as connection:
+            connection.exec_driver_sql(
+                "TRUNCATE events, snapshot_files, snapshots, blobs, ingest_batches, metric_summaries, metric_chunks, "
+                "tags, params, runs, projects CASCADE"
+            )
     tracking.close()
 
 

@@ -547,8 +547,8 @@ def translate_order_by(order_by: Sequence[str] | None) -> str:
 
     MLflow orders ties by start time, newest first (unless ``start_time`` was named), then by
     run id ascending; both are added here, so the order is MLflow's to the last run. Missing
-    values (and NaN metrics) sort last either way, as in MLflow.
-    """
+    values sort last either way, as in MLflow; a NaN metric sorts with them (MLflow puts NaN
+    just before the missing ones)."""
     keys: list[SortKey] = []
     seen: set[tuple[str, str]] = set()
     named_before: set[tuple[str, str]] = set()
