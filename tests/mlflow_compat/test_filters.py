@@ -26,6 +26,7 @@ from cairn.core.query.parser import parse_order, parse_query
 from cairn.core.query.values import parse_instant
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.server.mlflow.filters import (
+    MAX_CLAUSES,
     filter_experiments,
     mlflow_param_text,
     sort_experiments,
@@ -169,6 +170,30 @@ def test_malformed_filters_are_invalid_parameter_values(mlflow_filter: str, in_m
     if not any(part in mlflow_filter for part in ("artifact_uri", "NOT IN ('a', 'b')", "\x00")):
         with pytest.raises(MlflowException):
             SearchUtils.filter([_EMPTY_RUN], mlflow_filter)
+
+
+@pytest.mark.parametrize(
+    "huge",
+    [
+        "metrics.a > 1 and " * 5000,
+        "params.a = '" + "\\'" * 20_000,
+        "run_id IN (" + "'a', " * 20_000 + ")",
+        "tags." + ".x" * 20_000 + " = 'x'",
+        "metrics." + "a" * 100_000 + " > 1",
+    ],
+)
+def test_huge_filters_are_refused_quickly(huge: str) -> None:
+    with pytest.raises(MlflowApiError):
+        translate_run_filter(huge)
+
+
+def test_long_numbers_are_numbers() -> None:
+    assert translate_run_filter("metrics.a > " + "1" * 5000) == "id is null"  # greater than inf
+    assert translate_run_filter("params.a = '" + "1" * 5000 + "'") == "params.a = '" + "1" * 5000 + "'"
+
+
+def test_the_most_clauses_translate_and_parse() -> None:
+    parse_query(translate_run_filter(" and ".join(f"metrics.m{i} > {i}" for i in range(MAX_CLAUSES))))
 
 
 @pytest.mark.parametrize(

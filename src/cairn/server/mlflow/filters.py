@@ -97,6 +97,10 @@ _TEXT_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
 _ATTRIBUTE_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _OPS = {"=": Op.EQ, "!=": Op.NE, "<": Op.LT, "<=": Op.LE, ">": Op.GT, ">=": Op.GE}
 
+#: Clauses in one filter: the translated tree nests one level per clause, and the code that
+#: writes and compiles it recurses that deep.
+MAX_CLAUSES = 200
+
 _FALSE: Expr = IsNull(Field(Source.ATTRIBUTE, "id", 0), negated=False)  # every run has an id
 _MAX_FLOAT = 1.7976931348623157e308
 
@@ -360,8 +364,11 @@ def run_filter_tree(filter_string: str | None) -> Expr | None:
     if not filter_string or not filter_string.strip():
         return None
     reader = _ClauseReader(filter_string, _TYPES, "filter")
+    clauses = reader.clauses()
+    if len(clauses) > MAX_CLAUSES:
+        raise invalid(f"the filter has {len(clauses)} clauses; Cairn takes up to {MAX_CLAUSES}")
     expr: Expr | None = None
-    for clause in reader.clauses():
+    for clause in clauses:
         condition = _run_condition(clause, reader)
         expr = condition if expr is None else And(expr, condition)
     return expr
@@ -430,7 +437,8 @@ def _typed_twins(text: str) -> list[Value]:
     if text in ("True", "False"):
         return [text == "True"]
     twins: list[Value] = []
-    if re.fullmatch(r"-?\d+", text) and str(int(text)) == text and -(2**63) <= int(text) < 2**63:
+    # An int64 has at most 19 digits (and Python refuses to read past 4,300).
+    if re.fullmatch(r"-?\d{1,19}", text) and str(int(text)) == text and -(2**63) <= int(text) < 2**63:
         twins.append(int(text))
     try:
         number = float(text)
