@@ -56,6 +56,15 @@ def test_a_query_names_a_bounded_number_of_keys(tracking: Tracking) -> None:
         tracking.list_runs("p", where=" or ".join(keys), order_by="params.k0")
 
 
+def test_a_query_joins_a_bounded_number_of_conditions(tracking: Tracking) -> None:
+    # A chain of 1,100 ``or``s (short enough for MAX_QUERY_LENGTH) overflowed the compiler's stack.
+    tracking.create_run("p")
+    assert tracking.list_runs("p", where=" or ".join(["id=''"] * 501)).items == []
+    with pytest.raises(InvalidQuery, match="more than 500 conditions") as raised:
+        tracking.list_runs("p", where=" or ".join(["id=''"] * 1100))
+    assert raised.value.details["position"] == 501 * len("id=''") + 500 * len(" or ") + 1  # the 501st "or"
+
+
 def test_bad_sort_and_group_fields(tracking: Tracking) -> None:
     tracking.create_run("p")
     with pytest.raises(InvalidQuery):
