@@ -97,8 +97,8 @@ _TEXT_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
 _ATTRIBUTE_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 _OPS = {"=": Op.EQ, "!=": Op.NE, "<": Op.LT, "<=": Op.LE, ">": Op.GT, ">=": Op.GE}
 
-#: Clauses in one filter: the translated tree nests one level per clause, and the code that
-#: writes and compiles it recurses that deep.
+#: Clauses in one filter: each becomes at most two conditions (a param's text, and the number
+#: or boolean that reads as it), so a filter stays within the 500 a Cairn query may join.
 MAX_CLAUSES = 200
 
 _FALSE: Expr = IsNull(Field(Source.ATTRIBUTE, "id", 0), negated=False)  # every run has an id
