@@ -7,14 +7,8 @@ sort text that ``Tracking.list_runs`` takes, so an MLflow search runs as one SQL
 Cairn's engine like any other. Experiments are few, so :func:`filter_experiments` and
 :func:`sort_experiments` apply MLflow's experiment filters in memory.
 
-MLflow's grammar, as its server reads it (``mlflow.utils.search_utils``, on sqlparse): clauses
-``IDENTIFIER COMPARATOR VALUE`` joined by ``AND`` only (no ``OR``, no parentheses, no ``NOT``
-of a clause). An identifier is ``TYPE.KEY`` (``metrics``/``metric``, ``params``/``param``/
-``parameter(s)``, ``tags``/``tag``, ``attributes``/``attribute``/``attr``/``run``,
-``datasets``/``dataset``), the key bare or quoted with backticks or double quotes (its text
-taken verbatim between them, as MLflow does), or a bare attribute name. Text values are in
-single or double quotes, also taken verbatim (``'it''s'`` is the text ``it''s`` for MLflow,
-so for Cairn too); ``IN`` lists are Python literals, as MLflow reads them.
+MLflow's grammar (clauses joined by ``AND`` only, ``TYPE.KEY`` identifiers, values taken
+verbatim between their quotes) is read by :mod:`.search_grammar`, as MLflow's server reads it.
 
 How each MLflow field maps onto Cairn's (docs/query.md, "MLflow's filters"):
 
@@ -44,11 +38,9 @@ A filter MLflow's server refuses is refused with :class:`MlflowApiError`
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -71,7 +63,25 @@ from cairn.core.query.ast import (
 )
 from cairn.core.query.evaluate import like
 from cairn.core.query.text import format_order, format_query
-from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
+from cairn.server.mlflow.search_grammar import (
+    ATTRIBUTE,
+    ATTRIBUTE_COMPARATORS,
+    DATASET,
+    METRIC,
+    NUMERIC_COMPARATORS,
+    OPS,
+    PARAM,
+    RUN_TYPES,
+    TAG,
+    TEXT_COMPARATORS,
+    Clause,
+    ClauseReader,
+    Token,
+    check_clause,
+    invalid,
+    read_order_clause,
+    syntax_error,
+)
 
 #: MLflow tags that are attributes of a Cairn run.
 SYSTEM_TAG_ATTRIBUTES = {"mlflow.runName": "name", "mlflow.user": "user"}
@@ -79,23 +89,11 @@ SYSTEM_TAG_ATTRIBUTES = {"mlflow.runName": "name", "mlflow.user": "user"}
 MLFLOW_STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": None, "FINISHED": RunStatus.FINISHED,
                    "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}  # fmt: skip
 
-_METRIC, _PARAM, _TAG, _ATTRIBUTE, _DATASET = "metric", "parameter", "tag", "attribute", "dataset"
-_TYPES = {
-    "metric": _METRIC, "metrics": _METRIC,
-    "parameter": _PARAM, "parameters": _PARAM, "param": _PARAM, "params": _PARAM,
-    "tag": _TAG, "tags": _TAG,
-    "attribute": _ATTRIBUTE, "attributes": _ATTRIBUTE, "attr": _ATTRIBUTE, "run": _ATTRIBUTE,
-    "dataset": _DATASET, "datasets": _DATASET,
-}  # fmt: skip
 _NUMERIC_ATTRIBUTES = {"start_time": "created", "created": "created", "Created": "created", "end_time": "ended"}
 _TEXT_ATTRIBUTES = {"run_id": "id", "run_name": "name", "run name": "name", "Run name": "name",
                     "Run Name": "name", "user_id": "user", "status": "status", "artifact_uri": ""}  # fmt: skip
 _DATASET_KEYS = ("name", "digest", "context")
 
-_NUMERIC_COMPARATORS = ("=", "!=", "<", "<=", ">", ">=")
-_TEXT_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
-_ATTRIBUTE_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
-_OPS = {"=": Op.EQ, "!=": Op.NE, "<": Op.LT, "<=": Op.LE, ">": Op.GT, ">=": Op.GE}
 
 #: Clauses in one filter: each becomes at most two conditions (a param's text, and the number
 #: or boolean that reads as it), so a filter stays within the 500 a Cairn query may join.
@@ -103,246 +101,6 @@ MAX_CLAUSES = 200
 
 _FALSE: Expr = IsNull(Field(Source.ATTRIBUTE, "id", 0), negated=False)  # every run has an id
 _MAX_FLOAT = 1.7976931348623157e308
-
-
-def invalid(message: str) -> MlflowApiError:
-    return MlflowApiError(message, INVALID_PARAMETER_VALUE)
-
-
-# -- tokens -------------------------------------------------------------------------------------
-
-# sqlparse's spellings, which MLflow's server reads with: a quote inside text is doubled or
-# follows a backslash; numbers may start with a minus sign and have an exponent.
-_SINGLE = re.compile(r"'(?:''|\\'|[^'])*'")
-_DOUBLE = re.compile(r'"(?:""|\\"|[^"])*"')
-_BACKTICK = re.compile(r"`(?:``|[^`])*`")
-_NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?[eE]-?\d+|\d+\.\d*|\.\d+|\d+)(?!\w)")
-_WORD = re.compile(r"[^\W\d]\w*")
-_OPERATORS = ("<=", ">=", "!=", "<>", "==", "=", "<", ">")
-_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL", "ASC", "DESC"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # "name", "quoted", "string", "number", "keyword", "op", "(", ")", ",", "end"
-    text: str  # as written; keywords upper-cased
-    position: int
-    #: For a name: the identifier's type (None for a bare attribute) and key.
-    entity: str | None = None
-    key: str = ""
-
-
-def _tokenize(text: str, what: str) -> list[_Token]:
-    if (nul := text.find("\x00")) != -1:  # no key or value can hold one (docs/query.md)
-        raise _error(what, text, nul, "a NUL character (\\x00) cannot be part of a search")
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char.isspace():
-            i += 1
-            continue
-        start = i
-        if char == "'":
-            match = _SINGLE.match(text, i)
-            if match is None:
-                raise _error(what, text, start, "unterminated text: no closing '")
-            i = match.end()
-            tokens.append(_Token("string", match.group(), start))
-        elif char in '"`' or _WORD.match(text, i):
-            token, i = _identifier(text, i, what)
-            tokens.append(token)
-        elif match := _NUMBER.match(text, i):
-            i = match.end()
-            tokens.append(_Token("number", match.group(), start))
-        elif operator := next((op for op in _OPERATORS if text.startswith(op, i)), None):
-            i += len(operator)
-            tokens.append(_Token("op", operator, start))
-        elif char in "(),":
-            i += 1
-            tokens.append(_Token(char, char, start))
-        else:
-            raise _error(what, text, start, f"unexpected character {char!r}")
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-def _segment(text: str, i: int, what: str) -> tuple[str, bool, int]:
-    """One part of an identifier at ``i``: its text, whether it was quoted, and where it ends."""
-    char = text[i] if i < len(text) else ""
-    if char in ('"', "`"):
-        match = (_DOUBLE if char == '"' else _BACKTICK).match(text, i)
-        if match is None:
-            raise _error(what, text, i, f"unterminated name: no closing {char}")
-        return match.group()[1:-1], True, match.end()
-    match = _WORD.match(text, i) or re.compile(r"\w+").match(text, i)
-    if match is None:
-        raise _error(what, text, i, "expected a name after '.'")
-    return match.group(), False, match.end()
-
-
-def _identifier(text: str, i: int, what: str) -> tuple[_Token, int]:
-    start = i
-    first, first_quoted, i = _segment(text, i, what)
-    if not text.startswith(".", i):
-        if first_quoted:
-            return _Token("quoted", text[start:i], start, None, first), i
-        if first.upper() in _KEYWORDS:
-            return _Token("keyword", first.upper(), start), i
-        return _Token("name", first, start, None, first), i
-    if first_quoted and text[start] == '"':
-        raise _error(what, text, start, "a type of field is written bare or in backticks")
-    parts: list[tuple[str, bool]] = []
-    while text.startswith(".", i):
-        part, quoted, i = _segment(text, i + 1, what)
-        parts.append((part, quoted))
-    if len(parts) == 1:
-        key = parts[0][0]
-    elif any(quoted for _, quoted in parts):
-        raise _error(what, text, start, "quote the whole key after its type, as in metrics.`a.b`")
-    else:
-        key = ".".join(part for part, _ in parts)
-    return _Token("name", text[start:i], start, first, key), i
-
-
-def _error(what: str, text: str, position: int, message: str) -> MlflowApiError:
-    near = text[position : position + 20]
-    where = f"at position {position}" + (f" (near {near!r})" if near else " (at the end)")
-    return invalid(f"Invalid {what} {text!r}: {message} {where}")
-
-
-# -- clauses ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Clause:
-    type: str  # _METRIC, _PARAM, _TAG, _ATTRIBUTE or _DATASET
-    key: str
-    comparator: str  # upper case: =, !=, <, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL
-    value: str | tuple[str, ...] | None  # text; a number as written; a list; None for IS NULL
-    numeric: bool  # whether the value was written as a number
-    position: int  # of the field
-    comparator_position: int = 0
-
-
-class _ClauseReader:
-    """Clauses joined by AND, each ``identifier comparator value``, as MLflow's parser reads."""
-
-    def __init__(self, text: str, types: Mapping[str, str], what: str) -> None:
-        self.text, self.types, self.what = text, types, what
-        self.tokens = _tokenize(text, what)
-        self.index = 0
-
-    def error(self, token: _Token, message: str) -> MlflowApiError:
-        return _error(self.what, self.text, token.position, message)
-
-    def next(self) -> _Token:
-        token = self.tokens[self.index]
-        if token.kind != "end":
-            self.index += 1
-        return token
-
-    @property
-    def peek(self) -> _Token:
-        return self.tokens[self.index]
-
-    def clauses(self) -> list[_Clause]:
-        # MLflow's server reads the comparisons and lets ANDs fall where they may: it takes
-        # "a > 1 b > 2", a trailing "and" or a doubled one as it takes "a > 1 and b > 2".
-        clauses: list[_Clause] = []
-        while True:
-            token = self.peek
-            if token.kind == "keyword" and token.text == "AND":
-                self.next()
-            elif token.kind == "keyword" and token.text == "OR":
-                raise self.error(token, "MLflow's filters join clauses with AND only, not OR")
-            elif token.kind == "end":
-                return clauses
-            else:
-                clauses.append(self.clause())
-
-    def field(self) -> tuple[str, str, _Token]:
-        token = self.next()
-        if token.kind not in ("name", "quoted"):
-            found = "the end" if token.kind == "end" else repr(token.text)
-            raise self.error(token, f"expected a field such as metrics.acc or params.lr, found {found}")
-        if token.entity is None:
-            return _ATTRIBUTE, token.key, token
-        entity_type = token.entity
-        if entity_type not in self.types:
-            valid = sorted(set(self.types))
-            raise self.error(token, f"invalid entity type {entity_type!r}; valid types are {valid}")
-        return self.types[entity_type], token.key, token
-
-    def clause(self) -> _Clause:
-        kind, key, token = self.field()
-        comparator_token = self.next()
-        comparator = comparator_token.text
-        if comparator_token.kind == "keyword" and comparator == "NOT" and self.peek.kind == "keyword":
-            comparator = f"NOT {self.next().text}"
-        elif comparator_token.kind == "keyword" and comparator == "IS":
-            negated = self.peek.kind == "keyword" and self.peek.text == "NOT"
-            if negated:
-                self.next()
-            null = self.next()
-            if null.kind != "keyword" or null.text != "NULL":
-                raise self.error(null, "expected NULL after IS")
-            comparator = f"IS {'NOT ' if negated else ''}NULL"
-            return _Clause(kind, key, comparator, None, False, token.position, comparator_token.position)
-        elif comparator_token.kind not in ("op", "keyword") or comparator not in (*_OPS, "LIKE", "ILIKE", "IN"):
-            raise self.error(comparator_token, "expected a comparator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN)")
-        at = (token.position, comparator_token.position)
-        if comparator in ("IN", "NOT IN"):
-            return _Clause(kind, key, comparator, self.string_list(), False, *at)
-        value = self.next()
-        if value.kind == "string":
-            return _Clause(kind, key, comparator, value.text[1:-1], False, *at)
-        if value.kind == "quoted" and value.text.startswith('"'):
-            return _Clause(kind, key, comparator, value.key, False, *at)
-        if value.kind == "number":
-            return _Clause(kind, key, comparator, value.text, True, *at)
-        found = "the end" if value.kind == "end" else repr(value.text)
-        raise self.error(value, f"expected a value (a number or a quoted string), found {found}")
-
-    def string_list(self) -> tuple[str, ...]:
-        opening = self.next()
-        if opening.kind != "(":
-            raise self.error(opening, "expected a list of quoted strings such as ('a', 'b') after IN")
-        values: list[str] = []
-        while True:
-            token = self.next()
-            if token.kind == ")" and values:
-                return tuple(values)
-            if token.kind not in ("string", "quoted") or token.text.startswith("`"):
-                raise self.error(token, "expected a non-empty list of quoted strings")
-            try:  # MLflow reads the list as a Python literal
-                value = ast.literal_eval(token.text)
-            except Exception:  # any failure of the literal is the user's mistake
-                raise self.error(token, "this string is not a valid literal") from None
-            if not isinstance(value, str):
-                raise self.error(token, "expected a non-empty list of quoted strings")
-            values.append(value)
-            following = self.next()
-            if following.kind == ")":
-                return tuple(values)
-            if following.kind != ",":
-                raise self.error(following, "expected ',' or ')' in the list")
-
-
-def _check(clause: _Clause, reader: _ClauseReader, comparators: Sequence[str], text_value: bool | None) -> None:
-    """The comparator and the kind of value MLflow allows for the clause's field."""
-    token = _Token("name", "", clause.position)
-    if clause.comparator not in comparators:
-        raise reader.error(
-            _Token("op", "", clause.comparator_position),
-            f"invalid comparator {clause.comparator!r} for this field; use one of {list(comparators)}",
-        )
-    if clause.value is None or isinstance(clause.value, tuple) or text_value is None:
-        return
-    if text_value and clause.numeric:
-        raise reader.error(token, f"expected a quoted string value, got {clause.value}")
-    if not text_value and not clause.numeric:
-        raise reader.error(token, f"expected a numeric value, got {clause.value!r}")
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -363,7 +121,7 @@ def run_filter_tree(filter_string: str | None) -> Expr | None:
     """The tree of :func:`translate_run_filter`."""
     if not filter_string or not filter_string.strip():
         return None
-    reader = _ClauseReader(filter_string, _TYPES, "filter")
+    reader = ClauseReader(filter_string, RUN_TYPES, "filter")
     clauses = reader.clauses()
     if len(clauses) > MAX_CLAUSES:
         raise invalid(f"the filter has {len(clauses)} clauses; Cairn takes up to {MAX_CLAUSES}")
@@ -374,32 +132,32 @@ def run_filter_tree(filter_string: str | None) -> Expr | None:
     return expr
 
 
-def _run_condition(clause: _Clause, reader: _ClauseReader) -> Expr:
-    token = _Token("name", "", clause.position)
-    if clause.type == _METRIC:
-        _check(clause, reader, _NUMERIC_COMPARATORS, text_value=False)
+def _run_condition(clause: Clause, reader: ClauseReader) -> Expr:
+    token = Token("name", "", clause.position)
+    if clause.type == METRIC:
+        check_clause(clause, reader, NUMERIC_COMPARATORS, text_value=False)
         return _number_compare(Field(Source.METRIC, clause.key, 0), clause.comparator, float(str(clause.value)))
-    if clause.type == _PARAM:
-        _check(clause, reader, _TEXT_COMPARATORS, text_value=True)
+    if clause.type == PARAM:
+        check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
         return _param_condition(clause)
-    if clause.type == _TAG:
-        _check(clause, reader, _TEXT_COMPARATORS, text_value=True)
+    if clause.type == TAG:
+        check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
         attribute = SYSTEM_TAG_ATTRIBUTES.get(clause.key)
         field = Field(Source.ATTRIBUTE, attribute, 0) if attribute else Field(Source.TAG, clause.key, 0)
         return _text_condition(field, clause)
-    if clause.type == _DATASET:
+    if clause.type == DATASET:
         if clause.key not in _DATASET_KEYS:
             raise reader.error(token, f"invalid dataset key {clause.key!r}; valid keys are {list(_DATASET_KEYS)}")
-        _check(clause, reader, _ATTRIBUTE_COMPARATORS, text_value=True)
+        check_clause(clause, reader, ATTRIBUTE_COMPARATORS, text_value=True)
         return _dataset_condition(Field(Source.DATASET, clause.key, 0), clause, reader)
     if clause.key in _NUMERIC_ATTRIBUTES:
-        _check(clause, reader, _NUMERIC_COMPARATORS, text_value=False)
+        check_clause(clause, reader, NUMERIC_COMPARATORS, text_value=False)
         field = Field(Source.ATTRIBUTE, _NUMERIC_ATTRIBUTES[clause.key], 0)
         return _time_compare(field, clause.comparator, float(str(clause.value)))
     if clause.key not in _TEXT_ATTRIBUTES:
         valid = sorted({*_NUMERIC_ATTRIBUTES, *_TEXT_ATTRIBUTES} - {"created", "Created", "Run name", "Run Name"})
         raise reader.error(token, f"invalid attribute key {clause.key!r}; valid keys are {valid}")
-    _check(clause, reader, _ATTRIBUTE_COMPARATORS, text_value=True)
+    check_clause(clause, reader, ATTRIBUTE_COMPARATORS, text_value=True)
     if clause.comparator in ("IN", "NOT IN") and clause.key != "run_id":
         raise reader.error(token, "only run_id can be compared with a list of quoted strings")
     if clause.key == "artifact_uri":
@@ -409,7 +167,7 @@ def _run_condition(clause: _Clause, reader: _ClauseReader) -> Expr:
     return _text_condition(Field(Source.ATTRIBUTE, _TEXT_ATTRIBUTES[clause.key], 0), clause)
 
 
-def _text_condition(field: Field, clause: _Clause) -> Expr:
+def _text_condition(field: Field, clause: Clause) -> Expr:
     value = clause.value
     if clause.comparator in ("IS NULL", "IS NOT NULL"):
         return IsNull(field, negated=clause.comparator == "IS NOT NULL")
@@ -418,7 +176,7 @@ def _text_condition(field: Field, clause: _Clause) -> Expr:
     assert value is not None
     if clause.comparator in ("LIKE", "ILIKE"):
         return Like(field, cairn_pattern(value), clause.comparator == "ILIKE", negated=False, position=0)
-    return Compare(field, _OPS[clause.comparator], value, 0)
+    return Compare(field, OPS[clause.comparator], value, 0)
 
 
 def cairn_pattern(mlflow_pattern: str) -> str:
@@ -449,7 +207,7 @@ def _typed_twins(text: str) -> list[Value]:
     return twins
 
 
-def _param_condition(clause: _Clause) -> Expr:
+def _param_condition(clause: Clause) -> Expr:
     field = Field(Source.PARAM, clause.key, 0)
     if clause.comparator not in ("=", "!="):
         return _text_condition(field, clause)
@@ -461,7 +219,7 @@ def _param_condition(clause: _Clause) -> Expr:
     return equal if clause.comparator == "=" else Not(equal)
 
 
-def _status_condition(clause: _Clause) -> Expr:
+def _status_condition(clause: Clause) -> Expr:
     """A status clause as the set of statuses it selects: MLflow's names are not Cairn's, so
     the comparison (a pattern too) is made here, over the few there are."""
     field = Field(Source.ATTRIBUTE, "status", 0)
@@ -481,7 +239,7 @@ def _status_condition(clause: _Clause) -> Expr:
     return In(field, chosen, negated=False, position=0)
 
 
-def _dataset_condition(field: Field, clause: _Clause, reader: _ClauseReader) -> Expr:
+def _dataset_condition(field: Field, clause: Clause, reader: ClauseReader) -> Expr:
     # Cairn's dataset fields hold when one input matches; MLflow's too, for every comparator:
     # ``!=`` is "an input named otherwise", which Cairn says as "< or >" (each one "some input").
     value = clause.value
@@ -491,7 +249,7 @@ def _dataset_condition(field: Field, clause: _Clause, reader: _ClauseReader) -> 
     if clause.comparator == "NOT IN":
         assert isinstance(value, tuple)
         if len(set(value)) > 1:
-            token = _Token("name", "", clause.position)
+            token = Token("name", "", clause.position)
             raise reader.error(token, "Cairn cannot search datasets with NOT IN of several values; use != for one")
         return Or(Compare(field, Op.LT, value[0], 0), Compare(field, Op.GT, value[0], 0))
     return _text_condition(field, clause)
@@ -500,7 +258,7 @@ def _dataset_condition(field: Field, clause: _Clause, reader: _ClauseReader) -> 
 def _number_compare(field: Field, comparator: str, number: float) -> Expr:
     """``field op number``; the query language has no literal for ±inf, so those are said with
     the largest float (x > MAX is x = inf), which is the same on every value but NaN."""
-    op = _OPS[comparator]
+    op = OPS[comparator]
     if math.isfinite(number):
         return Compare(field, op, number, 0)
     # Mirrored for -inf: "x < -inf" is never true, "x <= -inf" is "x < -MAX"…
@@ -523,7 +281,7 @@ def _time_compare(field: Field, comparator: str, number: float) -> Expr:
     """``created``/``ended`` against milliseconds: Cairn compares times with dates, so the
     number is written as one (to the millisecond, UTC). Times are whole milliseconds, so a
     fraction or a time outside the years 1 to 9999 turns into the comparison it amounts to."""
-    op = _OPS[comparator]
+    op = OPS[comparator]
     present = IsNull(field, negated=True)
     if not math.isfinite(number) or number > _LAST_MS or number < _FIRST_MS:
         above = number > 0  # the literal lies beyond every time
@@ -561,24 +319,24 @@ def translate_order_by(order_by: Sequence[str] | None) -> str:
     seen: set[tuple[str, str]] = set()
     named_before: set[tuple[str, str]] = set()
     for clause in order_by or ():
-        kind, key, descending, position = _order_clause(clause)
-        if kind == _ATTRIBUTE:
+        kind, key, descending, position = read_order_clause(clause)
+        if kind == ATTRIBUTE:
             if key not in _ORDER_ATTRIBUTES:
                 valid = sorted({*_ORDER_ATTRIBUTES, "artifact_uri"} - {"Created"})
-                raise _error(
+                raise syntax_error(
                     "order_by clause", clause, position, f"invalid attribute key {key!r}; valid keys are {valid}"
                 )
             field = Field(Source.ATTRIBUTE, _ORDER_ATTRIBUTES[key], 0)
-        elif kind == _METRIC:
+        elif kind == METRIC:
             field = Field(Source.METRIC, key, 0)
-        elif kind == _PARAM:
+        elif kind == PARAM:
             field = Field(Source.PARAM, key, 0)
-        elif kind == _TAG:
+        elif kind == TAG:
             attribute = SYSTEM_TAG_ATTRIBUTES.get(key)
             field = Field(Source.ATTRIBUTE, attribute, 0) if attribute else Field(Source.TAG, key, 0)
         else:
-            raise _error("order_by clause", clause, position, "runs cannot be ordered by a dataset field")
-        named = (kind, field.key if kind == _ATTRIBUTE else key)  # as MLflow tells fields apart
+            raise syntax_error("order_by clause", clause, position, "runs cannot be ordered by a dataset field")
+        named = (kind, field.key if kind == ATTRIBUTE else key)  # as MLflow tells fields apart
         if named in named_before:
             raise invalid(f"`order_by` contains duplicate fields: {list(order_by or ())}")
         named_before.add(named)
@@ -590,23 +348,6 @@ def translate_order_by(order_by: Sequence[str] | None) -> str:
     if (Source.ATTRIBUTE, "id") not in seen:
         keys.append(SortKey(Field(Source.ATTRIBUTE, "id", 0), descending=False))
     return format_order(keys)
-
-
-def _order_clause(clause: str, types: Mapping[str, str] = _TYPES) -> tuple[str, str, bool, int]:
-    """One ``order_by`` clause: the field's type and key, whether descending, its position."""
-    if not isinstance(clause, str):
-        raise invalid(f"Invalid order_by clause {clause!r}: it must be a string")
-    reader = _ClauseReader(clause, types, "order_by clause")
-    kind, key, token = reader.field()
-    descending = False
-    direction = reader.peek
-    if direction.kind in ("keyword", "name") and direction.text.upper() in ("ASC", "DESC"):
-        reader.next()
-        descending = direction.text.upper() == "DESC"
-    end = reader.next()
-    if end.kind != "end":
-        raise reader.error(end, "expected ASC, DESC or the end of the clause")
-    return kind, key, descending, token.position
 
 
 # -- experiments --------------------------------------------------------------------------------
@@ -629,7 +370,7 @@ class ExperimentView(Protocol):
 
 E = TypeVar("E", bound=ExperimentView)
 
-_EXPERIMENT_TYPES = {"attribute": _ATTRIBUTE, "tag": _TAG, "tags": _TAG}
+_EXPERIMENT_TYPES = {"attribute": ATTRIBUTE, "tag": TAG, "tags": TAG}
 _EXPERIMENT_NUMERIC = ("creation_time", "last_update_time")
 _EXPERIMENT_KEYS = ("name", "experiment_id", *_EXPERIMENT_NUMERIC)
 
@@ -639,7 +380,7 @@ def experiment_filter(filter_string: str | None) -> Callable[[ExperimentView], b
     filter fails before any experiment is read). Raises MlflowApiError."""
     if not filter_string or not filter_string.strip():
         return lambda _experiment: True
-    reader = _ClauseReader(filter_string, _EXPERIMENT_TYPES, "filter")
+    reader = ClauseReader(filter_string, _EXPERIMENT_TYPES, "filter")
     tests = [_experiment_test(clause, reader) for clause in reader.clauses()]
     return lambda experiment: all(test(experiment) for test in tests)
 
@@ -649,10 +390,10 @@ def filter_experiments(experiments: Iterable[E], filter_string: str | None) -> l
     return [experiment for experiment in experiments if matches(experiment)]
 
 
-def _experiment_test(clause: _Clause, reader: _ClauseReader) -> Callable[[ExperimentView], bool]:
-    token = _Token("name", "", clause.position)
-    if clause.type == _TAG:
-        _check(clause, reader, _TEXT_COMPARATORS, text_value=True)
+def _experiment_test(clause: Clause, reader: ClauseReader) -> Callable[[ExperimentView], bool]:
+    token = Token("name", "", clause.position)
+    if clause.type == TAG:
+        check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
         key = clause.key
         if clause.comparator in ("IS NULL", "IS NOT NULL"):
             wanted = clause.comparator == "IS NOT NULL"
@@ -663,8 +404,8 @@ def _experiment_test(clause: _Clause, reader: _ClauseReader) -> Callable[[Experi
         raise reader.error(token, f"invalid attribute key {clause.key!r}; valid keys are {sorted(_EXPERIMENT_KEYS)}")
     key = clause.key
     if key in _EXPERIMENT_NUMERIC:
-        _check(clause, reader, _NUMERIC_COMPARATORS, text_value=False)
-        number, op = float(str(clause.value)), _OPS[clause.comparator]
+        check_clause(clause, reader, NUMERIC_COMPARATORS, text_value=False)
+        number, op = float(str(clause.value)), OPS[clause.comparator]
 
         def numeric(experiment: ExperimentView) -> bool:
             value = getattr(experiment, key)
@@ -672,12 +413,12 @@ def _experiment_test(clause: _Clause, reader: _ClauseReader) -> Callable[[Experi
 
         return numeric
     comparators = ("=", "!=", "IN", "NOT IN") if key == "experiment_id" else ("=", "!=", "LIKE", "ILIKE")
-    _check(clause, reader, comparators, text_value=True)
+    check_clause(clause, reader, comparators, text_value=True)
     text_test = _text_test(clause)
     return lambda experiment: text_test(str(getattr(experiment, key)))
 
 
-def _text_test(clause: _Clause) -> Callable[[str], bool]:
+def _text_test(clause: Clause) -> Callable[[str], bool]:
     value = clause.value
     if isinstance(value, tuple):
         negated = clause.comparator == "NOT IN"
@@ -686,7 +427,7 @@ def _text_test(clause: _Clause) -> Callable[[str], bool]:
     if clause.comparator in ("LIKE", "ILIKE"):
         pattern, folded = cairn_pattern(value), clause.comparator == "ILIKE"
         return lambda text: like(text, pattern, folded)
-    op = _OPS[clause.comparator]
+    op = OPS[clause.comparator]
     return lambda text: bool(op.apply(text, value))
 
 
@@ -695,11 +436,11 @@ def sort_experiments(experiments: Iterable[E], order_by: Sequence[str] | None) -
     first; with no clauses, newest first, then by id. Raises MlflowApiError."""
     keys: list[tuple[str, bool]] = []
     for clause in order_by or ("creation_time DESC", "experiment_id ASC"):
-        kind, key, descending, position = _order_clause(clause, _EXPERIMENT_TYPES)
-        if kind != _ATTRIBUTE:
-            raise _error("order_by clause", clause, position, "experiments are ordered by attributes only")
+        kind, key, descending, position = read_order_clause(clause, _EXPERIMENT_TYPES)
+        if kind != ATTRIBUTE:
+            raise syntax_error("order_by clause", clause, position, "experiments are ordered by attributes only")
         if key not in _EXPERIMENT_KEYS:
-            raise _error(
+            raise syntax_error(
                 "order_by clause",
                 clause,
                 position,
