@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from cairn.core.errors import InvalidQuery, InvalidRequest
+from cairn.core.limits import MAX_QUERY_KEYS
 from cairn.service.interface import Tracking
 
 BAD_QUERIES = [
@@ -42,6 +43,26 @@ def test_bad_queries_name_their_column(tracking: Tracking, query: str, column: i
     assert raised.value.details["query"] == query
     assert words in raised.value.message
     assert raised.value.message.endswith(f"at column {column}")
+
+
+def test_a_query_names_a_bounded_number_of_keys(tracking: Tracking) -> None:
+    # Each key is a join, and SQLite joins at most 64 tables: past that it failed with a 500.
+    tracking.create_run("p", config={"k0": 1})
+    keys = [f"metrics.m{i} > {i}" for i in range(MAX_QUERY_KEYS)]
+    assert tracking.list_runs("p", where=" or ".join(keys)).items == []
+    with pytest.raises(InvalidQuery, match=f"at most {MAX_QUERY_KEYS}"):
+        tracking.list_runs("p", where=" or ".join([*keys, "params.k0 = 1"]))
+    with pytest.raises(InvalidQuery, match=f"at most {MAX_QUERY_KEYS}"):
+        tracking.list_runs("p", where=" or ".join(keys), order_by="params.k0")
+
+
+def test_a_query_joins_a_bounded_number_of_conditions(tracking: Tracking) -> None:
+    # A chain of 1,100 ``or``s (short enough for MAX_QUERY_LENGTH) overflowed the compiler's stack.
+    tracking.create_run("p")
+    assert tracking.list_runs("p", where=" or ".join(["id=''"] * 501)).items == []
+    with pytest.raises(InvalidQuery, match="more than 500 conditions") as raised:
+        tracking.list_runs("p", where=" or ".join(["id=''"] * 1100))
+    assert raised.value.details["position"] == 501 * len("id=''") + 500 * len(" or ") + 1  # the 501st "or"
 
 
 def test_bad_sort_and_group_fields(tracking: Tracking) -> None:

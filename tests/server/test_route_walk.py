@@ -338,7 +338,7 @@ RULES: dict[tuple[str, str], Rule] = {
 
 def app_routes(app: Any) -> Iterator[tuple[str, str]]:
     """Every (method, path template) the app answers, mounts as ("MOUNT", path); not MLflow's
-    API, which speaks MLflow's protocol and has its own walk (tests/mlflow/test_access.py)."""
+    API, which speaks MLflow's protocol and has its own walk (tests/mlflow_compat/test_access.py)."""
     for route in iter_route_contexts(app.routes):
         if is_mlflow_path(route.path):
             continue

@@ -41,6 +41,9 @@ MAX_VIEW_NAME_LENGTH = 200
 MAX_VIEW_ITEMS = 500
 #: Characters of a run query (``where``), and of a saved view's query.
 MAX_QUERY_LENGTH = 10_000
+#: Different params, metrics and tags one run query and its sort order may name together: each
+#: is a join, and SQLite joins at most 64 tables (past it, the database failed: a 500).
+MAX_QUERY_KEYS = 50
 #: Characters of an artifact's path inside its run (a trailing slash not counted).
 MAX_ARTIFACT_PATH_LENGTH = 1000
 #: Artifacts registered in one request, or files in one dataset manifest; a folder with more

@@ -46,6 +46,9 @@ from cairn.core.query.values import parse_instant
 from cairn.core.query.vocabulary import RUNS, Vocabulary
 
 _MAX_DEPTH = 100
+#: ``and``s and ``or``s in one query: a chain of them is a tree as deep as it is long, and the
+#: code that compiles it recurses that deep (1,100 ``or``s overflowed Python's stack: a 500).
+_MAX_OPERATORS = 500
 _SOURCES = {"params": Source.PARAM, "param": Source.PARAM, "metrics": Source.METRIC, "metric": Source.METRIC,
             "tags": Source.TAG, "tag": Source.TAG}  # fmt: skip
 _OPS = {"=": Op.EQ, "==": Op.EQ, "!=": Op.NE, "<>": Op.NE, "<": Op.LT, "<=": Op.LE, ">": Op.GT, ">=": Op.GE}
@@ -100,6 +103,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
+        self.operators = 0
 
     @property
     def peek(self) -> Token:
@@ -136,15 +140,24 @@ class _Parser:
 
     def or_expr(self) -> Expr:
         expr = self.and_expr()
-        while self.keyword("or"):
+        while self.operator("or"):
             expr = Or(expr, self.and_expr())
         return expr
 
     def and_expr(self) -> Expr:
         expr = self.not_expr()
-        while self.keyword("and"):
+        while self.operator("and"):
             expr = And(expr, self.not_expr())
         return expr
+
+    def operator(self, word: str) -> bool:
+        position = self.peek.position
+        if not self.keyword(word):
+            return False
+        self.operators += 1
+        if self.operators > _MAX_OPERATORS:
+            raise self.error(f"the query joins more than {_MAX_OPERATORS} conditions with and/or", position)
+        return True
 
     def not_expr(self) -> Expr:
         self.depth += 1

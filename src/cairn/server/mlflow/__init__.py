@@ -8,7 +8,8 @@ round. Each resource is one module with its own ``router``; :func:`install` moun
 MLflow's prefixes and answers every other path there with MLflow's ``ENDPOINT_NOT_FOUND``.
 
 These routes are left out of Cairn's OpenAPI document: MLflow's own documentation is their
-contract, and ``tests/mlflow/`` holds Cairn to what the real client sends.
+contract, and ``tests/mlflow_compat/`` holds Cairn to what the real client sends (not
+``tests/mlflow/``: on the test path that folder would shadow the ``mlflow`` package itself).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from sqlalchemy.sql.schema import Table
 
 from cairn.core.entities import RunGroup
 from cairn.core.errors import InvalidQuery
+from cairn.core.limits import MAX_QUERY_KEYS
 from cairn.core.params import decode_param
 from cairn.core.query.ast import (
     Aggregate,
@@ -169,6 +170,11 @@ class _Compiler:
     def table_for(self, field: Field) -> FromClause:
         """The LEFT JOINed row of ``field``'s key for each run (created on first use)."""
         index = (field.scope, field.source, field.key)
+        if index not in self.joined and len(self.joined) >= MAX_QUERY_KEYS:
+            raise InvalidQuery(
+                f"a query and its sort order may name at most {MAX_QUERY_KEYS} different params, metrics and tags",
+                details={"limit": MAX_QUERY_KEYS},
+            )
         if index not in self.joined:
             table, _ = self.target_of(field).keyed(field.source)
             self.joined[index] = table.alias(f"{field.source.value}_{len(self.joined)}")
