@@ -30,6 +30,11 @@ ROUTERS: list[APIRouter] = []
 #: The proxied-artifact routers, under ``ARTIFACTS_PREFIX``.
 ARTIFACT_ROUTERS: list[APIRouter] = []
 
+# After the lists: these modules import the package's siblings, never this module's names.
+from cairn.server.mlflow import experiments, runs  # noqa: E402
+
+ROUTERS += [experiments.router, runs.router]
+
 
 def install(app: FastAPI) -> None:
     for prefix in API_PREFIXES:
