@@ -220,3 +220,19 @@ def test_what_mlflow_refuses_is_refused_with_its_codes(mlflow_uri: str) -> None:
     with pytest.raises(MlflowException) as no_tag:
         client.delete_tag(run_id, "never-set")
     assert _error_code(no_tag) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_renaming_an_experiment(mlflow_uri: str, cairn_api: HttpTracking) -> None:
+    client = MlflowClient()
+    exp_id = client.create_experiment("old name")
+    run_id = client.create_run(exp_id).info.run_id
+    client.rename_experiment(exp_id, "new name ✓")
+    assert client.get_experiment(exp_id).name == "new name ✓"
+    assert client.get_experiment_by_name("new name ✓").experiment_id == exp_id
+    assert client.get_experiment_by_name("old name") is None
+    assert cairn_api.get_run(run_id).project == "new name ✓"
+    assert cairn_api.get_project("new name ✓").id == exp_id
+    client.create_experiment("taken")
+    with pytest.raises(MlflowException) as taken:
+        client.rename_experiment(exp_id, "taken")
+    assert _error_code(taken) == "RESOURCE_ALREADY_EXISTS"

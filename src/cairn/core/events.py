@@ -53,6 +53,8 @@ class EventType(enum.StrEnum):
     RUN_TAG_SET = "run_tag.set"
     RUN_TAG_DELETED = "run_tag.deleted"
     PROJECT_CREATED = "project.created"
+    #: Under its new name's subject; ``from`` holds the old name.
+    PROJECT_RENAMED = "project.renamed"
     COMMENT_CREATED = "comment.created"
     COMMENT_UPDATED = "comment.updated"
     COMMENT_DELETED = "comment.deleted"

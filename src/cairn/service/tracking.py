@@ -113,6 +113,19 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         self.policy.check(self.principal, Action.READ, None)
         return self.store.list_projects(names=self.policy.visible(self.principal, ResourceKind.PROJECT))
 
+    def rename_project(self, name: str, new_name: str) -> Project:
+        """Rename a project (``name`` may also be its id); its runs, views and roles follow it.
+        Needs the maintain role, as changing who finds the project where. Raises AlreadyExists."""
+        limits.check_name(new_name, "project name")
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.MAINTAIN, project.name)
+        if new_name != project.name:
+            with self.store.atomic():
+                self.store.rename_project(project.id, new_name)
+                data = {"from": project.name, "to": new_name}
+                self._record(EventType.PROJECT_RENAMED, project_subject(new_name), data)
+        return self.store.get_project(project.id)
+
     def _project_id(self, name: str, action: Action = Action.READ) -> str:
         """The id of a project, without the run counts a listing shows (they cost a scan)."""
         project = self.store.get_project(name, with_counts=False)

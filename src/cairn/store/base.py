@@ -51,6 +51,12 @@ class ProjectStore(Protocol):
         newest first."""
         ...
 
+    def rename_project(self, project_id: str, new_name: str) -> Project:
+        """Give the project another name, and move the roles held on it to that name in the
+        same transaction; the project is returned without counts. Raises ProjectNotFound, or
+        AlreadyExists if the name is taken."""
+        ...
+
 
 class RunStore(Protocol):
     def create_run(

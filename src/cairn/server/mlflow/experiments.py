@@ -11,7 +11,7 @@ from cairn.server.deps import TrackingDep
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.mlflow.entities import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, experiment_json
 from cairn.server.mlflow.errors import RESOURCE_DOES_NOT_EXIST, MlflowApiError
-from cairn.server.mlflow.wire import Message, read_message, repeated, required_str
+from cairn.server.mlflow.wire import Message, optional_str, read_message, repeated, required_str
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(prefix="/experiments")
@@ -71,6 +71,14 @@ def _get_by_name(tracking: TrackingService, message: Message) -> JsonResponse:
     return JsonResponse({"experiment": experiment_json(project)})
 
 
+def _update(tracking: TrackingService, message: Message) -> JsonResponse:
+    project = project_of_experiment(tracking, required_str(message, "experiment_id"))
+    new_name = optional_str(message, "new_name")
+    if new_name:
+        tracking.rename_project(project.id, new_name)
+    return JsonResponse({})
+
+
 @router.post("/create")
 async def create_experiment(request: Request, tracking: TrackingDep) -> JsonResponse:
     return await run_in_threadpool(_create, tracking, await read_message(request))
@@ -84,3 +92,8 @@ async def get_experiment(request: Request, tracking: TrackingDep) -> JsonRespons
 @router.get("/get-by-name")
 async def get_experiment_by_name(request: Request, tracking: TrackingDep) -> JsonResponse:
     return await run_in_threadpool(_get_by_name, tracking, await read_message(request))
+
+
+@router.post("/update")
+async def update_experiment(request: Request, tracking: TrackingDep) -> JsonResponse:
+    return await run_in_threadpool(_update, tracking, await read_message(request))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cairn.core.access import ResourceKind
 from cairn.core.clock import now_ms
 from cairn.core.entities import (
     MetricSummary,
@@ -65,6 +66,23 @@ class SqlRunStore:
             raise ProjectNotFound(f"no project named {name_or_id!r}", details={"project": name_or_id})
         # A name wins over an id that happens to look the same.
         return next((p for p in projects if p.name == name_or_id), projects[0])
+
+    def rename_project(self, project_id: str, new_name: str) -> Project:
+        try:
+            with transaction(self._engines.write) as conn:
+                row = conn.execute(select(t.projects).where(t.projects.c.id == project_id)).one_or_none()
+                if row is None:
+                    raise ProjectNotFound(f"no project with id {project_id!r}", details={"project": project_id})
+                old_name = row.name
+                conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(name=new_name))
+                # Roles are held on a project's name (as on a model's): they follow the rename.
+                grants = t.grants.c
+                held = and_(grants.resource_kind == ResourceKind.PROJECT.value, grants.resource == old_name)
+                conn.execute(update(t.grants).where(held).values(resource=new_name))
+        except IntegrityError as exc:
+            raise AlreadyExists(f"project {new_name!r} already exists", details={"project": new_name}) from exc
+        # Read in the writing transaction: the caller's unit of work may not have committed yet.
+        return Project(id=row.id, name=new_name, description=row.description, created_at=row.created_at)
 
     def list_projects(self, *, names: Collection[str] | None = None) -> list[Project]:
         if names is not None and not names:
