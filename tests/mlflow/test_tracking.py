@@ -236,3 +236,37 @@ def test_renaming_an_experiment(mlflow_uri: str, cairn_api: HttpTracking) -> Non
     with pytest.raises(MlflowException) as taken:
         client.rename_experiment(exp_id, "taken")
     assert _error_code(taken) == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_deleting_restoring_and_tagging_an_experiment(mlflow_uri: str, cairn_api: HttpTracking) -> None:
+    client = MlflowClient()
+    exp_id = client.create_experiment("to delete", tags={"team": "vision", UNICODE_KEY: UNICODE_VALUE})
+    assert client.get_experiment(exp_id).tags == {"team": "vision", UNICODE_KEY: UNICODE_VALUE}
+    client.set_experiment_tag(exp_id, "team", "nlp")
+    client.delete_experiment_tag(exp_id, UNICODE_KEY)
+    assert client.get_experiment(exp_id).tags == {"team": "nlp"}
+    with pytest.raises(MlflowException) as no_tag:
+        client.delete_experiment_tag(exp_id, UNICODE_KEY)
+    assert _error_code(no_tag) == "RESOURCE_DOES_NOT_EXIST"
+    run_id = client.create_run(exp_id).info.run_id
+
+    client.delete_experiment(exp_id)
+    assert client.get_experiment(exp_id).lifecycle_stage == "deleted"
+    assert client.get_experiment_by_name("to delete").lifecycle_stage == "deleted"
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted"  # its runs go with it, as in MLflow
+    assert "to delete" not in [p.name for p in cairn_api.list_projects()]
+    with pytest.raises(MlflowException) as into_deleted:
+        client.create_run(exp_id)
+    assert _error_code(into_deleted) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as taken:
+        client.create_experiment("to delete")
+    assert _error_code(taken) == "RESOURCE_ALREADY_EXISTS"
+    with pytest.raises(MlflowException) as set_deleted:
+        mlflow.set_experiment("to delete")
+    assert "deleted" in str(set_deleted.value)
+
+    client.restore_experiment(exp_id)
+    assert client.get_experiment(exp_id).lifecycle_stage == "active"
+    assert client.get_run(run_id).info.lifecycle_stage == "active"
+    assert "to delete" in [p.name for p in cairn_api.list_projects()]
+    client.create_run(exp_id)

@@ -55,6 +55,10 @@ class EventType(enum.StrEnum):
     PROJECT_CREATED = "project.created"
     #: Under its new name's subject; ``from`` holds the old name.
     PROJECT_RENAMED = "project.renamed"
+    PROJECT_DELETED = "project.deleted"
+    PROJECT_RESTORED = "project.restored"
+    PROJECT_TAG_SET = "project_tag.set"
+    PROJECT_TAG_DELETED = "project_tag.deleted"
     COMMENT_CREATED = "comment.created"
     COMMENT_UPDATED = "comment.updated"
     COMMENT_DELETED = "comment.deleted"

@@ -18,6 +18,7 @@ Numbers follow proto3's JSON mapping: a non-finite double is the string ``"NaN"`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cairn.core.entities import ParamValue, Project, Run, RunStatus
@@ -48,15 +49,16 @@ def run_artifact_uri(exp_id: str, run_id: str) -> str:
     return f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts"
 
 
-def experiment_json(project: Project, *, tags: dict[str, str] | None = None, deleted: bool = False) -> dict[str, Any]:
-    """MLflow's ``Experiment`` message of a project."""
+def experiment_json(project: Project, *, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """MLflow's ``Experiment`` message of a project, with its tags (read separately, so that
+    a listing may read them for a whole page at once)."""
     exp_id = experiment_id(project.id, project.name)
     last_update = max(project.created_at, project.last_activity or 0)
     return {
         "experiment_id": exp_id,
         "name": project.name,
         "artifact_location": experiment_artifact_location(exp_id),
-        "lifecycle_stage": DELETED if deleted else ACTIVE,
+        "lifecycle_stage": DELETED if project.deleted else ACTIVE,
         "creation_time": project.created_at,
         "last_update_time": last_update,
         "tags": _key_values(tags or {}),
@@ -105,5 +107,5 @@ def run_json(run: Run, *, inputs: dict[str, Any] | None = None) -> dict[str, Any
     }
 
 
-def _key_values(mapping: dict[str, str]) -> list[dict[str, str]]:
+def _key_values(mapping: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"key": key, "value": value} for key, value in mapping.items()]

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from cairn.core.entities import Project
 from cairn.core.errors import AlreadyExists, NotFound
-from cairn.server.deps import TrackingDep
 from cairn.server.jsonresponse import JsonResponse
-from cairn.server.mlflow.entities import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, experiment_json
+from cairn.server.mlflow.entities import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    experiment_id,
+    experiment_json,
+)
 from cairn.server.mlflow.errors import RESOURCE_DOES_NOT_EXIST, MlflowApiError
-from cairn.server.mlflow.wire import Message, optional_str, read_message, repeated, required_str
+from cairn.server.mlflow.wire import (
+    Message,
+    add_message_routes,
+    key_value_pairs,
+    optional_str,
+    optional_text,
+    required_str,
+)
 from cairn.service.tracking import TrackingService
 
 router = APIRouter(prefix="/experiments")
@@ -43,32 +53,33 @@ def project_of_experiment(tracking: TrackingService, exp_id: str) -> Project:
     return project
 
 
+def _answer(tracking: TrackingService, project: Project) -> JsonResponse:
+    tags = tracking.project_tags(project.id)
+    return JsonResponse({"experiment": experiment_json(project, tags=tags)})
+
+
 def _create(tracking: TrackingService, message: Message) -> JsonResponse:
     name = required_str(message, "name")
-    tags = repeated(message, "tags")
-    if tags:
-        # Cairn's projects keep no tags yet: refusing beats dropping what the user asked for.
-        raise MlflowApiError("Experiment tags are not supported by this server yet")
-    project = tracking.create_project(name)
-    return JsonResponse({"experiment_id": experiment_json(project)["experiment_id"]})
+    # artifact_location is MLflow's to choose here: every experiment's artifacts are proxied.
+    project = tracking.create_project(name, tags=dict(key_value_pairs(message, "tags")))
+    return JsonResponse({"experiment_id": experiment_id(project.id, project.name)})
 
 
 def _get(tracking: TrackingService, message: Message) -> JsonResponse:
-    project = project_of_experiment(tracking, required_str(message, "experiment_id"))
-    return JsonResponse({"experiment": experiment_json(project)})
+    return _answer(tracking, project_of_experiment(tracking, required_str(message, "experiment_id")))
 
 
 def _get_by_name(tracking: TrackingService, message: Message) -> JsonResponse:
     name = required_str(message, "experiment_name")
     if name == DEFAULT_EXPERIMENT_NAME:
-        return JsonResponse({"experiment": experiment_json(default_project(tracking))})
+        return _answer(tracking, default_project(tracking))
     try:
         project = tracking.get_project(name)
     except NotFound:
         project = None
     if project is None or project.name != name:
         raise MlflowApiError(f"Could not find experiment with name '{name}'", RESOURCE_DOES_NOT_EXIST)
-    return JsonResponse({"experiment": experiment_json(project)})
+    return _answer(tracking, project)
 
 
 def _update(tracking: TrackingService, message: Message) -> JsonResponse:
@@ -79,21 +90,38 @@ def _update(tracking: TrackingService, message: Message) -> JsonResponse:
     return JsonResponse({})
 
 
-@router.post("/create")
-async def create_experiment(request: Request, tracking: TrackingDep) -> JsonResponse:
-    return await run_in_threadpool(_create, tracking, await read_message(request))
+def _delete(tracking: TrackingService, message: Message) -> JsonResponse:
+    tracking.delete_project(project_of_experiment(tracking, required_str(message, "experiment_id")).id)
+    return JsonResponse({})
 
 
-@router.get("/get")
-async def get_experiment(request: Request, tracking: TrackingDep) -> JsonResponse:
-    return await run_in_threadpool(_get, tracking, await read_message(request))
+def _restore(tracking: TrackingService, message: Message) -> JsonResponse:
+    tracking.restore_project(project_of_experiment(tracking, required_str(message, "experiment_id")).id)
+    return JsonResponse({})
 
 
-@router.get("/get-by-name")
-async def get_experiment_by_name(request: Request, tracking: TrackingDep) -> JsonResponse:
-    return await run_in_threadpool(_get_by_name, tracking, await read_message(request))
+def _set_tag(tracking: TrackingService, message: Message) -> JsonResponse:
+    project = project_of_experiment(tracking, required_str(message, "experiment_id"))
+    tracking.set_project_tags(project.id, {required_str(message, "key"): optional_text(message, "value")})
+    return JsonResponse({})
 
 
-@router.post("/update")
-async def update_experiment(request: Request, tracking: TrackingDep) -> JsonResponse:
-    return await run_in_threadpool(_update, tracking, await read_message(request))
+def _delete_tag(tracking: TrackingService, message: Message) -> JsonResponse:
+    project = project_of_experiment(tracking, required_str(message, "experiment_id"))
+    tracking.delete_project_tag(project.id, required_str(message, "key"))
+    return JsonResponse({})
+
+
+add_message_routes(
+    router,
+    [
+        ("POST", "/create", _create),
+        ("GET", "/get", _get),
+        ("GET", "/get-by-name", _get_by_name),
+        ("POST", "/update", _update),
+        ("POST", "/delete", _delete),
+        ("POST", "/restore", _restore),
+        ("POST", "/set-experiment-tag", _set_tag),
+        ("POST", "/delete-experiment-tag", _delete_tag),
+    ],
+)

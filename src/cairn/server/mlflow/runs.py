@@ -19,14 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.errors import ParamConflict
 from cairn.core.limits import wire_float
 from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory
-from cairn.server.deps import TrackingDep
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.mlflow.entities import (
     DEFAULT_EXPERIMENT_ID,
@@ -40,10 +38,12 @@ from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.server.mlflow.experiments import project_of_experiment
 from cairn.server.mlflow.wire import (
     Message,
+    add_message_routes,
+    key_value_pairs,
     metric_value,
     optional_int,
     optional_str,
-    read_message,
+    optional_text,
     repeated,
     required_int,
     required_str,
@@ -72,19 +72,6 @@ def _run_id(message: Message) -> str:
     return found
 
 
-def _key_values(message: Message, name: str) -> list[tuple[str, str]]:
-    pairs = []
-    for index, item in enumerate(repeated(message, name)):
-        if not isinstance(item, dict):
-            raise MlflowApiError(f"{name}[{index}] must be an object with a key and a value")
-        key = required_str(item, "key")
-        value = item.get("value", "")
-        if not isinstance(value, str):
-            raise MlflowApiError(f"Invalid value {value!r} for {name}[{index}].value: it must be a string")
-        pairs.append((key, value))
-    return pairs
-
-
 def _status(message: Message) -> RunStatus | None:
     text = optional_str(message, "status")
     if text is None:
@@ -103,7 +90,7 @@ def _status(message: Message) -> RunStatus | None:
 def _create(tracking: TrackingService, message: Message) -> JsonResponse:
     exp_id = optional_str(message, "experiment_id") or DEFAULT_EXPERIMENT_ID
     project = project_of_experiment(tracking, exp_id)
-    tags = dict(_key_values(message, "tags"))
+    tags = dict(key_value_pairs(message, "tags"))
     name = optional_str(message, "run_name") or tags.get(RUN_NAME_TAG) or None
     user = optional_str(message, "user_id") or None
     parent_id = tags.get(PARENT_RUN_TAG) or None
@@ -202,10 +189,7 @@ def _log_metric(tracking: TrackingService, message: Message) -> JsonResponse:
 def _log_parameter(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
-    value = message.get("value", "")
-    if not isinstance(value, str):
-        raise MlflowApiError(f"Invalid value {value!r} for parameter 'value' supplied: it must be a string")
-    _log_params(tracking, run_id, {key: value})
+    _log_params(tracking, run_id, {key: optional_text(message, "value")})
     return JsonResponse(_EMPTY)
 
 
@@ -221,8 +205,8 @@ def _check_batch_limit(what: str, count: int, limit: int) -> None:
 def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     metric_items = repeated(message, "metrics")
-    params = _key_values(message, "params")
-    tags = _key_values(message, "tags")
+    params = key_value_pairs(message, "params")
+    tags = key_value_pairs(message, "tags")
     _check_batch_limit("metrics", len(metric_items), MAX_METRICS_PER_BATCH)
     _check_batch_limit("params", len(params), MAX_PARAMS_TAGS_PER_BATCH)
     _check_batch_limit("tags", len(tags), MAX_PARAMS_TAGS_PER_BATCH)
@@ -248,10 +232,7 @@ def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
 def _set_tag(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
-    value = message.get("value", "")
-    if not isinstance(value, str):
-        raise MlflowApiError(f"Invalid value {value!r} for parameter 'value' supplied: it must be a string")
-    _set_tags(tracking, run_id, {key: value})
+    _set_tags(tracking, run_id, {key: optional_text(message, "value")})
     return JsonResponse(_EMPTY)
 
 
@@ -326,28 +307,20 @@ def _get_history_bulk_interval(tracking: TrackingService, message: Message) -> J
 # -- routes ---------------------------------------------------------------------------------
 
 
-def _route(method: str, path: str, handler: Any) -> None:
-    async def endpoint(request: Request, tracking: TrackingDep) -> JsonResponse:
-        message = await read_message(request)
-        answer: JsonResponse = await run_in_threadpool(handler, tracking, message)
-        return answer
-
-    endpoint.__name__ = handler.__name__.strip("_")
-    router.add_api_route(path, endpoint, methods=[method])
-
-
-for _method, _path, _handler in (
-    ("POST", "/runs/create", _create),
-    ("GET", "/runs/get", _get),
-    ("POST", "/runs/update", _update),
-    ("POST", "/runs/delete", _delete),
-    ("POST", "/runs/restore", _restore),
-    ("POST", "/runs/log-metric", _log_metric),
-    ("POST", "/runs/log-parameter", _log_parameter),
-    ("POST", "/runs/log-batch", _log_batch),
-    ("POST", "/runs/set-tag", _set_tag),
-    ("POST", "/runs/delete-tag", _delete_tag),
-    ("GET", "/metrics/get-history", _get_history),
-    ("GET", "/metrics/get-history-bulk-interval", _get_history_bulk_interval),
-):
-    _route(_method, _path, _handler)
+add_message_routes(
+    router,
+    [
+        ("POST", "/runs/create", _create),
+        ("GET", "/runs/get", _get),
+        ("POST", "/runs/update", _update),
+        ("POST", "/runs/delete", _delete),
+        ("POST", "/runs/restore", _restore),
+        ("POST", "/runs/log-metric", _log_metric),
+        ("POST", "/runs/log-parameter", _log_parameter),
+        ("POST", "/runs/log-batch", _log_batch),
+        ("POST", "/runs/set-tag", _set_tag),
+        ("POST", "/runs/delete-tag", _delete_tag),
+        ("GET", "/metrics/get-history", _get_history),
+        ("GET", "/metrics/get-history-bulk-interval", _get_history_bulk_interval),
+    ],
+)
