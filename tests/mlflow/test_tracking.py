@@ -12,6 +12,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from tests.access_helpers import Team
+from tests.helpers import ThreadedServer
 
 from cairn.client.http import HttpTracking
 
@@ -270,3 +272,30 @@ def test_deleting_restoring_and_tagging_an_experiment(mlflow_uri: str, cairn_api
     assert client.get_run(run_id).info.lifecycle_stage == "active"
     assert "to delete" in [p.name for p in cairn_api.list_projects()]
     client.create_run(exp_id)
+
+
+def test_history_of_a_metric_never_logged_is_empty(mlflow_uri: str) -> None:
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("empty")).info.run_id
+    assert client.get_metric_history(run_id, "never") == []
+    with pytest.raises(MlflowException) as unknown:
+        client.get_metric_history("f" * 32, "loss")
+    assert _error_code(unknown) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_with_auth_the_run_is_the_signed_in_user_s(
+    mlflow_auth_server: ThreadedServer, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = team.user("ada")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    client = MlflowClient(tracking_uri=mlflow_auth_server.url)
+    exp_id = client.create_experiment("ada's")
+    run = client.create_run(exp_id, tags={"mlflow.user": "somebody else"})
+    assert run.info.user_id == "ada"
+    assert client.get_run(run.info.run_id).data.tags["mlflow.user"] == "ada"
+    team.user("bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", team.token("bob"))
+    with pytest.raises(MlflowException) as hidden:
+        client.get_run(run.info.run_id)
+    assert _error_code(hidden) == "RESOURCE_DOES_NOT_EXIST"  # a project bob holds no role on
