@@ -29,7 +29,7 @@ def _error_code(exc: pytest.ExceptionInfo[MlflowException]) -> str:
 def test_the_fluent_api_round_trips_through_both_clients(mlflow_uri: str, cairn_api: HttpTracking) -> None:
     experiment = mlflow.set_experiment("fluent")
     before = int(time.time() * 1000)
-    with mlflow.start_run(run_name="first-run") as run:
+    with mlflow.start_run(run_name="first-run", description="why: a *first* try") as run:
         mlflow.log_param("lr", "0.001")
         mlflow.log_params({"long": LONG_PARAM, UNICODE_KEY: UNICODE_VALUE, "layers": 3})
         for step, loss in enumerate([1.0, 0.5, 0.25]):
@@ -68,6 +68,7 @@ def test_the_fluent_api_round_trips_through_both_clients(mlflow_uri: str, cairn_
     assert cairn_run.project == "fluent"
     assert cairn_run.project_id == experiment.experiment_id
     assert cairn_run.name == "first-run"
+    assert cairn_run.notes == got.data.tags["mlflow.note.content"] == "why: a *first* try"
     assert cairn_run.status.value == "finished"
     assert (cairn_run.start_time, cairn_run.end_time) == (got.info.start_time, got.info.end_time)
     assert cairn_run.params == {"lr": "0.001", "long": LONG_PARAM, UNICODE_KEY: UNICODE_VALUE, "layers": "3"}
@@ -164,6 +165,12 @@ def test_renaming_tagging_deleting_and_restoring_a_run(mlflow_uri: str, cairn_ap
     client.set_tag(run_id, "mlflow.runName", "again")
     assert client.get_run(run_id).data.tags["mlflow.runName"] == "again"
     assert cairn_api.get_run(run_id).name == "again"
+    client.set_tag(run_id, "mlflow.note.content", "# Notes\nwith *markdown* ✓")
+    assert cairn_api.get_run(run_id).notes == "# Notes\nwith *markdown* ✓"
+    assert client.get_run(run_id).data.tags["mlflow.note.content"] == "# Notes\nwith *markdown* ✓"
+    client.delete_tag(run_id, "mlflow.note.content")
+    assert cairn_api.get_run(run_id).notes == ""
+    assert "mlflow.note.content" not in client.get_run(run_id).data.tags
     client.set_tag(run_id, "k", "v")
     client.delete_tag(run_id, "k")
     assert "k" not in client.get_run(run_id).data.tags

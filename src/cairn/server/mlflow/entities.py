@@ -9,8 +9,8 @@ The conventions every MLflow route shares (docs/mlflow.md):
   ``mlflow-artifacts:/<experiment_id>``;
 - MLflow's params are text: a param Cairn's SDK logged as a number or a boolean is shown as
   Python's ``str`` of it, which is what MLflow's client would have sent for the same value;
-- the system tags ``mlflow.runName`` and ``mlflow.user`` are the run's name and user, kept once
-  in the run itself and written out in every answer.
+- the system tags ``mlflow.runName``, ``mlflow.user`` and ``mlflow.note.content`` are the run's
+  name, user and notes, kept once in the run itself and written out in every answer.
 
 Numbers follow proto3's JSON mapping: a non-finite double is the string ``"NaN"``,
 ``"Infinity"`` or ``"-Infinity"``, which MLflow's client parses back into the float.
@@ -30,8 +30,10 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
+#: MLflow's description of a run (``start_run(description=...)``): Cairn's run notes.
+NOTE_TAG = "mlflow.note.content"
 #: Tags that are fields of the run in Cairn, not stored tags.
-RUN_FIELD_TAGS = frozenset({RUN_NAME_TAG, USER_TAG})
+RUN_FIELD_TAGS = frozenset({RUN_NAME_TAG, USER_TAG, NOTE_TAG})
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -95,6 +97,8 @@ def run_info_json(run: Run) -> dict[str, Any]:
 def run_json(run: Run, *, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """MLflow's ``Run`` message: its info, and its data with each metric's latest point."""
     tags = {**run.tags, RUN_NAME_TAG: run.name, USER_TAG: run.user}
+    if run.notes:
+        tags[NOTE_TAG] = run.notes
     metrics = [
         {"key": key, "value": wire_float(m.last), "timestamp": m.last_timestamp, "step": m.last_step}
         for key, m in run.metrics.items()

@@ -4,8 +4,9 @@ What differs from Cairn's own API, and why it is done here:
 
 - MLflow's params are text and immutable; changing one is MLflow's INVALID_PARAMETER_VALUE,
   not Cairn's conflict;
-- ``mlflow.runName`` and ``mlflow.user`` are the run's name and user (set-tag of
-  ``mlflow.runName`` renames the run; the user is whoever signed in, as on every route);
+- ``mlflow.runName``, ``mlflow.user`` and ``mlflow.note.content`` are the run's name, user
+  and notes (setting the first or the last changes the run; the user is whoever signed in, as
+  on every route);
 - ``mlflow.parentRunId`` (nested runs) also makes the run a child of that run in Cairn;
 - a metric request is one batch with a fresh client id: MLflow's client does not resend a
   request that was answered, so there is nothing to recognise;
@@ -28,6 +29,7 @@ from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.mlflow.entities import (
     DEFAULT_EXPERIMENT_ID,
+    NOTE_TAG,
     RUN_FIELD_TAGS,
     RUN_NAME_TAG,
     param_text,
@@ -100,6 +102,7 @@ def _create(tracking: TrackingService, message: Message) -> JsonResponse:
         name=name,
         user=user,
         tags=stored_tags,
+        notes=tags.get(NOTE_TAG, ""),
         parent_id=parent_id,
         start_time=optional_int(message, "start_time"),
     )
@@ -150,9 +153,9 @@ def _log_params(tracking: TrackingService, run_id: str, params: Mapping[str, str
 
 
 def _set_tags(tracking: TrackingService, run_id: str, tags: Mapping[str, str]) -> None:
-    name = tags.get(RUN_NAME_TAG)
-    if name:
-        tracking.update_run(run_id, RunUpdate(name=name))
+    name, notes = tags.get(RUN_NAME_TAG) or None, tags.get(NOTE_TAG)
+    if name is not None or notes is not None:
+        tracking.update_run(run_id, RunUpdate(name=name, notes=notes))
     stored = {key: value for key, value in tags.items() if key not in RUN_FIELD_TAGS}
     if stored:
         tracking.set_tags(run_id, stored)
@@ -239,7 +242,11 @@ def _set_tag(tracking: TrackingService, message: Message) -> JsonResponse:
 def _delete_tag(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
-    if key not in tracking.get_run(run_id).tags:
+    run = tracking.get_run(run_id)
+    if key == NOTE_TAG and run.notes:
+        tracking.update_run(run_id, RunUpdate(notes=""))
+        return JsonResponse(_EMPTY)
+    if key not in run.tags:
         raise MlflowApiError(f"No tag with name: {key} in run with id {run_id}", "RESOURCE_DOES_NOT_EXIST")
     tracking.delete_tag(run_id, key)
     return JsonResponse(_EMPTY)
