@@ -179,6 +179,10 @@ def test_renaming_tagging_deleting_and_restoring_a_run(mlflow_uri: str, cairn_ap
     client.delete_run(run_id)
     assert client.get_run(run_id).info.lifecycle_stage == "deleted"
     assert cairn_api.get_run(run_id).deleted
+    with pytest.raises(MlflowException) as into_deleted:
+        client.log_metric(run_id, "m", 1.0)
+    assert _error_code(into_deleted) == "INVALID_PARAMETER_VALUE"
+    assert "deleted" in str(into_deleted.value)
     client.restore_run(run_id)
     assert client.get_run(run_id).info.lifecycle_stage == "active"
     assert not cairn_api.get_run(run_id).deleted

@@ -15,6 +15,7 @@ What differs from Cairn's own API, and why it is done here:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 from fastapi import APIRouter
 
 from cairn.core.entities import RunStatus, RunUpdate
-from cairn.core.errors import ParamConflict
+from cairn.core.errors import ParamConflict, RunNotActive
 from cairn.core.limits import wire_float
 from cairn.core.metrics import MetricBatch, MetricColumns, MetricHistory
 from cairn.server.jsonresponse import JsonResponse
@@ -39,6 +40,7 @@ from cairn.server.mlflow.entities import (
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.server.mlflow.experiments import project_of_experiment
 from cairn.server.mlflow.wire import (
+    Handler,
     Message,
     add_message_routes,
     key_value_pairs,
@@ -86,6 +88,24 @@ def _status(message: Message) -> RunStatus | None:
         raise MlflowApiError(f"Invalid value {text!r} for parameter 'status' supplied") from None
 
 
+def _to_active_run(handler: Handler) -> Handler:
+    """MLflow answers a write to a deleted run with INVALID_PARAMETER_VALUE (the run named is
+    the bad value); a run that merely ended keeps Cairn's INVALID_STATE (docs/mlflow.md)."""
+
+    @functools.wraps(handler)
+    def checked(tracking: TrackingService, message: Message) -> JsonResponse:
+        try:
+            return handler(tracking, message)
+        except RunNotActive as exc:
+            if not exc.details.get("deleted"):
+                raise
+            run_id = exc.details.get("run_id")
+            message_text = f"The run {run_id} must be in the 'active' state. Current state is deleted."
+            raise MlflowApiError(message_text, INVALID_PARAMETER_VALUE) from None
+
+    return checked
+
+
 # -- runs -----------------------------------------------------------------------------------
 
 
@@ -113,6 +133,7 @@ def _get(tracking: TrackingService, message: Message) -> JsonResponse:
     return JsonResponse({"run": run_json(tracking.get_run(_run_id(message)))})
 
 
+@_to_active_run
 def _update(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     update = RunUpdate(
@@ -183,12 +204,14 @@ def _metric_point(item: Message) -> tuple[str, float, int, int]:
     return key, metric_value(item), required_int(item, "timestamp"), optional_int(item, "step") or 0
 
 
+@_to_active_run
 def _log_metric(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     tracking.log_metrics(run_id, _metric_batch([_metric_point(message)]))
     return JsonResponse(_EMPTY)
 
 
+@_to_active_run
 def _log_parameter(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
@@ -205,6 +228,7 @@ def _check_batch_limit(what: str, count: int, limit: int) -> None:
         )
 
 
+@_to_active_run
 def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     metric_items = repeated(message, "metrics")
@@ -232,6 +256,7 @@ def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
     return JsonResponse(_EMPTY)
 
 
+@_to_active_run
 def _set_tag(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
@@ -239,6 +264,7 @@ def _set_tag(tracking: TrackingService, message: Message) -> JsonResponse:
     return JsonResponse(_EMPTY)
 
 
+@_to_active_run
 def _delete_tag(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = _run_id(message)
     key = required_str(message, "key")
