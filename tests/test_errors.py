@@ -460,7 +460,7 @@ def test_an_unreachable_server_is_unavailable() -> None:
 class _BrokenStore(SqlStore):
     """A store whose listing fails the way a bug would, with internals in the message."""
 
-    def list_projects(self, *, names: Any = None) -> list[Any]:
+    def list_projects(self, *, names: Any = None, include_deleted: bool = False) -> list[Any]:
         raise RuntimeError("secret internals: password=hunter2")
 
 

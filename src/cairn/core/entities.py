@@ -34,6 +34,8 @@ class Project:
     created_at: int
     run_count: int = 0
     last_activity: int | None = None
+    #: Deleted projects are left out of listings and take no new runs until restored.
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

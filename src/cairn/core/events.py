@@ -53,6 +53,12 @@ class EventType(enum.StrEnum):
     RUN_TAG_SET = "run_tag.set"
     RUN_TAG_DELETED = "run_tag.deleted"
     PROJECT_CREATED = "project.created"
+    #: Under its new name's subject; ``from`` holds the old name.
+    PROJECT_RENAMED = "project.renamed"
+    PROJECT_DELETED = "project.deleted"
+    PROJECT_RESTORED = "project.restored"
+    PROJECT_TAG_SET = "project_tag.set"
+    PROJECT_TAG_DELETED = "project_tag.deleted"
     COMMENT_CREATED = "comment.created"
     COMMENT_UPDATED = "comment.updated"
     COMMENT_DELETED = "comment.deleted"

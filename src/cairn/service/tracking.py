@@ -33,6 +33,7 @@ from cairn.core.entities import (
 )
 from cairn.core.errors import (
     AlreadyExists,
+    Conflict,
     InvalidQuery,
     InvalidRequest,
     InvalidValue,
@@ -91,16 +92,21 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
 
     # -- projects ---------------------------------------------------------------------------
 
-    def create_project(self, name: str, description: str = "") -> Project:
+    def create_project(self, name: str, description: str = "", tags: Mapping[str, str] | None = None) -> Project:
         """A new project. Any signed-in user may make one, and becomes its admin in the same
         unit of work. Raises AlreadyExists."""
         limits.check_name(name, "project name")
         limits.check_text(description, "project description", limits.MAX_PROJECT_DESCRIPTION_LENGTH)
+        checked_tags = _checked_tags(tags or {})
         self.policy.check(self.principal, Action.READ, None)  # signed in: nothing more
         with self.store.atomic():
             project = self.store.create_project(name, description)
+            self.store.set_project_tags(project.id, checked_tags)
             self._grant_creator(ResourceKind.PROJECT, project.name)
-            self._record(EventType.PROJECT_CREATED, project_subject(project.name), {"description": description})
+            data: dict[str, Any] = {"description": description}
+            if checked_tags:
+                data["tags"] = checked_tags
+            self._record(EventType.PROJECT_CREATED, project_subject(project.name), data)
         return project
 
     def get_project(self, name: str) -> Project:
@@ -108,10 +114,70 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         self.policy.check(self.principal, Action.READ, project.name)
         return project
 
-    def list_projects(self) -> list[Project]:
+    def list_projects(self, *, include_deleted: bool = False) -> list[Project]:
         """The projects the principal may see (every one for an admin and without auth)."""
         self.policy.check(self.principal, Action.READ, None)
-        return self.store.list_projects(names=self.policy.visible(self.principal, ResourceKind.PROJECT))
+        visible = self.policy.visible(self.principal, ResourceKind.PROJECT)
+        return self.store.list_projects(names=visible, include_deleted=include_deleted)
+
+    def delete_project(self, name: str) -> Project:
+        """Delete a project (``name`` may be its id) and its runs, softly: it leaves listings
+        and takes no new runs until :meth:`restore_project`. Needs the delete right."""
+        return self._set_project_deleted(name, True)
+
+    def restore_project(self, name: str) -> Project:
+        """Restore a deleted project and every run of it (as MLflow restores an experiment)."""
+        return self._set_project_deleted(name, False)
+
+    def _set_project_deleted(self, name: str, deleted: bool) -> Project:
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.DELETE, project.name)
+        if project.deleted != deleted:
+            event = EventType.PROJECT_DELETED if deleted else EventType.PROJECT_RESTORED
+            with self.store.atomic():
+                self.store.set_project_deleted(project.id, deleted)
+                self._record(event, project_subject(project.name), {"project_id": project.id})
+        return self.store.get_project(project.id)
+
+    def project_tags(self, name: str) -> dict[str, str]:
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.READ, project.name)
+        return self.store.project_tags(project.id)
+
+    def set_project_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        checked = _checked_tags(tags)
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.WRITE, project.name)
+        with self.store.atomic():
+            self.store.set_project_tags(project.id, checked)
+            self._record(EventType.PROJECT_TAG_SET, project_subject(project.name), {"tags": dict(checked)})
+
+    def delete_project_tag(self, name: str, key: str) -> None:
+        """Remove a project's tag. Raises NotFound if it has none by that key."""
+        limits.check_key(key, "tag")
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.WRITE, project.name)
+        with self.store.atomic():
+            if not self.store.delete_project_tag(project.id, key):
+                raise NotFound(
+                    f"project {project.name!r} has no tag {key!r}", details={"project": project.name, "key": key}
+                )
+            self._record(EventType.PROJECT_TAG_DELETED, project_subject(project.name), {"key": key})
+
+    def rename_project(self, name: str, new_name: str) -> Project:
+        """Rename a project (``name`` may also be its id); its runs, views and roles follow it.
+        Needs the maintain role, as changing who finds the project where. Raises AlreadyExists."""
+        limits.check_name(new_name, "project name")
+        project = self.store.get_project(name, with_counts=False)
+        self.policy.check(self.principal, Action.MAINTAIN, project.name)
+        if project.deleted:
+            raise Conflict(f"project {project.name!r} is deleted; restore it first", details={"project": project.name})
+        if new_name != project.name:
+            with self.store.atomic():
+                self.store.rename_project(project.id, new_name)
+                data = {"from": project.name, "to": new_name}
+                self._record(EventType.PROJECT_RENAMED, project_subject(new_name), data)
+        return self.store.get_project(project.id)
 
     def _project_id(self, name: str, action: Action = Action.READ) -> str:
         """The id of a project, without the run counts a listing shows (they cost a scan)."""
@@ -125,14 +191,19 @@ class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, 
         try:
             project = self.store.get_project(name, with_counts=False)
             self.policy.check(self.principal, Action.WRITE, project.name)
-            return project
         except ProjectNotFound:
             try:
                 return self.create_project(name)
             except AlreadyExists:  # created by a concurrent first run
                 project = self.store.get_project(name, with_counts=False)
                 self.policy.check(self.principal, Action.WRITE, project.name)
-                return project
+        if project.deleted:
+            # MLflow's answer too (an invalid value, not a state): the project is the argument.
+            raise InvalidValue(
+                f"project {project.name!r} is deleted; restore it before starting runs in it",
+                details={"project": project.name},
+            )
+        return project
 
     def _grant_creator(self, kind: ResourceKind, name: str) -> None:
         """Make whoever signed in and created a project or model its admin (call it inside the

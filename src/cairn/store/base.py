@@ -46,9 +46,31 @@ class ProjectStore(Protocol):
         unless ``with_counts``). Raises ProjectNotFound."""
         ...
 
-    def list_projects(self, *, names: Collection[str] | None = None) -> list[Project]:
-        """Every project (of ``names`` only, when given), with run counts and last activity,
-        newest first."""
+    def list_projects(self, *, names: Collection[str] | None = None, include_deleted: bool = False) -> list[Project]:
+        """Every project (of ``names`` only, when given; deleted ones only if asked), with run
+        counts and last activity, newest first."""
+        ...
+
+    def set_project_deleted(self, project_id: str, deleted: bool) -> None:
+        """Delete or restore a project, and every run of it with it. Raises ProjectNotFound."""
+        ...
+
+    def project_tags(self, project_id: str) -> dict[str, str]:
+        """The project's tags by key."""
+        ...
+
+    def set_project_tags(self, project_id: str, tags: Mapping[str, str]) -> None:
+        """Set tags of a project, replacing the values of keys it has."""
+        ...
+
+    def delete_project_tag(self, project_id: str, key: str) -> bool:
+        """Remove one tag; whether the project had it."""
+        ...
+
+    def rename_project(self, project_id: str, new_name: str) -> Project:
+        """Give the project another name, and move the roles held on it to that name in the
+        same transaction; the project is returned without counts. Raises ProjectNotFound, or
+        AlreadyExists if the name is taken."""
         ...
 
 

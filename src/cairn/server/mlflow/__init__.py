@@ -33,6 +33,11 @@ ROUTERS: list[APIRouter] = []
 ARTIFACT_ROUTERS: list[APIRouter] = []
 ARTIFACT_ROUTERS.append(artifacts.router)
 
+# After the lists: these modules import the package's siblings, never this module's names.
+from cairn.server.mlflow import experiments, runs  # noqa: E402
+
+ROUTERS += [experiments.router, runs.router]
+
 
 def install(app: FastAPI) -> None:
     for prefix in API_PREFIXES:

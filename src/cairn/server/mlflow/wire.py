@@ -8,12 +8,17 @@ absent, never null, and numbers may arrive as strings (int64 in proto3's JSON ma
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
-from fastapi import Request
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
+from cairn.server.deps import TrackingDep
+from cairn.server.jsonresponse import JsonResponse
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
+from cairn.service.tracking import TrackingService
 
 Message = dict[str, Any]
 
@@ -123,3 +128,43 @@ def repeated(message: Message, name: str) -> list[Any]:
     if isinstance(value, list):
         return value
     return [value]
+
+
+def key_value_pairs(message: Message, name: str) -> list[tuple[str, str]]:
+    """A repeated ``{key, value}`` field (tags, params) in the order sent; a missing value is
+    the empty string, as protobuf's default."""
+    pairs = []
+    for index, item in enumerate(repeated(message, name)):
+        if not isinstance(item, dict):
+            raise _invalid(f"{name}[{index}]", item, "it must be an object with a key and a value")
+        key = required_str(item, "key")
+        value = item.get("value", "")
+        if not isinstance(value, str):
+            raise _invalid(f"{name}[{index}].value", value, "it must be a string")
+        pairs.append((key, value))
+    return pairs
+
+
+def optional_text(message: Message, name: str) -> str:
+    """A string field whose absence means the empty string (a tag's or a param's value)."""
+    return optional_str(message, name) or ""
+
+
+#: What an MLflow route does: the service acting for the caller, and the request's message.
+Handler = Callable[[TrackingService, Message], JsonResponse]
+
+
+def add_message_routes(router: APIRouter, routes: Iterable[tuple[str, str, Handler]]) -> None:
+    """Mount each ``(method, path, handler)``: the message is read on the event loop, and the
+    handler, which calls the service (and so the database), runs in the thread pool."""
+    for method, path, handler in routes:
+        router.add_api_route(path, _endpoint(handler), methods=[method], name=handler.__name__.strip("_"))
+
+
+def _endpoint(handler: Handler) -> Callable[[Request, TrackingService], Awaitable[JsonResponse]]:
+    async def endpoint(request: Request, tracking: TrackingDep) -> JsonResponse:
+        message = await read_message(request)
+        answer: JsonResponse = await run_in_threadpool(handler, tracking, message)
+        return answer
+
+    return endpoint

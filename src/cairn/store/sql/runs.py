@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, false, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cairn.core.access import ResourceKind
 from cairn.core.clock import now_ms
 from cairn.core.entities import (
     MetricSummary,
@@ -66,10 +67,30 @@ class SqlRunStore:
         # A name wins over an id that happens to look the same.
         return next((p for p in projects if p.name == name_or_id), projects[0])
 
-    def list_projects(self, *, names: Collection[str] | None = None) -> list[Project]:
+    def rename_project(self, project_id: str, new_name: str) -> Project:
+        try:
+            with transaction(self._engines.write) as conn:
+                row = conn.execute(select(t.projects).where(t.projects.c.id == project_id)).one_or_none()
+                if row is None:
+                    raise ProjectNotFound(f"no project with id {project_id!r}", details={"project": project_id})
+                old_name = row.name
+                conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(name=new_name))
+                # Roles are held on a project's name (as on a model's): they follow the rename.
+                grants = t.grants.c
+                held = and_(grants.resource_kind == ResourceKind.PROJECT.value, grants.resource == old_name)
+                conn.execute(update(t.grants).where(held).values(resource=new_name))
+        except IntegrityError as exc:
+            raise AlreadyExists(f"project {new_name!r} already exists", details={"project": new_name}) from exc
+        # Read in the writing transaction: the caller's unit of work may not have committed yet.
+        return Project(id=row.id, name=new_name, description=row.description, created_at=row.created_at)
+
+    def list_projects(self, *, names: Collection[str] | None = None, include_deleted: bool = False) -> list[Project]:
         if names is not None and not names:
             return []
-        where = None if names is None else t.projects.c.name.in_(sorted(names))
+        conditions: list[ColumnElement[bool]] = [] if names is None else [t.projects.c.name.in_(sorted(names))]
+        if not include_deleted:
+            conditions.append(t.projects.c.deleted == false())
+        where = and_(*conditions) if conditions else None
         with reading(self._engines) as conn:
             return self._select_projects(conn, where, with_counts=True)
 
@@ -99,9 +120,42 @@ class SqlRunStore:
                     created_at=m["created_at"],
                     run_count=m["run_count"] or 0 if with_counts else 0,
                     last_activity=max(times) if times else None,
+                    deleted=bool(m["deleted"]),
                 )
             )
         return projects
+
+    def set_project_deleted(self, project_id: str, deleted: bool) -> None:
+        with transaction(self._engines.write) as conn:
+            found = conn.execute(update(t.projects).where(t.projects.c.id == project_id).values(deleted=deleted))
+            if found.rowcount == 0:
+                raise ProjectNotFound(f"no project with id {project_id!r}", details={"project": project_id})
+            # As MLflow deletes and restores an experiment's runs with it.
+            conn.execute(update(t.runs).where(t.runs.c.project_id == project_id).values(deleted=deleted))
+
+    def project_tags(self, project_id: str) -> dict[str, str]:
+        with reading(self._engines) as conn:
+            rows = conn.execute(
+                select(t.project_tags.c.key, t.project_tags.c.value)
+                .where(t.project_tags.c.project_id == project_id)
+                .order_by(t.project_tags.c.key)
+            )
+            return {row.key: row.value for row in rows}
+
+    def set_project_tags(self, project_id: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        with transaction(self._engines.write) as conn:
+            keys = list(tags)
+            where = and_(t.project_tags.c.project_id == project_id, t.project_tags.c.key.in_(keys))
+            conn.execute(t.project_tags.delete().where(where))
+            rows = [{"project_id": project_id, "key": key, "value": value} for key, value in tags.items()]
+            conn.execute(insert(t.project_tags), rows)
+
+    def delete_project_tag(self, project_id: str, key: str) -> bool:
+        with transaction(self._engines.write) as conn:
+            where = and_(t.project_tags.c.project_id == project_id, t.project_tags.c.key == key)
+            return bool(conn.execute(t.project_tags.delete().where(where)).rowcount)
 
     # -- runs -------------------------------------------------------------------------------
 

@@ -22,12 +22,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     text,
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0014_prediction_logs"
+SCHEMA_HEAD = "0015_project_lifecycle"
 
 metadata = MetaData()
 
@@ -45,6 +46,18 @@ projects = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("description", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Soft, as a run's: MLflow's deleted experiments are restored by id.
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+)
+
+#: A project's tags (MLflow's experiment tags).
+project_tags = Table(
+    "project_tags",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 runs = Table(
