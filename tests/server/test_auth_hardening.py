@@ -230,7 +230,10 @@ MALFORMED_AUTHORIZATION = {
     "scheme and a space": b"Bearer ",
     "a short token": b"Bearer x",
     "an unknown token of the right form": b"Bearer cairn_" + b"A" * 43,
-    "basic": b"Basic YW5uOmNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGUgNDI=",
+    # Basic is how MLflow's client signs in (docs/mlflow.md): a right pair is taken, these not.
+    "basic, wrong password": b"Basic YW5uOndyb25nIHBhc3N3b3Jk",
+    "basic, not base64": b"Basic !!!",
+    "basic, no colon": b"Basic YW5u",
     "a 10 kB token": b"Bearer cairn_" + b"A" * 10_000,
     "a NUL byte": b"Bearer cairn_\x00abc",
     "non-ASCII": "Bearer cairn_tökén✓".encode(),

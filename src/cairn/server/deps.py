@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from cairn.core import limits
 from cairn.core.access import TOKEN_PREFIX
-from cairn.core.errors import InvalidValue, Unauthenticated
+from cairn.core.errors import InvalidValue, SignInFailed, Unauthenticated
 from cairn.server.csrf import check_same_origin
 from cairn.server.upload_hashes import RunningHashes
 from cairn.service.authn import Authenticator
@@ -85,7 +85,11 @@ def _basic(credential: str, authenticator: Authenticator, address: str | None) -
         if found.name != username:
             raise Unauthenticated("the token is not this user's")
         return found
-    return authenticator.password_principal(username, password, address)
+    try:
+        return authenticator.password_principal(username, password, address)
+    except SignInFailed:
+        # A credential on a request, not the sign-in form: the same answer as a bad token.
+        raise Unauthenticated("the Basic credential's user name and password do not match") from None
 
 
 def session_cookie(request: Request) -> str | None:
