@@ -138,6 +138,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "members",
         "predict",
         "serve",
+        "import",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:

@@ -18,6 +18,7 @@ _COMMANDS = {
     "artifacts": "cairn.cli.artifacts:artifacts_group",
     "datasets": "cairn.cli.artifacts:datasets_group",
     "gc": "cairn.cli.gc:gc_command",
+    "import": "cairn.cli.imports:import_group",
     "login": "cairn.cli.login:login_command",
     "logout": "cairn.cli.login:logout_command",
     "members": "cairn.cli.members:members_group",
