@@ -4,12 +4,18 @@ SQLite database comes into an embedded Cairn store with every value, once."""
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from tests.helpers import ThreadedServer
+from tests.helpers import ThreadedServer, free_port
 
 from cairn.client.connect import connect
 from cairn.core.entities import RunStatus
@@ -34,7 +40,7 @@ def write_mlflow_data(source: str, tmp_path: Path) -> dict[str, Any]:
     """Two experiments: a parent with a child and a failed run, and one run with artifacts."""
     client = mlflow.MlflowClient(tracking_uri=source)
     # A database keeps artifacts in ./mlruns unless told otherwise: here, under tmp_path.
-    where = None if source.startswith("file:") else (tmp_path / "artifacts").as_uri()
+    where = (tmp_path / "artifacts").as_uri() if source.startswith("sqlite:") else None
     first = client.create_experiment("vision", artifact_location=where and f"{where}/1", tags={"team": "eyes"})
     second = client.create_experiment("speech", artifact_location=where and f"{where}/2")
     parent = client.create_run(first, run_name="parent", start_time=1_000, tags={"mlflow.user": "ada"})
@@ -137,6 +143,43 @@ def test_into_a_cairn_server(tmp_path: Path, invoke: Invoke, server: ThreadedSer
     check_everything(source, server.url, ids)
     again = invoke("import", "mlflow", source, env={"CAIRN_URI": server.url})
     assert "Imported 0 runs from 3 experiments; skipped 4 already imported; 0 failed." in again.stdout
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """MLflow's own tracking server on a SQLite database, as a subprocess, serving artifacts."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"]
+    command += ["--artifacts-destination", str(tmp_path / "served-artifacts")]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:  # the server and the uvicorn it started: its own process group, nothing else
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@pytest.mark.slow
+def test_from_a_running_mlflow_server(tmp_path: Path, invoke: Invoke, mlflow_server: str) -> None:
+    ids = write_mlflow_data(mlflow_server, tmp_path)
+    store = str(tmp_path / "cairn.db")
+
+    result = invoke("import", "mlflow", mlflow_server, "--uri", store)
+    assert "Imported 4 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
+    check_everything(mlflow_server, store, ids)
 
 
 def test_a_corrupt_run_is_reported_and_the_others_imported(tmp_path: Path, invoke: Invoke) -> None:
