@@ -65,11 +65,16 @@ def write_mlflow_data(source: str, tmp_path: Path) -> dict[str, Any]:
     client.log_artifact(with_files.info.run_id, str(files / "notes.txt"))
     client.log_artifacts(with_files.info.run_id, str(files / "plots"), artifact_path="plots")
     client.set_terminated(with_files.info.run_id, "KILLED", end_time=8_000)
+    gone = client.create_run(second, run_name="gone", start_time=9_000)
+    client.log_param(gone.info.run_id, "kept", "yes")
+    client.set_terminated(gone.info.run_id, "FINISHED", end_time=9_500)
+    client.delete_run(gone.info.run_id)
     return {
         "parent": parent.info.run_id,
         "child": child.info.run_id,
         "failed": failed.info.run_id,
         "files": with_files.info.run_id,
+        "gone": gone.info.run_id,
         "experiment": first,
     }
 
@@ -110,7 +115,10 @@ def check_everything(source: str, store: str, ids: dict[str, Any], prefix: str =
         assert child.parent_id == parent.id and child.tags["mlflow.parentRunId"] == ids["parent"]
         assert tracking.get_metric_history(child.id, "acc").values[0] == 0.9
         assert (failed.status, failed.end_time) == (RunStatus.FAILED, 6_000)
-        files = imported(tracking, prefix + "speech")[ids["files"]]
+        speech = imported(tracking, prefix + "speech")
+        files, gone = speech[ids["files"]], speech[ids["gone"]]
+        assert not files.deleted and gone.deleted and gone.params == {"kept": "yes"}
+        assert (gone.status, gone.end_time) == (RunStatus.FINISHED, 9_500)
         assert files.status == RunStatus.KILLED
         assert {a.path for a in tracking.list_artifacts(files.id)} == {"notes.txt", "plots/a.csv"}
         assert b"".join(tracking.read_artifact(files.id, "notes.txt")) == b"hello"
@@ -126,11 +134,11 @@ def test_an_mlflow_store_imports_every_value_once(kind: str, tmp_path: Path, inv
     store = str(tmp_path / "cairn.db")
 
     first = invoke("import", "mlflow", source, "--uri", store, "--project-prefix", "ml/")
-    assert "Imported 4 runs from 3 experiments; skipped 0 already imported; 0 failed." in first.stdout
+    assert "Imported 5 runs from 3 experiments; skipped 0 already imported; 0 failed." in first.stdout
     check_everything(source, store, ids, prefix="ml/")
 
     again = invoke("import", "mlflow", source, "--uri", store, "--project-prefix", "ml/")
-    assert "Imported 0 runs from 3 experiments; skipped 4 already imported; 0 failed." in again.stdout
+    assert "Imported 0 runs from 3 experiments; skipped 5 already imported; 0 failed." in again.stdout
     check_everything(source, store, ids, prefix="ml/")
 
 
@@ -139,10 +147,10 @@ def test_into_a_cairn_server(tmp_path: Path, invoke: Invoke, server: ThreadedSer
     ids = write_mlflow_data(source, tmp_path)
 
     result = invoke("import", "mlflow", source, env={"CAIRN_URI": server.url})
-    assert "Imported 4 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
+    assert "Imported 5 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
     check_everything(source, server.url, ids)
     again = invoke("import", "mlflow", source, env={"CAIRN_URI": server.url})
-    assert "Imported 0 runs from 3 experiments; skipped 4 already imported; 0 failed." in again.stdout
+    assert "Imported 0 runs from 3 experiments; skipped 5 already imported; 0 failed." in again.stdout
 
 
 @pytest.fixture
@@ -178,7 +186,7 @@ def test_from_a_running_mlflow_server(tmp_path: Path, invoke: Invoke, mlflow_ser
     store = str(tmp_path / "cairn.db")
 
     result = invoke("import", "mlflow", mlflow_server, "--uri", store)
-    assert "Imported 4 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
+    assert "Imported 5 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
     check_everything(mlflow_server, store, ids)
 
 
@@ -193,7 +201,7 @@ def test_a_corrupt_run_is_reported_and_the_others_imported(tmp_path: Path, invok
 
     result = invoke("import", "mlflow", str(folder), "--uri", store, code=1)
     assert f"Failed: {ids['failed']}: " in result.stderr
-    assert "Imported 3 runs from 3 experiments; skipped 0 already imported; 1 failed." in result.stdout
+    assert "Imported 4 runs from 3 experiments; skipped 0 already imported; 1 failed." in result.stdout
     tracking = connect(store)
     try:
         assert set(imported(tracking, "vision")) == {ids["parent"], ids["child"]}
@@ -205,7 +213,7 @@ def test_a_corrupt_run_is_reported_and_the_others_imported(tmp_path: Path, invok
     # Mended, the run comes in on the next import, and only it.
     (artifacts / "gone.bin").unlink()
     again = invoke("import", "mlflow", str(folder), "--uri", store)
-    assert "Imported 1 run from 3 experiments; skipped 3 already imported; 0 failed." in again.stdout
+    assert "Imported 1 run from 3 experiments; skipped 4 already imported; 0 failed." in again.stdout
 
 
 def test_an_experiment_mlflow_cannot_read_is_reported(tmp_path: Path, invoke: Invoke) -> None:
@@ -216,7 +224,7 @@ def test_an_experiment_mlflow_cannot_read_is_reported(tmp_path: Path, invoke: In
 
     result = invoke("import", "mlflow", str(folder), "--uri", str(tmp_path / "cairn.db"), code=1)
     assert f"Failed: experiment {ids['experiment']} (vision): " in result.stderr
-    assert "Imported 1 run from 2 experiments; skipped 0 already imported; 1 failed." in result.stdout
+    assert "Imported 2 runs from 2 experiments; skipped 0 already imported; 1 failed." in result.stdout
 
 
 def test_a_source_that_is_not_mlflow_is_one_error_line(tmp_path: Path, invoke: Invoke) -> None:

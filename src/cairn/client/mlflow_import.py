@@ -214,9 +214,9 @@ def _copy_contents(tracking: Tracking, client: Any, run: Run, source: Any) -> No
     if status is not None:
         end_time = max(info.end_time, run.start_time) if info.end_time else None
         tracking.update_run(run.id, RunUpdate(status=status, end_time=end_time))
-    if info.lifecycle_stage == "deleted":
-        tracking.delete_run(run.id)
     tracking.set_tags(run.id, {RUN_ID_TAG: info.run_id})
+    if info.lifecycle_stage == "deleted":  # last: a deleted run takes no more tags
+        tracking.delete_run(run.id)
 
 
 def _copy_metrics(tracking: Tracking, client: Any, run_id: str, source_id: str, keys: list[str]) -> None:
