@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cairn.cli import output
 from cairn.cli.options import open_tracking, uri_option
@@ -37,14 +36,7 @@ def import_mlflow_command(source: str, project_prefix: str, uri: str | None) -> 
     try:
         with open_tracking(uri) as tracking:
             if sys.stderr.isatty():
-                with Progress(
-                    TextColumn("Importing"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeRemainingColumn(),
-                    console=output.console(stderr=True),
-                    transient=True,
-                ) as bar:
+                with output.progress_bar("Importing") as bar:
                     task = bar.add_task("import", total=None)
                     report = import_mlflow(
                         tracking,

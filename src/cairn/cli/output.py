@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich import box
 from rich.console import Console, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -54,6 +55,19 @@ def console(*, stderr: bool = False) -> Console:
         highlight=False,
         emoji=False,
         soft_wrap=False,
+    )
+
+
+def progress_bar(label: str) -> Progress:
+    """A bar on stderr that counts done of total and guesses the time left; gone when done.
+    For a terminal only: callers check ``sys.stderr.isatty()``."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console(stderr=True),
+        transient=True,
     )
 
 

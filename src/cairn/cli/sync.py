@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cairn.cli import output
 from cairn.client.sync import SyncReport, pending_writes, sync_spools
@@ -29,14 +28,7 @@ def sync_command() -> None:
         click.echo("Nothing to sync: no process left writes behind.")
         return
     if sys.stderr.isatty():
-        with Progress(
-            TextColumn("Syncing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=output.console(stderr=True),
-            transient=True,
-        ) as bar:
+        with output.progress_bar("Syncing") as bar:
             task = bar.add_task("sync", total=total)
             report = sync_spools(root, progress=lambda done: bar.advance(task, done))
     else:
