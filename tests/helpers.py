@@ -1,10 +1,12 @@
 """Helpers the suite's test modules import: an in-process server on a loopback port, a free
-port, where the test PostgreSQL is, and a webhook receiver. Fixtures live in conftest.py files; what a test module
-imports by name lives here, so no test imports a conftest.
+port, where the test PostgreSQL is, a webhook receiver, and the manifest of an MLflow model
+folder. Fixtures live in conftest.py files; what a test module imports by name lives here, so
+no test imports a conftest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -12,7 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+from cairn.core.models.manifest import MANIFEST_NAME, ModelManifest, manifest_to_json
+from cairn.core.models.mlflow_model import manifest_for_mlflow_folder
 from cairn.settings import ServerSettings
 
 POSTGRES_URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -148,3 +153,21 @@ def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "th
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not come true within {timeout:g} s")
         time.sleep(0.02)
+
+
+def make_cairn_model(folder: Path) -> ModelManifest:
+    """Write the manifest of the MLflow model folder ``folder``, made from its MLmodel, its
+    requirements.txt and the SHA-256 of each of its files: it is then a Cairn model folder."""
+    digests = {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    requirements = folder / "requirements.txt"
+    manifest = manifest_for_mlflow_folder(
+        (folder / "MLmodel").read_bytes(),
+        requirements.read_bytes() if requirements.is_file() else None,
+        digests,
+    )
+    (folder / MANIFEST_NAME).write_bytes(manifest_to_json(manifest))
+    return manifest
