@@ -4,6 +4,7 @@ example predicted first) and predicts what the original model predicts."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from tests.helpers import make_cairn_model
 
 from cairn.client.models.folder import UnsafeModelFormatWarning
 from cairn.client.models.plugins import get_flavor
-from cairn.core.errors import FlavorError, InvalidManifest
+from cairn.core.errors import FlavorError, FrameworkNotInstalled, InvalidManifest
 from cairn.core.models.manifest import MANIFEST_NAME
 from cairn.core.models.mlflow_model import manifest_for_mlflow_folder
 from cairn.core.models.signature import ColumnSchema, ColumnSpec, TensorSchema
@@ -93,7 +94,7 @@ def test_an_mlflow_sklearn_model_serves_without_mlflow_reading_it(
     assert set(manifest.files) == {p.name for p in folder.iterdir()} - {MANIFEST_NAME}
 
     # MLflow is not what reads it: a serving image with scikit-learn alone serves it.
-    monkeypatch.setitem(__import__("sys").modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow", None)
     served = serve_load(folder, tmp_path / "cache")
     assert served.loaded.flavor == "mlflow"
     np.testing.assert_array_equal(served.loaded.predict(FEATURES), pipeline.predict(FEATURES))
@@ -165,6 +166,19 @@ def test_an_mlflow_python_model_is_read_by_mlflow_pyfunc(tmp_path: Path) -> None
     assert manifest.input_example == "input_example.json"
     served = serve_load(folder, tmp_path / "cache")
     np.testing.assert_allclose(np.asarray(served.loaded.predict(FEATURES)).ravel(), FEATURES.a * 2 + FEATURES.b)
+
+
+def test_a_python_model_without_mlflow_installed_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "pyfunc"
+    mlflow.pyfunc.save_model(folder, python_model=mlflow.pyfunc.PythonModel(), pip_requirements=["pandas"])
+    make_cairn_model(folder)
+    for module in ("mlflow", "mlflow.pyfunc"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(FrameworkNotInstalled, match="pip install mlflow") as caught:
+        serve_load(folder, tmp_path / "cache")
+    assert caught.value.details["package"] == "mlflow"
 
 
 def test_a_folder_changed_after_its_manifest_was_made_is_refused(tmp_path: Path) -> None:

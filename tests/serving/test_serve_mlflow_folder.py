@@ -58,3 +58,26 @@ def test_an_mlflow_sklearn_folder_is_served_without_mlflow(tmp_path: Path) -> No
     finally:
         served.stop()
     assert "MLflow is not installed" not in served.output()
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning", "ignore:.*type hint")
+def test_an_mlflow_python_model_is_served_through_mlflow_pyfunc(tmp_path: Path) -> None:
+    class Scorer(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined,misc]
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return model_input["f0"] * 2 - model_input["f1"]
+
+    features, _ = classification_data(rows=30)
+    folder = tmp_path / "scorer"
+    mlflow.pyfunc.save_model(folder, python_model=Scorer(), input_example=features.head(2), pip_requirements=["pandas"])
+    assert make_cairn_model(folder).loader["flavor"] == "python_function"
+
+    served = start_serve(str(folder), env={"CAIRN_HOME": str(tmp_path / "home")})
+    try:
+        records = features.to_dict(orient="records")
+        answer = httpx.post(f"{served.url}/invocations", json={"dataframe_records": records}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        # A series is answered as the records of a one-column frame, as MLflow's server does.
+        predicted = [next(iter(row.values())) for row in answer.json()["predictions"]]
+        np.testing.assert_allclose(predicted, features.f0 * 2 - features.f1)
+    finally:
+        served.stop()
