@@ -46,7 +46,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── TeamNotFound            team_not_found        404
     │   ├── TokenNotFound           token_not_found       404
     │   ├── GrantNotFound           grant_not_found       404
-    │   └── PredictionLogNotFound   prediction_log_not_found 404
+    │   ├── PredictionLogNotFound   prediction_log_not_found 404
+    │   └── LoggedModelNotFound     logged_model_not_found 404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -359,6 +360,12 @@ class PredictionLogNotFound(NotFound):
     ``version`` and ``file_id``."""
 
     code = "prediction_log_not_found"
+
+
+class LoggedModelNotFound(NotFound):
+    """No logged model with that id (or none the caller may see); ``details["model_id"]`` names it."""
+
+    code = "logged_model_not_found"
 
 
 class Conflict(CairnError):

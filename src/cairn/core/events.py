@@ -25,10 +25,13 @@ class EventType(enum.StrEnum):
     MODEL_CREATED = "registered_model.created"
     MODEL_UPDATED = "registered_model.updated"
     MODEL_DELETED = "registered_model.deleted"
+    #: Under its new name's subject; ``from`` holds the old name.
+    MODEL_RENAMED = "registered_model.renamed"
     MODEL_TAG_SET = "registered_model_tag.set"
     MODEL_TAG_DELETED = "registered_model_tag.deleted"
     VERSION_CREATED = "model_version.created"
     VERSION_UPDATED = "model_version.updated"
+    VERSION_DELETED = "model_version.deleted"
     VERSION_STAGE_CHANGED = "model_version.stage_changed"
     VERSION_TAG_SET = "model_version_tag.set"
     VERSION_TAG_DELETED = "model_version_tag.deleted"

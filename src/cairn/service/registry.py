@@ -31,6 +31,7 @@ from cairn.core.clock import now_ms
 from cairn.core.entities import Page
 from cairn.core.errors import (
     ArtifactNotFound,
+    Conflict,
     DigestMismatch,
     InvalidManifest,
     InvalidPageToken,
@@ -122,6 +123,18 @@ class RegistryRules(EventRules):
         with self.store.atomic():
             model = self.store.update_model(checked, description)
             self._record(EventType.MODEL_UPDATED, model_subject(checked), {"name": checked, "description": description})
+        return model
+
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename the model; its versions, aliases, reviews and roles follow it. Needs the
+        maintain role, as changing where everyone finds it. Raises ModelNotFound, AlreadyExists."""
+        checked, new = check_model_name(name), check_model_name(new_name)
+        self.policy.check_model(self.principal, Action.MAINTAIN, checked)
+        if new == checked:
+            return self.store.get_model(checked)
+        with self.store.atomic():
+            model = self.store.rename_model(checked, new)
+            self._record(EventType.MODEL_RENAMED, model_subject(new), {"from": checked, "to": new})
         return model
 
     def delete_model(self, name: str) -> None:
@@ -316,6 +329,26 @@ class RegistryRules(EventRules):
                 {"name": checked[0], "version": checked[1], "description": description},
             )
         return updated
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Delete one version with its tags, reviews and prediction logs (its run and files
+        stay). A version an alias points at is refused (Conflict): move or delete the alias
+        first, so that nothing serving ``@alias`` loses its model unannounced. Raises
+        ModelNotFound, ModelVersionNotFound."""
+        checked = check_model_name(name), check_version_number(version)
+        self.policy.check_model(self.principal, Action.DELETE, checked[0])
+        with self.store.atomic():
+            found = self.store.get_version(*checked)
+            if found.aliases:
+                aliases = ", ".join(f"@{a}" for a in found.aliases)
+                raise Conflict(
+                    f"version {found.version} of {found.model!r} is {aliases}: move or delete the alias first",
+                    details={"model": found.model, "version": found.version, "aliases": list(found.aliases)},
+                )
+            self.store.delete_version(*checked)
+            self._record(
+                EventType.VERSION_DELETED, model_subject(*checked), {"name": checked[0], "version": checked[1]}
+            )
 
     def transition_stage(self, name: str, version: int, stage: str, *, archive_existing: bool = False) -> ModelVersion:
         """Move the version to a stage (None, Staging, Production, Archived); with

@@ -52,6 +52,7 @@ from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.service.access import AccessRules
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
+from cairn.service.logged_models import LoggedModelRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal, check_run
 from cairn.service.prediction_logs import PredictionLogRules
 from cairn.service.reviews import ReviewRules
@@ -62,7 +63,9 @@ if TYPE_CHECKING:
     from cairn.blobs.base import BlobStore
 
 
-class TrackingService(AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules, PredictionLogRules):
+class TrackingService(
+    AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules, PredictionLogRules, LoggedModelRules
+):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works).
 

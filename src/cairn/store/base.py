@@ -17,6 +17,7 @@ from cairn.core.artifacts import Artifact, ArtifactEntry, DatasetSpec, DatasetVe
 from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, RunGroup, RunStatus, RunUpdate, SimilarRun
 from cairn.core.events import Event, EventType
+from cairn.core.logged_models import LoggedModel, LoggedModelStatus
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.query.ast import Expr
@@ -355,6 +356,15 @@ class RegistryStore(Protocol):
 
     def delete_model(self, name: str) -> None:
         """The model with its versions, tags, aliases and alias history. Raises ModelNotFound."""
+        ...
+
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename the model; roles on it follow. Raises ModelNotFound, AlreadyExists."""
+        ...
+
+    def delete_version(self, name: str, version: int) -> None:
+        """The version with its tags, lineage, reviews and prediction-log records (the caller
+        has made sure no alias points at it). Raises ModelNotFound, ModelVersionNotFound."""
         ...
 
     def list_models(
@@ -852,6 +862,36 @@ class AccessStore(Protocol):
         ...
 
 
+class LoggedModelStore(Protocol):
+    """Logged models' records (core/logged_models.py); their files are their run's artifacts."""
+
+    def create_logged_model(self, model: LoggedModel) -> None: ...
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """Raises LoggedModelNotFound."""
+        ...
+
+    def update_logged_model(
+        self,
+        model_id: str,
+        *,
+        updated_at: int,
+        status: LoggedModelStatus | None = None,
+        status_message: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        deleted: bool | None = None,
+    ) -> LoggedModel:
+        """Change the fields given (tags and params are replaced whole). Raises LoggedModelNotFound."""
+        ...
+
+    def list_logged_models(
+        self, *, project_ids: list[str] | None = None, run_id: str | None = None, deleted: bool = False
+    ) -> list[LoggedModel]:
+        """Newest first, in the projects given (all when None), of one run when given."""
+        ...
+
+
 class MetadataStore(
     AccessStore,
     ProjectStore,
@@ -860,6 +900,7 @@ class MetadataStore(
     ArtifactStore,
     DiscussionStore,
     RegistryStore,
+    LoggedModelStore,
     PredictionLogStore,
     ReviewStore,
     EventStore,

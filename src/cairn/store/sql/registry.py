@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from cairn.core.access import ResourceKind
 from cairn.core.clock import now_ms
 from cairn.core.errors import AliasNotFound, AlreadyExists, ModelNotFound, ModelVersionNotFound
 from cairn.core.gcpause import collector_paused
@@ -72,6 +73,30 @@ class SqlRegistryStore:
                 .values(description=description, updated_at=now_ms())
             )
             return _model(conn, model_id)
+
+    def rename_model(self, name: str, new_name: str) -> RegisteredModel:
+        with transaction(self._engines.write) as conn:
+            model_id = _model_id(conn, name)
+            if conn.scalar(select(_m.id).where(_m.name == new_name)) is not None:
+                raise AlreadyExists(f"a registered model named {new_name!r} exists", details={"model": new_name})
+            conn.execute(
+                update(t.registered_models).where(_m.id == model_id).values(name=new_name, updated_at=now_ms())
+            )
+            # Roles are held on a model's name (as on a project's): they follow the rename.
+            grants = t.grants.c
+            held = and_(grants.resource_kind == ResourceKind.MODEL.value, grants.resource == name)
+            conn.execute(update(t.grants).where(held).values(resource=new_name))
+            return _model(conn, model_id)
+
+    def delete_version(self, name: str, version: int) -> None:
+        with transaction(self._engines.write) as conn:
+            model_id = _model_id(conn, name)
+            # Tags, lineage, reviews of it and its prediction-log records go with it.
+            done = conn.execute(delete(t.model_versions).where(_v.model_id == model_id, _v.version == version))
+            if done.rowcount == 0:
+                raise ModelVersionNotFound(
+                    f"registered model {name!r} has no version {version}", details={"model": name, "version": version}
+                )
 
     def delete_model(self, name: str) -> None:
         with transaction(self._engines.write) as conn:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0015_project_lifecycle"
+SCHEMA_HEAD = "0016_logged_models"
 
 metadata = MetaData()
 
@@ -790,5 +790,30 @@ prediction_logs = Table(
     Index("ix_prediction_logs_version_time", "model_id", "version", "first_ms", "id"),
     Index("ix_prediction_logs_model_time", "model_id", "first_ms", "id"),
     Index("ix_prediction_logs_digest", "digest"),
+    sqlite_with_rowid=False,
+)
+
+# A logged model's record (core/logged_models.py); its files are its run's artifacts under
+# models/<id>. Tags and params are JSON objects: they are read and written whole, a few at a
+# time, and never queried by SQL (a project holds few logged models; see service/logged_models.py).
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id"), nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("source_run_id", String(32), nullable=True),
+    Column("name", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("model_type", String(250), nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Index("ix_logged_models_project", "project_id", "deleted", "created_at"),
+    Index("ix_logged_models_run", "run_id"),
     sqlite_with_rowid=False,
 )

@@ -7,6 +7,7 @@ from cairn.store.sql.artifacts import SqlArtifactStore
 from cairn.store.sql.discussion import SqlDiscussionStore
 from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.events import SqlEventStore
+from cairn.store.sql.logged_models import SqlLoggedModelStore
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.prediction_logs import SqlPredictionLogStore
 from cairn.store.sql.registry import SqlRegistryStore
@@ -25,6 +26,7 @@ class SqlStore(
     SqlSnapshotStore,
     SqlDiscussionStore,
     SqlRegistryStore,
+    SqlLoggedModelStore,
     SqlPredictionLogStore,
     SqlReviewStore,
     SqlEventStore,
