@@ -34,9 +34,10 @@ ARTIFACT_ROUTERS: list[APIRouter] = []
 ARTIFACT_ROUTERS.append(artifacts.router)
 
 # After the lists: these modules import the package's siblings, never this module's names.
-from cairn.server.mlflow import experiments, runs, search  # noqa: E402
+from cairn.server.mlflow import experiments, logged_models, registry, runs, search  # noqa: E402
 
 ROUTERS += [search.router, experiments.router, runs.router]
+ROUTERS += [logged_models.router, registry.router]
 
 
 def install(app: FastAPI) -> None:

@@ -144,7 +144,7 @@ def _run_condition(clause: Clause, reader: ClauseReader) -> Expr:
         check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
         attribute = SYSTEM_TAG_ATTRIBUTES.get(clause.key)
         field = Field(Source.ATTRIBUTE, attribute, 0) if attribute else Field(Source.TAG, clause.key, 0)
-        return _text_condition(field, clause)
+        return text_condition(field, clause)
     if clause.type == DATASET:
         if clause.key not in _DATASET_KEYS:
             raise reader.error(token, f"invalid dataset key {clause.key!r}; valid keys are {list(_DATASET_KEYS)}")
@@ -164,10 +164,10 @@ def _run_condition(clause: Clause, reader: ClauseReader) -> Expr:
         raise reader.error(token, "Cairn does not search runs by artifact_uri; filter on run_id instead")
     if clause.key == "status":
         return _status_condition(clause)
-    return _text_condition(Field(Source.ATTRIBUTE, _TEXT_ATTRIBUTES[clause.key], 0), clause)
+    return text_condition(Field(Source.ATTRIBUTE, _TEXT_ATTRIBUTES[clause.key], 0), clause)
 
 
-def _text_condition(field: Field, clause: Clause) -> Expr:
+def text_condition(field: Field, clause: Clause) -> Expr:
     value = clause.value
     if clause.comparator in ("IS NULL", "IS NOT NULL"):
         return IsNull(field, negated=clause.comparator == "IS NOT NULL")
@@ -210,7 +210,7 @@ def _typed_twins(text: str) -> list[Value]:
 def _param_condition(clause: Clause) -> Expr:
     field = Field(Source.PARAM, clause.key, 0)
     if clause.comparator not in ("=", "!="):
-        return _text_condition(field, clause)
+        return text_condition(field, clause)
     assert isinstance(clause.value, str)
     equal: Expr = Compare(field, Op.EQ, clause.value, 0)
     for twin in _typed_twins(clause.value):
@@ -252,7 +252,7 @@ def _dataset_condition(field: Field, clause: Clause, reader: ClauseReader) -> Ex
             token = Token("name", "", clause.position)
             raise reader.error(token, "Cairn cannot search datasets with NOT IN of several values; use != for one")
         return Or(Compare(field, Op.LT, value[0], 0), Compare(field, Op.GT, value[0], 0))
-    return _text_condition(field, clause)
+    return text_condition(field, clause)
 
 
 def _number_compare(field: Field, comparator: str, number: float) -> Expr:
@@ -398,7 +398,7 @@ def _experiment_test(clause: Clause, reader: ClauseReader) -> Callable[[Experime
         if clause.comparator in ("IS NULL", "IS NOT NULL"):
             wanted = clause.comparator == "IS NOT NULL"
             return lambda experiment: (key in experiment.tags) == wanted
-        text_test = _text_test(clause)
+        text_test = text_test_of(clause)
         return lambda experiment: key in experiment.tags and text_test(experiment.tags[key])
     if clause.key not in _EXPERIMENT_KEYS:
         raise reader.error(token, f"invalid attribute key {clause.key!r}; valid keys are {sorted(_EXPERIMENT_KEYS)}")
@@ -414,11 +414,11 @@ def _experiment_test(clause: Clause, reader: ClauseReader) -> Callable[[Experime
         return numeric
     comparators = ("=", "!=", "IN", "NOT IN") if key == "experiment_id" else ("=", "!=", "LIKE", "ILIKE")
     check_clause(clause, reader, comparators, text_value=True)
-    text_test = _text_test(clause)
+    text_test = text_test_of(clause)
     return lambda experiment: text_test(str(getattr(experiment, key)))
 
 
-def _text_test(clause: Clause) -> Callable[[str], bool]:
+def text_test_of(clause: Clause) -> Callable[[str], bool]:
     value = clause.value
     if isinstance(value, tuple):
         negated = clause.comparator == "NOT IN"

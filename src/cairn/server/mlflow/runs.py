@@ -238,11 +238,13 @@ def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
     _check_batch_limit("params", len(params), MAX_PARAMS_TAGS_PER_BATCH)
     _check_batch_limit("tags", len(tags), MAX_PARAMS_TAGS_PER_BATCH)
     _check_batch_limit("metrics, params, and tags", len(metric_items) + len(params) + len(tags), MAX_ENTITIES_PER_BATCH)
-    points = []
+    points: list[tuple[str, float, int, int]] = []
+    linked: list[tuple[str, float, int, int]] = []
     for index, item in enumerate(metric_items):
         if not isinstance(item, dict):
             raise MlflowApiError(f"metrics[{index}] must be an object")
-        points.append(_metric_point(item))
+        (linked if item.get("model_id") else points).append(_metric_point(item))
+    points += _new_points(tracking, run_id, linked)
     unique_params: dict[str, str] = {}
     for key, value in params:
         if unique_params.setdefault(key, value) != value:
@@ -254,6 +256,25 @@ def _log_batch(tracking: TrackingService, message: Message) -> JsonResponse:
     if points:
         tracking.log_metrics(run_id, _metric_batch(points))
     return JsonResponse(_EMPTY)
+
+
+def _new_points(
+    tracking: TrackingService, run_id: str, linked: list[tuple[str, float, int, int]]
+) -> list[tuple[str, float, int, int]]:
+    """Of points sent with a ``model_id``, those the run lacks. ``log_model`` sends the run's
+    points at its step again, each tagged with the new model (MLflow's store keeps one row per
+    identical point); Cairn links a logged model to its source run instead, so a copy of a point
+    the run has is not a second point."""
+    if not linked:
+        return []
+    have: set[tuple[str, float, int, int]] = set()
+    for key in {point[0] for point in linked}:
+        history = tracking.get_metric_history(run_id, key)
+        have.update(
+            (key, float(v), int(t), int(s))
+            for s, t, v in zip(history.steps, history.timestamps, history.values, strict=True)
+        )
+    return [point for point in linked if point not in have]
 
 
 @_to_active_run

@@ -163,7 +163,8 @@ def add_message_routes(router: APIRouter, routes: Iterable[tuple[str, str, Handl
 
 def _endpoint(handler: Handler) -> Callable[[Request, TrackingService], Awaitable[JsonResponse]]:
     async def endpoint(request: Request, tracking: TrackingDep) -> JsonResponse:
-        message = await read_message(request)
+        # A field in the path (``/logged-models/{model_id}``) is a field of the message too.
+        message = {**await read_message(request), **request.path_params}
         answer: JsonResponse = await run_in_threadpool(handler, tracking, message)
         return answer
 
