@@ -38,6 +38,10 @@ from cairn.server.mlflow import experiments, runs, search  # noqa: E402
 
 ROUTERS += [search.router, experiments.router, runs.router]
 
+from cairn.server.mlflow import inputs, server_info  # noqa: E402
+
+ROUTERS += [inputs.router, server_info.router]
+
 
 def install(app: FastAPI) -> None:
     for prefix in API_PREFIXES:

@@ -39,6 +39,7 @@ from cairn.server.mlflow.entities import (
 )
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.server.mlflow.experiments import project_of_experiment
+from cairn.server.mlflow.inputs import inputs_json
 from cairn.server.mlflow.wire import (
     Handler,
     Message,
@@ -130,7 +131,8 @@ def _create(tracking: TrackingService, message: Message) -> JsonResponse:
 
 
 def _get(tracking: TrackingService, message: Message) -> JsonResponse:
-    return JsonResponse({"run": run_json(tracking.get_run(_run_id(message)))})
+    run = tracking.get_run(_run_id(message))
+    return JsonResponse({"run": run_json(run, inputs=inputs_json(tracking.run_inputs(run.id)))})
 
 
 @_to_active_run
