@@ -137,6 +137,12 @@ def test_what_log_inputs_refuses(mlflow_uri: str) -> None:
     )
     assert answer.status_code == 200, answer.text
 
+    deleted = client.create_run(client.get_run(run_id).info.experiment_id).info.run_id
+    client.delete_run(deleted)
+    with pytest.raises(MlflowException) as gone:
+        client.log_inputs(deleted, [DatasetInput(dataset)])
+    assert gone.value.error_code == "INVALID_PARAMETER_VALUE"
+
     client.set_terminated(run_id)
     with pytest.raises(MlflowException) as ended:
         client.log_inputs(run_id, [DatasetInput(dataset)])

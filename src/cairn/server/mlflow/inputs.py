@@ -14,9 +14,9 @@ from (``source_type`` and ``source``, a JSON text) and, optionally, a schema and
   :data:`NO_CONTEXT`, which reads back without the tag. Other input tags have nowhere to go
   and are refused rather than dropped.
 
-A dataset Cairn's SDK logged reads, through MLflow, as source type ``local`` (a file or a
-folder, with its ``file://`` URI) or ``code`` (a data frame), with Cairn's schema and profile as
-JSON. Model inputs (MLflow 3's logged models) are accepted and not kept yet.
+Reading them back is :func:`~cairn.server.mlflow.entities.inputs_json`, part of the run's
+message. A write to a deleted run is INVALID_PARAMETER_VALUE, as on runs.py's routes. Model
+inputs (MLflow 3's logged models) are accepted and not kept yet.
 """
 
 from __future__ import annotations
@@ -30,17 +30,14 @@ from fastapi import APIRouter
 from cairn.core import limits
 from cairn.core.artifacts import MLFLOW_SOURCE_KIND, DatasetSpec, RunInput
 from cairn.server.jsonresponse import JsonResponse
+from cairn.server.mlflow.entities import CONTEXT_TAG, MLFLOW_PROFILE_KEY, NO_CONTEXT, inputs_json
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
+from cairn.server.mlflow.runs import _to_active_run
 from cairn.server.mlflow.wire import Message, add_message_routes, optional_str, repeated, required_str
 from cairn.service.tracking import TrackingService
 
 router = APIRouter()
 
-CONTEXT_TAG = "mlflow.data.context"
-#: The context of an input MLflow's client sent without one (Cairn's inputs always have one).
-NO_CONTEXT = "unspecified"
-#: Where a version's profile keeps MLflow's own texts.
-MLFLOW_PROFILE_KEY = "mlflow"
 #: MLflow's own limits (mlflow.utils.validation): the texts' lengths, and datasets per request.
 MAX_SOURCE_TYPE_LENGTH = 500
 MAX_SOURCE_LENGTH = 65_535
@@ -50,8 +47,6 @@ MAX_DATASETS_PER_REQUEST = 1000
 #: Keys of MLflow's sources that hold where the data is, in the order they are looked for
 #: (``uri`` of local and S3 sources, ``url`` of HTTP, ``path``/``table`` of Spark and Delta…).
 _SOURCE_LOCATION_KEYS = ("uri", "url", "path", "table", "delta_table_name")
-#: A Cairn source kind as MLflow's ``source_type``, for datasets Cairn's SDK logged.
-_SOURCE_TYPES = {"file": "local", "folder": "local", "dataframe": "code"}
 
 
 def _text(item: Message, name: str, where: str, limit: int) -> str | None:
@@ -146,30 +141,6 @@ def dataset_input(item: Any, index: int) -> tuple[DatasetSpec, str]:
     return spec, _context(item, where)
 
 
-def dataset_input_json(run_input: RunInput) -> dict[str, Any]:
-    """MLflow's ``DatasetInput`` of one of a run's inputs."""
-    version = run_input.dataset
-    kept = version.profile.get(MLFLOW_PROFILE_KEY) if version.source_kind == MLFLOW_SOURCE_KIND else None
-    if isinstance(kept, dict):
-        texts = {key: value for key, value in kept.items() if isinstance(value, str)}
-    else:
-        source: dict[str, Any] = {"uri": version.source_uri} if version.source_uri else {"tags": {}}
-        texts = {
-            "source_type": _SOURCE_TYPES.get(version.source_kind, version.source_kind),
-            "source": orjson.dumps(source).decode(),
-            "schema": orjson.dumps({"cairn_schema": version.schema}).decode(),
-            "profile": orjson.dumps({"num_rows": version.rows, **version.profile}).decode(),
-        }
-    tags = [] if run_input.context == NO_CONTEXT else [{"key": CONTEXT_TAG, "value": run_input.context}]
-    return {"tags": tags, "dataset": {"name": version.name, "digest": version.digest, **texts}}
-
-
-def inputs_json(run_inputs: Iterable[RunInput]) -> dict[str, Any]:
-    """MLflow's ``RunInputs`` message; empty (as MLflow answers it) for a run without inputs."""
-    dataset_inputs = [dataset_input_json(run_input) for run_input in run_inputs]
-    return {"dataset_inputs": dataset_inputs} if dataset_inputs else {}
-
-
 def inputs_of_runs(tracking: TrackingService, project_id: str, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The ``inputs`` of several runs of one project: its dataset versions are read once (with
     the runs that used each), rather than once per run."""
@@ -184,6 +155,7 @@ def inputs_of_runs(tracking: TrackingService, project_id: str, run_ids: Iterable
     return {run_id: inputs_json(run_inputs) for run_id, run_inputs in found.items()}
 
 
+@_to_active_run
 def _log_inputs(tracking: TrackingService, message: Message) -> JsonResponse:
     run_id = required_str(message, "run_id")
     items = repeated(message, "datasets")

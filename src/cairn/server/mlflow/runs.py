@@ -33,13 +33,13 @@ from cairn.server.mlflow.entities import (
     NOTE_TAG,
     RUN_FIELD_TAGS,
     RUN_NAME_TAG,
+    inputs_json,
     param_text,
     run_info_json,
     run_json,
 )
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.server.mlflow.experiments import project_of_experiment
-from cairn.server.mlflow.inputs import inputs_json
 from cairn.server.mlflow.wire import (
     Handler,
     Message,
