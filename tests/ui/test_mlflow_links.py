@@ -4,14 +4,21 @@ server, land on Cairn's page for the same thing (static/mlflow_links.js, ui/mlfl
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
+from tests.access_helpers import PASSWORD, Team
 from tests.contract.helpers import manifest_json
+from tests.helpers import ThreadedServer, free_port
 
+from cairn.core.access import Role
 from cairn.core.artifacts import ArtifactEntry
+from cairn.settings import ServerSettings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -72,3 +79,28 @@ def test_other_fragments_stay_where_they_are(page: Page, seeded: Seeded) -> None
     page.goto(f"{seeded.url}/runs/{seeded.run_id}#/somewhere/else")
     page.wait_for_load_state("load")
     assert page.url == f"{seeded.url}/runs/{seeded.run_id}#/somewhere/else"
+
+
+@pytest.fixture(scope="module")
+def signing_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server that requires sign-in, with a run "ann" may read: (url, run id)."""
+    root = tmp_path_factory.mktemp("mlflow-links-auth")
+    settings = ServerSettings(
+        store_uri=str(root / "cairn.db"), blobs_uri=str(root / "blobs"), port=free_port(), require_auth=True
+    )
+    with ThreadedServer(settings) as server:
+        team = Team(server.app.state.tracking.store)
+        team.user("ann")
+        run = team.admin.create_run("signed", name="behind sign-in")
+        team.grant("ann", Role.VIEWER, project="signed")
+        yield server.url, run.id
+
+
+def test_a_link_opened_signed_out_goes_through_sign_in(page: Page, signing_in: tuple[str, str]) -> None:
+    url, run_id = signing_in
+    page.goto(f"{url}/#/experiments/0123/runs/{run_id}")
+    expect(page).to_have_url(re.compile(rf"/login\?next=%2Fruns%2F{run_id}$"))
+    page.fill("#username", "ann")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in-button")
+    expect(page).to_have_url(f"{url}/runs/{run_id}")
