@@ -376,8 +376,8 @@ def _check_dataset(spec: DatasetSpec) -> None:
     limits.check_name(spec.name, "dataset name")
     if spec.source_kind == MLFLOW_SOURCE_KIND:
         _check_mlflow_dataset(spec)
-        return
-    check_digest(spec.digest)
+    else:
+        check_digest(spec.digest)
     limits.check_text(spec.source_uri, "dataset source", limits.MAX_DATASET_SOURCE_LENGTH)
     if spec.source_kind not in _DATASET_SOURCE_KINDS:
         raise InvalidValue(f"a dataset source is one of {', '.join(_DATASET_SOURCE_KINDS)}, got {spec.source_kind!r}")
@@ -399,6 +399,5 @@ def _check_mlflow_dataset(spec: DatasetSpec) -> None:
     limits.check_text(spec.digest, "dataset digest", MAX_MLFLOW_DIGEST_LENGTH)
     if not spec.digest.strip():
         raise InvalidValue("a dataset digest must not be empty")
-    limits.check_text(spec.source_uri, "dataset source", limits.MAX_DATASET_SOURCE_LENGTH)
     if spec.files or spec.stored:
         raise InvalidRequest("a dataset logged through MLflow's API has no files")
