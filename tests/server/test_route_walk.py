@@ -286,6 +286,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/compare"): Rule(V, P, query={"runs": "{run_id},{other_run}"}),
     ("GET", "/projects"): Rule(V, S),
     ("GET", "/projects/{name:path}"): Rule(V, P, params=PROJECT),
+    ("GET", "/mlflow-link/experiments/{experiment_id}"): Rule(V, P, params={"experiment_id": "{project_id}"}),
     ("GET", "/models"): Rule(V, S),
     ("GET", "/models/{name}"): Rule(V, MO),
     ("GET", "/models/{name}/versions"): Rule(V, MO),
@@ -440,6 +441,7 @@ class World:
         return {
             "run_id": run.id,
             "other_run": other.id,
+            "project_id": run.project_id,
             "comment_id": comment.id,
             "view_id": view.id,
             "name": model,

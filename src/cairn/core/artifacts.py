@@ -9,6 +9,10 @@ A dataset version is content, named: a file, a folder (a manifest of path → di
 frame, identified by the digest of that content, with its schema and a small profile. Logging
 the same content under the same name twice is one version; a run that used it records it as
 an input, with a context ("train", "validation", …).
+
+A dataset logged through MLflow's API is the one exception: MLflow names its datasets by its
+own digest (a short hash MLflow's client computed), not by SHA-256, and Cairn keeps that digest
+as it came, with the source kind :data:`MLFLOW_SOURCE_KIND` and no files.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from cairn.core.limits import MAX_ARTIFACT_PATH_LENGTH
 MAX_ARTIFACTS_LISTED = 100_000
 
 ARTIFACT_KINDS = ("file", "text", "dict", "figure", "table", "confusion_matrix")
+
+#: The source kind of a dataset MLflow's client logged (server/mlflow/inputs.py).
+MLFLOW_SOURCE_KIND = "mlflow"
+#: The longest digest such a dataset may carry (MLflow's own limit is 36 characters).
+MAX_MLFLOW_DIGEST_LENGTH = 64
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

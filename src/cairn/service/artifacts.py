@@ -28,6 +28,8 @@ from cairn.core.archive import ArchivedFile
 from cairn.core.artifacts import (
     ARTIFACT_KINDS,
     MAX_ARTIFACTS_LISTED,
+    MAX_MLFLOW_DIGEST_LENGTH,
+    MLFLOW_SOURCE_KIND,
     SNAPSHOT_KINDS,
     Artifact,
     ArtifactEntry,
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 #: to be registered, finish well within it.
 DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
 _MAX_DIRECT_PARTS = 10_000
-_DATASET_SOURCE_KINDS = ("file", "folder", "dataframe")
+_DATASET_SOURCE_KINDS = ("file", "folder", "dataframe", MLFLOW_SOURCE_KIND)
 
 
 class ArtifactRules:
@@ -372,7 +374,10 @@ def _upload_id(upload_id: str) -> str:
 
 def _check_dataset(spec: DatasetSpec) -> None:
     limits.check_name(spec.name, "dataset name")
-    check_digest(spec.digest)
+    if spec.source_kind == MLFLOW_SOURCE_KIND:
+        _check_mlflow_dataset(spec)
+    else:
+        check_digest(spec.digest)
     limits.check_text(spec.source_uri, "dataset source", limits.MAX_DATASET_SOURCE_LENGTH)
     if spec.source_kind not in _DATASET_SOURCE_KINDS:
         raise InvalidValue(f"a dataset source is one of {', '.join(_DATASET_SOURCE_KINDS)}, got {spec.source_kind!r}")
@@ -387,3 +392,12 @@ def _check_dataset(spec: DatasetSpec) -> None:
         limits.check_int64(file.size, f"the size of {file.path!r}", minimum=0)
     if spec.stored and not spec.files:
         raise InvalidRequest("a stored dataset needs its files (a data frame is stored as a table file)")
+
+
+def _check_mlflow_dataset(spec: DatasetSpec) -> None:
+    """MLflow's digest is its own short hash, and its dataset has no files Cairn could hold."""
+    limits.check_text(spec.digest, "dataset digest", MAX_MLFLOW_DIGEST_LENGTH)
+    if not spec.digest.strip():
+        raise InvalidValue("a dataset digest must not be empty")
+    if spec.files or spec.stored:
+        raise InvalidRequest("a dataset logged through MLflow's API has no files")

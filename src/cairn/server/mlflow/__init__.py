@@ -39,6 +39,10 @@ from cairn.server.mlflow import experiments, logged_models, registry, runs, sear
 ROUTERS += [search.router, experiments.router, runs.router]
 ROUTERS += [logged_models.router, registry.router]
 
+from cairn.server.mlflow import inputs, server_info  # noqa: E402
+
+ROUTERS += [inputs.router, server_info.router]
+
 
 def install(app: FastAPI) -> None:
     for prefix in API_PREFIXES:

@@ -11,6 +11,8 @@ The conventions every MLflow route shares (docs/mlflow.md):
   Python's ``str`` of it, which is what MLflow's client would have sent for the same value;
 - the system tags ``mlflow.runName``, ``mlflow.user`` and ``mlflow.note.content`` are the run's
   name, user and notes, kept once in the run itself and written out in every answer.
+- a run's ``inputs.dataset_inputs`` are its Cairn run inputs: the texts MLflow's client sent,
+  as server/mlflow/inputs.py keeps them, or a dataset Cairn's SDK logged described in them.
 
 Numbers follow proto3's JSON mapping: a non-finite double is the string ``"NaN"``,
 ``"Infinity"`` or ``"-Infinity"``, which MLflow's client parses back into the float.
@@ -18,9 +20,12 @@ Numbers follow proto3's JSON mapping: a non-finite double is the string ``"NaN"`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
+from cairn.core.artifacts import MLFLOW_SOURCE_KIND, RunInput
 from cairn.core.entities import ParamValue, Project, Run, RunStatus
 from cairn.core.limits import wire_float
 
@@ -34,6 +39,15 @@ USER_TAG = "mlflow.user"
 NOTE_TAG = "mlflow.note.content"
 #: Tags that are fields of the run in Cairn, not stored tags.
 RUN_FIELD_TAGS = frozenset({RUN_NAME_TAG, USER_TAG, NOTE_TAG})
+
+#: The input tag holding a dataset input's context (server/mlflow/inputs.py).
+CONTEXT_TAG = "mlflow.data.context"
+#: The context of an input MLflow's client sent without one (Cairn's inputs always have one).
+NO_CONTEXT = "unspecified"
+#: Where a dataset version's profile keeps the texts MLflow's client sent.
+MLFLOW_PROFILE_KEY = "mlflow"
+#: A Cairn source kind as MLflow's ``source_type``, for datasets Cairn's SDK logged.
+_SOURCE_TYPES = {"file": "local", "folder": "local", "dataframe": "code"}
 
 ACTIVE = "active"
 DELETED = "deleted"
@@ -109,6 +123,30 @@ def run_json(run: Run, *, inputs: dict[str, Any] | None = None) -> dict[str, Any
         "data": {"metrics": metrics, "params": params, "tags": _key_values(tags)},
         "inputs": inputs or {},
     }
+
+
+def dataset_input_json(run_input: RunInput) -> dict[str, Any]:
+    """MLflow's ``DatasetInput`` of one of a run's inputs."""
+    version = run_input.dataset
+    kept = version.profile.get(MLFLOW_PROFILE_KEY) if version.source_kind == MLFLOW_SOURCE_KIND else None
+    if isinstance(kept, dict):
+        texts = {key: value for key, value in kept.items() if isinstance(value, str)}
+    else:
+        source: dict[str, Any] = {"uri": version.source_uri} if version.source_uri else {"tags": {}}
+        texts = {
+            "source_type": _SOURCE_TYPES.get(version.source_kind, version.source_kind),
+            "source": orjson.dumps(source).decode(),
+            "schema": orjson.dumps({"cairn_schema": version.schema}).decode(),
+            "profile": orjson.dumps({"num_rows": version.rows, **version.profile}).decode(),
+        }
+    tags = [] if run_input.context == NO_CONTEXT else [{"key": CONTEXT_TAG, "value": run_input.context}]
+    return {"tags": tags, "dataset": {"name": version.name, "digest": version.digest, **texts}}
+
+
+def inputs_json(run_inputs: Iterable[RunInput]) -> dict[str, Any]:
+    """MLflow's ``RunInputs`` message; empty (as MLflow answers it) for a run without inputs."""
+    dataset_inputs = [dataset_input_json(run_input) for run_input in run_inputs]
+    return {"dataset_inputs": dataset_inputs} if dataset_inputs else {}
 
 
 def _key_values(mapping: Mapping[str, str]) -> list[dict[str, str]]:

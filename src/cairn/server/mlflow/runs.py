@@ -33,6 +33,7 @@ from cairn.server.mlflow.entities import (
     NOTE_TAG,
     RUN_FIELD_TAGS,
     RUN_NAME_TAG,
+    inputs_json,
     param_text,
     run_info_json,
     run_json,
@@ -130,7 +131,8 @@ def _create(tracking: TrackingService, message: Message) -> JsonResponse:
 
 
 def _get(tracking: TrackingService, message: Message) -> JsonResponse:
-    return JsonResponse({"run": run_json(tracking.get_run(_run_id(message)))})
+    run = tracking.get_run(_run_id(message))
+    return JsonResponse({"run": run_json(run, inputs=inputs_json(tracking.run_inputs(run.id)))})
 
 
 @_to_active_run

@@ -30,6 +30,7 @@ from cairn.server.mlflow.filters import (
     translate_order_by,
     translate_run_filter,
 )
+from cairn.server.mlflow.inputs import inputs_of_runs
 from cairn.server.mlflow.wire import Message, add_message_routes, optional_int, optional_str, repeated
 from cairn.service.tracking import TrackingService
 
@@ -121,11 +122,10 @@ def _search_runs(tracking: TrackingService, message: Message) -> JsonResponse:
                 limit=min(wanted - len(runs), limits.MAX_PAGE_SIZE),
                 page_token=inner,
             )
-            runs.extend(
-                run_json(run)
-                for run in page.items
-                if view != DELETED_ONLY or run.deleted  # a page of deleted runs may come up short
-            )
+            shown = [run for run in page.items if view != DELETED_ONLY or run.deleted]
+            inputs = inputs_of_runs(tracking, project.id, (run.id for run in shown))
+            # A page of deleted runs may come up short.
+            runs.extend(run_json(run, inputs=inputs.get(run.id)) for run in shown)
             if page.next_page_token is not None:
                 next_position = {"e": index, "t": page.next_page_token}
                 break

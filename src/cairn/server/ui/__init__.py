@@ -20,6 +20,7 @@ from cairn.server.ui import (
     discussion,
     events,
     members,
+    mlflow_links,
     models,
     reviews,
     run_page,
@@ -46,6 +47,7 @@ def install_dashboard(app: FastAPI) -> None:
         reviews,
         events,
         webhooks,
+        mlflow_links,
     )
     for module in modules:
         app.include_router(module.router)
