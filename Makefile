@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench bench-serving bench-batch screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow screenshots clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -75,6 +75,11 @@ bench-serving: install
 bench-batch: install
 	bash bench/setup_mlflow.sh
 	$(BIN)/python bench/batch_scoring.py
+
+# One MLflow-client workload against `mlflow server` and `cairn server`, and the same through
+# Cairn's SDK (bench/README.md, "The MLflow API"); MLflow is the test extra's, in the project venv.
+bench-mlflow: install
+	$(BIN)/python bench/mlflow_api.py
 
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install
