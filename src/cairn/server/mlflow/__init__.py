@@ -34,14 +34,18 @@ ARTIFACT_ROUTERS: list[APIRouter] = []
 ARTIFACT_ROUTERS.append(artifacts.router)
 
 # After the lists: these modules import the package's siblings, never this module's names.
-from cairn.server.mlflow import experiments, logged_models, registry, runs, search  # noqa: E402
+from cairn.server.mlflow import (  # noqa: E402
+    experiments,
+    inputs,
+    logged_models,
+    registry,
+    runs,
+    search,
+    server_info,
+)
 
-ROUTERS += [search.router, experiments.router, runs.router]
-ROUTERS += [logged_models.router, registry.router]
-
-from cairn.server.mlflow import inputs, server_info  # noqa: E402
-
-ROUTERS += [inputs.router, server_info.router]
+ROUTERS += [search.router, experiments.router, runs.router, inputs.router]
+ROUTERS += [logged_models.router, registry.router, server_info.router]
 
 
 def install(app: FastAPI) -> None:
