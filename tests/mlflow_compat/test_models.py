@@ -16,11 +16,16 @@ from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tests.access_helpers import Team
+from tests.helpers import ThreadedServer
 from tests.serving.conftest import start_serve
 
 import cairn
 from cairn.client.http import HttpTracking
+from cairn.core.access import Role
 from cairn.core.models.manifest import MANIFEST_NAME
+from cairn.service.policy import Principal
+from cairn.service.tracking import TrackingService
 
 with warnings.catch_warnings():
     # MLflow warns about its own type hints when mlflow.pyfunc is first imported.
@@ -263,3 +268,40 @@ def test_cairn_serve_serves_a_model_registered_through_mlflow(mlflow_uri: str) -
         assert answer.headers["X-Cairn-Model-Version"] == "1"
     finally:
         served.stop()
+
+
+def test_a_model_registered_through_mlflow_is_reviewed_before_its_protected_alias_moves(
+    mlflow_auth_server: ThreadedServer, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team.user("ann")
+    team.user("bob")
+    team.admin.create_project("fraud")
+    team.grant("ann", Role.EDITOR, project="fraud")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_auth_server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", team.token("ann"))
+    mlflow.set_tracking_uri(mlflow_auth_server.url)
+    mlflow.set_registry_uri(mlflow_auth_server.url)
+    mlflow.set_experiment("fraud")
+    pipeline, frame = _fit()
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(pipeline, name="model", registered_model_name="fraud", pip_requirements=REQUIREMENTS)
+    # Ann made the model, so she holds it; the maintainer of its releases is the admin's choice.
+    team.grant("bob", Role.EDITOR, model="fraud")
+    team.grant("bob", Role.VIEWER, project="fraud")  # MLflow's client downloads the run's files
+    team.admin.protect_alias("fraud", "champion", approvals=1)
+    client = MlflowClient()
+    with pytest.raises(MlflowException) as protected:
+        client.set_registered_model_alias("fraud", "champion", 1)
+    assert _error_code(protected) == "INVALID_STATE"
+
+    ann = TrackingService(team.store, Principal("ann", authenticated=True))
+    bob = TrackingService(team.store, Principal("bob", authenticated=True))
+    review = ann.open_review("fraud", 1, "champion", description="first model, logged with MLflow")
+    bob.approve_review(review.id, "metrics look right")
+    ann.merge_review(review.id)  # ann is the model's admin: she made it
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", team.token("bob"))
+    assert MlflowClient().get_model_version_by_alias("fraud", "champion").version == "1"
+    loaded = mlflow.pyfunc.load_model("models:/fraud@champion")
+    np.testing.assert_array_equal(loaded.predict(frame), pipeline.predict(frame))
