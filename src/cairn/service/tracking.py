@@ -147,6 +147,12 @@ class TrackingService(
         self.policy.check(self.principal, Action.READ, project.name)
         return self.store.project_tags(project.id)
 
+    def tags_of_projects(self, projects: list[Project]) -> dict[str, dict[str, str]]:
+        """The tags of projects the caller listed (so may read), by project id, in one read."""
+        for project in projects:
+            self.policy.check(self.principal, Action.READ, project.name)
+        return self.store.tags_of_projects([project.id for project in projects])
+
     def set_project_tags(self, name: str, tags: Mapping[str, str]) -> None:
         checked = _checked_tags(tags)
         project = self.store.get_project(name, with_counts=False)

@@ -60,6 +60,10 @@ class ProjectStore(Protocol):
         """The project's tags by key."""
         ...
 
+    def tags_of_projects(self, project_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each project's tags by its id, in one read (an empty dict for a project without)."""
+        ...
+
     def set_project_tags(self, project_id: str, tags: Mapping[str, str]) -> None:
         """Set tags of a project, replacing the values of keys it has."""
         ...

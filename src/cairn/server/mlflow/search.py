@@ -176,7 +176,8 @@ def _search_experiments(tracking: TrackingService, message: Message) -> JsonResp
     projects = [
         p for p in tracking.list_projects(include_deleted=view != ACTIVE_ONLY) if view != DELETED_ONLY or p.deleted
     ]
-    experiments = [_Experiment(p, tracking.project_tags(p.id)) for p in projects]
+    tags = tracking.tags_of_projects(projects)
+    experiments = [_Experiment(p, tags[p.id]) for p in projects]
     chosen = filter_experiments(experiments, optional_str(message, "filter"))
     ordered = sort_experiments(chosen, [str(o) for o in repeated(message, "order_by")])
     page = ordered[offset : offset + wanted]

@@ -142,6 +142,18 @@ class SqlRunStore:
             )
             return {row.key: row.value for row in rows}
 
+    def tags_of_projects(self, project_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {project_id: {} for project_id in project_ids}
+        tags = t.project_tags.c
+        with reading(self._engines) as conn:
+            for chunk in in_chunks(project_ids):
+                rows = conn.execute(
+                    select(tags.project_id, tags.key, tags.value).where(tags.project_id.in_(chunk)).order_by(tags.key)
+                )
+                for row in rows:
+                    found[row.project_id][row.key] = row.value
+        return found
+
     def set_project_tags(self, project_id: str, tags: Mapping[str, str]) -> None:
         if not tags:
             return
