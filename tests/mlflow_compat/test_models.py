@@ -76,6 +76,7 @@ def test_log_register_alias_and_load_through_both_clients(mlflow_uri: str, cairn
     client.set_registered_model_alias("scorer", "champion", 1)
 
     # MLflow's side: the logged model, the version, and the model loaded back by its alias.
+    assert [o.model_id for o in client.get_run(run.info.run_id).outputs.model_outputs] == [info.model_id]
     logged = client.get_logged_model(info.model_id)
     assert logged.source_run_id == run.info.run_id
     assert logged.status.to_proto() == 2  # LOGGED_MODEL_READY

@@ -108,8 +108,11 @@ def run_info_json(run: Run) -> dict[str, Any]:
     return info
 
 
-def run_json(run: Run, *, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """MLflow's ``Run`` message: its info, and its data with each metric's latest point."""
+def run_json(
+    run: Run, *, inputs: dict[str, Any] | None = None, output_models: list[str] | None = None
+) -> dict[str, Any]:
+    """MLflow's ``Run`` message: its info, and its data with each metric's latest point; with
+    ``output_models``, the ids of the logged models the run produced (MLflow 3's outputs)."""
     tags = {**run.tags, RUN_NAME_TAG: run.name, USER_TAG: run.user}
     if run.notes:
         tags[NOTE_TAG] = run.notes
@@ -122,6 +125,7 @@ def run_json(run: Run, *, inputs: dict[str, Any] | None = None) -> dict[str, Any
         "info": run_info_json(run),
         "data": {"metrics": metrics, "params": params, "tags": _key_values(tags)},
         "inputs": inputs or {},
+        "outputs": {"model_outputs": [{"model_id": model_id, "step": 0} for model_id in output_models or ()]},
     }
 
 

@@ -132,7 +132,9 @@ def _create(tracking: TrackingService, message: Message) -> JsonResponse:
 
 def _get(tracking: TrackingService, message: Message) -> JsonResponse:
     run = tracking.get_run(_run_id(message))
-    return JsonResponse({"run": run_json(run, inputs=inputs_json(tracking.run_inputs(run.id)))})
+    inputs = inputs_json(tracking.run_inputs(run.id))
+    outputs = [m.id for m in tracking.run_logged_models(run.id) if m.source_run_id == run.id]
+    return JsonResponse({"run": run_json(run, inputs=inputs, output_models=outputs)})
 
 
 @_to_active_run
