@@ -49,8 +49,9 @@ def write_models(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     client.log_artifacts(run.info.run_id, str(tmp_path / "classic"), artifact_path="classic")
     client.create_registered_model("churn", tags={"team": "risk"}, description="who leaves")
     run_id = run.info.run_id
-    client.create_model_version("churn", logged.model_uri, run_id, tags={"data": "2024"}, description="first")
-    client.create_model_version("churn", logged.model_uri, run_id)
+    as_logged = {"source": logged.model_uri, "run_id": run_id, "model_id": logged.model_id}
+    client.create_model_version("churn", **as_logged, tags={"data": "2024"}, description="first")
+    client.create_model_version("churn", **as_logged)
     client.delete_model_version("churn", "2")
     client.create_model_version("churn", f"runs:/{run_id}/classic", run_id, description="third")
     client.transition_model_version_stage("churn", "1", "Production")
@@ -94,4 +95,63 @@ def test_registered_models_import_once_and_predict_as_before(
 
     again = invoke("import", "mlflow", source, "--uri", store)
     assert "Registered models: 0 imported, 1 already there; versions: 0 imported, 2 already imported." in again.stdout
+    check_registry(store, data)
+
+
+def test_into_a_cairn_server(tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, server: Any) -> None:
+    source = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    data = write_models(source, tmp_path, monkeypatch)
+
+    result = invoke("import", "mlflow", source, env={"CAIRN_URI": server.url})
+    assert "Registered models: 1 imported, 0 already there; versions: 2 imported, 0 already imported." in result.stdout
+    check_registry(server.url, data)
+
+
+def test_a_protected_alias_and_a_version_of_a_deleted_experiment_are_reported(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (tmp_path / "mlruns").as_uri()
+    data = write_models(source, tmp_path, monkeypatch)
+    # A version whose run is in an experiment deleted since: its run is not imported.
+    client = mlflow.MlflowClient(tracking_uri=source, registry_uri=source)
+    old = client.create_experiment("old")
+    with mlflow.start_run(experiment_id=old) as run:
+        logged = mlflow.sklearn.log_model(data["first"], name="model", pip_requirements=["scikit-learn"])
+    client.create_model_version("churn", logged.model_uri, run.info.run_id, model_id=logged.model_id)
+    client.delete_experiment(old)
+    # Cairn has the model already, with its alias protected: it moves only by a review.
+    store = str(tmp_path / "cairn.db")
+    tracking = connect(store)
+    try:
+        tracking.create_model("churn", "Cairn's own")
+        tracking.protect_alias("churn", "champion")
+    finally:
+        tracking.close()
+
+    result = invoke("import", "mlflow", source, "--uri", store, code=1)
+    failed = sorted(line for line in result.stderr.splitlines() if line.startswith("Failed: "))
+    assert len(failed) == 2
+    assert failed[0].startswith("Failed: model churn alias champion: ReviewRequired: ")
+    assert failed[1] == f"Failed: model churn version 4: NotImportable: its run {run.info.run_id} was not imported"
+    assert "Imported 1 run from 2 experiments; skipped 0 already imported; 2 failed." in result.stdout
+    assert "Registered models: 0 imported, 1 already there; versions: 2 imported, 0 already imported." in result.stdout
+    tracking = connect(store)
+    try:
+        model = tracking.get_model("churn")
+        assert (model.description, model.aliases) == ("Cairn's own", {})
+        versions = tracking.list_model_versions("churn").items
+        assert sorted(v.tags["mlflow.version"] for v in versions) == ["1", "3"]
+    finally:
+        tracking.close()
+
+
+@pytest.mark.slow
+def test_from_a_running_mlflow_server(
+    tmp_path: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, mlflow_server: str
+) -> None:
+    data = write_models(mlflow_server, tmp_path, monkeypatch)
+    store = str(tmp_path / "cairn.db")
+
+    result = invoke("import", "mlflow", mlflow_server, "--uri", store)
+    assert "Registered models: 1 imported, 0 already there; versions: 2 imported, 0 already imported." in result.stdout
     check_registry(store, data)
