@@ -124,6 +124,8 @@ def _logged_models(client: Any, experiment: Any, report: ImportReport) -> dict[s
             if model.source_run_id and model.status == LoggedModelStatus.READY:
                 by_run[model.source_run_id].append(model)
     except Exception as exc:  # the runs still come in, without their logged models
+        if getattr(exc, "error_code", None) == "ENDPOINT_NOT_FOUND":  # an MLflow 2 server: it has none
+            return by_run
         what = f"logged models of experiment {experiment.experiment_id} ({experiment.name})"
         report.failed.append((what, reason(exc)))
     return by_run
