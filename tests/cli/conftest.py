@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
+from tests.helpers import free_port
 
 from cairn.cli.main import cli
 from cairn.core.entities import RunStatus, RunUpdate
@@ -84,3 +91,30 @@ def seeded(embedded: Tracking) -> Seeded:
         second=tracking.get_run(second.id),
         running=tracking.get_run(running.id),
     )
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """MLflow's own tracking server on a SQLite database, as a subprocess, serving artifacts."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"]
+    command += ["--artifacts-destination", str(tmp_path / "served-artifacts")]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.2)
+        yield url
+    finally:  # the server and the uvicorn it started: its own process group, nothing else
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

@@ -4,18 +4,12 @@ SQLite database comes into an embedded Cairn store with every value, once."""
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from tests.helpers import ThreadedServer, free_port
+from tests.helpers import ThreadedServer
 
 from cairn.client.connect import connect
 from cairn.core.entities import RunStatus
@@ -151,33 +145,6 @@ def test_into_a_cairn_server(tmp_path: Path, invoke: Invoke, server: ThreadedSer
     check_everything(source, server.url, ids)
     again = invoke("import", "mlflow", source, env={"CAIRN_URI": server.url})
     assert "Imported 0 runs from 3 experiments; skipped 5 already imported; 0 failed." in again.stdout
-
-
-@pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """MLflow's own tracking server on a SQLite database, as a subprocess, serving artifacts."""
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"]
-    command += ["--artifacts-destination", str(tmp_path / "served-artifacts")]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.2)
-        yield url
-    finally:  # the server and the uvicorn it started: its own process group, nothing else
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 @pytest.mark.slow

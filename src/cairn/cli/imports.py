@@ -8,7 +8,8 @@ import click
 
 from cairn.cli import output
 from cairn.cli.options import open_tracking, uri_option
-from cairn.client.mlflow_import import ImportReport, SourceError, import_mlflow
+from cairn.client.mlflow_import import import_mlflow
+from cairn.client.mlflow_source import ImportReport, SourceError
 
 
 @click.group("import")
@@ -29,9 +30,11 @@ def import_mlflow_command(source: str, project_prefix: str, uri: str | None) -> 
 
     Each active experiment becomes the project P+NAME; its runs come with their name, user,
     status, times, params, tags, full metric histories, parent links and artifacts, and the
-    tag mlflow.run_id. Runs imported before are skipped, so running it again doubles
-    nothing. A run that cannot be imported is listed and the rest go on; the exit status is
-    then 1. Logged and registered models are not imported yet (docs/mlflow.md).
+    tag mlflow.run_id; a run's MLflow 3 logged models come into its artifacts at
+    models/MODEL_ID. Then each registered model comes with its description, tags and versions
+    (tagged mlflow.version), their stages and aliases. Runs and versions imported before are
+    skipped, so running it again doubles nothing. Whatever cannot be imported is listed and
+    the rest go on; the exit status is then 1.
     """
     try:
         with open_tracking(uri) as tracking:
@@ -43,7 +46,7 @@ def import_mlflow_command(source: str, project_prefix: str, uri: str | None) -> 
                         source,
                         project_prefix=project_prefix,
                         on_total=lambda total: bar.update(task, total=total),
-                        on_run=lambda: bar.advance(task),
+                        on_step=lambda: bar.advance(task),
                     )
             else:
                 report = import_mlflow(tracking, source, project_prefix=project_prefix)
@@ -52,6 +55,8 @@ def import_mlflow_command(source: str, project_prefix: str, uri: str | None) -> 
     for what, reason in report.failed:
         click.echo(f"Failed: {what}: {reason}", err=True)
     click.echo(_summary(report))
+    if report.models_imported or report.models_skipped:
+        click.echo(_registry_summary(report))
     if report.failed:
         raise click.exceptions.Exit(1)
 
@@ -61,4 +66,11 @@ def _summary(report: ImportReport) -> str:
         f"Imported {output.plural(report.imported, 'run')} from "
         f"{output.plural(report.experiments, 'experiment')}; skipped {report.skipped} already imported; "
         f"{len(report.failed)} failed."
+    )
+
+
+def _registry_summary(report: ImportReport) -> str:
+    return (
+        f"Registered models: {report.models_imported} imported, {report.models_skipped} already there; "
+        f"versions: {report.versions_imported} imported, {report.versions_skipped} already imported."
     )
