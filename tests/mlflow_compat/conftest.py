@@ -8,6 +8,7 @@ client, so every test can check what MLflow logged the way Cairn's users will se
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,27 @@ def _settings(tmp_path: Path, *, require_auth: bool = False) -> ServerSettings:
         port=free_port(),
         require_auth=require_auth,
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris() -> Iterator[None]:
+    """``mlflow.set_tracking_uri`` is process-wide (it also sets ``MLFLOW_TRACKING_URI`` in the
+    environment) and outlives the test: put both back as they were, or a later test, of any
+    folder, talks to a server that has stopped."""
+    from mlflow.tracking._model_registry import utils as registry_uris
+    from mlflow.tracking._tracking_service import utils as tracking_uris
+
+    saved = tracking_uris._tracking_uri, registry_uris._registry_uri
+    saved_env = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    tracking_uris._tracking_uri, registry_uris._registry_uri = saved
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture
