@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import ThreadedServer
+import sqlalchemy
+from tests.helpers import POSTGRES_URL, ThreadedServer
 
 from cairn.client.connect import connect
 from cairn.core.entities import RunStatus
@@ -34,7 +37,7 @@ def write_mlflow_data(source: str, tmp_path: Path) -> dict[str, Any]:
     """Two experiments: a parent with a child and a failed run, and one run with artifacts."""
     client = mlflow.MlflowClient(tracking_uri=source)
     # A database keeps artifacts in ./mlruns unless told otherwise: here, under tmp_path.
-    where = (tmp_path / "artifacts").as_uri() if source.startswith("sqlite:") else None
+    where = (tmp_path / "artifacts").as_uri() if source.startswith(("sqlite:", "postgresql")) else None
     first = client.create_experiment("vision", artifact_location=where and f"{where}/1", tags={"team": "eyes"})
     second = client.create_experiment("speech", artifact_location=where and f"{where}/2")
     parent = client.create_run(first, run_name="parent", start_time=1_000, tags={"mlflow.user": "ada"})
@@ -134,6 +137,36 @@ def test_an_mlflow_store_imports_every_value_once(kind: str, tmp_path: Path, inv
     again = invoke("import", "mlflow", source, "--uri", store, "--project-prefix", "ml/")
     assert "Imported 0 runs from 3 experiments; skipped 5 already imported; 0 failed." in again.stdout
     check_everything(source, store, ids, prefix="ml/")
+
+
+@pytest.fixture
+def mlflow_postgres_uri() -> Iterator[str]:
+    """A database of its own on the test PostgreSQL server for MLflow's tables (they would clash
+    with Cairn's: both have a ``runs`` table)."""
+    admin_url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"mlflow_source_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}")
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_an_mlflow_postgresql_database_imports(tmp_path: Path, invoke: Invoke, mlflow_postgres_uri: str) -> None:
+    ids = write_mlflow_data(mlflow_postgres_uri, tmp_path)
+    store = str(tmp_path / "cairn.db")
+    result = invoke("import", "mlflow", mlflow_postgres_uri, "--uri", store)
+    assert "Imported 5 runs from 3 experiments; skipped 0 already imported; 0 failed." in result.stdout
+    check_everything(mlflow_postgres_uri, store, ids)
 
 
 def test_into_a_cairn_server(tmp_path: Path, invoke: Invoke, server: ThreadedServer) -> None:
