@@ -112,8 +112,10 @@ class TrackingService(
             self._record(EventType.PROJECT_CREATED, project_subject(project.name), data)
         return project
 
-    def get_project(self, name: str) -> Project:
-        project = self.store.get_project(name)
+    def get_project(self, name: str, *, with_counts: bool = True) -> Project:
+        """The project by name or id; without its run counts and last activity (a scan of its
+        runs) when ``with_counts`` is false, for a caller that only needs to find it."""
+        project = self.store.get_project(name, with_counts=with_counts)
         self.policy.check(self.principal, Action.READ, project.name)
         return project
 

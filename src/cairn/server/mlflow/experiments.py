@@ -27,24 +27,26 @@ from cairn.service.tracking import TrackingService
 router = APIRouter(prefix="/experiments")
 
 
-def default_project(tracking: TrackingService) -> Project:
+def default_project(tracking: TrackingService, *, with_counts: bool = False) -> Project:
     """The project that is MLflow's default experiment, made the first time it is asked for."""
     try:
-        return tracking.get_project(DEFAULT_EXPERIMENT_NAME)
+        return tracking.get_project(DEFAULT_EXPERIMENT_NAME, with_counts=with_counts)
     except NotFound:
         try:
             return tracking.create_project(DEFAULT_EXPERIMENT_NAME)
         except AlreadyExists:  # made by a concurrent first request
-            return tracking.get_project(DEFAULT_EXPERIMENT_NAME)
+            return tracking.get_project(DEFAULT_EXPERIMENT_NAME, with_counts=with_counts)
 
 
-def project_of_experiment(tracking: TrackingService, exp_id: str) -> Project:
+def project_of_experiment(tracking: TrackingService, exp_id: str, *, with_counts: bool = False) -> Project:
     """The project an ``experiment_id`` names; RESOURCE_DOES_NOT_EXIST if none (nor one hidden
-    from the principal: the service answers those as missing too)."""
+    from the principal: the service answers those as missing too). Its run counts and last
+    activity (a scan of its runs) are read only ``with_counts``: every run created in an
+    experiment finds it here, and must not cost more as the experiment grows."""
     if exp_id == DEFAULT_EXPERIMENT_ID:
-        return default_project(tracking)
+        return default_project(tracking, with_counts=with_counts)
     try:
-        project = tracking.get_project(exp_id)
+        project = tracking.get_project(exp_id, with_counts=with_counts)
     except NotFound:
         project = None
     # The store finds a project by name or id; an experiment id is only ever the id.
@@ -66,13 +68,14 @@ def _create(tracking: TrackingService, message: Message) -> JsonResponse:
 
 
 def _get(tracking: TrackingService, message: Message) -> JsonResponse:
-    return _answer(tracking, project_of_experiment(tracking, required_str(message, "experiment_id")))
+    exp_id = required_str(message, "experiment_id")
+    return _answer(tracking, project_of_experiment(tracking, exp_id, with_counts=True))
 
 
 def _get_by_name(tracking: TrackingService, message: Message) -> JsonResponse:
     name = required_str(message, "experiment_name")
     if name == DEFAULT_EXPERIMENT_NAME:
-        return _answer(tracking, default_project(tracking))
+        return _answer(tracking, default_project(tracking, with_counts=True))
     try:
         project = tracking.get_project(name)
     except NotFound:
