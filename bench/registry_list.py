@@ -20,6 +20,9 @@ and their history) and its last page (``?before=51``) are timed the same way, se
 by the real app (``create_app`` through httpx's ASGI transport: no network, no browser), to
 show that a model's page does not grow with its versions.
 
+Through the same server, the MLflow API's routes are timed too: ``model-versions/search`` of
+every version, ``registered-models/get`` and ``registered-models/alias`` (issue 15).
+
 The target (issue 12) is 100 ms or less. Not a pass/fail test: it reports medians.
 Measured on 2 shared cores, 10,000 versions: see bench/README.md.
 Progress goes to stderr; one JSON object goes to stdout.
@@ -118,7 +121,17 @@ def _timed(tracking: Tracking, name: str, args: argparse.Namespace) -> dict[str,
 
 def _through_a_server(uri: str, folder: Path, name: str, args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
-    argv = [sys.executable, "-m", "cairn", "server", "--store", uri, "--blobs", str(folder / "blobs")]
+    argv = [
+        sys.executable,
+        "-m",
+        "cairn",
+        "server",
+        "--store",
+        uri,
+        "--blobs",
+        str(folder / "blobs"),
+        "--insecure-no-auth",
+    ]
     server = start_server([*argv, "--port", str(port)], cwd=folder, log_path=folder / "server.log")
     try:
         url = f"http://127.0.0.1:{port}"
@@ -126,11 +139,38 @@ def _through_a_server(uri: str, folder: Path, name: str, args: argparse.Namespac
         remote = connect(url)
         try:
             remote.list_model_versions(name, limit=1)  # the connection is open before timing
-            return _timed(remote, name, args)
+            timed = _timed(remote, name, args)
         finally:
             remote.close()
+        return {**timed, **_mlflow_routes(url, name, args)}
     finally:
         stop_tree(server)
+
+
+def _mlflow_routes(url: str, name: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """The same versions through the MLflow API's routes (docs/mlflow.md), as MLflow's client
+    asks for them: every version in one search page, the model with its latest versions, and
+    the version an alias points at. Raw HTTP: what the server costs, not MLflow's client."""
+    api = f"{url}/api/2.0/mlflow"
+    searched = {"filter": f"name = '{name}'", "max_results": str(args.versions)}
+    calls = {
+        "mlflow_search_versions": (f"{api}/model-versions/search", searched, args.versions),
+        "mlflow_get_model": (f"{api}/registered-models/get", {"name": name}, None),
+        "mlflow_version_by_alias": (f"{api}/registered-models/alias", {"name": name, "alias": "champion"}, None),
+    }
+    result = {}
+    with httpx.Client(timeout=120) as client:
+        for key, (route, params, expected) in calls.items():
+
+            def call(route: str = route, params: dict[str, str] = params, expected: int | None = expected) -> None:
+                answer = client.get(route, params=params)
+                answer.raise_for_status()
+                if expected is not None:
+                    assert len(answer.json()["model_versions"]) == expected
+
+            call()  # warm-up
+            result[key] = _times(call, args.repeat)
+    return result
 
 
 def _time_model_pages(store: MetadataStore, uri: str, folder: Path, name: str, repeat: int) -> dict[str, float]:
