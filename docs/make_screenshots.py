@@ -31,6 +31,10 @@ def main() -> None:
     if chromium is None:
         sys.exit(NOT_FOUND)
     OUT.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    _photograph_mlflow(bin_dir, chromium)
+    if sys.argv[1:] == ["--only", "mlflow"]:
+        return
     # A fixed, readable CAIRN_HOME: the demo's environment capture leaves out values that look
     # random (possible secrets), and a temporary folder's name does.
     home = Path(tempfile.gettempdir()) / "cairn-screenshots"
@@ -143,6 +147,56 @@ def _photograph_members(bin_dir: Path, env: dict[str, str], home: Path, chromium
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+MLFLOW_SCRIPT = """
+import mlflow, mlflow.sklearn
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+mlflow.set_experiment("churn-mlflow")
+mlflow.sklearn.autolog(log_models=False)
+with mlflow.start_run(run_name="logreg-c0.5"):
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=500)).fit(X, y)
+    mlflow.sklearn.log_model(model, name="model", input_example=X.head(3), registered_model_name="churn",
+                             pip_requirements=["scikit-learn"])
+mlflow.MlflowClient().set_registered_model_alias("churn", "champion", 1)
+"""
+
+
+def _photograph_mlflow(bin_dir: Path, chromium: str) -> None:
+    """A model logged and registered by MLflow's own client against ``cairn server``, as Cairn's
+    registry shows it (README, "Coming from MLflow")."""
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env["CAIRN_HOME"] = str(work / "home")
+        server = subprocess.Popen(
+            [str(bin_dir / "cairn"), "server", "--store", str(work / "cairn.db"), "--blobs", str(work / "blobs")]
+            + ["--port", str(port), "--insecure-no-auth"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_for(url)
+            script = work / "train.py"
+            script.write_text(MLFLOW_SCRIPT)
+            mlflow_env = {**env, "MLFLOW_TRACKING_URI": url, "MLFLOW_DISABLE_TELEMETRY": "true"}
+            subprocess.run([sys.executable, "-W", "ignore", str(script)], env=mlflow_env, check=True, cwd=work)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1366, "height": 760}, device_scale_factor=1)
+                _shot(page, f"{url}/models/churn/versions/1", "mlflow_model_version.png")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def _promote(url: str, run_id: str) -> int:
