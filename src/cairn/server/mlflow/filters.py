@@ -110,26 +110,32 @@ def translate_run_filter(filter_string: str | None) -> str:
     """MLflow's run filter as Cairn query text for ``Tracking.list_runs(where=...)``; "" for
     every run. Raises MlflowApiError (INVALID_PARAMETER_VALUE) for a filter MLflow refuses or
     Cairn cannot answer."""
-    expr = run_filter_tree(filter_string)
-    query = format_query(expr)
-    if len(query) > MAX_QUERY_LENGTH:
-        raise invalid(f"the filter is too long: Cairn takes queries of up to {MAX_QUERY_LENGTH} characters")
-    return query
+    return compile_filter(filter_string, RUN_TYPES, _run_condition)
 
 
-def run_filter_tree(filter_string: str | None) -> Expr | None:
-    """The tree of :func:`translate_run_filter`."""
+def compile_filter(
+    filter_string: str | None,
+    types: Mapping[str, str],
+    condition: Callable[[Clause, ClauseReader], Expr | None],
+) -> str:
+    """An MLflow filter as Cairn query text: each clause's ``condition``, joined by AND (a
+    clause whose condition is None is left out); "" for no filter. Raises MlflowApiError for a
+    malformed filter, too many clauses, or a query longer than Cairn takes."""
     if not filter_string or not filter_string.strip():
-        return None
-    reader = ClauseReader(filter_string, RUN_TYPES, "filter")
+        return ""
+    reader = ClauseReader(filter_string, types, "filter")
     clauses = reader.clauses()
     if len(clauses) > MAX_CLAUSES:
         raise invalid(f"the filter has {len(clauses)} clauses; Cairn takes up to {MAX_CLAUSES}")
     expr: Expr | None = None
     for clause in clauses:
-        condition = _run_condition(clause, reader)
-        expr = condition if expr is None else And(expr, condition)
-    return expr
+        found = condition(clause, reader)
+        if found is not None:
+            expr = found if expr is None else And(expr, found)
+    query = format_query(expr)
+    if len(query) > MAX_QUERY_LENGTH:
+        raise invalid(f"the filter is too long: Cairn takes queries of up to {MAX_QUERY_LENGTH} characters")
+    return query
 
 
 def _run_condition(clause: Clause, reader: ClauseReader) -> Expr:
@@ -394,12 +400,8 @@ def _experiment_test(clause: Clause, reader: ClauseReader) -> Callable[[Experime
     token = Token("name", "", clause.position)
     if clause.type == TAG:
         check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
-        key = clause.key
-        if clause.comparator in ("IS NULL", "IS NOT NULL"):
-            wanted = clause.comparator == "IS NOT NULL"
-            return lambda experiment: (key in experiment.tags) == wanted
-        text_test = text_test_of(clause)
-        return lambda experiment: key in experiment.tags and text_test(experiment.tags[key])
+        tags_test = key_value_test(clause)
+        return lambda experiment: tags_test(experiment.tags)
     if clause.key not in _EXPERIMENT_KEYS:
         raise reader.error(token, f"invalid attribute key {clause.key!r}; valid keys are {sorted(_EXPERIMENT_KEYS)}")
     key = clause.key
@@ -416,6 +418,18 @@ def _experiment_test(clause: Clause, reader: ClauseReader) -> Callable[[Experime
     check_clause(clause, reader, comparators, text_value=True)
     text_test = text_test_of(clause)
     return lambda experiment: text_test(str(getattr(experiment, key)))
+
+
+def key_value_test(clause: Clause) -> Callable[[Mapping[str, str]], bool]:
+    """A ``tags.KEY`` or ``params.KEY`` clause (already checked) as a test of the mapping of
+    those: IS [NOT] NULL asks whether the key is there, anything else compares its value (a
+    missing key matches nothing)."""
+    key = clause.key
+    if clause.comparator in ("IS NULL", "IS NOT NULL"):
+        wanted = clause.comparator == "IS NOT NULL"
+        return lambda values: (key in values) == wanted
+    value_test = text_test_of(clause)
+    return lambda values: key in values and value_test(values[key])
 
 
 def text_test_of(clause: Clause) -> Callable[[str], bool]:

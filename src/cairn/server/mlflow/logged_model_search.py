@@ -1,8 +1,9 @@
 """MLflow's logged-model search: its filter (``name = 'model' AND tags.k = 'v'``) and its
 ``order_by`` (``[{"field_name": "creation_timestamp", "ascending": false}]``), applied to the
-logged models of the experiments asked for. A project holds few logged models (one per
-``log_model`` call), so they are read whole and filtered here, with the grammar every other
-MLflow search uses (:mod:`.search_grammar`)."""
+logged models of the experiments asked for. A project holds one logged model per
+``log_model`` call (at most about one per run, with autologging), read whole in one query and
+filtered here with the grammar every other MLflow search uses (:mod:`.search_grammar`); only
+the page answered reads its models' source runs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cairn.core.logged_models import LoggedModel
-from cairn.server.mlflow.filters import text_test_of
+from cairn.server.mlflow.filters import key_value_test, text_test_of
 from cairn.server.mlflow.search_grammar import (
     ATTRIBUTE,
     ATTRIBUTE_COMPARATORS,
@@ -55,14 +56,14 @@ def logged_model_filter(filter_string: str | None) -> Test:
 
 
 def _test(clause: Clause, reader: ClauseReader) -> Test:
-    if clause.type in (TAG, PARAM):
+    if clause.type == TAG:
         check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
-        key, field = clause.key, "tags" if clause.type == TAG else "params"
-        if clause.comparator in ("IS NULL", "IS NOT NULL"):
-            wanted = clause.comparator == "IS NOT NULL"
-            return lambda model: (key in getattr(model, field)) == wanted
-        text_test = text_test_of(clause)
-        return lambda model: key in getattr(model, field) and text_test(getattr(model, field)[key])
+        tags_test = key_value_test(clause)
+        return lambda model: tags_test(model.tags)
+    if clause.type == PARAM:
+        check_clause(clause, reader, TEXT_COMPARATORS, text_value=True)
+        params_test = key_value_test(clause)
+        return lambda model: params_test(model.params)
     if clause.key in _NUMBERS:
         check_clause(clause, reader, NUMERIC_COMPARATORS, text_value=False)
         read, number, op = _NUMBERS[clause.key], float(str(clause.value)), OPS[clause.comparator]
