@@ -10,11 +10,9 @@ servable. A model logged outside a run gets a finished run of its own to hold it
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
 
 from cairn.core.errors import CairnError
@@ -31,8 +29,10 @@ from cairn.server.mlflow.wire import (
     Message,
     add_message_routes,
     key_value_pairs,
-    optional_int,
+    max_results,
+    offset_page_token,
     optional_str,
+    page_offset,
     repeated,
     required_str,
 )
@@ -160,31 +160,17 @@ def _search(tracking: TrackingService, message: Message) -> JsonResponse:
     experiment_ids = [str(e) for e in repeated(message, "experiment_ids")]
     if not experiment_ids:
         raise MlflowApiError("Missing value for required parameter 'experiment_ids'.", INVALID_PARAMETER_VALUE)
-    limit = optional_int(message, "max_results") or DEFAULT_MAX_RESULTS
-    if not 0 < limit <= MAX_RESULTS:
-        raise MlflowApiError(f"max_results must be between 1 and {MAX_RESULTS}, got {limit}", INVALID_PARAMETER_VALUE)
+    limit = max_results(message, DEFAULT_MAX_RESULTS, MAX_RESULTS)
     matches = logged_model_filter(optional_str(message, "filter"))
     projects = [project_of_experiment(tracking, e).name for e in experiment_ids]
     found = [m for m in tracking.list_logged_models(projects) if matches(m)]
     ordered = sort_logged_models(found, repeated(message, "order_by"))
-    offset = _offset(optional_str(message, "page_token"))
+    offset = page_offset(optional_str(message, "page_token"))
     page = ordered[offset : offset + limit]
     answer: dict[str, Any] = {"models": [logged_model_json(tracking, m) for m in page]}
     if offset + limit < len(ordered):
-        answer["next_page_token"] = base64.urlsafe_b64encode(orjson.dumps({"offset": offset + limit})).decode()
+        answer["next_page_token"] = offset_page_token(offset + limit)
     return JsonResponse(answer)
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = orjson.loads(base64.urlsafe_b64decode(token))["offset"]
-    except Exception:  # any malformed token is the same mistake
-        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE)
-    return offset
 
 
 def _log_outputs(tracking: TrackingService, message: Message) -> JsonResponse:

@@ -26,11 +26,12 @@ from cairn.server.mlflow.model_folders import (
     folder_of_source,
 )
 from cairn.server.mlflow.registry_search import model_version_query, registered_model_query
+from cairn.server.mlflow.search_grammar import ATTRIBUTE, read_order_clause
 from cairn.server.mlflow.wire import (
     Message,
     add_message_routes,
     key_value_pairs,
-    optional_int,
+    max_results,
     optional_str,
     optional_text,
     repeated,
@@ -114,17 +115,10 @@ def _version(message: Message) -> int:
     return required_int(message, "version")
 
 
-def _page_size(message: Message, default: int, maximum: int) -> int:
-    size = optional_int(message, "max_results") or default
-    if not 0 < size <= maximum:
-        raise MlflowApiError(f"Invalid value for max_results: it must be between 1 and {maximum}, got {size}")
-    return size
-
-
 def _orders_by_name(message: Message, what: str) -> None:
     for clause in repeated(message, "order_by"):
-        words = str(clause).split()
-        if not words or words[0] != "name" or (len(words) > 1 and words[1].upper() != "ASC") or len(words) > 2:
+        kind, key, descending, _ = read_order_clause(clause, {"attribute": ATTRIBUTE})
+        if (kind, key, descending) != (ATTRIBUTE, "name", False):
             raise MlflowApiError(
                 f"Cairn orders {what} by name only (order_by 'name ASC'), not {clause!r}", INVALID_PARAMETER_VALUE
             )
@@ -170,7 +164,7 @@ def _search_models(tracking: TrackingService, message: Message) -> JsonResponse:
     _orders_by_name(message, "registered models")
     page = tracking.list_models(
         where=registered_model_query(optional_str(message, "filter")),
-        limit=_page_size(message, DEFAULT_MODELS_PAGE, MAX_MODELS_PAGE),
+        limit=max_results(message, DEFAULT_MODELS_PAGE, MAX_MODELS_PAGE),
         page_token=optional_str(message, "page_token") or None,
     )
     models = [registered_model_json(m, _latest_versions(tracking, m.name)) for m in page.items]
@@ -266,13 +260,14 @@ def _transition_stage(tracking: TrackingService, message: Message) -> JsonRespon
 
 
 def _search_versions(tracking: TrackingService, message: Message) -> JsonResponse:
-    for clause in repeated(message, "order_by"):
+    order_by = repeated(message, "order_by")
+    if order_by:
         raise MlflowApiError(
-            f"Cairn orders model versions by name, then newest first; order_by {clause!r} is not supported"
+            f"Cairn orders model versions by name, then newest first; order_by {order_by[0]!r} is not supported"
         )
     page = tracking.search_model_versions(
         where=model_version_query(optional_str(message, "filter")),
-        limit=_page_size(message, DEFAULT_VERSIONS_PAGE, MAX_VERSIONS_PAGE),
+        limit=max_results(message, DEFAULT_VERSIONS_PAGE, MAX_VERSIONS_PAGE),
         page_token=optional_str(message, "page_token") or None,
     )
     answer: dict[str, Any] = {"model_versions": [version_json(v) for v in page.items]}

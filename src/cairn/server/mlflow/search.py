@@ -10,12 +10,9 @@ paged in memory.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
 
 from cairn.core import limits
@@ -31,7 +28,17 @@ from cairn.server.mlflow.filters import (
     translate_run_filter,
 )
 from cairn.server.mlflow.inputs import inputs_of_runs
-from cairn.server.mlflow.wire import Message, add_message_routes, optional_int, optional_str, repeated
+from cairn.server.mlflow.wire import (
+    Message,
+    add_message_routes,
+    decode_page_token,
+    encode_page_token,
+    max_results,
+    offset_page_token,
+    optional_str,
+    page_offset,
+    repeated,
+)
 from cairn.service.tracking import TrackingService
 
 router = APIRouter()
@@ -53,37 +60,6 @@ def _view_type(message: Message) -> str:
     return view
 
 
-def _max_results(message: Message, default: int, most: int) -> int:
-    wanted = optional_int(message, "max_results")
-    if wanted is None:
-        return default
-    if not 1 <= wanted <= most:
-        raise MlflowApiError(
-            f"Invalid value {wanted} for parameter 'max_results' supplied. It must be at most {most}, and positive.",
-            INVALID_PARAMETER_VALUE,
-        )
-    return wanted
-
-
-# -- page tokens of several parts ---------------------------------------------------------------
-
-
-def _encode(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode()
-
-
-def _decode(token: str | None) -> dict[str, Any]:
-    if not token:
-        return {}
-    try:
-        position = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE) from None
-    if not isinstance(position, dict):
-        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE)
-    return position
-
-
 # -- runs ---------------------------------------------------------------------------------------
 
 
@@ -92,10 +68,10 @@ def _search_runs(tracking: TrackingService, message: Message) -> JsonResponse:
     if not experiment_ids:
         raise MlflowApiError("experiment_ids must be a non-empty list", INVALID_PARAMETER_VALUE)
     view = _view_type(message)
-    wanted = _max_results(message, DEFAULT_RUNS_PER_PAGE, MAX_RUNS_PER_PAGE)
+    wanted = max_results(message, DEFAULT_RUNS_PER_PAGE, MAX_RUNS_PER_PAGE)
     where = translate_run_filter(optional_str(message, "filter"))
     order_by = translate_order_by([str(o) for o in repeated(message, "order_by")])
-    position = _decode(optional_str(message, "page_token"))
+    position = decode_page_token(optional_str(message, "page_token"))
     index, inner = position.get("e", 0), position.get("t")
     if (
         not isinstance(index, int)
@@ -136,7 +112,7 @@ def _search_runs(tracking: TrackingService, message: Message) -> JsonResponse:
             break
     answer: dict[str, Any] = {"runs": runs} if runs else {}
     if next_position is not None:
-        answer["next_page_token"] = _encode(next_position)
+        answer["next_page_token"] = encode_page_token(next_position)
     return JsonResponse(answer)
 
 
@@ -169,10 +145,8 @@ class _Experiment:
 
 def _search_experiments(tracking: TrackingService, message: Message) -> JsonResponse:
     view = _view_type(message)
-    wanted = _max_results(message, DEFAULT_EXPERIMENTS_PER_PAGE, MAX_EXPERIMENTS_PER_PAGE)
-    offset = _decode(optional_str(message, "page_token")).get("o", 0)
-    if not isinstance(offset, int) or offset < 0:
-        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE)
+    wanted = max_results(message, DEFAULT_EXPERIMENTS_PER_PAGE, MAX_EXPERIMENTS_PER_PAGE)
+    offset = page_offset(optional_str(message, "page_token"))
     projects = [
         p for p in tracking.list_projects(include_deleted=view != ACTIVE_ONLY) if view != DELETED_ONLY or p.deleted
     ]
@@ -183,7 +157,7 @@ def _search_experiments(tracking: TrackingService, message: Message) -> JsonResp
     page = ordered[offset : offset + wanted]
     answer: dict[str, Any] = {"experiments": [experiment_json(e.project, tags=e.tags) for e in page]}
     if offset + wanted < len(ordered):
-        answer["next_page_token"] = _encode({"o": offset + wanted})
+        answer["next_page_token"] = offset_page_token(offset + wanted)
     return JsonResponse(answer)
 
 

@@ -7,6 +7,8 @@ absent, never null, and numbers may arrive as strings (int64 in proto3's JSON ma
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -148,6 +150,52 @@ def key_value_pairs(message: Message, name: str) -> list[tuple[str, str]]:
 def optional_text(message: Message, name: str) -> str:
     """A string field whose absence means the empty string (a tag's or a param's value)."""
     return optional_str(message, name) or ""
+
+
+def max_results(message: Message, default: int, most: int) -> int:
+    """``max_results``: ``default`` when absent, else from 1 to ``most``."""
+    wanted = optional_int(message, "max_results")
+    if wanted is None:
+        return default
+    if not 1 <= wanted <= most:
+        raise MlflowApiError(
+            f"Invalid value {wanted} for parameter 'max_results' supplied. It must be at most {most}, and positive.",
+            INVALID_PARAMETER_VALUE,
+        )
+    return wanted
+
+
+# -- page tokens: where a listing goes on, as base64 JSON -----------------------------------------
+
+
+def encode_page_token(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode()
+
+
+def decode_page_token(token: str | None) -> dict[str, Any]:
+    """The position a token holds, {} for none. Raises MlflowApiError for a malformed token."""
+    if not token:
+        return {}
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE) from None
+    if not isinstance(position, dict):
+        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE)
+    return position
+
+
+def offset_page_token(offset: int) -> str:
+    """The token of a listing filtered in memory, which goes on at ``offset``."""
+    return encode_page_token({"o": offset})
+
+
+def page_offset(token: str | None) -> int:
+    """The offset :func:`offset_page_token` wrote, 0 for no token."""
+    offset = decode_page_token(token).get("o", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise MlflowApiError("Invalid page token", INVALID_PARAMETER_VALUE)
+    return offset
 
 
 #: What an MLflow route does: the service acting for the caller, and the request's message.
