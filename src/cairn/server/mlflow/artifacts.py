@@ -62,8 +62,8 @@ def run_artifact_path(path: str) -> RunArtifactPath:
     parts = checked.split("/", 3)
     if len(parts) >= 2 and parts[1] == "models":
         raise MlflowApiError(
-            f"Artifacts of MLflow logged models ({path!r}) are not served by Cairn yet; "
-            "log a model's files as its run's artifacts",
+            f"Cairn keeps the files of MLflow logged models among their run's artifacts, not at {path!r}: "
+            "use the model's artifact_uri (<experiment_id>/<run_id>/artifacts/models/<model_id>)",
             NOT_IMPLEMENTED,
         )
     if len(parts) < 3 or parts[2] != RUN_ARTIFACTS:

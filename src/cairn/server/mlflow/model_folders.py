@@ -17,6 +17,8 @@ from cairn.core.artifacts import Artifact
 from cairn.core.errors import ArtifactNotFound
 from cairn.core.models.manifest import MANIFEST_NAME, manifest_to_json
 from cairn.core.models.mlflow_model import manifest_for_mlflow_folder
+from cairn.core.models.uri import RunModelUri, parse_runs_uri
+from cairn.server.mlflow.artifacts import run_artifact_path
 from cairn.server.mlflow.entities import experiment_id
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
 from cairn.service.tracking import TrackingService
@@ -38,23 +40,23 @@ class ModelFolder:
 
     @property
     def runs_uri(self) -> str:
-        return f"runs:/{self.run_id}/{self.path}"
+        return str(RunModelUri(self.run_id, self.path))
 
 
 def folder_of_source(tracking: TrackingService, source: str, run_id: str | None = None) -> ModelFolder:
     """Where the files a model version's ``source`` names are: ``models:/m-…`` (a logged
-    model), ``runs:/RUN_ID/PATH``, or ``mlflow-artifacts:/EXP/RUN_ID/artifacts/PATH``.
-    Raises MlflowApiError for any other source; LoggedModelNotFound, RunNotFound."""
+    model), ``runs:/RUN_ID/PATH``, ``mlflow-artifacts:/EXP/RUN_ID/artifacts/PATH``, or a path
+    in ``run_id``'s artifacts. Raises MlflowApiError or InvalidModelUri for any other source;
+    LoggedModelNotFound."""
     if source.startswith(_LOGGED_MODEL_URI) and "/" not in source.removeprefix(_LOGGED_MODEL_URI):
         model = tracking.get_logged_model(source.removeprefix(_LOGGED_MODEL_URI))
         return ModelFolder(model.run_id, model.path, model.id)
     if source.startswith(_RUNS_URI):
-        found_run, _, path = source.removeprefix(_RUNS_URI).partition("/")
-        return _checked_folder(found_run, path.strip("/"), source)
+        parsed = parse_runs_uri(source)
+        return ModelFolder(parsed.run_id, parsed.path)
     if source.startswith(_ARTIFACTS_URI):
-        parts = source.removeprefix(_ARTIFACTS_URI).strip("/").split("/", 3)
-        if len(parts) == 4 and parts[2] == "artifacts":
-            return _checked_folder(parts[1], parts[3], source)
+        where = run_artifact_path(source.removeprefix(_ARTIFACTS_URI))
+        return _checked_folder(where.run_id, where.relative, source)
     if run_id and not any(source.startswith(scheme) for scheme in ("s3:", "gs:", "file:", "dbfs:", "/")):
         return _checked_folder(run_id, source.strip("/"), source)
     raise MlflowApiError(
@@ -80,35 +82,42 @@ def write_cairn_manifest(tracking: TrackingService, folder: ModelFolder) -> bool
     """Write ``cairn-model.json`` into an MLflow model folder, listing its files as they are
     now; False (and nothing written) when the folder has no ``MLmodel``. Raises
     InvalidManifest for an ``MLmodel`` Cairn cannot read."""
-    prefix = folder.path + "/"
-    files: dict[str, Artifact] = {
-        a.path.removeprefix(prefix): a
-        for a in tracking.list_artifacts(folder.run_id, folder.path)
-        if a.path != folder.path
-    }
+    files = _files(tracking, folder)
     if MLMODEL not in files:
         return False
-    files.pop(MANIFEST_NAME, None)
-    manifest = manifest_for_mlflow_folder(
-        _read(tracking, folder, MLMODEL),
-        _read(tracking, folder, REQUIREMENTS) if REQUIREMENTS in files else None,
-        {path: artifact.digest for path, artifact in files.items()},
-    )
-    content = manifest_to_json(manifest)
-    tracking.write_artifact(folder.run_id, prefix + MANIFEST_NAME, [content], media_type="application/json")
+    _write_manifest(tracking, folder, files)
     return True
 
 
 def ensure_cairn_manifest(tracking: TrackingService, folder: ModelFolder) -> None:
     """Before registering: the folder must be a Cairn model or an MLflow one (then its manifest
     is written). Raises ArtifactNotFound naming the folder when it is neither."""
-    if write_cairn_manifest(tracking, folder):
-        return
-    if not any(a.path == f"{folder.path}/{MANIFEST_NAME}" for a in tracking.list_artifacts(folder.run_id, folder.path)):
+    files = _files(tracking, folder)
+    if MLMODEL in files:
+        _write_manifest(tracking, folder, files)
+    elif MANIFEST_NAME not in files:
         raise ArtifactNotFound(
             f"run {folder.run_id} has no model at {folder.path!r} (neither an MLmodel nor a {MANIFEST_NAME})",
             details={"run_id": folder.run_id, "path": folder.path},
         )
+
+
+def _files(tracking: TrackingService, folder: ModelFolder) -> dict[str, Artifact]:
+    """The folder's files by their path inside it."""
+    prefix = folder.path + "/"
+    listed = tracking.list_artifacts(folder.run_id, folder.path)
+    return {a.path.removeprefix(prefix): a for a in listed if a.path != folder.path}
+
+
+def _write_manifest(tracking: TrackingService, folder: ModelFolder, files: dict[str, Artifact]) -> None:
+    listed = {path: artifact.digest for path, artifact in files.items() if path != MANIFEST_NAME}
+    manifest = manifest_for_mlflow_folder(
+        _read(tracking, folder, MLMODEL),
+        _read(tracking, folder, REQUIREMENTS) if REQUIREMENTS in listed else None,
+        listed,
+    )
+    content = manifest_to_json(manifest)
+    tracking.write_artifact(folder.run_id, f"{folder.path}/{MANIFEST_NAME}", [content], media_type="application/json")
 
 
 def _read(tracking: TrackingService, folder: ModelFolder, name: str) -> bytes:
