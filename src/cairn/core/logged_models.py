@@ -60,6 +60,13 @@ def new_logged_model_id() -> str:
     return "m-" + uuid.uuid4().hex
 
 
+def logged_model_id_of(path: str) -> str | None:
+    """The logged model whose folder ``path`` is (``models/m-…``), None for any other folder
+    (one a Cairn user named ``models/x`` included)."""
+    rest = path.removeprefix(FOLDER_PREFIX)
+    return rest if rest != path and _ID.fullmatch(rest) else None
+
+
 def check_logged_model_id(value: object) -> str:
     """Raises InvalidValue unless ``value`` is a logged model's id."""
     if not isinstance(value, str) or not _ID.fullmatch(value):

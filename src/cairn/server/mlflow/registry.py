@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from cairn.core.logged_models import FOLDER_PREFIX
+from cairn.core.logged_models import logged_model_id_of
 from cairn.core.registry import ModelVersion, RegisteredModel, Stage
 from cairn.server.jsonresponse import JsonResponse
 from cairn.server.mlflow.errors import INVALID_PARAMETER_VALUE, MlflowApiError
@@ -69,16 +69,11 @@ def version_json(version: ModelVersion) -> dict[str, Any]:
         "tags": [{"key": k, "value": v} for k, v in sorted(version.tags.items())],
         "aliases": list(version.aliases),
     }
-    logged_model_id = _logged_model_id(version.source_path)
+    logged_model_id = logged_model_id_of(version.source_path)
     if logged_model_id is not None:
         answer["source"] = f"models:/{logged_model_id}"
         answer["model_id"] = logged_model_id
     return answer
-
-
-def _logged_model_id(path: str) -> str | None:
-    rest = path.removeprefix(FOLDER_PREFIX)
-    return rest if rest != path and "/" not in rest else None
 
 
 def registered_model_json(model: RegisteredModel, latest: list[ModelVersion]) -> dict[str, Any]:
