@@ -382,51 +382,47 @@ def describe_line(line: str, sizes: Mapping[str, int]) -> str:
     }[line]
 
 
+def _table(
+    results: Mapping[str, Any], header: list[str], cells: Callable[[Record, Record, Record], list[str]]
+) -> list[str]:
+    """A markdown table with a row per line: its description, then ``cells`` of its records on
+    the MLflow server, on Cairn's through MLflow's client, and through Cairn's SDK."""
+    rows = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    for line in LINES:
+        row = [describe_line(line, results["sizes"]), *cells(*_records(results, line))]
+        rows.append("| " + " | ".join(row) + " |")
+    return rows
+
+
 def markdown(results: Mapping[str, Any]) -> str:
-    sizes = results["sizes"]
     title = "MLflow's client against `mlflow server` and `cairn server`, and Cairn's SDK"
     lines = [f"## {title}{' (--quick: not for comparison)' if results['quick'] else ''}", ""]
-    lines += [
-        "| wall time | mlflow server | cairn server (MLflow client) | mlflow / cairn "
-        "| cairn server (Cairn SDK) | MLflow client / SDK, on cairn |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for line in LINES:
-        theirs, ours, sdk = _records(results, line)
-        lines.append(
-            f"| {describe_line(line, sizes)} | {_seconds(theirs)} | {_seconds(ours)} | {_ratio(theirs, ours, 's')} "
-            f"| {_seconds(sdk)} | {_ratio(ours, sdk, 's')} |"
-        )
+    lines += _table(
+        results,
+        ["wall time", "mlflow server", "cairn server (MLflow client)", "mlflow / cairn", "cairn server (Cairn SDK)",
+         "MLflow client / SDK, on cairn"],
+        lambda theirs, ours, sdk: [_seconds(theirs), _seconds(ours), _ratio(theirs, ours, "s"), _seconds(sdk),
+                                   _ratio(ours, sdk, "s")],
+    )  # fmt: skip
     # MLflow's client spends most of a log_batch or a history call turning protobuf messages
     # into JSON and back (~57 ms of its own CPU per 1000-metric batch here, against ~5 ms
     # waiting for Cairn's answer), so wall time through it is bounded by the client; the
     # servers' own CPU time is what each server costs.
-    lines += [
-        "",
-        "| server CPU time | mlflow server | cairn server (MLflow client) | mlflow / cairn "
-        "| cairn server (Cairn SDK) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for line in LINES:
-        theirs, ours, sdk = _records(results, line)
-        lines.append(
-            f"| {describe_line(line, sizes)} | {_cpu(theirs)} | {_cpu(ours)} | {_ratio(theirs, ours, 'cpu_s')} "
-            f"| {_cpu(sdk)} |"
-        )
+    lines += [""] + _table(
+        results,
+        ["server CPU time", "mlflow server", "cairn server (MLflow client)", "mlflow / cairn",
+         "cairn server (Cairn SDK)"],
+        lambda theirs, ours, sdk: [_cpu(theirs), _cpu(ours), _ratio(theirs, ours, "cpu_s"), _cpu(sdk)],
+    )  # fmt: skip
     # No SDK ratio here: the SDK's lines run after the MLflow client's on the same server, so
     # its peak includes what the server kept from them.
-    lines += [
-        "",
-        "| server's peak RSS | mlflow server | cairn server (MLflow client) | mlflow / cairn "
-        "| cairn server (Cairn SDK, after the MLflow client's lines) |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for line in LINES:
-        theirs, ours, sdk = _records(results, line)
-        lines.append(
-            f"| {describe_line(line, sizes)} | {_megabytes(theirs)} | {_megabytes(ours)} "
-            f"| {_ratio(theirs, ours, 'peak_rss_mb')} | {_megabytes(sdk)} |"
-        )
+    lines += [""] + _table(
+        results,
+        ["server's peak RSS", "mlflow server", "cairn server (MLflow client)", "mlflow / cairn",
+         "cairn server (Cairn SDK, after the MLflow client's lines)"],
+        lambda theirs, ours, sdk: [_megabytes(theirs), _megabytes(ours), _ratio(theirs, ours, "peak_rss_mb"),
+                                   _megabytes(sdk)],
+    )  # fmt: skip
     lines.append("")
     for system, server in results["servers"].items():
         lines.append(

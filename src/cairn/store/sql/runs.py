@@ -134,13 +134,7 @@ class SqlRunStore:
             conn.execute(update(t.runs).where(t.runs.c.project_id == project_id).values(deleted=deleted))
 
     def project_tags(self, project_id: str) -> dict[str, str]:
-        with reading(self._engines) as conn:
-            rows = conn.execute(
-                select(t.project_tags.c.key, t.project_tags.c.value)
-                .where(t.project_tags.c.project_id == project_id)
-                .order_by(t.project_tags.c.key)
-            )
-            return {row.key: row.value for row in rows}
+        return self.tags_of_projects([project_id])[project_id]
 
     def tags_of_projects(self, project_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {project_id: {} for project_id in project_ids}
