@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0016_logged_models"
+SCHEMA_HEAD = "0017_monitoring"
 
 metadata = MetaData()
 
@@ -815,5 +815,96 @@ logged_models = Table(
     Column("deleted", Boolean, nullable=False),
     Index("ix_logged_models_project", "project_id", "deleted", "created_at"),
     Index("ix_logged_models_run", "run_id"),
+    sqlite_with_rowid=False,
+)
+
+
+# -- monitoring (docs/monitoring.md) ------------------------------------------------------------
+
+# Ground truth that arrives after the predictions: Parquet files of (request_id, label,
+# timestamp_ms) per model version, their bytes a blob, as prediction logs' are.
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
+    Index("ix_prediction_labels_version_time", "model_id", "version", "first_ms", "id"),
+    Index("ix_prediction_labels_digest", "digest"),
+    sqlite_with_rowid=False,
+)
+
+# A monitor watches a registered model through an alias (or one fixed version). Its settings are
+# one JSON document, read and written whole. Evaluations are claimed like webhook deliveries:
+# due when next_run_at has passed and no live lease is held, so one process evaluates a monitor
+# at a time however many servers run.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("alias", String(250), nullable=True),
+    Column("version", BigInteger, nullable=True),
+    Column("config", Text, nullable=False),
+    Column("schedule_s", BigInteger, nullable=False),
+    Column("next_run_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("lease_token", String(32), nullable=True),
+    Column("last_run_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_by", String(250), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ux_monitors_model_name", "model_id", "name", unique=True),
+    Index("ix_monitors_due", "next_run_at"),
+    sqlite_with_rowid=False,
+)
+
+# One evaluated window of a monitor, for one model version: kept so the dashboard's heatmap and
+# the alerts read results instead of recomputing them. A window is evaluated once it has ended.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor_id", String(32), ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("drifted_share", Float, nullable=False),
+    Column("drifted", Boolean, nullable=False),
+    Column("breached", Boolean, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("evaluated_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# An alert is one episode of breaches: opened by the first breached window, kept (not fired
+# again) while later windows breach, resolved by a window without a breach or by hand.
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("monitor_id", String(32), ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("first_window_ms", BigInteger, nullable=False),
+    Column("last_window_ms", BigInteger, nullable=False),
+    Column("breached_windows", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("acknowledged_by", String(250), nullable=True),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    Column("resolved_by", String(250), nullable=True),
+    Column("resolved_at", BigInteger, nullable=True),
+    Index("ix_monitor_alerts_monitor", "monitor_id", "status", "opened_at"),
     sqlite_with_rowid=False,
 )
