@@ -22,6 +22,7 @@ from cairn.client.http import HttpTracking
 from cairn.core.binary_batch import MEDIA_TYPE as PACKED
 from cairn.core.binary_batch import encode_batch
 from cairn.core.errors import (
+    AlertNotFound,
     AliasNotFound,
     AlreadyExists,
     ArtifactNotFound,
@@ -53,6 +54,7 @@ from cairn.core.errors import (
     ModelNotFound,
     ModelTampered,
     ModelVersionNotFound,
+    MonitorNotFound,
     NotFound,
     ParamConflict,
     PayloadTooLarge,
@@ -60,6 +62,7 @@ from cairn.core.errors import (
     PredictionLogNotFound,
     ProjectNotFound,
     ProtectionNotFound,
+    ReferenceUnavailable,
     ReviewNotFound,
     ReviewNotMergeable,
     ReviewNotOpen,
@@ -154,6 +157,9 @@ ERROR_TABLE: list[tuple[type[CairnError], type[Exception], str, int]] = [
     (GrantNotFound, NotFound, "grant_not_found", 404),
     (PredictionLogNotFound, NotFound, "prediction_log_not_found", 404),
     (LoggedModelNotFound, NotFound, "logged_model_not_found", 404),
+    (MonitorNotFound, NotFound, "monitor_not_found", 404),
+    (AlertNotFound, NotFound, "alert_not_found", 404),
+    (ReferenceUnavailable, Conflict, "reference_unavailable", 409),
     (SchemaOutOfDate, CairnError, "schema_out_of_date", 503),
     (StoreUnreadable, CairnError, "store_unreadable", 500),
     (Unavailable, CairnError, "unavailable", 503),

@@ -63,6 +63,9 @@ class ServerSettings:
     webhook_retry_delays_s: tuple[float, ...] | None = None
     #: Seconds between two looks for due deliveries when there was nothing to send.
     webhook_poll_interval_s: float = 1.0
+    #: Evaluate due monitors in this process (docs/monitoring.md), looking every so many seconds.
+    evaluate_monitors: bool = True
+    monitor_poll_interval_s: float = 30.0
     #: Every request must carry a signed-in user's session or token, and roles decide what
     #: each may do (docs/access.md). ``cairn server`` turns it on unless --insecure-no-auth;
     #: ``cairn ui``, one person's tool on loopback, leaves it off.

@@ -47,7 +47,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── TokenNotFound           token_not_found       404
     │   ├── GrantNotFound           grant_not_found       404
     │   ├── PredictionLogNotFound   prediction_log_not_found 404
-    │   └── LoggedModelNotFound     logged_model_not_found 404
+    │   ├── LoggedModelNotFound     logged_model_not_found 404
+    │   ├── MonitorNotFound         monitor_not_found     404
+    │   └── AlertNotFound           alert_not_found       404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -56,7 +58,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── UploadOffsetMismatch    upload_offset_mismatch 409
     │   ├── ReviewRequired          review_required       409
     │   ├── ReviewNotOpen           review_not_open       409
-    │   └── ReviewNotMergeable      review_not_mergeable  409
+    │   ├── ReviewNotMergeable      review_not_mergeable  409
+    │   └── ReferenceUnavailable    reference_unavailable 409
     ├── Unauthenticated             unauthenticated       401
     │   ├── SignInFailed            sign_in_failed        401
     │   └── SingleSignOnFailed      sso_failed            401
@@ -368,6 +371,18 @@ class LoggedModelNotFound(NotFound):
     code = "logged_model_not_found"
 
 
+class MonitorNotFound(NotFound):
+    """The model has no monitor of that name; ``details`` hold ``model`` and ``monitor``."""
+
+    code = "monitor_not_found"
+
+
+class AlertNotFound(NotFound):
+    """The model has no alert with that id; ``details`` hold ``model`` and ``alert_id``."""
+
+    code = "alert_not_found"
+
+
 class Conflict(CairnError):
     code = "conflict"
     http_status = 409
@@ -427,6 +442,14 @@ class ReviewNotMergeable(Conflict):
     ``required_approvals`` and ``changes_requested_by``. Nothing was changed."""
 
     code = "review_not_mergeable"
+
+
+class ReferenceUnavailable(Conflict):
+    """A monitor has nothing to compare with: the model version's source run logged no dataset
+    with context ``train`` (or the named dataset has no data and no profile to compare with);
+    ``details`` say which."""
+
+    code = "reference_unavailable"
 
 
 class PermissionDenied(CairnError):

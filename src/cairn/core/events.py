@@ -67,6 +67,14 @@ class EventType(enum.StrEnum):
     COMMENT_DELETED = "comment.deleted"
     VIEW_SAVED = "view.saved"
     VIEW_DELETED = "view.deleted"
+    # Monitoring (docs/monitoring.md): monitors change under models/NAME/monitors/MONITOR, and
+    # an alert opens once per episode of breaches, under models/NAME/alerts/ID.
+    MONITOR_CREATED = "monitor.created"
+    MONITOR_UPDATED = "monitor.updated"
+    MONITOR_DELETED = "monitor.deleted"
+    ALERT_OPENED = "alert.opened"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_RESOLVED = "alert.resolved"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_UPDATED = "webhook.updated"
     WEBHOOK_DELETED = "webhook.deleted"

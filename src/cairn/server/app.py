@@ -30,6 +30,7 @@ from cairn.server.routes import (
     health,
     insight,
     metrics,
+    monitors,
     prediction_logs,
     projects,
     registry,
@@ -45,6 +46,7 @@ from cairn.server.ui.templating import STATIC
 from cairn.server.upload_hashes import RunningHashes
 from cairn.service.authn import Authenticator, SessionLimits
 from cairn.service.deliveries import DeliveryOptions, DeliveryWorker
+from cairn.service.monitor_worker import MonitorWorker
 from cairn.service.policy import AllowAll, Principal, RolePolicy
 from cairn.service.tracking import TrackingService
 from cairn.settings import ServerSettings
@@ -70,13 +72,16 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Webhook deliveries go out from background threads of each server process, while it
         # serves: the queue is in the store, so a restart picks up where this one stopped.
-        if worker is not None:
-            worker.start()
+        # So do monitor evaluations, each claimed under a lease in the store.
+        for background in (worker, _app.state.monitors):
+            if background is not None:
+                background.start()
         try:
             yield
         finally:
-            if worker is not None:
-                worker.stop()
+            for background in (worker, _app.state.monitors):
+                if background is not None:
+                    background.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -101,6 +106,9 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         store, Principal("anonymous"), policy, blobs=blobs, allow_private_webhooks=settings.allow_private_webhooks
     )
     app.state.deliveries = worker
+    app.state.monitors = (
+        MonitorWorker(app.state.tracking, settings.monitor_poll_interval_s) if settings.evaluate_monitors else None
+    )
     app.state.upload_hashes = RunningHashes()
     install_error_handlers(app, debug=settings.debug)
     # Blob uploads, and MLflow's artifact uploads, stream to the blob store in constant memory,
@@ -130,6 +138,7 @@ def create_app(settings: ServerSettings, store: MetadataStore | None = None, blo
         snapshots.router,
         registry.router,
         prediction_logs.router,
+        monitors.router,
         reviews.router,
         events.router,
         webhooks.router,

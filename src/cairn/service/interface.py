@@ -19,6 +19,7 @@ from cairn.core.discussion import Comment, ProjectFields, SavedView
 from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunUpdate, SimilarRun
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.monitors import Alert, Monitor, MonitorRun, MonitorWindow
 from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.reviews import AliasProtection, Review, ReviewComment, ReviewDetail
@@ -445,6 +446,96 @@ class Tracking(Protocol):
     def read_prediction_log(self, name: str, version: int, file_id: str) -> bytes:
         """The bytes of one prediction log file (Parquet). Raises ModelNotFound,
         ModelVersionNotFound, PredictionLogNotFound."""
+        ...
+
+    # -- monitoring: drift and performance of a served model (docs/monitoring.md) ------------
+
+    def create_monitor(
+        self,
+        model: str,
+        name: str = "default",
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        features: Sequence[str] | None = None,
+        predictions: bool = True,
+        window: str = "1d",
+        schedule: str | int = 3600,
+        drift: Mapping[str, Any] | None = None,
+        performance: Mapping[str, float] | None = None,
+        alert_on: str = "feature",
+        reference: Mapping[str, Any] | None = None,
+    ) -> Monitor:
+        """A monitor of ``model``, following ``alias`` (``champion`` when neither alias nor
+        version is given) or one version, due at once. Needs the maintainer role. Raises
+        InvalidValue (naming the field), ModelNotFound, AliasNotFound, ModelVersionNotFound,
+        AlreadyExists."""
+        ...
+
+    def get_monitor(self, model: str, name: str = "default") -> Monitor:
+        """Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def list_monitors(self, model: str | None = None) -> list[Monitor]:
+        """The model's monitors, or those of every model the caller may read."""
+        ...
+
+    def delete_monitor(self, model: str, name: str = "default") -> None:
+        """The monitor with its windows and alerts. Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def run_monitor(self, model: str, name: str = "default") -> MonitorRun:
+        """Evaluate the monitor now: every ended window since the last evaluated. ``busy`` when
+        another process is evaluating it. Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def run_due_monitors(self, *, limit: int = 100) -> list[MonitorRun]:
+        """Evaluate every due monitor the caller may run (what the server does on its own)."""
+        ...
+
+    def list_monitor_windows(
+        self,
+        model: str,
+        name: str = "default",
+        *,
+        version: int | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[MonitorWindow]:
+        """The monitor's evaluated windows (the newest ``limit`` in [since_ms, until_ms)),
+        oldest first. Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def list_alerts(
+        self, model: str | None = None, *, monitor: str | None = None, status: Sequence[str] = (), limit: int = 100
+    ) -> list[Alert]:
+        """Alerts newest first, of the model (one of its monitors) or of every model the caller
+        may read; ``status`` keeps those open, acknowledged or resolved."""
+        ...
+
+    def acknowledge_alert(self, model: str, alert_id: str) -> Alert:
+        """Mark an alert seen; it stays its episode's. Raises AlertNotFound, Conflict (resolved)."""
+        ...
+
+    def resolve_alert(self, model: str, alert_id: str) -> Alert:
+        """End an alert's episode by hand. Raises AlertNotFound, Conflict (resolved already)."""
+        ...
+
+    def drift_report(
+        self,
+        model: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        window: str = "1d",
+        monitor: str | None = None,
+    ) -> dict[str, Any]:
+        """Drift per window of a version's logged predictions against its reference, computed
+        now, in the fixed form of ``cairn monitor report --json`` (docs/monitoring.md).
+        Raises ModelNotFound, ModelVersionNotFound, AliasNotFound, ReferenceUnavailable."""
         ...
 
     # -- reviews: a pull request for a model (docs/registry.md, "Reviews") -------------------

@@ -53,6 +53,7 @@ from cairn.service.access import AccessRules
 from cairn.service.artifacts import ArtifactRules
 from cairn.service.discussion import DiscussionRules
 from cairn.service.logged_models import LoggedModelRules
+from cairn.service.monitors import MonitorRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal, check_run
 from cairn.service.prediction_logs import PredictionLogRules
 from cairn.service.reviews import ReviewRules
@@ -64,7 +65,14 @@ if TYPE_CHECKING:
 
 
 class TrackingService(
-    AccessRules, ArtifactRules, DiscussionRules, ReviewRules, WebhookRules, PredictionLogRules, LoggedModelRules
+    AccessRules,
+    ArtifactRules,
+    DiscussionRules,
+    ReviewRules,
+    WebhookRules,
+    PredictionLogRules,
+    LoggedModelRules,
+    MonitorRules,
 ):
     """Implements :class:`cairn.service.interface.Tracking` over a metadata store and a blob
     store (without one, everything but artifacts and stored datasets works).

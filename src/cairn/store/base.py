@@ -19,6 +19,7 @@ from cairn.core.entities import IngestResult, Page, ParamValue, Project, Run, Ru
 from cairn.core.events import Event, EventType
 from cairn.core.logged_models import LoggedModel, LoggedModelStatus
 from cairn.core.metrics import MetricBatch, MetricHistory
+from cairn.core.monitors import Alert, AlertStatus, Monitor, MonitorConfig, MonitorWindow
 from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
@@ -241,6 +242,10 @@ class ArtifactStore(Protocol):
 
     def run_inputs(self, run_id: str) -> list[RunInput]:
         """The dataset versions a run used, in the order it logged them."""
+        ...
+
+    def dataset_version(self, version_id: str) -> DatasetVersion:
+        """A dataset version by id. Raises DatasetNotFound."""
         ...
 
     def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
@@ -896,6 +901,92 @@ class LoggedModelStore(Protocol):
         ...
 
 
+class MonitorStore(Protocol):
+    """Monitors, their evaluated windows and their alerts (docs/monitoring.md). Evaluations are
+    claimed under a lease, as webhook deliveries are."""
+
+    def create_monitor(
+        self,
+        model: str,
+        name: str,
+        *,
+        alias: str | None,
+        version: int | None,
+        config: MonitorConfig,
+        schedule_s: int,
+        created_by: str,
+    ) -> Monitor:
+        """Due at once. Raises ModelNotFound, AlreadyExists."""
+        ...
+
+    def get_monitor(self, model: str, name: str) -> Monitor:
+        """Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def list_monitors(self, model: str | None = None) -> list[Monitor]:
+        """By model name, then monitor name; a model's only when given."""
+        ...
+
+    def delete_monitor(self, model: str, name: str) -> Monitor:
+        """With its windows and alerts. Raises ModelNotFound, MonitorNotFound."""
+        ...
+
+    def claim_monitors(
+        self, *, now: int, lease_ms: int, limit: int, model: str | None = None, name: str | None = None
+    ) -> list[tuple[Monitor, str]]:
+        """Monitors to evaluate, each with its lease token: the due ones, or the one named."""
+        ...
+
+    def finish_monitor_run(self, monitor_id: str, token: str, *, next_run_at: int, error: str | None) -> bool:
+        """Release the lease and schedule the next run; False when the lease was lost."""
+        ...
+
+    def holds_lease(self, monitor_id: str, token: str) -> bool: ...
+
+    def last_window_end(self, monitor_id: str, version: int) -> int | None: ...
+
+    def add_window(self, window: MonitorWindow) -> None: ...
+
+    def list_windows(
+        self,
+        monitor_id: str,
+        *,
+        version: int | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+    ) -> list[MonitorWindow]:
+        """The newest ``limit`` windows in the range, oldest first."""
+        ...
+
+    def live_alert(self, monitor_id: str, version: int) -> Alert | None:
+        """The open or acknowledged alert of the monitor for the version."""
+        ...
+
+    def open_alert(
+        self, monitor_id: str, version: int, *, window_ms: int, detail: Mapping[str, Any], opened_at: int
+    ) -> str: ...
+
+    def extend_alert(self, alert_id: str, *, window_ms: int, detail: Mapping[str, Any]) -> None: ...
+
+    def set_alert_status(self, alert_id: str, status: AlertStatus, *, by: str, at: int) -> None: ...
+
+    def get_alert(self, model: str, alert_id: str) -> Alert:
+        """Raises ModelNotFound, AlertNotFound."""
+        ...
+
+    def list_alerts(
+        self,
+        model: str | None = None,
+        *,
+        monitor: str | None = None,
+        statuses: tuple[AlertStatus, ...] = (),
+        limit: int = 100,
+    ) -> list[Alert]:
+        """Newest first."""
+        ...
+
+
 class MetadataStore(
     AccessStore,
     ProjectStore,
@@ -906,6 +997,7 @@ class MetadataStore(
     RegistryStore,
     LoggedModelStore,
     PredictionLogStore,
+    MonitorStore,
     ReviewStore,
     EventStore,
     WebhookStore,

@@ -191,6 +191,18 @@ class SqlArtifactStore:
         versions = {v.id: v for v in self._dataset_versions(project_id, version_ids=[p[0] for p in pairs])}
         return [RunInput(dataset=versions[version_id], context=context) for version_id, context in pairs]
 
+    def dataset_version(self, version_id: str) -> DatasetVersion:
+        """A dataset version by id (a model version's lineage names them so). Raises DatasetNotFound."""
+        v, d = t.dataset_versions.c, t.datasets.c
+        with reading(self._engines) as conn:
+            project_id = conn.scalar(
+                select(d.project_id).join(t.dataset_versions, v.dataset_id == d.id).where(v.id == version_id)
+            )
+        found = [] if project_id is None else self._dataset_versions(project_id, version_ids=[version_id])
+        if not found:
+            raise DatasetNotFound(f"no dataset version {version_id!r}", details={"dataset_version_id": version_id})
+        return found[0]
+
     def dataset_files(self, version_id: str) -> list[tuple[str, str, int]]:
         f = t.dataset_files.c
         with reading(self._engines) as conn:

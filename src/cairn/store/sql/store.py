@@ -9,6 +9,7 @@ from cairn.store.sql.engine import check_schema, create_engines
 from cairn.store.sql.events import SqlEventStore
 from cairn.store.sql.logged_models import SqlLoggedModelStore
 from cairn.store.sql.metrics import SqlMetricStore
+from cairn.store.sql.monitors import SqlMonitorStore
 from cairn.store.sql.prediction_logs import SqlPredictionLogStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.reviews import SqlReviewStore
@@ -28,6 +29,7 @@ class SqlStore(
     SqlRegistryStore,
     SqlLoggedModelStore,
     SqlPredictionLogStore,
+    SqlMonitorStore,
     SqlReviewStore,
     SqlEventStore,
     SqlWebhookStore,

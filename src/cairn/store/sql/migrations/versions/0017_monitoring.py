@@ -35,9 +35,7 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
-    op.create_index(
-        "ix_prediction_labels_version_time", "prediction_labels", ["model_id", "version", "first_ms", "id"]
-    )
+    op.create_index("ix_prediction_labels_version_time", "prediction_labels", ["model_id", "version", "first_ms", "id"])
     op.create_index("ix_prediction_labels_digest", "prediction_labels", ["digest"])
 
     op.create_table(
