@@ -182,7 +182,11 @@ def test_the_report_has_its_fixed_form(tracking: Tracking, tmp_path: Path) -> No
     log_week(tracking, name, shift_from_day=4)
     report = tracking.drift_report(name, since_ms=DAY0 + 3 * DAY_MS, until_ms=DAY0 + 6 * DAY_MS)
     assert set(report) == {"model", "version", "windows"} and (report["model"], report["version"]) == (name, 1)
-    assert [w["start"] for w in report["windows"]] == ["2026-01-04T00:00:00Z", "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"]
+    assert [w["start"] for w in report["windows"]] == [
+        "2026-01-04T00:00:00Z",
+        "2026-01-05T00:00:00Z",
+        "2026-01-06T00:00:00Z",
+    ]
     first = report["windows"][0]
     assert set(first) == {"start", "end", "rows", "features", "drifted_share", "drifted"}
     assert first["end"] == "2026-01-05T00:00:00Z" and first["rows"] == 24 * ROWS_PER_HOUR

@@ -197,6 +197,16 @@ def _announce(address: str) -> None:
 )
 @allowed_hosts_option
 @allow_private_webhooks_option
+@click.option(
+    "--monitor-poll",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    envvar="CAIRN_MONITOR_POLL_SECONDS",
+    metavar="SECONDS",
+    help="Look for due monitors this often in each process (docs/monitoring.md); 0 leaves them to cron "
+    "(cairn monitors run). [env: CAIRN_MONITOR_POLL_SECONDS]",
+)
 @oidc_options
 @click.option("--debug", is_flag=True, help="Put tracebacks in error responses (never in production).")
 def server_command(
@@ -214,6 +224,7 @@ def server_command(
     session_max: int,
     allowed_hosts: tuple[str, ...],
     allow_private_webhooks: bool,
+    monitor_poll: float,
     oidc_issuer: str | None,
     oidc_client_id: str | None,
     oidc_client_secret: str | None,
@@ -247,6 +258,8 @@ def server_command(
         workers=workers,
         allowed_hosts=allowed_hosts,
         allow_private_webhooks=allow_private_webhooks,
+        evaluate_monitors=monitor_poll > 0,
+        monitor_poll_interval_s=monitor_poll or 30.0,
         debug=debug,
         **oidc_settings(oidc_issuer, oidc_client_id, oidc_client_secret, oidc_groups_claim, public_url),
         require_auth=not insecure_no_auth,
