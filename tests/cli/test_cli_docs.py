@@ -139,6 +139,8 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "predict",
         "serve",
         "import",
+        "monitor",
+        "monitors",
     }
     assert names == set(cli.list_commands(click.Context(cli))) == expected
     for name in COMMANDS:

@@ -23,6 +23,7 @@ _COMMANDS = {
     "logout": "cairn.cli.login:logout_command",
     "members": "cairn.cli.members:members_group",
     "models": "cairn.cli.models:models_group",
+    "monitor": "cairn.cli.monitors:monitor_group",
     "monitors": "cairn.cli.monitors:monitors_group",
     "reproduce": "cairn.cli.reproduce:reproduce_command",
     "reviews": "cairn.cli.reviews:reviews_group",

@@ -415,7 +415,12 @@ def resolve_command(model: str, alert_id: str, uri: str | None) -> None:
     click.echo(f"Alert {alert.id} of {alert.model} is {alert.status}")
 
 
-@click.command("report")
+@click.group("monitor")
+def monitor_group() -> None:
+    """What a served model sees: drift reports of its logged predictions."""
+
+
+@monitor_group.command("report")
 @click.argument("model")
 @click.option("--version", type=int, default=None, help="The version [default: the one @champion names].")
 @click.option("--alias", default=None, help="The version an alias names.")
