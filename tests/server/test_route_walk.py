@@ -209,6 +209,21 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/models/{{name}}/prediction-logs"): Rule(V, MO),
     ("GET", f"{API}/models/{{name}}/versions/{{version}}/prediction-logs/{{file_id}}"): Rule(V, MO),
     ("GET", f"{API}/dataset-versions/{{version_id}}/model-versions"): Rule(V, S, params={"version_id": "0" * 32}),
+    # -- monitoring: a maintainer sets monitors up, an editor runs them and answers alerts -----
+    ("GET", f"{API}/monitors"): Rule(V, S),
+    ("POST", f"{API}/monitors/run"): Rule(V, S),
+    ("GET", f"{API}/alerts"): Rule(V, S),
+    ("GET", f"{API}/models/{{name}}/monitors"): Rule(V, MO),
+    ("POST", f"{API}/models/{{name}}/monitors"): Rule(M, MO, json={"name": "{new}", "alias": "staging"}),
+    ("GET", f"{API}/models/{{name}}/monitors/{{monitor}}"): Rule(V, MO),
+    ("DELETE", f"{API}/models/{{name}}/monitors/{{monitor}}"): Rule(M, MO),
+    ("POST", f"{API}/models/{{name}}/monitors/{{monitor}}/run"): Rule(E, MO),
+    ("GET", f"{API}/models/{{name}}/monitors/{{monitor}}/windows"): Rule(V, MO),
+    ("GET", f"{API}/models/{{name}}/alerts"): Rule(V, MO),
+    ("GET", f"{API}/models/{{name}}/alerts/{{alert_id}}"): Rule(V, MO),
+    ("POST", f"{API}/models/{{name}}/alerts/{{alert_id}}/acknowledge"): Rule(E, MO),
+    ("POST", f"{API}/models/{{name}}/alerts/{{alert_id}}/resolve"): Rule(E, MO),
+    ("GET", f"{API}/models/{{name}}/drift-report"): Rule(V, MO, query={"alias": "staging"}),
     # -- protections and reviews -----------------------------------------------------------
     ("GET", f"{API}/models/{{name}}/protections"): Rule(V, MO),
     ("PUT", f"{API}/models/{{name}}/protections/{{alias}}"): Rule(A, MO, json={"approvals": 1}),
@@ -413,6 +428,9 @@ class World:
         root.set_model_tag(model, "team", "vision")
         root.set_model_version_tag(model, version.version, "ok", "1")
         root.protect_alias(model, "champion", approvals=1)
+        monitor = root.create_monitor(model, "watch", alias="staging")
+        # An alert as an evaluation opens one (the walk's model has no training data to compare with).
+        alert_id = self.store.open_alert(monitor.id, version.version, window_ms=HOUR, detail={}, opened_at=HOUR)
         # Opened by the maintainer, so that the editor may vote; approved, so that it may merge.
         review = self.acting(HOLDER[Role.MAINTAINER]).open_review(model, version.version, "champion")
         self.acting(HOLDER[Role.ADMIN]).approve_review(review.id)
@@ -447,6 +465,8 @@ class World:
             "name": model,
             "version": str(version.version),
             "file_id": prediction_log.id,
+            "monitor": monitor.name,
+            "alert_id": alert_id,
             "alias": "champion",
             "review_id": str(review.id),
             "snapshot_id": snapshot.id,
