@@ -14,7 +14,7 @@ from tests.contract.helpers import manifest_json
 
 from cairn.blobs.local import LocalBlobStore
 from cairn.core.artifacts import ArtifactEntry, DatasetFileEntry, DatasetSpec
-from cairn.core.errors import BlobNotFound, RunNotFound
+from cairn.core.errors import BlobNotFound, InvalidValue, RunNotFound
 from cairn.service.policy import Principal
 from cairn.service.tracking import TrackingService
 from cairn.store.sql import SqlStore
@@ -138,6 +138,33 @@ def test_prediction_logs_are_in_use_until_their_model_goes(service: TrackingServ
     settle()
     service.collect_garbage(grace_ms=0)
     assert logged.digest not in stored(service)
+
+
+def test_a_retention_drops_old_prediction_logs_and_frees_their_bytes(service: TrackingService, tmp_path: Path) -> None:
+    from tests.contract.test_prediction_logs import HOUR, log_file
+    from tests.contract.test_registry import trained_run
+
+    from cairn.core.clock import now_ms
+    from cairn.core.prediction_logs import HOUR_MS, hour_of
+
+    service.register_model(f"runs:/{trained_run(service, tmp_path)}/model", "served")
+    old = service.log_predictions("served", 1, HOUR, log_file())
+    recent_hour = hour_of(now_ms()) - HOUR_MS
+    recent = service.log_predictions("served", 1, recent_hour, log_file(times=[recent_hour + 5]))
+    settle()
+    assert (
+        service.collect_garbage(
+            grace_ms=0, prediction_retention_ms=30 * 86_400_000, dry_run=True
+        ).dropped_prediction_files
+        == 1
+    )
+    assert len(service.list_prediction_logs("served").items) == 2
+    report = service.collect_garbage(grace_ms=0, prediction_retention_ms=30 * 86_400_000)
+    assert report.dropped_prediction_files == 1 and report.deleted_blobs == 1
+    assert [f.id for f in service.list_prediction_logs("served").items] == [recent.id]
+    assert old.digest not in stored(service) and recent.digest in stored(service)
+    with pytest.raises(InvalidValue):
+        service.collect_garbage(prediction_retention_ms=0)
 
 
 def test_bytes_without_a_record_and_abandoned_uploads_are_cleaned(service: TrackingService) -> None:

@@ -6,7 +6,7 @@ import click
 
 from cairn.blobs.registry import open_blobs
 from cairn.cli import output
-from cairn.cli.options import store_options
+from cairn.cli.options import Duration, store_options
 from cairn.client.connect import is_remote
 from cairn.service.artifacts import DEFAULT_GC_GRACE_MS
 from cairn.service.policy import Principal
@@ -26,6 +26,13 @@ from cairn.store.registry import open_store
     help="Spare blobs and uploads touched this recently (uploads in flight finish within it).",
 )
 @click.option("--keep-deleted", is_flag=True, help="Do not purge deleted runs; only free unreferenced blobs.")
+@click.option(
+    "--prediction-retention",
+    type=Duration(),
+    default=None,
+    metavar="DURATION",
+    help="Drop prediction logs and labels older than this (30d, 12w…), and free their bytes.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be removed, remove nothing.")
 def gc_command(
     store_uri: str,
@@ -33,6 +40,7 @@ def gc_command(
     blobs_endpoint: str | None,
     grace_minutes: int,
     keep_deleted: bool,
+    prediction_retention: int | None,
     dry_run: bool,
 ) -> None:
     """Purge deleted runs for good, then delete blobs no artifact or stored dataset uses.
@@ -49,7 +57,10 @@ def gc_command(
     try:
         service.blobs.check()
         report = service.collect_garbage(
-            grace_ms=grace_minutes * 60_000, purge_deleted=not keep_deleted, dry_run=dry_run
+            grace_ms=grace_minutes * 60_000,
+            purge_deleted=not keep_deleted,
+            dry_run=dry_run,
+            prediction_retention_ms=None if prediction_retention is None else prediction_retention * 1000,
         )
     finally:
         service.close()
@@ -61,6 +72,9 @@ def gc_command(
         f"{delete} {output.plural(report.deleted_blobs, 'blob')}, freeing {output.size(report.freed_bytes)}; "
         f"{abort} {output.plural(report.aborted_uploads, 'abandoned upload')}."
     )
+    if prediction_retention is not None:
+        drop = "would drop" if dry_run else "dropped"
+        message += f" {drop.capitalize()} {output.plural(report.dropped_prediction_files, 'prediction log file')}."
     click.echo(message[0].upper() + message[1:])
     if report.kept_runs:
         click.echo(

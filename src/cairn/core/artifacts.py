@@ -176,6 +176,9 @@ class GcReport:
     #: Deleted runs left unpurged because registered model versions come from them: their
     #: files are what loading those versions reads.
     kept_runs: tuple[str, ...] = ()
+    #: Prediction log and label files dropped as older than the retention asked for (their
+    #: bytes are among the deleted blobs when nothing else names them).
+    dropped_prediction_files: int = 0
 
 
 # -- snapshots ---------------------------------------------------------------------------------

@@ -294,15 +294,26 @@ class ArtifactRules:
     # -- garbage collection -----------------------------------------------------------------
 
     def collect_garbage(
-        self, *, grace_ms: int = DEFAULT_GC_GRACE_MS, purge_deleted: bool = True, dry_run: bool = False
+        self,
+        *,
+        grace_ms: int = DEFAULT_GC_GRACE_MS,
+        purge_deleted: bool = True,
+        dry_run: bool = False,
+        prediction_retention_ms: int | None = None,
     ) -> GcReport:
         """Purge deleted runs (except those registered model versions come from, which the
-        report lists), then delete unreferenced blobs untouched for ``grace_ms`` and resumable
-        uploads abandoned for as long."""
+        report lists), drop prediction log and label files whose last row is older than
+        ``prediction_retention_ms`` (docs/monitoring.md, "Retention"), then delete unreferenced
+        blobs untouched for ``grace_ms`` and resumable uploads abandoned for as long."""
         if grace_ms < 0:
             raise InvalidValue("the grace period must not be negative")
+        if prediction_retention_ms is not None and prediction_retention_ms <= 0:
+            raise InvalidValue("the retention of prediction logs must be positive")
         # The whole store's garbage, across every project: a global admin's job.
         self.policy.check(self.principal, Action.ADMIN, None)
+        dropped = 0
+        if prediction_retention_ms is not None:
+            dropped = self.store.drop_prediction_files(now_ms() - prediction_retention_ms, dry_run=dry_run)
         purged = 0
         kept: list[str] = []
         if purge_deleted:
@@ -337,7 +348,7 @@ class ArtifactRules:
                 aborted += 1
                 if not dry_run:
                     self.blobs.stage_abort(upload.upload_id)
-        return GcReport(purged, deleted, freed, aborted, dry_run, tuple(kept))
+        return GcReport(purged, deleted, freed, aborted, dry_run, tuple(kept), dropped)
 
     def _may_store_bytes(self) -> None:
         """Bytes are content-addressed and belong to no project until an artifact of a run names

@@ -533,6 +533,10 @@ class PredictionLogStore(Protocol):
         """Raises ModelNotFound, ModelVersionNotFound, PredictionLogNotFound."""
         ...
 
+    def drop_prediction_files(self, before_ms: int, *, dry_run: bool = False) -> int:
+        """Forget prediction log and label files whose rows all precede ``before_ms``; how many."""
+        ...
+
 
 class ReviewStore(Protocol):
     """Alias protections and reviews (docs/registry.md, "Reviews").

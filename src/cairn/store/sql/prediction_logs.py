@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import BlobNotFound, PredictionLogNotFound
@@ -86,6 +86,21 @@ class SqlPredictionLogStore:
                 query = query.where(or_(_p.first_ms > first_ms, and_(_p.first_ms == first_ms, _p.id > file_id)))
             rows = conn.execute(query.order_by(_p.first_ms, _p.id).limit(limit)).mappings().all()
         return [_file(name, row) for row in rows]
+
+    def drop_prediction_files(self, before_ms: int, *, dry_run: bool = False) -> int:
+        """Forget every prediction log and label file whose rows all precede ``before_ms``
+        (their bytes go at this gc's sweep); how many (would be) dropped."""
+        labels = t.prediction_labels.c
+        with transaction(self._engines.write) as conn:
+            if dry_run:
+                logs = conn.scalar(select(func.count()).where(_p.last_ms < before_ms).select_from(t.prediction_logs))
+                more = conn.scalar(
+                    select(func.count()).where(labels.last_ms < before_ms).select_from(t.prediction_labels)
+                )
+                return int(logs or 0) + int(more or 0)
+            dropped = conn.execute(delete(t.prediction_logs).where(_p.last_ms < before_ms)).rowcount
+            dropped += conn.execute(delete(t.prediction_labels).where(labels.last_ms < before_ms)).rowcount
+        return int(dropped)
 
     def get_prediction_log(self, name: str, version: int, file_id: str) -> PredictionLogFile:
         with reading(self._engines) as conn:
