@@ -38,10 +38,15 @@ MAX_MONITOR_FEATURES = 1000
 #: Windows one evaluation covers at most, so a monitor of a long-idle model catches up in steps.
 MAX_WINDOWS_PER_RUN = 1000
 
+#: A duration as the OpenAPI document states it (a window's or a schedule's); the length rules
+#: (whole hours, at most 31 days) are beyond a pattern and checked by :func:`check_window`.
+DURATION_PATTERN = "^[1-9][0-9]{0,4}[mhd]$"
 _DURATION = re.compile(r"^([1-9][0-9]{0,4})([mhd])$")
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 #: Time windows a monitor evaluates: whole hours up to 31 days.
 MIN_WINDOW_MS = 3_600_000
+#: Alerts one listing returns at most.
+MAX_ALERT_PAGE = 1000
 MAX_WINDOW_MS = 31 * 86_400_000
 
 

@@ -12,23 +12,31 @@ from fastapi import Path
 from pydantic import Field
 
 from cairn.core import limits
-from cairn.server.schemas import Name, Out, Strict
+from cairn.core.monitors import DURATION_PATTERN
+from cairn.server.schemas import ALIAS_RULE, Out, Strict
 
-MonitorName = Annotated[str, Path(min_length=1, max_length=limits.MAX_NAME_LENGTH)]
+#: A monitor's name: a name (:data:`limits.NAME_PATTERN`) without '/'.
+MONITOR_NAME_RULE: dict[str, Any] = {
+    "pattern": limits.NAME_PATTERN.replace("[^", "[^/"),
+    "maxLength": limits.MAX_NAME_LENGTH,
+}
+DURATION_RULE: dict[str, Any] = {"pattern": DURATION_PATTERN}
+MonitorName = Annotated[str, Path(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=MONITOR_NAME_RULE)]
+AliasField = Annotated[str, Field(min_length=1, max_length=ALIAS_RULE["maxLength"], json_schema_extra=ALIAS_RULE)]
 AlertId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 class MonitorCreate(Strict):
-    name: Name = "default"
-    alias: Name | None = Field(None, description="the alias followed (champion when neither alias nor version)")
+    name: Annotated[str, Field(min_length=1, json_schema_extra=MONITOR_NAME_RULE)] = "default"
+    alias: AliasField | None = Field(None, description="the alias followed (champion when neither alias nor version)")
     version: Annotated[int, Field(ge=1, lt=limits.MAX_INT64 + 1, strict=True)] | None = None
     features: list[Annotated[str, Field(max_length=limits.MAX_NAME_LENGTH)]] | None = Field(None, max_length=1000)
     predictions: bool = True
-    window: Annotated[str, Field(max_length=16)] = "1d"
+    window: Annotated[str, Field(max_length=16, json_schema_extra=DURATION_RULE)] = "1d"
     schedule: Annotated[str, Field(max_length=16)] | Annotated[int, Field(strict=True)] = 3600
     drift: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
-    alert_on: Annotated[str, Field(max_length=16)] = "feature"
+    alert_on: Annotated[str, Field(max_length=16, json_schema_extra={"enum": ["feature", "dataset"]})] = "feature"
     reference: dict[str, Any] | None = None
 
 

@@ -31,6 +31,7 @@ from cairn.core.monitors import (
     DEFAULT_MONITOR_NAME,
     DEFAULT_SCHEDULE_S,
     DEFAULT_WINDOW,
+    MAX_ALERT_PAGE,
     MAX_WINDOWS_PER_RUN,
     Alert,
     AlertStatus,
@@ -65,7 +66,6 @@ logger = logging.getLogger("cairn.monitors")
 LEASE_MS = 15 * 60 * 1000
 #: Windows one listing answers at most.
 MAX_WINDOW_PAGE = limits.MAX_PAGE_SIZE
-MAX_ALERT_PAGE = 1000
 #: Windows a report covers at most (a year of days; ten weeks of hours).
 MAX_REPORT_WINDOWS = 2000
 

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from cairn.core import limits
-from cairn.core.monitors import alert_to_wire, monitor_to_wire, window_to_wire
+from cairn.core.monitors import MAX_ALERT_PAGE, AlertStatus, alert_to_wire, monitor_to_wire, window_to_wire
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute
 from cairn.server.monitor_schemas import (
+    DURATION_RULE,
+    MONITOR_NAME_RULE,
     AlertId,
     AlertList,
     AlertOut,
@@ -27,16 +29,25 @@ from cairn.server.monitor_schemas import (
     MonitorRunOut,
     MonitorWindowList,
 )
-from cairn.server.schemas import ModelName
+from cairn.server.schemas import ALIAS_RULE, ModelName
 
 router = APIRouter(tags=["monitoring"], route_class=JsonRoute)
 
 Millis = Annotated[int | None, Query(ge=0, lt=limits.MAX_INT64 + 1)]
 Version = Annotated[int | None, Query(ge=1, lt=limits.MAX_INT64 + 1)]
 Limit = Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)]
-Text = Annotated[str | None, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH)]
-Window = Annotated[str, Query(min_length=2, max_length=16)]
-Statuses = Annotated[list[Annotated[str, Query(max_length=16)]] | None, Query(max_length=3)]
+AlertLimit = Annotated[int, Query(ge=1, le=MAX_ALERT_PAGE)]
+MonitorQuery = Annotated[
+    str | None, Query(min_length=1, max_length=limits.MAX_NAME_LENGTH, json_schema_extra=MONITOR_NAME_RULE)
+]
+AliasQuery = Annotated[
+    str | None, Query(min_length=1, max_length=ALIAS_RULE["maxLength"], json_schema_extra=ALIAS_RULE)
+]
+Window = Annotated[str, Query(min_length=2, max_length=16, json_schema_extra=DURATION_RULE)]
+Statuses = Annotated[
+    list[Annotated[str, Query(max_length=16, json_schema_extra={"enum": [s.value for s in AlertStatus]})]] | None,
+    Query(max_length=3),
+]
 
 
 @router.get("/monitors", responses=error_responses(400, 503), response_model=MonitorList, summary="Every monitor")
@@ -56,7 +67,7 @@ async def run_due_monitors(service: TrackingDep) -> JsonResponse:
 
 
 @router.get("/alerts", responses=error_responses(400, 503), response_model=AlertList, summary="Alerts of every model")
-def list_all_alerts(service: TrackingDep, status: Statuses = None, limit: Limit = 100) -> JsonResponse:
+def list_all_alerts(service: TrackingDep, status: Statuses = None, limit: AlertLimit = 100) -> JsonResponse:
     alerts = service.list_alerts(status=status or (), limit=limit)
     return JsonResponse({"alerts": [alert_to_wire(a) for a in alerts]})
 
@@ -158,9 +169,9 @@ def list_windows(
 def list_alerts(
     name: ModelName,
     service: TrackingDep,
-    monitor: Text = None,
+    monitor: MonitorQuery = None,
     status: Statuses = None,
-    limit: Limit = 100,
+    limit: AlertLimit = 100,
 ) -> JsonResponse:
     alerts = service.list_alerts(name, monitor=monitor, status=status or (), limit=limit)
     return JsonResponse({"alerts": [alert_to_wire(a) for a in alerts]})
@@ -206,11 +217,11 @@ async def drift_report(
     name: ModelName,
     service: TrackingDep,
     version: Version = None,
-    alias: Text = None,
+    alias: AliasQuery = None,
     since_ms: Millis = None,
     until_ms: Millis = None,
     window: Window = "1d",
-    monitor: Text = None,
+    monitor: MonitorQuery = None,
 ) -> JsonResponse:
     report = await run_in_threadpool(
         service.drift_report,
