@@ -55,8 +55,9 @@ def serving_windows(
     max_windows: int = MAX_SERVING_WINDOWS,
 ) -> list[ServingWindow]:
     """Windows of ``step_ms`` (aligned to the epoch, as a monitor's are) holding logged
-    predictions of the model (of ``version``, if given) in [since_ms, until_ms): the newest
-    ``max_windows``, oldest first; empty windows left out. Raises ModelNotFound,
+    predictions of the model (of ``version``, if given) in [since_ms, until_ms), oldest first:
+    of the ``max_windows`` windows of time that end with the newest logged prediction, those
+    that hold any (empty ones are left out). Raises ModelNotFound,
     ModelVersionNotFound (and InvalidValue for a bad range), as ``list_prediction_logs`` does."""
     files = _listed(tracking, model, version, since_ms, until_ms)
     if not files:

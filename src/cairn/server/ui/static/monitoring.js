@@ -42,7 +42,7 @@
   function drawHeatmap(box) {
     const data = JSON.parse(box.dataset.heatmap);
     const n = data.features.length;
-    box.style.height = Math.min(900, 110 + n * 30) + "px";
+    box.style.height = Math.min(900, Math.max(220, 90 + n * 32)) + "px";
     const labels = data.windows.map((w) => windowLabel(w, data.several_versions));
     const measured = [];
     const empty = [];
@@ -65,13 +65,13 @@
             (c.missing_rate ? html`<br>missing ${num(c.missing_rate * 100)} %` : "");
         },
       },
-      grid: { left: 150, right: 30, top: 10, bottom: 80 },
+      grid: { left: 150, right: 90, top: 10, bottom: 70 },
       xAxis: { type: "category", data: labels, splitArea: { show: true }, axisLabel: { rotate: labels.length > 8 ? 40 : 0 } },
       yAxis: { type: "category", data: data.features, inverse: true,
         axisLabel: { width: 135, overflow: "truncate" } },
       visualMap: {
-        min: 0, max: data.max_score, seriesIndex: 0, calculable: true, orient: "horizontal", left: "center", bottom: 0,
-        itemHeight: 160, text: ["far", "same"], inRange: { color: ["#e7f5ff", "#74c0fc", "#ffd43b", "#f76707", DRIFTED] },
+        min: 0, max: data.max_score, seriesIndex: 0, calculable: true, orient: "vertical", right: 0, top: "middle",
+        itemHeight: 120, text: ["far", "same"], inRange: { color: ["#e7f5ff", "#74c0fc", "#ffd43b", "#f76707", DRIFTED] },
       },
       series: [
         { name: "drift", type: "heatmap", data: measured,
@@ -139,7 +139,9 @@
   function binLabels(h) {
     if (h.labels) return h.labels.map(String);
     const edges = h.edges || [];
-    return edges.slice(0, -1).map((low, i) => `${display.number(low)} – ${display.number(edges[i + 1])}`);
+    // Three significant digits: enough to tell bins apart, short enough to read under a bar.
+    const short = (x) => display.number(Number(Number(x).toPrecision(3)));
+    return edges.slice(0, -1).map((low, i) => `${short(low)} – ${short(edges[i + 1])}`);
   }
 
   function drawHistogram(box, note, feature, answer) {
