@@ -263,7 +263,9 @@ def test_the_set_up_form_shows_what_is_refused_beside_it(
     expect(page.locator("#monitor-chooser a")).to_have_count(2)
 
 
-def test_the_alert_is_acknowledged_then_resolved(page: Page, seeded: Seeded, violations: list[str]) -> None:
+def test_the_alert_is_acknowledged_then_resolved(
+    page: Page, seeded: Seeded, violations: list[str], console_errors: list[str]
+) -> None:
     page.goto(seeded.url("/monitoring"))
     row = page.locator("#alerts-table tbody tr")
     expect(row).to_have_count(1)
@@ -279,3 +281,17 @@ def test_the_alert_is_acknowledged_then_resolved(page: Page, seeded: Seeded, vio
     row.get_by_role("button", name="Resolve").click()
     expect(page.locator("#no-alerts")).to_be_visible()
     assert seeded.server.tracking.list_alerts(MODEL)[0].status.value == "resolved"
+
+    # Another alert, resolved by a colleague while the page is open: the button says so.
+    tracking = seeded.server.tracking
+    monitor = tracking.get_monitor(MODEL)
+    other = tracking.store.open_alert(monitor.id, 1, window_ms=DAY0, detail={}, opened_at=DAY0 + 7 * DAY_MS)
+    page.reload()
+    expect(row).to_have_count(1)
+    tracking.resolve_alert(MODEL, other)
+    row.get_by_role("button", name="Resolve").click()
+    expect(page.locator("#alert-error")).to_contain_text("resolved already")
+    expect(page.locator("#alert-error")).to_contain_text("conflict")
+    expect(page.locator("#no-alerts")).to_be_visible()
+    assert len(console_errors) == 1 and "409" in console_errors[0]
+    console_errors.clear()
