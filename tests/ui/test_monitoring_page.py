@@ -25,6 +25,7 @@ from tests.contract.helpers import manifest_json
 from tests.ui.conftest import UiServer
 
 from cairn.core.artifacts import ArtifactEntry, DatasetFileEntry, DatasetSpec
+from cairn.core.monitors import MonitorWindow
 from cairn.core.prediction_logs import HOUR_MS
 from cairn.service.tracking import TrackingService
 
@@ -137,7 +138,33 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tracking.create_monitor(MODEL, features=["x1", "x2", CITY], window="1d")
     run = tracking.run_monitor(MODEL, now=DAY0 + 7 * DAY_MS + 1)
     assert run.error is None and len(run.windows) == 7 and len(run.opened) == 1
+    _labelled_windows(tracking)
     yield Seeded(ui_server)
+
+
+#: Accuracy per day of a monitor once labels arrived: the last day below its 0.8 threshold.
+ACCURACY = [0.91, 0.9, 0.62]
+
+
+def _labelled_windows(tracking: TrackingService) -> None:
+    """A second monitor's windows as an evaluation stores them once labels have arrived (the
+    drift part left empty): ``performance`` with the labelled rows and the measures, and the
+    measure that breached its threshold."""
+    monitor = tracking.create_monitor(MODEL, "labelled", features=["x1"], performance={"accuracy": 0.8})
+    for day, accuracy in enumerate(ACCURACY):
+        breaches = {"accuracy": {"value": accuracy, "threshold": 0.8}} if accuracy < 0.8 else {}
+        result = {
+            "rows": 2400,
+            "features": {},
+            "drifted_share": 0.0,
+            "drifted": False,
+            "missing_features": [],
+            "performance": {"labelled": 600, "kind": "classifier", "accuracy": accuracy, "f1": accuracy - 0.05},
+            "breaches": {"features": {}, "performance": breaches},
+        }
+        start = DAY0 + day * DAY_MS
+        window = MonitorWindow(monitor.id, 1, start, start + DAY_MS, 2400, 0.0, False, bool(breaches), result, start)
+        tracking.store.add_window(window)
 
 
 def _drifted_cells(page: Page) -> list[tuple[str, int]]:
@@ -166,7 +193,7 @@ def test_the_heatmap_marks_the_shifted_feature_in_the_shifted_days(
     p50 = {int(r.get_attribute("data-window") or 0): float(r.get_attribute("data-p50") or 0) for r in rows.all()}
     assert p50[DAY0 + 6 * DAY_MS] > 20 > p50[DAY0]
     expect(page.locator("#serving-chart")).to_have_attribute("data-state", "drawn")
-    # No labels were sent: performance says so.
+    # No labels were sent to this monitor's windows: performance says so.
     expect(page.locator("#no-performance")).to_contain_text("No data")
     # The markup in the model's and the feature's names is text.
     expect(page.locator("#model-name")).to_have_text(MODEL)
@@ -218,6 +245,21 @@ def test_the_histogram_follows_the_feature_chosen(page: Page, seeded: Seeded, vi
     assert page.evaluate("window.__xss") is None
 
 
+def test_performance_shows_once_labels_exist(page: Page, seeded: Seeded, violations: list[str]) -> None:
+    page.goto(seeded.url("/monitoring"))
+    page.locator("#monitor-chooser a", has_text="labelled").click()
+    expect(page.locator("#monitor-name")).to_have_text("labelled")
+    expect(page.locator("#performance-chart")).to_have_attribute("data-state", "drawn")
+    rows = page.locator("#performance-table tbody tr")
+    expect(rows).to_have_count(3)
+    newest = rows.first
+    expect(newest.locator("[data-measure=accuracy]")).to_have_text("0.62")
+    expect(newest.locator("[data-measure=accuracy]")).to_have_class(re.compile(r"\bfail\b"))
+    expect(rows.last.locator("[data-measure=accuracy]")).not_to_have_class(re.compile(r"\bfail\b"))
+    expect(page.locator("#performance-table thead")).to_contain_text("f1")
+    expect(page.locator("#no-drift")).to_contain_text("3 evaluated windows compared no feature")
+
+
 def test_a_version_without_traffic_says_no_data(page: Page, seeded: Seeded, violations: list[str]) -> None:
     page.goto(seeded.url("/versions/2"))
     page.locator("#version-monitoring-tab").click()
@@ -260,7 +302,7 @@ def test_the_set_up_form_shows_what_is_refused_beside_it(
     expect(page).to_have_url(re.compile(r"/monitoring\?monitor=second$"))
     expect(page.locator("#monitor-name")).to_have_text("second")
     expect(page.locator("#no-drift")).to_contain_text("No data")  # not evaluated yet
-    expect(page.locator("#monitor-chooser a")).to_have_count(2)
+    expect(page.locator("#monitor-chooser a")).to_have_count(3)
 
 
 def test_the_alert_is_acknowledged_then_resolved(

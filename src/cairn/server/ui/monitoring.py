@@ -129,6 +129,15 @@ def _render(
         page=page,
         here=base + ("" if version is None else f"/versions/{version.version}") + "/monitoring",
         histogram_url=base + "/monitoring/histogram",
+        performance_chart={
+            "measures": page.performance_measures,
+            "windows": [
+                {"start": w.start_ms, "end": w.end_ms, "version": w.version}
+                | {m: _number(p.get(m)) for m in page.performance_measures}
+                for w, p in page.performance
+            ],
+            "thresholds": {str(k): v for k, v in (page.monitor.config.performance.items() if page.monitor else ())},
+        },
         serving_chart=[
             {
                 "start": s.start_ms,

@@ -212,6 +212,32 @@
     state.serving = chart;
   }
 
+  // -- performance --------------------------------------------------------------------------
+  function drawPerformance(box) {
+    const data = JSON.parse(box.dataset.performance);
+    const labels = data.windows.map((w) => windowLabel(w, false));
+    const chart = echarts.init(box, dark() ? "dark" : null);
+    chart.setOption({
+      animation: false, backgroundColor: "transparent",
+      legend: { top: 0 },
+      tooltip: {
+        trigger: "axis",
+        formatter: (items) => html`${items[0].axisValue}` + items.map((p) =>
+          "<br>" + p.marker + html`${p.seriesName} <strong>${num(p.value)}</strong>`).join(""),
+      },
+      grid: { left: 60, right: 30, top: 30, bottom: 40 },
+      xAxis: { type: "category", data: labels },
+      yAxis: { type: "value", scale: true },
+      series: data.measures.map((m) => ({
+        name: m, type: "line", data: data.windows.map((w) => w[m]), connectNulls: false,
+        // The monitor's threshold for the measure, as a dashed line.
+        markLine: m in data.thresholds ? { symbol: "none", lineStyle: { type: "dashed" }, label: { formatter: `${m} threshold` },
+          data: [{ yAxis: data.thresholds[m] }] } : undefined,
+      })),
+    });
+    box.dataset.state = "drawn";
+  }
+
   function onLoad() {
     const heatmap = document.getElementById("drift-heatmap");
     const serving = document.getElementById("serving-chart");
@@ -224,6 +250,8 @@
     echartsReady.then(() => {
       if (heatmap) drawHeatmap(heatmap);
       if (serving) drawServing(serving);
+      const performance = document.getElementById("performance-chart");
+      if (performance) drawPerformance(performance);
     });
     window.addEventListener("resize", () => {
       for (const chart of [state.heatmap && state.heatmap.chart, histogramChart, state.serving]) if (chart) chart.resize();
