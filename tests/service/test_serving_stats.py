@@ -43,6 +43,12 @@ def tracking(tmp_path: Path) -> TrackingService:
     service = TrackingService(
         SqlStore(str(tmp_path / "s.db")), Principal("tester"), blobs=LocalBlobStore(tmp_path / "blobs")
     )
+    register_two_versions(service, tmp_path, "m")
+    return service
+
+
+def register_two_versions(service: TrackingService, tmp_path: Path, name: str) -> None:
+    """Versions 1 and 2 of ``name``, a model folder without signature or training data."""
     run = service.create_run("p")
     weights = _blob(service, tmp_path, b"weights")
     manifest = manifest_json({"model.bin": weights}, signature=None)
@@ -53,9 +59,8 @@ def tracking(tmp_path: Path) -> TrackingService:
             ArtifactEntry("model/cairn-model.json", _blob(service, tmp_path, manifest), len(manifest)),
         ],
     )
-    service.register_model(f"runs:/{run.id}/model", "m")
-    service.register_model(f"runs:/{run.id}/model", "m")
-    return service
+    service.register_model(f"runs:/{run.id}/model", name)
+    service.register_model(f"runs:/{run.id}/model", name)
 
 
 def _log(
