@@ -97,6 +97,15 @@ def _photograph(url: str, chromium: str) -> None:
         review = _review(url, champion)
         page.set_viewport_size({"width": 1366, "height": 1400})  # checks, votes, the comparison, the thread
         _shot(page, f"{url}/reviews/{review}", "review.png")
+        _seed_monitoring(url)
+        page.set_viewport_size({"width": 1366, "height": 1500})
+        _shot(
+            page,
+            f"{url}/models/{MONITORED}/monitoring",
+            "monitoring.png",
+            wait_for="#drift-heatmap[data-state=drawn]",
+        )
+        page.set_viewport_size({"width": 1366, "height": 820})
         browser.close()
 
 
@@ -197,6 +206,71 @@ def _photograph_mlflow(bin_dir: Path, chromium: str) -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+MONITORED = "churn-scorer"
+#: A churn classifier trained on a synthetic customer table, registered @champion in the
+#: running ``cairn ui`` (CAIRN_URI); then two weeks of its predictions are logged, one file per
+#: hour, and ``monthly_charges`` moves up from day ten: the monitor finds it.
+MONITORING_SCRIPT = """
+import io, os, sys, time
+import httpx, numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
+from sklearn.linear_model import LogisticRegression
+import cairn
+
+URL, MODEL, HOUR, DAY = os.environ["CAIRN_URI"], sys.argv[1], 3_600_000, 86_400_000
+PLANS = np.array(["basic", "plus", "family"])
+
+def customers(rng, n, shift=0.0):
+    return pd.DataFrame({
+        "tenure_months": rng.gamma(2.0, 12.0, n),
+        "monthly_charges": rng.normal(65.0, 15.0, n) + shift,
+        "support_calls": rng.poisson(1.5, n).astype("float64"),
+        "plan": PLANS[rng.integers(0, 3, n)],
+    })
+
+rng = np.random.default_rng(3)
+train = customers(rng, 5000)
+churned = (train.monthly_charges / 100 - train.tenure_months / 60 + rng.normal(0, 0.3, 5000)) > 0.2
+features = ["tenure_months", "monthly_charges", "support_calls"]
+with cairn.init("churn", name="logreg") as run:
+    model = LogisticRegression(max_iter=500).fit(train[features], churned)
+    run.log({"val/accuracy": float(model.score(train[features], churned))})
+    run.log_dataset(train, "customers", context="train", store=True)
+    uri = run.log_model(model, name="model", input_example=train[features].head(3)).uri
+version = cairn.register_model(uri, MODEL).version
+api = httpx.Client(base_url=URL + "/api/v1", timeout=60)
+api.put(f"/models/{MODEL}/aliases/champion", json={"version": version}).raise_for_status()
+today = int(time.time() * 1000) // DAY * DAY
+first = today - 14 * DAY
+meta = {b"cairn.inputs": b'["tenure_months","monthly_charges","support_calls","plan"]',
+        b"cairn.outputs": b'["prediction"]', b"cairn.model": MODEL.encode()}
+for hour in range(14 * 24):
+    start = first + hour * HOUR
+    rows = int(80 + 60 * np.sin((hour % 24) / 24 * 2 * np.pi - 1.5) + 60)
+    frame = customers(rng, rows, shift=18.0 if hour >= 10 * 24 else 0.0)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("prediction", pa.array(model.predict_proba(frame[features])[:, 1]))
+    table = table.append_column("request_id", pa.array([f"{hour}-{i}" for i in range(rows)]))
+    table = table.append_column("timestamp_ms", pa.array(start + np.sort(rng.integers(0, HOUR, rows)), pa.int64()))
+    table = table.append_column("latency_ms", pa.array(rng.gamma(3.0, 1.2, rows) + (4.0 if hour >= 12 * 24 else 0.0)))
+    table = table.append_column("model_version", pa.array(np.full(rows, version), pa.int64()))
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buffer)
+    api.post(f"/models/{MODEL}/versions/{version}/prediction-logs", params={"hour_ms": start},
+             content=buffer.getvalue(), headers={"content-type": "application/vnd.apache.parquet"}).raise_for_status()
+api.post(f"/models/{MODEL}/monitors", json={"name": "default", "window": "1d"}).raise_for_status()
+api.post(f"/models/{MODEL}/monitors/default/run").raise_for_status()
+"""
+
+
+def _seed_monitoring(url: str) -> None:
+    """A monitored model with two weeks of traffic and a drifted input (MONITORING_SCRIPT)."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "monitored.py"
+        script.write_text(MONITORING_SCRIPT)
+        env = {**os.environ, "CAIRN_URI": url, "CAIRN_CAPTURE": "0"}
+        subprocess.run([sys.executable, "-W", "ignore", str(script), MONITORED], env=env, check=True, cwd=folder)
 
 
 def _promote(url: str, run_id: str) -> int:

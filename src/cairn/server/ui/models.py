@@ -43,6 +43,7 @@ MODEL_TABS: tuple[tuple[str, str, str], ...] = (
     ("versions", "Versions", ""),
     ("aliases", "Aliases", "/aliases"),
     ("reviews", "Reviews", "/reviews"),
+    ("monitoring", "Monitoring", "/monitoring"),
     # Shown only with authentication (model_base.html): without it nobody holds a role.
     ("members", "Members", "/members"),
 )
