@@ -1,0 +1,160 @@
+"""Labels of logged predictions and the performance measured with them (docs/monitoring.md,
+"Labels" and "Performance").
+
+Labels are sent as JSON, ``{"ids": [...], "labels": [...], "timestamps": [...]}`` (timestamps
+optional), at most 100,000 a request; each call is kept as one Parquet file, which reading it
+back answers as it was kept. The performance report measures a version's labelled predictions
+per window now, with the labels known now.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from cairn.core import limits
+from cairn.core.prediction_labels import (
+    MAX_LABEL_PAGE,
+    MAX_LABELS_PER_CALL,
+    MAX_REQUEST_ID_LENGTH,
+    label_file_to_wire,
+)
+from cairn.core.prediction_logs import FILE_ID_PATTERN, MEDIA_TYPE
+from cairn.server.deps import TrackingDep
+from cairn.server.errors import error_responses
+from cairn.server.jsonresponse import JsonResponse, JsonRoute
+from cairn.server.schemas import ModelName, Out, Strict, VersionNumber
+
+router = APIRouter(tags=["monitoring"], route_class=JsonRoute)
+
+Millis = Annotated[int | None, Query(ge=0, lt=limits.MAX_INT64 + 1)]
+FileId = Annotated[str, Path(min_length=32, max_length=32, json_schema_extra={"pattern": FILE_ID_PATTERN})]
+#: A monitor's window as the API takes it: whole hours from 1h to 744h, or days from 1d to 31d
+#: (the Python client turns ``120m`` into ``2h``).
+WINDOW_PATTERN = r"^(([1-9]|[1-9][0-9]|[1-6][0-9]{2}|7[0-3][0-9]|74[0-4])h|([1-9]|[12][0-9]|3[01])d)$"
+_NO_NUL = r"^[^\u0000]*$"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+RequestId = Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_ID_LENGTH, pattern=_NO_NUL)]
+TextLabel = Annotated[str, Field(max_length=limits.MAX_NAME_LENGTH, pattern=_NO_NUL)]
+
+
+class LabelsIn(Strict):
+    ids: list[RequestId] = Field(
+        min_length=1, max_length=MAX_LABELS_PER_CALL, description="request ids of logged predictions"
+    )
+    labels: list[int | float | TextLabel] = Field(
+        min_length=1,
+        max_length=MAX_LABELS_PER_CALL,
+        description="one label per id, in order: all numbers or all text",
+    )
+    timestamps: list[Annotated[int, Field(ge=0, lt=limits.MAX_INT64 + 1)]] | None = Field(
+        default=None,
+        max_length=MAX_LABELS_PER_CALL,
+        description="when each label was known (ms since the epoch); the time of the request when left out",
+    )
+
+
+class LabelFileOut(Out):
+    """One file of labels (docs/monitoring.md, "Labels")."""
+
+    id: str
+    model: str
+    version: int
+    rows: int
+    first_ms: int = Field(description="the earliest prediction time labelled")
+    last_ms: int = Field(description="the latest prediction time labelled")
+    size: int
+    digest: str = Field(description="sha256 of the file's bytes")
+    created_by: str
+    created_at: int
+
+
+class LabelFileList(Out):
+    files: list[LabelFileOut]
+
+
+class PerformanceWindow(Out):
+    start: str
+    end: str
+    rows: int = Field(description="logged predictions in the window")
+    labelled: int = Field(description="of them, those with a label")
+    metrics: dict[str, float] = Field(description="accuracy, f1, roc_auc (classifiers); rmse, mae (regressors)")
+
+
+class PerformanceReport(Out):
+    model: str
+    version: int
+    kind: Literal["classifier", "regressor"] | None
+    windows: list[PerformanceWindow]
+
+
+@router.post(
+    "/models/{name}/versions/{version}/labels",
+    responses=error_responses(400, 404, 413, 503),
+    response_model=LabelFileOut,
+    status_code=201,
+    summary="Keep labels of a version's logged predictions, by request id",
+)
+async def log_prediction_labels(
+    name: ModelName, version: VersionNumber, body: LabelsIn, service: TrackingDep
+) -> JsonResponse:
+    logged = await run_in_threadpool(
+        service.log_prediction_labels, name, version, body.ids, body.labels, body.timestamps
+    )
+    return JsonResponse(label_file_to_wire(logged), status_code=201)
+
+
+@router.get(
+    "/models/{name}/versions/{version}/labels",
+    responses=error_responses(400, 404, 503),
+    response_model=LabelFileList,
+    summary="A version's label files that label a prediction made in a window",
+)
+def list_prediction_labels(
+    name: ModelName,
+    version: VersionNumber,
+    service: TrackingDep,
+    since_ms: Millis = None,
+    until_ms: Millis = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LABEL_PAGE)] = MAX_LABEL_PAGE,
+) -> JsonResponse:
+    files = service.list_prediction_labels(name, version, since_ms=since_ms, until_ms=until_ms, limit=limit)
+    return JsonResponse({"files": [label_file_to_wire(f) for f in files]})
+
+
+@router.get(
+    "/models/{name}/versions/{version}/labels/{file_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the Parquet file",
+            "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **error_responses(400, 404, 503),
+    },
+    summary="The bytes of one label file",
+)
+def read_prediction_labels(name: ModelName, version: VersionNumber, file_id: FileId, service: TrackingDep) -> Response:
+    return Response(service.read_prediction_labels(name, version, file_id), media_type=MEDIA_TYPE)
+
+
+@router.get(
+    "/models/{name}/versions/{version}/performance",
+    responses=error_responses(400, 404, 503),
+    response_model=PerformanceReport,
+    summary="Performance per window of a version's labelled predictions, measured now",
+)
+async def performance_report(
+    name: ModelName,
+    version: VersionNumber,
+    service: TrackingDep,
+    window: Annotated[str, Query(max_length=4, pattern=WINDOW_PATTERN)] = "1d",
+    start_ms: Millis = None,
+    end_ms: Millis = None,
+) -> JsonResponse:
+    report = await run_in_threadpool(service.performance_report, name, version, window, start_ms, end_ms)
+    return JsonResponse(report)

@@ -1,0 +1,143 @@
+"""The rules for labels, mixed into :class:`TrackingService` (docs/monitoring.md, "Labels").
+
+- labels are logged to one registered model version; writing them needs the right to write to
+  the model (the editor role, as logging predictions does), reading them the right to read it;
+- every id must be a request id the version logged a prediction for: otherwise
+  UnknownPredictionIds naming a few, and nothing of the batch is kept (a batch half kept would
+  leave the caller unable to tell which half to send again);
+- the labels are kept as one Parquet file (``request_id``, ``label``, ``timestamp_ms``) in the
+  blob store with a row recording it, so gc keeps its bytes while the row exists;
+- a later label of the same id replaces the earlier one when performance is measured: the one
+  with the latest ``timestamp_ms`` (when the label was known, the time of the call unless
+  given) counts, on a tie the one logged last;
+- logging labels is no event, as logging predictions is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from cairn.core.clock import now_ms
+from cairn.core.errors import FrameworkNotInstalled, UnknownPredictionIds
+from cairn.core.limits import check_listing_limit
+from cairn.core.models.uri import check_model_name, check_version_number
+from cairn.core.prediction_labels import (
+    LABEL,
+    MAX_LABEL_PAGE,
+    CheckedLabels,
+    PredictionLabelFile,
+    check_labels,
+)
+from cairn.core.prediction_logs import REQUEST_ID, TIMESTAMP_MS, check_file_id
+from cairn.service import monitor_data
+from cairn.service.policy import Action
+
+if TYPE_CHECKING:
+    from cairn.blobs.base import BlobStore
+    from cairn.service.policy import Policy, Principal
+    from cairn.store.base import MetadataStore
+
+#: Unknown ids an error lists at most.
+_UNKNOWN_SHOWN = 10
+
+
+class PredictionLabelRules:
+    store: MetadataStore
+    principal: Principal
+    policy: Policy
+
+    @property
+    def blobs(self) -> BlobStore:
+        raise NotImplementedError  # provided by ArtifactRules
+
+    def log_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        ids: Sequence[str],
+        labels: Sequence[Any],
+        timestamps: Sequence[int] | None = None,
+    ) -> PredictionLabelFile:
+        """Keep the labels of the version's predictions with these request ids. Raises
+        InvalidPredictionLabels, UnknownPredictionIds (nothing kept), InvalidValue,
+        ModelNotFound, ModelVersionNotFound."""
+        checked = check_model_name(name), check_version_number(version)
+        given = check_labels(ids, labels, timestamps, now_ms())
+        self.policy.check_model(self.principal, Action.WRITE, checked[0])
+        self.store.get_version(*checked)
+        times = monitor_data.prediction_times(self.store, self.blobs, *checked, given.ids)
+        unknown = [i for i in dict.fromkeys(given.ids) if i not in times]
+        if unknown:
+            shown = unknown[:_UNKNOWN_SHOWN]
+            raise UnknownPredictionIds(
+                f"version {checked[1]} of {checked[0]!r} logged no prediction for {len(unknown)} of the ids: "
+                + ", ".join(repr(i[:40]) for i in shown)
+                + (" …" if len(unknown) > len(shown) else "")
+                + "; nothing was kept",
+                details={"unknown": shown, "count": len(unknown)},
+            )
+        data = _parquet(given)
+        info = self.blobs.write([data], expected_digest=hashlib.sha256(data).hexdigest())
+        self.store.record_blob(info.digest, info.size)
+        return self.store.add_prediction_labels(
+            *checked,
+            rows=len(given.ids),
+            first_ms=min(times[i][0] for i in given.ids),
+            last_ms=max(times[i][1] for i in given.ids),
+            size=info.size,
+            digest=info.digest,
+            created_by=self.principal.name,
+        )
+
+    def list_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = MAX_LABEL_PAGE,
+    ) -> list[PredictionLabelFile]:
+        """The version's label files that label a prediction made in [since_ms, until_ms),
+        by their first prediction time. Raises ModelNotFound, ModelVersionNotFound."""
+        from cairn.core.limits import check_int64
+
+        checked = check_model_name(name), check_version_number(version)
+        since = None if since_ms is None else check_int64(since_ms, "since_ms", minimum=0)
+        until = None if until_ms is None else check_int64(until_ms, "until_ms", minimum=0)
+        check_listing_limit(limit, MAX_LABEL_PAGE)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
+        return self.store.list_prediction_labels(*checked, since_ms=since, until_ms=until, limit=limit, after=None)
+
+    def read_prediction_labels(self, name: str, version: int, file_id: str) -> bytes:
+        """The label file's bytes (Parquet). Raises ModelNotFound, ModelVersionNotFound,
+        PredictionLabelsNotFound."""
+        checked = check_model_name(name), check_version_number(version)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
+        found = self.store.get_prediction_labels(*checked, check_file_id(file_id))
+        return b"".join(self.blobs.read(found.digest))
+
+
+def _parquet(given: CheckedLabels) -> bytes:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise FrameworkNotInstalled(
+            "labels are kept with pyarrow, which this server lacks: pip install pyarrow",
+            details={"package": "pyarrow"},
+        ) from None
+    kind = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}[given.kind]
+    table = pa.table(
+        {
+            REQUEST_ID: pa.array(given.ids, pa.string()),
+            LABEL: pa.array(given.labels, kind),
+            TIMESTAMP_MS: pa.array(given.timestamps, pa.int64()),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
