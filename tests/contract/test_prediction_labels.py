@@ -166,3 +166,159 @@ def test_unknown_models_versions_and_files(tracking: Tracking, model: str) -> No
         tracking.performance_report(model, 1, "30m")
     assert tracking.performance_report(model, 1, "120m", HOUR, HOUR + HOUR_MS)["windows"][0]["rows"] == 6
     assert tracking.performance_report(model, 1, start_ms=HOUR + 30 * 24 * HOUR_MS)["windows"] == []
+
+
+# -- monitors: performance per evaluated window -----------------------------------------------
+
+CLASSIFIER_SIGNATURE = {
+    "inputs": [{"name": "x1", "type": "double"}, {"name": "x2", "type": "double"}, {"name": "city", "type": "string"}],
+    "outputs": [{"name": "prediction", "type": "integer"}],
+}
+ROWS_PER_HOUR = 40
+
+
+def classifier(tracking: Tracking, tmp_path: Path, name: str) -> str:
+    """A classifier @champion whose run trained on a stored reference of x1, x2 and city."""
+    from tests.contract.helpers import manifest_json
+    from tests.contract.test_monitors import frame, parquet
+    from tests.contract.test_registry import _upload
+
+    from cairn.core.artifacts import ArtifactEntry, DatasetFileEntry, DatasetSpec
+
+    run = tracking.create_run("monitoring")
+    data = parquet(frame(np.random.default_rng(7), 2000))
+    digest, size = _upload(tracking, tmp_path, data)
+    spec = DatasetSpec(
+        name="train",
+        digest=digest,
+        source_uri="memory://train",
+        source_kind="dataframe",
+        rows=2000,
+        columns=4,
+        files=[DatasetFileEntry("data.parquet", digest, size)],
+        stored=True,
+    )
+    tracking.log_dataset(run.id, spec, "train")
+    weights, weights_size = _upload(tracking, tmp_path, f"weights of {name}".encode())
+    manifest = manifest_json({"model.bin": weights}, signature=CLASSIFIER_SIGNATURE)
+    manifest_digest, manifest_size = _upload(tracking, tmp_path, manifest)
+    tracking.log_artifacts(
+        run.id,
+        [
+            ArtifactEntry("model/model.bin", weights, weights_size),
+            ArtifactEntry("model/cairn-model.json", manifest_digest, manifest_size),
+        ],
+    )
+    version = tracking.register_model(f"runs:/{run.id}/model", name)
+    tracking.set_model_alias(name, "champion", version.version)
+    return name
+
+
+def log_days(tracking: Tracking, name: str, days: int) -> tuple[list[str], np.ndarray]:
+    """``days`` days of predictions (class 1 when x1 > 0, with a probability), a file per hour;
+    the request ids and predictions in order."""
+    from tests.contract.test_monitors import DAY0, frame, parquet
+
+    rng = np.random.default_rng(5)
+    meta = {b"cairn.inputs": b'["x1","x2","city"]', b"cairn.outputs": b'["prediction","probability"]'}
+    ids: list[str] = []
+    predicted: list[np.ndarray] = []
+    for hour in range(days * 24):
+        start = DAY0 + hour * HOUR_MS
+        columns = frame(rng, ROWS_PER_HOUR)
+        columns["prediction"] = (columns["x1"] > 0).astype(np.int64)
+        columns["probability"] = 1 / (1 + np.exp(-3 * columns["x1"]))
+        hour_ids = [f"{hour}-{i}" for i in range(ROWS_PER_HOUR)]
+        columns.update(
+            request_id=np.array(hour_ids),
+            timestamp_ms=start + np.sort(rng.integers(0, HOUR_MS, ROWS_PER_HOUR)).astype(np.int64),
+            latency_ms=np.full(ROWS_PER_HOUR, 2.0),
+            model_version=np.full(ROWS_PER_HOUR, 1, dtype=np.int64),
+        )
+        tracking.log_predictions(name, 1, start, parquet(columns, meta))
+        ids += hour_ids
+        predicted.append(columns["prediction"])
+    return ids, np.concatenate(predicted)
+
+
+def test_a_monitor_opens_an_alert_when_accuracy_drops(tracking: Tracking, tmp_path: Path) -> None:
+    from sklearn import metrics
+    from tests.contract.test_monitors import DAY0, DAY_MS
+
+    name = classifier(tracking, tmp_path, "churn")
+    ids, predicted = log_days(tracking, name, 3)
+    per_day = 24 * ROWS_PER_HOUR
+    # Days one and two: the model is right 95% of the time; day three: 60%.
+    rng = np.random.default_rng(9)
+    wrong = np.concatenate([rng.random(2 * per_day) < 0.05, rng.random(per_day) < 0.40])
+    labels = np.where(wrong, 1 - predicted, predicted)
+    labelled = rng.random(len(ids)) < 0.8  # not every prediction gets its label
+    tracking.log_prediction_labels(name, 1, list(np.array(ids)[labelled]), labels[labelled].tolist())
+
+    tracking.create_monitor(
+        name,
+        features=["x1"],
+        predictions=False,
+        window="1d",
+        performance={"accuracy": 0.8, "roc_auc": 0.5},
+    )
+    run = tracking.run_monitor(name)
+    assert run.error is None and [w.start_ms for w in run.windows] == [DAY0 + d * DAY_MS for d in range(3)]
+    for day, window in enumerate(run.windows):
+        rows = slice(day * per_day, (day + 1) * per_day)
+        mask = labelled[rows]
+        truth, guess = labels[rows][mask], predicted[rows][mask]
+        performance = window.result["performance"]
+        assert performance["labelled"] == int(mask.sum())
+        assert performance["accuracy"] == pytest.approx(metrics.accuracy_score(truth, guess))
+        assert performance["f1"] == pytest.approx(metrics.f1_score(truth, guess))
+        assert 0.5 < performance["roc_auc"] <= 1.0
+    assert [w.breached for w in run.windows] == [False, False, True]
+    assert run.windows[2].result["breaches"]["features"] == {}
+    breach = run.windows[2].result["breaches"]["performance"]
+    assert set(breach) == {"accuracy"} and breach["accuracy"]["threshold"] == 0.8
+    assert breach["accuracy"]["value"] == run.windows[2].result["performance"]["accuracy"] < 0.8
+
+    (alert,) = tracking.list_alerts(name)
+    assert alert.id == run.opened[0] and alert.first_window_ms == DAY0 + 2 * DAY_MS
+    assert alert.detail["features"] == {}
+    accuracy = alert.detail["performance"]["accuracy"]
+    assert accuracy["value"] < accuracy["threshold"] == 0.8 and accuracy["first_window_ms"] == DAY0 + 2 * DAY_MS
+    (event,) = tracking.list_events(types=["alert.opened"], subject=f"models/{name}/*").items
+    assert event.data["performance"]["accuracy"]["value"] == accuracy["value"]
+
+    # The report measures the same, now, with the same labels.
+    report = tracking.performance_report(name, 1, "1d", DAY0, DAY0 + 3 * DAY_MS)
+    assert report["kind"] == "classifier"
+    assert [w["metrics"]["accuracy"] for w in report["windows"]] == [
+        w.result["performance"]["accuracy"] for w in run.windows
+    ]
+
+
+def test_a_regressor_is_measured_by_rmse_and_mae(tracking: Tracking, tmp_path: Path) -> None:
+    from sklearn import metrics
+    from tests.contract.test_monitors import DAY0, monitored_model
+
+    name = monitored_model(tracking, tmp_path, "demand")  # its signature's prediction is a double
+    meta = {b"cairn.inputs": b'["x1"]', b"cairn.outputs": b'["prediction"]'}
+    rng = np.random.default_rng(3)
+    predicted = rng.normal(5.0, 2.0, 50)
+    from tests.contract.test_monitors import parquet
+
+    columns = {
+        "x1": rng.normal(0.0, 1.0, 50),
+        "prediction": predicted,
+        "request_id": np.array([f"q{i}" for i in range(50)]),
+        "timestamp_ms": DAY0 + np.arange(50, dtype=np.int64),
+        "latency_ms": np.full(50, 1.0),
+        "model_version": np.full(50, 1, dtype=np.int64),
+    }
+    tracking.log_predictions(name, 1, DAY0, parquet(columns, meta))
+    truth = predicted + rng.normal(0.0, 0.5, 50)
+    tracking.log_prediction_labels(name, 1, [f"q{i}" for i in range(50)], truth.tolist())
+    report = tracking.performance_report(name, 1, "1h", DAY0, DAY0 + HOUR_MS)
+    assert report["kind"] == "regressor"
+    (window,) = report["windows"]
+    assert window["labelled"] == 50 and set(window["metrics"]) == {"rmse", "mae"}
+    assert window["metrics"]["rmse"] == pytest.approx(np.sqrt(metrics.mean_squared_error(truth, predicted)))
+    assert window["metrics"]["mae"] == pytest.approx(metrics.mean_absolute_error(truth, predicted))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt
 from starlette.concurrency import run_in_threadpool
 
 from cairn.core import limits
@@ -46,7 +46,7 @@ class LabelsIn(Strict):
     ids: list[RequestId] = Field(
         min_length=1, max_length=MAX_LABELS_PER_CALL, description="request ids of logged predictions"
     )
-    labels: list[int | float | TextLabel] = Field(
+    labels: list[StrictInt | StrictFloat | TextLabel] = Field(
         min_length=1,
         max_length=MAX_LABELS_PER_CALL,
         description="one label per id, in order: all numbers or all text",
