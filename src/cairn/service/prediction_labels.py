@@ -21,12 +21,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.core.clock import now_ms
-from cairn.core.errors import FrameworkNotInstalled, UnknownPredictionIds
+from cairn.core.errors import FrameworkNotInstalled, InvalidPredictionLabels, UnknownPredictionIds
 from cairn.core.limits import check_listing_limit
 from cairn.core.models.uri import check_model_name, check_version_number
 from cairn.core.prediction_labels import (
     LABEL,
     MAX_LABEL_PAGE,
+    MAX_LABELS_PER_CALL,
     CheckedLabels,
     PredictionLabelFile,
     check_labels,
@@ -141,3 +142,44 @@ def _parquet(given: CheckedLabels) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
+
+
+def labels_from_parquet(data: bytes) -> tuple[list[Any], list[Any], list[Any] | None]:
+    """(ids, labels, timestamps or None) of a Parquet file of the columns ``request_id``,
+    ``label`` and optionally ``timestamp_ms``: what the REST API takes besides JSON.
+    InvalidPredictionLabels (``details["field"]`` ``file`` or the column) otherwise; the values
+    are then checked as any call's are."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise FrameworkNotInstalled(
+            "labels are read with pyarrow, which this server lacks: pip install pyarrow",
+            details={"package": "pyarrow"},
+        ) from None
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        names = parquet.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidPredictionLabels(
+            f"the labels are not a Parquet file pyarrow reads: {exc}"[:500], details={"field": "file"}
+        ) from None
+    for column in (REQUEST_ID, LABEL):
+        if names.count(column) != 1:
+            raise InvalidPredictionLabels(
+                f"a Parquet file of labels has one column {column!r}", details={"field": column}
+            )
+    if parquet.metadata.num_rows > MAX_LABELS_PER_CALL:
+        raise InvalidPredictionLabels(
+            f"one call labels at most {MAX_LABELS_PER_CALL} predictions, got {parquet.metadata.num_rows}",
+            details={"field": "ids", "limit": MAX_LABELS_PER_CALL},
+        )
+    wanted = [REQUEST_ID, LABEL] + ([TIMESTAMP_MS] if names.count(TIMESTAMP_MS) == 1 else [])
+    try:
+        table = parquet.read(columns=wanted)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidPredictionLabels(
+            f"the labels' data cannot be read: {exc}"[:500], details={"field": "file"}
+        ) from None
+    times = table.column(TIMESTAMP_MS).to_pylist() if TIMESTAMP_MS in wanted else None
+    return table.column(REQUEST_ID).to_pylist(), table.column(LABEL).to_pylist(), times

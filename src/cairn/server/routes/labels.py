@@ -2,31 +2,38 @@
 "Labels" and "Performance").
 
 Labels are sent as JSON, ``{"ids": [...], "labels": [...], "timestamps": [...]}`` (timestamps
-optional), at most 100,000 a request; each call is kept as one Parquet file, which reading it
-back answers as it was kept. The performance report measures a version's labelled predictions
-per window now, with the labels known now.
+optional), or as a Parquet file of the columns ``request_id``, ``label`` and optionally
+``timestamp_ms``; at most 100,000 a request, gzipped or not. The body is read by the route, not
+as a pydantic parameter, so that both forms and gzip are taken. Each call is kept as one
+Parquet file, which reading it back answers as it was kept. The performance report measures a
+version's labelled predictions per window now, with the labels known now.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
-from pydantic import Field, StrictFloat, StrictInt
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import Field, StrictFloat, StrictInt, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from cairn.core import limits
+from cairn.core.errors import InvalidRequest
 from cairn.core.prediction_labels import (
     MAX_LABEL_PAGE,
     MAX_LABELS_PER_CALL,
     MAX_REQUEST_ID_LENGTH,
+    PredictionLabelFile,
     label_file_to_wire,
 )
 from cairn.core.prediction_logs import FILE_ID_PATTERN, MEDIA_TYPE
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
-from cairn.server.jsonresponse import JsonResponse, JsonRoute
+from cairn.server.jsonresponse import JsonResponse, JsonRoute, read_json_or_refuse
 from cairn.server.schemas import ModelName, Out, Strict, VersionNumber
+from cairn.server.streaming import decoded_body
+from cairn.service.prediction_labels import labels_from_parquet
+from cairn.service.tracking import TrackingService
 
 router = APIRouter(tags=["monitoring"], route_class=JsonRoute)
 
@@ -92,20 +99,62 @@ class PerformanceReport(Out):
     windows: list[PerformanceWindow]
 
 
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """The model's JSON schema, for a hand-declared request body (it has no $defs)."""
+    schema: dict[str, Any] = model.model_json_schema()
+    assert "$defs" not in schema
+    return schema
+
+
+_LABELS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inline_schema(LabelsIn)},
+            MEDIA_TYPE: _BINARY,
+        },
+        "description": "JSON, or a Parquet file of the columns request_id (text), label (numbers or text) and, "
+        "optionally, timestamp_ms (integers); either may be sent with Content-Encoding: gzip.",
+    }
+}
+
+
 @router.post(
     "/models/{name}/versions/{version}/labels",
     responses=error_responses(400, 404, 413, 503),
     response_model=LabelFileOut,
     status_code=201,
     summary="Keep labels of a version's logged predictions, by request id",
+    openapi_extra=_LABELS_BODY,
 )
 async def log_prediction_labels(
-    name: ModelName, version: VersionNumber, body: LabelsIn, service: TrackingDep
+    name: ModelName, version: VersionNumber, request: Request, service: TrackingDep
 ) -> JsonResponse:
-    logged = await run_in_threadpool(
-        service.log_prediction_labels, name, version, body.ids, body.labels, body.timestamps
-    )
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    media_type = request.headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
+    logged = await run_in_threadpool(_log, service, name, version, body, encoding, media_type)
     return JsonResponse(label_file_to_wire(logged), status_code=201)
+
+
+def _log(
+    service: TrackingService, name: str, version: int, body: bytes, encoding: str, media_type: str
+) -> PredictionLabelFile:
+    # Read here rather than as a pydantic parameter: a large batch comes gzipped, or as Parquet.
+    body = decoded_body(body, encoding)
+    if media_type == MEDIA_TYPE:
+        ids, labels, timestamps = labels_from_parquet(body)
+        return service.log_prediction_labels(name, version, ids, labels, timestamps)
+    try:
+        given = LabelsIn.model_validate(read_json_or_refuse(body))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise InvalidRequest(
+            f"body.{where}: {first.get('msg', 'invalid')}" if where else f"body: {first.get('msg', 'invalid')}",
+            details={"field": where.split(".", 1)[0] if where else None},
+        ) from None
+    return service.log_prediction_labels(name, version, given.ids, given.labels, given.timestamps)
 
 
 @router.get(
