@@ -18,6 +18,7 @@ from tests.contract.test_prediction_logs import HOUR, log_file
 from tests.contract.test_registry import trained_run
 
 from cairn.core.errors import (
+    InvalidPageToken,
     InvalidPredictionLabels,
     InvalidValue,
     ModelNotFound,
@@ -52,8 +53,8 @@ def test_labels_are_kept_listed_read_back_and_measured(tracking: Tracking, model
     # The span of the predictions labelled, not of the labels.
     assert (kept.first_ms, kept.last_ms) == (HOUR, HOUR + 3000)
     assert kept.created_by == author_of(tracking) and len(kept.digest) == 64 and kept.size > 0
-    assert tracking.list_prediction_labels(model, 1) == [kept]
-    assert tracking.list_prediction_labels(model, 1, since_ms=HOUR + HOUR_MS) == []
+    assert tracking.list_prediction_labels(model, 1).items == [kept]
+    assert tracking.list_prediction_labels(model, 1, since_ms=HOUR + HOUR_MS).items == []
     assert _rows(tracking.read_prediction_labels(model, 1, kept.id)) == {
         "request_id": ["r0", "r1", "r2", "r3"],
         "label": [0, 1, 1, 1],
@@ -79,7 +80,16 @@ def test_labels_are_kept_listed_read_back_and_measured(tracking: Tracking, model
     tracking.log_prediction_labels(model, 1, ["r2"], [1], [HOUR + 7])
     first = tracking.performance_report(model, 1, "1h", HOUR, HOUR + HOUR_MS)["windows"][0]
     assert first["metrics"]["accuracy"] == 1.0
-    assert len(tracking.list_prediction_labels(model, 1)) == 3
+    assert len(tracking.list_prediction_labels(model, 1).items) == 3
+    # Pages of files, oldest first by the first prediction they label.
+    first_page = tracking.list_prediction_labels(model, 1, limit=2)
+    assert [f.first_ms for f in first_page.items] == [HOUR, HOUR + 2000] and first_page.next_page_token
+    rest = tracking.list_prediction_labels(model, 1, limit=2, page_token=first_page.next_page_token)
+    assert [f.first_ms for f in rest.items] == [HOUR + 2000] and rest.next_page_token is None
+    every = tracking.list_prediction_labels(model, 1).items
+    assert {f.id for f in first_page.items + rest.items} == {f.id for f in every}
+    with pytest.raises(InvalidPageToken):
+        tracking.list_prediction_labels(model, 1, page_token="nonsense")
 
     # Default window (a day) and range (the first log until now): one window.
     (day,) = tracking.performance_report(model, 1)["windows"]
@@ -103,7 +113,7 @@ def test_unknown_ids_refuse_the_whole_batch(tracking: Tracking, model: str) -> N
         tracking.log_prediction_labels(model, 1, ["r0", "nope-1", "r1", "nope-2"], [1, 1, 1, 1])
     assert refused.value.details["unknown"] == ["nope-1", "nope-2"]
     assert refused.value.details["count"] == 2
-    assert tracking.list_prediction_labels(model, 1) == []
+    assert tracking.list_prediction_labels(model, 1).items == []
     # Ids of another version's predictions are unknown to this one.
     tracking.register_model(f"runs:/{tracking.get_model_version(model, 1).run_id}/model", model)
     with pytest.raises(UnknownPredictionIds):
@@ -141,7 +151,7 @@ def test_bad_labels_are_refused_and_nothing_is_kept(
     with pytest.raises(InvalidPredictionLabels) as refused:
         tracking.log_prediction_labels(model, 1, ids, labels, timestamps)
     assert refused.value.details["field"] == field
-    assert tracking.list_prediction_labels(model, 1) == []
+    assert tracking.list_prediction_labels(model, 1).items == []
 
 
 def test_numpy_arrays_are_labels_too(tracking: Tracking, model: str) -> None:

@@ -193,7 +193,7 @@ def test_labels_are_written_by_editors_and_read_by_viewers(
     kept = eda.log_prediction_labels("digits", 1, ["r0", "r1"], [0, 1])
     with pytest.raises(PermissionDenied):
         vic.log_prediction_labels("digits", 1, ["r0"], [1])
-    assert vic.list_prediction_labels("digits", 1) == [kept]
+    assert vic.list_prediction_labels("digits", 1).items == [kept]
     assert vic.read_prediction_labels("digits", 1, kept.id) == eda.read_prediction_labels("digits", 1, kept.id)
     assert vic.performance_report("digits", 1, "1h", HOUR, HOUR + 3_600_000)["windows"][0]["labelled"] == 2
     for call in (
@@ -204,7 +204,7 @@ def test_labels_are_written_by_editors_and_read_by_viewers(
     ):
         with pytest.raises(ModelNotFound):  # as if it did not exist
             call()
-    assert eda.list_prediction_labels("digits", 1) == [kept]
+    assert eda.list_prediction_labels("digits", 1).items == [kept]
 
 
 def test_a_listing_of_many_projects_asks_once(store: MetadataStore, blobs: LocalBlobStore, team: Team) -> None:

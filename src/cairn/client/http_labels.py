@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 
 from cairn.client.http_paths import segment, version_url
+from cairn.core.entities import Page
 from cairn.core.limits import check_int64, check_listing_limit
 from cairn.core.monitors import check_window, window_ms
 from cairn.core.prediction_labels import (
+    DEFAULT_LABEL_PAGE,
     MAX_LABEL_PAGE,
     PredictionLabelFile,
     check_labels,
@@ -59,15 +61,17 @@ class LabelsOverHttp:
         *,
         since_ms: int | None = None,
         until_ms: int | None = None,
-        limit: int = MAX_LABEL_PAGE,
-    ) -> list[PredictionLabelFile]:
+        limit: int = DEFAULT_LABEL_PAGE,
+        page_token: str | None = None,
+    ) -> Page[PredictionLabelFile]:
         params = {
             "since_ms": None if since_ms is None else check_int64(since_ms, "since_ms", minimum=0),
             "until_ms": None if until_ms is None else check_int64(until_ms, "until_ms", minimum=0),
             "limit": check_listing_limit(limit, MAX_LABEL_PAGE),
+            "page_token": page_token,
         }
         data = self._request("GET", f"{version_url(name, version)}/labels", params=params)
-        return [label_file_from_wire(f) for f in data["files"]]
+        return Page([label_file_from_wire(f) for f in data["files"]], data["next_page_token"])
 
     def read_prediction_labels(self, name: str, version: int, file_id: str) -> bytes:
         url = f"{version_url(name, version)}/labels/{segment(check_file_id(file_id))}"

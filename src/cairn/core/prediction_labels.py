@@ -29,8 +29,9 @@ MAX_REQUEST_ID_LENGTH = 256
 #: The columns of a label file.
 LABEL = "label"
 LABEL_COLUMNS = ("request_id", LABEL, "timestamp_ms")
-#: Label files one listing answers at most.
-MAX_LABEL_PAGE = 1000
+#: Label files one listing answers by default, and at most.
+DEFAULT_LABEL_PAGE = 1000
+MAX_LABEL_PAGE = limits.MAX_PAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,12 @@ def _bad_label(position: int, message: str) -> InvalidPredictionLabels:
     return InvalidPredictionLabels(
         f"{message} (label at position {position})", details={"field": "labels", "position": position}
     )
+
+
+def label_token_after(file: PredictionLabelFile) -> str:
+    """The token of the listing page that starts after ``file`` (the form of a prediction log
+    listing's: first prediction time, ``-``, id)."""
+    return f"{file.first_ms}-{file.id}"
 
 
 def label_file_to_wire(file: PredictionLabelFile) -> dict[str, Any]:

@@ -474,9 +474,11 @@ class Tracking(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 1000,
-    ) -> list[PredictionLabelFile]:
+        page_token: str | None = None,
+    ) -> Page[PredictionLabelFile]:
         """The version's label files that label a prediction made in [since_ms, until_ms),
-        by their first prediction time. Raises ModelNotFound, ModelVersionNotFound."""
+        oldest first by the first prediction they label, ``limit`` (1 to 10,000) at a time.
+        Raises ModelNotFound, ModelVersionNotFound, InvalidPageToken."""
         ...
 
     def read_prediction_labels(self, name: str, version: int, file_id: str) -> bytes:

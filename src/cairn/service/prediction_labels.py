@@ -21,18 +21,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cairn.core.clock import now_ms
+from cairn.core.entities import Page
 from cairn.core.errors import FrameworkNotInstalled, InvalidPredictionLabels, UnknownPredictionIds
-from cairn.core.limits import check_listing_limit
+from cairn.core.limits import check_int64, check_listing_limit
 from cairn.core.models.uri import check_model_name, check_version_number
 from cairn.core.prediction_labels import (
+    DEFAULT_LABEL_PAGE,
     LABEL,
     MAX_LABEL_PAGE,
     MAX_LABELS_PER_CALL,
     CheckedLabels,
     PredictionLabelFile,
     check_labels,
+    label_token_after,
 )
-from cairn.core.prediction_logs import REQUEST_ID, TIMESTAMP_MS, check_file_id
+from cairn.core.prediction_logs import REQUEST_ID, TIMESTAMP_MS, check_file_id, position_from_token
 from cairn.service import monitor_data
 from cairn.service.policy import Action
 
@@ -100,18 +103,23 @@ class PredictionLabelRules:
         *,
         since_ms: int | None = None,
         until_ms: int | None = None,
-        limit: int = MAX_LABEL_PAGE,
-    ) -> list[PredictionLabelFile]:
+        limit: int = DEFAULT_LABEL_PAGE,
+        page_token: str | None = None,
+    ) -> Page[PredictionLabelFile]:
         """The version's label files that label a prediction made in [since_ms, until_ms),
-        by their first prediction time. Raises ModelNotFound, ModelVersionNotFound."""
-        from cairn.core.limits import check_int64
-
+        by their first prediction time. Raises ModelNotFound, ModelVersionNotFound,
+        InvalidPageToken."""
         checked = check_model_name(name), check_version_number(version)
         since = None if since_ms is None else check_int64(since_ms, "since_ms", minimum=0)
         until = None if until_ms is None else check_int64(until_ms, "until_ms", minimum=0)
         check_listing_limit(limit, MAX_LABEL_PAGE)
+        after = None if page_token is None else position_from_token(page_token)
         self.policy.check_model(self.principal, Action.READ, checked[0])
-        return self.store.list_prediction_labels(*checked, since_ms=since, until_ms=until, limit=limit, after=None)
+        found = self.store.list_prediction_labels(
+            *checked, since_ms=since, until_ms=until, limit=limit + 1, after=after
+        )
+        items = found[:limit]
+        return Page(items, label_token_after(items[-1]) if len(found) > limit else None)
 
     def read_prediction_labels(self, name: str, version: int, file_id: str) -> bytes:
         """The label file's bytes (Parquet). Raises ModelNotFound, ModelVersionNotFound,

@@ -20,13 +20,14 @@ from starlette.concurrency import run_in_threadpool
 from cairn.core import limits
 from cairn.core.errors import InvalidRequest
 from cairn.core.prediction_labels import (
+    DEFAULT_LABEL_PAGE,
     MAX_LABEL_PAGE,
     MAX_LABELS_PER_CALL,
     MAX_REQUEST_ID_LENGTH,
     PredictionLabelFile,
     label_file_to_wire,
 )
-from cairn.core.prediction_logs import FILE_ID_PATTERN, MEDIA_TYPE
+from cairn.core.prediction_logs import FILE_ID_PATTERN, MAX_PAGE_TOKEN_LENGTH, MEDIA_TYPE, PAGE_TOKEN_PATTERN
 from cairn.server.deps import TrackingDep
 from cairn.server.errors import error_responses
 from cairn.server.jsonresponse import JsonResponse, JsonRoute, read_json_or_refuse
@@ -82,6 +83,7 @@ class LabelFileOut(Out):
 
 class LabelFileList(Out):
     files: list[LabelFileOut]
+    next_page_token: str | None
 
 
 class PerformanceWindow(Out):
@@ -169,10 +171,17 @@ def list_prediction_labels(
     service: TrackingDep,
     since_ms: Millis = None,
     until_ms: Millis = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LABEL_PAGE)] = MAX_LABEL_PAGE,
+    limit: Annotated[int, Query(ge=1, le=MAX_LABEL_PAGE)] = DEFAULT_LABEL_PAGE,
+    page_token: Annotated[
+        str | None,
+        Query(json_schema_extra={"pattern": PAGE_TOKEN_PATTERN, "maxLength": MAX_PAGE_TOKEN_LENGTH}),
+    ] = None,
 ) -> JsonResponse:
-    files = service.list_prediction_labels(name, version, since_ms=since_ms, until_ms=until_ms, limit=limit)
-    return JsonResponse({"files": [label_file_to_wire(f) for f in files]})
+    page = service.list_prediction_labels(
+        name, version, since_ms=since_ms, until_ms=until_ms, limit=limit, page_token=page_token
+    )
+    files = [label_file_to_wire(f) for f in page.items]
+    return JsonResponse({"files": files, "next_page_token": page.next_page_token})
 
 
 @router.get(
