@@ -10,6 +10,7 @@ model = cairn.load_model(info.uri)
 
 from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
+from cairn.client.labels import log_prediction_labels
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
 from cairn.client.reviews import approve_review, merge_review, open_review, protect_alias
@@ -44,6 +45,7 @@ __all__ = [
     "approve_review",
     "init",
     "load_model",
+    "log_prediction_labels",
     "merge_review",
     "open_review",
     "predict",

@@ -140,6 +140,24 @@ def test_prediction_logs_are_in_use_until_their_model_goes(service: TrackingServ
     assert logged.digest not in stored(service)
 
 
+def test_label_files_are_in_use_until_their_model_goes(service: TrackingService, tmp_path: Path) -> None:
+    from tests.contract.test_prediction_logs import HOUR, log_file
+    from tests.contract.test_registry import trained_run
+
+    service.register_model(f"runs:/{trained_run(service, tmp_path)}/model", "served")
+    service.log_predictions("served", 1, HOUR, log_file())
+    kept = service.log_prediction_labels("served", 1, ["r0", "r1"], [1, 0])
+    data = service.read_prediction_labels("served", 1, kept.id)
+    settle()
+    service.collect_garbage(grace_ms=0)
+    assert kept.digest in stored(service)
+    assert service.read_prediction_labels("served", 1, kept.id) == data
+    service.delete_model("served")
+    settle()
+    service.collect_garbage(grace_ms=0)
+    assert kept.digest not in stored(service)
+
+
 def test_a_retention_drops_old_prediction_logs_and_frees_their_bytes(service: TrackingService, tmp_path: Path) -> None:
     from tests.contract.test_prediction_logs import HOUR, log_file
     from tests.contract.test_registry import trained_run

@@ -88,9 +88,10 @@ def beyond_the_schema(case: schemathesis.Case, response: schemathesis.Response) 
     Each is a relation between values, or a language of its own: the query grammar
     (docs/query.md), page tokens only the server can make, bytes that must hash to the digest
     they are sent under, the packed metric format, columns of equal length, paths unique within
-    one request, a prediction log's Parquet file, a run's end after its start, an alias that
-    reads as a version, a monitor's window of whole hours up to 31 days and its alias or version
-    (not both), a webhook URL's
+    one request, a prediction log's Parquet file, labels of the ids given and of one kind (all
+    numbers or all text) for predictions that were logged, a run's end after its start, an alias
+    that reads as a version, a monitor's window of whole hours up to 31 days and its alias or
+    version (not both), a webhook URL's
     host (a name, an address, where it resolves) and a ``whsec_`` secret's base64, a password on
     a service account, a common password, a token's expiry against the clock, and a config whose
     nested keys, once joined with dots, or whose lists, once written as JSON text, outgrow their
@@ -103,6 +104,12 @@ def beyond_the_schema(case: schemathesis.Case, response: schemathesis.Response) 
     code, message, details = error.get("code"), str(error.get("message")), error.get("details") or {}
     if code in ("invalid_query", "invalid_page_token", "digest_mismatch", "invalid_prediction_log"):
         return True
+    if code == "unknown_prediction_ids" or (
+        code == "invalid_prediction_labels" and ("differ in length" in message or "not a mix" in message)
+    ):
+        return True
+    if code == "invalid_prediction_labels" and case.media_type == prediction_logs.MEDIA_TYPE:
+        return True  # labels as a Parquet file, which arbitrary bytes are not
     if "page_token" in message:
         return True
     if case.media_type == binary_batch.MEDIA_TYPE:

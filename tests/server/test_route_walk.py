@@ -208,6 +208,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", f"{API}/models/{{name}}/prediction-logs"): Rule(V, MO),
     ("GET", f"{API}/models/{{name}}/versions/{{version}}/prediction-logs/{{file_id}}"): Rule(V, MO),
+    # -- labels: sent by whoever learns the truth, with an editor's token; read by viewers -------
+    ("POST", f"{API}/models/{{name}}/versions/{{version}}/labels"): Rule(E, MO, json={"ids": ["r0"], "labels": [1]}),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/labels"): Rule(V, MO),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/labels/{{file_id}}"): Rule(
+        V, MO, params={"file_id": "{labels_id}"}
+    ),
+    ("GET", f"{API}/models/{{name}}/versions/{{version}}/performance"): Rule(
+        V, MO, query={"window": "1h", "start_ms": HOUR, "end_ms": HOUR + 3_600_000}
+    ),
     ("GET", f"{API}/dataset-versions/{{version_id}}/model-versions"): Rule(V, S, params={"version_id": "0" * 32}),
     # -- monitoring: a maintainer sets monitors up, an editor runs them and answers alerts -----
     ("GET", f"{API}/monitors"): Rule(V, S),
@@ -431,6 +440,7 @@ class World:
         root.register_model(f"runs:/{run.id}/model", model)
         root.set_model_alias(model, "staging", version.version)
         prediction_log = root.log_predictions(model, version.version, HOUR, log_file(version.version))
+        labels = root.log_prediction_labels(model, version.version, ["r0", "r1"], [0, 1])
         root.set_model_tag(model, "team", "vision")
         root.set_model_version_tag(model, version.version, "ok", "1")
         root.protect_alias(model, "champion", approvals=1)
@@ -471,6 +481,7 @@ class World:
             "name": model,
             "version": str(version.version),
             "file_id": prediction_log.id,
+            "labels_id": labels.id,
             "monitor": monitor.name,
             "alert_id": alert_id,
             "alias": "champion",

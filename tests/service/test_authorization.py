@@ -181,6 +181,32 @@ def test_prediction_logs_are_written_by_editors_and_read_by_viewers(
     assert eda.list_prediction_logs("digits").items == [logged]
 
 
+def test_labels_are_written_by_editors_and_read_by_viewers(
+    store: MetadataStore, blobs: LocalBlobStore, team: Team
+) -> None:
+    from tests.contract.test_prediction_logs import HOUR, log_file
+
+    eda, vic, out = (acting(store, blobs, n) for n in ("eda", "vic", "out"))
+    eda.register_model(f"runs:/{_logged_model(eda, 'p')}/model", "digits")
+    eda.grant_role(ResourceKind.MODEL, "digits", "vic", Role.VIEWER)
+    eda.log_predictions("digits", 1, HOUR, log_file())
+    kept = eda.log_prediction_labels("digits", 1, ["r0", "r1"], [0, 1])
+    with pytest.raises(PermissionDenied):
+        vic.log_prediction_labels("digits", 1, ["r0"], [1])
+    assert vic.list_prediction_labels("digits", 1).items == [kept]
+    assert vic.read_prediction_labels("digits", 1, kept.id) == eda.read_prediction_labels("digits", 1, kept.id)
+    assert vic.performance_report("digits", 1, "1h", HOUR, HOUR + 3_600_000)["windows"][0]["labelled"] == 2
+    for call in (
+        lambda: out.log_prediction_labels("digits", 1, ["r0"], [1]),
+        lambda: out.list_prediction_labels("digits", 1),
+        lambda: out.read_prediction_labels("digits", 1, kept.id),
+        lambda: out.performance_report("digits", 1),
+    ):
+        with pytest.raises(ModelNotFound):  # as if it did not exist
+            call()
+    assert eda.list_prediction_labels("digits", 1).items == [kept]
+
+
 def test_a_listing_of_many_projects_asks_once(store: MetadataStore, blobs: LocalBlobStore, team: Team) -> None:
     """1,000 projects, 10 of them visible: the listing is those 10 (one roles query and one
     listing query, not one per project: this finishes quickly on both databases)."""

@@ -417,7 +417,7 @@ def resolve_command(model: str, alert_id: str, uri: str | None) -> None:
 
 @click.group("monitor")
 def monitor_group() -> None:
-    """What a served model sees: drift reports of its logged predictions."""
+    """What a served model sees: drift and performance reports of its logged predictions."""
 
 
 @monitor_group.command("report")
@@ -472,3 +472,34 @@ def report_command(
             mark = Text("drifted", style="red") if found["drifted"] else Text("")
             measured = f"{found['method']:<14} {found['value']:>10.4g}  (threshold {found['threshold']:g})"
             output.show(Text.assemble(f"    {feature:<24} {measured}  ", mark))
+
+
+@monitor_group.command("performance")
+@click.argument("model")
+@click.argument("version", type=int)
+@click.option("--from", "since", default=None, metavar="TIME", help="From (ISO-8601 or ms) [default: the first log].")
+@click.option("--to", "until", default=None, metavar="TIME", help="Until, exclusive [default: now].")
+@click.option("--window", default="1d", show_default=True, help="The window: Nh or Nd.")
+@uri_option
+@json_option
+def performance_command(
+    model: str, version: int, since: str | None, until: str | None, window: str, uri: str | None, as_json: bool
+) -> None:
+    """Performance per window of VERSION of MODEL on its labelled predictions, measured now
+    with the labels known now: accuracy, F1 and ROC AUC of a classifier, RMSE and MAE of a
+    regressor (docs/monitoring.md)."""
+    with open_tracking(uri) as tracking:
+        report = tracking.performance_report(
+            model, version, window, parse_time(since, "--from"), parse_time(until, "--to")
+        )
+    if as_json:
+        output.print_json(report)
+        return
+    kind = f" ({report['kind']})" if report.get("kind") else ""
+    click.echo(f"Performance of {report['model']} version {report['version']}{kind}, per {window} window")
+    if not report["windows"]:
+        click.echo("No predictions logged in that time.")
+        return
+    for window_ in report["windows"]:
+        measured = "  ".join(f"{k} {v:.4g}" for k, v in window_["metrics"].items()) or "-"
+        click.echo(f"{window_['start'][:16]}  {window_['rows']:,} rows  {window_['labelled']:,} labelled  {measured}")

@@ -22,6 +22,7 @@ import orjson
 
 from cairn.client.bulk_get import bulk_open, proxies_configured
 from cairn.client.http_access import AccessOverHttp
+from cairn.client.http_labels import LabelsOverHttp
 from cairn.client.http_lifecycle import LifecycleOverHttp
 from cairn.client.http_monitors import MonitorsOverHttp
 from cairn.client.http_paths import API, alias_url, model_url, segment, version_url
@@ -102,7 +103,7 @@ def _transport(**kwargs: Any) -> httpx.HTTPTransport:
     )
 
 
-class HttpTracking(AccessOverHttp, LifecycleOverHttp, MonitorsOverHttp):
+class HttpTracking(AccessOverHttp, LifecycleOverHttp, MonitorsOverHttp, LabelsOverHttp):
     """Implements :class:`cairn.service.interface.Tracking` against a Cairn server."""
 
     def __init__(

@@ -25,7 +25,9 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   │   └── FrameworkNotInstalled framework_not_installed 400
     │   ├── UnsupportedMediaType    unsupported_media_type 415
     │   ├── InvalidBatchInput       invalid_batch_input   400
-    │   └── InvalidPredictionLog    invalid_prediction_log 400
+    │   ├── InvalidPredictionLog    invalid_prediction_log 400
+    │   ├── InvalidPredictionLabels invalid_prediction_labels 400
+    │   └── UnknownPredictionIds    unknown_prediction_ids 400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -47,6 +49,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── TokenNotFound           token_not_found       404
     │   ├── GrantNotFound           grant_not_found       404
     │   ├── PredictionLogNotFound   prediction_log_not_found 404
+    │   ├── PredictionLabelsNotFound prediction_labels_not_found 404
     │   ├── LoggedModelNotFound     logged_model_not_found 404
     │   ├── MonitorNotFound         monitor_not_found     404
     │   └── AlertNotFound           alert_not_found       404
@@ -249,6 +252,23 @@ class InvalidPredictionLog(InvalidInput):
     code = "invalid_prediction_log"
 
 
+class InvalidPredictionLabels(InvalidInput):
+    """Labels the store refuses (docs/monitoring.md, "Labels"): none, ids and labels (and
+    timestamps) of different lengths, an id that is no non-empty text, a NUL byte, a label that
+    is neither a number nor text (or a mix of both), a NaN or infinite label, a bad timestamp,
+    more rows than one call takes. ``details["field"]`` names the field. Nothing is kept."""
+
+    code = "invalid_prediction_labels"
+
+
+class UnknownPredictionIds(InvalidInput):
+    """Labels for request ids the model version never logged a prediction for;
+    ``details["unknown"]`` lists a few of them and ``details["count"]`` says how many. The whole
+    batch is refused: nothing is kept."""
+
+    code = "unknown_prediction_ids"
+
+
 class NotFound(CairnError):
     code = "not_found"
     http_status = 404
@@ -363,6 +383,13 @@ class PredictionLogNotFound(NotFound):
     ``version`` and ``file_id``."""
 
     code = "prediction_log_not_found"
+
+
+class PredictionLabelsNotFound(NotFound):
+    """The model version has no label file with that id; ``details`` hold ``model``,
+    ``version`` and ``file_id``."""
+
+    code = "prediction_labels_not_found"
 
 
 class LoggedModelNotFound(NotFound):

@@ -20,6 +20,7 @@ from cairn.core.entities import IngestResult, Page, Project, Run, RunGroup, RunU
 from cairn.core.events import Event
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.monitors import Alert, Monitor, MonitorRun, MonitorWindow
+from cairn.core.prediction_labels import PredictionLabelFile
 from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.registry import AliasMove, ModelVersion, ModelVersionFolder, RegisteredModel
 from cairn.core.reviews import AliasProtection, Review, ReviewComment, ReviewDetail
@@ -448,6 +449,43 @@ class Tracking(Protocol):
         ModelVersionNotFound, PredictionLogNotFound."""
         ...
 
+    # -- labels: the ground truth of logged predictions (docs/monitoring.md, "Labels")
+
+    def log_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        ids: Sequence[str],
+        labels: Sequence[Any],
+        timestamps: Sequence[int] | None = None,
+    ) -> PredictionLabelFile:
+        """Keep labels of the version's logged predictions, by request id (at most 100,000 a
+        call), each known at its timestamp (ms; now when not given). A later label of an id
+        replaces an earlier one. Needs the right to write to the model. Raises
+        InvalidPredictionLabels, UnknownPredictionIds (the whole batch refused: nothing kept),
+        ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def list_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[PredictionLabelFile]:
+        """The version's label files that label a prediction made in [since_ms, until_ms),
+        oldest first by the first prediction they label, ``limit`` (1 to 10,000) at a time.
+        Raises ModelNotFound, ModelVersionNotFound, InvalidPageToken."""
+        ...
+
+    def read_prediction_labels(self, name: str, version: int, file_id: str) -> bytes:
+        """The bytes of one label file (Parquet: request_id, label, timestamp_ms). Raises
+        ModelNotFound, ModelVersionNotFound, PredictionLabelsNotFound."""
+        ...
+
     # -- monitoring: drift and performance of a served model (docs/monitoring.md) ------------
 
     def create_monitor(
@@ -536,6 +574,20 @@ class Tracking(Protocol):
         """Drift per window of a version's logged predictions against its reference, computed
         now, in the fixed form of ``cairn monitor report --json`` (docs/monitoring.md).
         Raises ModelNotFound, ModelVersionNotFound, AliasNotFound, ReferenceUnavailable."""
+        ...
+
+    def performance_report(
+        self,
+        model: str,
+        version: int,
+        window: str = "1d",
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Performance per window of the version's labelled predictions in [start_ms, end_ms),
+        measured now with the labels known now: ``{"model", "version", "kind", "windows":
+        [{"start", "end", "rows", "labelled", "metrics"}]}`` (docs/monitoring.md). Raises
+        ModelNotFound, ModelVersionNotFound, InvalidValue."""
         ...
 
     # -- reviews: a pull request for a model (docs/registry.md, "Reviews") -------------------

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cairn.core.errors import InvalidValue, ReferenceUnavailable
+from cairn.core.limits import MAX_INT64
 from cairn.core.monitors import ReferenceChoice
-from cairn.core.prediction_logs import INPUTS_KEY, OUTPUTS_KEY, REQUEST_ID, TIMESTAMP_MS
+from cairn.core.prediction_logs import INPUTS_KEY, OUTPUTS_KEY, PREDICTION, REQUEST_ID, TIMESTAMP_MS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,10 +59,13 @@ def read_window(
         parquet = pq.ParquetFile(pa.BufferReader(b"".join(blobs.read(digest))))
         metadata = parquet.schema_arrow.metadata or {}
         file_inputs = _names(metadata, INPUTS_KEY)
-        file_outputs = _names(metadata, OUTPUTS_KEY)
+        present = set(parquet.schema_arrow.names)
+        # A file whose metadata names no outputs: its prediction columns by their names.
+        file_outputs = _names(metadata, OUTPUTS_KEY) or [
+            n for n in parquet.schema_arrow.names if n == PREDICTION or n.startswith(f"{PREDICTION}.")
+        ]
         inputs.update(dict.fromkeys(file_inputs))
         outputs.update(dict.fromkeys(file_outputs))
-        present = set(parquet.schema_arrow.names)
         wanted = [*file_inputs, *file_outputs] if columns is None else list(columns)
         table = parquet.read(columns=[c for c in dict.fromkeys([TIMESTAMP_MS, REQUEST_ID, *wanted]) if c in present])
         times = table.column(TIMESTAMP_MS)
@@ -253,3 +257,80 @@ def signature_inputs(version: ModelVersion) -> list[str] | None:
         return None
     names = [c.get("name") for c in columns if isinstance(c, dict)]
     return [n for n in names if isinstance(n, str)] or None
+
+
+# -- labels ---------------------------------------------------------------------------------------
+
+
+def prediction_times(
+    store: MetadataStore, blobs: BlobStore, model: str, version: int, ids: Sequence[str]
+) -> dict[str, tuple[int, int]]:
+    """The (first, last) prediction time of each of ``ids`` the version logged; an id it never
+    logged is absent. Every prediction log of the version is read, for its ``request_id`` and
+    ``timestamp_ms`` only, oldest first; the scan stops once every id is found (a request's
+    rows are written together, into one file)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = pa.array(sorted(set(ids)), pa.string())
+    found: dict[str, tuple[int, int]] = {}
+    for digest in _files_in(store, model, version, 0, MAX_INT64):
+        parquet = pq.ParquetFile(pa.BufferReader(b"".join(blobs.read(digest))))
+        table = parquet.read(columns=[REQUEST_ID, TIMESTAMP_MS])
+        hits = table.filter(pc.is_in(table.column(REQUEST_ID), value_set=wanted))
+        if not hits.num_rows:
+            continue
+        grouped = hits.group_by(REQUEST_ID).aggregate([(TIMESTAMP_MS, "min"), (TIMESTAMP_MS, "max")])
+        for request_id, low, high in zip(
+            grouped.column(REQUEST_ID).to_pylist(),
+            grouped.column(f"{TIMESTAMP_MS}_min").to_pylist(),
+            grouped.column(f"{TIMESTAMP_MS}_max").to_pylist(),
+            strict=True,
+        ):
+            before = found.get(request_id)
+            found[request_id] = (low, high) if before is None else (min(before[0], low), max(before[1], high))
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def read_labels(
+    store: MetadataStore, blobs: BlobStore, model: str, version: int, start_ms: int, end_ms: int
+) -> pa.Table:
+    """The labels that count (docs/monitoring.md, "Labels") of the version's predictions made
+    in [start_ms, end_ms): one row per request id, ``request_id`` and ``label``. Of several
+    labels of one id, the one with the latest ``timestamp_ms`` counts; on a tie, the one logged
+    last."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from cairn.core.prediction_labels import LABEL
+
+    files = []
+    after = None
+    while True:
+        page = store.list_prediction_labels(
+            model, version, since_ms=start_ms, until_ms=end_ms, limit=_FILES_PER_PAGE, after=after
+        )
+        files.extend(page)
+        if len(page) < _FILES_PER_PAGE:
+            break
+        after = (page[-1].first_ms, page[-1].id)
+    empty = pa.table({REQUEST_ID: pa.array([], pa.string()), LABEL: pa.array([], pa.int64())})
+    if not files:
+        return empty
+    tables = []
+    for order, file in enumerate(sorted(files, key=lambda f: (f.created_at, f.id))):
+        table = pq.read_table(pa.BufferReader(b"".join(blobs.read(file.digest))))
+        rows = pa.array(range(table.num_rows), pa.int64())
+        table = table.append_column("_file", pa.array([order] * table.num_rows, pa.int64()))
+        tables.append(table.append_column("_row", rows))
+    try:
+        labels = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException:  # numbers in one file, text in another: compared as text
+        labels = pa.concat_tables([t.set_column(1, LABEL, pc.cast(t.column(LABEL), pa.string())) for t in tables])
+    ordered = labels.sort_by([(TIMESTAMP_MS, "ascending"), ("_file", "ascending"), ("_row", "ascending")])
+    latest = ordered.group_by(REQUEST_ID, use_threads=False).aggregate([(LABEL, "last")])
+    return pa.table({REQUEST_ID: latest.column(REQUEST_ID), LABEL: latest.column(f"{LABEL}_last")})

@@ -308,7 +308,10 @@ class MonitorRules:
                 start = max(start + step, following - following % step)
                 continue
             drift = _compare(reference, table, settings, config)
-            self._record_window(monitor, run, followed.version, start, start + step, table.num_rows, drift, now)
+            performance = self._performance(followed, table, start, start + step)
+            self._record_window(
+                monitor, run, followed.version, start, start + step, table.num_rows, drift, performance, now
+            )
             evaluated += 1
             start += step
         return run
@@ -322,11 +325,14 @@ class MonitorRules:
         end: int,
         rows: int,
         drift: WindowDrift,
+        performance: Mapping[str, Any],
         now: int,
     ) -> None:
         breaches = _drift_breaches(drift, monitor.config)
+        missed = _performance_breaches(performance, monitor.config)
         result = drift.to_wire()
-        result["breaches"] = {"features": breaches, "performance": {}}
+        result["performance"] = dict(performance)
+        result["breaches"] = {"features": breaches, "performance": missed}
         window = MonitorWindow(
             monitor_id=monitor.id,
             version=version,
@@ -335,7 +341,7 @@ class MonitorRules:
             rows=rows,
             drifted_share=float(drift.drifted_share),
             drifted=bool(drift.drifted),
-            breached=bool(breaches),
+            breached=bool(breaches) or bool(missed),
             result=result,
             evaluated_at=now,
         )
@@ -343,7 +349,7 @@ class MonitorRules:
             self.store.add_window(window)
             live = self.store.live_alert(monitor.id, version)
             if window.breached and live is None:
-                detail = _alert_detail({}, breaches, {}, start, end)
+                detail = _alert_detail({}, breaches, missed, start, end)
                 alert_id = self.store.open_alert(monitor.id, version, window_ms=start, detail=detail, opened_at=now)
                 data = {
                     "alert_id": alert_id,
@@ -357,7 +363,7 @@ class MonitorRules:
                 self._record(EventType.ALERT_OPENED, alert_subject(monitor.model, alert_id), data)
                 run.opened.append(alert_id)
             elif window.breached and live is not None:
-                detail = _alert_detail(live.detail, breaches, {}, start, end)
+                detail = _alert_detail(live.detail, breaches, missed, start, end)
                 self.store.extend_alert(live.id, window_ms=start, detail=detail)
             elif live is not None:
                 self.store.set_alert_status(live.id, AlertStatus.RESOLVED, by="monitor", at=now)
@@ -374,6 +380,63 @@ class MonitorRules:
     def _reference(self, version: ModelVersion, config: MonitorConfig) -> Reference:
         dataset = monitor_data.reference_dataset(self.store, version, config.reference)
         return monitor_data.build_reference(self.store, self.blobs, dataset, None)
+
+    def _performance(self, version: ModelVersion, table: pa.Table, start: int, end: int) -> dict[str, Any]:
+        """``labelled`` (the window's rows with a label) and the measures of the model's kind."""
+        labels = monitor_data.read_labels(self.store, self.blobs, version.model, version.version, start, end)
+        measured = window_performance(version.signature, table, labels)
+        measured.pop("kind", None)
+        return measured
+
+    def performance_report(
+        self,
+        model: str,
+        version: int,
+        window: str = DEFAULT_WINDOW,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Performance per window of the version's labelled predictions in [start_ms, end_ms)
+        (until now when not given), measured now with the labels known now, in the fixed form
+        ``cairn monitor performance --json`` prints (docs/monitoring.md): ``model``,
+        ``version``, ``kind`` (classifier or regressor) and ``windows`` in time order, each
+        ``start``, ``end``, ``rows``, ``labelled`` and ``metrics`` (measure → value); windows
+        without predictions are left out."""
+        checked = check_model_name(model), check_version_number(version)
+        self.policy.check_model(self.principal, Action.READ, checked[0])
+        step = window_ms(check_window(window))
+        since = None if start_ms is None else limits.check_int64(start_ms, "start_ms", minimum=0)
+        until = now_ms() if end_ms is None else limits.check_int64(end_ms, "end_ms", minimum=0)
+        followed = self.store.get_version(*checked)
+        report: dict[str, Any] = {"model": checked[0], "version": checked[1], "kind": None, "windows": []}
+        first = monitor_data.first_logged_ms(self.store, *checked, since_ms=since)
+        if first is None or first >= until:
+            return report
+        if (until - first) // step > MAX_REPORT_WINDOWS:
+            raise InvalidValue(
+                f"a report covers at most {MAX_REPORT_WINDOWS} windows: narrow --from/--to or widen --window",
+                details={"field": "window"},
+            )
+        start = first - first % step
+        while start < until:
+            low, high = max(start, since or start), min(start + step, until)
+            table = monitor_data.read_window(self.store, self.blobs, *checked, low, high)
+            if table.num_rows:
+                labels = monitor_data.read_labels(self.store, self.blobs, *checked, low, high)
+                measured = window_performance(followed.signature, table, labels)
+                report["kind"] = measured.pop("kind", None) or report["kind"]
+                labelled = measured.pop("labelled")
+                report["windows"].append(
+                    {
+                        "start": _iso(low),
+                        "end": _iso(high),
+                        "rows": table.num_rows,
+                        "labelled": labelled,
+                        "metrics": measured,
+                    }
+                )
+            start += step
+        return report
 
     # -- reports --------------------------------------------------------------------------------
 
@@ -460,6 +523,74 @@ def _drift_breaches(drift: WindowDrift, config: MonitorConfig) -> dict[str, Any]
         for name, f in drift.features.items()
         if f.drifted
     }
+
+
+def window_performance(signature: Any, table: pa.Table, labels: pa.Table) -> dict[str, Any]:
+    """``labelled`` (rows of ``table``, a window of logged predictions, whose request id
+    ``labels`` label), ``kind`` and the measures (:mod:`cairn.core.performance`) on those rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cairn.core.performance import measure, model_kind, prediction_columns
+    from cairn.core.prediction_labels import LABEL
+    from cairn.core.prediction_logs import REQUEST_ID
+
+    _inputs, outputs = monitor_data.logged_columns(table)
+    predicted, score = prediction_columns(outputs)
+    if not labels.num_rows or predicted is None or predicted not in table.column_names:
+        return {"labelled": 0}
+    index = pc.index_in(table.column(REQUEST_ID), value_set=labels.column(REQUEST_ID))
+    found = pc.is_valid(index)
+    truth = labels.column(LABEL).take(pc.filter(index, found))
+    guess = table.column(predicted).filter(found)
+    scores = table.column(score).filter(found) if score is not None and score in table.column_names else None
+    keep = pc.and_(pc.is_valid(truth), pc.is_valid(guess))
+    truth, guess = truth.filter(keep), guess.filter(keep)
+    labelled = len(truth)
+    if not labelled or not _plain_type(truth.type) or not _plain_type(guess.type):
+        return {"labelled": labelled}
+    predictions = guess.to_numpy(zero_copy_only=False)
+    kind = model_kind(signature, predicted, predictions)
+    score_values = None
+    if scores is not None:
+        kept = scores.filter(keep)
+        if pa.types.is_integer(kept.type) or pa.types.is_floating(kept.type):
+            score_values = pc.fill_null(pc.cast(kept, pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    measured = measure(kind, truth.to_numpy(zero_copy_only=False), predictions, score_values)
+    return {"labelled": labelled, "kind": str(kind), **measured}
+
+
+def _plain_type(type_: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(type_)
+        or pa.types.is_floating(type_)
+        or pa.types.is_boolean(type_)
+        or pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+    )
+
+
+def _performance_breaches(performance: Mapping[str, Any], config: MonitorConfig) -> dict[str, Any]:
+    """The measures past their threshold: below a minimum, or above a maximum for RMSE and MAE."""
+    from cairn.core.monitors import LOWER_IS_BETTER
+
+    breaches: dict[str, Any] = {}
+    for measure, threshold in config.performance.items():
+        value = performance.get(str(measure))
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        past = value > threshold if measure in LOWER_IS_BETTER else value < threshold
+        if past:
+            breaches[str(measure)] = {"value": float(value), "threshold": float(threshold)}
+    return breaches
+
+
+def _iso(ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _alert_detail(

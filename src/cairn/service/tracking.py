@@ -55,6 +55,7 @@ from cairn.service.discussion import DiscussionRules
 from cairn.service.logged_models import LoggedModelRules
 from cairn.service.monitors import MonitorRules
 from cairn.service.policy import Action, AllowAll, Policy, Principal, check_run
+from cairn.service.prediction_labels import PredictionLabelRules
 from cairn.service.prediction_logs import PredictionLogRules
 from cairn.service.reviews import ReviewRules
 from cairn.service.webhooks import WebhookRules
@@ -71,6 +72,7 @@ class TrackingService(
     ReviewRules,
     WebhookRules,
     PredictionLogRules,
+    PredictionLabelRules,
     LoggedModelRules,
     MonitorRules,
 ):

@@ -20,6 +20,7 @@ from cairn.core.events import Event, EventType
 from cairn.core.logged_models import LoggedModel, LoggedModelStatus
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.monitors import Alert, AlertStatus, Monitor, MonitorConfig, MonitorWindow
+from cairn.core.prediction_labels import PredictionLabelFile
 from cairn.core.prediction_logs import PredictionLogFile
 from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
@@ -538,6 +539,46 @@ class PredictionLogStore(Protocol):
         ...
 
 
+class PredictionLabelStore(Protocol):
+    """The record of label files (docs/monitoring.md, "Labels"): one row per Parquet file of
+    labels for a model version's predictions, whose bytes are a blob recorded already;
+    ``first_ms`` and ``last_ms`` are the times of the predictions labelled."""
+
+    def add_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        *,
+        rows: int,
+        first_ms: int,
+        last_ms: int,
+        size: int,
+        digest: str,
+        created_by: str,
+    ) -> PredictionLabelFile:
+        """Raises ModelNotFound, ModelVersionNotFound, BlobNotFound (no record of the bytes)."""
+        ...
+
+    def list_prediction_labels(
+        self,
+        name: str,
+        version: int,
+        *,
+        since_ms: int | None,
+        until_ms: int | None,
+        limit: int,
+        after: tuple[int, str] | None,
+    ) -> list[PredictionLabelFile]:
+        """The version's label files labelling a prediction made in [since_ms, until_ms) (by
+        their span of prediction times), by first prediction time and id, those after
+        ``after``. Raises ModelNotFound, ModelVersionNotFound."""
+        ...
+
+    def get_prediction_labels(self, name: str, version: int, file_id: str) -> PredictionLabelFile:
+        """Raises ModelNotFound, ModelVersionNotFound, PredictionLabelsNotFound."""
+        ...
+
+
 class ReviewStore(Protocol):
     """Alias protections and reviews (docs/registry.md, "Reviews").
 
@@ -1001,6 +1042,7 @@ class MetadataStore(
     RegistryStore,
     LoggedModelStore,
     PredictionLogStore,
+    PredictionLabelStore,
     MonitorStore,
     ReviewStore,
     EventStore,

@@ -300,6 +300,7 @@ def _collectable(seen_before: int) -> Any:
         ~exists(stored_dataset_file),
         ~exists(select(t.snapshot_files.c.digest).where(t.snapshot_files.c.digest == digest)),
         ~exists(select(t.prediction_logs.c.digest).where(t.prediction_logs.c.digest == digest)),
+        ~exists(select(t.prediction_labels.c.digest).where(t.prediction_labels.c.digest == digest)),
     )
 
 

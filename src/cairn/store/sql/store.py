@@ -10,6 +10,7 @@ from cairn.store.sql.events import SqlEventStore
 from cairn.store.sql.logged_models import SqlLoggedModelStore
 from cairn.store.sql.metrics import SqlMetricStore
 from cairn.store.sql.monitors import SqlMonitorStore
+from cairn.store.sql.prediction_labels import SqlPredictionLabelStore
 from cairn.store.sql.prediction_logs import SqlPredictionLogStore
 from cairn.store.sql.registry import SqlRegistryStore
 from cairn.store.sql.reviews import SqlReviewStore
@@ -29,6 +30,7 @@ class SqlStore(
     SqlRegistryStore,
     SqlLoggedModelStore,
     SqlPredictionLogStore,
+    SqlPredictionLabelStore,
     SqlMonitorStore,
     SqlReviewStore,
     SqlEventStore,
