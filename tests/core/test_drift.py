@@ -666,3 +666,10 @@ def test_windows_of_no_rows_and_bad_timestamps() -> None:
     ]:
         with pytest.raises(InvalidValue, match=message):
             split_windows(bad, "7d")
+
+
+def test_comparing_a_feature_its_profile_could_not_stand_for_says_why() -> None:
+    profile = {"columns": {"old": {"type": "float", "nulls": 0, "min": 0.0, "max": 1.0, "mean": 0.5}}}
+    reference = Reference.from_profile(profile, rows=10)
+    with pytest.raises(InvalidValue, match="'old' is not in the drift reference: its profile has no percentiles"):
+        compare(reference, pa.table({"old": [0.5]}), DriftSettings(), features=["old"])
