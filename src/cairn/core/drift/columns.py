@@ -44,7 +44,7 @@ def float_values(column: pa.ChunkedArray | pa.Array, feature: str) -> tuple[np.n
     """The finite values of a numeric column as float64, and how many were missing.
 
     Nulls, NaN and ±inf are missing: none of them has a place on the line the statistics
-    measure along (docs/drift.md).
+    measure along (docs/monitoring.md, "Drift statistics").
     """
     if _all_null(column):
         return np.empty(0), len(column)

@@ -1,5 +1,5 @@
 """One window of rows against a reference: per feature a statistic and a verdict, then the
-dataset's verdict from the share of features that drifted (docs/drift.md).
+dataset's verdict from the share of features that drifted (docs/monitoring.md, "Drift statistics").
 
 A numeric window column is sorted once; everything else reads the sorted values by binary
 search (its bins, its out-of-range share, its histogram), which on a million rows costs less

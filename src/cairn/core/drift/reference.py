@@ -6,7 +6,7 @@ values in each, plus the bins below its minimum and from its maximum up. A categ
 keeps its category counts. Both keep their missing count and, numbers, their min and max.
 
 A profile (``client/datasets.py``) keeps no values: a numeric column's 101 percentiles stand
-for it, read as a distribution that is uniform between consecutive percentiles (docs/drift.md,
+for it, read as a distribution that is uniform between consecutive percentiles (docs/monitoring.md,
 "References from a profile"); a categorical column's ``top`` counts stand for it, the rest of
 its values pooled into one category, :data:`OTHER`.
 """
@@ -32,7 +32,7 @@ from cairn.core.drift.settings import Kind
 from cairn.core.errors import InvalidValue
 
 #: Quantile bins of a numeric reference for the binned Wasserstein distance: its error against
-#: scipy's exact value is measured in tests/core/test_drift.py (docs/drift.md).
+#: scipy's exact value is measured in tests/core/test_drift.py (docs/monitoring.md, "Drift statistics").
 FINE_BINS = 1000
 #: Bins of the population stability index (and of the other binned methods on numbers): the
 #: reference's deciles, as PSI is usually computed.
