@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor bench-drift screenshots clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -84,6 +84,12 @@ bench-mlflow: install
 # One monitor evaluation of a day of 1,000,000 logged predictions × 20 features (bench/README.md).
 bench-monitor: install
 	$(BIN)/python bench/monitor_eval.py
+
+# One drift evaluation, 1,000,000 rows x 20 features against 100,000, beside Evidently's
+# DataDriftPreset in its own venv (bench/README.md, "Drift"); installs Evidently there.
+bench-drift: install
+	bash bench/setup_evidently.sh
+	$(BIN)/python bench/drift.py
 
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install

@@ -72,6 +72,9 @@ def test_a_csv_file_is_profiled(tmp_path: Path) -> None:
     path.write_text("id,score,label,flag\n1,0.5,cat,true\n2,,dog,false\n3,1.5,cat,true\n")
     described = describe_dataset(path)
     assert (described.rows, described.columns) == (3, 4)
+    columns = described.profile["columns"]
+    assert columns["id"].pop("quantiles") == pytest.approx(np.linspace(1, 3, 101).tolist())
+    assert columns["score"].pop("quantiles") == pytest.approx(np.linspace(0.5, 1.5, 101).tolist())
     assert described.schema == [
         {"name": "id", "type": "integer"},
         {"name": "score", "type": "float"},
@@ -302,6 +305,10 @@ def test_a_dataframe_is_described_in_memory(frame: pd.DataFrame) -> None:
         "other",
     ]
     columns = described.profile["columns"]
+    assert orjson.loads(orjson.dumps(described.profile)) == described.profile
+    # Percentiles of the finite values: 1, 2, 2, 3 and -1.5, 0.5 (inf is left out).
+    assert columns["n"].pop("quantiles") == pytest.approx(np.quantile([1, 2, 2, 3], np.linspace(0, 1, 101)).tolist())
+    assert columns["x"].pop("quantiles") == pytest.approx(np.linspace(-1.5, 0.5, 101).tolist())
     assert columns["n"] == {"type": "integer", "nulls": 0, "min": 1.0, "max": 3.0, "mean": 2.0}
     assert columns["x"] == {"type": "float", "nulls": 1, "min": -1.5, "max": None, "mean": None}  # inf
     assert columns["s"] == {"type": "string", "nulls": 1, "distinct": 2, "top": [["b", 2], ["a", 1]]}
@@ -348,5 +355,20 @@ def test_profile_stays_small_and_plain(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_numbers_in_an_object_column_and_an_empty_numeric_column() -> None:
     frame = pd.DataFrame({"o": pd.Series([1, None, 3], dtype=object), "f": [np.nan, np.nan, np.nan]})
     columns = describe_dataset(frame).profile["columns"]
+    assert columns["o"].pop("quantiles") == pytest.approx(np.linspace(1, 3, 101).tolist())
     assert columns["o"] == {"type": "integer", "nulls": 1, "min": 1.0, "max": 3.0, "mean": 2.0}
-    assert columns["f"] == {"type": "float", "nulls": 3, "min": None, "max": None, "mean": None}
+    assert columns["f"] == {"type": "float", "nulls": 3, "min": None, "max": None, "mean": None}  # no quantiles
+
+
+def test_numeric_columns_keep_101_ascending_percentiles() -> None:
+    rng = np.random.default_rng(0)
+    huge = np.array([2**63 - 1, -(2**63), 0, 1, 2, 3], dtype=np.int64)
+    frame = pd.DataFrame({"v": rng.lognormal(0, 3, 10_001), "c": np.full(10_001, 7.25), "h": np.resize(huge, 10_001)})
+    columns = describe_dataset(frame).profile["columns"]
+    quantiles = columns["v"]["quantiles"]
+    assert len(quantiles) == 101 and quantiles == sorted(quantiles)
+    assert quantiles[0] == columns["v"]["min"] and quantiles[-1] == columns["v"]["max"]
+    assert quantiles[50] == pytest.approx(float(np.median(frame["v"])))
+    assert columns["c"]["quantiles"] == [7.25] * 101
+    assert columns["h"]["quantiles"][0] == -(2.0**63) and columns["h"]["quantiles"][-1] == 2.0**63
+    assert all(isinstance(q, float) for q in quantiles)

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,6 +17,7 @@ from scipy import stats
 from tests.contract.helpers import manifest_json
 from tests.contract.test_registry import _upload
 
+from cairn.client.datasets import describe_dataset
 from cairn.core.artifacts import ArtifactEntry, DatasetFileEntry, DatasetSpec
 from cairn.core.errors import (
     AliasNotFound,
@@ -54,11 +56,27 @@ def parquet(columns: dict[str, object], metadata: dict[bytes, bytes] | None = No
     return buffer.getvalue()
 
 
-def monitored_model(tracking: Tracking, tmp_path: Path, name: str = "scorer", *, with_reference: bool = True) -> str:
-    """A registered model @champion whose run trained on a stored 5,000-row reference."""
+def monitored_model(
+    tracking: Tracking, tmp_path: Path, name: str = "scorer", *, with_reference: bool = True, stored: bool = True
+) -> str:
+    """A registered model @champion whose run trained on a 5,000-row reference: stored, or
+    (``stored=False``) known by the profile the client makes of it, as ``log_dataset`` keeps."""
     run = tracking.create_run("monitoring")
     reference = frame(np.random.default_rng(7), 5000)
-    if with_reference:
+    if with_reference and not stored:
+        described = describe_dataset(pd.DataFrame(reference))
+        spec = DatasetSpec(
+            name="train",
+            digest=described.digest,
+            source_uri=described.source_uri,
+            source_kind=described.source_kind,
+            rows=described.rows,
+            columns=described.columns,
+            schema=described.schema,
+            profile=described.profile,
+        )
+        tracking.log_dataset(run.id, spec, "train")
+    elif with_reference:
         data = parquet(reference)
         digest, size = _upload(tracking, tmp_path, data)
         spec = DatasetSpec(
@@ -175,6 +193,22 @@ def test_an_unshifted_week_raises_nothing_at_the_defaults(tracking: Tracking, tm
     assert run.opened == [] and tracking.list_alerts(name) == []
     compared = set(run.windows[0].result["features"])
     assert compared == {"x1", "x2", "city", "prediction"}
+
+
+def test_a_reference_known_only_by_its_profile_measures_numbers_too(tracking: Tracking, tmp_path: Path) -> None:
+    # The training data was logged with store=False: its profile's percentiles stand for the
+    # numbers, its top values for the cities.
+    name = monitored_model(tracking, tmp_path, "profiled", stored=False)
+    log_week(tracking, name, shift_from_day=4)
+    tracking.create_monitor(name, features=["x1", "x2", "city"], window="1d")
+    run = tracking.run_monitor(name)
+    assert run.error is None and len(run.windows) == 7
+    drifted = [sorted(f for f, v in w.result["features"].items() if v["drifted"]) for w in run.windows]
+    assert drifted == [[], [], [], [], ["prediction", "x1"], ["prediction", "x1"], ["prediction", "x1"]]
+    x1 = run.windows[5].result["features"]["x1"]
+    assert x1["method"] == "wasserstein" and x1["value"] == pytest.approx(1.0, abs=0.1)  # one sd
+    assert run.windows[0].result["features"]["city"]["method"] == "jensenshannon"
+    assert len(run.opened) == 1
 
 
 def test_the_report_has_its_fixed_form(tracking: Tracking, tmp_path: Path) -> None:

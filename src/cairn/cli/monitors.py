@@ -104,7 +104,7 @@ def monitors_group() -> None:
     multiple=True,
     callback=_pairs,
     metavar="METHOD=VALUE",
-    help="A method's threshold instead of the default (docs/drift.md).",
+    help="A method's threshold instead of the default (docs/monitoring.md).",
 )
 @click.option("--drift-share", type=float, default=None, help="Share of drifted features for the dataset verdict.")
 @click.option(

@@ -46,6 +46,9 @@ SAMPLE_ROWS = 100_000
 #: Only the first columns are profiled, so that a very wide table keeps a small profile.
 PROFILE_COLUMNS = 200
 _TOP_VALUES = 5
+#: A numeric column keeps its 0th, 1st, ..., 100th percentiles, so that drift can be measured
+#: against a dataset whose rows are not stored.
+PROFILE_QUANTILES = 101
 _MAX_TEXT = 200
 _TABULAR_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl")
 
@@ -391,7 +394,23 @@ def _numeric_summary(series: Any) -> dict[str, Any]:
     if values.size == 0:
         return {"min": None, "max": None, "mean": None}
     with np.errstate(all="ignore"):  # a mean of huge values overflows to inf, reported as None
-        return {"min": _finite(values.min()), "max": _finite(values.max()), "mean": _finite(values.mean())}
+        summary: dict[str, Any] = {
+            "min": _finite(values.min()),
+            "max": _finite(values.max()),
+            "mean": _finite(values.mean()),
+        }
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        summary["quantiles"] = _percentiles(finite)
+    return summary
+
+
+def _percentiles(values: Any) -> list[float]:
+    """The 0th to 100th percentiles of finite values, ascending: what a drift reference reads
+    when the dataset's rows are not stored (``core/drift/reference.py``, docs/monitoring.md)."""
+    levels = np.linspace(0, 1, PROFILE_QUANTILES)
+    # Linear interpolation can step down by one ulp between equal neighbours; keep it ascending.
+    return [float(q) for q in np.maximum.accumulate(np.quantile(values, levels))]
 
 
 def _datetime_range(series: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Drift statistics: how far a window of logged rows has moved from a training reference.
 
-Pure computation over pyarrow tables and numpy arrays (docs/drift.md); monitors, their store
+Pure computation over pyarrow tables and numpy arrays (docs/monitoring.md, "Drift statistics"); monitors, their store
 and their alerts are built on it elsewhere. scipy is imported only when a statistic runs.
 """
 

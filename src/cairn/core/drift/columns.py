@@ -24,6 +24,12 @@ def is_numeric_type(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
 
 
+def _all_null(column: pa.ChunkedArray | pa.Array) -> bool:
+    # A column whose every value is null, read from Parquet or built from Python, has Arrow's
+    # null type: a feature with no values in this window, not a feature of the wrong type.
+    return bool(pa.types.is_null(column.type))
+
+
 def is_categorical_type(kind: pa.DataType) -> bool:
     return bool(
         pa.types.is_string(kind)
@@ -38,15 +44,20 @@ def float_values(column: pa.ChunkedArray | pa.Array, feature: str) -> tuple[np.n
     """The finite values of a numeric column as float64, and how many were missing.
 
     Nulls, NaN and ±inf are missing: none of them has a place on the line the statistics
-    measure along (docs/drift.md).
+    measure along (docs/monitoring.md, "Drift statistics").
     """
+    if _all_null(column):
+        return np.empty(0), len(column)
     if not is_numeric_type(column.type):
         raise InvalidValue(
             f"feature {feature!r} is numeric in the reference but {column.type} here",
             details={"feature": feature, "type": str(column.type)},
         )
     if not pa.types.is_float64(column.type):
-        column = pc.cast(column, pa.float64())
+        # Unsafe: integers beyond 2**53 (up to 2**64 - 1) and decimals of many digits become the
+        # nearest float64, as precise as a distance over a distribution needs; a safe cast
+        # refuses them.
+        column = pc.cast(column, pa.float64(), safe=False)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     if not chunks:
         return np.empty(0), 0
@@ -72,6 +83,8 @@ def label(value: Any) -> str:
 def category_counts(column: pa.ChunkedArray | pa.Array, feature: str) -> tuple[dict[str, int], int]:
     """Counts of each category of a column (by :func:`label`), and how many values were missing
     (nulls, and NaN in a numeric column)."""
+    if _all_null(column):
+        return {}, len(column)
     kind = column.type
     if pa.types.is_dictionary(kind):
         column = pc.cast(column, kind.value_type)

@@ -1,5 +1,5 @@
 """One window of rows against a reference: per feature a statistic and a verdict, then the
-dataset's verdict from the share of features that drifted (docs/drift.md).
+dataset's verdict from the share of features that drifted (docs/monitoring.md, "Drift statistics").
 
 A numeric window column is sorted once; everything else reads the sorted values by binary
 search (its bins, its out-of-range share, its histogram), which on a million rows costs less
@@ -154,7 +154,11 @@ def compare(
     names = list(reference.features) if features is None else list(features)
     for name in names:
         if name not in reference.features:
-            raise InvalidValue(f"feature {name!r} is not in the drift reference", details={"feature": name})
+            why = reference.skipped.get(name)
+            raise InvalidValue(
+                f"feature {name!r} is not in the drift reference" + (f": {why}" if why else ""),
+                details={"feature": name},
+            )
     present = [name for name in names if name in current.column_names]
     missing = [name for name in names if name not in current.column_names]
     # Methods are chosen before any work, so that a bad override fails at once.

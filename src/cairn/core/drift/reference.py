@@ -6,7 +6,7 @@ values in each, plus the bins below its minimum and from its maximum up. A categ
 keeps its category counts. Both keep their missing count and, numbers, their min and max.
 
 A profile (``client/datasets.py``) keeps no values: a numeric column's 101 percentiles stand
-for it, read as a distribution that is uniform between consecutive percentiles (docs/drift.md,
+for it, read as a distribution that is uniform between consecutive percentiles (docs/monitoring.md,
 "References from a profile"); a categorical column's ``top`` counts stand for it, the rest of
 its values pooled into one category, :data:`OTHER`.
 """
@@ -32,7 +32,7 @@ from cairn.core.drift.settings import Kind
 from cairn.core.errors import InvalidValue
 
 #: Quantile bins of a numeric reference for the binned Wasserstein distance: its error against
-#: scipy's exact value is measured in tests/core/test_drift_statistics.py (docs/drift.md).
+#: scipy's exact value is measured in tests/core/test_drift.py (docs/monitoring.md, "Drift statistics").
 FINE_BINS = 1000
 #: Bins of the population stability index (and of the other binned methods on numbers): the
 #: reference's deciles, as PSI is usually computed.
@@ -234,8 +234,9 @@ def _from_profile_column(name: str, column: Mapping[str, Any], rows: int) -> Fea
     if count == 0:
         return "it has no values"
     # The quantile function, linear between percentiles, read at evenly spaced levels: values
-    # whose distribution is uniform between consecutive percentiles.
-    size = min(count, PROFILE_SAMPLE)
-    levels = (np.arange(size) + 0.5) / size
+    # whose distribution is uniform between consecutive percentiles. The levels run from 0 to 1
+    # inclusive, so that the reference's min and max are the profile's, as out-of-range needs.
+    size = max(min(count, PROFILE_SAMPLE), 2)
+    levels = np.linspace(0, 1, size)
     values = np.interp(levels, np.linspace(0, 1, levels_at.size), levels_at)
     return _numeric(name, rows, nulls, values, from_profile=True)

@@ -1,4 +1,4 @@
-"""Which statistic measures drift, and where its verdict flips (docs/drift.md).
+"""Which statistic measures drift, and where its verdict flips (docs/monitoring.md, "Drift statistics").
 
 Defaults are Evidently's open-source ones: for a reference of at most
 :data:`SMALL_REFERENCE_ROWS` rows, p-values of the two-sample Kolmogorov–Smirnov test

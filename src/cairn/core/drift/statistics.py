@@ -1,4 +1,4 @@
-"""The drift statistics, each one scipy function on counts or values (docs/drift.md).
+"""The drift statistics, each one scipy function on counts or values (docs/monitoring.md, "Drift statistics").
 
 scipy is imported inside each function, so that ``cairn.core`` imports without it. Every
 function returns a plain float; p-values are drifted below their threshold, distances at or

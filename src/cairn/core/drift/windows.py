@@ -20,6 +20,9 @@ _WEEK_MS = 7 * 86_400_000
 _MONDAY_MS = 4 * 86_400_000
 _TIME = re.compile(r"(\d{1,6})([mhd])")
 _ROWS = re.compile(r"rows:(\d{1,12})")
+#: Timestamps from 0001-01-01 to 9999-12-31 (UTC): beyond them a window's end overflows int64.
+_MIN_MS = -62_135_596_800_000
+_MAX_MS = 253_402_300_799_999
 
 
 class Window(NamedTuple):
@@ -61,6 +64,8 @@ def split_windows(timestamps_ms: np.ndarray, window: str) -> list[Window]:
             raise InvalidValue("timestamps must be whole milliseconds since the epoch")
         if np.any(stamps != np.floor(stamps)):
             raise InvalidValue("timestamps must be whole milliseconds since the epoch")
+    if stamps.min() < _MIN_MS or stamps.max() > _MAX_MS:
+        raise InvalidValue("timestamps must be milliseconds since the epoch between the years 1 and 9999")
     stamps = stamps.astype(np.int64, copy=False)
     order = np.argsort(stamps, kind="stable")
     ordered = stamps[order]
