@@ -12,9 +12,10 @@ from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
+from cairn.client.monitor import PredictionMonitor
 from cairn.client.reviews import approve_review, merge_review, open_review, protect_alias
 from cairn.client.run import Run
-from cairn.client.sdk import init, load_model, register_model
+from cairn.client.sdk import init, load_model, monitor, register_model
 from cairn.core.errors import (
     CairnError,
     DuplicateRun,
@@ -37,6 +38,7 @@ __all__ = [
     "ModelInfo",
     "NotFound",
     "ParamConflict",
+    "PredictionMonitor",
     "Run",
     "RunNotActive",
     "Unavailable",
@@ -45,6 +47,7 @@ __all__ = [
     "init",
     "load_model",
     "merge_review",
+    "monitor",
     "open_review",
     "predict",
     "protect_alias",

@@ -1,0 +1,508 @@
+"""``cairn.monitor``: log what a model in production was asked and answered, from any process,
+as prediction log files (docs/prediction-logs.md, docs/monitoring.md).
+
+``PredictionMonitor.log`` checks its arguments, turns them into one Arrow table (a snapshot:
+the caller may change its frame afterwards) and puts it on a bounded queue; it never waits for
+the disk or the network. A full queue (``max_queued_rows`` rows, 1,000,000 by default) drops
+the batch and counts its rows in ``rows_dropped``.
+
+One thread per monitor drains the queue, splits rows by UTC hour (out-of-order times are fine),
+and writes a file per hour every ``batch_rows`` rows or ``flush_interval`` seconds, whichever
+comes first, through the same encoding and sink ``cairn serve`` uses. A file the store cannot
+take now (the server is away) goes to the spool under ``CAIRN_HOME/spool``; the thread sends
+the spool again at its next flush, and ``cairn sync`` sends what a process left behind. A file
+the store refuses (not retryable) is dropped with a warning and counted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import queue
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cairn.client.prediction_files import (
+    StorePredictionSink,
+    encode_prediction_log,
+    require_pyarrow,
+    send_spooled,
+    spool_file,
+)
+from cairn.client.spool import Spool, SpooledWrite
+from cairn.client.writer import warn
+from cairn.core.clock import now_ms
+from cairn.core.errors import CairnError, InvalidPredictionTime, InvalidValue
+from cairn.core.prediction_logs import (
+    FUTURE_SKEW_MS,
+    HOUR_MS,
+    LATENCY_MS,
+    MODEL_VERSION,
+    PREDICTION,
+    REQUEST_ID,
+    REQUIRED_COLUMNS,
+    TIMESTAMP_MS,
+    ColumnMismatch,
+    PredictionLogFile,
+)
+from cairn.service.interface import Tracking
+
+#: Rows a file holds at most; also when an hour's rows are written without waiting.
+DEFAULT_BATCH_ROWS = 100_000
+#: Rows waiting between ``log`` and the writer thread at most; more are dropped and counted.
+DEFAULT_MAX_QUEUED_ROWS = 1_000_000
+#: Bytes of Arrow data a file is cut at besides its rows: the request body limit is 64 MiB and
+#: Parquet seldom grows data, so half of it leaves room.
+_MAX_FILE_BYTES = 32 * 1024 * 1024
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _Hour:
+    tables: list[Any] = field(default_factory=list)
+    rows: int = 0
+    nbytes: int = 0
+
+
+class PredictionMonitor:
+    """What :func:`cairn.monitor` returns: ``log`` batches of predictions of one model version;
+    ``flush`` waits for them to be sent; ``close`` (or leaving a ``with`` block, or the end of
+    the interpreter) sends what is left. See the module docstring."""
+
+    def __init__(
+        self,
+        tracking: Tracking,
+        model: str,
+        version: int,
+        *,
+        uri: str,
+        spool_root: Path,
+        flush_interval: float = 5.0,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
+    ) -> None:
+        if flush_interval <= 0 or batch_rows < 1 or max_queued_rows < 1:
+            raise InvalidValue("flush_interval, batch_rows and max_queued_rows are positive")
+        require_pyarrow()
+        self.model = model
+        self.version = version
+        self.flush_interval = flush_interval
+        self.batch_rows = batch_rows
+        self.max_queued_rows = max_queued_rows
+        self._first: Tracking | None = tracking
+        self._sink = StorePredictionSink(self._connection)
+        self._connect_uri = uri
+        self.spool = Spool.for_writer(spool_root, f"monitor-{uuid.uuid4().hex}", uri)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._queued_rows = 0
+        self._seq = 0
+        self._rows_sent = 0
+        self._rows_dropped = 0
+        self._rows_mismatched = 0
+        self._mismatches: dict[tuple[str, str], ColumnMismatch] = {}
+        self._inputs: dict[str, None] = {}
+        self._outputs: dict[str, None] = {}
+        self._files: list[PredictionLogFile] = []
+        self._closed = False
+        self._offline = False
+        self._thread = threading.Thread(target=self._run, name="cairn-monitor", daemon=True)
+        self._thread.start()
+        _OPEN.add(self)
+
+    # -- the caller's side -------------------------------------------------------------------
+
+    def log(
+        self,
+        inputs: Any,
+        outputs: Any,
+        timestamps: Any = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Log one batch: ``inputs`` (a pandas DataFrame, a dict of columns or a pyarrow Table),
+        ``outputs`` (one value per row: an array, a list, a Series; or several named outputs: a
+        DataFrame, a dict of columns, a Table), ``timestamps`` (ms since the epoch, or datetimes;
+        now when None) and ``ids`` (the requests' ids; new uuid4 hex ids when None). Returns the
+        rows' request ids. Raises InvalidValue for inputs and outputs of different lengths,
+        InvalidPredictionTime for times that are not times; never waits for the store."""
+        import pyarrow as pa
+
+        if self._closed:
+            raise InvalidValue("this monitor is closed")
+        table = _as_table(inputs, "inputs")
+        rows = table.num_rows
+        predictions = _outputs(outputs, rows)
+        times = _timestamps(timestamps, rows)
+        request_ids = _new_ids(rows) if ids is None else _given_ids(ids, rows)
+        taken = set(REQUIRED_COLUMNS) | set(predictions)
+        columns: dict[str, Any] = {}
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            columns[f"input.{name}" if name in taken else name] = column
+        input_names = list(columns)
+        columns.update(predictions)
+        columns[REQUEST_ID] = pa.array(request_ids, pa.string())
+        columns[TIMESTAMP_MS] = pa.array(times, pa.int64())
+        columns[LATENCY_MS] = pa.nulls(rows, pa.float64())
+        columns[MODEL_VERSION] = pa.array(np.full(rows, self.version, dtype=np.int64))
+        batch = pa.table(columns)
+        with self._lock:
+            if self._queued_rows + rows > self.max_queued_rows:
+                self._rows_dropped += rows
+                return request_ids
+            self._queued_rows += rows
+            self._inputs.update(dict.fromkeys(input_names))
+            self._outputs.update(dict.fromkeys(predictions))
+        self._queue.put((batch, times))
+        return request_ids
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write and send everything logged so far; True once it is in the store, False when
+        some of it waits in the spool (the store is away) or ``timeout`` seconds passed."""
+        if self._closed and not self._thread.is_alive():
+            return self.backlog == 0
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            return False
+        return self.backlog == 0
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Send what is left (waiting up to ``timeout`` seconds) and stop. What the store could
+        not take stays in the spool for ``cairn sync``. True when nothing is left behind."""
+        if self._closed:
+            return self.backlog == 0
+        self._closed = True
+        _OPEN.discard(self)
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            warn(f"the monitor of {self.model} version {self.version} did not finish sending within {timeout} s")
+            return False
+        self._sink.close()
+        left = self.backlog
+        if left:
+            self.spool.release()  # cairn sync may send it while this process still runs
+            warn(
+                f"{left} prediction log file(s) of {self.model} version {self.version} wait in {self.spool.folder}; "
+                "`cairn sync` sends them once the store answers"
+            )
+        return left == 0
+
+    def __enter__(self) -> PredictionMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def rows_sent(self) -> int:
+        """Rows the store has accepted (spooled files count once they are sent)."""
+        with self._lock:
+            return self._rows_sent
+
+    @property
+    def rows_dropped(self) -> int:
+        """Rows lost: the queue was full, or the store refused their file."""
+        with self._lock:
+            return self._rows_dropped
+
+    @property
+    def rows_mismatched(self) -> int:
+        """Rows the store accepted whose input columns do not match the version's signature."""
+        with self._lock:
+            return self._rows_mismatched
+
+    @property
+    def mismatches(self) -> list[ColumnMismatch]:
+        """Each way the inputs differed from the signature, once, as the store reported it."""
+        with self._lock:
+            return list(self._mismatches.values())
+
+    @property
+    def files(self) -> list[PredictionLogFile]:
+        """The files the store has accepted, in the order they were sent."""
+        with self._lock:
+            return list(self._files)
+
+    @property
+    def backlog(self) -> int:
+        """Files waiting in the spool for the store to answer."""
+        return len(self.spool)
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _connection(self) -> Tracking:
+        first, self._first = self._first, None
+        if first is not None:
+            return first
+        from cairn.client.connect import connect
+
+        return connect(self._connect_uri)
+
+    def _run(self) -> None:
+        hours: dict[int, _Hour] = {}
+        deadline = time.monotonic() + self.flush_interval
+        stopping = False
+        while not stopping:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                item = None
+            waiting: list[threading.Event] = []
+            while item is not None:  # take what is queued at once: fewer, bigger files
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, threading.Event):
+                    waiting.append(item)
+                else:
+                    self._gather(hours, *item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            if waiting or stopping or time.monotonic() >= deadline:
+                self._guarded(self._write_all, hours)
+                deadline = time.monotonic() + self.flush_interval
+            for done in waiting:
+                done.set()
+
+    def _guarded(self, call: Any, *args: Any) -> None:
+        try:
+            call(*args)
+        except Exception as exc:  # a bug here must not stop the thread: log() would fill the queue
+            warn(f"the prediction monitor failed to write: {type(exc).__name__}: {exc}"[:300])
+
+    def _gather(self, hours: dict[int, _Hour], table: Any, times: np.ndarray[Any, Any]) -> None:
+        with self._lock:
+            self._queued_rows -= table.num_rows
+        starts = times - times % HOUR_MS
+        first = int(starts[0])
+        if (starts == first).all():
+            parts = [(first, table)]
+        else:
+            parts = [(int(hour), table.filter(starts == hour)) for hour in np.unique(starts)]
+        for hour, part in parts:
+            held = hours.setdefault(hour, _Hour())
+            held.tables.append(part)
+            held.rows += part.num_rows
+            held.nbytes += part.nbytes
+            if held.rows >= self.batch_rows or held.nbytes >= _MAX_FILE_BYTES:
+                self._guarded(self._write, hour, hours.pop(hour))
+
+    def _write_all(self, hours: dict[int, _Hour]) -> None:
+        if self.backlog:
+            self._send_spooled()
+        for hour in sorted(hours):
+            self._write(hour, hours.pop(hour))
+
+    def _write(self, hour: int, held: _Hour) -> None:
+        import pyarrow as pa
+
+        try:
+            table = pa.concat_tables(held.tables, promote_options="permissive")
+            parts = [table]
+        except pa.ArrowException:  # batches of columns that do not go together: a file each
+            parts = held.tables
+        with self._lock:
+            inputs, outputs = list(self._inputs), list(self._outputs)
+        for part in parts:
+            for start in range(0, part.num_rows, self.batch_rows):
+                self._send(hour, part.slice(start, self.batch_rows), inputs, outputs)
+
+    def _send(self, hour: int, table: Any, inputs: list[str], outputs: list[str]) -> None:
+        rows = table.num_rows
+        try:
+            data = encode_prediction_log(table, self.model, inputs, outputs)
+        except Exception as exc:
+            self._drop(rows, f"could not be written as Parquet: {type(exc).__name__}: {exc}")
+            return
+        if not self._offline:
+            try:
+                self._accepted(self._sink.write(self.model, self.version, hour, data))
+                return
+            except CairnError as exc:
+                if not exc.retryable:
+                    self._drop(rows, f"were refused: {exc}")
+                    return
+                self._offline = True
+                warn(f"the store cannot be reached ({exc}); prediction logs wait in {self.spool.folder}")
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        try:
+            spool_file(self.spool, seq, self.model, self.version, hour, rows, data)
+        except OSError as exc:
+            self._drop(rows, f"could not be spooled: {exc}")
+
+    def _send_spooled(self) -> None:
+        """Send the spool, oldest first, until the store does not answer."""
+        for write in self.spool.pending():
+            try:
+                self._accepted(self._sink.call(functools.partial(_send_spooled_to, write=write)))
+            except CairnError as exc:
+                if exc.retryable:
+                    self._offline = True
+                    return
+                self._drop(int(write.payload.get("rows", 0)), f"were refused: {exc}")
+            self.spool.remove(write)
+        self._offline = False
+        self.spool.remove_if_empty()
+
+    def _accepted(self, file: PredictionLogFile) -> None:
+        with self._lock:
+            self._rows_sent += file.rows
+            self._rows_mismatched += file.mismatched_rows
+            self._files.append(file)
+            for mismatch in file.mismatches:
+                self._mismatches.setdefault((mismatch.column, mismatch.problem), mismatch)
+
+    def _drop(self, rows: int, why: str) -> None:
+        with self._lock:
+            self._rows_dropped += rows
+        warn(f"{rows} predictions of {self.model} version {self.version} {why}"[:500])
+
+
+# -- arguments to Arrow -----------------------------------------------------------------------
+
+
+def _as_table(data: Any, what: str) -> Any:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if hasattr(data, "columns") and hasattr(data, "dtypes"):  # a pandas DataFrame
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            raise InvalidValue(f"{what} cannot be converted to Arrow: {exc}"[:300]) from None
+    if isinstance(data, Mapping):
+        try:
+            return pa.table({str(k): _column(v) for k, v in data.items()})
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            raise InvalidValue(f"{what} cannot be converted to Arrow: {exc}"[:300]) from None
+    raise InvalidValue(f"{what} is a pandas DataFrame, a dict of columns or a pyarrow Table, got {type(data).__name__}")
+
+
+def _column(values: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
+    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):  # a pandas Series
+        return pa.Array.from_pandas(values)
+    if isinstance(values, np.ndarray) and values.ndim == 2:  # several values per row
+        flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+        return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+    return pa.array(values)
+
+
+def _outputs(outputs: Any, rows: int) -> dict[str, Any]:
+    """Prediction columns: ``prediction`` for one output, ``prediction.NAME`` for several."""
+    import pyarrow as pa
+
+    if isinstance(outputs, pa.Table | pa.RecordBatch | Mapping) or (
+        hasattr(outputs, "columns") and hasattr(outputs, "dtypes")
+    ):
+        table = _as_table(outputs, "outputs")
+        named = dict(zip(table.column_names, table.columns, strict=True))
+    else:
+        try:
+            named = {PREDICTION: _column(outputs)}
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            raise InvalidValue(f"outputs cannot be converted to Arrow: {exc}"[:300]) from None
+    if not named:
+        raise InvalidValue("outputs has no columns")
+    if len(named) == 1:
+        columns = {PREDICTION: next(iter(named.values()))}
+    else:
+        columns = {f"{PREDICTION}.{name}": values for name, values in named.items()}
+    for values in columns.values():
+        if len(values) != rows:
+            raise InvalidValue(f"outputs has {len(values)} rows for {rows} rows of inputs")
+    return columns
+
+
+def _timestamps(timestamps: Any, rows: int) -> np.ndarray[Any, Any]:
+    """Milliseconds since the epoch, one per row, checked (InvalidPredictionTime)."""
+    now = now_ms()
+    if timestamps is None:
+        return np.full(rows, now, dtype=np.int64)
+    if hasattr(timestamps, "to_numpy"):
+        timestamps = timestamps.to_numpy()
+    try:
+        values = np.asarray(timestamps)
+    except (ValueError, TypeError):
+        values = np.asarray(timestamps, dtype=object)
+    if values.ndim != 1 or len(values) != rows:
+        raise InvalidValue(f"timestamps has {values.shape} values for {rows} rows of inputs")
+    details = {"column": TIMESTAMP_MS}
+    if values.dtype.kind == "M":
+        if np.isnat(values).any():
+            raise InvalidPredictionTime("timestamps has missing values", details=details)
+        values = values.astype("datetime64[ms]").astype(np.int64)
+    elif values.dtype.kind == "f":
+        if not np.isfinite(values).all():
+            raise InvalidPredictionTime("timestamps has NaN or infinite values", details=details)
+        values = values.astype(np.int64)
+    elif values.dtype.kind in "iu":
+        if values.dtype.kind == "u" and values.size and int(values.max()) > np.iinfo(np.int64).max:
+            raise InvalidPredictionTime("timestamps beyond int64", details=details)
+        values = values.astype(np.int64)
+    else:
+        raise InvalidPredictionTime(
+            f"timestamps are milliseconds since the epoch (numbers) or datetimes, got values of {values.dtype}",
+            details=details,
+        )
+    if values.size and int(values.min()) < 0:
+        raise InvalidPredictionTime("timestamps are milliseconds since the epoch, not negative", details=details)
+    if values.size and int(values.max()) > now + FUTURE_SKEW_MS:
+        raise InvalidPredictionTime(
+            f"timestamp {int(values.max())} is later than now by more than {FUTURE_SKEW_MS // 1000} s "
+            "(timestamps are milliseconds since the epoch)",
+            details=details,
+        )
+    return values
+
+
+def _new_ids(rows: int) -> list[str]:
+    """``rows`` uuid4 ids as 32 hex characters, made in one piece (uuid.uuid4() a row at a
+    time would cost more than the rest of ``log``)."""
+    raw = np.frombuffer(os.urandom(16 * rows), dtype=np.uint8).reshape(rows, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [text[i : i + 32] for i in range(0, 32 * rows, 32)]
+
+
+def _send_spooled_to(tracking: Tracking, *, write: SpooledWrite) -> PredictionLogFile:
+    return send_spooled(tracking, write)
+
+
+def _given_ids(ids: Sequence[str], rows: int) -> list[str]:
+    found = list(ids)
+    if len(found) != rows:
+        raise InvalidValue(f"ids has {len(found)} values for {rows} rows of inputs")
+    if not all(isinstance(i, str) for i in found):
+        raise InvalidValue("ids are strings")
+    return found
+
+
+#: Monitors not closed yet: the interpreter's exit closes them, so nothing logged is lost.
+_OPEN: weakref.WeakSet[PredictionMonitor] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_monitors() -> None:
+    for monitor in list(_OPEN):
+        monitor.close()
