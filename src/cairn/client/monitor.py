@@ -134,35 +134,19 @@ class PredictionMonitor:
         now when None) and ``ids`` (the requests' ids; new uuid4 hex ids when None). Returns the
         rows' request ids. Raises InvalidValue for inputs and outputs of different lengths,
         InvalidPredictionTime for times that are not times; never waits for the store."""
-        import pyarrow as pa
-
         if self._closed:
             raise InvalidValue("this monitor is closed")
-        table = _as_table(inputs, "inputs")
-        rows = table.num_rows
-        predictions = _outputs(outputs, rows)
-        times = _timestamps(timestamps, rows)
-        request_ids = _new_ids(rows) if ids is None else _given_ids(ids, rows)
-        taken = set(REQUIRED_COLUMNS) | set(predictions)
-        columns: dict[str, Any] = {}
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            columns[f"input.{name}" if name in taken else name] = column
-        input_names = list(columns)
-        columns.update(predictions)
-        columns[REQUEST_ID] = pa.array(request_ids, pa.string())
-        columns[TIMESTAMP_MS] = pa.array(times, pa.int64())
-        columns[LATENCY_MS] = pa.nulls(rows, pa.float64())
-        columns[MODEL_VERSION] = pa.array(np.full(rows, self.version, dtype=np.int64))
-        batch = pa.table(columns)
+        batch = prediction_batch(inputs, outputs, timestamps, ids, self.version)
+        rows = batch.table.num_rows
         with self._lock:
             if self._queued_rows + rows > self.max_queued_rows:
                 self._rows_dropped += rows
-                return request_ids
+                return batch.ids
             self._queued_rows += rows
-            self._inputs.update(dict.fromkeys(input_names))
-            self._outputs.update(dict.fromkeys(predictions))
-        self._queue.put((batch, times))
-        return request_ids
+            self._inputs.update(dict.fromkeys(batch.inputs))
+            self._outputs.update(dict.fromkeys(batch.outputs))
+        self._queue.put((batch.table, batch.times))
+        return batch.ids
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write and send everything logged so far; True once it is in the store, False when
@@ -284,13 +268,7 @@ class PredictionMonitor:
     def _gather(self, hours: dict[int, _Hour], table: Any, times: np.ndarray[Any, Any]) -> None:
         with self._lock:
             self._queued_rows -= table.num_rows
-        starts = times - times % HOUR_MS
-        first = int(starts[0])
-        if (starts == first).all():
-            parts = [(first, table)]
-        else:
-            parts = [(int(hour), table.filter(starts == hour)) for hour in np.unique(starts)]
-        for hour, part in parts:
+        for hour, part in split_hours(table, times):
             held = hours.setdefault(hour, _Hour())
             held.tables.append(part)
             held.rows += part.num_rows
@@ -315,8 +293,8 @@ class PredictionMonitor:
         with self._lock:
             inputs, outputs = list(self._inputs), list(self._outputs)
         for part in parts:
-            for start in range(0, part.num_rows, self.batch_rows):
-                self._send(hour, part.slice(start, self.batch_rows), inputs, outputs)
+            for piece in file_slices(part, self.batch_rows):
+                self._send(hour, piece, inputs, outputs)
 
     def _send(self, hour: int, table: Any, inputs: list[str], outputs: list[str]) -> None:
         rows = table.num_rows
@@ -372,6 +350,77 @@ class PredictionMonitor:
 
 
 # -- arguments to Arrow -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionBatch:
+    """Rows of predictions as a file holds them: inputs (``input.NAME`` for a name the format
+    takes), predictions and the required columns; ``times`` is ``timestamp_ms`` in numpy."""
+
+    table: Any
+    times: np.ndarray[Any, Any]
+    inputs: list[str]
+    outputs: list[str]
+    ids: list[str]
+
+
+def prediction_batch(
+    inputs: Any, outputs: Any, timestamps: Any, ids: Sequence[str] | None, version: int
+) -> PredictionBatch:
+    """:meth:`PredictionMonitor.log`'s arguments, checked, as one table (see there)."""
+    import pyarrow as pa
+
+    table = _as_table(inputs, "inputs")
+    rows = table.num_rows
+    predictions = _outputs(outputs, rows)
+    times = _timestamps(timestamps, rows)
+    request_ids = _new_ids(rows) if ids is None else _given_ids(ids, rows)
+    taken = set(REQUIRED_COLUMNS) | set(predictions)
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        columns[f"input.{name}" if name in taken else name] = column
+    input_names = list(columns)
+    columns.update(predictions)
+    columns[REQUEST_ID] = pa.array(request_ids, pa.string())
+    columns[TIMESTAMP_MS] = pa.array(times, pa.int64())
+    columns[LATENCY_MS] = pa.nulls(rows, pa.float64())
+    columns[MODEL_VERSION] = pa.array(np.full(rows, version, dtype=np.int64))
+    return PredictionBatch(pa.table(columns), times, input_names, list(predictions), request_ids)
+
+
+def file_slices(table: Any, batch_rows: int) -> list[Any]:
+    """``table`` in slices of at most ``batch_rows`` rows and about _MAX_FILE_BYTES of Arrow
+    data, so that each file fits a request body."""
+    rows = table.num_rows
+    per_file = batch_rows
+    if table.nbytes > _MAX_FILE_BYTES:
+        per_file = min(batch_rows, max(1, rows * _MAX_FILE_BYTES // table.nbytes))
+    return [table.slice(start, per_file) for start in range(0, rows, per_file)]
+
+
+def upload_batch(
+    tracking: Tracking, model: str, batch: PredictionBatch, version: int, *, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> list[PredictionLogFile]:
+    """Send ``batch`` now, a file per UTC hour (and per ``batch_rows`` rows), and return the
+    files the store kept: what ``cairn monitor upload`` does. Raises what the store raises; the
+    files sent before a failure stay."""
+    files = []
+    for hour, part in split_hours(batch.table, batch.times):
+        for piece in file_slices(part, batch_rows):
+            data = encode_prediction_log(piece, model, batch.inputs, batch.outputs)
+            files.append(tracking.log_predictions(model, version, hour, data))
+    return files
+
+
+def split_hours(table: Any, times: np.ndarray[Any, Any]) -> list[tuple[int, Any]]:
+    """``table``'s rows by the UTC hour of ``times`` (its ``timestamp_ms``), hours in order."""
+    if not len(times):
+        return []
+    starts = times - times % HOUR_MS
+    first = int(starts[0])
+    if (starts == first).all():
+        return [(first, table)]
+    return [(int(hour), table.filter(starts == hour)) for hour in np.unique(starts)]
 
 
 def _as_table(data: Any, what: str) -> Any:
@@ -438,12 +487,7 @@ def _timestamps(timestamps: Any, rows: int) -> np.ndarray[Any, Any]:
     now = now_ms()
     if timestamps is None:
         return np.full(rows, now, dtype=np.int64)
-    if hasattr(timestamps, "to_numpy"):
-        timestamps = timestamps.to_numpy()
-    try:
-        values = np.asarray(timestamps)
-    except (ValueError, TypeError):
-        values = np.asarray(timestamps, dtype=object)
+    values = _time_values(timestamps)
     if values.ndim != 1 or len(values) != rows:
         raise InvalidValue(f"timestamps has {values.shape} values for {rows} rows of inputs")
     details = {"column": TIMESTAMP_MS}
@@ -473,6 +517,25 @@ def _timestamps(timestamps: Any, rows: int) -> np.ndarray[Any, Any]:
             details=details,
         )
     return values
+
+
+def _time_values(timestamps: Any) -> np.ndarray[Any, Any]:
+    """``timestamps`` as a numpy array; datetimes with a zone (pandas gives those as objects)
+    as UTC datetime64."""
+    import pyarrow as pa
+
+    if isinstance(timestamps, pa.Array | pa.ChunkedArray):
+        if pa.types.is_timestamp(timestamps.type):
+            return np.asarray(timestamps.cast(pa.timestamp("ms")).cast(pa.int64()).to_numpy(zero_copy_only=False))
+        return np.asarray(timestamps.to_numpy(zero_copy_only=False))
+    if hasattr(timestamps, "dt") and getattr(timestamps.dt, "tz", None) is not None:  # a zoned pandas Series
+        timestamps = timestamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    if hasattr(timestamps, "to_numpy"):
+        timestamps = timestamps.to_numpy()
+    try:
+        return np.asarray(timestamps)
+    except (ValueError, TypeError):
+        return np.asarray(timestamps, dtype=object)
 
 
 def _new_ids(rows: int) -> list[str]:
