@@ -530,9 +530,7 @@ def upload_command(
         if name not in names:
             raise InvalidValue(f"{file.name} has no output column {name!r}", details={"column": name})
     times = table.column(timestamp_column) if timestamp_column in names else None
-    ids = table.column(id_column).to_pylist() if id_column in names else None
-    if ids is not None and not all(isinstance(i, str) for i in ids):
-        ids = [str(i) for i in ids]
+    ids = table.column(id_column) if id_column in names else None
     inputs = table.drop_columns([n for n in names if n in {*chosen, timestamp_column, id_column}])
     predicted = table.select(chosen)
     batch = prediction_batch(inputs, predicted, times, ids, version)

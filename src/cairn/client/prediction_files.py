@@ -46,7 +46,9 @@ def encode_prediction_log(table: Any, model: str, inputs: Iterable[str], outputs
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = table.sort_by(TIMESTAMP_MS)
+    times = table.column(TIMESTAMP_MS).to_numpy()
+    if len(times) > 1 and not (times[1:] >= times[:-1]).all():  # sorting costs a copy of the table
+        table = table.sort_by(TIMESTAMP_MS)
     names = set(table.column_names)
     table = table.replace_schema_metadata(
         {
@@ -56,7 +58,11 @@ def encode_prediction_log(table: Any, model: str, inputs: Iterable[str], outputs
         }
     )
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    # Dictionaries for every column but floats: features and scores rarely repeat a value, and
+    # trying costs the writer about four times its time for floats (100,000 rows × 20 floats:
+    # 360 ms with, 85 ms without) to gain nothing.
+    dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+    pq.write_table(table, sink, compression="zstd", use_dictionary=dictionary)
     return bytes(sink.getvalue().to_pybytes())
 
 
