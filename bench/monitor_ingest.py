@@ -1,7 +1,7 @@
 """`make bench-ingest`: prediction logs into a real `cairn server` on loopback, through the SDK
 (`cairn.monitor`) and through a file upload (`cairn monitor upload`).
 
-    .venv/bin/python bench/monitor_ingest.py                    # 2,000,000 SDK rows, a 1,000,000-row file
+    .venv/bin/python bench/monitor_ingest.py                    # 1,000,000 SDK rows, a 1,000,000-row file
     .venv/bin/python bench/monitor_ingest.py --sdk-rows 500000  # a quicker run
 
 A server (`python -m cairn server --workers 2`, store and blobs in a temporary folder) gets a
@@ -13,7 +13,8 @@ model of 20 float features (bench/_scoring_model.py, registered through the SDK)
   Each `log` call is timed too (median, p99, max): it must not wait for the network.
 - File: a Parquet file of `--file-rows` rows (1,000,000) × 20 features, a prediction, times and
   ids is written untimed; then `python -m cairn monitor upload scorer 1 FILE --uri URL` runs as
-  its own process, timed from its start to its exit (the interpreter's start included).
+  its own process, timed from its start to its exit (the interpreter's start included); before
+  it, the same upload in this process (read, convert, encode, send), without the start.
 
 Afterwards the server's listing must hold every row of both. Prints one JSON object; the
 figures in bench/README.md ("Prediction log ingest") come from it. Target: ≥ 500,000 rows/s.
@@ -58,12 +59,12 @@ def sdk_ingest(url: str, rows: int, batch_rows: int) -> dict[str, Any]:
     import cairn
 
     generator = np.random.default_rng(1)
-    frames = [
-        pd.DataFrame(generator.normal(size=(batch_rows, FEATURES)), columns=columns(FEATURES)) for _ in range(4)
-    ]
+    frames = [pd.DataFrame(generator.normal(size=(batch_rows, FEATURES)), columns=columns(FEATURES)) for _ in range(4)]
     predictions = generator.integers(0, 2, size=batch_rows)
     calls_ns: list[int] = []
-    monitor = cairn.monitor(MODEL, 1, uri=url)
+    # Logged faster than any store takes them, rows beyond the queue's bound (1,000,000 by
+    # default) would be dropped: the bound grows with --sdk-rows, so that every row is counted.
+    monitor = cairn.monitor(MODEL, 1, uri=url, max_queued_rows=max(rows, 1_000_000))
     try:
         started = time.perf_counter()
         for i in range(rows // batch_rows):
@@ -112,6 +113,7 @@ def file_upload(url: str, workdir: Path, rows: int) -> dict[str, Any]:
     )
     path = workdir / "predictions.parquet"
     pq.write_table(table, path)
+    in_process = _upload_in_process(url, path)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "cairn", "monitor", "upload", MODEL, "1", str(path), "--uri", url, "--json"],
@@ -126,15 +128,39 @@ def file_upload(url: str, workdir: Path, rows: int) -> dict[str, Any]:
     if summary["rows"] != rows:
         raise RuntimeError(f"uploaded {summary['rows']} of {rows} rows")
     return {
+        "cli_seconds": round(seconds, 3),
+        "cli_rows_per_s": round(rows / seconds),
+        "in_process_seconds": round(in_process, 3),
+        "in_process_rows_per_s": round(rows / in_process),
         "rows": rows,
         "features": FEATURES,
         "file_mb": round(path.stat().st_size / 2**20, 1),
-        "seconds": round(seconds, 3),
-        "rows_per_s": round(rows / seconds),
         "files": summary["files"],
         "partitions": len(summary["partitions"]),
         "mismatched_rows": summary["mismatched_rows"],
     }
+
+
+def _upload_in_process(url: str, path: Path) -> float:
+    """The same upload without the interpreter's start: read, convert, encode and send (what
+    the command does after its imports), timed in this process."""
+    import pyarrow.parquet as pq
+
+    from cairn.client.connect import connect
+    from cairn.client.monitor import prediction_batch, upload_batch
+
+    tracking = connect(url)
+    try:
+        started = time.perf_counter()
+        table = pq.read_table(path)
+        inputs = table.drop_columns(["prediction", "timestamp_ms", "request_id"])
+        batch = prediction_batch(
+            inputs, table.select(["prediction"]), table.column("timestamp_ms"), table.column("request_id"), 1
+        )
+        upload_batch(tracking, MODEL, batch, 1)
+        return time.perf_counter() - started
+    finally:
+        tracking.close()
 
 
 def stored_rows(url: str) -> int:
@@ -155,7 +181,7 @@ def stored_rows(url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sdk-rows", type=int, default=2_000_000)
+    parser.add_argument("--sdk-rows", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int, default=10_000)
     parser.add_argument("--file-rows", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -174,7 +200,7 @@ def main() -> None:
             print(f"file: {args.file_rows:,} rows", file=sys.stderr)
             upload = file_upload(url, workdir, args.file_rows)
             stored = stored_rows(url)
-            if stored != args.sdk_rows - args.sdk_rows % args.batch_rows + args.file_rows:
+            if stored != args.sdk_rows - args.sdk_rows % args.batch_rows + 2 * args.file_rows:
                 raise RuntimeError(f"the server lists {stored} rows")
         finally:
             stop_tree(server)
@@ -182,7 +208,7 @@ def main() -> None:
         "sdk": sdk,
         "file_upload": upload,
         "target_rows_per_s": TARGET_ROWS_PER_S,
-        "met": sdk["rows_per_s"] >= TARGET_ROWS_PER_S and upload["rows_per_s"] >= TARGET_ROWS_PER_S,
+        "met": sdk["rows_per_s"] >= TARGET_ROWS_PER_S and upload["cli_rows_per_s"] >= TARGET_ROWS_PER_S,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))

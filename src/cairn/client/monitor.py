@@ -8,7 +8,7 @@ the batch and counts its rows in ``rows_dropped``.
 
 One thread per monitor drains the queue, splits rows by UTC hour (out-of-order times are fine),
 and encodes a file per hour every ``batch_rows`` rows or ``flush_interval`` seconds, whichever
-comes first, with the encoding ``cairn serve`` uses; a second thread sends the files through
+comes first, with the encoding ``cairn serve`` uses; two more threads send the files through
 the same sink, so encoding the next file overlaps sending this one. A file the store cannot
 take now (the server is away) goes to the spool under ``CAIRN_HOME/spool``; the thread sends
 the spool again at its next flush, and ``cairn sync`` sends what a process left behind. A file
@@ -25,7 +25,6 @@ import threading
 import time
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,14 @@ DEFAULT_MAX_QUEUED_ROWS = 1_000_000
 #: Parquet seldom grows data, so half of it leaves room.
 _MAX_FILE_BYTES = 32 * 1024 * 1024
 _STOP = object()
-_RETRY = object()
+#: Threads sending files: two, so that a server's two workers (``--workers 2``) both take files.
+_UPLOADERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoint:
+    barrier: threading.Barrier
+    waiting: list[threading.Event]
 
 
 @dataclass(slots=True)
@@ -102,7 +108,8 @@ class PredictionMonitor:
         self.batch_rows = batch_rows
         self.max_queued_rows = max_queued_rows
         self._first: Tracking | None = tracking
-        self._sink = StorePredictionSink(self._connection)
+        self._sinks = [StorePredictionSink(self._connection) for _ in range(_UPLOADERS)]
+        self._replaying = threading.Lock()
         self._connect_uri = uri
         self.spool = Spool.for_writer(spool_root, f"monitor-{uuid.uuid4().hex}", uri)
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -118,13 +125,17 @@ class PredictionMonitor:
         self._files: list[PredictionLogFile] = []
         self._closed = False
         self._offline = False
-        #: Encoded files on their way to the uploader: two at most, so encoding the next file
+        #: Encoded files on their way to the uploaders: a few at most, so encoding the next file
         #: overlaps sending this one (and the store's work on it) without piling files up.
-        self._uploads: queue.Queue[Any] = queue.Queue(2)
+        self._uploads: queue.Queue[Any] = queue.Queue(2 * _UPLOADERS)
         self._thread = threading.Thread(target=self._run, name="cairn-monitor", daemon=True)
-        self._uploader = threading.Thread(target=self._upload_loop, name="cairn-monitor-upload", daemon=True)
+        self._uploaders = [
+            threading.Thread(target=self._upload_loop, args=(sink,), name="cairn-monitor-upload", daemon=True)
+            for sink in self._sinks
+        ]
         self._thread.start()
-        self._uploader.start()
+        for uploader in self._uploaders:
+            uploader.start()
         _OPEN.add(self)
 
     # -- the caller's side -------------------------------------------------------------------
@@ -160,7 +171,7 @@ class PredictionMonitor:
     def flush(self, timeout: float | None = None) -> bool:
         """Write and send everything logged so far; True once it is in the store, False when
         some of it waits in the spool (the store is away) or ``timeout`` seconds passed."""
-        if self._closed and not self._uploader.is_alive():
+        if self._closed and not any(u.is_alive() for u in self._uploaders):
             return self.backlog == 0
         done = threading.Event()
         self._queue.put(done)
@@ -178,11 +189,13 @@ class PredictionMonitor:
         self._queue.put(_STOP)
         deadline = None if timeout is None else time.monotonic() + timeout
         self._thread.join(timeout)
-        self._uploader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if self._thread.is_alive() or self._uploader.is_alive():
+        for uploader in self._uploaders:
+            uploader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive() or any(u.is_alive() for u in self._uploaders):
             warn(f"the monitor of {self.model} version {self.version} did not finish sending within {timeout} s")
             return False
-        self._sink.close()
+        for sink in self._sinks:
+            sink.close()
         left = self.backlog
         if left:
             self.spool.release()  # cairn sync may send it while this process still runs
@@ -267,23 +280,27 @@ class PredictionMonitor:
             if waiting or stopping or time.monotonic() >= deadline:
                 self._guarded(self._write_all, hours)
                 deadline = time.monotonic() + self.flush_interval
-                self._uploads.put(_RETRY)  # the spool, if any, goes again
-            for done in waiting:  # set by the uploader once the files before them are sent
-                self._uploads.put(done)
-        self._uploads.put(_STOP)
+                # Every uploader takes a copy: once all have, every file before it is sent;
+                # then the spool, if any, goes again and flush() returns.
+                checkpoint = _Checkpoint(threading.Barrier(_UPLOADERS), waiting)
+                for _ in range(_UPLOADERS):
+                    self._uploads.put(checkpoint)
+        for _ in range(_UPLOADERS):
+            self._uploads.put(_STOP)
 
-    def _upload_loop(self) -> None:
+    def _upload_loop(self, sink: StorePredictionSink) -> None:
         while True:
             item = self._uploads.get()
             if item is _STOP:
                 return
-            if isinstance(item, threading.Event):
-                item.set()
-            elif item is _RETRY:
-                if self.backlog:
-                    self._guarded(self._send_spooled)
+            if isinstance(item, _Checkpoint):
+                if item.barrier.wait() == 0:  # one of the uploaders, once all are here
+                    if self.backlog:
+                        self._guarded(self._send_spooled, sink)
+                    for done in item.waiting:
+                        done.set()
             else:
-                self._guarded(self._upload, *item)
+                self._guarded(self._upload, sink, *item)
 
     def _guarded(self, call: Any, *args: Any) -> None:
         try:
@@ -329,11 +346,11 @@ class PredictionMonitor:
             return
         self._uploads.put((hour, rows, data))
 
-    def _upload(self, hour: int, rows: int, data: bytes) -> None:
-        """On the uploader thread: one file to the store, else to the spool."""
+    def _upload(self, sink: StorePredictionSink, hour: int, rows: int, data: bytes) -> None:
+        """On an uploader thread: one file to the store, else to the spool."""
         if not self._offline:
             try:
-                self._accepted(self._sink.write(self.model, self.version, hour, data))
+                self._accepted(sink.write(self.model, self.version, hour, data))
                 return
             except CairnError as exc:
                 if not exc.retryable:
@@ -349,11 +366,15 @@ class PredictionMonitor:
         except OSError as exc:
             self._drop(rows, f"could not be spooled: {exc}")
 
-    def _send_spooled(self) -> None:
+    def _send_spooled(self, sink: StorePredictionSink) -> None:
         """Send the spool, oldest first, until the store does not answer."""
+        with self._replaying:
+            self._send_spool(sink)
+
+    def _send_spool(self, sink: StorePredictionSink) -> None:
         for write in self.spool.pending():
             try:
-                self._accepted(self._sink.call(functools.partial(_send_spooled_to, write=write)))
+                self._accepted(sink.call(functools.partial(_send_spooled_to, write=write)))
             except CairnError as exc:
                 if exc.retryable:
                     self._offline = True
@@ -430,29 +451,21 @@ def upload_batch(
     tracking: Tracking, model: str, batch: PredictionBatch, version: int, *, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> list[PredictionLogFile]:
     """Send ``batch`` now, a file per UTC hour (and per ``batch_rows`` rows), and return the
-    files the store kept: what ``cairn monitor upload`` does. The next file is encoded on a
-    thread while this one is sent. Raises what the store raises; the files sent before a
-    failure stay."""
-    from concurrent.futures import Future, ThreadPoolExecutor
+    files the store kept: what ``cairn monitor upload`` does. Files are encoded and sent on two
+    threads, as a monitor's are. Raises the first error the store raises; the files it kept
+    stay."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(hour: int, piece: Any) -> PredictionLogFile:
+        return tracking.log_predictions(
+            model, version, hour, encode_prediction_log(piece, model, batch.inputs, batch.outputs)
+        )
 
     pieces = [
         (hour, piece) for hour, part in split_hours(batch.table, batch.times) for piece in file_slices(part, batch_rows)
     ]
-    files: list[PredictionLogFile] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="cairn-encode") as encoder:
-        ahead: deque[Future[bytes]] = deque()
-
-        def encode(index: int) -> None:
-            if index < len(pieces):
-                ahead.append(
-                    encoder.submit(encode_prediction_log, pieces[index][1], model, batch.inputs, batch.outputs)
-                )
-
-        encode(0)
-        for index, (hour, _) in enumerate(pieces):
-            encode(index + 1)
-            files.append(tracking.log_predictions(model, version, hour, ahead.popleft().result()))
-    return files
+    with ThreadPoolExecutor(_UPLOADERS, thread_name_prefix="cairn-upload") as senders:
+        return list(senders.map(send, *zip(*pieces, strict=True))) if pieces else []
 
 
 def split_hours(table: Any, times: np.ndarray[Any, Any]) -> list[tuple[int, Any]]:
