@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-ingest screenshots clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -80,6 +80,11 @@ bench-batch: install
 # Cairn's SDK (bench/README.md, "The MLflow API"); MLflow is the test extra's, in the project venv.
 bench-mlflow: install
 	$(BIN)/python bench/mlflow_api.py
+
+# Prediction logs into `cairn server`: cairn.monitor and `cairn monitor upload`, rows/s
+# (bench/README.md, "Prediction log ingest").
+bench-ingest: install
+	$(BIN)/python bench/monitor_ingest.py
 
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install

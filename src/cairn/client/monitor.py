@@ -469,14 +469,18 @@ def upload_batch(
 
 
 def split_hours(table: Any, times: np.ndarray[Any, Any]) -> list[tuple[int, Any]]:
-    """``table``'s rows by the UTC hour of ``times`` (its ``timestamp_ms``), hours in order."""
+    """``table``'s rows by the UTC hour of ``times`` (its ``timestamp_ms``), hours in order,
+    each part in time order: rows out of order are put in order once (one copy), then every
+    hour is a slice of it, which copies nothing."""
     if not len(times):
         return []
+    if len(times) > 1 and not (times[1:] >= times[:-1]).all():
+        order = np.argsort(times, kind="stable")
+        table, times = table.take(order), times[order]
     starts = times - times % HOUR_MS
-    first = int(starts[0])
-    if (starts == first).all():
-        return [(first, table)]
-    return [(int(hour), table.filter(starts == hour)) for hour in np.unique(starts)]
+    hours = np.unique(starts)
+    edges = np.searchsorted(starts, hours, side="left").tolist() + [len(times)]
+    return [(int(hour), table.slice(edges[i], edges[i + 1] - edges[i])) for i, hour in enumerate(hours)]
 
 
 def _as_table(data: Any, what: str) -> Any:
