@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor bench-drift screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor bench-drift bench-ingest screenshots clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -90,6 +90,11 @@ bench-monitor: install
 bench-drift: install
 	bash bench/setup_evidently.sh
 	$(BIN)/python bench/drift.py
+
+# Prediction logs into `cairn server`: cairn.monitor and `cairn monitor upload`, rows/s
+# (bench/README.md, "Prediction log ingest").
+bench-ingest: install
+	$(BIN)/python bench/monitor_ingest.py
 
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install

@@ -13,9 +13,10 @@ from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.labels import log_prediction_labels
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
+from cairn.client.monitor import PredictionMonitor
 from cairn.client.reviews import approve_review, merge_review, open_review, protect_alias
 from cairn.client.run import Run
-from cairn.client.sdk import init, load_model, register_model
+from cairn.client.sdk import init, load_model, monitor, register_model
 from cairn.core.errors import (
     CairnError,
     DuplicateRun,
@@ -38,6 +39,7 @@ __all__ = [
     "ModelInfo",
     "NotFound",
     "ParamConflict",
+    "PredictionMonitor",
     "Run",
     "RunNotActive",
     "Unavailable",
@@ -47,6 +49,7 @@ __all__ = [
     "load_model",
     "log_prediction_labels",
     "merge_review",
+    "monitor",
     "open_review",
     "predict",
     "protect_alias",

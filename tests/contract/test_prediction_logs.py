@@ -15,16 +15,18 @@ import pytest
 from tests.contract.helpers import author_of
 from tests.contract.test_registry import trained_run
 
+from cairn.core.clock import now_ms
 from cairn.core.errors import (
     InvalidInput,
     InvalidPageToken,
     InvalidPredictionLog,
+    InvalidPredictionTime,
     InvalidValue,
     ModelNotFound,
     ModelVersionNotFound,
     PredictionLogNotFound,
 )
-from cairn.core.prediction_logs import HOUR_MS
+from cairn.core.prediction_logs import HOUR_MS, ColumnMismatch, hour_of
 from cairn.service.interface import Tracking
 
 HOUR = 1_767_225_600_000  # 2026-01-01T00:00Z
@@ -151,6 +153,34 @@ def test_a_column_twice_is_refused(tracking: Tracking, model: str) -> None:
     pq.write_table(doubled, buffer)
     with pytest.raises(InvalidPredictionLog, match="more than one column 'request_id'"):
         tracking.log_predictions(model, 1, HOUR, buffer.getvalue())
+
+
+def test_columns_off_the_signature_are_kept_and_counted(tracking: Tracking, model: str) -> None:
+    # The versions' signature takes one column, x (double); this file has f0 and city instead.
+    logged = tracking.log_predictions(model, 1, HOUR, log_file(rows=3))
+    assert logged.mismatches == (
+        ColumnMismatch("x", "missing", "double", None),
+        ColumnMismatch("f0", "extra", None, "float"),
+        ColumnMismatch("city", "extra", None, "string"),
+    )
+    assert logged.mismatched_rows == 3
+    assert tracking.list_prediction_logs(model).items == [logged]  # kept, and the index says why
+
+    wrong_type = tracking.log_predictions(model, 1, HOUR, log_file(x=["a", "b", "c"], f0=None, city=None))
+    assert wrong_type.mismatches == (ColumnMismatch("x", "type", "double", "string"),)
+    widened = tracking.log_predictions(model, 1, HOUR, log_file(x=[1, 2, 3], f0=None, city=None))
+    assert (widened.mismatches, widened.mismatched_rows) == ((), 0)  # integers widen to double
+    assert len(tracking.list_prediction_logs(model).items) == 3
+
+
+def test_prediction_times_in_the_future_are_refused(tracking: Tracking, model: str) -> None:
+    later = now_ms() + 2 * HOUR_MS
+    with pytest.raises(InvalidPredictionTime) as refused:
+        tracking.log_predictions(model, 1, hour_of(later), log_file(times=[later]))
+    assert refused.value.details == {"column": "timestamp_ms"}
+    # A few seconds ahead (the clocks of two machines) is fine.
+    soon = now_ms() + 5_000
+    assert tracking.log_predictions(model, 1, hour_of(soon), log_file(times=[soon])).rows == 1
 
 
 def test_unknown_models_versions_and_files(tracking: Tracking, model: str) -> None:

@@ -68,6 +68,8 @@ def test_a_file_goes_up_and_comes_back_as_parquet(http: httpx.Client) -> None:
         "digest",
         "created_by",
         "created_at",
+        "mismatches",
+        "mismatched_rows",
     }
     listed = http.get(f"{API}/models/served/prediction-logs", params={"version": 1, "since_ms": HOUR})
     assert listed.json() == {"files": [file], "next_page_token": None}

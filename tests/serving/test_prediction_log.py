@@ -25,13 +25,14 @@ import pytest
 from tests.serving.conftest import FEATURES, Registered
 
 from cairn.client.connect import connect
+from cairn.client.prediction_files import StorePredictionSink
 from cairn.core.clock import now_ms
 from cairn.core.errors import InvalidValue, Unavailable
 from cairn.core.prediction_logs import HOUR_MS, hour_of
 from cairn.service.interface import Tracking
 from cairn.serving import payloads
 from cairn.serving.model_source import ServedModel, open_model
-from cairn.serving.prediction_log import PredictionLogger, StorePredictionSink
+from cairn.serving.prediction_log import PredictionLogger
 
 COUNTERS = ("logged", "sampled_out", "dropped_full", "dropped_error")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from rich.text import Text
 from cairn.cli import output
 from cairn.cli.options import json_option, open_tracking, uri_option
 from cairn.core.clock import now_ms
+from cairn.core.errors import InvalidBatchInput, InvalidValue
 from cairn.core.monitors import (
     Alert,
     AlertStatus,
@@ -29,6 +31,7 @@ from cairn.core.monitors import (
     monitor_to_wire,
     window_to_wire,
 )
+from cairn.core.prediction_logs import mismatch_to_wire
 
 STATUS_STYLES = {AlertStatus.OPEN: "bold red", AlertStatus.ACKNOWLEDGED: "yellow", AlertStatus.RESOLVED: "green"}
 
@@ -417,7 +420,8 @@ def resolve_command(model: str, alert_id: str, uri: str | None) -> None:
 
 @click.group("monitor")
 def monitor_group() -> None:
-    """What a served model sees: drift and performance reports of its logged predictions."""
+    """What a served model sees: drift and performance reports of its logged predictions, and
+    uploads of predictions made elsewhere."""
 
 
 @monitor_group.command("report")
@@ -503,3 +507,118 @@ def performance_command(
     for window_ in report["windows"]:
         measured = "  ".join(f"{k} {v:.4g}" for k, v in window_["metrics"].items()) or "-"
         click.echo(f"{window_['start'][:16]}  {window_['rows']:,} rows  {window_['labelled']:,} labelled  {measured}")
+
+
+@monitor_group.command("upload")
+@click.argument("model")
+@click.argument("version", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="COLUMN",
+    help="A column of the model's outputs; repeat for several [default: prediction].",
+)
+@click.option(
+    "--timestamp",
+    "timestamp_column",
+    default="timestamp_ms",
+    show_default=True,
+    metavar="COLUMN",
+    help="The column of prediction times (ms since the epoch, or datetimes); without it, now.",
+)
+@click.option(
+    "--id",
+    "id_column",
+    default="request_id",
+    show_default=True,
+    metavar="COLUMN",
+    help="The column of request ids; without it, new ones.",
+)
+@uri_option
+@json_option
+def upload_command(
+    model: str,
+    version: int,
+    file: Path,
+    outputs: tuple[str, ...],
+    timestamp_column: str,
+    id_column: str,
+    uri: str | None,
+    as_json: bool,
+) -> None:
+    """Log FILE (Parquet, or CSV when its name ends in .csv) as predictions of MODEL's VERSION:
+    its columns are the inputs, the outputs (--output) and optionally the prediction times and
+    request ids. Files are kept per UTC hour; input columns that do not match the version's
+    signature are kept and counted as mismatches."""
+    from cairn.client.monitor import prediction_batch, upload_batch
+
+    table = _read_table(file)
+    names = table.column_names
+    chosen = list(outputs) or ["prediction"]
+    for name in chosen:
+        if name not in names:
+            raise InvalidValue(f"{file.name} has no output column {name!r}", details={"column": name})
+    times = table.column(timestamp_column) if timestamp_column in names else None
+    ids = table.column(id_column) if id_column in names else None
+    inputs = table.drop_columns([n for n in names if n in {*chosen, timestamp_column, id_column}])
+    predicted = table.select(chosen)
+    batch = prediction_batch(inputs, predicted, times, ids, version)
+    with open_tracking(uri) as tracking:
+        files = upload_batch(tracking, model, batch, version)
+    mismatches = {(m.column, m.problem): m for f in files for m in f.mismatches}
+    rows, mismatched, hours = (
+        sum(f.rows for f in files),
+        sum(f.mismatched_rows for f in files),
+        sorted({f.hour_ms for f in files}),
+    )
+    summary = {
+        "model": model,
+        "version": version,
+        "rows": rows,
+        "files": len(files),
+        "partitions": hours,
+        "mismatched_rows": mismatched,
+        "mismatches": [mismatch_to_wire(m) for m in mismatches.values()],
+    }
+    if as_json:
+        output.print_json(summary)
+        return
+    click.echo(
+        f"Uploaded {output.plural(rows, 'row')} of {model} version {version} "
+        f"in {output.plural(len(files), 'file')}, {output.plural(len(hours), 'hour partition')}"
+        + (f" ({_hour_text(hours[0])} to {_hour_text(hours[-1])})." if hours else ".")
+    )
+    if not mismatches:
+        click.echo("Every input column matches the version's signature.")
+        return
+    click.echo(f"Mismatches with the signature ({output.plural(mismatched, 'row')} kept):")
+    for m in mismatches.values():
+        how = {
+            "missing": f"missing (the signature takes {m.expected})",
+            "extra": f"extra ({m.found}, not in the signature)",
+        }.get(m.problem, f"{m.found} where the signature takes {m.expected}")
+        click.echo(f"  {m.column}: {how}")
+
+
+def _hour_text(hour_ms: int) -> str:
+    return dt.datetime.fromtimestamp(hour_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:00Z")
+
+
+def _read_table(file: Path) -> Any:
+    """FILE as a pyarrow Table: CSV when its name ends in .csv (or .csv.gz), else Parquet."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    is_csv = file.name.lower().endswith((".csv", ".csv.gz"))
+    try:
+        if is_csv:
+            return pacsv.read_csv(file)
+        return pq.read_table(file).replace_schema_metadata(None)
+    except (pa.ArrowException, OSError) as exc:
+        kind = "a CSV" if is_csv else "a Parquet"
+        raise InvalidBatchInput(
+            f"{file.name} cannot be read as {kind} file: {exc}"[:500], details={"path": str(file)}
+        ) from None

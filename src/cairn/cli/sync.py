@@ -18,7 +18,8 @@ def sync_command() -> None:
     When the store cannot be reached, a run keeps its writes in $CAIRN_HOME/spool and sends
     them once the store answers. If the process exits first, they wait there: this command sends
     them, oldest first, each to the store it was meant for, and so it does with a spool that a
-    run's finish() released when it gave up waiting. Writes the store refuses (say, to a run
+    run's finish() released when it gave up waiting, and prediction log files a
+    cairn.monitor could not send. Writes the store refuses (say, to a run
     deleted since) are dropped and counted. Exits with status 1 if a store still cannot be
     reached; its writes stay for the next try.
     """
@@ -41,6 +42,8 @@ def sync_command() -> None:
 def _summary(report: SyncReport) -> str:
     points = output.plural(report.points_sent, "metric point")
     lines = [f"Sent {output.plural(report.writes_sent, 'write')} ({points})."]
+    if report.prediction_rows_sent:
+        lines[0] = lines[0][:-2] + f", {output.plural(report.prediction_rows_sent, 'prediction row')})."
     if report.writes_refused:
         lines.append(
             f"Dropped {output.plural(report.writes_refused, 'write')} the store refused "

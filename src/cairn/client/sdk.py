@@ -15,6 +15,7 @@ from cairn.client import lifecycle
 from cairn.client.capture.recorder import CaptureSettings, RunCapture
 from cairn.client.connect import connect, resolve_uri
 from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicate, describe, duplicate_error
+from cairn.client.monitor import DEFAULT_BATCH_ROWS, DEFAULT_MAX_QUEUED_ROWS, PredictionMonitor
 from cairn.client.run import Run, SkippedRun
 from cairn.client.writer import BackgroundWriter, in_request_chunks, warn
 from cairn.core.entities import ParamValue
@@ -213,3 +214,63 @@ def register_model(
         return tracking.register_model(model_uri, name, description=description, tags=tags)
     finally:
         tracking.close()
+
+
+#: The alias :func:`monitor` follows when given neither a version nor an alias: the one monitors
+#: follow by default (docs/monitoring.md), the version a review promoted to production.
+DEFAULT_MONITOR_ALIAS = "champion"
+
+
+def monitor(
+    name: str,
+    version: int | None = None,
+    *,
+    alias: str | None = None,
+    uri: str | None = None,
+    flush_interval: float = 5.0,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
+) -> PredictionMonitor:
+    """A :class:`PredictionMonitor` that logs predictions of the registered model ``name`` as
+    prediction log files, for monitoring (docs/prediction-logs.md):
+
+        with cairn.monitor("scorer") as mon:  # the version @champion points to now
+            ids = mon.log(features_frame, model.predict(features_frame))
+
+    The version is ``version`` if given, else the one ``alias`` points to, else the one
+    ``@champion`` points to; an alias is resolved once, here (a monitor of the version an alias
+    names later is a new monitor). ``uri`` (else ``CAIRN_URI``, else the embedded store) says
+    which store, as for :func:`init`. ``log`` never waits: a thread writes a file per UTC hour
+    every ``batch_rows`` rows or ``flush_interval`` seconds and sends it; when the store is
+    away, files wait in the spool under ``CAIRN_HOME`` for the next flush or ``cairn sync``. At
+    most ``max_queued_rows`` rows wait for the thread; more are dropped and counted in
+    ``rows_dropped``. Raises ModelNotFound, ModelVersionNotFound, AliasNotFound (nothing to
+    log to), Unavailable (an alias and no store to resolve it)."""
+    from cairn.core.models.uri import check_model_name, check_version_number
+
+    check_model_name(name)
+    if version is not None and alias is not None:
+        raise InvalidValue("give a version or an alias, not both")
+    target = resolve_uri(uri)
+    tracking = connect(target)
+    try:
+        if version is not None:
+            number = check_version_number(version)
+            # Checked now when the store answers; offline, the files wait in the spool.
+            with contextlib.suppress(Unavailable):
+                tracking.get_model_version(name, number)
+        else:
+            number = tracking.get_model_version_by_alias(name, alias or DEFAULT_MONITOR_ALIAS).version
+        return PredictionMonitor(
+            tracking,
+            name,
+            number,
+            uri=target,
+            spool_root=cairn_home() / "spool",
+            flush_interval=flush_interval,
+            batch_rows=batch_rows,
+            max_queued_rows=max_queued_rows,
+        )
+    except BaseException:
+        tracking.close()
+        raise

@@ -29,6 +29,8 @@ class SpooledWrite:
     kind: str  # metrics | params | tags | update
     payload: Any
     path: Path
+    #: Bytes kept beside the JSON entry (a spooled prediction log's Parquet file), if any.
+    attachment: Path | None = None
 
 
 class Spool:
@@ -53,19 +55,34 @@ class Spool:
             self.folder / f"{seq:015d}.json", {"seq": seq, "run_id": run_id, "kind": kind, "payload": payload}
         )
 
+    def put_file(self, seq: int, run_id: str, kind: str, payload: Any, data: bytes, *, suffix: str) -> None:
+        """Persist one write whose bytes are too many for JSON: the bytes first, then the entry
+        that names them, so an entry never names bytes that are not there. Raises OSError."""
+        self._ensure_owner()
+        name = f"{seq:015d}{suffix}"
+        _write_bytes_atomically(self.folder / name, data)
+        _write_atomically(
+            self.folder / f"{seq:015d}.json",
+            {"seq": seq, "run_id": run_id, "kind": kind, "payload": payload, "attachment": name},
+        )
+
     def pending(self) -> Iterator[SpooledWrite]:
         """Spooled writes, oldest first."""
         if not self.folder.is_dir():
             return
         for path in sorted(self.folder.glob("[0-9]*.json")):
             data = orjson.loads(path.read_bytes())
-            yield SpooledWrite(data["seq"], data["run_id"], data["kind"], data["payload"], path)
+            attached = data.get("attachment")
+            attachment = None if attached is None else self.folder / attached
+            yield SpooledWrite(data["seq"], data["run_id"], data["kind"], data["payload"], path, attachment)
 
     def __len__(self) -> int:
         return len(list(self.folder.glob("[0-9]*.json"))) if self.folder.is_dir() else 0
 
     def remove(self, write: SpooledWrite) -> None:
         write.path.unlink(missing_ok=True)
+        if write.attachment is not None:
+            write.attachment.unlink(missing_ok=True)
 
     def release(self) -> None:
         """Mark the spool as no longer sent by its process (its writer stopped), so that
@@ -78,6 +95,8 @@ class Spool:
     def remove_if_empty(self) -> None:
         if self.folder.is_dir() and not any(self.folder.glob("[0-9]*.json")):
             (self.folder / "owner.json").unlink(missing_ok=True)
+            for left in self.folder.glob("[0-9]*.*"):  # bytes whose entry was never written (a crash)
+                left.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 self.folder.rmdir()
 
@@ -120,9 +139,13 @@ def _process_alive(pid: int) -> bool:
 
 
 def _write_atomically(path: Path, data: Any) -> None:
+    _write_bytes_atomically(path, orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _write_bytes_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     with open(temporary, "wb") as handle:
-        handle.write(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

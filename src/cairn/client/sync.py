@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.client.connect import connect
+from cairn.client.prediction_files import SPOOLED_PREDICTIONS, send_spooled
 from cairn.client.spool import orphaned_spools
 from cairn.client.writer import apply_write
 from cairn.core.errors import CairnError
@@ -18,6 +19,8 @@ class SyncReport:
     points_sent: int = 0
     writes_refused: int = 0
     spools_left: int = 0
+    #: Rows of spooled prediction log files (cairn.monitor) the store accepted.
+    prediction_rows_sent: int = 0
 
 
 def sync_spools(root: Path, *, progress: Callable[[int], None] | None = None) -> SyncReport:
@@ -38,7 +41,10 @@ def sync_spools(root: Path, *, progress: Callable[[int], None] | None = None) ->
         try:
             for write in orphan.spool.pending():
                 try:
-                    report.points_sent += apply_write(tracking, write.run_id, write.kind, write.payload)
+                    if write.kind == SPOOLED_PREDICTIONS:
+                        report.prediction_rows_sent += send_spooled(tracking, write).rows
+                    else:
+                        report.points_sent += apply_write(tracking, write.run_id, write.kind, write.payload)
                     report.writes_sent += 1
                 except CairnError as exc:
                     if exc.retryable:

@@ -26,6 +26,7 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── UnsupportedMediaType    unsupported_media_type 415
     │   ├── InvalidBatchInput       invalid_batch_input   400
     │   ├── InvalidPredictionLog    invalid_prediction_log 400
+    │   │   └── InvalidPredictionTime invalid_prediction_time 400
     │   ├── InvalidPredictionLabels invalid_prediction_labels 400
     │   └── UnknownPredictionIds    unknown_prediction_ids 400
     ├── NotFound                    not_found             404
@@ -267,6 +268,14 @@ class UnknownPredictionIds(InvalidInput):
     batch is refused: nothing is kept."""
 
     code = "unknown_prediction_ids"
+
+
+class InvalidPredictionTime(InvalidPredictionLog):
+    """Prediction times that are not times: not numbers (or datetimes), missing, negative, or
+    later than the store's clock by more than the allowed skew (five minutes). Out-of-order
+    times are fine. ``details["column"]`` is ``timestamp_ms``. Nothing is kept."""
+
+    code = "invalid_prediction_time"
 
 
 class NotFound(CairnError):

@@ -14,6 +14,7 @@ columns and the model's prediction columns, named in the Parquet schema's metada
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,25 @@ PREDICTION = "prediction"
 #: The one input column of a tensor input: each row's part of the tensor.
 TENSOR_INPUT = "input"
 
+#: How far past the store's clock a prediction time may lie (ms): clocks of the machines that
+#: predict drift from the store's by seconds, rarely by more; five minutes covers that and still
+#: refuses seconds-for-milliseconds and other unit mistakes, which land years ahead.
+FUTURE_SKEW_MS = 300_000
+
+#: What a column of a file may be found to be against the version's signature.
+MISSING, EXTRA, WRONG_TYPE = "missing", "extra", "type"
+#: The kinds of the signature's column types a file's column of each kind fits (safe widenings).
+_FITS: dict[str, frozenset[str]] = {
+    "boolean": frozenset({"boolean"}),
+    "integer": frozenset({"integer", "float", "double"}),
+    "float": frozenset({"float", "double"}),
+    "string": frozenset({"string"}),
+    "binary": frozenset({"binary"}),
+    "datetime": frozenset({"datetime"}),
+    # a column of nothing but missing values fits any type
+    "null": frozenset({"boolean", "integer", "float", "double", "string", "binary", "datetime"}),
+}
+
 #: A file's id: 32 hex characters (UUID4), like a run's.
 FILE_ID_PATTERN = "^[0-9a-f]{32}$"
 #: A listing's page token: the last file's first prediction time, ``-``, its id.
@@ -58,6 +78,19 @@ PAGE_TOKEN_PATTERN = "^[0-9]{1,19}-[0-9a-f]{32}$"
 MAX_PAGE_TOKEN_LENGTH = 19 + 1 + 32
 _FILE_ID = re.compile(FILE_ID_PATTERN)
 _PAGE_TOKEN = re.compile(PAGE_TOKEN_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMismatch:
+    """One input column of a file that does not match the version's signature: ``missing``
+    (the signature names it, the file lacks it), ``extra`` (the other way round) or ``type``
+    (its values are of a type the signature's does not take)."""
+
+    column: str
+    problem: str
+    #: The signature's type (None for an extra column) and the file's kind (None when missing).
+    expected: str | None
+    found: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +111,41 @@ class PredictionLogFile:
     digest: str
     created_by: str
     created_at: int
+    #: The input columns that do not match the version's signature (none when it names no
+    #: columns), and the rows they concern: all of the file's when there is one, else 0. Such a
+    #: file is kept all the same: what a model was really sent is what monitoring must see.
+    mismatches: tuple[ColumnMismatch, ...] = ()
+    mismatched_rows: int = 0
+
+
+def signature_mismatches(signature: Sequence[Mapping[str, Any]], found: Mapping[str, str]) -> list[ColumnMismatch]:
+    """How the input columns ``found`` (name to kind: ``boolean``, ``integer``, ``float``,
+    ``string``, ``binary``, ``datetime``, ``null`` or anything else) differ from a signature's
+    named input columns (``[{"name", "type"}]``, as the manifest has them), in the signature's
+    order, then the extra columns in the file's."""
+    mismatches: list[ColumnMismatch] = []
+    named = {str(c["name"]): str(c["type"]) for c in signature}
+    for name, expected in named.items():
+        kind = found.get(name)
+        if kind is None:
+            mismatches.append(ColumnMismatch(name, MISSING, expected, None))
+        elif expected not in _FITS.get(kind, frozenset()):
+            mismatches.append(ColumnMismatch(name, WRONG_TYPE, expected, kind))
+    mismatches.extend(ColumnMismatch(name, EXTRA, None, kind) for name, kind in found.items() if name not in named)
+    return mismatches
+
+
+def mismatch_to_wire(mismatch: ColumnMismatch) -> dict[str, Any]:
+    return {
+        "column": mismatch.column,
+        "problem": mismatch.problem,
+        "expected": mismatch.expected,
+        "found": mismatch.found,
+    }
+
+
+def mismatch_from_wire(data: Mapping[str, Any]) -> ColumnMismatch:
+    return ColumnMismatch(data["column"], data["problem"], data.get("expected"), data.get("found"))
 
 
 def hour_of(time_ms: int) -> int:
@@ -129,6 +197,8 @@ def prediction_log_to_wire(file: PredictionLogFile) -> dict[str, Any]:
         "digest": file.digest,
         "created_by": file.created_by,
         "created_at": file.created_at,
+        "mismatches": [mismatch_to_wire(m) for m in file.mismatches],
+        "mismatched_rows": file.mismatched_rows,
     }
 
 
@@ -145,4 +215,6 @@ def prediction_log_from_wire(data: dict[str, Any]) -> PredictionLogFile:
         digest=data["digest"],
         created_by=data["created_by"],
         created_at=data["created_at"],
+        mismatches=tuple(mismatch_from_wire(m) for m in data.get("mismatches") or ()),
+        mismatched_rows=int(data.get("mismatched_rows") or 0),
     )

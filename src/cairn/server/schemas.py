@@ -694,6 +694,13 @@ class VersionItems(Out):
     versions: list[VersionOut]
 
 
+class ColumnMismatchOut(Out):
+    column: str
+    problem: str = Field(description="missing, extra or type: how the column differs from the version's signature")
+    expected: str | None = Field(description="the signature's type; null for an extra column")
+    found: str | None = Field(description="the file's column type; null for a missing column")
+
+
 class PredictionLogOut(Out):
     """One prediction log file (docs/prediction-logs.md)."""
 
@@ -708,6 +715,10 @@ class PredictionLogOut(Out):
     digest: str = Field(description="sha256 of the file's bytes")
     created_by: str
     created_at: int
+    mismatches: list[ColumnMismatchOut] = Field(
+        description="the input columns that do not match the version's signature; the file is kept all the same"
+    )
+    mismatched_rows: int = Field(description="the rows the mismatches concern: all of the file's, or 0")
 
 
 class PredictionLogList(Out):

@@ -7,6 +7,11 @@
   ``timestamp_ms``, ``latency_ms``, ``model_version``), at least one row, every
   ``model_version`` the version it is logged to and every ``timestamp_ms`` within its hour:
   otherwise InvalidPredictionLog, and nothing is kept;
+- every ``timestamp_ms`` is at most FUTURE_SKEW_MS (five minutes) past the store's clock:
+  otherwise InvalidPredictionTime; out-of-order times are fine;
+- input columns that do not match the version's signature (missing, extra, of another type)
+  do not refuse the file: what the model was really sent is what monitoring must see. Each is
+  recorded with the file (``mismatches``) and its rows counted (``mismatched_rows``);
 - the bytes go to the blob store under their SHA-256 and a row records them, so gc keeps them
   for as long as the row exists: until the model is deleted;
 - logging a file is no event: a busy model writes one a minute, which would drown the event log
@@ -16,24 +21,39 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from cairn.core.clock import now_ms
 from cairn.core.entities import Page
-from cairn.core.errors import FrameworkNotInstalled, InvalidPredictionLog, InvalidValue, PayloadTooLarge
+from cairn.core.errors import (
+    FrameworkNotInstalled,
+    InvalidPredictionLog,
+    InvalidPredictionTime,
+    InvalidValue,
+    PayloadTooLarge,
+)
 from cairn.core.limits import check_int64, check_listing_limit
 from cairn.core.models.uri import check_model_name, check_version_number
 from cairn.core.prediction_logs import (
     DEFAULT_PREDICTION_LOG_PAGE,
+    FUTURE_SKEW_MS,
     HOUR_MS,
+    INPUTS_KEY,
     MAX_PREDICTION_LOG_BYTES,
     MAX_PREDICTION_LOG_PAGE,
     MODEL_VERSION,
+    PREDICTION,
     REQUIRED_COLUMNS,
     TIMESTAMP_MS,
+    ColumnMismatch,
     PredictionLogFile,
     check_file_id,
     check_hour,
     position_from_token,
+    signature_mismatches,
     token_after,
 )
 from cairn.service.policy import Action
@@ -68,8 +88,9 @@ class PredictionLogRules:
                 details={"limit": MAX_PREDICTION_LOG_BYTES},
             )
         self.policy.check_model(self.principal, Action.WRITE, checked[0])
-        self.store.get_version(*checked)  # before the bytes are read or kept
+        found = self.store.get_version(*checked)  # before the bytes are read or kept
         rows, first_ms, last_ms = summarize(data, checked[1], hour)
+        mismatches = tuple(input_mismatches(data, found.signature))
         info = self.blobs.write([data], expected_digest=hashlib.sha256(data).hexdigest())
         self.store.record_blob(info.digest, info.size)
         return self.store.add_prediction_log(
@@ -81,6 +102,8 @@ class PredictionLogRules:
             size=info.size,
             digest=info.digest,
             created_by=self.principal.name,
+            mismatches=mismatches,
+            mismatched_rows=rows if mismatches else 0,
         )
 
     def list_prediction_logs(
@@ -159,7 +182,64 @@ def summarize(data: bytes, version: int, hour_ms: int) -> tuple[int, int, int]:
             f"every timestamp_ms of a log of the hour from {hour_ms} is within it, found {times[0]} to {times[1]}",
             details={"column": TIMESTAMP_MS},
         )
+    if times[1] > now_ms() + FUTURE_SKEW_MS:
+        raise InvalidPredictionTime(
+            f"timestamp_ms {times[1]} is later than now by more than {FUTURE_SKEW_MS // 1000} s "
+            "(prediction times are milliseconds since the epoch)",
+            details={"column": TIMESTAMP_MS},
+        )
     return rows, times[0], times[1]
+
+
+def input_mismatches(data: bytes, signature: Any) -> list[ColumnMismatch]:
+    """The file's input columns against the signature's named inputs (none for a tensor
+    signature, or none at all). The inputs are the columns ``cairn.inputs`` names, else every
+    column but the required ones and the predictions; ``input.NAME`` stands for ``NAME``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    named = signature.get("inputs") if isinstance(signature, Mapping) else None
+    if not isinstance(named, list) or not named:
+        return []
+    schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow  # summarize read it already
+    inputs: list[str] | None = None
+    raw = (schema.metadata or {}).get(INPUTS_KEY.encode())
+    if raw is not None:
+        try:
+            listed = orjson.loads(raw)
+            if isinstance(listed, list) and all(isinstance(n, str) for n in listed):
+                inputs = [n for n in listed if n in schema.names]
+        except orjson.JSONDecodeError:
+            inputs = None
+    if inputs is None:
+        inputs = [n for n in schema.names if n not in REQUIRED_COLUMNS and not _is_prediction(n)]
+    found = {name.removeprefix("input."): _kind(schema.field(name).type) for name in inputs}
+    return signature_mismatches(named, found)
+
+
+def _is_prediction(name: str) -> bool:
+    return name == PREDICTION or name.startswith(PREDICTION + ".")
+
+
+def _kind(type_: Any) -> str:
+    """The signature's word for an Arrow type; the type itself for what no signature names."""
+    import pyarrow as pa
+
+    t = pa.types
+    checks = (
+        ("boolean", t.is_boolean),
+        ("integer", t.is_integer),
+        ("float", t.is_floating),
+        ("float", t.is_decimal),
+        ("string", lambda x: t.is_string(x) or t.is_large_string(x)),
+        ("binary", lambda x: t.is_binary(x) or t.is_large_binary(x) or t.is_fixed_size_binary(x)),
+        ("datetime", lambda x: t.is_timestamp(x) or t.is_date(x)),
+        ("null", t.is_null),
+    )
+    for kind, check in checks:
+        if check(type_):
+            return kind
+    return str(type_)
 
 
 def _check_column(schema: Any, column: str, kind: str) -> None:

@@ -24,21 +24,18 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-import orjson
 
+from cairn.client.prediction_files import encode_prediction_log, require_pyarrow
 from cairn.core.clock import now_ms
-from cairn.core.errors import FrameworkNotInstalled, InvalidValue
+from cairn.core.errors import InvalidValue
 from cairn.core.prediction_logs import (
-    INPUTS_KEY,
     LATENCY_MS,
-    MODEL_KEY,
     MODEL_VERSION,
-    OUTPUTS_KEY,
     PREDICTION,
     REQUEST_ID,
     REQUIRED_COLUMNS,
@@ -46,7 +43,6 @@ from cairn.core.prediction_logs import (
     TIMESTAMP_MS,
     hour_of,
 )
-from cairn.service.interface import Tracking
 from cairn.serving import payloads
 from cairn.serving.model_source import ServedModel
 
@@ -60,39 +56,11 @@ _GUESSED_VALUE_BYTES = 16
 class PredictionSink(Protocol):
     """Where the writer thread puts each file; called from that thread only."""
 
-    def write(self, model: str, version: int, hour_ms: int, parquet: bytes) -> None:
+    def write(self, model: str, version: int, hour_ms: int, parquet: bytes) -> object:
         """Keep one Parquet file; raise anything when it could not be kept."""
         ...
 
     def close(self) -> None: ...
-
-
-class StorePredictionSink:
-    """Files to the Cairn store, through the tracking interface (``log_predictions``): a
-    server over HTTP, or the embedded store. ``connect`` makes a new connection; it is called on
-    the writer thread at the first file, and again after any failure, so a server that went
-    away and came back is reached again without keeping a broken connection."""
-
-    def __init__(self, connect: Callable[[], Tracking]) -> None:
-        self._connect = connect
-        self._tracking: Tracking | None = None
-
-    def write(self, model: str, version: int, hour_ms: int, parquet: bytes) -> None:
-        try:
-            if self._tracking is None:
-                self._tracking = self._connect()
-            self._tracking.log_predictions(model, version, hour_ms, parquet)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        tracking, self._tracking = self._tracking, None
-        if tracking is not None:
-            try:
-                tracking.close()
-            except Exception:  # closing a broken connection: nothing more to lose
-                log.debug("closing the prediction log's connection failed", exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +119,7 @@ class PredictionLogger:
             raise InvalidValue(f"the share of requests logged is from 0 to 1, got {sample_rate}")
         if min(max_queue, max_queued_bytes, flush_rows, flush_bytes) < 1 or flush_seconds <= 0:
             raise InvalidValue("the prediction log's queue and flush sizes are positive")
-        _require_pyarrow()
+        require_pyarrow()
         self.sample_rate = sample_rate
         self.max_queued_bytes = max_queued_bytes
         self.flush_rows = flush_rows
@@ -307,15 +275,6 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _require_pyarrow() -> None:
-    try:
-        import pyarrow.parquet  # noqa: F401
-    except ModuleNotFoundError:
-        raise FrameworkNotInstalled(
-            "logging predictions writes Parquet with pyarrow: pip install pyarrow", details={"package": "pyarrow"}
-        ) from None
-
-
 def _reckoned_bytes(request: payloads.ParsedRequest, outputs: Any) -> int:
     """About how many bytes a record holds, without looking at its values: an array's
     ``nbytes``, a list's length times a guess. O(columns), not O(rows)."""
@@ -360,7 +319,6 @@ def parquet_file(model: str, records: Sequence[_Offered]) -> tuple[bytes, int]:
     and how many records it holds. A record left out (its predictions are not one per input row,
     or a value fits no column type the other records' do) is the caller's to count as dropped."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     converted = [c for c in map(_columns, records) if c is not None]
     tables: list[tuple[Any, int]] = []  # (table, records in it)
@@ -379,15 +337,9 @@ def parquet_file(model: str, records: Sequence[_Offered]) -> tuple[bytes, int]:
     if not tables:
         return b"", 0
     table, written = _concatenated(tables)
-    table = table.sort_by(TIMESTAMP_MS)
-    inputs = dict.fromkeys(name for c in converted for name in c.inputs if name in table.column_names)
-    outputs = dict.fromkeys(name for c in converted for name in c.outputs if name in table.column_names)
-    table = table.replace_schema_metadata(
-        {INPUTS_KEY: orjson.dumps(list(inputs)), OUTPUTS_KEY: orjson.dumps(list(outputs)), MODEL_KEY: model.encode()}
-    )
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes(), written
+    inputs = [name for c in converted for name in c.inputs]
+    outputs = [name for c in converted for name in c.outputs]
+    return encode_prediction_log(table, model, inputs, outputs), written
 
 
 def _concatenated(tables: list[tuple[Any, int]]) -> tuple[Any, int]:

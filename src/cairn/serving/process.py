@@ -86,6 +86,7 @@ def _connect(settings: ServeSettings) -> Tracking:
 
 
 def _prediction_log(settings: ServeSettings) -> Any:
-    from cairn.serving.prediction_log import PredictionLogger, StorePredictionSink
+    from cairn.client.prediction_files import StorePredictionSink
+    from cairn.serving.prediction_log import PredictionLogger
 
     return PredictionLogger(StorePredictionSink(lambda: _connect(settings)), sample_rate=settings.log_predictions)

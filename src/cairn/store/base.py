@@ -21,7 +21,7 @@ from cairn.core.logged_models import LoggedModel, LoggedModelStatus
 from cairn.core.metrics import MetricBatch, MetricHistory
 from cairn.core.monitors import Alert, AlertStatus, Monitor, MonitorConfig, MonitorWindow
 from cairn.core.prediction_labels import PredictionLabelFile
-from cairn.core.prediction_logs import PredictionLogFile
+from cairn.core.prediction_logs import ColumnMismatch, PredictionLogFile
 from cairn.core.query.ast import Expr
 from cairn.core.query.request import GroupQuery, RunQuery
 from cairn.core.registry import AliasMove, ModelVersion, RegisteredModel, Stage
@@ -511,6 +511,8 @@ class PredictionLogStore(Protocol):
         size: int,
         digest: str,
         created_by: str,
+        mismatches: tuple[ColumnMismatch, ...] = (),
+        mismatched_rows: int = 0,
     ) -> PredictionLogFile:
         """Raises ModelNotFound, ModelVersionNotFound, BlobNotFound (no record of the bytes)."""
         ...

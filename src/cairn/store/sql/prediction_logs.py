@@ -12,11 +12,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, delete, func, insert, or_, select
 
 from cairn.core.clock import now_ms
 from cairn.core.errors import BlobNotFound, PredictionLogNotFound
-from cairn.core.prediction_logs import PredictionLogFile, hour_of
+from cairn.core.prediction_logs import (
+    ColumnMismatch,
+    PredictionLogFile,
+    hour_of,
+    mismatch_from_wire,
+    mismatch_to_wire,
+)
 from cairn.store.sql import schema as t
 from cairn.store.sql.artifacts import blob_sizes
 from cairn.store.sql.engine import Engines, reading, transaction
@@ -42,6 +49,8 @@ class SqlPredictionLogStore:
         size: int,
         digest: str,
         created_by: str,
+        mismatches: tuple[ColumnMismatch, ...] = (),
+        mismatched_rows: int = 0,
     ) -> PredictionLogFile:
         row = {
             "id": uuid.uuid4().hex,
@@ -54,6 +63,8 @@ class SqlPredictionLogStore:
             "digest": digest,
             "created_by": created_by,
             "created_at": now_ms(),
+            "mismatches": orjson.dumps([mismatch_to_wire(m) for m in mismatches]).decode(),
+            "mismatched_rows": mismatched_rows,
         }
         with transaction(self._engines.write) as conn:
             row["model_id"] = require_version(conn, name, version)
@@ -128,4 +139,6 @@ def _file(name: str, row: Any) -> PredictionLogFile:
         digest=row["digest"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        mismatches=tuple(mismatch_from_wire(m) for m in orjson.loads(row["mismatches"] or "[]")),
+        mismatched_rows=row["mismatched_rows"],
     )

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 #: The newest Alembic revision; the store refuses a database at any other revision.
-SCHEMA_HEAD = "0017_monitoring"
+SCHEMA_HEAD = "0018_prediction_log_mismatches"
 
 metadata = MetaData()
 
@@ -785,6 +785,10 @@ prediction_logs = Table(
     Column("digest", String(64), nullable=False),
     Column("created_by", String(250), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The input columns that do not match the version's signature: a JSON list, read and written
+    # whole with its row and never queried by SQL; and the rows they concern.
+    Column("mismatches", Text, nullable=False, server_default="[]"),
+    Column("mismatched_rows", BigInteger, nullable=False, server_default="0"),
     # The files go with their version (and so with their model); the bytes stay until gc.
     ForeignKeyConstraint(["model_id", "version"], _VERSION_FK, ondelete="CASCADE"),
     Index("ix_prediction_logs_version_time", "model_id", "version", "first_ms", "id"),
