@@ -17,7 +17,13 @@ from tests.contract.test_registry import trained_run
 
 import cairn
 from cairn.client.connect import connect
-from cairn.core.errors import AliasNotFound, InvalidPredictionTime, InvalidValue, ModelVersionNotFound
+from cairn.core.errors import (
+    AliasNotFound,
+    InvalidPredictionTime,
+    InvalidValue,
+    ModelVersionNotFound,
+    UnknownPredictionIds,
+)
 from cairn.core.prediction_logs import HOUR_MS, ColumnMismatch, hour_of
 from cairn.service.interface import Tracking
 
@@ -183,3 +189,17 @@ def test_closed_monitors_take_no_more(store: tuple[str, Tracking]) -> None:
     assert monitor.close() is True and monitor.rows_sent == 1
     with pytest.raises(InvalidValue, match="closed"):
         monitor.log({"x": [1.0]}, [1])
+
+
+def test_labels_sent_later_give_accuracy_per_window(store: tuple[str, Tracking]) -> None:
+    uri, tracking = store
+    with cairn.monitor("scorer", 1, uri=uri) as monitor:
+        ids = monitor.log({"x": [1.0, 2.0, 3.0, 4.0]}, [0, 1, 1, 0], timestamps=[EARLIER + i for i in range(4)])
+        labelled = monitor.log_labels(ids, [0, 1, 0, 0])  # flushes first: ids logged a moment ago are known
+        assert labelled.rows == 4
+        with pytest.raises(UnknownPredictionIds):
+            monitor.log_labels(["never-logged"], [1])
+    report = tracking.performance_report("scorer", 1, "1h", EARLIER, EARLIER + HOUR_MS)
+    (window,) = report["windows"]
+    assert (window["rows"], window["labelled"]) == (4, 4)
+    assert window["metrics"]["accuracy"] == pytest.approx(0.75)

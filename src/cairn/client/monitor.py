@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from cairn.core.prediction_logs import (
     PredictionLogFile,
 )
 from cairn.service.interface import Tracking
+
+if TYPE_CHECKING:
+    from cairn.core.prediction_labels import PredictionLabelFile
 
 #: Rows a file holds at most; also when an hour's rows are written without waiting.
 DEFAULT_BATCH_ROWS = 100_000
@@ -204,6 +207,18 @@ class PredictionMonitor:
                 "`cairn sync` sends them once the store answers"
             )
         return left == 0
+
+    def log_labels(
+        self, ids: Sequence[str], y_true: Sequence[Any], timestamps: Sequence[int] | None = None
+    ) -> PredictionLabelFile:
+        """Label predictions this monitor (or anything else) logged, by request id, once the
+        ground truth is known: performance per window follows (docs/monitoring.md, "Labels").
+        Flushes first, so that ids logged a moment ago are in the store; waits for the store.
+        Raises InvalidPredictionLabels, UnknownPredictionIds (nothing is kept then)."""
+        from cairn.client.labels import log_prediction_labels
+
+        self.flush()
+        return log_prediction_labels(self.model, self.version, ids, y_true, timestamps, uri=self._connect_uri)
 
     def __enter__(self) -> PredictionMonitor:
         return self
