@@ -1,20 +1,18 @@
 """Issue 16's "Done means", end to end against ``cairn server`` as operators run it (two worker
 processes): a real scikit-learn model trained on a stored reference and promoted to
-``@champion``; a week of traffic logged from the serving side in which one input moves from day
-five; the server's own background evaluation finds that input, in those windows, and a webhook
+``@champion``; a week of traffic logged through ``cairn.monitor`` in which one input moves from
+day five; the server's own background evaluation finds that input, in those windows, and a webhook
 receiver gets one ``alert.opened``, signed, once — with the feature, the window it started in
-and by how much."""
+and by how much. Labels sent later give performance per window, and an unshifted week of the
+same model drifts nowhere at the default thresholds (the false-alarm check)."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from tests.helpers import Receiver, eventually
@@ -51,27 +49,23 @@ def _features(rng: np.random.Generator, rows: int, shift: float = 0.0) -> pd.Dat
     )
 
 
-def _week_of_traffic(tracking: HttpTracking, model: LinearRegression) -> None:
-    """What a serving stack logs: seven days, one Parquet file per hour, the model's own
-    predictions; temperature moves by one standard deviation from day five."""
-    rng = np.random.default_rng(5)
-    meta = {b"cairn.inputs": b'["temperature","price","weekday"]', b"cairn.outputs": b'["prediction"]'}
-    for hour in range(7 * 24):
-        start = DAY0 + hour * HOUR_MS
-        inputs = _features(rng, ROWS_PER_HOUR, shift=5.0 if hour >= 4 * 24 else 0.0)
-        table = pa.Table.from_pandas(inputs, preserve_index=False).append_column(
-            "prediction", pa.array(model.predict(inputs))
-        )
-        for column, values in (
-            ("request_id", pa.array([f"{hour}-{i}" for i in range(ROWS_PER_HOUR)])),
-            ("timestamp_ms", pa.array(start + np.sort(rng.integers(0, HOUR_MS, ROWS_PER_HOUR)), pa.int64())),
-            ("latency_ms", pa.array(np.full(ROWS_PER_HOUR, 1.5))),
-            ("model_version", pa.array(np.ones(ROWS_PER_HOUR, dtype=np.int64))),
-        ):
-            table = table.append_column(column, values)
-        buffer = io.BytesIO()
-        pq.write_table(table.replace_schema_metadata(meta), buffer)
-        tracking.log_predictions(NAME, 1, start, buffer.getvalue())
+def _week_of_traffic(url: str, model: LinearRegression, version: int, shift_from_day: int | None) -> list[str]:
+    """What a serving stack logs through ``cairn.monitor``: seven days of traffic with simulated
+    times, the model's own predictions; from ``shift_from_day`` temperature moves by one
+    standard deviation. Returns the request ids of the first day."""
+    rng = np.random.default_rng(5 + version)
+    first_day: list[str] = []
+    with cairn.monitor(NAME, version, uri=url, flush_interval=0.2) as monitor:
+        for hour in range(7 * 24):
+            shifted = shift_from_day is not None and hour >= shift_from_day * 24
+            inputs = _features(rng, ROWS_PER_HOUR, shift=5.0 if shifted else 0.0)
+            times = DAY0 + hour * HOUR_MS + np.sort(rng.integers(0, HOUR_MS, ROWS_PER_HOUR))
+            ids = monitor.log(inputs, model.predict(inputs), timestamps=times)
+            if hour < 24:
+                first_day.extend(ids)
+        assert monitor.flush(timeout=120) is True
+        assert (monitor.rows_sent, monitor.rows_dropped, monitor.rows_mismatched) == (7 * 24 * ROWS_PER_HOUR, 0, 0)
+    return first_day
 
 
 def test_a_moved_input_is_found_by_the_server_and_alerted_once(
@@ -94,7 +88,7 @@ def test_a_moved_input_is_found_by_the_server_and_alerted_once(
     assert cairn.register_model(uri, NAME).version == 1
     tracking.set_model_alias(NAME, "champion", 1)
 
-    _week_of_traffic(tracking, model)
+    first_day = _week_of_traffic(server.url, model, 1, shift_from_day=4)
     tracking.create_monitor(NAME, window="1d", schedule="1h")  # due at once: the server evaluates it
 
     got = receiver.wait_for(lambda r: len(r) >= 1)
@@ -125,4 +119,19 @@ def test_a_moved_input_is_found_by_the_server_and_alerted_once(
     tracking.acknowledge_alert(NAME, alert.id)
     later = receiver.wait_for(lambda r: len(r) >= 2)
     assert json.loads(later[1].body)["type"] == "alert.acknowledged"
+
+    # Ground truth for the first day arrives later: performance per window follows.
+    truth = rng.normal(0, 1, len(first_day))
+    with cairn.monitor(NAME, 1, uri=server.url) as monitor:
+        monitor.log_labels(first_day, truth)
+    (day_one,) = tracking.performance_report(NAME, 1, "1d", DAY0, DAY0 + DAY_MS)["windows"]
+    assert day_one["labelled"] == 24 * ROWS_PER_HOUR and day_one["metrics"]["rmse"] > 0
+
+    # The false-alarm check: the same model, an unshifted week, the default thresholds.
+    assert cairn.register_model(uri, NAME).version == 2
+    _week_of_traffic(server.url, model, 2, shift_from_day=None)
+    report = tracking.drift_report(NAME, version=2, since_ms=DAY0, until_ms=DAY0 + 7 * DAY_MS, window="1d")
+    assert len(report["windows"]) == 7
+    assert [w["drifted"] for w in report["windows"]] == [False] * 7
+    assert not any(f["drifted"] for w in report["windows"] for f in w["features"].values())
     tracking.close()

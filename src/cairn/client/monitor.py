@@ -199,6 +199,9 @@ class PredictionMonitor:
             return False
         for sink in self._sinks:
             sink.close()
+        unused, self._first = self._first, None
+        if unused is not None:  # nothing was ever sent: no sink took the first connection
+            unused.close()
         left = self.backlog
         if left:
             self.spool.release()  # cairn sync may send it while this process still runs
