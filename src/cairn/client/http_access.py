@@ -7,12 +7,7 @@ and gets the same answer (a user_not_found, say) as in embedded mode.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
-import orjson
-
-from cairn.client.http_paths import API, model_url, segment
+from cairn.client.http_paths import API, OverHttp, model_url, segment
 from cairn.core import limits
 from cairn.core.access import ApiToken, Grant, Identity, ResourceKind, Role, SubjectKind, Team, User
 from cairn.core.access_wire import (
@@ -38,21 +33,8 @@ def members_url(kind: ResourceKind, resource: str) -> str:
     return f"{API}/projects/{segment(limits.check_name(resource, 'project name'))}/members"
 
 
-class AccessOverHttp:
+class AccessOverHttp(OverHttp):
     """Mixed into HttpTracking, which provides ``_request``."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        packed: tuple[str, bytes] | None = None,
-        accept: str | None = None,
-        decode: Callable[[bytes], Any] = orjson.loads,
-    ) -> Any:
-        raise NotImplementedError
 
     def sign_in_for_token(
         self, username: str, password: str, token_name: str, *, expires_at: int | None = None

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from cairn.client.http_paths import segment, version_url
+from cairn.client.http_paths import OverHttp, segment, version_url
 from cairn.core.entities import Page
 from cairn.core.limits import check_int64, check_listing_limit
 from cairn.core.monitors import check_window, window_ms
@@ -22,21 +20,8 @@ from cairn.core.prediction_labels import (
 from cairn.core.prediction_logs import MEDIA_TYPE, check_file_id
 
 
-class LabelsOverHttp:
+class LabelsOverHttp(OverHttp):
     """Mixed into HttpTracking, which provides ``_request``."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        packed: tuple[str, bytes] | None = None,
-        accept: str | None = None,
-        decode: Callable[[bytes], Any] = orjson.loads,
-    ) -> Any:
-        raise NotImplementedError
 
     def log_prediction_labels(
         self,

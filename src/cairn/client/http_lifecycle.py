@@ -4,13 +4,11 @@ registered, kept in its own module so each stays one concept long."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-import orjson
+from collections.abc import Sequence
 
 from cairn.client.http_paths import (
     API,
+    OverHttp,
     delivery_url,
     model_url,
     protection_url,
@@ -51,21 +49,8 @@ from cairn.core.reviews_wire import (
 from cairn.core.webhooks import Delivery, Webhook, delivery_from_wire, webhook_from_wire
 
 
-class LifecycleOverHttp:
+class LifecycleOverHttp(OverHttp):
     """Mixed into HttpTracking, which provides ``_request``."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        packed: tuple[str, bytes] | None = None,
-        accept: str | None = None,
-        decode: Callable[[bytes], Any] = orjson.loads,
-    ) -> Any:
-        raise NotImplementedError
 
     # -- reviews --------------------------------------------------------------------------
 

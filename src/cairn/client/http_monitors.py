@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-
-from cairn.client.http_paths import API, model_url, segment
+from cairn.client.http_paths import API, OverHttp, model_url, segment
 from cairn.core.monitors import (
     Alert,
     Monitor,
@@ -23,21 +21,8 @@ from cairn.core.monitors import (
 )
 
 
-class MonitorsOverHttp:
+class MonitorsOverHttp(OverHttp):
     """Mixed into HttpTracking, which provides ``_request``."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        packed: tuple[str, bytes] | None = None,
-        accept: str | None = None,
-        decode: Callable[[bytes], Any] = orjson.loads,
-    ) -> Any:
-        raise NotImplementedError
 
     def create_monitor(
         self,

@@ -3,13 +3,35 @@ checks them and escaped into one path segment each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from cairn.core.errors import InvalidRequest
 from cairn.core.models.uri import check_alias, check_model_name, check_version_number
 from cairn.core.reviews import check_review_id
 
 API = "/api/v1"
+
+
+class OverHttp:
+    """The base of HttpTracking's mixins (access, lifecycle, monitors, labels): the one
+    ``_request`` they call, which HttpTracking provides."""
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        packed: tuple[str, bytes] | None = None,
+        accept: str | None = None,
+        decode: Callable[[bytes], Any] = orjson.loads,
+    ) -> Any:
+        raise NotImplementedError
 
 
 def segment(value: str) -> str:
