@@ -27,6 +27,7 @@ from cairn.core.errors import (
     Unavailable,
 )
 from cairn.core.version import __version__
+from cairn.integrations.autolog import autolog
 from cairn.serving.batch import predict
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Unavailable",
     "__version__",
     "approve_review",
+    "autolog",
     "init",
     "load_model",
     "log_prediction_labels",
@@ -55,3 +57,16 @@ __all__ = [
     "protect_alias",
     "register_model",
 ]
+
+
+#: ``cairn.sklearn.autolog()`` and the like work after a plain ``import cairn``; each module is
+#: imported on first use, so importing Cairn imports no framework.
+_INTEGRATION_MODULES = frozenset({"sklearn", "xgboost", "lightgbm", "lightning", "keras", "transformers", "pytorch"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _INTEGRATION_MODULES:
+        import importlib
+
+        return importlib.import_module(f"cairn.{name}")
+    raise AttributeError(f"module 'cairn' has no attribute {name!r}")

@@ -1,0 +1,172 @@
+"""What every framework integration shares: which run a training call logs into, and a guard
+that keeps an error inside logging from ever stopping training.
+
+An integration never decides on its own where runs go: it asks :func:`training_run`, which
+logs into the run the script already has open (``cairn.init``), else starts one in the project
+``cairn.autolog(project=...)`` named, else ``CAIRN_PROJECT``, else the script's folder name,
+and finishes that run when the training call returns (failed if it raised).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from cairn.client import lifecycle
+from cairn.client.run import Run
+from cairn.client.writer import warn
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: The name every integration logs its model under: ``runs:/RUN/model``.
+MODEL_NAME = "model"
+
+
+@dataclass
+class AutologSettings:
+    """One integration's switch, as its ``autolog(...)`` call left it."""
+
+    enabled: bool = False
+    project: str | None = None
+    log_models: bool = True
+    log_datasets: bool = True
+
+
+_settings: dict[str, AutologSettings] = {}
+_lock = threading.Lock()
+
+
+def settings_of(integration: str) -> AutologSettings:
+    with _lock:
+        return _settings.setdefault(integration, AutologSettings())
+
+
+def configure(integration: str, **values: Any) -> AutologSettings:
+    with _lock:
+        current = _settings.setdefault(integration, AutologSettings())
+        for key, value in values.items():
+            setattr(current, key, value)
+        return current
+
+
+def autolog_project(project: str | None = None) -> str:
+    """``project``, else ``CAIRN_PROJECT``, else the name of the folder of the script that is
+    running (the working folder in a notebook or a REPL)."""
+    if project:
+        return project
+    if os.environ.get("CAIRN_PROJECT"):
+        return os.environ["CAIRN_PROJECT"]
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    folder = Path(script).resolve().parent if script and Path(script).is_file() else Path.cwd()
+    return folder.name or "default"
+
+
+def active_run() -> Run | None:
+    """The run most recently started and not yet finished in this process, if any."""
+    runs = lifecycle.active_runs()
+    return runs[-1] if runs else None
+
+
+@contextlib.contextmanager
+def training_run(
+    integration: str,
+    *,
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    parent: Run | None = None,
+) -> Iterator[Run | None]:
+    """The run one training call logs into, for the length of the call.
+
+    An open run (``cairn.init``) is used as it is and left open; otherwise a run is started
+    (nested under ``parent`` when given) and finished when the block ends: ``failed`` if the
+    training raised, ``killed`` on Ctrl-C. Yields None, with one warning, when no run can be
+    started at all: training goes on without logging.
+    """
+    run = active_run() if parent is None else None
+    owned = False
+    if run is None:
+        from cairn.client.sdk import init
+
+        target = project or settings_of(integration).project
+        try:
+            run = init(
+                autolog_project(target),
+                name=name,
+                config=config,
+                parent=parent,
+                tags={"cairn.autolog": integration},
+                on_duplicate="warn",
+            )
+            owned = True
+        except Exception as exc:  # no run must never mean no training
+            Guard.of(integration).report(exc)
+            run = None
+    if run is None or not owned:
+        yield run
+        return
+    try:
+        yield run
+    except KeyboardInterrupt:
+        Guard.of(integration).call(run.finish, "killed")
+        raise
+    except BaseException:
+        Guard.of(integration).call(run.finish, "failed")
+        raise
+    Guard.of(integration).call(run.finish, "finished")
+
+
+class Guard:
+    """Runs an integration's logging code so that it can never fail training.
+
+    The first error an integration meets prints one warning naming it and the error; later
+    errors of the same integration are silent (training loops call logging thousands of
+    times). ``call`` returns None where the logging code raised.
+    """
+
+    _guards: dict[str, Guard] = {}
+    _guards_lock = threading.Lock()
+
+    def __init__(self, integration: str):
+        self.integration = integration
+        self.errors = 0
+
+    @classmethod
+    def of(cls, integration: str) -> Guard:
+        with cls._guards_lock:
+            guard = cls._guards.get(integration)
+            if guard is None:
+                guard = cls._guards[integration] = cls(integration)
+            return guard
+
+    def report(self, exc: BaseException) -> None:
+        self.errors += 1
+        if self.errors == 1:
+            warn(
+                f"{self.integration} logging failed, training goes on (later errors of it are not shown): "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # logging must never stop training
+            self.report(exc)
+            return None
+
+    def wraps(self, fn: Callable[P, T]) -> Callable[P, T | None]:
+        """``fn`` as a function that reports its errors instead of raising them."""
+
+        @functools.wraps(fn)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> T | None:
+            return self.call(fn, *args, **kwargs)
+
+        return guarded
