@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,7 @@ def run_mode(workload: Path, mode: str, where: Servers, *, timeout_s: float = 90
     env["MLFLOW_TRACKING_URI"] = where.mlflow_uri
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["CAIRN_CAPTURE"] = env.get("CAIRN_CAPTURE", "1")
-    started = _now()
+    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(workload), mode],
         env=env,
@@ -86,7 +87,7 @@ def run_mode(workload: Path, mode: str, where: Servers, *, timeout_s: float = 90
         timeout=timeout_s,
         check=False,
     )
-    wall_s = _now() - started
+    wall_s = time.perf_counter() - started
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{workload.name} {mode} exited {done.returncode}\n{done.stderr[-4000:]}")
@@ -123,9 +124,3 @@ def compare(
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"autolog_{name}.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
