@@ -61,8 +61,8 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
 
 
 def _installed(module: str) -> bool:
-    if module in sys.modules:
-        return True
+    if module in sys.modules:  # None there means "import it and fail", as when it is absent
+        return sys.modules[module] is not None
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
