@@ -10,7 +10,7 @@ VENDOR := src/cairn/server/ui/static/vendor
 ASSETS := $(VENDOR)/.installed
 NPM_MODULES := ui/node_modules
 
-.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor bench-drift bench-ingest screenshots clean
+.PHONY: install run demo test lint format bench bench-serving bench-batch bench-mlflow bench-monitor bench-drift bench-ingest bench-autolog screenshots screenshots-integrations clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -96,9 +96,18 @@ bench-drift: install
 bench-ingest: install
 	$(BIN)/python bench/monitor_ingest.py
 
+# Autologging's cost per framework, beside MLflow's autologging, each against its own server
+# (bench/README.md, "Autologging"): one script per framework, run one after the other.
+bench-autolog: install
+	for workload in bench/autolog_*.py; do $(BIN)/python $$workload || exit 1; done
+
 # PNGs of the dashboard's main pages for the README, from the demo project, in Chromium.
 screenshots: install
 	$(BIN)/python docs/make_screenshots.py
+
+# The run each framework's example logs, as its docs/integrations/ page shows it.
+screenshots-integrations: install
+	$(BIN)/python docs/make_integration_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache src/*.egg-info $(NPM_MODULES) $(VENDOR)

@@ -1,0 +1,97 @@
+"""Photograph the run each framework's example makes (``make screenshots-integrations``).
+
+Runs every ``examples/integrations/*_train.py`` exactly as its docs page shows it, against a
+throwaway ``cairn server`` on loopback, then photographs that run's page in Debian's Chromium
+into ``docs/screenshots/integration-NAME.png`` (NAME: the script's name without ``_train``),
+which docs/integrations/NAME.md shows. ``--only NAME`` does one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_screenshots import (
+    CHROMIUM_ARGS,
+    NOT_FOUND,
+    ROOT,
+    _free_port,
+    _shot,
+    _wait_for,
+    find_chromium,
+)
+
+import cairn
+
+EXAMPLES = ROOT / "examples" / "integrations"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="one example, by NAME")
+    options = parser.parse_args()
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit(NOT_FOUND)
+    scripts = sorted(EXAMPLES.glob("*_train.py"))
+    if options.only:
+        scripts = [script for script in scripts if _name(script) == options.only]
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+        env.update(CAIRN_HOME=str(work / "home"), HF_HUB_OFFLINE="1", KERAS_BACKEND="torch", MPLBACKEND="Agg")
+        bin_dir = Path(sys.executable).parent
+        server = subprocess.Popen(
+            [str(bin_dir / "cairn"), "server", "--store", str(work / "cairn.db"), "--blobs", str(work / "blobs")]
+            + ["--port", str(port), "--insecure-no-auth"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(url)
+            for script in scripts:
+                run_id = _run_example(script, {**env, "CAIRN_URI": url}, work)
+                _photograph(url, run_id, _name(script), chromium)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _name(script: Path) -> str:
+    return script.stem.removesuffix("_train")
+
+
+def _run_example(script: Path, env: dict[str, str], work: Path) -> str:
+    """Run ``script`` as a user would (from its folder), and return the run it logged: the
+    newest top-level run of its project."""
+    project = f"{_name(script)}-example"
+    env = {**env, "CAIRN_PROJECT": project}
+    print(f"running {script.relative_to(ROOT)}", flush=True)
+    subprocess.run([sys.executable, "-W", "ignore", str(script)], env=env, check=True, cwd=work)
+    with cairn.Api(env["CAIRN_URI"]) as api:
+        runs = [run for run in api.runs(project) if run.parent_id is None]
+    if not runs:
+        raise SystemExit(f"{script.name} logged no run in project {project!r} (does it honour CAIRN_PROJECT?)")
+    return max(runs, key=lambda run: run.start_time).id
+
+
+def _photograph(url: str, run_id: str, name: str, chromium: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 1100}, device_scale_factor=1)
+        _shot(page, f"{url}/runs/{run_id}", f"integration-{name}.png", wait_for=".metric-chart[data-state=drawn]")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
