@@ -95,6 +95,7 @@ class FlakyTracking:
         notes: str = "",
         parent_id: str | None = None,
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
         self._gate()
         return self.inner.create_run(
@@ -106,6 +107,7 @@ class FlakyTracking:
             notes=notes,
             parent_id=parent_id,
             start_time=start_time,
+            run_id=run_id,
         )
 
     def get_run(self, run_id: str) -> RunRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from tests.access_helpers import TESTER
@@ -10,7 +11,7 @@ from tests.contract.helpers import signed_in
 
 from cairn.core.clock import now_ms
 from cairn.core.entities import Run, RunStatus, RunUpdate
-from cairn.core.errors import InvalidValue, RunNotActive, RunNotFound
+from cairn.core.errors import AlreadyExists, InvalidInput, InvalidValue, RunNotActive, RunNotFound
 from cairn.service.interface import Tracking
 
 READABLE_NAME = re.compile(r"^[a-z]+-[a-z]+-\d{1,2}$")
@@ -196,3 +197,17 @@ def test_paging_with_ties_and_deleted_runs(tracking: Tracking) -> None:
     assert _all_pages(tracking, "p", limit=5) == live
     assert tracking.list_runs("p", limit=5).next_page_token is None  # exactly one full page
     assert _all_pages(tracking, "p", limit=3, include_deleted=True) == [r.id for r in reversed(runs)]
+
+
+def test_a_client_chosen_id_is_kept_and_creating_it_again_returns_the_same_run(tracking: Tracking) -> None:
+    chosen = uuid.uuid4().hex
+    run = tracking.create_run("offline", run_id=chosen, name="first", config={"lr": 0.1}, tags={"a": "1"})
+    assert run.id == chosen and run.name == "first"
+    again = tracking.create_run("offline", run_id=chosen, name="second", config={"lr": 0.2})
+    assert (again.id, again.name, again.params) == (chosen, "first", {"lr": 0.1})
+    assert [r.id for r in tracking.list_runs("offline").items] == [chosen]
+    with pytest.raises(AlreadyExists):
+        tracking.create_run("elsewhere", run_id=chosen)
+    for bad in ("ABC", "0" * 31, "0" * 33, "../" + "0" * 29, "0" * 31 + "\x00"):
+        with pytest.raises(InvalidInput):
+            tracking.create_run("offline", run_id=bad)

@@ -192,6 +192,7 @@ class HttpTracking(AccessOverHttp, LifecycleOverHttp, MonitorsOverHttp, LabelsOv
         notes: str = "",
         parent_id: str | None = None,
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
         body = {
             "project": project,
@@ -205,6 +206,8 @@ class HttpTracking(AccessOverHttp, LifecycleOverHttp, MonitorsOverHttp, LabelsOv
             "parent_id": parent_id,
             "start_time": start_time,
         }
+        if run_id is not None:  # older servers know no "id": leave it out unless it is chosen
+            body["id"] = run_id
         return run_from_wire(self._request("POST", f"{API}/runs", body=body))
 
     def get_run(self, run_id: str) -> Run:

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,12 +19,15 @@ from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicat
 from cairn.client.monitor import DEFAULT_BATCH_ROWS, DEFAULT_MAX_QUEUED_ROWS, PredictionMonitor
 from cairn.client.run import Run, SkippedRun
 from cairn.client.writer import BackgroundWriter, in_request_chunks, warn
-from cairn.core.entities import ParamValue
+from cairn.core.clock import now_ms
+from cairn.core.entities import ParamValue, RunStatus
 from cairn.core.entities import Run as RunRecord
 from cairn.core.errors import InvalidValue, Unavailable
 from cairn.core.fingerprint import fingerprint
+from cairn.core.names import generate_run_name
 from cairn.core.params import flatten_config
 from cairn.core.registry import ModelVersion
+from cairn.core.wire import params_to_wire
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
@@ -82,10 +86,22 @@ def init(
         tags = {**(tags or {}), "reproduces": reproduces}
     tracking = connect(target)
     digest = fingerprint(params)
+    # Chosen here, so that sending the creation again (after an outage) never makes two runs.
+    run_id = uuid.uuid4().hex
+    parent_id = parent.id if isinstance(parent, Run) else parent
+    creation = _Creation(project, run_id, name or generate_run_name(), params, dict(tags or {}), notes or "", parent_id)
+    # "warn" can start without the store and tell the duplicates later; "error" and "skip" need
+    # the answer before anything starts, so they wait for the store a while.
+    patience = _START_PATIENCE_S if policy != "warn" else 0.0
     try:
         duplicates: list[RunRecord] = []
         if params:  # without params there is nothing to compare yet
-            duplicates = _with_patience(lambda: tracking.find_duplicates(project, digest, LOOKUP_LIMIT))
+            try:
+                duplicates = _with_patience(lambda: tracking.find_duplicates(project, digest, LOOKUP_LIMIT), patience)
+            except Unavailable as exc:
+                if policy != "warn":
+                    raise
+                return _start_offline(tracking, creation, exc, target, flush_interval, capture)
         if duplicates and policy == "error":
             raise duplicate_error(duplicates, digest, target, uri=uri)
         if duplicates and policy == "skip":
@@ -93,27 +109,97 @@ def init(
             return SkippedRun(project, name=name, params=params, notes=notes or "", duplicates=duplicates)
         if duplicates:
             warn(describe(duplicates, target, uri=uri))
-        parent_id = parent.id if isinstance(parent, Run) else parent
-        record = _create_whole(
-            tracking,
-            project,
-            name=name,
-            params=params,
-            tags=dict(tags or {}),
-            notes=notes or "",
-            parent_id=parent_id,
-        )
+        try:
+            record = _create_whole(tracking, creation, patience)
+        except Unavailable as exc:
+            if policy != "warn":
+                raise
+            return _start_offline(tracking, creation, exc, target, flush_interval, capture)
     except BaseException:
         tracking.close()
         raise
     writer = BackgroundWriter(
         tracking, record.id, spool_root=cairn_home() / "spool", uri=target, flush_interval=flush_interval
     )
-    run = Run(tracking, record, writer, owns_tracking=True, duplicates=duplicates)
-    run._capture = RunCapture(CaptureSettings.resolve(capture), tracking, writer, warn=warn)
+    return _started(Run(tracking, record, writer, owns_tracking=True, duplicates=duplicates), capture)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Creation:
+    """What ``init`` asks the store to create, with the id the client chose."""
+
+    project: str
+    run_id: str
+    name: str
+    params: dict[str, ParamValue]
+    tags: dict[str, str]
+    notes: str
+    parent_id: str | None
+    user: str = dataclasses.field(default_factory=lambda: Principal.local_user().name)
+
+
+def _started(run: Run, capture: bool | CaptureSettings) -> Run:
+    run._capture = RunCapture(CaptureSettings.resolve(capture), run._tracking, run._writer, warn=warn)
     run._capture.start()
     lifecycle.remember(run)
     return run
+
+
+def _start_offline(
+    tracking: Tracking,
+    creation: _Creation,
+    exc: Unavailable,
+    target: str,
+    flush_interval: float,
+    capture: bool | CaptureSettings,
+) -> Run:
+    """A run that starts while the store cannot be reached: its creation is the first write
+    the background writer keeps, so the script goes on at once and the run reaches the store,
+    under the same id, when it is back (or by ``cairn sync``). Its duplicates cannot be known."""
+    start_time = now_ms()
+    record = RunRecord(
+        id=creation.run_id,
+        project_id="",
+        project=creation.project,
+        name=creation.name,
+        user=creation.user,
+        status=RunStatus.RUNNING,
+        start_time=start_time,
+        end_time=None,
+        parent_id=creation.parent_id,
+        notes=creation.notes,
+        deleted=False,
+        params=creation.params,
+        tags=creation.tags,
+    )
+    writer = BackgroundWriter(
+        tracking, creation.run_id, spool_root=cairn_home() / "spool", uri=target, flush_interval=flush_interval
+    )
+    writer.begin_offline()
+    warn(
+        f"{exc.message}; run {creation.name!r} ({creation.run_id}) starts offline: what it logs waits in "
+        f"{writer.spool.folder} and is sent when the store is back (or by `cairn sync`)"
+    )
+    param_chunks = in_request_chunks(creation.params) or [{}]
+    tag_chunks = in_request_chunks(creation.tags) or [{}]
+    writer.put(
+        "create",
+        {
+            "project": creation.project,
+            "name": creation.name,
+            "user": creation.user,
+            "params": params_to_wire(param_chunks[0]),
+            "tags": tag_chunks[0],
+            "notes": creation.notes,
+            "parent_id": creation.parent_id,
+            "start_time": start_time,
+        },
+    )
+    for param_chunk in param_chunks[1:]:
+        writer.put("params", param_chunk)
+    for tag_chunk in tag_chunks[1:]:
+        writer.put("tags", tag_chunk)
+    return _started(Run(tracking, record, writer, owns_tracking=True), capture)
 
 
 def load_model(model_uri: str, *, uri: str | None = None) -> LoadedModel:
@@ -135,42 +221,36 @@ def load_model(model_uri: str, *, uri: str | None = None) -> LoadedModel:
         tracking.close()
 
 
-def _create_whole(
-    tracking: Tracking,
-    project: str,
-    *,
-    name: str | None,
-    params: dict[str, ParamValue],
-    tags: dict[str, str],
-    notes: str,
-    parent_id: str | None,
-) -> RunRecord:
+def _create_whole(tracking: Tracking, creation: _Creation, patience: float) -> RunRecord:
     """Create the run with all its params and tags, or with none of them.
 
     A request carries at most ``MAX_ITEMS_PER_REQUEST`` params or tags, so a bigger config goes
     in the same chunks as ``run.log_params``: the first with the run, the rest right after. If
     one of those fails, the run is deleted again and the error raised: never half a config.
     """
+    params, tags = creation.params, creation.tags
     param_chunks = in_request_chunks(params) or [{}]
     tag_chunks = in_request_chunks(tags) or [{}]
     record = _with_patience(
         lambda: tracking.create_run(
-            project,
-            name=name,
-            user=Principal.local_user().name,
+            creation.project,
+            run_id=creation.run_id,
+            name=creation.name,
+            user=creation.user,
             config=param_chunks[0],
             tags=tag_chunks[0],
-            notes=notes,
-            parent_id=parent_id,
-        )
+            notes=creation.notes,
+            parent_id=creation.parent_id,
+        ),
+        patience,
     )
     if len(param_chunks) == 1 and len(tag_chunks) == 1:
         return record
     try:
         for param_chunk in param_chunks[1:]:
-            _with_patience(functools.partial(tracking.log_params, record.id, param_chunk))
+            _with_patience(functools.partial(tracking.log_params, record.id, param_chunk), _START_PATIENCE_S)
         for tag_chunk in tag_chunks[1:]:
-            _with_patience(functools.partial(tracking.set_tags, record.id, tag_chunk))
+            _with_patience(functools.partial(tracking.set_tags, record.id, tag_chunk), _START_PATIENCE_S)
     except BaseException:
         with contextlib.suppress(Exception):
             tracking.delete_run(record.id)
@@ -179,9 +259,9 @@ def _create_whole(
     return dataclasses.replace(record, params={**record.params, **params}, tags={**record.tags, **tags})
 
 
-def _with_patience(call: Callable[[], T]) -> T:
-    """``call()``, tried again for a while when the store or server cannot be reached."""
-    deadline = time.monotonic() + _START_PATIENCE_S
+def _with_patience(call: Callable[[], T], patience: float) -> T:
+    """``call()``, tried again for ``patience`` seconds when the store or server cannot be reached."""
+    deadline = time.monotonic() + patience
     delay = 0.25
     while True:
         try:

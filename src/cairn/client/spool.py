@@ -111,10 +111,11 @@ class Orphan:
 
 
 def orphaned_spools(root: Path) -> list[Orphan]:
-    """Spools left by processes that are no longer running, or released by their writer."""
-    found: list[Orphan] = []
+    """Spools left by processes that are no longer running, or released by their writer, oldest
+    first: a run started offline reaches the store before the nested runs started after it."""
+    found: list[tuple[int, str, Orphan]] = []
     if not root.is_dir():
-        return found
+        return []
     for folder in sorted(root.iterdir()):
         owner = folder / "owner.json"
         if not owner.is_file():
@@ -125,8 +126,9 @@ def orphaned_spools(root: Path) -> list[Orphan]:
             continue
         if not data.get("released") and _process_alive(data["pid"]):
             continue  # its writer is still sending (this process's too)
-        found.append(Orphan(Spool(folder, uri=data["uri"]), data["pid"]))
-    return found
+        orphan = Orphan(Spool(folder, uri=data["uri"]), data["pid"])
+        found.append((int(data.get("created_at") or 0), folder.name, orphan))
+    return [orphan for *_, orphan in sorted(found, key=lambda entry: entry[:2])]
 
 
 def _process_alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 from cairn.client.connect import connect
 from cairn.client.prediction_files import SPOOLED_PREDICTIONS, send_spooled
 from cairn.client.spool import orphaned_spools
-from cairn.client.writer import apply_write
+from cairn.client.writer import apply_write, worth_retrying
 from cairn.core.errors import CairnError
 
 
@@ -47,7 +47,7 @@ def sync_spools(root: Path, *, progress: Callable[[int], None] | None = None) ->
                         report.points_sent += apply_write(tracking, write.run_id, write.kind, write.payload)
                     report.writes_sent += 1
                 except CairnError as exc:
-                    if exc.retryable:
+                    if worth_retrying(write.kind, exc):
                         report.spools_left += 1
                         break
                     report.writes_refused += 1

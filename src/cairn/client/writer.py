@@ -37,10 +37,10 @@ import orjson
 
 from cairn.client.spool import Spool
 from cairn.core.entities import RunStatus, RunUpdate
-from cairn.core.errors import CairnError, Unavailable
+from cairn.core.errors import CairnError, RunNotFound, Unavailable
 from cairn.core.limits import MAX_ITEMS_PER_REQUEST
 from cairn.core.metrics import MetricBatch, MetricColumns
-from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire
+from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire, params_from_wire
 from cairn.service.interface import Tracking
 
 _BACKOFF_FIRST_S = 0.25
@@ -312,7 +312,7 @@ class BackgroundWriter:
             self._apply(kind, payload)
         except Exception as raised:
             exc = _classify(raised)
-            if not exc.retryable:
+            if not worth_retrying(kind, exc):
                 self._refused(kind, payload, exc)
                 return
             self._go_offline(exc)
@@ -326,6 +326,12 @@ class BackgroundWriter:
             self._uploading = False
 
     # -- outage handling --------------------------------------------------------------------
+
+    def begin_offline(self) -> None:
+        """Keep every write from the first one: the store could not be reached when the run
+        started (``cairn.init`` has said so), so there is no point in trying before the backoff."""
+        self._offline = True
+        self._retry_at = time.monotonic() + self._backoff
 
     def _go_offline(self, exc: CairnError) -> None:
         if not self._offline:
@@ -353,7 +359,7 @@ class BackgroundWriter:
                 self._apply(kind, payload)
             except Exception as raised:
                 exc = _classify(raised)
-                if exc.retryable:
+                if worth_retrying(kind, exc):
                     self._backoff = min(self._backoff * 2, _BACKOFF_MAX_S)
                     self._retry_at = time.monotonic() + self._backoff
                     return
@@ -437,6 +443,8 @@ def describe_write(kind: str, payload: Any) -> str:
         return f"{points:,} metric points of {_some([metric['key'] for metric in metrics])}"
     if kind in ("params", "tags"):
         return f"{len(payload):,} {kind[:-1] if len(payload) == 1 else kind} ({_some(list(payload))})"
+    if kind == "create":
+        return f"the creation of run {payload['name']!r} in project {payload['project']!r}"
     if kind == "update":
         changed = [name for name, value in payload.items() if value is not None and name != "end_time"]
         return f"a change of the run's {', '.join(changed) or 'end time'}"
@@ -454,6 +462,12 @@ def _some(names: list[str], shown: int = 5) -> str:
     return listed if len(names) <= shown else f"{listed} and {len(names) - shown:,} more"
 
 
+def worth_retrying(kind: str, exc: CairnError) -> bool:
+    """Whether a write that failed may succeed later: an outage, or the creation of a run
+    started offline whose parent, also started offline, has not reached the store yet."""
+    return exc.retryable or (kind == "create" and isinstance(exc, RunNotFound))
+
+
 def _classify(exc: Exception) -> CairnError:
     """Unexpected failures (a bug, a library's own exception) are kept and retried like an
     outage: holding the user's data back is better than losing it."""
@@ -468,7 +482,19 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
         batch = batch_from_wire(payload)
         tracking.log_metrics(run_id, batch)
         return batch.points
-    if kind == "params":
+    if kind == "create":
+        tracking.create_run(
+            payload["project"],
+            run_id=run_id,
+            name=payload["name"],
+            user=payload["user"],
+            config=params_from_wire(payload["params"]),
+            tags=payload["tags"],
+            notes=payload["notes"],
+            parent_id=payload["parent_id"],
+            start_time=payload["start_time"],
+        )
+    elif kind == "params":
         tracking.log_params(run_id, payload)
     elif kind == "tags":
         tracking.set_tags(run_id, payload)

@@ -87,8 +87,17 @@ TEXT_PATTERN = r"^[^\x00]*$"
 NOT_BLANK_TEXT_PATTERN = rf"^[^\x00]*[^{WHITESPACE}\x00][^\x00]*$"
 #: A SHA-256 digest as lowercase hex: a blob's, a snapshot's, a fingerprint.
 SHA256_PATTERN = "^[0-9a-f]{64}$"
+#: A run's id: 32 lowercase hex digits (a UUID4's hex); a client may choose it (docs/sdk.md, "Offline").
+RUN_ID_PATTERN = "^[0-9a-f]{32}$"
 #: A resumable upload's id, as a client may send it (ids name files and keys of the blob store).
 UPLOAD_ID_PATTERN = "^[0-9A-Za-z-]+$"
+
+
+def check_run_id(value: object) -> str:
+    """Return ``value`` if it has the form of a run id (a client chose it)."""
+    if not isinstance(value, str) or not re.fullmatch(RUN_ID_PATTERN, value):
+        raise InvalidValue("a run id is 32 lowercase hexadecimal digits", details={"run_id": repr(value)[:80]})
+    return value
 
 
 def check_key(key: object, kind: str) -> str:

@@ -116,12 +116,22 @@ def training_run(
     try:
         yield run
     except KeyboardInterrupt:
-        Guard.of(integration).call(run.finish, "killed")
+        _finish(integration, run, "killed")
         raise
     except BaseException:
-        Guard.of(integration).call(run.finish, "failed")
+        _finish(integration, run, "failed")
         raise
-    Guard.of(integration).call(run.finish, "finished")
+    _finish(integration, run, "finished")
+
+
+#: How long the end of a training call waits for a store that is away before it leaves the
+#: rest to the spool (``cairn sync``): training must never wait on logging.
+_OFFLINE_FINISH_TIMEOUT_S = 1.0
+
+
+def _finish(integration: str, run: Run, status: str) -> None:
+    timeout = _OFFLINE_FINISH_TIMEOUT_S if run._writer.offline else 30.0
+    Guard.of(integration).call(run.finish, status, timeout=timeout)
 
 
 class Guard:

@@ -167,6 +167,11 @@ class RunCreate(Strict):
     )
     parent_id: str | None = Field(default=None, max_length=64)
     start_time: Millis | None = None
+    id: str | None = Field(
+        default=None,
+        pattern=limits.RUN_ID_PATTERN,
+        description="an id the client chose (a run started offline); creating it again returns the same run",
+    )
 
 
 class RunPatch(Strict):

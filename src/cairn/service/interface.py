@@ -60,8 +60,13 @@ class Tracking(Protocol):
         notes: str = "",
         parent_id: str | None = None,
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
-        """Start a run in ``project`` (created if new). ``config`` is flattened into params."""
+        """Start a run in ``project`` (created if new). ``config`` is flattened into params.
+
+        ``run_id`` is an id the client chose (a run started offline, sent when the store is
+        back): creating it again returns the run already made, so a replayed creation never
+        makes two runs. Raises AlreadyExists if that id is a run of another project."""
         ...
 
     def get_run(self, run_id: str) -> Run:

@@ -40,6 +40,7 @@ from cairn.core.errors import (
     NotFound,
     ProjectNotFound,
     RunNotActive,
+    RunNotFound,
 )
 from cairn.core.events import EventType, project_subject, run_subject
 from cairn.core.fingerprint import check_fingerprint
@@ -245,9 +246,14 @@ class TrackingService(
         notes: str = "",
         parent_id: str | None = None,
         start_time: int | None = None,
+        run_id: str | None = None,
     ) -> Run:
         limits.check_name(project, "project name")
         self.policy.check(self.principal, Action.READ, None)  # signed in; the project's own check follows
+        if run_id is not None:
+            existing = self._run_created_before(limits.check_run_id(run_id), project)
+            if existing is not None:
+                return existing
         params = _checked_params(config or {})
         checked_tags = _checked_tags(tags or {})
         run_name = generate_run_name() if name is None else limits.check_name(name, "run name")
@@ -272,8 +278,20 @@ class TrackingService(
                 notes=notes,
                 tags=checked_tags,
                 params=params,
+                run_id=run_id,
             )
             self._record(EventType.RUN_CREATED, run_subject(run.id), _run_data(run))
+        return run
+
+    def _run_created_before(self, run_id: str, project: str) -> Run | None:
+        """The run ``run_id`` if a replayed creation already made it in ``project``."""
+        try:
+            run = self.store.get_run(run_id)
+        except RunNotFound:
+            return None
+        if run.project != project:
+            raise AlreadyExists(f"run id {run_id} is taken by a run of another project", details={"run_id": run_id})
+        check_run(self.policy, self.principal, Action.WRITE, run)
         return run
 
     def get_run(self, run_id: str, *, details: bool = True) -> Run:

@@ -93,8 +93,10 @@ class RunStore(Protocol):
         notes: str,
         tags: Mapping[str, str],
         params: Mapping[str, ParamValue],
+        run_id: str | None = None,
     ) -> Run:
-        """Create a running run with its first tags and params, in one transaction."""
+        """Create a running run with its first tags and params, in one transaction; its id is
+        ``run_id`` when the client chose one, else a new one."""
         ...
 
     def get_run(self, run_id: str, *, details: bool = True) -> Run:

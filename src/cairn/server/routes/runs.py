@@ -46,6 +46,7 @@ def create_run(body: RunCreate, service: TrackingDep) -> JsonResponse:
         notes=body.notes,
         parent_id=body.parent_id,
         start_time=body.start_time,
+        run_id=body.id,
     )
     return JsonResponse(run_to_wire(run), status_code=201)
 

@@ -176,8 +176,9 @@ class SqlRunStore:
         notes: str,
         tags: Mapping[str, str],
         params: Mapping[str, ParamValue],
+        run_id: str | None = None,
     ) -> Run:
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         with transaction(self._engines.write) as conn:
             if parent_id is not None:
                 require_run(conn, parent_id)
