@@ -52,6 +52,8 @@ SUMMARY_WAIT_S = 2.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Jupyter right-aligns table cells; text columns read better from the left.
 _LEFT = ' style="text-align:left"'
+# Long enough for any address; a link is never cut short.
+_URL_CHARS = 100_000
 _ON_ITS_PAGE = "the run's page shows all of them"
 _STATUS_COLOURS = {"running": "#1f6feb", "finished": "#1a7f37", "failed": "#cf222e", "killed": "#8250df"}
 
@@ -122,10 +124,9 @@ def link(url: str, label: object, *, title: str = "") -> Html:
     could say ``javascript:``); anything else shows the label alone."""
     if not url.lower().startswith(("http://", "https://")):
         return cell(label)
-    titled = f' title="{html.escape(title, quote=True)}"' if title else ""
-    return Html(
-        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer"{titled}>{cell(label)}</a>'
-    )
+    titled = f' title="{cell(title, limit=_URL_CHARS)}"' if title else ""
+    href = cell(url, limit=_URL_CHARS)
+    return Html(f'<a href="{href}" target="_blank" rel="noopener noreferrer"{titled}>{cell(label)}</a>')
 
 
 def table(
