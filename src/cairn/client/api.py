@@ -1,5 +1,9 @@
 """``cairn.Api()``: read projects, runs, metric histories and the model registry from any store
-or server."""
+or server.
+
+What it returns are lists and records as ever; in a notebook they show as tables with links into
+the dashboard, and ``to_pandas()`` turns them into DataFrames (:mod:`cairn.client.results`).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,23 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from cairn.client.connect import connect, resolve_uri
-from cairn.core.artifacts import Artifact, DatasetVersion, RunInput
+from cairn.client.notebook_display import show_records_from
+from cairn.client.results import (
+    Artifacts,
+    DatasetVersions,
+    Events,
+    History,
+    ModelVersions,
+    Projects,
+    RegisteredModels,
+    RunGroups,
+    RunInputs,
+    Runs,
+    SimilarRuns,
+)
 from cairn.core.diff import RunDiff
-from cairn.core.entities import Page, Project, Run, RunGroup, SimilarRun
-from cairn.core.events import Event
-from cairn.core.metrics import MetricHistory
-from cairn.core.registry import ModelVersion, RegisteredModel
+from cairn.core.entities import Page, Project, Run
+from cairn.core.registry import ModelVersion
 
 _PAGE = 1000
 _HISTORY_PAGE = 1_000_000
@@ -29,9 +44,11 @@ class Api:
     def __init__(self, uri: str | None = None) -> None:
         self.uri = resolve_uri(uri)
         self._tracking = connect(self.uri)
+        # In a notebook, a run read back (``api.run(ID)``) shows as its summary.
+        show_records_from(self.uri)
 
-    def projects(self) -> list[Project]:
-        return self._tracking.list_projects()
+    def projects(self) -> Projects:
+        return Projects(self._tracking.list_projects(), uri=self.uri)
 
     def project(self, name: str) -> Project:
         return self._tracking.get_project(name)
@@ -44,15 +61,16 @@ class Api:
         order_by: str = "",
         include_deleted: bool = False,
         limit: int | None = None,
-    ) -> list[Run]:
+    ) -> Runs:
         """Runs of a project matching ``where`` (docs/query.md), sorted by ``order_by``
         ("metrics.acc desc", newest first when empty); all of them unless ``limit`` is given.
 
             api.runs("mnist", where="metrics.acc > 0.9 and params.optimizer = 'adam'",
                      order_by="metrics.acc desc", limit=10)
         """
-        return list(
-            self.iter_runs(project, where=where, order_by=order_by, include_deleted=include_deleted, limit=limit)
+        return Runs(
+            self.iter_runs(project, where=where, order_by=order_by, include_deleted=include_deleted, limit=limit),
+            uri=self.uri,
         )
 
     def iter_runs(
@@ -74,11 +92,14 @@ class Api:
 
     def groups(
         self, project: str, group_by: str, metric: str | None = None, *, where: str = "", include_deleted: bool = False
-    ) -> list[RunGroup]:
+    ) -> RunGroups:
         """Runs grouped by a field, largest group first, with the count and a metric's mean,
         min and max per group: ``api.groups("mnist", "params.optimizer", "metrics.acc")``."""
-        return self._tracking.group_runs(
-            project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted
+        return RunGroups(
+            self._tracking.group_runs(
+                project, group_by=group_by, metric=metric, where=where, include_deleted=include_deleted
+            ),
+            uri=self.uri,
         )
 
     def run(self, run_id: str) -> Run:
@@ -86,20 +107,19 @@ class Api:
 
     # -- the model registry -------------------------------------------------------------------
 
-    def models(self, *, where: str = "", limit: int | None = None) -> list[RegisteredModel]:
+    def models(self, *, where: str = "", limit: int | None = None) -> RegisteredModels:
         """Registered models by name for which ``where`` holds (docs/query.md; MLflow's
         ``search_registered_models``); all of them unless ``limit`` is given.
 
             api.models(where="name like 'fraud%' and tags.team = 'risk'")
             api.models(where="alias = 'champion'")
         """
-        return list(
-            _paged(lambda size, token: self._tracking.list_models(where=where, limit=size, page_token=token), limit)
+        return RegisteredModels(
+            _paged(lambda size, token: self._tracking.list_models(where=where, limit=size, page_token=token), limit),
+            uri=self.uri,
         )
 
-    def model_versions(
-        self, model: str | None = None, *, where: str = "", limit: int | None = None
-    ) -> list[ModelVersion]:
+    def model_versions(self, model: str | None = None, *, where: str = "", limit: int | None = None) -> ModelVersions:
         """Versions for which ``where`` holds (docs/query.md; MLflow's ``search_model_versions``):
         of ``model``, newest first, or of every model, by name and then newest first; all of
         them unless ``limit`` is given. The source run's fields are ``run.params.KEY``,
@@ -114,7 +134,7 @@ class Api:
                 return self._tracking.search_model_versions(where=where, limit=size, page_token=token)
             return self._tracking.list_model_versions(model, where=where, limit=size, page_token=token)
 
-        return list(_paged(fetch, limit))
+        return ModelVersions(_paged(fetch, limit), uri=self.uri)
 
     def history(
         self,
@@ -124,7 +144,7 @@ class Api:
         max_points: int | None = None,
         step_min: int | None = None,
         step_max: int | None = None,
-    ) -> MetricHistory:
+    ) -> History:
         """A metric's points ordered by step; with ``max_points``, its min/max envelope."""
         first = self._tracking.get_metric_history(
             run_id,
@@ -135,7 +155,7 @@ class Api:
             limit=None if max_points else _HISTORY_PAGE,
         )
         if first.next_offset is None:
-            return first
+            return History.of(first)
         parts = [first]
         while parts[-1].next_offset is not None:
             parts.append(
@@ -148,7 +168,7 @@ class Api:
                     limit=_HISTORY_PAGE,
                 )
             )
-        return MetricHistory(
+        return History(
             key=key,
             steps=np.concatenate([p.steps for p in parts]),
             timestamps=np.concatenate([p.timestamps for p in parts]),
@@ -156,11 +176,11 @@ class Api:
             total=first.total,
         )
 
-    def similar(self, run: RunLike, limit: int = 5) -> list[SimilarRun]:
+    def similar(self, run: RunLike, limit: int = 5) -> SimilarRuns:
         """The earlier runs of the run's project nearest to it, as ``(run, distance)`` pairs:
         the distance is how many params differ or exist on one side only; ties go to the run
         whose differing numbers are closest, then to the newest (docs/insight.md)."""
-        return self._tracking.similar_runs(_run_id(run), limit)
+        return SimilarRuns(self._tracking.similar_runs(_run_id(run), limit), uri=self.uri)
 
     def diff(self, run: RunLike, against: RunLike | None = None) -> RunDiff:
         """What changed from ``against`` to ``run``: params, metrics, tags and notes. Without
@@ -169,9 +189,9 @@ class Api:
 
     # -- artifacts and datasets --------------------------------------------------------------
 
-    def artifacts(self, run: RunLike, path: str = "") -> list[Artifact]:
+    def artifacts(self, run: RunLike, path: str = "") -> Artifacts:
         """The run's files at ``path`` or below it (all of them by default), by path."""
-        return self._tracking.list_artifacts(_run_id(run), path)
+        return Artifacts(self._tracking.list_artifacts(_run_id(run), path), uri=self.uri)
 
     def download(self, run: RunLike, path: str, destination: str | os.PathLike[str] = ".") -> list[Path]:
         """Download an artifact file, or a folder of them, into ``destination``; each file is
@@ -184,14 +204,14 @@ class Api:
         """A small artifact's bytes, in memory (use :meth:`download` for large ones)."""
         return b"".join(self._tracking.read_artifact(_run_id(run), path))
 
-    def datasets(self, project: str, name: str | None = None) -> list[DatasetVersion]:
+    def datasets(self, project: str, name: str | None = None) -> DatasetVersions:
         """A project's dataset versions (of one dataset, with ``name``), newest first per
         name; each lists the runs that used it in ``used_by`` as (run id, context)."""
-        return self._tracking.list_datasets(project, name)
+        return DatasetVersions(self._tracking.list_datasets(project, name), uri=self.uri)
 
-    def inputs(self, run: RunLike) -> list[RunInput]:
+    def inputs(self, run: RunLike) -> RunInputs:
         """The dataset versions a run used, and in which context."""
-        return self._tracking.run_inputs(_run_id(run))
+        return RunInputs(self._tracking.run_inputs(_run_id(run)), uri=self.uri)
 
     def events(
         self,
@@ -202,19 +222,20 @@ class Api:
         since: int | None = None,
         until: int | None = None,
         limit: int | None = 100,
-    ) -> list[Event]:
+    ) -> Events:
         """The event log, newest first (docs/events.md): the newest ``limit`` events, or all
         with ``limit=None``.
 
             api.events(types=["model_version_alias.*"], subject="models/fraud/*", limit=20)
         """
-        return list(
+        return Events(
             _paged(
                 lambda size, token: self._tracking.list_events(
                     types=types, subject=subject, actor=actor, since=since, until=until, limit=size, page_token=token
                 ),
                 limit,
-            )
+            ),
+            uri=self.uri,
         )
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -36,7 +37,7 @@ from cairn.core.errors import DigestMismatch, InvalidArtifactPath, InvalidValue
 from cairn.service.interface import Tracking
 from cairn.settings import cairn_home
 
-#: Files from this size on show a progress bar when stderr is a terminal.
+#: Files from this size on show a progress bar when stderr is a terminal, or in a notebook.
 PROGRESS_ABOVE_BYTES = 100 * 1024 * 1024
 
 
@@ -200,24 +201,44 @@ def _unique_by_digest(files: Iterable[LocalArtifact]) -> list[LocalArtifact]:
 
 
 class _progress:
-    """A tqdm bar on stderr for a large file when someone is watching; otherwise nothing."""
+    """A progress bar for a large file when someone is watching, otherwise nothing: on stderr in a
+    terminal; in a notebook (where stderr is no terminal) a widget when ipywidgets is installed
+    (``pip install 'cairn[jupyter]'``), else a text bar in the cell's output."""
 
     def __init__(self, file: LocalArtifact) -> None:
         self.file = file
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[int], None] | None:
-        if self.file.size < PROGRESS_ABOVE_BYTES or not sys.stderr.isatty():
+        if self.file.size < PROGRESS_ABOVE_BYTES:
             return None
-        from tqdm import tqdm  # type: ignore[import-untyped]
+        from cairn.client.capture.notebook import in_kernel
 
-        self.bar = tqdm(total=self.file.size, unit="B", unit_scale=True, desc=f"cairn: {self.file.path}", leave=False)
+        notebook = in_kernel()
+        if not notebook and not sys.stderr.isatty():
+            return None
+        tqdm = _bar_class()
+        # In a notebook the finished bar stays, as a record of the upload; a terminal's goes.
+        self.bar = tqdm(
+            total=self.file.size, unit="B", unit_scale=True, desc=f"cairn: {self.file.path}", leave=notebook
+        )
         bar = self.bar
         return lambda sent: bar.update(sent - bar.n)
 
     def __exit__(self, *_exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _bar_class() -> Any:
+    """tqdm.auto's bar (a widget in a notebook, text in a terminal or a Qt console) when ipywidgets
+    can draw it; else tqdm's text bar, which a notebook shows too, without tqdm.auto's warning
+    that ipywidgets is missing on every first upload."""
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+    else:
+        from tqdm.std import tqdm  # type: ignore[import-untyped]
+    return tqdm
 
 
 def download(tracking: Tracking, run_id: str, path: str, destination: str | os.PathLike[str]) -> list[Path]:

@@ -114,6 +114,36 @@ class Run:
     def __repr__(self) -> str:
         return f"<cairn.Run {self.project}/{self.name} id={self.id}>"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: the run's summary, with a link to its page in the dashboard."""
+        from cairn.client import notebook_display
+
+        uri = self._writer.spool.uri
+        try:
+            record = self._stored(notebook_display.SUMMARY_WAIT_S)
+        except Exception as exc:  # showing a run must never raise: show what this process knows
+            return notebook_display.run_summary(
+                project=self.project,
+                name=self.name,
+                run_id=self.id,
+                status=self._status.value if self._status is not None else RunStatus.RUNNING.value,
+                params=self._params,
+                metrics=None,
+                uri=uri,
+                note=f"metrics not shown: the store could not be read ({type(exc).__name__})",
+            )
+        return notebook_display.record_summary(record, uri)
+
+    def _stored(self, wait: float) -> RunRecord:
+        """The run as its store has it, after up to ``wait`` seconds for what is queued to get
+        there (a notebook's summary shows the metrics just logged)."""
+        if self._status is None:
+            self._writer.flush(wait)
+            return self._tracking.get_run(self.id)
+        found: list[RunRecord] = []
+        self._after_end(lambda tracking: found.append(tracking.get_run(self.id)))
+        return found[0]
+
     # -- logging ----------------------------------------------------------------------------
 
     def log(self, data: Mapping[str, Any], step: int | None = None, timestamp: int | None = None) -> None:
@@ -449,6 +479,22 @@ class SkippedRun(Run):
 
     def __repr__(self) -> str:
         return f"<cairn.Run {self.project}/{self.name or '-'} skipped: the config already ran>"
+
+    def _repr_html_(self) -> str:
+        from cairn.client import notebook_display
+        from cairn.client.connect import resolve_uri
+
+        earlier = f" as run {self._duplicates[0].id}" if self._duplicates else ""
+        return notebook_display.run_summary(
+            project=self.project,
+            name=self.name or "-",
+            run_id="",
+            status="skipped",
+            params=self._params,
+            metrics=None,
+            uri=resolve_uri(None),
+            note=f"nothing was logged: this config already ran{earlier}",
+        )
 
     def log(self, data: Mapping[str, Any], step: int | None = None, timestamp: int | None = None) -> None:
         pass

@@ -63,3 +63,12 @@ def by_headline(keys: Iterable[str]) -> list[str]:
 def headline_metric(keys: Iterable[str]) -> str | None:
     """The metric a run's page ranks it by; None when there are no metrics."""
     return min(keys, key=headline_rank, default=None)
+
+
+def table_keys(metrics: Iterable[str], params: Iterable[str], count: int = 4) -> tuple[list[str], list[str]]:
+    """The metrics and params a runs table shows before anyone chooses (the dashboard's and a
+    notebook's): up to ``count`` metrics, headlines first (system metrics only where there are
+    no others), and the first ``count`` params by name."""
+    metric_keys = list(metrics)
+    user_metrics = [key for key in metric_keys if not is_system_metric(key)]
+    return by_headline(user_metrics or metric_keys)[:count], sorted(params)[:count]

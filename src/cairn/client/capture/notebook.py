@@ -45,7 +45,7 @@ class NotebookCapture:
 
 def capture_notebook() -> NotebookCapture | None:
     """The notebook this process runs in, or None outside IPython."""
-    shell = _ipython_shell()
+    shell = ipython_shell()
     if shell is None:
         return None
     try:
@@ -76,7 +76,8 @@ def capture_notebook() -> NotebookCapture | None:
         )
 
 
-def _ipython_shell() -> object | None:
+def ipython_shell() -> object | None:
+    """The running IPython shell, or None outside IPython."""
     # Only an IPython someone already imported: importing it here would cost every script.
     module = sys.modules.get("IPython")
     get_ipython = getattr(module, "get_ipython", None)
@@ -87,6 +88,13 @@ def _ipython_shell() -> object | None:
     except Exception:
         return None
     return shell
+
+
+def in_kernel() -> bool:
+    """True in a Jupyter kernel (a notebook, JupyterLab, VS Code), where output can be a widget;
+    False in a terminal IPython or a plain script."""
+    # ipykernel's shell carries the kernel it answers for; a terminal IPython has none.
+    return "ipykernel" in sys.modules and getattr(ipython_shell(), "kernel", None) is not None
 
 
 def _notebook_path(user_ns: dict[str, Any]) -> Path | None:

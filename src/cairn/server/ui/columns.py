@@ -13,7 +13,7 @@ from typing import Any
 
 from cairn.core.entities import Run
 from cairn.core.errors import InvalidQuery
-from cairn.core.headline import by_headline, is_system_metric
+from cairn.core.headline import table_keys
 from cairn.core.query.ast import Aggregate, Field, Source
 from cairn.core.query.evaluate import shown_value
 from cairn.core.query.parser import parse_field
@@ -89,13 +89,11 @@ def parse_columns(texts: Iterable[str]) -> tuple[list[Column], list[str]]:
 
 
 def default_columns(params: Sequence[str], metrics: Sequence[str]) -> list[str]:
-    """What a project's table shows before anyone chooses: the main attributes, up to four
-    metrics (headlines first, :func:`~cairn.core.headline.by_headline`; system metrics only where
-    there are no others) and up to four params."""
-    user_metrics = [k for k in metrics if not is_system_metric(k)]
-    chosen_metrics = by_headline(user_metrics or metrics)[:4]
+    """What a project's table shows before anyone chooses: the main attributes, then the metrics
+    and params :func:`~cairn.core.headline.table_keys` picks (up to four of each)."""
+    chosen_metrics, chosen_params = table_keys(metrics, params, 4)
     return [
         *DEFAULT_ATTRIBUTES,
         *(field_text("metrics", key) for key in chosen_metrics),
-        *(field_text("params", key) for key in sorted(params)[:4]),
+        *(field_text("params", key) for key in chosen_params),
     ]
