@@ -286,3 +286,29 @@ def test_nothing_is_left_in_staging(iris: tuple) -> None:
     GridSearchCV(SVC(), {"C": [1, 10]}, cv=3).fit(X, y)
     staging = Path(cairn_home()) / "staging"
     assert not staging.exists() or not [p for p in staging.iterdir() if p.name.startswith(".model-")]
+
+
+def _passthrough(X: np.ndarray, note: str = "", big: int = 0) -> np.ndarray:
+    return X
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.FitFailedWarning")
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite:UserWarning")
+def test_hostile_params_in_a_search_neither_crash_the_fit_nor_the_log(iris: tuple) -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = iris
+    hostile = {"note": "<script>alert(1)</script>\x00", "big": 2**70}
+    pipeline = Pipeline([("ft", FunctionTransformer(_passthrough, kw_args=hostile)), ("lr", LogisticRegression())])
+    search = GridSearchCV(pipeline, {"lr__C": [0.5, float("nan")], "lr__max_iter": [2**70 // 2**60]}, cv=3)
+    assert search.fit(X, y) is search
+
+    everything = runs()
+    parent = next(run for run in everything if run.parent_id is None)
+    assert parent.params["estimator__ft__func"] == "_passthrough"
+    assert "<script>" in str(parent.params["estimator__ft__kw_args"])
+    assert "\x00" not in str(parent.params["estimator__ft__kw_args"])
+    assert "1180591620717411303424" in str(parent.params["estimator__ft__kw_args"])
+    children = [run for run in everything if run.parent_id == parent.id]
+    assert len(children) == 2
+    assert any(math.isnan(child.metrics["mean_test_score"].last) for child in children)  # the NaN C failed

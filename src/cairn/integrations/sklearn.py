@@ -195,26 +195,25 @@ def _fit_in_run(fit: Callable[..., Any], estimator: Any, args: tuple[Any, ...], 
 
 
 def _prepare_connection() -> None:
-    """Import, now, what the first run's connection needs (the HTTP client, or the embedded
-    store and its database): 0.3 to 1 s that the first fit would otherwise spend. Nothing is
-    sent: a server that is away costs nothing here."""
-    from cairn.client.connect import connect, is_remote, resolve_uri
+    """Build, now, what the first run's connection needs (the HTTP client and its TLS
+    context, or the embedded store and its database): 0.3 to 1 s that the first fit would
+    otherwise spend. Nothing is sent: a server that is away costs nothing here."""
+    from cairn.client.connect import connect
 
-    uri = resolve_uri()
-    if is_remote(uri):
-        import cairn.client.http  # noqa: F401
-    else:
-        connect(uri).close()
+    connect().close()
 
 
 def _prepare_model_logging() -> None:
     """Pay now, at ``autolog()``, what the first logged model of the process would pay inside
-    a training call: importing skops (which lists every scikit-learn estimator) and finding
-    which installed packages the model's requirements pin."""
+    a training call: importing skops (which lists every scikit-learn estimator), scanning the
+    installed model flavors, and finding which packages the model's requirements pin."""
     import skops.io  # noqa: F401
 
+    from cairn.client.models.plugins import flavor_targets, get_flavor
     from cairn.client.models.requirements import pinned_requirements
 
+    flavor_targets()
+    get_flavor("sklearn")
     pinned_requirements(["sklearn", "numpy", "skops", "cloudpickle", "scipy"])
 
 
@@ -391,6 +390,7 @@ def search_candidates(search: Any, parent_name: str) -> list[ChildRun]:
     candidates = list(results.get("params", []))
     best = getattr(search, "best_index_", None)
     scores = {key: column for key, column in results.items() if _is_score_column(key, column)}
+    prefix = parent_name[: limits.MAX_NAME_LENGTH - 12]  # room for "-<index>"
     children = []
     for index, params in enumerate(candidates):
         metrics = {}
@@ -401,7 +401,7 @@ def search_candidates(search: Any, parent_name: str) -> list[ChildRun]:
         tags = {"cairn.autolog": INTEGRATION, "cairn.candidate": str(index)}
         if best is not None and index == best:
             tags[BEST_TAG] = "true"
-        children.append(ChildRun(f"{parent_name}-{index}", params=_loggable_params(params), metrics=metrics, tags=tags))
+        children.append(ChildRun(f"{prefix}-{index}", params=_loggable_params(params), metrics=metrics, tags=tags))
     return children
 
 
