@@ -312,3 +312,13 @@ def test_hostile_params_in_a_search_neither_crash_the_fit_nor_the_log(iris: tupl
     children = [run for run in everything if run.parent_id == parent.id]
     assert len(children) == 2
     assert any(math.isnan(child.metrics["mean_test_score"].last) for child in children)  # the NaN C failed
+
+
+def test_a_search_on_the_threading_backend_is_still_one_run_and_its_candidates(iris: tuple) -> None:
+    from joblib import parallel_config
+
+    X, y = iris
+    with parallel_config(backend="threading", n_jobs=2):
+        GridSearchCV(SVC(), {"C": [1, 10], "kernel": ["linear", "rbf"]}, cv=3, n_jobs=2).fit(X, y)
+    everything = runs()
+    assert len(everything) == 5 and len([run for run in everything if run.parent_id is None]) == 1

@@ -21,9 +21,10 @@ are not runs of their own. Each logged fit records, in the run :func:`training_r
   search's run ``best_<param>`` params, the ``best_cv_score`` metric and the best estimator as
   the model.
 
-The depth is per thread: a search run on joblib's *threading* backend fits its candidates on
-other threads, and those fits would log as runs of their own (the default backends, in the
-same thread or in worker processes, log only the search).
+"Outermost" is per thread, and across threads while a logged fit is under way: a search on
+joblib's *threading* backend fits its candidates on pool threads, which are then taken for
+its parts (worker processes of the default backend are not patched at all). The price: two
+models trained at the same time on two threads other than the main one log only the first.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ _MAX_ITEMS = 50
 _originals: dict[tuple[type, str], Any] = {}  # (class, method) -> its own attribute, as it was
 _patch_lock = threading.Lock()
 _fitting = threading.local()  # .active: this thread is inside a logged fit
+_open_fits = 0  # logged fits under way in the process, on any thread
 
 
 def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
@@ -168,16 +170,34 @@ def _wrapped_attribute(attribute: Any, method: str) -> Any:
 def _logging_fit(fit: Callable[..., Any], method: str) -> Callable[..., Any]:
     @functools.wraps(fit)
     def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(_fitting, "active", False) or not settings_of(INTEGRATION).enabled:
+        if _inside_a_logged_fit() or not settings_of(INTEGRATION).enabled:
             return fit(self, *args, **kwargs)
         _fitting.active = True  # the fits this one makes are part of it, not runs
+        _count_open_fits(+1)
         try:
             return _fit_in_run(fit, self, args, kwargs)
         finally:
+            _count_open_fits(-1)
             _fitting.active = False
 
     fit_and_log.cairn_autolog = True  # type: ignore[attr-defined]  # how tests and people tell
     return fit_and_log
+
+
+def _inside_a_logged_fit() -> bool:
+    if getattr(_fitting, "active", False):
+        return True
+    # joblib's threading backend fits a search's candidates on pool threads, where this
+    # thread's flag is not set: while a logged fit is under way, a fit on a thread other than
+    # the main one is taken for one of its parts. (Two models trained at once on two threads
+    # of one's own: only the first is logged.)
+    return _open_fits > 0 and threading.current_thread() is not threading.main_thread()
+
+
+def _count_open_fits(change: int) -> None:
+    global _open_fits
+    with _patch_lock:
+        _open_fits += change
 
 
 def _fit_in_run(fit: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
