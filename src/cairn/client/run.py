@@ -26,6 +26,7 @@ from cairn.core.params import flatten_config, same_param_value
 from cairn.service.interface import Tracking
 
 if TYPE_CHECKING:
+    from cairn.client.child_runs import ChildRun
     from cairn.client.models.transfer import ModelInfo
     from cairn.core.models.signature import Signature
 
@@ -316,6 +317,20 @@ class Run:
         self._writer.flush()
         return info
 
+    def log_child_runs(self, children: Sequence[ChildRun]) -> None:
+        """Log finished child runs of this run in one call, without waiting: each is created
+        with its params and tags, its metrics at step 0, and ended, by the background writer
+        (a hyperparameter search logs its candidates so). Names, keys and values are checked
+        here; the runs appear in the store once the writer has sent them (:meth:`flush`)."""
+        self._check_open()
+        from cairn.client.child_runs import child_run_payload
+        from cairn.service.policy import Principal
+
+        user = Principal.local_user().name
+        payloads = [child_run_payload(self.project, child, user=user) for child in children]
+        for payload in payloads:  # all checked before any is queued
+            self._writer.put("child_run", payload)
+
     def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:
         self._check_open()
         from cairn.client.artifacts import encoded_to_local
@@ -517,6 +532,9 @@ class SkippedRun(Run):
         pass
 
     def log_dataset(self, source: Any, name: str, *, context: str = "train", store: bool = False) -> None:
+        pass
+
+    def log_child_runs(self, children: Sequence[ChildRun]) -> None:
         pass
 
     def log_model(

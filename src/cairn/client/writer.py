@@ -70,7 +70,7 @@ def in_request_chunks(items: Mapping[str, V]) -> list[dict[str, V]]:
 class _Op:
     """A queued write other than metric points; ``done`` marks a flush barrier."""
 
-    kind: str  # params | tags | update | artifacts | dataset | snapshot | barrier
+    kind: str  # params | tags | update | artifacts | dataset | snapshot | child_run | barrier
     payload: Any = None
     done: threading.Event | None = None
 
@@ -454,6 +454,8 @@ def describe_write(kind: str, payload: Any) -> str:
         return f"dataset {payload['spec']['name']!r}"
     if kind == "snapshot":
         return f"the {payload['kind']} snapshot"
+    if kind == "child_run":
+        return f"child run {payload['name']!r}"
     return f"a {kind} write"
 
 
@@ -521,6 +523,10 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
         tree = [SnapshotFile(f.path, f.digest, f.size) for f in files]
         tracking.save_snapshot(run_id, payload["kind"], tree, meta=payload.get("meta") or {})
         discard_staged(files)
+    elif kind == "child_run":
+        from cairn.client.child_runs import create_child_run
+
+        create_child_run(tracking, run_id, payload)
     else:
         raise ValueError(f"unknown write kind {kind!r}")
     return 0

@@ -1,0 +1,502 @@
+"""scikit-learn: ``cairn.sklearn.autolog()`` makes every ``fit`` a run.
+
+``fit`` (and ``fit_transform`` / ``fit_predict`` where a class defines its own) of every
+estimator scikit-learn lists (``sklearn.utils.all_estimators()``: estimators, pipelines,
+searches, meta-estimators) is wrapped. Only the outermost fit of a thread logs: the steps of a
+pipeline, the inner fits of a search and the sub-fits of a meta-estimator run inside it and
+are not runs of their own. Each logged fit records, in the run :func:`training_run` gives it:
+
+- params: ``get_params(deep=True)``, nested estimators as their class name, anything else
+  that is not a number, a flag or text as its (shortened) ``repr``;
+- metrics when ``y`` is given: ``training_score`` (``estimator.score``), for classifiers
+  ``training_{accuracy,precision,recall,f1}_score`` (weighted over classes), for regressors
+  ``training_{mean_squared_error,root_mean_squared_error,mean_absolute_error,r2_score}``:
+  MLflow's names, so dashboards and queries carry over;
+- for classifiers the confusion matrix on the training data (``training_confusion_matrix``);
+- the fitted model at ``runs:/RUN/model`` with a signature from the first training rows;
+- the training data (features, and the target as a column) as dataset ``train``, by digest
+  and shape only;
+- for a search (anything with ``cv_results_``): every candidate as a finished child run with
+  its params and mean/std/rank scores, the best one tagged ``cairn.best = "true"``, and on the
+  search's run ``best_<param>`` params, the ``best_cv_score`` metric and the best estimator as
+  the model.
+
+"Outermost" is per thread, and across threads while a logged fit is under way: a search on
+joblib's *threading* backend fits its candidates on pool threads, which are then taken for
+its parts (worker processes of the default backend are not patched at all). The price: two
+models trained at the same time on two threads other than the main one log only the first.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from cairn.client.child_runs import ChildRun
+from cairn.client.run import Run
+from cairn.core import limits
+from cairn.core.entities import ParamValue
+from cairn.core.errors import CairnError
+from cairn.core.params import same_param_value
+from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+
+INTEGRATION = "sklearn"
+#: The methods that train; each is wrapped on the class that defines it.
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+#: The tag that marks a search's best candidate among its child runs.
+BEST_TAG = "cairn.best"
+#: The classifier's confusion matrix on its training data, as an artifact the dashboard draws.
+CONFUSION_MATRIX = "training_confusion_matrix"
+#: Rows of the training data saved with the model: enough to show its input, cheap to store.
+EXAMPLE_ROWS = 5
+#: A param's text past this many characters is cut: a repr of a fitted array says nothing more.
+MAX_PARAM_TEXT = 500
+
+#: Items of a list or mapping a param's text shows before "…".
+_MAX_ITEMS = 50
+
+_originals: dict[tuple[type, str], Any] = {}  # (class, method) -> its own attribute, as it was
+_patch_lock = threading.Lock()
+_fitting = threading.local()  # .active: this thread is inside a logged fit
+_open_fits = 0  # logged fits under way in the process, on any thread
+
+
+def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+    """Log every scikit-learn ``fit`` from now on (see the module's docstring for what), into
+    the open run if there is one, else into a new run in ``project`` (else ``CAIRN_PROJECT``,
+    else the script's folder name). ``log_models=False`` leaves the model out;
+    ``disable=True`` puts the original methods back."""
+    if disable:
+        configure(INTEGRATION, enabled=False)
+        _restore()
+        return
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    _patch(estimator_classes())
+    Guard.of(INTEGRATION).call(_prepare_connection)
+    if log_models:
+        Guard.of(INTEGRATION).call(_prepare_model_logging)
+
+
+def log_fitted(
+    estimator: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    run: Run | None = None,
+    log_model: bool = True,
+    sample_weight: Any = None,
+) -> None:
+    """Log a fitted estimator as autologging would have logged its fit: into ``run``, else the
+    open run, else a new one (finished before this returns). For those who prefer to say
+    when; errors are one warning, as with autologging."""
+    guard = Guard.of(INTEGRATION)
+
+    def log(target: Run) -> None:
+        guard.call(_log_before_fit, target, estimator)
+        guard.call(_log_after_fit, target, estimator, X, y, sample_weight, log_model)
+
+    if run is not None:
+        log(run)
+        return
+    with training_run(INTEGRATION) as opened:
+        if opened is not None:
+            log(opened)
+
+
+# -- patching ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _listed_estimators() -> tuple[type, ...]:
+    """``all_estimators()`` imports every module of scikit-learn (1 to 4 s): once a process."""
+    from sklearn.utils import all_estimators
+
+    return tuple(cls for _, cls in all_estimators())
+
+
+def estimator_classes() -> list[type]:
+    """Every estimator class scikit-learn lists, and the searches it keeps in experimental."""
+    import sklearn.model_selection
+
+    classes = list(_listed_estimators())
+    for name in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"):
+        search = vars(sklearn.model_selection).get(name)  # the Halving ones once enabled
+        if isinstance(search, type) and search not in classes:
+            classes.append(search)
+    return classes
+
+
+def _patch(classes: list[type]) -> None:
+    with _patch_lock:
+        for cls in classes:
+            for method in FIT_METHODS:
+                owner = next((base for base in cls.__mro__ if method in vars(base)), None)
+                if owner is None or (owner, method) in _originals:
+                    continue
+                wrapped = _wrapped_attribute(vars(owner)[method], method)
+                if wrapped is not None:
+                    _originals[(owner, method)] = vars(owner)[method]
+                    setattr(owner, method, wrapped)
+
+
+def _restore() -> None:
+    with _patch_lock:
+        for (owner, method), original in _originals.items():
+            setattr(owner, method, original)
+        _originals.clear()
+
+
+def _wrapped_attribute(attribute: Any, method: str) -> Any:
+    """The class attribute with its function wrapped, or None when it is neither a function
+    nor a descriptor holding one (scikit-learn's ``available_if``, which must keep hiding the
+    method when the last step lacks it)."""
+    if inspect.isfunction(attribute):
+        return _logging_fit(attribute, method)
+    function = getattr(attribute, "fn", None)
+    if inspect.isfunction(function) and hasattr(type(attribute), "__get__"):
+        descriptor = copy.copy(attribute)
+        descriptor.fn = _logging_fit(function, method)
+        return descriptor
+    return None
+
+
+def _logging_fit(fit: Callable[..., Any], method: str) -> Callable[..., Any]:
+    @functools.wraps(fit)
+    def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _inside_a_logged_fit() or not settings_of(INTEGRATION).enabled:
+            return fit(self, *args, **kwargs)
+        _fitting.active = True  # the fits this one makes are part of it, not runs
+        _count_open_fits(+1)
+        try:
+            return _fit_in_run(fit, self, args, kwargs)
+        finally:
+            _count_open_fits(-1)
+            _fitting.active = False
+
+    fit_and_log.cairn_autolog = True  # type: ignore[attr-defined]  # how tests and people tell
+    return fit_and_log
+
+
+def _inside_a_logged_fit() -> bool:
+    if getattr(_fitting, "active", False):
+        return True
+    # joblib's threading backend fits a search's candidates on pool threads, where this
+    # thread's flag is not set: while a logged fit is under way, a fit on a thread other than
+    # the main one is taken for one of its parts. (Two models trained at once on two threads
+    # of one's own: only the first is logged.)
+    return _open_fits > 0 and threading.current_thread() is not threading.main_thread()
+
+
+def _count_open_fits(change: int) -> None:
+    global _open_fits
+    with _patch_lock:
+        _open_fits += change
+
+
+def _fit_in_run(fit: Callable[..., Any], estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+    guard = Guard.of(INTEGRATION)
+    with training_run(INTEGRATION) as run:
+        if run is None:
+            return fit(estimator, *args, **kwargs)
+        guard.call(_log_before_fit, run, estimator)  # a fit that crashes still shows its params
+        result = fit(estimator, *args, **kwargs)
+        log_model = settings_of(INTEGRATION).log_models
+        guard.call(_log_after_fit, run, estimator, X, y, kwargs.get("sample_weight"), log_model)
+        return result
+
+
+def _prepare_connection() -> None:
+    """Build, now, what the first run's connection needs (the HTTP client and its TLS
+    context, or the embedded store and its database): 0.3 to 1 s that the first fit would
+    otherwise spend. Nothing is sent: a server that is away costs nothing here."""
+    from cairn.client.connect import connect
+
+    connect().close()
+
+
+def _prepare_model_logging() -> None:
+    """Pay now, at ``autolog()``, what the first logged model of the process would pay inside
+    a training call: importing skops (which lists every scikit-learn estimator), scanning the
+    installed model flavors, and finding which packages the model's requirements pin."""
+    import skops.io  # noqa: F401
+
+    from cairn.client.models.plugins import flavor_targets, get_flavor
+    from cairn.client.models.requirements import pinned_requirements
+
+    flavor_targets()
+    get_flavor("sklearn")
+    pinned_requirements(["sklearn", "numpy", "skops", "cloudpickle", "scipy"])
+
+
+# -- what a fit logs ---------------------------------------------------------------------
+
+
+def _log_before_fit(run: Run, estimator: Any) -> None:
+    cls = type(estimator)
+    run.set_tags({"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
+    _log_new_params(run, estimator_params(estimator))
+
+
+def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any, log_model: bool) -> None:
+    """Each part on its own, so that one failing (a model that cannot be packaged, a store
+    that refuses the dataset) leaves the others logged; the first failure is the warning."""
+    guard = Guard.of(INTEGRATION)
+    search = hasattr(estimator, "cv_results_")
+    model = getattr(estimator, "best_estimator_", None) if search else estimator
+    # First: the model is the one write that waits for the store, and it should not wait
+    # behind the dataset or a search's candidates.
+    if log_model and model is not None and hasattr(model, "predict"):
+        guard.call(run.log_model, model, MODEL_NAME, input_example=_first_rows(X))
+    classifier = _is_classifier(estimator)
+    predicted = None
+    if y is not None and X is not None and (classifier or _is_regressor(estimator)):
+        predicted = _attempt(lambda: estimator.predict(X))
+    metrics = training_metrics(estimator, X, y, predicted, sample_weight)
+    if search:
+        best_params = {f"best_{key}": value for key, value in search_best_params(estimator).items()}
+        guard.call(_log_new_params, run, best_params)
+        best_score = getattr(estimator, "best_score_", None)
+        if isinstance(best_score, int | float | np.number):
+            metrics["best_cv_score"] = float(best_score)
+    if metrics:
+        guard.call(run.log, metrics)
+    labels = getattr(estimator, "classes_", None)
+    if classifier and predicted is not None and labels is not None and np.ndim(y) == 1:
+        guard.call(_log_confusion_matrix, run, y, predicted, labels)
+    frame = guard.call(training_frame, X, y)
+    if frame is not None:
+        guard.call(run.log_dataset, frame, "train", context="train")
+    if search:
+        guard.call(lambda: run.log_child_runs(search_candidates(estimator, run.name)))
+
+
+def _log_confusion_matrix(run: Run, y: Any, predicted: Any, labels: Any) -> None:
+    run.log_confusion_matrix(_as_list(y), _as_list(predicted), labels=_as_list(labels), name=CONFUSION_MATRIX)
+
+
+def _log_new_params(run: Run, params: Mapping[str, ParamValue]) -> None:
+    """Params the run does not hold yet: a second fit logged into one open run keeps the
+    first fit's values rather than failing on params being immutable."""
+    held = run.config
+    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
+    if fresh:
+        run.log_params(fresh)
+
+
+def estimator_params(estimator: Any) -> dict[str, ParamValue]:
+    """``get_params(deep=True)`` as loggable params; keys a param cannot have are left out."""
+    try:
+        raw = estimator.get_params(deep=True)
+    except Exception:  # a third-party estimator with a broken get_params still trains
+        return {}
+    return _loggable_params(raw)
+
+
+def search_best_params(search: Any) -> dict[str, ParamValue]:
+    best = getattr(search, "best_params_", None)
+    return _loggable_params(best) if isinstance(best, Mapping) else {}
+
+
+def _loggable_params(raw: Mapping[Any, Any]) -> dict[str, ParamValue]:
+    params: dict[str, ParamValue] = {}
+    for key, value in raw.items():
+        try:
+            params[limits.check_key(str(key), "param")] = loggable(value)
+        except CairnError:
+            continue
+    return params
+
+
+def loggable(value: Any) -> ParamValue:
+    """A param value: numbers, flags, text and None as they are (numpy scalars unwrapped);
+    estimators as their class name; anything else as a shortened ``repr`` of it with the
+    estimators inside named the same way."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if limits.MIN_INT64 <= value <= limits.MAX_INT64 else _text(str(value))
+    if isinstance(value, str):
+        return _text(value)
+    return _text(repr(_readable(value, depth=0)))
+
+
+class _Named:
+    """Shown as its bare name in a repr: ``[('svc', SVC)]`` rather than ``[('svc', SVC())]``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _readable(value: Any, depth: int) -> Any:
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return _Named(type(value).__name__)
+    if isinstance(value, type) or inspect.isroutine(value):
+        return _Named(str(getattr(value, "__qualname__", None) or getattr(value, "__name__", type(value).__name__)))
+    if depth >= 4:
+        return _Named("…")
+    if isinstance(value, Mapping):
+        shown = {_readable(k, depth + 1): _readable(v, depth + 1) for k, v in list(value.items())[:_MAX_ITEMS]}
+        return shown if len(value) <= _MAX_ITEMS else {**shown, _Named("…"): _Named("…")}
+    if isinstance(value, list | tuple):
+        items = [_readable(item, depth + 1) for item in value[:_MAX_ITEMS]]
+        items += [_Named("…")] if len(value) > _MAX_ITEMS else []
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _text(text: str) -> str:
+    text = text.replace("\x00", "\\x00")  # no store keeps NUL in text
+    return text if len(text) <= MAX_PARAM_TEXT else text[: MAX_PARAM_TEXT - 1] + "…"
+
+
+def training_metrics(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    predicted: Any = None,
+    sample_weight: Any = None,
+) -> dict[str, float]:
+    """MLflow's training metrics for the fitted ``estimator`` on its training data, given its
+    predictions there; each one that cannot be computed (no ``y``, a multi-output target, a
+    search without refit) is left out."""
+    if y is None or X is None:
+        return {}
+    from sklearn import metrics as sk
+
+    weights = {"sample_weight": sample_weight}
+    scores: dict[str, Callable[[], float]] = {"training_score": lambda: estimator.score(X, y, **_given(weights))}
+    if predicted is not None:
+        if _is_classifier(estimator):
+            weighted = {"average": "weighted", "zero_division": 0, "sample_weight": sample_weight}
+            scores["training_accuracy_score"] = lambda: sk.accuracy_score(y, predicted, sample_weight=sample_weight)
+            scores["training_precision_score"] = lambda: sk.precision_score(y, predicted, **weighted)
+            scores["training_recall_score"] = lambda: sk.recall_score(y, predicted, **weighted)
+            scores["training_f1_score"] = lambda: sk.f1_score(y, predicted, **weighted)
+        else:
+            mse = _attempt(lambda: sk.mean_squared_error(y, predicted, sample_weight=sample_weight))
+            scores["training_mean_squared_error"] = lambda: mse
+            scores["training_root_mean_squared_error"] = lambda: math.sqrt(mse)
+            scores["training_mean_absolute_error"] = lambda: sk.mean_absolute_error(
+                y, predicted, sample_weight=sample_weight
+            )
+            scores["training_r2_score"] = lambda: sk.r2_score(y, predicted, sample_weight=sample_weight)
+    values: dict[str, float] = {}
+    for key, score in scores.items():
+        value = _attempt(score)
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            values[key] = float(value)
+    return values
+
+
+def search_candidates(search: Any, parent_name: str) -> list[ChildRun]:
+    """One finished child run per candidate of a fitted search, the best tagged."""
+    results: Mapping[str, Any] = search.cv_results_
+    candidates = list(results.get("params", []))
+    best = getattr(search, "best_index_", None)
+    scores = {key: column for key, column in results.items() if _is_score_column(key, column)}
+    prefix = parent_name[: limits.MAX_NAME_LENGTH - 12]  # room for "-<index>"
+    children = []
+    for index, params in enumerate(candidates):
+        metrics = {}
+        for key, column in scores.items():
+            value = _number_at(column, index)
+            if value is not None:
+                metrics[key] = value
+        tags = {"cairn.autolog": INTEGRATION, "cairn.candidate": str(index)}
+        if best is not None and index == best:
+            tags[BEST_TAG] = "true"
+        children.append(ChildRun(f"{prefix}-{index}", params=_loggable_params(params), metrics=metrics, tags=tags))
+    return children
+
+
+def _number_at(column: Any, index: int) -> float | None:
+    try:
+        return float(column[index])
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _is_score_column(key: str, column: Any) -> bool:
+    """The columns of ``cv_results_`` a candidate's run shows: mean, std and rank of each
+    score and time, and a successive-halving search's round and resources."""
+    if not (key.startswith(("mean_", "std_", "rank_")) or key in ("iter", "n_resources")):
+        return False
+    return np.issubdtype(np.asarray(column).dtype, np.number)
+
+
+def training_frame(X: Any, y: Any) -> Any:
+    """The training data as a DataFrame (the features, then the target when it is one column
+    of the same length), or None for what a table cannot hold (sparse matrices)."""
+    import pandas as pd
+
+    if X is None or hasattr(X, "tocsr") or hasattr(X, "sparse"):
+        return None
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy(deep=False)
+    else:
+        array = np.asarray(X)
+        if array.ndim == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2:
+            return None
+        frame = pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
+    frame.columns = [str(column) for column in frame.columns]
+    if y is not None and np.ndim(y) == 1 and len(y) == len(frame):
+        target = "target" if "target" not in frame.columns else "__target__"
+        frame[target] = np.asarray(y)
+    return frame
+
+
+def _first_rows(X: Any) -> Any:
+    if X is None or hasattr(X, "tocsr"):
+        return None
+    if hasattr(X, "iloc"):
+        return X.iloc[:EXAMPLE_ROWS]
+    try:
+        return X[:EXAMPLE_ROWS]
+    except Exception:
+        return None
+
+
+def _is_classifier(estimator: Any) -> bool:
+    from sklearn.base import is_classifier
+
+    return bool(_attempt(lambda: is_classifier(estimator)))
+
+
+def _is_regressor(estimator: Any) -> bool:
+    from sklearn.base import is_regressor
+
+    return bool(_attempt(lambda: is_regressor(estimator)))
+
+
+def _attempt(compute: Callable[[], Any]) -> Any:
+    """``compute()``, or None when it fails: a metric that does not apply is not an error."""
+    try:
+        return compute()
+    except Exception:
+        return None
+
+
+def _given(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _as_list(values: Any) -> list[Any]:
+    return [value.item() if isinstance(value, np.generic) else value for value in np.asarray(values).tolist()]
