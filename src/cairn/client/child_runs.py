@@ -7,8 +7,8 @@ creates each child with its params and tags, logs its metrics at step 0 and ends
 queued write per child. While the store is away those writes wait in the parent's spool like
 any other, so the caller never waits.
 
-A child's write is three requests (create, metrics, end). If the store goes away between
-them, the write is sent again whole later, and that one child may then appear twice.
+A child's write is three requests (create, metrics, end), each safe to send again: the child's
+id is chosen here, so a write sent again whole after an outage finds the child it made.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def child_run_payload(project: str, child: ChildRun, *, user: str) -> dict[str, 
         "metrics": metrics,
         "time": now,
         "client_id": uuid.uuid4().hex,
+        "run_id": uuid.uuid4().hex,
     }
 
 
@@ -61,6 +62,7 @@ def create_child_run(tracking: Tracking, parent_id: str, payload: Mapping[str, A
     """Perform one queued child-run write (on the writer thread, or from the spool)."""
     record = tracking.create_run(
         payload["project"],
+        run_id=payload.get("run_id"),  # absent from writes spooled before ids were chosen here
         name=payload["name"],
         user=payload["user"],
         config=payload["params"],
