@@ -101,6 +101,12 @@ class Run:
         return self._status is not None
 
     @property
+    def offline(self) -> bool:
+        """True while the store cannot be reached: what the run logs waits in its spool on
+        disk and is sent when the store is back (or by ``cairn sync``)."""
+        return self._writer.offline
+
+    @property
     def skipped(self) -> bool:
         """True when ``cairn.init(..., on_duplicate="skip")`` found the config already ran and
         created no run: see :class:`SkippedRun`."""
@@ -487,6 +493,10 @@ class SkippedRun(Run):
     @notes.setter
     def notes(self, value: str) -> None:
         self._notes = value
+
+    @property
+    def offline(self) -> bool:
+        return False
 
     @property
     def skipped(self) -> bool:

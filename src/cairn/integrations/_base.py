@@ -130,7 +130,7 @@ _OFFLINE_FINISH_TIMEOUT_S = 1.0
 
 
 def _finish(integration: str, run: Run, status: str) -> None:
-    timeout = _OFFLINE_FINISH_TIMEOUT_S if run._writer.offline else 30.0
+    timeout = _OFFLINE_FINISH_TIMEOUT_S if run.offline else 30.0
     Guard.of(integration).call(run.finish, status, timeout=timeout)
 
 

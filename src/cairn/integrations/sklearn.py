@@ -43,9 +43,9 @@ from cairn.client.child_runs import ChildRun
 from cairn.client.run import Run
 from cairn.core import limits
 from cairn.core.entities import ParamValue
-from cairn.core.errors import CairnError
 from cairn.core.params import same_param_value
 from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+from cairn.integrations._params import loggable_params
 
 INTEGRATION = "sklearn"
 #: The methods that train; each is wrapped on the class that defines it.
@@ -56,12 +56,6 @@ BEST_TAG = "cairn.best"
 CONFUSION_MATRIX = "training_confusion_matrix"
 #: Rows of the training data saved with the model: enough to show its input, cheap to store.
 EXAMPLE_ROWS = 5
-#: A param's text past this many characters is cut: a repr of a fitted array says nothing more.
-MAX_PARAM_TEXT = 500
-
-#: Items of a list or mapping a param's text shows before "…".
-_MAX_ITEMS = 50
-
 _originals: dict[tuple[type, str], Any] = {}  # (class, method) -> its own attribute, as it was
 _patch_lock = threading.Lock()
 _fitting = threading.local()  # .active: this thread is inside a logged fit
@@ -298,71 +292,12 @@ def estimator_params(estimator: Any) -> dict[str, ParamValue]:
         raw = estimator.get_params(deep=True)
     except Exception:  # a third-party estimator with a broken get_params still trains
         return {}
-    return _loggable_params(raw)
+    return loggable_params(raw)
 
 
 def search_best_params(search: Any) -> dict[str, ParamValue]:
     best = getattr(search, "best_params_", None)
-    return _loggable_params(best) if isinstance(best, Mapping) else {}
-
-
-def _loggable_params(raw: Mapping[Any, Any]) -> dict[str, ParamValue]:
-    params: dict[str, ParamValue] = {}
-    for key, value in raw.items():
-        try:
-            params[limits.check_key(str(key), "param")] = loggable(value)
-        except CairnError:
-            continue
-    return params
-
-
-def loggable(value: Any) -> ParamValue:
-    """A param value: numbers, flags, text and None as they are (numpy scalars unwrapped);
-    estimators as their class name; anything else as a shortened ``repr`` of it with the
-    estimators inside named the same way."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, bool | float):
-        return value
-    if isinstance(value, int):
-        return value if limits.MIN_INT64 <= value <= limits.MAX_INT64 else _text(str(value))
-    if isinstance(value, str):
-        return _text(value)
-    return _text(repr(_readable(value, depth=0)))
-
-
-class _Named:
-    """Shown as its bare name in a repr: ``[('svc', SVC)]`` rather than ``[('svc', SVC())]``."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-def _readable(value: Any, depth: int) -> Any:
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        return _Named(type(value).__name__)
-    if isinstance(value, type) or inspect.isroutine(value):
-        return _Named(str(getattr(value, "__qualname__", None) or getattr(value, "__name__", type(value).__name__)))
-    if depth >= 4:
-        return _Named("…")
-    if isinstance(value, Mapping):
-        shown = {_readable(k, depth + 1): _readable(v, depth + 1) for k, v in list(value.items())[:_MAX_ITEMS]}
-        return shown if len(value) <= _MAX_ITEMS else {**shown, _Named("…"): _Named("…")}
-    if isinstance(value, list | tuple):
-        items = [_readable(item, depth + 1) for item in value[:_MAX_ITEMS]]
-        items += [_Named("…")] if len(value) > _MAX_ITEMS else []
-        return tuple(items) if isinstance(value, tuple) else items
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _text(text: str) -> str:
-    text = text.replace("\x00", "\\x00")  # no store keeps NUL in text
-    return text if len(text) <= MAX_PARAM_TEXT else text[: MAX_PARAM_TEXT - 1] + "…"
+    return loggable_params(best) if isinstance(best, Mapping) else {}
 
 
 def training_metrics(
@@ -421,7 +356,7 @@ def search_candidates(search: Any, parent_name: str) -> list[ChildRun]:
         tags = {"cairn.autolog": INTEGRATION, "cairn.candidate": str(index)}
         if best is not None and index == best:
             tags[BEST_TAG] = "true"
-        children.append(ChildRun(f"{prefix}-{index}", params=_loggable_params(params), metrics=metrics, tags=tags))
+        children.append(ChildRun(f"{prefix}-{index}", params=loggable_params(params), metrics=metrics, tags=tags))
     return children
 
 
