@@ -4,6 +4,7 @@ from the same process, or by ``cairn sync`` after the process is gone (docs/sdk.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -68,6 +69,34 @@ def test_a_run_started_offline_reaches_the_server_by_sync_under_its_own_id(
             assert {found.id for found in again.list_runs("offline").items} == {run.id, child.id}
         finally:
             again.close()
+
+
+def test_a_nested_run_spooled_before_its_parent_still_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spool_root: Path
+) -> None:
+    # Each run's writer makes its spool at its first write, on its own thread: the child's can
+    # be the older one. Sync must send the parent's and come back for the child's.
+    port = free_port()
+    monkeypatch.setenv("CAIRN_URI", f"http://127.0.0.1:{port}")
+    parent = cairn.init("offline", name="parent")
+    child = cairn.init("offline", name="child", parent=parent)
+    child.log({"loss": 1.0}, step=0)
+    child.finish(timeout=1)
+    parent.finish(timeout=1)
+    for owner in spool_root.glob("*/owner.json"):
+        holds_child = any(child.id in entry.read_text() for entry in owner.parent.glob("[0-9]*.json"))
+        data = json.loads(owner.read_text())
+        owner.write_text(json.dumps({**data, "created_at": 1 if holds_child else 2}))
+
+    with _server_at(port, tmp_path) as server:
+        report = sync_spools(spool_root)
+        assert (report.writes_refused, report.spools_left) == (0, 0)
+        reader = HttpTracking(server.url)
+        try:
+            assert reader.get_run(child.id).parent_id == parent.id
+            assert reader.get_run(parent.id).status is RunStatus.FINISHED
+        finally:
+            reader.close()
 
 
 def test_a_run_started_offline_catches_up_in_the_same_process(
