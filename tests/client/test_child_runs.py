@@ -39,13 +39,16 @@ def test_children_arrive_finished_with_params_metrics_and_tags(flaky: FlakyTrack
 def test_children_logged_while_the_store_is_away_arrive_from_the_spool(flaky: FlakyTracking, spool_root: Path) -> None:
     run = start_run(flaky, spool_root)
     flaky.down.set()
-    run.log_child_runs([ChildRun(f"c-{i}", params={"i": i}, metrics={"score": math.inf}) for i in range(3)])
+    # A NaN param must keep its type through the spool's JSON (orjson would write null).
+    children = [ChildRun(f"c-{i}", params={"i": i, "alpha": math.nan}, metrics={"score": math.inf}) for i in range(3)]
+    run.log_child_runs(children)
     assert not run.flush(timeout=1)  # spooled, not lost
     flaky.down.clear()
     assert run.flush(timeout=15)
     children = children_of(flaky, run.id)
     assert [child.name for child in children] == ["c-0", "c-1", "c-2"]
     assert all(child.metrics["score"].last == math.inf for child in children)
+    assert all(isinstance(child.params["alpha"], float) and math.isnan(child.params["alpha"]) for child in children)
     run.finish()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from cairn.client.writer import create_run_from, creation_payload
 from cairn.core import limits
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.metrics import MetricBatch, MetricColumns
@@ -39,47 +40,39 @@ class ChildRun:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-def child_run_payload(project: str, child: ChildRun, *, user: str) -> dict[str, Any]:
-    """The JSON-shaped write for ``child``, checked here so a mistake raises in the caller."""
+def child_run_payload(project: str, parent_id: str, child: ChildRun, *, user: str) -> dict[str, Any]:
+    """The JSON-shaped write for ``child``, checked here so a mistake raises in the caller: the
+    child's creation (as a run started offline sends it), its metrics and its own id."""
     params = flatten_config(child.params)
     limits.check_item_count(params, "params")  # one request creates the child with all of them
     metrics = {limits.check_key(key, "metric"): _wire_number(key, value) for key, value in child.metrics.items()}
     now = time.time_ns() // 1_000_000
-    return {
-        "project": project,
-        "name": limits.check_name(child.name, "run name"),
-        "user": user,
-        "params": params,
-        "tags": limits.check_tags(child.tags),
-        "metrics": metrics,
-        "time": now,
-        "client_id": uuid.uuid4().hex,
-        "run_id": uuid.uuid4().hex,
-    }
-
-
-def create_child_run(tracking: Tracking, parent_id: str, payload: Mapping[str, Any]) -> None:
-    """Perform one queued child-run write (on the writer thread, or from the spool)."""
-    record = tracking.create_run(
-        payload["project"],
-        run_id=payload.get("run_id"),  # absent from writes spooled before ids were chosen here
-        name=payload["name"],
-        user=payload["user"],
-        config=payload["params"],
-        tags=payload["tags"],
+    create = creation_payload(
+        project,
+        name=limits.check_name(child.name, "run name"),
+        user=user,
+        params=params,
+        tags=limits.check_tags(child.tags),
         parent_id=parent_id,
-        start_time=payload["time"],
+        start_time=now,
     )
+    return {"run_id": uuid.uuid4().hex, "create": create, "metrics": metrics, "client_id": uuid.uuid4().hex}
+
+
+def create_child_run(tracking: Tracking, payload: Mapping[str, Any]) -> None:
+    """Perform one queued child-run write (on the writer thread, or from the spool)."""
+    record = create_run_from(tracking, payload["run_id"], payload["create"])
+    now = payload["create"]["start_time"]
     metrics: Mapping[str, float | str] = payload["metrics"]
     if metrics:
-        stamp = np.array([payload["time"]], dtype=np.int64)
+        stamp = np.array([now], dtype=np.int64)
         step = np.zeros(1, dtype=np.int64)
         columns = [
             MetricColumns(key, step, stamp, np.array([limits.check_metric_value(key, value)], dtype=np.float64))
             for key, value in metrics.items()
         ]
         tracking.log_metrics(record.id, MetricBatch(client_id=payload["client_id"], seq=0, columns=columns))
-    tracking.update_run(record.id, RunUpdate(status=RunStatus.FINISHED, end_time=payload["time"]))
+    tracking.update_run(record.id, RunUpdate(status=RunStatus.FINISHED, end_time=now))
 
 
 def _wire_number(key: str, value: Any) -> float | str:

@@ -333,7 +333,7 @@ class Run:
         from cairn.service.policy import Principal
 
         user = Principal.local_user().name
-        payloads = [child_run_payload(self.project, child, user=user) for child in children]
+        payloads = [child_run_payload(self.project, self.id, child, user=user) for child in children]
         for payload in payloads:  # all checked before any is queued
             self._writer.put("child_run", payload)
 

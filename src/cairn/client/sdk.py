@@ -18,7 +18,7 @@ from cairn.client.connect import connect, resolve_uri
 from cairn.client.duplicates import LOOKUP_LIMIT, OnDuplicate, check_on_duplicate, describe, duplicate_error
 from cairn.client.monitor import DEFAULT_BATCH_ROWS, DEFAULT_MAX_QUEUED_ROWS, PredictionMonitor
 from cairn.client.run import Run, SkippedRun
-from cairn.client.writer import BackgroundWriter, in_request_chunks, warn
+from cairn.client.writer import BackgroundWriter, creation_payload, in_request_chunks, warn
 from cairn.core.clock import now_ms
 from cairn.core.entities import ParamValue, RunStatus
 from cairn.core.entities import Run as RunRecord
@@ -27,7 +27,6 @@ from cairn.core.fingerprint import fingerprint
 from cairn.core.names import generate_run_name
 from cairn.core.params import flatten_config
 from cairn.core.registry import ModelVersion
-from cairn.core.wire import params_to_wire
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
 from cairn.settings import cairn_home
@@ -184,16 +183,16 @@ def _start_offline(
     tag_chunks = in_request_chunks(creation.tags) or [{}]
     writer.put(
         "create",
-        {
-            "project": creation.project,
-            "name": creation.name,
-            "user": creation.user,
-            "params": params_to_wire(param_chunks[0]),
-            "tags": tag_chunks[0],
-            "notes": creation.notes,
-            "parent_id": creation.parent_id,
-            "start_time": start_time,
-        },
+        creation_payload(
+            creation.project,
+            name=creation.name,
+            user=creation.user,
+            params=param_chunks[0],
+            tags=tag_chunks[0],
+            notes=creation.notes,
+            parent_id=creation.parent_id,
+            start_time=start_time,
+        ),
     )
     for param_chunk in param_chunks[1:]:
         writer.put("params", param_chunk)

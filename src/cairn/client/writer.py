@@ -36,11 +36,12 @@ import numpy as np
 import orjson
 
 from cairn.client.spool import Spool
+from cairn.core.entities import Run as RunRecord
 from cairn.core.entities import RunStatus, RunUpdate
 from cairn.core.errors import CairnError, RunNotFound, Unavailable
 from cairn.core.limits import MAX_ITEMS_PER_REQUEST
 from cairn.core.metrics import MetricBatch, MetricColumns
-from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire, params_from_wire
+from cairn.core.wire import batch_from_wire, batch_to_wire, dataset_spec_from_wire, params_from_wire, params_to_wire
 from cairn.service.interface import Tracking
 
 _BACKOFF_FIRST_S = 0.25
@@ -455,7 +456,7 @@ def describe_write(kind: str, payload: Any) -> str:
     if kind == "snapshot":
         return f"the {payload['kind']} snapshot"
     if kind == "child_run":
-        return f"child run {payload['name']!r}"
+        return f"child run {payload['create']['name']!r}"
     return f"a {kind} write"
 
 
@@ -485,17 +486,7 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
         tracking.log_metrics(run_id, batch)
         return batch.points
     if kind == "create":
-        tracking.create_run(
-            payload["project"],
-            run_id=run_id,
-            name=payload["name"],
-            user=payload["user"],
-            config=params_from_wire(payload["params"]),
-            tags=payload["tags"],
-            notes=payload["notes"],
-            parent_id=payload["parent_id"],
-            start_time=payload["start_time"],
-        )
+        create_run_from(tracking, run_id, payload)
     elif kind == "params":
         tracking.log_params(run_id, payload)
     elif kind == "tags":
@@ -526,10 +517,50 @@ def apply_write(tracking: Tracking, run_id: str, kind: str, payload: Any) -> int
     elif kind == "child_run":
         from cairn.client.child_runs import create_child_run
 
-        create_child_run(tracking, run_id, payload)
+        create_child_run(tracking, payload)
     else:
         raise ValueError(f"unknown write kind {kind!r}")
     return 0
+
+
+def creation_payload(
+    project: str,
+    *,
+    name: str,
+    user: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    notes: str = "",
+    parent_id: str | None = None,
+    start_time: int,
+) -> dict[str, Any]:
+    """A run's creation as a JSON-shaped write: what a run started offline sends first, and
+    what each child run of a search is created from. ``params`` are flat."""
+    return {
+        "project": project,
+        "name": name,
+        "user": user,
+        "params": params_to_wire(params),
+        "tags": dict(tags),
+        "notes": notes,
+        "parent_id": parent_id,
+        "start_time": start_time,
+    }
+
+
+def create_run_from(tracking: Tracking, run_id: str, payload: Mapping[str, Any]) -> RunRecord:
+    """Perform a :func:`creation_payload` write; safe to send again (the id is the client's)."""
+    return tracking.create_run(
+        payload["project"],
+        run_id=run_id,
+        name=payload["name"],
+        user=payload["user"],
+        config=params_from_wire(payload["params"]),
+        tags=payload["tags"],
+        notes=payload["notes"],
+        parent_id=payload["parent_id"],
+        start_time=payload["start_time"],
+    )
 
 
 def update_payload(update: RunUpdate) -> dict[str, Any]:
