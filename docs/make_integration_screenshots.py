@@ -9,7 +9,6 @@ which docs/integrations/NAME.md shows. ``--only NAME`` does one.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,8 @@ from make_screenshots import (
     NOT_FOUND,
     OUT,
     ROOT,
-    _free_port,
-    _wait_for,
     find_chromium,
+    throwaway_server,
 )
 
 import cairn
@@ -46,26 +44,11 @@ def main() -> None:
         scripts = [script for script in scripts if _name(script) == options.only]
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env.update(CAIRN_HOME=str(work / "home"), HF_HUB_OFFLINE="1", KERAS_BACKEND="torch", MPLBACKEND="Agg")
-        bin_dir = Path(sys.executable).parent
-        server = subprocess.Popen(
-            [str(bin_dir / "cairn"), "server", "--store", str(work / "cairn.db"), "--blobs", str(work / "blobs")]
-            + ["--port", str(port), "--insecure-no-auth"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for(url)
+        extra = {"HF_HUB_OFFLINE": "1", "KERAS_BACKEND": "torch", "MPLBACKEND": "Agg"}
+        with throwaway_server(work, extra) as (url, env):
             for script in scripts:
                 run_id = _run_example(script, {**env, "CAIRN_URI": url}, work)
                 _photograph(url, run_id, _name(script), chromium)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def _name(script: Path) -> str:

@@ -7,6 +7,7 @@ see them on a laptop screen. The README shows these files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,7 +34,7 @@ def main() -> None:
         sys.exit(NOT_FOUND)
     OUT.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent
-    _photograph_mlflow(bin_dir, chromium)
+    _photograph_mlflow(chromium)
     if sys.argv[1:] == ["--only", "mlflow"]:
         return
     # A fixed, readable CAIRN_HOME: the demo's environment capture leaves out values that look
@@ -176,24 +178,36 @@ mlflow.MlflowClient().set_registered_model_alias("churn", "champion", 1)
 """
 
 
-def _photograph_mlflow(bin_dir: Path, chromium: str) -> None:
+@contextlib.contextmanager
+def throwaway_server(work: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """A ``cairn server`` without sign-in on loopback, its store and blobs in ``work``, stopped
+    at the end: yields its URL and the environment (no CAIRN_* of the caller's, a CAIRN_HOME
+    in ``work`` and whatever ``env`` adds) to run clients with."""
+    port = _free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}, **(env or {})}
+    env["CAIRN_HOME"] = str(work / "home")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "cairn"), "server", "--store", str(work / "cairn.db")]
+        + ["--blobs", str(work / "blobs"), "--port", str(port), "--insecure-no-auth"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(url)
+        yield url, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _photograph_mlflow(chromium: str) -> None:
     """A model logged and registered by MLflow's own client against ``cairn server``, as Cairn's
     registry shows it (README, "Coming from MLflow")."""
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
-        env["CAIRN_HOME"] = str(work / "home")
-        server = subprocess.Popen(
-            [str(bin_dir / "cairn"), "server", "--store", str(work / "cairn.db"), "--blobs", str(work / "blobs")]
-            + ["--port", str(port), "--insecure-no-auth"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_for(url)
+        with throwaway_server(work) as (url, env):
             script = work / "train.py"
             script.write_text(MLFLOW_SCRIPT)
             mlflow_env = {**env, "MLFLOW_TRACKING_URI": url, "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -203,9 +217,6 @@ def _photograph_mlflow(bin_dir: Path, chromium: str) -> None:
                 page = browser.new_page(viewport={"width": 1366, "height": 760}, device_scale_factor=1)
                 _shot(page, f"{url}/models/churn/versions/1", "mlflow_model_version.png")
                 browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 MONITORED = "churn-scorer"
