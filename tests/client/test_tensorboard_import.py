@@ -3,6 +3,7 @@ real Cairn server with every scalar, hyperparameter, image and text, once."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +191,19 @@ def test_the_command_names_the_project_after_the_log_directory_and_exits_1_on_a_
     assert "Failed: broken: " in done.stderr and "[invalid_event_file]" in done.stderr
     assert "skipped 1 unchanged" in done.stdout
     assert set(runs_of(tracking, "mnist-logs")) == {"mnist-logs"}
+
+
+def test_without_the_tensorboard_package_the_command_says_what_to_install(
+    server: ThreadedServer, tracking: HttpTracking, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_run(tmp_path / "logs", 0.1)
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # what `import tensorboard` meets when it is missing
+
+    done = CliRunner().invoke(cli, ["import", "tensorboard", str(tmp_path / "logs"), "--uri", server.url])
+
+    assert done.exit_code == 1
+    assert done.stderr.strip() == (
+        "Error: reading TensorBoard logs needs the tensorboard package: pip install 'cairn[tensorboard]' "
+        "[framework_not_installed]"
+    )
+    assert tracking.list_projects() == []

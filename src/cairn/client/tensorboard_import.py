@@ -24,7 +24,7 @@ import numpy as np
 
 from cairn.client import artifacts
 from cairn.client.artifact_formats import EncodedArtifact
-from cairn.client.tensorboard_reader import TensorBoardRun, files_digest, read_run, run_folders
+from cairn.client.tensorboard_reader import TensorBoardRun, files_digest, read_run, require_tensorboard, run_folders
 from cairn.core import limits
 from cairn.core.entities import Run, RunStatus, RunUpdate
 from cairn.core.errors import CairnError
@@ -59,7 +59,9 @@ def import_tensorboard(
     on_step: Callable[[], None] | None = None,
 ) -> TensorBoardReport:
     """Import every run folder under ``logdir`` into ``project`` (created if new).
-    ``on_total`` hears how many run folders there are, ``on_step`` each one done."""
+    ``on_total`` hears how many run folders there are, ``on_step`` each one done. Raises
+    FrameworkNotInstalled at once without the tensorboard package."""
+    require_tensorboard()
     folders = run_folders(Path(logdir))
     if on_total is not None:
         on_total(len(folders))

@@ -107,7 +107,8 @@ def read_run(name: str, folder: Path, files: list[Path]) -> TensorBoardRun:
     return run
 
 
-def _tensorboard() -> None:
+def require_tensorboard() -> None:
+    """Raise FrameworkNotInstalled, saying what to install, without the tensorboard package."""
     try:
         import tensorboard  # noqa: F401
     except ImportError as exc:
@@ -119,7 +120,7 @@ def _tensorboard() -> None:
 
 def _events(path: Path) -> Iterator[Any]:
     """The file's events, through TensorBoard's compatibility layers, checked to the end."""
-    _tensorboard()
+    require_tensorboard()
     from google.protobuf.message import DecodeError
     from tensorboard import data_compat, dataclass_compat
     from tensorboard.compat.proto import event_pb2
