@@ -206,6 +206,21 @@ def test_a_command_that_does_not_exist_exits_127_and_leaves_no_run(server: Threa
     assert runs_of(server, "wrap") == []
 
 
+def test_a_file_the_system_cannot_start_exits_126_and_its_run_failed(server: ThreadedServer, tmp_path: Path) -> None:
+    program = tmp_path / "work" / "not-a-program"
+    program.parent.mkdir()
+    program.write_text("no shebang line, no machine code\n")
+    program.chmod(0o755)
+
+    done = cairn_run(tmp_path, server.url, "--project", "wrap", "--", "./not-a-program")
+
+    assert done.returncode == 126
+    assert "Error: ./not-a-program: Exec format error" in done.stderr
+    run = only_run(server, "wrap")
+    assert run.status == RunStatus.FAILED
+    assert run.tags["cairn.exit_code"] == "126"
+
+
 def test_with_the_server_away_the_command_still_runs_and_its_run_waits_offline(tmp_path: Path) -> None:
     away = f"http://127.0.0.1:{free_port()}"
     done = cairn_run(tmp_path, away, "--project", "wrap", code="print('ran anyway')")

@@ -9,8 +9,9 @@ from cairn.cli.options import uri_option
 from cairn.client.wrapped import run_command
 from cairn.core.errors import CommandNotFound
 
-#: What a shell exits with for a command it cannot find.
+#: What a shell exits with for a command it cannot find, and for one it found but cannot start.
 _NOT_FOUND_EXIT = 127
+_NOT_EXECUTABLE_EXIT = 126
 
 
 def _tag(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -54,4 +55,7 @@ def run_command_cli(
     except CommandNotFound as exc:
         click.echo(f"Error: {CommandError.of(exc).message}", err=True)
         raise click.exceptions.Exit(_NOT_FOUND_EXIT) from exc
+    except OSError as exc:  # found, but the system would not start it; its run ended failed
+        click.echo(f"Error: {command[0]}: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(_NOT_EXECUTABLE_EXIT) from exc
     raise click.exceptions.Exit(outcome.exit_code)
