@@ -123,6 +123,7 @@ def test_cairn_help_lists_every_command(invoke: Invoke) -> None:
         "events",
         "reproduce",
         "reviews",
+        "run",
         "sync",
         "db",
         "diff",

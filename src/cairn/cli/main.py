@@ -26,6 +26,7 @@ _COMMANDS = {
     "monitor": "cairn.cli.monitors:monitor_group",
     "monitors": "cairn.cli.monitors:monitors_group",
     "reproduce": "cairn.cli.reproduce:reproduce_command",
+    "run": "cairn.cli.run:run_command_cli",
     "reviews": "cairn.cli.reviews:reviews_group",
     "runs": "cairn.cli.runs:runs_group",
     "sync": "cairn.cli.sync:sync_command",

@@ -50,11 +50,15 @@ class Run:
         *,
         owns_tracking: bool,
         duplicates: Sequence[RunRecord] = (),
+        attached: bool = False,
     ):
         self._tracking = tracking
         self._record = record
         self._writer = writer
         self._owns_tracking = owns_tracking
+        #: Logging into a run another process owns (``cairn run``, see ``cairn.init``): finishing
+        #: it here only sends what is queued; the owner ends the run.
+        self._attached = attached
         self._duplicates = list(duplicates)
         self._params: dict[str, ParamValue] = dict(record.params)
         self._known_keys: set[str] = set()
@@ -387,7 +391,8 @@ class Run:
         if self._capture is not None:
             self._capture.finish()  # its last writes go before the run is marked ended
         self._status = final
-        self._writer.put("update", update_payload(RunUpdate(status=final, end_time=time.time_ns() // 1_000_000)))
+        if not self._attached:
+            self._writer.put("update", update_payload(RunUpdate(status=final, end_time=time.time_ns() // 1_000_000)))
         from cairn.client import lifecycle
 
         lifecycle.forget(self)

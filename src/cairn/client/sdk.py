@@ -34,6 +34,9 @@ from cairn.settings import cairn_home
 if TYPE_CHECKING:
     from cairn.client.models.loaded import LoadedModel
 
+#: Set by ``cairn run`` for the command it wraps: the id of the run that command logs into.
+ATTACH_ENV = "CAIRN_RUN_ID"
+
 #: How long ``init`` keeps trying a server that does not answer before it gives up.
 _START_PATIENCE_S = 10.0
 
@@ -74,12 +77,20 @@ def init(
     started from, its environment and command as snapshots, system metrics under ``system/``,
     and the console as ``cairn/console.log``; ``capture=False`` or a :class:`CaptureSettings`
     switches parts off (docs/reproducibility.md).
+
+    Inside a command that ``cairn run`` started, ``CAIRN_RUN_ID`` names the run it opened: a
+    call without ``parent`` then logs into that run (``config`` as its params, ``tags`` and
+    ``notes`` added) instead of starting one; the run ends when the command does, with its exit
+    status (docs/integrations/cli-run.md).
     """
     policy = check_on_duplicate(on_duplicate)
     if isinstance(parent, Run) and parent.skipped:
         raise InvalidValue("a skipped run cannot be a parent: it was never created")
     params = flatten_config(config or {})
     target = resolve_uri(uri)
+    wrapper_run = os.environ.get(ATTACH_ENV)
+    if wrapper_run and parent is None:  # started by `cairn run`, which owns the run
+        return _attach(wrapper_run, project, params, tags, notes, target, flush_interval)
     reproduces = os.environ.get("CAIRN_REPRODUCES")
     if reproduces:  # started by `cairn reproduce RUN --run`
         tags = {**(tags or {}), "reproduces": reproduces}
@@ -199,6 +210,62 @@ def _start_offline(
     for tag_chunk in tag_chunks[1:]:
         writer.put("tags", tag_chunk)
     return _started(Run(tracking, record, writer, owns_tracking=True), capture)
+
+
+def _attach(
+    run_id: str,
+    project: str,
+    params: dict[str, ParamValue],
+    tags: Mapping[str, str] | None,
+    notes: str | None,
+    target: str,
+    flush_interval: float,
+) -> Run:
+    """The run ``cairn run`` opened for this process, to log into. ``cairn run`` captures code,
+    environment, command and console and ends the run with the command's exit status, so this
+    side captures nothing and its ``finish`` (at exit too) only sends what is queued."""
+    tracking = connect(target)
+    try:
+        record = tracking.get_run(run_id)
+        offline = False
+    except Unavailable:  # `cairn run` started offline too, or the store went away since
+        offline = True
+        record = RunRecord(
+            id=run_id,
+            project_id="",
+            project=os.environ.get("CAIRN_PROJECT") or project,
+            name=run_id,
+            user=Principal.local_user().name,
+            status=RunStatus.RUNNING,
+            start_time=now_ms(),
+            end_time=None,
+            parent_id=None,
+            notes="",
+            deleted=False,
+            params={},
+            tags={},
+        )
+    except BaseException:
+        tracking.close()
+        raise
+    if record.project != project:
+        warn(
+            f"logging into run {record.name!r} ({run_id}) of `cairn run`, "
+            f"in project {record.project!r}, not {project!r}"
+        )
+    writer = BackgroundWriter(
+        tracking, run_id, spool_root=cairn_home() / "spool", uri=target, flush_interval=flush_interval
+    )
+    if offline:
+        writer.begin_offline()
+    run = _started(Run(tracking, record, writer, owns_tracking=True, attached=True), False)
+    if params:
+        run.log_params(params)
+    if tags:
+        run.set_tags(tags)
+    if notes:
+        run.notes = notes
+    return run
 
 
 def load_model(model_uri: str, *, uri: str | None = None) -> LoadedModel:

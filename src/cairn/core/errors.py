@@ -28,7 +28,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── InvalidPredictionLog    invalid_prediction_log 400
     │   │   └── InvalidPredictionTime invalid_prediction_time 400
     │   ├── InvalidPredictionLabels invalid_prediction_labels 400
-    │   └── UnknownPredictionIds    unknown_prediction_ids 400
+    │   ├── UnknownPredictionIds    unknown_prediction_ids 400
+    │   └── InvalidEventFile        invalid_event_file    400
     ├── NotFound                    not_found             404
     │   ├── ProjectNotFound         project_not_found     404
     │   ├── RunNotFound             run_not_found         404
@@ -53,7 +54,8 @@ envelope back into the same class through :func:`error_class_for_code`, so a cal
     │   ├── PredictionLabelsNotFound prediction_labels_not_found 404
     │   ├── LoggedModelNotFound     logged_model_not_found 404
     │   ├── MonitorNotFound         monitor_not_found     404
-    │   └── AlertNotFound           alert_not_found       404
+    │   ├── AlertNotFound           alert_not_found       404
+    │   └── CommandNotFound         command_not_found     404
     ├── Conflict                    conflict              409
     │   ├── AlreadyExists           already_exists        409
     │   ├── ParamConflict           param_conflict        409
@@ -270,6 +272,14 @@ class UnknownPredictionIds(InvalidInput):
     code = "unknown_prediction_ids"
 
 
+class InvalidEventFile(InvalidInput):
+    """``cairn import tensorboard``: an event file that cannot be read to its end (a record cut
+    short, a failed checksum, bytes that are no event); ``details.path`` names the file.
+    Nothing of its run is written."""
+
+    code = "invalid_event_file"
+
+
 class InvalidPredictionTime(InvalidPredictionLog):
     """Prediction times that are not times: not numbers (or datetimes), missing, negative, or
     later than the store's clock by more than the allowed skew (five minutes). Out-of-order
@@ -417,6 +427,13 @@ class AlertNotFound(NotFound):
     """The model has no alert with that id; ``details`` hold ``model`` and ``alert_id``."""
 
     code = "alert_not_found"
+
+
+class CommandNotFound(NotFound):
+    """``cairn run -- CMD``: CMD is not a program on PATH, or not a file that can be executed;
+    ``details.command`` names it. No run is left behind."""
+
+    code = "command_not_found"
 
 
 class Conflict(CairnError):

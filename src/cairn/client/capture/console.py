@@ -219,3 +219,20 @@ class _Tee:
 
     def __repr__(self) -> str:
         return f"<cairn console tee of {self.original!r}>"
+
+
+class ConsoleLog:
+    """The capture file alone, for output that never passes through this process's
+    ``sys.stdout`` (``cairn run`` tees its command's pipes into it): :meth:`write` appends,
+    under a lock and bounded like :class:`ConsoleCapture`'s file; :meth:`stop` ends it. Raises
+    :class:`OSError` if the file cannot be opened."""
+
+    def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.path = Path(path)
+        self._sink = _Sink(self.path, max_bytes, warn_to=sys.stderr)
+
+    def write(self, text: str) -> None:
+        self._sink.write(text)
+
+    def stop(self) -> None:
+        self._sink.close()
