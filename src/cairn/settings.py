@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,18 @@ DEFAULT_PORT = 5055
 def cairn_home() -> Path:
     """``CAIRN_HOME``, by default ``~/.cairn``: the embedded store, blobs and spool live here."""
     return Path(os.environ.get("CAIRN_HOME") or Path.home() / ".cairn").expanduser()
+
+
+def default_project(project: str | None = None) -> str:
+    """``project``, else ``CAIRN_PROJECT``, else the name of the folder of the script that is
+    running (the working folder in a notebook or a REPL): where a run goes when no one said."""
+    if project:
+        return project
+    if os.environ.get("CAIRN_PROJECT"):
+        return os.environ["CAIRN_PROJECT"]
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    folder = Path(script).resolve().parent if script and Path(script).is_file() else Path.cwd()
+    return folder.name or "default"
 
 
 def default_store_uri() -> str:

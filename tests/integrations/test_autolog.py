@@ -14,7 +14,8 @@ import pytest
 
 import cairn
 from cairn.integrations import _base
-from cairn.integrations._base import Guard, autolog_project, training_run
+from cairn.integrations._base import Guard, training_run
+from cairn.settings import default_project
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "lightning", "keras", "transformers", "torch", "tensorflow")
 
@@ -91,15 +92,15 @@ def test_autolog_switches_on_a_framework_when_the_script_imports_it(tmp_path: Pa
 def test_the_project_is_the_argument_else_the_environment_else_the_scripts_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert autolog_project("given") == "given"
+    assert default_project("given") == "given"
     monkeypatch.setenv("CAIRN_PROJECT", "from-env")
-    assert autolog_project(None) == "from-env"
+    assert default_project(None) == "from-env"
     monkeypatch.delenv("CAIRN_PROJECT")
     script = tmp_path / "churn-model" / "train.py"
     script.parent.mkdir()
     script.write_text("")
     monkeypatch.setattr(sys, "argv", [str(script)])
-    assert autolog_project(None) == "churn-model"
+    assert default_project(None) == "churn-model"
 
 
 def test_a_guard_warns_once_and_training_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,3 +154,10 @@ def test_no_run_at_all_means_training_without_logging(
         trained = sum(range(10))
     assert run is None and trained == 45
     assert "test-framework logging failed, training goes on" in capsys.readouterr().err
+
+
+def test_init_without_a_project_goes_where_autolog_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAIRN_PROJECT", "from-env")
+    run = cairn.init(capture=False)
+    assert run.project == "from-env"
+    run.finish()

@@ -29,7 +29,7 @@ from cairn.core.params import flatten_config
 from cairn.core.registry import ModelVersion
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
-from cairn.settings import cairn_home
+from cairn.settings import cairn_home, default_project
 
 if TYPE_CHECKING:
     from cairn.client.models.loaded import LoadedModel
@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 def init(
-    project: str,
+    project: str | None = None,
     name: str | None = None,
     config: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
@@ -56,7 +56,8 @@ def init(
     on_duplicate: OnDuplicate = "warn",
     capture: bool | CaptureSettings = True,
 ) -> Run:
-    """Start a run in ``project`` (created on first use) and return it.
+    """Start a run in ``project`` (created on first use; else ``CAIRN_PROJECT``, else the name
+    of the script's folder) and return it.
 
     ``config`` is logged as params, nested mappings flattened with dots. ``uri`` (else
     ``CAIRN_URI``, else the embedded store under ``CAIRN_HOME``) says where the run goes.
@@ -84,6 +85,7 @@ def init(
     status (docs/integrations/cli-run.md).
     """
     policy = check_on_duplicate(on_duplicate)
+    project = default_project(project)
     if isinstance(parent, Run) and parent.skipped:
         raise InvalidValue("a skipped run cannot be a parent: it was never created")
     params = flatten_config(config or {})

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from cairn.client import lifecycle
@@ -57,18 +54,6 @@ def configure(integration: str, **values: Any) -> AutologSettings:
         return current
 
 
-def autolog_project(project: str | None = None) -> str:
-    """``project``, else ``CAIRN_PROJECT``, else the name of the folder of the script that is
-    running (the working folder in a notebook or a REPL)."""
-    if project:
-        return project
-    if os.environ.get("CAIRN_PROJECT"):
-        return os.environ["CAIRN_PROJECT"]
-    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
-    folder = Path(script).resolve().parent if script and Path(script).is_file() else Path.cwd()
-    return folder.name or "default"
-
-
 def active_run() -> Run | None:
     """The run most recently started and not yet finished in this process, if any."""
     runs = lifecycle.active_runs()
@@ -99,7 +84,7 @@ def training_run(
         target = project or settings_of(integration).project
         try:
             run = init(
-                autolog_project(target),
+                target,
                 name=name,
                 config=config,
                 parent=parent,
