@@ -12,6 +12,8 @@ import os
 os.environ["KERAS_BACKEND"] = "torch"
 
 import dataclasses
+import importlib.util
+import json
 import subprocess
 import sys
 import warnings
@@ -102,9 +104,13 @@ def test_a_custom_layer_loads_in_a_fresh_process_on_the_backend_it_was_trained_o
     np.save(tmp_path / "features.npy", features)
     np.save(tmp_path / "expected.npy", model.predict(features, verbose=0))
 
-    # No KERAS_BACKEND: the load chooses torch, the backend in the manifest.
+    # No KERAS_BACKEND, and the keras.json Keras writes on first import naming TensorFlow,
+    # which is not installed: the load chooses torch, the backend in the manifest.
+    assert importlib.util.find_spec("tensorflow") is None
     env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    env["KERAS_HOME"] = str(tmp_path / "keras-home")  # no keras.json choosing another backend
+    env["KERAS_HOME"] = str(tmp_path / "keras-home")
+    (tmp_path / "keras-home").mkdir()
+    (tmp_path / "keras-home" / "keras.json").write_text(json.dumps({"backend": "tensorflow", "floatx": "float32"}))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     code = (
         "import sys, numpy as np\n"

@@ -10,9 +10,9 @@ only in a process that defines and registers it again.
 
 The manifest records the backend the model was trained on (``loader.backend``: ``torch``,
 ``jax``, ``tensorflow``). The files themselves are the same for every backend; a process that
-has not imported Keras yet and sets neither ``KERAS_BACKEND`` nor a backend in ``keras.json``
-loads the model on the backend it was trained on, rather than on Keras's default
-(TensorFlow), which may not be installed. The backend's package is pinned with Keras.
+has not imported Keras yet loads the model on the backend it was trained on unless
+``KERAS_BACKEND`` names one, or ``keras.json`` names one that is installed (rather than on
+Keras's default, TensorFlow, which may not be installed). The backend's package is pinned with Keras.
 
 A Keras model on the torch backend is also a ``torch.nn.Module``: this flavor comes before
 ``pytorch`` in the detection order. ``predict`` is Keras's own, without its progress bar, and
@@ -22,6 +22,7 @@ returns numpy arrays.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -105,16 +106,26 @@ def _custom_modules(model: Any) -> list[str]:
 
 
 def _choose_backend(backend: Any) -> None:
-    """The trained-on backend for a Keras not imported yet, unless the user chose one."""
+    """The trained-on backend for a Keras not imported yet, unless the user chose one:
+    ``KERAS_BACKEND``, or a ``keras.json`` naming a backend that is installed (Keras writes
+    that file on its first import, naming TensorFlow whether or not it is installed)."""
     if not isinstance(backend, str) or "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
         return
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
     try:
-        if "backend" in json.loads((home / "keras.json").read_text()):
-            return
-    except (OSError, ValueError, TypeError):
-        pass
+        configured = json.loads((home / "keras.json").read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        configured = None
+    if isinstance(configured, str) and _installed(BACKEND_MODULES.get(configured, configured)):
+        return
     os.environ["KERAS_BACKEND"] = backend
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class KerasPredictor:
