@@ -128,6 +128,14 @@ def test_the_logged_model_loads_and_predicts_what_the_trained_one_does(iris: tup
     np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
 
 
+def test_without_batch_logging_the_callback_has_no_batch_hook() -> None:
+    # Keras then keeps dispatching the batch hooks of other callbacks asynchronously.
+    from keras.src.utils.python_utils import is_default
+
+    assert is_default(cairn.keras.CairnCallback().on_train_batch_end)
+    assert not is_default(cairn.keras.CairnCallback(log_every_n_batches=10).on_train_batch_end)
+
+
 def test_batch_metrics_every_n_batches_count_batches_across_epochs(iris: tuple) -> None:
     X, y = iris
     cairn.keras.autolog(project=PROJECT, log_every_n_batches=3, log_models=False)

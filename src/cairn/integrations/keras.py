@@ -16,7 +16,8 @@ records, in the run :func:`training_run` gives it (the autologged fit) or the ca
 - with ``log_every_n_batches=N``, every N-th training batch: Keras's running values of the
   epoch so far as ``batch/<name>`` with the number of batches trained as the step (counted
   across epochs), and ``batch/learning_rate`` when a schedule changes it. Off by default, as
-  in MLflow and W&B: epoch curves cost nothing per batch;
+  in MLflow and W&B: the callback then has no batch hook at all, which also leaves Keras free
+  to run other callbacks' batch hooks off the training thread;
 - at the end, the trained model at ``runs:/RUN/model`` in the ``keras`` flavor, with the first
   rows of ``x`` (when it is an array or a data frame) as input example and a signature from
   the model's prediction on them.
@@ -92,6 +93,10 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._owned: contextlib.ExitStack | None = None
         self._batches = 0
         self._guard = Guard.of(INTEGRATION)
+        if log_every_n_batches is None:
+            # No batch hook at all: Keras then sees none and keeps calling the other callbacks'
+            # batch hooks on its thread pool (torch, JAX), and this one costs nothing per batch.
+            self.on_train_batch_end = keras.callbacks.Callback.on_train_batch_end.__get__(self)  # type: ignore[method-assign]
 
     # -- Keras's hooks: each guarded, none may stop training ------------------------------------
 
