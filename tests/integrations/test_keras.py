@@ -244,3 +244,16 @@ def test_with_no_store_to_reach_training_goes_on(
     assert len(trained.history["loss"]) == 2
     # The run starts offline: what it logged waits in the spool for `cairn sync`.
     assert "starts offline" in capsys.readouterr().err
+
+
+def test_a_run_the_callback_started_for_a_fit_that_raised_is_failed_by_its_next_fit(iris: tuple) -> None:
+    X, y = iris
+    cairn.keras.autolog(disable=True)
+    model = network()
+    callback = cairn.keras.CairnCallback(log_models=False)
+    with pytest.raises(RuntimeError, match="out of memory, say"):
+        model.fit(X, y, epochs=3, callbacks=[callback, Explodes()], verbose=0)
+    assert [run.status.value for run in runs()] == ["running"]  # Keras told no one it raised
+    model.fit(X, y, epochs=1, callbacks=[callback], verbose=0)
+    statuses = sorted((run.params["epochs"], run.status.value) for run in runs())
+    assert statuses == [(1, "finished"), (3, "failed")]
