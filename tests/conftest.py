@@ -18,6 +18,7 @@ from tests.access_helpers import SIGNED_IN, TESTER, Team
 from tests.helpers import IN_CI, POSTGRES_URL, ThreadedServer, free_port
 
 from cairn.blobs.local import LocalBlobStore
+from cairn.client import lifecycle
 from cairn.client.http import HttpTracking
 from cairn.service.interface import Tracking
 from cairn.service.policy import Principal
@@ -27,7 +28,7 @@ from cairn.store.sql import SqlStore
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own CAIRN_HOME and no CAIRN_URI/CAIRN_TOKEN/CAIRN_USER from the caller.
 
     Automatic capture (code, environment, console, system metrics) is off unless a test turns
@@ -38,7 +39,10 @@ def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CAIRN_URI", raising=False)
     monkeypatch.delenv("CAIRN_TOKEN", raising=False)
     monkeypatch.delenv("CAIRN_USER", raising=False)
-    return home
+    yield home
+    # Runs an integration finished in the background end within the test that made them: their
+    # last warnings belong to its captured output, not to a later test's.
+    lifecycle.wait_for_closing(timeout=60)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------

@@ -43,8 +43,16 @@ class ThreadedServer:
 
         self.app = create_app(settings)
         self.url = f"http://127.0.0.1:{settings.port}"
+        # log_config=None: uvicorn's own logging set-up (dictConfig) closes the handlers already
+        # there, and absl's (imported with Keras) then closes the stream it holds: a test's
+        # captured stderr, which pytest reads later.
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=settings.port, log_level="error", lifespan="on" if lifespan else "off"
+            self.app,
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="error",
+            log_config=None,
+            lifespan="on" if lifespan else "off",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -11,6 +11,7 @@ model = cairn.load_model(info.uri)
 from cairn.client.api import Api
 from cairn.client.capture.recorder import CaptureSettings
 from cairn.client.labels import log_prediction_labels
+from cairn.client.lifecycle import flush
 from cairn.client.models.loaded import LoadedModel
 from cairn.client.models.transfer import ModelInfo
 from cairn.client.monitor import PredictionMonitor
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "approve_review",
     "autolog",
+    "flush",
     "init",
     "load_model",
     "log_prediction_labels",

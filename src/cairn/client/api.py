@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from cairn.client import lifecycle
 from cairn.client.connect import connect, resolve_uri
 from cairn.client.notebook_display import show_records_from
 from cairn.client.results import (
@@ -42,6 +43,9 @@ class Api:
     """Read access. ``uri`` defaults to ``CAIRN_URI``, then the embedded store."""
 
     def __init__(self, uri: str | None = None) -> None:
+        # Read your own writes: what this process logged (runs an integration finished in the
+        # background too) reaches the store before anything is read back.
+        lifecycle.flush()
         self.uri = resolve_uri(uri)
         self._tracking = connect(self.uri)
         # In a notebook, a run read back (``api.run(ID)``) shows as its summary.

@@ -298,6 +298,7 @@ class Run:
         signature: Signature | None = None,
         flavor: str | None = None,
         pip_requirements: Sequence[str] | None = None,
+        wait: bool = True,
     ) -> ModelInfo:
         """Keep ``model`` with the run as a model folder under ``name`` (docs/models.md) and
         return its :class:`ModelInfo`, whose ``uri`` (``runs:/RUN_ID/NAME``) loads it again
@@ -308,7 +309,9 @@ class Run:
         of dicts) is saved with the model and, without ``signature``, gives it one: the inputs
         from the example, the outputs from the model's prediction on it. ``pip_requirements``
         replaces the pinned requirements Cairn finds. Unlike other artifacts, this waits until
-        the store has the files (or they are spooled), so the URI can be used at once.
+        the store has the files (or they are spooled), so the URI can be used at once;
+        ``wait=False`` (what integrations use, so that training never waits) sends them in the
+        background like any artifact, and :func:`cairn.flush` waits for them.
         """
         self._check_open()
         from cairn.client.models.transfer import package_for_run
@@ -324,7 +327,8 @@ class Run:
             pip_requirements=requirements,
         )
         self._queue_artifacts(files)
-        self._writer.flush()
+        if wait:
+            self._writer.flush()
         return info
 
     def log_child_runs(self, children: Sequence[ChildRun]) -> None:
@@ -381,21 +385,35 @@ class Run:
         """Wait for everything logged so far to reach the store (False if it is spooled)."""
         return self._writer.flush(timeout)
 
-    def finish(self, status: str | RunStatus = "finished", *, timeout: float = 30.0) -> None:
-        """End the run: send what is queued, then mark it ``status`` (finished, failed, killed)."""
+    def finish(self, status: str | RunStatus = "finished", *, timeout: float = 30.0, wait: bool = True) -> None:
+        """End the run: send what is queued, then mark it ``status`` (finished, failed, killed).
+
+        ``wait=False`` returns at once and leaves the sending to a background thread, which the
+        interpreter waits for at exit and :func:`cairn.flush` (or a new ``cairn.Api()``) waits
+        for before reading: what an integration does, so that training never waits on logging.
+        """
         if self._status is not None:
             return
         final = RunStatus(status)
         if not final.is_terminal:
             raise InvalidValue("a run can only finish as finished, failed or killed")
+        end_time = time.time_ns() // 1_000_000
+        self._status = final  # nothing more is accepted from here on
         if self._capture is not None:
-            self._capture.finish()  # its last writes go before the run is marked ended
-        self._status = final
-        if not self._attached:
-            self._writer.put("update", update_payload(RunUpdate(status=final, end_time=time.time_ns() // 1_000_000)))
+            self._capture.stop()
         from cairn.client import lifecycle
 
         lifecycle.forget(self)
+        if wait:
+            self._close(final, end_time, timeout)
+        else:
+            lifecycle.close_in_background(self.id, lambda: self._close(final, end_time, timeout))
+
+    def _close(self, final: RunStatus, end_time: int, timeout: float) -> None:
+        if self._capture is not None:
+            self._capture.finish()  # its last writes go before the run is marked ended
+        if not self._attached:
+            self._writer.put("update", update_payload(RunUpdate(status=final, end_time=end_time)))
         delivered = self._writer.close(timeout)
         if not delivered and self._writer.backlog:
             self._report_left_behind(timeout)
@@ -570,7 +588,7 @@ class SkippedRun(Run):
     def flush(self, timeout: float | None = 30.0) -> bool:
         return True
 
-    def finish(self, status: str | RunStatus = "finished", *, timeout: float = 30.0) -> None:
+    def finish(self, status: str | RunStatus = "finished", *, timeout: float = 30.0, wait: bool = True) -> None:
         # Nothing to end, as nothing was stored: the run only remembers that it was finished.
         if self._status is None:
             self._status = RunStatus.FINISHED

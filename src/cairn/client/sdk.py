@@ -282,6 +282,7 @@ def load_model(model_uri: str, *, uri: str | None = None) -> LoadedModel:
     """
     from cairn.client.models.transfer import load_model_from
 
+    lifecycle.flush()  # a model this process logged is there to load
     tracking = connect(resolve_uri(uri))
     try:
         return load_model_from(tracking, model_uri, stacklevel=3)
@@ -357,6 +358,7 @@ def register_model(
         version = cairn.register_model(f"runs:/{run.id}/model", "digits")
         print(version.version)
     """
+    lifecycle.flush()  # a model this process logged is there to register
     tracking = connect(resolve_uri(uri))
     try:
         return tracking.register_model(model_uri, name, description=description, tags=tags)

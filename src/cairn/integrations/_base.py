@@ -109,14 +109,18 @@ def training_run(
     _finish(integration, run, "finished")
 
 
-#: How long the end of a training call waits for a store that is away before it leaves the
-#: rest to the spool (``cairn sync``): training must never wait on logging.
+#: How long the sending of a run finished while the store is away keeps trying before it
+#: leaves the rest to the spool (``cairn sync``). The training call does not wait for it (the
+#: run finishes in the background), but the interpreter's exit does.
 _OFFLINE_FINISH_TIMEOUT_S = 1.0
 
 
 def _finish(integration: str, run: Run, status: str) -> None:
     timeout = _OFFLINE_FINISH_TIMEOUT_S if run.offline else 30.0
-    Guard.of(integration).call(run.finish, status, timeout=timeout)
+    # Training returns at once: the rest (the capture's last snapshot, queued writes, the run's
+    # end) is sent in the background; the interpreter waits for it at exit, cairn.flush() and
+    # cairn.Api() before they read.
+    Guard.of(integration).call(run.finish, status, timeout=timeout, wait=False)
 
 
 class Guard:

@@ -174,7 +174,9 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if example is not None:
             # Predicted here without Keras's progress bar (the packaging would print one).
             signature = infer_signature(example, self.model.predict(example, verbose=0))
-        self._run.log_model(self.model, MODEL_NAME, input_example=example, signature=signature, flavor="keras")
+        self._run.log_model(
+            self.model, MODEL_NAME, input_example=example, signature=signature, flavor="keras", wait=False
+        )
 
     def _close(self, error: BaseException | None) -> None:
         """End the run this callback started, if any: finished, or failed when ``error``."""

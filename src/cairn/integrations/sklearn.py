@@ -246,10 +246,10 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
     guard = Guard.of(INTEGRATION)
     search = hasattr(estimator, "cv_results_")
     model = getattr(estimator, "best_estimator_", None) if search else estimator
-    # First: the model is the one write that waits for the store, and it should not wait
-    # behind the dataset or a search's candidates.
+    # Sent in the background like the rest (cairn.flush() waits for it): the fit returns as
+    # soon as the model is packaged.
     if log_model and model is not None and hasattr(model, "predict"):
-        guard.call(run.log_model, model, MODEL_NAME, input_example=_first_rows(X))
+        guard.call(run.log_model, model, MODEL_NAME, input_example=_first_rows(X), wait=False)
     classifier = _is_classifier(estimator)
     predicted = None
     if y is not None and X is not None and (classifier or _is_regressor(estimator)):

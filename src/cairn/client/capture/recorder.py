@@ -100,11 +100,22 @@ class RunCapture:
             self._thread = threading.Thread(target=self._snapshots, name="cairn-capture", daemon=True)
             self._thread.start()
 
+    def stop(self) -> None:
+        """The parts that end with the run's finish call itself, on its thread: the sampler
+        stops (the run's wall time ends here) and the console tee leaves sys.stdout/stderr — a
+        background thread must never swap the streams of a process that has moved on."""
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self._console is not None:
+            self._guard("console", self._console.stop)
+
     def finish(self) -> None:
+        """Send what the capture still holds: the snapshots (waiting for them), the system
+        summary and the console log. Stops first, if :meth:`stop` was not called."""
+        self.stop()
         if self._thread is not None:
             self._thread.join(30)
         if self._sampler is not None:
-            self._sampler.stop()
             self._guard("system metrics", lambda: self._emit(self._sampler.summary()))
         if self._console is not None:
             self._guard("console", self._finish_console)

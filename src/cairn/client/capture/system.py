@@ -45,6 +45,7 @@ class SystemSampler:
         self._pid = os.getpid() if pid is None else pid
         self._process = psutil.Process(self._pid)
         self._created = time.monotonic()
+        self._stopped: float | None = None  # the wall time ends here once stopped
         #: Why GPU metrics are not sampled (NVML missing or failing); None while they are, or
         #: before the first :meth:`sample` or :meth:`start` has tried NVML.
         self.gpu_unavailable_reason: str | None = None if gpu else "GPU sampling turned off"
@@ -99,7 +100,7 @@ class SystemSampler:
             self._peak_rss = peak
             result = {
                 "system/peak_rss_mb": peak / MB,
-                "system/wall_time_s": time.monotonic() - self._created,
+                "system/wall_time_s": (self._stopped or time.monotonic()) - self._created,
             }
             cpu_time = self._cpu_time_s()
             if cpu_time is not None:
@@ -116,6 +117,7 @@ class SystemSampler:
             raise RuntimeError("this SystemSampler is already started")
         with self._lock:
             self._ensure_gpu()  # here, so gpu_unavailable_reason is known when start returns
+        self._stopped = None
         self._stop_event = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, args=(emit, self._stop_event), name="cairn-system-metrics", daemon=True
@@ -126,6 +128,8 @@ class SystemSampler:
         """Stop the thread (at once, unless ``emit`` is busy: then wait for it a moment) and
         release NVML. The sampler can be started again."""
         thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopped = time.monotonic()
         self._stop_event.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(_JOIN_TIMEOUT_S)
