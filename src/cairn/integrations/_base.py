@@ -22,6 +22,7 @@ from typing import Any, ParamSpec, TypeVar
 from cairn.client import lifecycle
 from cairn.client.run import Run
 from cairn.client.writer import warn
+from cairn.core.params import same_param_value
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -132,6 +133,15 @@ _OFFLINE_FINISH_TIMEOUT_S = 1.0
 def _finish(integration: str, run: Run, status: str) -> None:
     timeout = _OFFLINE_FINISH_TIMEOUT_S if run.offline else 30.0
     Guard.of(integration).call(run.finish, status, timeout=timeout)
+
+
+def log_new_params(run: Run, params: Mapping[str, Any]) -> None:
+    """Params the run does not hold yet: a second training call logged into one open run
+    keeps the first call's values rather than failing on params being immutable."""
+    held = run.config
+    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
+    if fresh:
+        run.log_params(fresh)
 
 
 class Guard:
