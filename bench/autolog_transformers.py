@@ -35,7 +35,9 @@ def workload(mode: str) -> dict[str, float]:
 
     log_model_s = _switch_on(mode)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    config = BertConfig(
+        vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
     model = BertForSequenceClassification(config)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(5, 100, (STEPS * BATCH, 12), generator=generator)
