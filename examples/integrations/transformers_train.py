@@ -48,6 +48,7 @@ train, test = [review(rng) for _ in range(256)], [review(rng) for _ in range(64)
 config = BertConfig(
     vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
 )
+torch.manual_seed(0)
 model = BertForSequenceClassification(config)
 
 args = TrainingArguments(
