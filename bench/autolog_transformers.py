@@ -13,7 +13,8 @@ Only ``trainer.train()`` is timed (``train_s``). ``loop_s`` is the Trainer's own
 ``train_runtime``, its loop over the steps (every ``on_log`` inside it), and ``per_step_ms``
 that over the steps; ``outside_loop_s`` is the rest of ``train()``: the run's start before the
 loop, and after it the model and the run's end. ``log_model_s`` is the share Cairn spent
-packaging and storing the model.
+packaging and storing the model. ``python bench/autolog_transformers.py on-log`` times the
+callback's ``on_log`` alone (what one logged step costs the training thread).
 """
 
 from __future__ import annotations
@@ -100,8 +101,34 @@ def _switch_on(mode: str) -> list[float] | None:
     return spent
 
 
+def on_log_cost(calls: int = 20_000) -> dict[str, float]:
+    """What one logged step costs the training thread, alone: ``CairnCallback.on_log`` with
+    the Trainer's four numbers, into a run of the embedded store in a temporary CAIRN_HOME."""
+    os.environ["CAIRN_HOME"] = tempfile.mkdtemp(prefix="cairn-bench-on-log-")
+    os.environ["CAIRN_CAPTURE"] = "0"
+    os.environ.pop("CAIRN_URI", None)
+    from transformers import TrainerState
+
+    import cairn
+    from cairn.transformers import CairnCallback
+
+    callback, state = CairnCallback(), TrainerState()
+    with cairn.init("bench-on-log") as run:
+        callback._run = run
+        started = time.perf_counter()
+        for step in range(1, calls + 1):
+            state.global_step = step
+            logs = {"loss": 0.69 - step * 1e-6, "grad_norm": 0.2, "learning_rate": 5e-5, "epoch": step / 100}
+            callback.on_log(None, state, None, logs=logs)
+        spent = time.perf_counter() - started
+        callback._run = None
+    return {"on_log_us": round(spent / calls * 1e6, 2), "calls": calls}
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
+    if sys.argv[1:] == ["on-log"]:
+        print(json.dumps(on_log_cost()))
+    elif len(sys.argv) > 1:
         print(json.dumps(workload(sys.argv[1])))
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
