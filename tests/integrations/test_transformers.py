@@ -149,12 +149,14 @@ def test_report_to_cairn_logs_params_metrics_by_step_and_the_model_to_a_server(
     monkeypatch.setenv("CAIRN_URI", server.url)
     model = tiny_model()
     seen = ConfigAtStart()
-    job = trainer(tmp_path, tokenizer, model, report_to="cairn", eval_strategy="steps", eval_steps=2, callbacks=[seen])
+    options = {"report_to": "cairn", "eval_strategy": "steps", "eval_steps": 2, "run_name": "tiny-bert"}
+    job = trainer(tmp_path, tokenizer, model, callbacks=[seen], **options)
     job.train()
     config = seen.config  # the Trainer turns use_cache off; saving the model adds its architecture
 
     run = only_run()
     assert run.status.value == "finished" and run.tags["cairn.autolog"] == "transformers"
+    assert run.name == "tiny-bert"  # the Trainer's run_name
     expected = loggable_params(job.args.to_dict())
     expected.update(loggable_params({f"model.{key}": value for key, value in config.items()}))
     assert dict(run.params) == expected

@@ -9,7 +9,8 @@ Three ways to switch it on, one result:
 - ``cairn.transformers.autolog()``: every ``Trainer`` made from then on gets the callback.
 
 Each ``trainer.train()`` call logs, in the run :func:`training_run` gives it (the open run, else
-a new one finished when ``train`` returns, ``failed`` if it raised, ``killed`` on Ctrl-C):
+a new one named ``TrainingArguments.run_name`` when given, finished when ``train`` returns,
+``failed`` if it raised, ``killed`` on Ctrl-C):
 
 - params: ``TrainingArguments.to_dict()`` (``learning_rate``, ``per_device_train_batch_size``,
   ``num_train_epochs``…) and the model's config as ``model.<key>`` (``model.hidden_size``,
@@ -207,7 +208,7 @@ def _wrap_train() -> None:
                 return original(self, *args, **kwargs)
             if not self.is_world_process_zero():
                 return original(self, *args, **kwargs)
-            with training_run(INTEGRATION, project=callback.project) as run:
+            with training_run(INTEGRATION, project=callback.project, name=run_name(self.args)) as run:
                 callback._run = run
                 try:
                     return original(self, *args, **kwargs)
@@ -215,6 +216,17 @@ def _wrap_train() -> None:
                     callback._run = None
 
         Trainer.train = train_in_run  # type: ignore[method-assign]
+
+
+def run_name(args: Any) -> str | None:
+    """``TrainingArguments.run_name`` as the run's name, when one was given that a run can have."""
+    name = getattr(args, "run_name", None)
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        return limits.check_name(name, "run name")
+    except CairnError:
+        return None
 
 
 def _callbacks_of(trainer: Any) -> list[CairnCallback]:
