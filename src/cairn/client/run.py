@@ -579,6 +579,7 @@ class SkippedRun(Run):
         signature: Signature | None = None,
         flavor: str | None = None,
         pip_requirements: Sequence[str] | None = None,
+        wait: bool = True,
     ) -> ModelInfo:
         # Nothing is stored: the info says so with an empty URI and digest.
         from cairn.client.models.transfer import ModelInfo

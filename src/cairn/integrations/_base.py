@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 from cairn.client import lifecycle
 from cairn.client.run import Run
 from cairn.client.writer import warn
+from cairn.core.params import same_param_value
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -121,6 +122,15 @@ def _finish(integration: str, run: Run, status: str) -> None:
     # end) is sent in the background; the interpreter waits for it at exit, cairn.flush() and
     # cairn.Api() before they read.
     Guard.of(integration).call(run.finish, status, timeout=timeout, wait=False)
+
+
+def log_new_params(run: Run, params: Mapping[str, Any]) -> None:
+    """Params the run does not hold yet: a second training call logged into one open run
+    keeps the first call's values rather than failing on params being immutable."""
+    held = run.config
+    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
+    if fresh:
+        run.log_params(fresh)
 
 
 class Guard:

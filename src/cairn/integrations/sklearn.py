@@ -43,8 +43,7 @@ from cairn.client.child_runs import ChildRun
 from cairn.client.run import Run
 from cairn.core import limits
 from cairn.core.entities import ParamValue
-from cairn.core.params import same_param_value
-from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+from cairn.integrations._base import MODEL_NAME, Guard, configure, log_new_params, settings_of, training_run
 from cairn.integrations._params import loggable_params
 
 INTEGRATION = "sklearn"
@@ -237,7 +236,7 @@ def _prepare_model_logging() -> None:
 def _log_before_fit(run: Run, estimator: Any) -> None:
     cls = type(estimator)
     run.set_tags({"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
-    _log_new_params(run, estimator_params(estimator))
+    log_new_params(run, estimator_params(estimator))
 
 
 def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any, log_model: bool) -> None:
@@ -257,7 +256,7 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
     metrics = training_metrics(estimator, X, y, predicted, sample_weight)
     if search:
         best_params = {f"best_{key}": value for key, value in search_best_params(estimator).items()}
-        guard.call(_log_new_params, run, best_params)
+        guard.call(log_new_params, run, best_params)
         best_score = getattr(estimator, "best_score_", None)
         if isinstance(best_score, int | float | np.number):
             metrics["best_cv_score"] = float(best_score)
@@ -275,15 +274,6 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
 
 def _log_confusion_matrix(run: Run, y: Any, predicted: Any, labels: Any) -> None:
     run.log_confusion_matrix(_as_list(y), _as_list(predicted), labels=_as_list(labels), name=CONFUSION_MATRIX)
-
-
-def _log_new_params(run: Run, params: Mapping[str, ParamValue]) -> None:
-    """Params the run does not hold yet: a second fit logged into one open run keeps the
-    first fit's values rather than failing on params being immutable."""
-    held = run.config
-    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
-    if fresh:
-        run.log_params(fresh)
 
 
 def estimator_params(estimator: Any) -> dict[str, ParamValue]:

@@ -22,14 +22,16 @@ ENTRY_POINT_GROUP = "cairn.flavors"
 
 #: Cairn's own flavors, also declared as entry points in pyproject.toml; listed here too so a
 #: source checkout that was never installed finds them. Order is the detection order: the
-#: boosters before sklearn (their wrappers are scikit-learn estimators too), keras before
-#: pytorch (a Keras model on the torch backend is a torch.nn.Module too), python_function,
+#: boosters before sklearn (their wrappers are scikit-learn estimators too), keras and
+#: transformers before pytorch (a Keras model on the torch backend and a PreTrainedModel are
+#: torch modules too), python_function,
 #: which takes anything with ``predict``, last. mlflow reads only folders the MLflow client
 #: wrote and never takes a model (its ``handles`` is always False).
 BUILTIN_FLAVORS: dict[str, str] = {
     "xgboost": "cairn.client.models.flavors.xgboost:XGBoostFlavor",
     "lightgbm": "cairn.client.models.flavors.lightgbm:LightGBMFlavor",
     "keras": "cairn.client.models.flavors.keras:KerasFlavor",
+    "transformers": "cairn.client.models.flavors.transformers:TransformersFlavor",
     "pytorch": "cairn.client.models.flavors.pytorch:PyTorchFlavor",
     "onnx": "cairn.client.models.flavors.onnx:OnnxFlavor",
     "sklearn": "cairn.client.models.flavors.sklearn:SklearnFlavor",
