@@ -5,6 +5,11 @@ An integration never decides on its own where runs go: it asks :func:`training_r
 logs into the run the script already has open (``cairn.init``), else starts one in the project
 ``cairn.autolog(project=...)`` named, else ``CAIRN_PROJECT``, else the script's folder name,
 and finishes that run when the training call returns (failed if it raised).
+
+One training call often makes others: a scikit-learn pipeline fits an ``XGBClassifier``, which
+calls ``xgboost.train``. :func:`logging_call` marks, per thread, that a logged training call is
+under way and whose it is (:func:`current_logging_call`), so the inner integration adds what
+only it sees to the outer call's run instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any, ParamSpec, TypeVar
 from cairn.client import lifecycle
 from cairn.client.run import Run
 from cairn.client.writer import warn
+from cairn.core.entities import ParamValue
+from cairn.core.params import same_param_value
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -107,6 +114,34 @@ def training_run(
         _finish(integration, run, "failed")
         raise
     _finish(integration, run, "finished")
+
+
+_calls = threading.local()  # .integration: whose logged training call this thread is in
+
+
+@contextlib.contextmanager
+def logging_call(integration: str) -> Iterator[None]:
+    """Mark this thread as inside a logged training call of ``integration`` for the block."""
+    outer = getattr(_calls, "integration", None)
+    _calls.integration = integration
+    try:
+        yield
+    finally:
+        _calls.integration = outer
+
+
+def current_logging_call() -> str | None:
+    """The integration whose logged training call this thread is inside, or None."""
+    return getattr(_calls, "integration", None)
+
+
+def log_new_params(run: Run, params: Mapping[str, ParamValue]) -> None:
+    """Params the run does not hold yet: a second training call logged into one open run
+    keeps the first call's values rather than failing on params being immutable."""
+    held = run.config
+    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
+    if fresh:
+        run.log_params(fresh)
 
 
 #: How long the end of a training call waits for a store that is away before it leaves the

@@ -33,6 +33,7 @@ import copy
 import functools
 import inspect
 import math
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,8 +44,16 @@ from cairn.client.child_runs import ChildRun
 from cairn.client.run import Run
 from cairn.core import limits
 from cairn.core.entities import ParamValue
-from cairn.core.params import same_param_value
-from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+from cairn.integrations._base import (
+    MODEL_NAME,
+    Guard,
+    configure,
+    current_logging_call,
+    log_new_params,
+    logging_call,
+    settings_of,
+    training_run,
+)
 from cairn.integrations._params import loggable_params
 
 INTEGRATION = "sklearn"
@@ -58,7 +67,6 @@ CONFUSION_MATRIX = "training_confusion_matrix"
 EXAMPLE_ROWS = 5
 _originals: dict[tuple[type, str], Any] = {}  # (class, method) -> its own attribute, as it was
 _patch_lock = threading.Lock()
-_fitting = threading.local()  # .active: this thread is inside a logged fit
 _open_fits = 0  # logged fits under way in the process, on any thread
 
 
@@ -115,11 +123,36 @@ def _listed_estimators() -> tuple[type, ...]:
     return tuple(cls for _, cls in all_estimators())
 
 
+#: The scikit-learn-API estimators of other libraries: wrapped like scikit-learn's own once the
+#: library is imported (never imported here), so ``XGBClassifier().fit`` is a logged fit.
+WRAPPERS = {
+    "xgboost": ("XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"),
+    "lightgbm": ("LGBMClassifier", "LGBMRegressor", "LGBMRanker"),
+}
+
+
+def wrapper_classes(library: str) -> list[type]:
+    """The classes of :data:`WRAPPERS` ``library`` has, when it is imported already."""
+    module = sys.modules.get(library)
+    found = (getattr(module, name, None) for name in WRAPPERS.get(library, ()))
+    return [cls for cls in found if isinstance(cls, type)]
+
+
+def include_wrappers(library: str) -> None:
+    """Wrap ``library``'s scikit-learn-API estimators now if scikit-learn autologging is on:
+    the library's own ``autolog()`` calls this, as it may be imported after ours ran."""
+    if settings_of(INTEGRATION).enabled:
+        _patch(wrapper_classes(library))
+
+
 def estimator_classes() -> list[type]:
-    """Every estimator class scikit-learn lists, and the searches it keeps in experimental."""
+    """Every estimator class scikit-learn lists, the searches it keeps in experimental, and
+    the scikit-learn-API estimators of the boosting libraries already imported."""
     import sklearn.model_selection
 
     classes = list(_listed_estimators())
+    for library in WRAPPERS:
+        classes += [cls for cls in wrapper_classes(library) if cls not in classes]
     for name in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"):
         search = vars(sklearn.model_selection).get(name)  # the Halving ones once enabled
         if isinstance(search, type) and search not in classes:
@@ -166,20 +199,19 @@ def _logging_fit(fit: Callable[..., Any], method: str) -> Callable[..., Any]:
     def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _inside_a_logged_fit() or not settings_of(INTEGRATION).enabled:
             return fit(self, *args, **kwargs)
-        _fitting.active = True  # the fits this one makes are part of it, not runs
         _count_open_fits(+1)
         try:
-            return _fit_in_run(fit, self, args, kwargs)
+            with logging_call(INTEGRATION):  # the fits this one makes are part of it, not runs
+                return _fit_in_run(fit, self, args, kwargs)
         finally:
             _count_open_fits(-1)
-            _fitting.active = False
 
     fit_and_log.cairn_autolog = True  # type: ignore[attr-defined]  # how tests and people tell
     return fit_and_log
 
 
 def _inside_a_logged_fit() -> bool:
-    if getattr(_fitting, "active", False):
+    if current_logging_call() is not None:  # this fit is part of a logged call (ours or a booster's)
         return True
     # joblib's threading backend fits a search's candidates on pool threads, where this
     # thread's flag is not set: while a logged fit is under way, a fit on a thread other than
@@ -237,7 +269,7 @@ def _prepare_model_logging() -> None:
 def _log_before_fit(run: Run, estimator: Any) -> None:
     cls = type(estimator)
     run.set_tags({"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
-    _log_new_params(run, estimator_params(estimator))
+    log_new_params(run, estimator_params(estimator))
 
 
 def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any, log_model: bool) -> None:
@@ -257,7 +289,7 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
     metrics = training_metrics(estimator, X, y, predicted, sample_weight)
     if search:
         best_params = {f"best_{key}": value for key, value in search_best_params(estimator).items()}
-        guard.call(_log_new_params, run, best_params)
+        guard.call(log_new_params, run, best_params)
         best_score = getattr(estimator, "best_score_", None)
         if isinstance(best_score, int | float | np.number):
             metrics["best_cv_score"] = float(best_score)
@@ -275,15 +307,6 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
 
 def _log_confusion_matrix(run: Run, y: Any, predicted: Any, labels: Any) -> None:
     run.log_confusion_matrix(_as_list(y), _as_list(predicted), labels=_as_list(labels), name=CONFUSION_MATRIX)
-
-
-def _log_new_params(run: Run, params: Mapping[str, ParamValue]) -> None:
-    """Params the run does not hold yet: a second fit logged into one open run keeps the
-    first fit's values rather than failing on params being immutable."""
-    held = run.config
-    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
-    if fresh:
-        run.log_params(fresh)
 
 
 def estimator_params(estimator: Any) -> dict[str, ParamValue]:
