@@ -3,6 +3,7 @@ back from the embedded store."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_the_importance_table_ranks_the_booster_scores(cancer: tuple) -> None:
     run = only_run()
     with cairn.Api() as api:
         paths = {artifact.path for artifact in api.artifacts(run.id)}
-        name = next(path for path in paths if path.startswith("feature_importance_gain."))
+        name = next(path for path in paths if path.startswith("feature_importance_gain.") and not path.endswith(".png"))
         data = api.read_artifact(run.id, name)
     table = pd.read_parquet(io.BytesIO(data)) if name.endswith(".parquet") else pd.read_csv(io.BytesIO(data))
     scores = booster.get_score(importance_type="gain")
@@ -221,3 +222,14 @@ def test_with_sklearn_autolog_too_a_fit_is_one_run_with_both(cancer: tuple) -> N
     loaded = cairn.load_model(f"runs:/{fitted.id}/model")  # the classifier, as scikit-learn logged it
     assert np.array_equal(np.asarray(loaded.predict(X_valid)), model.predict(X_valid))
     assert piped.tags["estimator_name"] == "Pipeline" and piped.params["xgb__n_estimators"] == 5
+
+
+def test_with_no_store_to_reach_training_goes_on(
+    cancer: tuple, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CAIRN_URI", f"http://127.0.0.1:{port}")  # nothing listens there
+    assert train(cancer).num_boosted_rounds() == ROUNDS
+    assert "starts offline" in capsys.readouterr().err  # what it logged waits in the spool
