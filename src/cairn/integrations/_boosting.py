@@ -22,7 +22,7 @@ from typing import Any
 
 from cairn.client.run import Run
 from cairn.core.models.signature import ColumnSchema, ColumnSpec, Signature, TensorSchema
-from cairn.integrations._base import MODEL_NAME, Guard, active_run, log_new_params, training_run
+from cairn.integrations._base import MODEL_NAME, Guard, active_run, log_new_params, prepare_connection, training_run
 from cairn.integrations._params import loggable_params
 
 #: Rows of the training data saved with the model as its input example.
@@ -154,9 +154,22 @@ class BoostingLog:
         self.run.log(metrics, step=self.last_step)
 
 
-def iteration_values(results: Sequence[tuple[str, str, float]]) -> dict[str, float]:
-    """``(evalset, metric, value)`` triples as ``{"<evalset>-<metric>": value}``."""
-    return {f"{name}-{metric}": float(value) for name, metric, value in results}
+def prepare(integration: str, flavor: str, packages: Sequence[str], log_models: bool) -> None:
+    """Pay at ``autolog()`` what the first logged training would pay inside the call: the
+    connection, and for the model the flavor scan and the pinned requirements."""
+    guard = Guard.of(integration)
+    guard.call(prepare_connection)
+    if log_models:
+        guard.call(_prepare_model_logging, flavor, packages)
+
+
+def _prepare_model_logging(flavor: str, packages: Sequence[str]) -> None:
+    from cairn.client.models.plugins import flavor_targets, get_flavor
+    from cairn.client.models.requirements import pinned_requirements
+
+    flavor_targets()
+    get_flavor(flavor)
+    pinned_requirements(list(packages))
 
 
 def log_importance(run: Run, kind: str, importance: Mapping[str, float]) -> None:

@@ -39,7 +39,7 @@ from cairn.integrations._base import (
     settings_of,
     training_run,
 )
-from cairn.integrations._boosting import BoostingLog, Ending, first_rows, tensor_signature, training_data
+from cairn.integrations._boosting import BoostingLog, Ending, first_rows, prepare, tensor_signature, training_data
 
 INTEGRATION = "lightgbm"
 #: MLflow's choice: how often a feature splits, and how much its splits gained.
@@ -133,6 +133,7 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
     from cairn.integrations import sklearn
 
     sklearn.include_wrappers("lightgbm")
+    prepare(INTEGRATION, "lightgbm", ("lightgbm", "numpy"), log_models)
 
 
 def _patch() -> None:

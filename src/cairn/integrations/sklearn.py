@@ -51,6 +51,7 @@ from cairn.integrations._base import (
     current_logging_call,
     log_new_params,
     logging_call,
+    prepare_connection,
     settings_of,
     training_run,
 )
@@ -81,7 +82,7 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
         return
     configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
     _patch(estimator_classes())
-    Guard.of(INTEGRATION).call(_prepare_connection)
+    Guard.of(INTEGRATION).call(prepare_connection)
     if log_models:
         Guard.of(INTEGRATION).call(_prepare_model_logging)
 
@@ -238,15 +239,6 @@ def _fit_in_run(fit: Callable[..., Any], estimator: Any, args: tuple[Any, ...], 
         log_model = settings_of(INTEGRATION).log_models
         guard.call(_log_after_fit, run, estimator, X, y, kwargs.get("sample_weight"), log_model)
         return result
-
-
-def _prepare_connection() -> None:
-    """Build, now, what the first run's connection needs (the HTTP client and its TLS
-    context, or the embedded store and its database): 0.3 to 1 s that the first fit would
-    otherwise spend. Nothing is sent: a server that is away costs nothing here."""
-    from cairn.client.connect import connect
-
-    connect().close()
 
 
 def _prepare_model_logging() -> None:

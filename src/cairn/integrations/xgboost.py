@@ -42,7 +42,14 @@ from cairn.integrations._base import (
     settings_of,
     training_run,
 )
-from cairn.integrations._boosting import MAX_DATASET_CELLS, BoostingLog, Ending, tensor_signature, training_data
+from cairn.integrations._boosting import (
+    MAX_DATASET_CELLS,
+    BoostingLog,
+    Ending,
+    prepare,
+    tensor_signature,
+    training_data,
+)
 
 INTEGRATION = "xgboost"
 #: MLflow logs ``weight`` only; ``gain`` is what people usually want to read.
@@ -129,6 +136,7 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
     from cairn.integrations import sklearn
 
     sklearn.include_wrappers("xgboost")
+    prepare(INTEGRATION, "xgboost", ("xgboost", "numpy"), log_models)
 
 
 def _patch() -> None:
