@@ -126,7 +126,7 @@ def test_early_stopping_logs_the_best_iteration(diabetes: tuple) -> None:
     assert run.metrics["best_iteration"].last == best
     assert run.metrics["stopped_iteration"].last == stopped
     assert steps(run, "valid-l2") == list(range(stopped + 1))
-    assert run.metrics["best_valid-l2"].last == pytest.approx(booster.best_score["valid"]["l2"])
+    assert run.metrics["best/valid-l2"].last == pytest.approx(booster.best_score["valid"]["l2"])
     loaded = cairn.load_model(f"runs:/{run.id}/model")
     X_valid = diabetes[2]
     assert np.allclose(np.asarray(loaded.predict(X_valid)), booster.predict(X_valid))

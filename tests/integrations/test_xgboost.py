@@ -136,7 +136,7 @@ def test_early_stopping_logs_the_best_iteration(cancer: tuple) -> None:
     with cairn.Api() as api:
         history = api.history(run.id, "valid-logloss")
     best_value = float(history.values[list(history.steps).index(booster.best_iteration)])
-    assert run.metrics["best_valid-logloss"].last == pytest.approx(best_value)
+    assert run.metrics["best/valid-logloss"].last == pytest.approx(best_value)
     assert best_value == pytest.approx(booster.best_score)
 
 

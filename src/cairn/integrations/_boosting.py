@@ -141,7 +141,7 @@ class BoostingLog:
 
     def _log_best(self, ending: Ending) -> None:
         """MLflow's ``best_iteration`` and ``stopped_iteration`` metrics, and the evaluation
-        results at the best iteration as ``best_<evalset>-<metric>``: only when early stopping
+        results at the best iteration as ``best/<evalset>-<metric>``: only when early stopping
         (or a booster that keeps its best iteration) says which one was best."""
         if ending.best_iteration is None or self.run is None or self.last_step is None:
             return
@@ -150,7 +150,7 @@ class BoostingLog:
             "stopped_iteration": float(self.last_step),
         }
         for key, value in self.history.get(ending.best_step if ending.best_step is not None else -1, {}).items():
-            metrics[f"best_{key}"] = value
+            metrics[f"best/{key}"] = value  # a chart group of their own, after the curves
         self.run.log(metrics, step=self.last_step)
 
 

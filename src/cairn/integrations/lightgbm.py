@@ -10,7 +10,7 @@ patching it covers both. Each logged training records, in the run :func:`trainin
   (``valid_0-l2``, ``training-binary_logloss``: LightGBM's and MLflow's names) at step =
   iteration (0-based);
 - with early stopping: ``best_iteration`` (1-based, LightGBM's), ``stopped_iteration`` and
-  ``best_<evalset>-<metric>``;
+  ``best/<evalset>-<metric>``;
 - ``feature_importance_split`` and ``feature_importance_gain``: a table and a PNG chart each;
 - the booster at ``runs:/RUN/model`` (the lightgbm flavor) with the first training rows as
   input example and a signature from them when the ``Dataset`` holds its raw data;

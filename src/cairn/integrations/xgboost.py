@@ -10,7 +10,7 @@ patching it covers both. Each logged training records, in the run :func:`trainin
   (``validation_0-logloss``, ``train-rmse``: the names XGBoost prints and MLflow logs) at
   step = iteration;
 - with early stopping: ``best_iteration`` (0-based, XGBoost's), ``stopped_iteration`` and
-  ``best_<evalset>-<metric>``;
+  ``best/<evalset>-<metric>``;
 - ``feature_importance_weight`` and ``feature_importance_gain``: a table and a PNG chart each;
 - the booster at ``runs:/RUN/model`` (the xgboost flavor), its signature from the features
   the booster knows (names, or their number);
