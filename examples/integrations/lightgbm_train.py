@@ -5,7 +5,7 @@
 One run in the project CAIRN_PROJECT names, else "integrations" (the folder's name), in the
 embedded store under CAIRN_HOME or at CAIRN_URI: the
 params, the training and valid l2 and l1 at every iteration, the best iteration early stopping
-found, the feature importances (tables and charts), the booster at runs:/RUN/model with a
+found, the feature importances (tables and a chart), the booster at runs:/RUN/model with a
 signature from the training data, and the training data by digest. Takes a few seconds on a CPU.
 """
 

@@ -5,7 +5,7 @@
 One run in the project CAIRN_PROJECT names, else "integrations" (the folder's name), in the
 embedded store under CAIRN_HOME or at CAIRN_URI:
 the params, the train and valid error and logloss at every round, the best iteration early
-stopping found, the feature importances (tables and charts), the booster at runs:/RUN/model
+stopping found, the feature importances (tables and a chart), the booster at runs:/RUN/model
 and the training data by digest. Takes a few seconds on a CPU.
 """
 

@@ -11,7 +11,7 @@ patching it covers both. Each logged training records, in the run :func:`trainin
   iteration (0-based);
 - with early stopping: ``best_iteration`` (1-based, LightGBM's), ``stopped_iteration`` and
   ``best/<evalset>-<metric>``;
-- ``feature_importance_split`` and ``feature_importance_gain``: a table and a PNG chart each;
+- ``feature_importance_gain`` (a table and a PNG chart) and ``feature_importance_split`` (a table);
 - the booster at ``runs:/RUN/model`` (the lightgbm flavor) with the first training rows as
   input example and a signature from them when the ``Dataset`` holds its raw data;
 - the training data as dataset ``train`` (features and label, by digest and shape) likewise.
@@ -42,8 +42,9 @@ from cairn.integrations._base import (
 from cairn.integrations._boosting import BoostingLog, Ending, first_rows, prepare, tensor_signature, training_data
 
 INTEGRATION = "lightgbm"
-#: MLflow's choice: how often a feature splits, and how much its splits gained.
-IMPORTANCE_TYPES = ("split", "gain")
+#: MLflow's choice: how much a feature's splits gained (first: the one drawn as a chart), and
+#: how often it splits.
+IMPORTANCE_TYPES = ("gain", "split")
 #: The modules whose ``train`` is the one to patch (the sklearn wrappers import it by name).
 _MODULES = ("lightgbm", "lightgbm.engine", "lightgbm.sklearn")
 

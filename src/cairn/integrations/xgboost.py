@@ -11,7 +11,7 @@ patching it covers both. Each logged training records, in the run :func:`trainin
   step = iteration;
 - with early stopping: ``best_iteration`` (0-based, XGBoost's), ``stopped_iteration`` and
   ``best/<evalset>-<metric>``;
-- ``feature_importance_weight`` and ``feature_importance_gain``: a table and a PNG chart each;
+- ``feature_importance_gain`` (a table and a PNG chart) and ``feature_importance_weight`` (a table);
 - the booster at ``runs:/RUN/model`` (the xgboost flavor), its signature from the features
   the booster knows (names, or their number);
 - the training data as dataset ``train`` (features and label, by digest and shape) when the
@@ -52,8 +52,9 @@ from cairn.integrations._boosting import (
 )
 
 INTEGRATION = "xgboost"
-#: MLflow logs ``weight`` only; ``gain`` is what people usually want to read.
-IMPORTANCE_TYPES = ("weight", "gain")
+#: MLflow logs ``weight`` only; ``gain`` is what people usually want to read, so it is first:
+#: the one drawn as a chart.
+IMPORTANCE_TYPES = ("gain", "weight")
 #: The modules whose ``train`` is the one to patch (the sklearn wrappers import it by name).
 _MODULES = ("xgboost", "xgboost.training", "xgboost.sklearn")
 #: Arguments of ``xgboost.train`` logged as params beside the ``params`` dict, when given.
