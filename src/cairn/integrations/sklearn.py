@@ -2,7 +2,8 @@
 
 ``fit`` (and ``fit_transform`` / ``fit_predict`` where a class defines its own) of every
 estimator scikit-learn lists (``sklearn.utils.all_estimators()``: estimators, pipelines,
-searches, meta-estimators) is wrapped. Only the outermost fit of a thread logs: the steps of a
+searches, meta-estimators) is wrapped, and so are the scikit-learn wrappers of XGBoost and
+LightGBM once those are imported (:data:`WRAPPERS`). Only the outermost fit of a thread logs: the steps of a
 pipeline, the inner fits of a search and the sub-fits of a meta-estimator run inside it and
 are not runs of their own. Each logged fit records, in the run :func:`training_run` gives it:
 
@@ -21,10 +22,12 @@ are not runs of their own. Each logged fit records, in the run :func:`training_r
   search's run ``best_<param>`` params, the ``best_cv_score`` metric and the best estimator as
   the model.
 
-"Outermost" is per thread, and across threads while a logged fit is under way: a search on
-joblib's *threading* backend fits its candidates on pool threads, which are then taken for
-its parts (worker processes of the default backend are not patched at all). The price: two
-models trained at the same time on two threads other than the main one log only the first.
+"Outermost" is per thread (``logging_call`` in ``_base``, which the boosting integrations
+set and read too: an ``xgboost.train`` inside a logged fit adds its curves to the fit's run),
+and across threads while a logged fit is under way: a search on joblib's *threading* backend
+fits its candidates on pool threads, which are then taken for its parts (worker processes of
+the default backend are not patched at all). The price: two models trained at the same time
+on two threads other than the main one log only the first.
 """
 
 from __future__ import annotations
