@@ -233,3 +233,13 @@ def test_with_no_store_to_reach_training_goes_on(
     monkeypatch.setenv("CAIRN_URI", f"http://127.0.0.1:{port}")  # nothing listens there
     assert train(cancer).num_boosted_rounds() == ROUNDS
     assert "starts offline" in capsys.readouterr().err  # what it logged waits in the spool
+
+
+def test_sklearn_autolog_alone_logs_the_wrapper_fit_without_curves(cancer: tuple) -> None:
+    cairn.xgboost.autolog(disable=True)
+    cairn.sklearn.autolog(project=PROJECT)
+    X, y, X_valid, y_valid = cancer
+    xgboost.XGBClassifier(n_estimators=5, n_jobs=1).fit(X, y, eval_set=[(X_valid, y_valid)], verbose=False)
+    run = only_run()
+    assert run.tags["estimator_name"] == "XGBClassifier" and run.params["n_estimators"] == 5
+    assert not any("logloss" in key for key in run.metrics)  # the curves are the xgboost integration's
