@@ -53,6 +53,11 @@ def test_headline_metric(keys: list[str], headline: str | None) -> None:
         ("accuracy", False),
         ("val/f1", False),
         ("reward", False),
+        ("valid_0-l2", True),  # LightGBM's names, as words of the key
+        ("best/training-l1", True),
+        ("valid-poisson-nloglik", True),
+        ("val1", False),
+        ("valid_1-auc", False),
     ],
 )
 def test_lower_is_better(key: str, lower: bool) -> None:

@@ -10,7 +10,9 @@ Cairn guesses both from the metric's key, as MLflow and W&B users name them:
   A split is held out when a word of the key (split at ``/ _ . -`` and spaces) is one of
   :data:`HELD_OUT_WORDS`, so ``interval`` is not ``val``.
 - **Lower is better** for losses, errors and times (:data:`LOWER_IS_BETTER_WORDS`, found
-  anywhere in the key); higher is better for the rest.
+  anywhere in the key) and for the boosting libraries' short names of losses when they are a
+  word of the key (:data:`LOWER_IS_BETTER_NAMES`: LightGBM's ``valid_0-l2``); higher is
+  better for the rest.
 
 The runs table's default columns, the compare page's default metric, the run page's rank, the
 projects page's best runs and the SDK's "already tried?" line all read :func:`by_headline`.
@@ -28,6 +30,9 @@ HELD_OUT_WORDS = frozenset({"val", "valid", "validation", "test", "eval", "dev",
 #: "accuracy" and "top1_acc").
 QUALITY_WORDS = ("acc", "f1", "auc", "score", "precision", "recall", "loss", "error")
 LOWER_IS_BETTER_WORDS = ("loss", "error", "err", "mse", "mae", "rmse", "perplexity", "time", "latency")
+#: XGBoost's and LightGBM's metric names that say "lower is better" without a word above:
+#: matched as whole words of the key, so ``l1`` is not found in ``val1``.
+LOWER_IS_BETTER_NAMES = frozenset({"l1", "l2", "mape", "huber", "rmsle", "mphe", "nloglik", "deviance"})
 _WORD_SPLIT = re.compile(r"[/_.\-\s]+")
 
 
@@ -38,7 +43,9 @@ def is_system_metric(key: str) -> bool:
 def lower_is_better(key: str) -> bool:
     """A guess from the key: losses and errors go down, accuracies and scores go up."""
     name = key.lower()
-    return any(word in name for word in LOWER_IS_BETTER_WORDS)
+    if any(word in name for word in LOWER_IS_BETTER_WORDS):
+        return True
+    return not LOWER_IS_BETTER_NAMES.isdisjoint(_WORD_SPLIT.split(name))
 
 
 def headline_rank(key: str) -> tuple[int, int, str]:

@@ -5,6 +5,11 @@ An integration never decides on its own where runs go: it asks :func:`training_r
 logs into the run the script already has open (``cairn.init``), else starts one in the project
 ``cairn.autolog(project=...)`` named, else ``CAIRN_PROJECT``, else the script's folder name,
 and finishes that run when the training call returns (failed if it raised).
+
+One training call often makes others: a scikit-learn pipeline fits an ``XGBClassifier``, which
+calls ``xgboost.train``. :func:`logging_call` marks, per thread, that a logged training call is
+under way and whose it is (:func:`current_logging_call`), so the inner integration adds what
+only it sees to the outer call's run instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -108,6 +113,34 @@ def training_run(
         _finish(integration, run, "failed")
         raise
     _finish(integration, run, "finished")
+
+
+_calls = threading.local()  # .integration: whose logged training call this thread is in
+
+
+@contextlib.contextmanager
+def logging_call(integration: str) -> Iterator[None]:
+    """Mark this thread as inside a logged training call of ``integration`` for the block."""
+    outer = getattr(_calls, "integration", None)
+    _calls.integration = integration
+    try:
+        yield
+    finally:
+        _calls.integration = outer
+
+
+def current_logging_call() -> str | None:
+    """The integration whose logged training call this thread is inside, or None."""
+    return getattr(_calls, "integration", None)
+
+
+def prepare_connection() -> None:
+    """Build, now, what the first run's connection needs (the HTTP client and its TLS
+    context, or the embedded store and its database): 0.3 to 1 s that the first training
+    call would otherwise spend. Nothing is sent: a server that is away costs nothing here."""
+    from cairn.client.connect import connect
+
+    connect().close()
 
 
 #: How long the sending of a run finished while the store is away keeps trying before it

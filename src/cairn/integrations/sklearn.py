@@ -2,7 +2,8 @@
 
 ``fit`` (and ``fit_transform`` / ``fit_predict`` where a class defines its own) of every
 estimator scikit-learn lists (``sklearn.utils.all_estimators()``: estimators, pipelines,
-searches, meta-estimators) is wrapped. Only the outermost fit of a thread logs: the steps of a
+searches, meta-estimators) is wrapped, and so are the scikit-learn wrappers of XGBoost and
+LightGBM once those are imported (:data:`WRAPPERS`). Only the outermost fit of a thread logs: the steps of a
 pipeline, the inner fits of a search and the sub-fits of a meta-estimator run inside it and
 are not runs of their own. Each logged fit records, in the run :func:`training_run` gives it:
 
@@ -21,10 +22,12 @@ are not runs of their own. Each logged fit records, in the run :func:`training_r
   search's run ``best_<param>`` params, the ``best_cv_score`` metric and the best estimator as
   the model.
 
-"Outermost" is per thread, and across threads while a logged fit is under way: a search on
-joblib's *threading* backend fits its candidates on pool threads, which are then taken for
-its parts (worker processes of the default backend are not patched at all). The price: two
-models trained at the same time on two threads other than the main one log only the first.
+"Outermost" is per thread (``logging_call`` in ``_base``, which the boosting integrations
+set and read too: an ``xgboost.train`` inside a logged fit adds its curves to the fit's run),
+and across threads while a logged fit is under way: a search on joblib's *threading* backend
+fits its candidates on pool threads, which are then taken for its parts (worker processes of
+the default backend are not patched at all). The price: two models trained at the same time
+on two threads other than the main one log only the first.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import copy
 import functools
 import inspect
 import math
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,7 +47,17 @@ from cairn.client.child_runs import ChildRun
 from cairn.client.run import Run
 from cairn.core import limits
 from cairn.core.entities import ParamValue
-from cairn.integrations._base import MODEL_NAME, Guard, configure, log_new_params, settings_of, training_run
+from cairn.integrations._base import (
+    MODEL_NAME,
+    Guard,
+    configure,
+    current_logging_call,
+    log_new_params,
+    logging_call,
+    prepare_connection,
+    settings_of,
+    training_run,
+)
 from cairn.integrations._params import loggable_params
 
 INTEGRATION = "sklearn"
@@ -57,7 +71,6 @@ CONFUSION_MATRIX = "training_confusion_matrix"
 EXAMPLE_ROWS = 5
 _originals: dict[tuple[type, str], Any] = {}  # (class, method) -> its own attribute, as it was
 _patch_lock = threading.Lock()
-_fitting = threading.local()  # .active: this thread is inside a logged fit
 _open_fits = 0  # logged fits under way in the process, on any thread
 
 
@@ -72,7 +85,7 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
         return
     configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
     _patch(estimator_classes())
-    Guard.of(INTEGRATION).call(_prepare_connection)
+    Guard.of(INTEGRATION).call(prepare_connection)
     if log_models:
         Guard.of(INTEGRATION).call(_prepare_model_logging)
 
@@ -114,11 +127,36 @@ def _listed_estimators() -> tuple[type, ...]:
     return tuple(cls for _, cls in all_estimators())
 
 
+#: The scikit-learn-API estimators of other libraries: wrapped like scikit-learn's own once the
+#: library is imported (never imported here), so ``XGBClassifier().fit`` is a logged fit.
+WRAPPERS = {
+    "xgboost": ("XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"),
+    "lightgbm": ("LGBMClassifier", "LGBMRegressor", "LGBMRanker"),
+}
+
+
+def wrapper_classes(library: str) -> list[type]:
+    """The classes of :data:`WRAPPERS` ``library`` has, when it is imported already."""
+    module = sys.modules.get(library)
+    found = (getattr(module, name, None) for name in WRAPPERS.get(library, ()))
+    return [cls for cls in found if isinstance(cls, type)]
+
+
+def include_wrappers(library: str) -> None:
+    """Wrap ``library``'s scikit-learn-API estimators now if scikit-learn autologging is on:
+    the library's own ``autolog()`` calls this, as it may be imported after ours ran."""
+    if settings_of(INTEGRATION).enabled:
+        _patch(wrapper_classes(library))
+
+
 def estimator_classes() -> list[type]:
-    """Every estimator class scikit-learn lists, and the searches it keeps in experimental."""
+    """Every estimator class scikit-learn lists, the searches it keeps in experimental, and
+    the scikit-learn-API estimators of the boosting libraries already imported."""
     import sklearn.model_selection
 
     classes = list(_listed_estimators())
+    for library in WRAPPERS:
+        classes += [cls for cls in wrapper_classes(library) if cls not in classes]
     for name in ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"):
         search = vars(sklearn.model_selection).get(name)  # the Halving ones once enabled
         if isinstance(search, type) and search not in classes:
@@ -165,20 +203,19 @@ def _logging_fit(fit: Callable[..., Any], method: str) -> Callable[..., Any]:
     def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _inside_a_logged_fit() or not settings_of(INTEGRATION).enabled:
             return fit(self, *args, **kwargs)
-        _fitting.active = True  # the fits this one makes are part of it, not runs
         _count_open_fits(+1)
         try:
-            return _fit_in_run(fit, self, args, kwargs)
+            with logging_call(INTEGRATION):  # the fits this one makes are part of it, not runs
+                return _fit_in_run(fit, self, args, kwargs)
         finally:
             _count_open_fits(-1)
-            _fitting.active = False
 
     fit_and_log.cairn_autolog = True  # type: ignore[attr-defined]  # how tests and people tell
     return fit_and_log
 
 
 def _inside_a_logged_fit() -> bool:
-    if getattr(_fitting, "active", False):
+    if current_logging_call() is not None:  # this fit is part of a logged call (ours or a booster's)
         return True
     # joblib's threading backend fits a search's candidates on pool threads, where this
     # thread's flag is not set: while a logged fit is under way, a fit on a thread other than
@@ -205,15 +242,6 @@ def _fit_in_run(fit: Callable[..., Any], estimator: Any, args: tuple[Any, ...], 
         log_model = settings_of(INTEGRATION).log_models
         guard.call(_log_after_fit, run, estimator, X, y, kwargs.get("sample_weight"), log_model)
         return result
-
-
-def _prepare_connection() -> None:
-    """Build, now, what the first run's connection needs (the HTTP client and its TLS
-    context, or the embedded store and its database): 0.3 to 1 s that the first fit would
-    otherwise spend. Nothing is sent: a server that is away costs nothing here."""
-    from cairn.client.connect import connect
-
-    connect().close()
 
 
 def _prepare_model_logging() -> None:
