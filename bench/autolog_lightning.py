@@ -75,7 +75,7 @@ def workload(mode: str) -> dict[str, float]:
             self.ended = time.perf_counter()
 
     started = time.perf_counter()
-    logger = _switch_on(mode)
+    logger, in_logger = _switch_on(mode)
     autolog_s = time.perf_counter() - started
     timer = LoopTimer()
     with tempfile.TemporaryDirectory() as root:
@@ -94,18 +94,24 @@ def workload(mode: str) -> dict[str, float]:
         train_s = time.perf_counter() - started
     assert trainer.global_step == STEPS
     loop_s = timer.ended - timer.started
-    return {
+    result = {
         "train_s": round(train_s, 4),
         "loop_s": round(loop_s, 4),
         "step_ms": round(loop_s / STEPS * 1000, 4),
         "autolog_s": round(autolog_s, 3),
     }
+    if in_logger:
+        result["log_metrics_calls"] = len(in_logger)
+        result["log_metrics_s"] = round(sum(in_logger), 4)
+    return result
 
 
-def _switch_on(mode: str) -> Any:
-    """Turn the mode's logging on; the ``logger`` argument its Trainer gets."""
+def _switch_on(mode: str) -> tuple[Any, list[float]]:
+    """Turn the mode's logging on; the ``logger`` argument its Trainer gets, and a list the
+    time of each ``log_metrics`` call of the mode's logger lands in (Cairn's and MLflow's)."""
+    spent: list[float] = []
     if mode == "off":
-        return False
+        return False, spent
     if mode == "noop-logger":
         from lightning.pytorch.loggers.logger import Logger
 
@@ -119,21 +125,37 @@ def _switch_on(mode: str) -> Any:
             def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        return NoopLogger()
+        return NoopLogger(), spent
     if mode == "mlflow":
         import mlflow
 
         mlflow.set_experiment("bench-autolog-lightning")
         mlflow.pytorch.autolog(log_every_n_step=1)
-        return False
+        return False, spent
     if mode == "mlflow-logger":
         from lightning.pytorch.loggers import MLFlowLogger
 
-        return MLFlowLogger(experiment_name="bench-autolog-lightning", tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+        _time_log_metrics(MLFlowLogger, spent)
+        uri = os.environ["MLFLOW_TRACKING_URI"]
+        return MLFlowLogger(experiment_name="bench-autolog-lightning", tracking_uri=uri), spent
     import cairn.lightning
 
     cairn.lightning.autolog()
-    return False
+    _time_log_metrics(cairn.lightning.logger_class("lightning.pytorch"), spent)
+    return False, spent
+
+
+def _time_log_metrics(logger_class: type, spent: list[float]) -> None:
+    log_metrics = logger_class.log_metrics
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return log_metrics(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    logger_class.log_metrics = timed  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

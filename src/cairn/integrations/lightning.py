@@ -52,8 +52,6 @@ INTEGRATION = "lightning"
 PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 #: Where a run keeps the checkpoints it was handed.
 CHECKPOINTS = "checkpoints"
-#: The methods that run on the main process only (rank 0) under distributed training.
-_RANK_ZERO_METHODS = ("log_metrics", "log_hyperparams", "log_graph", "after_save_checkpoint", "finalize")
 
 _originals: dict[type, Any] = {}  # Trainer class -> its own __init__, as it was
 _patch_lock = threading.Lock()
@@ -121,12 +119,16 @@ class _CairnLogging:
             Guard.of(INTEGRATION).call(_log_new_params, run, loggable_params(flat_params(params)))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        run = self._current_run()
+        # Every logged step comes here: a few microseconds, the metrics only queued.
+        run = self._run if self._run is not None else self._current_run()
         if run is None:
             return
         if step is not None:
             self._step = step
-        Guard.of(INTEGRATION).call(run.log, metrics, step)
+        try:
+            run.log(metrics, step)
+        except Exception as exc:  # logging must never stop training
+            Guard.of(INTEGRATION).report(exc)
 
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         # Lightning hands every logger the module here when a trainer call starts: the one
@@ -162,9 +164,9 @@ class _CairnLogging:
     def _current_run(self) -> Run | None:
         if self._run is not None or self._tried:
             return self._run
+        self._tried = True
         if _rank() != 0:  # the other processes of a distributed run log nothing
             return None
-        self._tried = True
         if self._given is not None:
             self._run = self._given
         else:
@@ -278,14 +280,13 @@ def logger_class(package: str = "lightning.pytorch") -> type:
     """``CairnLogger`` as a subclass of ``package``'s ``Logger`` (``"lightning.pytorch"`` or
     ``"pytorch_lightning"``): a trainer takes only loggers of its own package."""
     base = importlib.import_module(f"{package}.loggers.logger")
-    rank_zero_only = importlib.import_module(f"{package}.utilities.rank_zero").rank_zero_only
+    # No rank_zero_only wrappers: a logger on another rank than 0 never gets a run (see
+    # _current_run), so every method is a no-op there, without a wrapper call on every step.
     namespace: dict[str, Any] = {
         "__module__": __name__,
         "__qualname__": "CairnLogger",
         "__doc__": _CairnLogging.__doc__,
     }
-    for method in _RANK_ZERO_METHODS:
-        namespace[method] = rank_zero_only(vars(_CairnLogging)[method])
     namespace["experiment"] = property(base.rank_zero_experiment(_CairnLogging._experiment))
     return type("CairnLogger", (_CairnLogging, base.Logger), namespace)
 
