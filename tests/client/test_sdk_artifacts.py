@@ -278,3 +278,24 @@ def test_a_large_upload_shows_a_progress_bar_on_a_terminal(
     err = capsys.readouterr().err
     assert "cairn: big.bin" in err and "3.15M" in err  # tqdm's bar, with the size it reached
     assert cairn.Api().artifacts(run.id)[0].size == 3 << 20
+
+
+def test_a_copied_artifact_survives_its_file_being_deleted_or_rewritten_at_once(
+    server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_URI", server.url)  # type: ignore[attr-defined]
+    checkpoint = tmp_path / "epoch=0.ckpt"
+    first = os.urandom(100_000)
+    checkpoint.write_bytes(first)
+    folder = make_model_folder(tmp_path)
+    weights = (folder / "weights" / "layer1.bin").read_bytes()
+    with cairn.init("vision") as run:
+        run.log_artifact(checkpoint, "checkpoints/epoch=0.ckpt", copy=True)
+        checkpoint.unlink()  # as a training loop rotating its checkpoints does
+        run.log_artifact(folder, copy=True)
+        (folder / "weights" / "layer1.bin").write_bytes(b"rewritten")
+    with cairn.Api() as api:
+        assert api.read_artifact(run.id, "checkpoints/epoch=0.ckpt") == first
+        assert api.read_artifact(run.id, "model/weights/layer1.bin") == weights
+    staging = Path(os.environ["CAIRN_HOME"]) / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []  # the copies went once uploaded

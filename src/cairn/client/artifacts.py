@@ -17,6 +17,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,13 +82,14 @@ class LocalArtifact:
         )
 
 
-def collect(source: str | os.PathLike[str], name: str | None = None) -> list[LocalArtifact]:
+def collect(source: str | os.PathLike[str], name: str | None = None, *, copy: bool = False) -> list[LocalArtifact]:
     """The files ``run.log_artifact(source, name)`` logs, hashed.
 
     A file goes to ``name`` (its own name by default); a folder's files go below ``name`` (the
     folder's name by default; "" puts them at the top of the run). Symlinks inside a folder are
     followed if they stay inside it; one pointing outside is refused with InvalidArtifactPath,
-    and then nothing is logged.
+    and then nothing is logged. ``copy=True`` copies each file into CAIRN_HOME/staging first
+    (hashing the copy), so the original may change or go before the upload.
     """
     root = Path(source)
     if not root.exists():
@@ -96,20 +98,38 @@ def collect(source: str | os.PathLike[str], name: str | None = None) -> list[Loc
     if root.is_file():
         if not target:
             raise InvalidArtifactPath("a file needs a name to be logged under")
-        digest, size = file_digest(root)
-        return [LocalArtifact(target, root.resolve(), digest, size, media_type=_media_type(root))]
+        return [_local(target, root.resolve(), copy)]
     if not root.is_dir():
         raise InvalidValue(f"{root} is neither a file nor a folder", details={"path": str(root)})
     files = []
     for relative, absolute in sorted(walk_folder(root.resolve())):
         check_artifact_path(relative)
-        digest, size = file_digest(absolute)
-        files.append(
-            LocalArtifact(
-                join_artifact_path(target, relative), absolute, digest, size, media_type=_media_type(absolute)
-            )
-        )
+        files.append(_local(join_artifact_path(target, relative), absolute, copy))
     return files
+
+
+def _local(path: str, source: Path, copy: bool) -> LocalArtifact:
+    if copy:
+        return stage_copy(path, source)
+    digest, size = file_digest(source)
+    return LocalArtifact(path, source, digest, size, media_type=_media_type(source))
+
+
+def stage_copy(path: str, source: Path) -> LocalArtifact:
+    """``source`` copied into CAIRN_HOME/staging/<digest> (the digest of the copy, so a file
+    rewritten meanwhile is logged as it was copied), uploaded like content made in memory and
+    removed once the store has it: the original may be deleted at once (a checkpoint a
+    training loop rotates out)."""
+    folder = cairn_home() / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".copy.{uuid.uuid4().hex}.tmp"
+    try:
+        shutil.copyfile(source, temporary)
+        digest, size = file_digest(temporary)
+        os.replace(temporary, folder / digest)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return LocalArtifact(path, folder / digest, digest, size, media_type=_media_type(source))
 
 
 def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:

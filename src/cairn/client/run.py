@@ -28,6 +28,7 @@ from cairn.service.interface import Tracking
 if TYPE_CHECKING:
     from cairn.client.child_runs import ChildRun
     from cairn.client.models.transfer import ModelInfo
+    from cairn.client.watch import Watcher
     from cairn.core.models.signature import Signature
 
 #: Plain floats pass the hot path's check without a call; ints (which may not fit a float),
@@ -68,6 +69,7 @@ class Run:
         self._status: RunStatus | None = None
         #: What the run records without being asked (set by cairn.init; see capture/recorder.py).
         self._capture: RunCapture | None = None
+        self._watchers: dict[int, Watcher] = {}  # id(model) -> its hook (run.watch)
         self.config = RunConfig(self)
         writer.on_refused = self._forget_refused
 
@@ -163,10 +165,16 @@ class Run:
         ``timestamp`` is in milliseconds since the epoch, now when omitted. Values are numbers
         (NaN and ±inf included); keys follow the limits in docs/limits.md.
         """
-        if self._status is not None:
-            self._check_open()
         if step is None:
             step = self._next_step
+        self._next_step = self._log_at(data, step, timestamp) + 1  # only once the call logged something
+
+    def _log_at(self, data: Mapping[str, Any], step: int, timestamp: int | None) -> int:
+        """Check and queue ``data`` at ``step``, which it returns as checked, without moving
+        the run's next step: what logs on its own schedule (``watch``) leaves the script's
+        own numbering alone."""
+        if self._status is not None:
+            self._check_open()
         # A bad step or timestamp must raise here: in the writer it would sink a whole batch.
         if type(step) is not int or not limits.MIN_INT64 <= step <= limits.MAX_INT64:
             step = limits.check_step(step)
@@ -180,8 +188,8 @@ class Run:
                 self._known_keys.add(limits.check_key(key, "metric"))
             if type(value) is not float:
                 values[key] = _as_number(key, value)
-        self._next_step = step + 1  # only once the call is known to log something
         self._writer.put_points(step, timestamp, values)
+        return step
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params (nested mappings become dotted keys). Params are immutable: the same value
@@ -227,18 +235,20 @@ class Run:
 
     # -- artifacts and datasets --------------------------------------------------------------
 
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None, *, copy: bool = False) -> None:
         """Keep a file, or a whole folder, with the run under ``name`` (by default its own name).
 
         The files are hashed now, so the run keeps them as they are at this call; the upload
         happens in the background (only bytes the store lacks are sent) and :meth:`finish`
-        waits for it. Paths that would leave the run, and symlinks pointing outside a logged
-        folder, raise InvalidArtifactPath and nothing is logged.
+        waits for it. ``copy=True`` copies them first (into CAIRN_HOME/staging, removed once
+        uploaded), so they may be changed or deleted right after this call (a checkpoint
+        that training replaces). Paths that would leave the run, and symlinks pointing
+        outside a logged folder, raise InvalidArtifactPath and nothing is logged.
         """
         self._check_open()
         from cairn.client.artifacts import collect
 
-        self._queue_artifacts(collect(path, name))
+        self._queue_artifacts(collect(path, name, copy=copy))
 
     def log_text(self, text: str, name: str) -> None:
         """Keep a piece of text as ``name`` (".txt" added when it has no suffix)."""
@@ -345,6 +355,23 @@ class Run:
         for payload in payloads:  # all checked before any is queued
             self._writer.put("child_run", payload)
 
+    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100) -> None:
+        """Log the L2 norm of each gradient (``log="gradients"``), each parameter
+        (``"parameters"``) or both (``"all"``) of a torch model every ``log_freq`` backward
+        passes, as metrics ``gradients/<name>`` and ``parameters/<name>`` at the pass's index
+        (0, ``log_freq``, …). One autograd hook does it; between logged passes it only counts.
+        :meth:`unwatch` (or the run's end) takes it off."""
+        self._check_open()
+        from cairn.client import watch
+
+        watch.watch(self, self._watchers, model, log, log_freq)
+
+    def unwatch(self, model: Any = None) -> None:
+        """Stop watching ``model`` (every watched model when None)."""
+        from cairn.client import watch
+
+        watch.unwatch(self._watchers, model)
+
     def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:
         self._check_open()
         from cairn.client.artifacts import encoded_to_local
@@ -397,6 +424,8 @@ class Run:
         final = RunStatus(status)
         if not final.is_terminal:
             raise InvalidValue("a run can only finish as finished, failed or killed")
+        if self._watchers:
+            self.unwatch()
         end_time = time.time_ns() // 1_000_000
         self._status = final  # nothing more is accepted from here on
         if self._capture is not None:
@@ -558,7 +587,13 @@ class SkippedRun(Run):
     def set_tags(self, tags: Mapping[str, str]) -> None:
         pass
 
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None, *, copy: bool = False) -> None:
+        pass
+
+    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100) -> None:
+        pass
+
+    def unwatch(self, model: Any = None) -> None:
         pass
 
     def _log_encoded(self, encode: Callable[[], Any], name: str) -> None:

@@ -3,7 +3,9 @@ Neither runs Python's pickle on code from the file.
 
 - A scripted or traced module (``torch.jit.script``, ``torch.jit.trace``) is saved with
   ``torch.jit.save`` as ``model.pt`` and read with ``torch.jit.load``, whose own reader builds
-  only tensors and TorchScript code. A plain ``nn.Module`` is scripted first. (torch 2.13
+  only tensors and TorchScript code. A plain ``nn.Module`` is scripted first; a Lightning
+  ``LightningModule`` through its ``to_torchscript`` (traced on its ``example_input_array``
+  where scripting fails). (torch 2.13
   deprecates TorchScript in favour of ``torch.export``, whose files are read with pickle; its
   deprecation warnings are silenced here, where the caller cannot act on them.)
 - :class:`StateDictModel` (a module, its class as ``"pkg.mod:Class"`` and the constructor's
@@ -110,6 +112,8 @@ class PyTorchFlavor:
 
 def _script(torch: Any, module: Any) -> Any:
     try:
+        if _is_lightning_module(module):
+            return _script_lightning_module(torch, module)
         return torch.jit.script(module)
     except Exception as exc:
         first_line = next(iter(str(exc).strip().splitlines()), "")  # TorchScript's errors run to pages
@@ -165,6 +169,30 @@ def _import_module_class(torch: Any, target: str, during: str) -> Any:
             details={"flavor": "pytorch", "during": during},
         )
     return value
+
+
+def _is_lightning_module(module: Any) -> bool:
+    return any(
+        cls.__name__ == "LightningModule" and cls.__module__.split(".")[0] in ("lightning", "pytorch_lightning")
+        for cls in type(module).__mro__
+    )
+
+
+def _script_lightning_module(torch: Any, module: Any) -> Any:
+    """A LightningModule as TorchScript: ``torch.jit.script`` alone fails on its properties
+    (``trainer`` raises when none is attached), which Lightning's own ``to_torchscript``
+    hides; where that cannot script it, it is traced on ``example_input_array``."""
+    export = getattr(module, "to_torchscript", None)
+    if export is None:  # a Lightning without it (it is deprecated from 2.7)
+        return torch.jit.script(module)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`LightningModule\.to_torchscript`")
+        try:
+            return export(method="script")
+        except Exception:
+            if getattr(module, "example_input_array", None) is None:
+                raise
+            return export(method="trace")
 
 
 @contextlib.contextmanager
