@@ -17,8 +17,9 @@ def cairn_home() -> Path:
 
 def default_project(project: str | None = None) -> str:
     """``project``, else ``CAIRN_PROJECT``, else the name of the folder of the script that is
-    running (the working folder in a notebook or a REPL): where a run goes when no one said."""
-    if project:
+    running (the working folder in a notebook or a REPL): where a run goes when no one said.
+    An empty ``project`` is kept, for the caller's check to refuse it."""
+    if project is not None:
         return project
     if os.environ.get("CAIRN_PROJECT"):
         return os.environ["CAIRN_PROJECT"]
