@@ -15,7 +15,10 @@ early-stopping results go into the outer call's run, which logs params, model an
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,3 +247,37 @@ def training_data(data: Any, label: Any) -> Any:
     if label is not None and hasattr(label, "to_numpy"):
         label = label.to_numpy()
     return training_frame(data, label)
+
+
+class TrainPatch:
+    """The ``train`` function of a booster library's modules, replaced by a logging one and
+    put back: the sklearn wrappers import ``train`` by name, so each module is patched."""
+
+    def __init__(self, modules: Sequence[str]) -> None:
+        self.modules = tuple(modules)
+        self._originals: dict[str, Callable[..., Any]] = {}  # module -> its train, as it was
+        self._lock = threading.Lock()
+
+    def apply(self, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+        """Replace each module's ``train`` by ``wrap(train)``, once (a second call keeps it)."""
+        with self._lock:
+            for name in self.modules:
+                module = importlib.import_module(name)
+                current = getattr(module, "train", None)
+                if name in self._originals or current is None or getattr(current, "cairn_autolog", False):
+                    continue
+                self._originals[name] = current
+                module.train = wrap(current)  # type: ignore[attr-defined]
+
+    def restore(self) -> None:
+        with self._lock:
+            for name, original in self._originals.items():
+                importlib.import_module(name).train = original  # type: ignore[attr-defined]
+            self._originals.clear()
+
+
+def with_callback(bound: inspect.BoundArguments, callback: Any) -> dict[str, Any]:
+    """The bound arguments of a ``train`` call with ``callback`` added after the caller's own."""
+    arguments = dict(bound.arguments)
+    arguments["callbacks"] = [*(arguments.get("callbacks") or ()), callback]
+    return arguments

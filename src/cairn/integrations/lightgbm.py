@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,7 +38,16 @@ from cairn.integrations._base import (
     settings_of,
     training_run,
 )
-from cairn.integrations._boosting import BoostingLog, Ending, first_rows, prepare, tensor_signature, training_data
+from cairn.integrations._boosting import (
+    BoostingLog,
+    Ending,
+    TrainPatch,
+    first_rows,
+    prepare,
+    tensor_signature,
+    training_data,
+    with_callback,
+)
 
 INTEGRATION = "lightgbm"
 #: MLflow's choice: how much a feature's splits gained (first: the one drawn as a chart), and
@@ -48,8 +56,7 @@ IMPORTANCE_TYPES = ("gain", "split")
 #: The modules whose ``train`` is the one to patch (the sklearn wrappers import it by name).
 _MODULES = ("lightgbm", "lightgbm.engine", "lightgbm.sklearn")
 
-_originals: dict[str, Callable[..., Any]] = {}  # module -> its train, as it was
-_patch_lock = threading.Lock()
+_train_patch = TrainPatch(_MODULES)
 
 
 class CairnCallback:
@@ -127,36 +134,14 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
     out; ``disable=True`` puts LightGBM's own ``train`` back."""
     if disable:
         configure(INTEGRATION, enabled=False)
-        _restore()
+        _train_patch.restore()
         return
     configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
-    _patch()
+    _train_patch.apply(_logging_train)
     from cairn.integrations import sklearn
 
     sklearn.include_wrappers("lightgbm")
     prepare(INTEGRATION, "lightgbm", ("lightgbm", "numpy"), log_models)
-
-
-def _patch() -> None:
-    import importlib
-
-    with _patch_lock:
-        for name in _MODULES:
-            module = importlib.import_module(name)
-            current = getattr(module, "train", None)
-            if name in _originals or current is None or getattr(current, "cairn_autolog", False):
-                continue
-            _originals[name] = current
-            module.train = _logging_train(current)  # type: ignore[attr-defined]
-
-
-def _restore() -> None:
-    import importlib
-
-    with _patch_lock:
-        for name, original in _originals.items():
-            importlib.import_module(name).train = original  # type: ignore[attr-defined]
-        _originals.clear()
 
 
 def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,7 +158,7 @@ def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
             return train(*args, **kwargs)
         if outer is not None:  # inside a logged scikit-learn fit: its run gets the curves
             callback = CairnCallback(active_run(), _curves_only=True, _end_by_caller=True)
-            booster = train(**_with_callback(bound, callback))
+            booster = train(**with_callback(bound, callback))
             callback.finish(booster)
             return booster
         with logging_call(INTEGRATION), training_run(INTEGRATION) as run:
@@ -189,15 +174,9 @@ def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
                 _end_by_caller=True,
                 _train_set=arguments.get("train_set"),
             )
-            booster = train(**_with_callback(bound, callback))
+            booster = train(**with_callback(bound, callback))
             callback.finish(booster)
             return booster
 
     train_and_log.cairn_autolog = True  # type: ignore[attr-defined]
     return train_and_log
-
-
-def _with_callback(bound: inspect.BoundArguments, callback: Any) -> dict[str, Any]:
-    arguments = dict(bound.arguments)
-    arguments["callbacks"] = [*(arguments.get("callbacks") or ()), callback]
-    return arguments

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,9 +45,11 @@ from cairn.integrations._boosting import (
     MAX_DATASET_CELLS,
     BoostingLog,
     Ending,
+    TrainPatch,
     prepare,
     tensor_signature,
     training_data,
+    with_callback,
 )
 
 INTEGRATION = "xgboost"
@@ -60,8 +61,7 @@ _MODULES = ("xgboost", "xgboost.training", "xgboost.sklearn")
 #: Arguments of ``xgboost.train`` logged as params beside the ``params`` dict, when given.
 _TRAIN_ARGUMENTS = ("num_boost_round", "early_stopping_rounds", "maximize")
 
-_originals: dict[str, Callable[..., Any]] = {}  # module -> its train, as it was
-_patch_lock = threading.Lock()
+_train_patch = TrainPatch(_MODULES)
 
 
 class CairnCallback(TrainingCallback):
@@ -130,36 +130,14 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
     out; ``disable=True`` puts XGBoost's own ``train`` back."""
     if disable:
         configure(INTEGRATION, enabled=False)
-        _restore()
+        _train_patch.restore()
         return
     configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
-    _patch()
+    _train_patch.apply(_logging_train)
     from cairn.integrations import sklearn
 
     sklearn.include_wrappers("xgboost")
     prepare(INTEGRATION, "xgboost", ("xgboost", "numpy"), log_models)
-
-
-def _patch() -> None:
-    import importlib
-
-    with _patch_lock:
-        for name in _MODULES:
-            module = importlib.import_module(name)
-            current = getattr(module, "train", None)
-            if name in _originals or current is None or getattr(current, "cairn_autolog", False):
-                continue
-            _originals[name] = current
-            module.train = _logging_train(current)  # type: ignore[attr-defined]
-
-
-def _restore() -> None:
-    import importlib
-
-    with _patch_lock:
-        for name, original in _originals.items():
-            importlib.import_module(name).train = original  # type: ignore[attr-defined]
-        _originals.clear()
 
 
 def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,7 +154,7 @@ def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
             return train(*args, **kwargs)
         if outer is not None:  # inside a logged scikit-learn fit: its run gets the curves
             callback = CairnCallback(active_run(), _curves_only=True)
-            return train(**_with_callback(bound, callback))
+            return train(**with_callback(bound, callback))
         with logging_call(INTEGRATION), training_run(INTEGRATION) as run:
             if run is None:
                 return train(*args, **kwargs)
@@ -194,16 +172,10 @@ def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
                 log_model=settings_of(INTEGRATION).log_models,
                 _training_data=lambda: _dmatrix_data(dtrain),
             )
-            return train(**_with_callback(bound, callback))
+            return train(**with_callback(bound, callback))
 
     train_and_log.cairn_autolog = True  # type: ignore[attr-defined]
     return train_and_log
-
-
-def _with_callback(bound: inspect.BoundArguments, callback: Any) -> dict[str, Any]:
-    arguments = dict(bound.arguments)
-    arguments["callbacks"] = [*(arguments.get("callbacks") or ()), callback]
-    return arguments
 
 
 def _dmatrix_data(dtrain: Any) -> Any:
