@@ -15,6 +15,7 @@ early-stopping results go into the outer call's run, which logs params, model an
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import math
@@ -25,7 +26,17 @@ from typing import Any
 
 from cairn.client.run import Run
 from cairn.core.models.signature import ColumnSchema, ColumnSpec, Signature, TensorSchema
-from cairn.integrations._base import MODEL_NAME, Guard, active_run, log_new_params, prepare_connection, training_run
+from cairn.integrations._base import (
+    MODEL_NAME,
+    Guard,
+    active_run,
+    current_logging_call,
+    log_new_params,
+    logging_call,
+    prepare_connection,
+    settings_of,
+    training_run,
+)
 from cairn.integrations._params import loggable_params
 
 #: Rows of the training data saved with the model as its input example.
@@ -281,3 +292,51 @@ def with_callback(bound: inspect.BoundArguments, callback: Any) -> dict[str, Any
     arguments = dict(bound.arguments)
     arguments["callbacks"] = [*(arguments.get("callbacks") or ()), callback]
     return arguments
+
+
+def logging_train(
+    integration: str,
+    train: Callable[..., Any],
+    *,
+    params_of: Callable[[inspect.BoundArguments], dict[str, Any]],
+    callback_for: Callable[..., Any],
+    finish_after_train: bool,
+) -> Callable[..., Any]:
+    """``train``, logging each call autolog covers.
+
+    A call is logged into a run of its own (``training_run``), with the params ``params_of``
+    reads from its arguments and the callback ``callback_for(arguments, run, params=…,
+    log_model=…, curves_only=…)`` makes; inside another integration's logged call (scikit-learn's ``fit``
+    of a wrapper) the callback adds only the curves to that call's run. A library that does
+    not tell callbacks that training ended (LightGBM) has ``finish_after_train``: the
+    callback's ``finish(booster)`` is called once ``train`` returns.
+    """
+    signature = inspect.signature(train)
+
+    def run_with(bound: inspect.BoundArguments, callback: Any) -> Any:
+        booster = train(**with_callback(bound, callback))
+        if finish_after_train:
+            callback.finish(booster)
+        return booster
+
+    @functools.wraps(train)
+    def train_and_log(*args: Any, **kwargs: Any) -> Any:
+        outer = current_logging_call()
+        if outer == integration or not settings_of(integration).enabled:
+            return train(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:  # let the library say what is wrong with the call
+            return train(*args, **kwargs)
+        if outer is not None:  # inside a logged scikit-learn fit: its run gets the curves
+            return run_with(bound, callback_for(bound, active_run(), params=None, log_model=False, curves_only=True))
+        with logging_call(integration), training_run(integration) as run:
+            if run is None:
+                return train(*args, **kwargs)
+            log_model = settings_of(integration).log_models
+            return run_with(
+                bound, callback_for(bound, run, params=params_of(bound), log_model=log_model, curves_only=False)
+            )
+
+    train_and_log.cairn_autolog = True  # type: ignore[attr-defined]
+    return train_and_log

@@ -23,30 +23,21 @@ iteration, or, when early stopping ends training sooner, at ``callback.finish(bo
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cairn.client.run import Run
-from cairn.integrations._base import (
-    Guard,
-    active_run,
-    configure,
-    current_logging_call,
-    logging_call,
-    settings_of,
-    training_run,
-)
+from cairn.integrations._base import Guard, configure
 from cairn.integrations._boosting import (
     BoostingLog,
     Ending,
     TrainPatch,
     first_rows,
+    logging_train,
     prepare,
     tensor_signature,
     training_data,
-    with_callback,
 )
 
 INTEGRATION = "lightgbm"
@@ -145,38 +136,25 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
 
 
 def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
-    signature = inspect.signature(train)
+    return logging_train(
+        INTEGRATION, train, params_of=_train_params, callback_for=_callback_for, finish_after_train=True
+    )
 
-    @functools.wraps(train)
-    def train_and_log(*args: Any, **kwargs: Any) -> Any:
-        outer = current_logging_call()
-        if outer == INTEGRATION or not settings_of(INTEGRATION).enabled:
-            return train(*args, **kwargs)
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError:  # let LightGBM say what is wrong with the call
-            return train(*args, **kwargs)
-        if outer is not None:  # inside a logged scikit-learn fit: its run gets the curves
-            callback = CairnCallback(active_run(), _curves_only=True, _end_by_caller=True)
-            booster = train(**with_callback(bound, callback))
-            callback.finish(booster)
-            return booster
-        with logging_call(INTEGRATION), training_run(INTEGRATION) as run:
-            if run is None:
-                return train(*args, **kwargs)
-            arguments = bound.arguments
-            params = dict(arguments.get("params") or {})
-            params.setdefault("num_boost_round", arguments.get("num_boost_round", 100))
-            callback = CairnCallback(
-                run,
-                params=params,
-                log_model=settings_of(INTEGRATION).log_models,
-                _end_by_caller=True,
-                _train_set=arguments.get("train_set"),
-            )
-            booster = train(**with_callback(bound, callback))
-            callback.finish(booster)
-            return booster
 
-    train_and_log.cairn_autolog = True  # type: ignore[attr-defined]
-    return train_and_log
+def _train_params(bound: inspect.BoundArguments) -> dict[str, Any]:
+    params = dict(bound.arguments.get("params") or {})
+    params.setdefault("num_boost_round", bound.arguments.get("num_boost_round", 100))
+    return params
+
+
+def _callback_for(
+    bound: inspect.BoundArguments, run: Run, *, params: dict[str, Any] | None, log_model: bool, curves_only: bool
+) -> CairnCallback:
+    return CairnCallback(
+        run,
+        params=params,
+        log_model=log_model,
+        _curves_only=curves_only,
+        _end_by_caller=True,
+        _train_set=bound.arguments.get("train_set"),
+    )

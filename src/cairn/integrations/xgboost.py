@@ -23,7 +23,6 @@ fit logs its params, metrics and model, and the ``xgboost.train`` inside adds th
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -32,24 +31,16 @@ import xgboost
 from xgboost.callback import TrainingCallback
 
 from cairn.client.run import Run
-from cairn.integrations._base import (
-    Guard,
-    active_run,
-    configure,
-    current_logging_call,
-    logging_call,
-    settings_of,
-    training_run,
-)
+from cairn.integrations._base import Guard, configure
 from cairn.integrations._boosting import (
     MAX_DATASET_CELLS,
     BoostingLog,
     Ending,
     TrainPatch,
+    logging_train,
     prepare,
     tensor_signature,
     training_data,
-    with_callback,
 )
 
 INTEGRATION = "xgboost"
@@ -141,41 +132,29 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
 
 
 def _logging_train(train: Callable[..., Any]) -> Callable[..., Any]:
-    signature = inspect.signature(train)
+    return logging_train(
+        INTEGRATION, train, params_of=_train_params, callback_for=_callback_for, finish_after_train=False
+    )
 
-    @functools.wraps(train)
-    def train_and_log(*args: Any, **kwargs: Any) -> Any:
-        outer = current_logging_call()
-        if outer == INTEGRATION or not settings_of(INTEGRATION).enabled:
-            return train(*args, **kwargs)
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError:  # let XGBoost say what is wrong with the call
-            return train(*args, **kwargs)
-        if outer is not None:  # inside a logged scikit-learn fit: its run gets the curves
-            callback = CairnCallback(active_run(), _curves_only=True)
-            return train(**with_callback(bound, callback))
-        with logging_call(INTEGRATION), training_run(INTEGRATION) as run:
-            if run is None:
-                return train(*args, **kwargs)
-            arguments = bound.arguments
-            params = dict(arguments.get("params") or {})
-            for name in _TRAIN_ARGUMENTS:
-                if arguments.get(name) is not None:
-                    params[name] = arguments[name]
-            if "num_boost_round" not in params:
-                params["num_boost_round"] = signature.parameters["num_boost_round"].default
-            dtrain = arguments.get("dtrain")
-            callback = CairnCallback(
-                run,
-                params=params,
-                log_model=settings_of(INTEGRATION).log_models,
-                _training_data=lambda: _dmatrix_data(dtrain),
-            )
-            return train(**with_callback(bound, callback))
 
-    train_and_log.cairn_autolog = True  # type: ignore[attr-defined]
-    return train_and_log
+def _train_params(bound: inspect.BoundArguments) -> dict[str, Any]:
+    arguments = bound.arguments
+    params = dict(arguments.get("params") or {})
+    for name in _TRAIN_ARGUMENTS:
+        if arguments.get(name) is not None:
+            params[name] = arguments[name]
+    if "num_boost_round" not in params:
+        params["num_boost_round"] = bound.signature.parameters["num_boost_round"].default
+    return params
+
+
+def _callback_for(
+    bound: inspect.BoundArguments, run: Run, *, params: dict[str, Any] | None, log_model: bool, curves_only: bool
+) -> CairnCallback:
+    dtrain = bound.arguments.get("dtrain")
+    return CairnCallback(
+        run, params=params, log_model=log_model, _curves_only=curves_only, _training_data=lambda: _dmatrix_data(dtrain)
+    )
 
 
 def _dmatrix_data(dtrain: Any) -> Any:
