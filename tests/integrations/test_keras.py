@@ -22,10 +22,10 @@ keras = pytest.importorskip("keras", reason="keras is not installed (pip install
 pytest.importorskip("sklearn", reason="scikit-learn is not installed: its iris is the data")
 
 from sklearn.datasets import load_iris  # noqa: E402
+from tests.integrations.logged import history, only_run, runs  # noqa: E402
 
 import cairn  # noqa: E402
 import cairn.keras  # noqa: E402
-from cairn.core.entities import Run as RunRecord  # noqa: E402
 from cairn.core.models.signature import TensorSchema  # noqa: E402
 from cairn.integrations._base import Guard  # noqa: E402
 from cairn.integrations._params import loggable  # noqa: E402
@@ -65,31 +65,12 @@ def network() -> Any:
     return model
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
-def history(run_id: str, key: str) -> tuple[list[int], list[float]]:
-    with cairn.Api() as api:
-        points = api.history(run_id, key)
-    return points.steps.tolist(), points.values.tolist()
-
-
 def test_a_fit_is_one_run_with_its_params_and_epoch_metrics(iris: tuple) -> None:
     X, y = iris
     model = network()
     trained = model.fit(X, y, epochs=3, batch_size=30, validation_split=0.2, verbose=0)
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished"
     assert run.tags["cairn.autolog"] == "keras"
     optimizer = {f"optimizer_{key}": loggable(value) for key, value in model.optimizer.get_config().items()}
@@ -114,7 +95,7 @@ def test_the_logged_model_loads_and_predicts_what_the_trained_one_does(iris: tup
     X, y = iris
     model = network()
     model.fit(X, y, epochs=2, verbose=0)
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.params["batch_size"] == 32  # Keras's default for arrays
 
     loaded = cairn.load_model(f"runs:/{run.id}/model")
@@ -142,7 +123,7 @@ def test_batch_metrics_every_n_batches_count_batches_across_epochs(iris: tuple) 
     model = network()
     model.fit(X, y, epochs=2, batch_size=50, verbose=0)  # 3 batches an epoch: 6 in all
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert set(run.metrics) == {"loss", "accuracy", "learning_rate", "batch/loss", "batch/accuracy"}
     steps, values = history(run.id, "batch/loss")
     assert steps == [3, 6]
@@ -157,7 +138,7 @@ def test_the_callback_alone_starts_and_finishes_a_run_or_uses_the_open_one(iris:
     model = network()
     callback = cairn.keras.CairnCallback(input_example=X[:5], batch_size=25)
     model.fit(X, y, epochs=2, batch_size=25, callbacks=[callback], verbose=0)
-    run = only_run()  # the project autolog(project=) named last
+    run = only_run(PROJECT)  # the project autolog(project=) named last
     assert run.status.value == "finished" and run.tags["cairn.autolog"] == "keras"
     assert run.params["batch_size"] == 25 and run.params["steps_per_epoch"] == 6
     assert history(run.id, "loss")[0] == [0, 1]
@@ -177,7 +158,7 @@ def test_an_open_run_is_used_as_it_is_and_a_second_fit_adds_to_it(iris: tuple) -
         model.fit(X, y, epochs=2, verbose=0)
         model.fit(X, y, epochs=3, verbose=0)  # params are immutable: epochs stays 2
         assert not run.finished
-    assert runs() == []
+    assert runs(PROJECT) == []
     mine = only_run("mine")
     assert mine.params["dataset"] == "iris" and mine.params["epochs"] == 2
     # Each fit's epochs count from 0, as Keras numbers them (unless fit is given initial_epoch).
@@ -191,10 +172,10 @@ def test_disable_restores_keras_own_fit(iris: tuple) -> None:
     assert not hasattr(keras.Model.fit, "cairn_autolog")
     assert "fit" not in vars(keras.Model)  # inherited from the backend's trainer again
     network().fit(X, y, epochs=1, verbose=0)
-    assert runs() == []
+    assert runs(PROJECT) == []
     cairn.keras.autolog(project=PROJECT)
     network().fit(X, y, epochs=1, verbose=0)
-    assert len(runs()) == 1
+    assert len(runs(PROJECT)) == 1
 
 
 class Explodes(keras.callbacks.Callback):
@@ -207,7 +188,7 @@ def test_a_fit_that_raises_leaves_its_run_failed_with_what_it_logged(iris: tuple
     X, y = iris
     with pytest.raises(RuntimeError, match="out of memory, say"):
         network().fit(X, y, epochs=3, callbacks=[Explodes()], verbose=0)
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "failed"
     assert run.params["epochs"] == 3
     assert history(run.id, "loss")[0] == [0]  # epoch 1 raised in a callback before Cairn's
@@ -227,7 +208,7 @@ def test_when_logging_fails_training_finishes_and_warns_once(iris: tuple, capsys
 
     warnings = [line for line in capsys.readouterr().err.splitlines() if "keras logging failed" in line]
     assert len(warnings) == 1
-    found = runs()
+    found = runs(PROJECT)
     assert len(found) == 2 and all(run.status.value == "finished" for run in found)
     assert all({"loss", "accuracy"} <= set(run.metrics) for run in found)  # the rest was still logged
 
@@ -253,7 +234,7 @@ def test_a_run_the_callback_started_for_a_fit_that_raised_is_failed_by_its_next_
     callback = cairn.keras.CairnCallback(log_models=False)
     with pytest.raises(RuntimeError, match="out of memory, say"):
         model.fit(X, y, epochs=3, callbacks=[callback, Explodes()], verbose=0)
-    assert [run.status.value for run in runs()] == ["running"]  # Keras told no one it raised
+    assert [run.status.value for run in runs(PROJECT)] == ["running"]  # Keras told no one it raised
     model.fit(X, y, epochs=1, callbacks=[callback], verbose=0)
-    statuses = sorted((run.params["epochs"], run.status.value) for run in runs())
+    statuses = sorted((run.params["epochs"], run.status.value) for run in runs(PROJECT))
     assert statuses == [(1, "finished"), (3, "failed")]

@@ -16,11 +16,11 @@ pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 import lightgbm
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from tests.integrations.logged import only_run, runs, steps
 
 import cairn
 import cairn.lightgbm
 import cairn.sklearn
-from cairn.core.entities import Run as RunRecord
 from cairn.core.models.signature import TensorSchema
 from cairn.integrations._base import Guard
 from cairn.settings import cairn_home
@@ -47,24 +47,6 @@ def diabetes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return X[:300], y[:300], X[300:], y[300:]
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
-def steps(run: RunRecord, key: str) -> list[int]:
-    with cairn.Api() as api:
-        return [int(step) for step in api.history(run.id, key).steps]
-
-
 def datasets(diabetes: tuple) -> tuple[lightgbm.Dataset, lightgbm.Dataset]:
     X, y, X_valid, y_valid = diabetes
     train_set = lightgbm.Dataset(X, y)
@@ -80,12 +62,12 @@ def train(diabetes: tuple, **options: object) -> lightgbm.Booster:
 
 def test_a_training_is_one_run_with_params_curves_importances_model_and_data(diabetes: tuple) -> None:
     booster = train(diabetes)
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished" and run.tags["cairn.autolog"] == "lightgbm"
     assert dict(run.params) == {**PARAMS, "num_boost_round": ROUNDS}
     assert set(run.metrics) == {"training-l2", "valid-l2"}  # no early stopping: no best_*
     for key in run.metrics:
-        assert steps(run, key) == list(range(ROUNDS))
+        assert steps(run.id, key) == list(range(ROUNDS))
     assert run.metrics["training-l2"].last == run.metrics["training-l2"].min
 
     with cairn.Api() as api:
@@ -119,13 +101,13 @@ def test_early_stopping_logs_the_best_iteration(diabetes: tuple) -> None:
         valid_names=["training", "valid"],
         callbacks=[lightgbm.early_stopping(3, first_metric_only=True, verbose=False)],
     )
-    run = only_run()
+    run = only_run(PROJECT)
     best = booster.best_iteration
     stopped = best - 1 + 3  # LightGBM's best_iteration counts from 1; three more rounds without gain
     assert 0 < best < 297
     assert run.metrics["best_iteration"].last == best
     assert run.metrics["stopped_iteration"].last == stopped
-    assert steps(run, "valid-l2") == list(range(stopped + 1))
+    assert steps(run.id, "valid-l2") == list(range(stopped + 1))
     assert run.metrics["best/valid-l2"].last == pytest.approx(booster.best_score["valid"]["l2"])
     loaded = cairn.load_model(f"runs:/{run.id}/model")
     X_valid = diabetes[2]
@@ -136,9 +118,9 @@ def test_the_sklearn_wrapper_names_its_eval_sets_as_mlflow_does() -> None:
     X, y = load_breast_cancer(return_X_y=True)
     model = lightgbm.LGBMClassifier(n_estimators=ROUNDS, num_leaves=7, n_jobs=1, verbose=-1)
     model.fit(X[:400], y[:400], eval_X=(X[:400], X[400:]), eval_y=(y[:400], y[400:]))
-    run = only_run()
+    run = only_run(PROJECT)
     assert set(run.metrics) == {"valid_0-binary_logloss", "valid_1-binary_logloss"}
-    assert steps(run, "valid_1-binary_logloss") == list(range(ROUNDS))
+    assert steps(run.id, "valid_1-binary_logloss") == list(range(ROUNDS))
     assert run.params["num_leaves"] == 7 and run.params["num_boost_round"] == ROUNDS
     loaded = cairn.load_model(f"runs:/{run.id}/model")  # the booster: probabilities
     assert np.allclose(np.asarray(loaded.predict(X[400:])), model.predict_proba(X[400:])[:, 1])
@@ -151,10 +133,10 @@ def test_disable_restores_lightgbm_train(diabetes: tuple) -> None:
     assert not hasattr(lightgbm.engine.train, "cairn_autolog")
     assert not hasattr(lightgbm.sklearn.train, "cairn_autolog")
     train(diabetes)
-    assert runs() == []
+    assert runs(PROJECT) == []
     cairn.lightgbm.autolog(project=PROJECT)
     train(diabetes)
-    assert len(runs()) == 1
+    assert len(runs(PROJECT)) == 1
 
 
 def test_the_callback_given_by_hand_logs_into_the_open_run(diabetes: tuple) -> None:
@@ -169,7 +151,7 @@ def test_the_callback_given_by_hand_logs_into_the_open_run(diabetes: tuple) -> N
     assert mine.params["dataset"] == "diabetes"
     assert mine.params["num_leaves"] == 7 and mine.params["learning_rate"] == 0.2  # as LightGBM hands them over
     assert set(mine.metrics) == {"valid_0-l2"}
-    assert steps(mine, "valid_0-l2") == list(range(ROUNDS))
+    assert steps(mine.id, "valid_0-l2") == list(range(ROUNDS))
     loaded = cairn.load_model(f"runs:/{run.id}/model")  # logged after the last iteration
     X_valid = diabetes[2]
     assert np.allclose(np.asarray(loaded.predict(X_valid)), booster.predict(X_valid))
@@ -186,7 +168,7 @@ def test_when_logging_fails_training_finishes_and_warns_once(
     assert first.current_iteration() == ROUNDS and second.current_iteration() == ROUNDS
     warnings = [line for line in capsys.readouterr().err.splitlines() if "lightgbm logging failed" in line]
     assert len(warnings) == 1
-    found = runs()
+    found = runs(PROJECT)
     assert len(found) == 2 and all(run.status.value == "finished" for run in found)
     assert all(set(run.metrics) == {"training-l2", "valid-l2"} for run in found)  # the rest still logged
 
@@ -197,11 +179,11 @@ def test_with_sklearn_autolog_too_a_fit_is_one_run_with_both() -> None:
     model = lightgbm.LGBMClassifier(n_estimators=ROUNDS, num_leaves=7, n_jobs=1, verbose=-1)
     model.fit(X[:400], y[:400], eval_X=(X[400:],), eval_y=(y[400:],))
 
-    run = only_run()  # one run, not one more for the lightgbm.train inside
+    run = only_run(PROJECT)  # one run, not one more for the lightgbm.train inside
     assert run.tags["estimator_name"] == "LGBMClassifier" and run.tags["cairn.autolog"] == "sklearn"
     assert run.params["n_estimators"] == ROUNDS and run.params["num_leaves"] == 7  # scikit-learn's params
     assert {"training_accuracy_score", "valid_0-binary_logloss"} <= set(run.metrics)
-    assert steps(run, "valid_0-binary_logloss") == list(range(ROUNDS))
+    assert steps(run.id, "valid_0-binary_logloss") == list(range(ROUNDS))
     loaded = cairn.load_model(f"runs:/{run.id}/model")  # the classifier, as scikit-learn logged it
     assert np.array_equal(np.asarray(loaded.predict(X[400:])), model.predict(X[400:]))
 
@@ -213,10 +195,10 @@ def test_a_callback_outside_any_run_starts_one_and_finish_ends_it_after_early_st
     params = {**PARAMS, "learning_rate": 0.8, "num_leaves": 31, "min_data_in_leaf": 2, "early_stopping_round": 3}
     booster = lightgbm.train(params, train_set, 300, valid_sets=[valid_set], callbacks=[callback])
     assert booster.best_iteration < 297
-    assert runs()[0].status.value == "running"  # LightGBM does not tell a callback it stopped early
+    assert runs(PROJECT)[0].status.value == "running"  # LightGBM does not tell a callback it stopped early
     callback.finish(booster)
     callback.finish(booster)  # once only
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished" and run.metrics["best_iteration"].last == booster.best_iteration
     assert cairn.load_model(f"runs:/{run.id}/model").predict(diabetes[2][:3]).shape == (3,)
 

@@ -18,11 +18,11 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from sklearn.datasets import load_iris
+from tests.integrations.logged import only_run, runs, steps
 from torch.utils.data import DataLoader, TensorDataset
 
 import cairn
 import cairn.lightning
-from cairn.core.entities import Run as RunRecord
 from cairn.integrations._base import Guard
 from cairn.lightning import CairnLogger
 from cairn.settings import cairn_home
@@ -102,30 +102,12 @@ def fit(trainer: pl.Trainer, model: pl.LightningModule) -> None:
     trainer.fit(model, iris_loader(), iris_loader())
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
-def steps(run_id: str, key: str) -> list[int]:
-    with cairn.Api() as api:
-        return [int(step) for step in api.history(run_id, key).steps]
-
-
 def test_the_logger_logs_params_metrics_at_the_global_step_checkpoints_and_the_model(tmp_path: Path) -> None:
     model = IrisClassifier(lr=0.02, optimizer={"name": "sgd", "momentum": {"beta": 0.9}})
     logger = CairnLogger(project=PROJECT, name="first")
     fit(trainer(tmp_path, logger), model)
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.name == "first" and run.status.value == "finished"
     assert run.tags["cairn.autolog"] == "lightning"
     assert dict(run.params) == {
@@ -164,7 +146,7 @@ def test_the_logger_logs_params_metrics_at_the_global_step_checkpoints_and_the_m
 
 def test_a_checkpoint_logged_is_the_file_as_lightning_saved_it(tmp_path: Path) -> None:
     fit(trainer(tmp_path, CairnLogger(project=PROJECT)), IrisClassifier())
-    run = only_run()
+    run = only_run(PROJECT)
     kept = tmp_path / "ckpt" / "epoch=1-step=6.ckpt"
     with cairn.Api() as api:
         assert api.read_artifact(run.id, "checkpoints/epoch=1-step=6.ckpt") == kept.read_bytes()
@@ -176,7 +158,7 @@ def test_an_open_run_is_used_and_left_open_and_namespaces_are_flattened(tmp_path
         fit(trainer(tmp_path, logger), IrisClassifier())
         logger.log_hyperparams(argparse.Namespace(data=argparse.Namespace(rows=150), seed=1))
         assert not run.finished and logger.experiment is run
-    assert runs() == []
+    assert runs(PROJECT) == []
     mine = only_run("mine")
     assert mine.status.value == "finished"
     assert mine.params["dataset"] == "iris" and mine.params["lr"] == 0.05
@@ -198,7 +180,7 @@ def test_a_run_handed_to_the_logger_is_logged_into_and_left_open(tmp_path: Path)
 def test_training_that_raises_fails_the_run(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="the training step broke"):
         fit(trainer(tmp_path, CairnLogger(project=PROJECT)), IrisClassifier(fail_at=4))
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "failed"
     assert steps(run.id, "train_loss") == list(range(4))
     with cairn.Api() as api:
@@ -217,7 +199,7 @@ def test_autolog_gives_every_trainer_one_logger_and_each_fit_its_run(tmp_path: P
     fit(trainer(tmp_path / "second", logger=CairnLogger(project=PROJECT, name="mine")), IrisClassifier(hidden=4))
     assert len(trainer(tmp_path, logger=CairnLogger()).loggers) == 1  # it had one already
 
-    found = sorted(runs(), key=lambda run: run.params["hidden"])
+    found = sorted(runs(PROJECT), key=lambda run: run.params["hidden"])
     assert [run.params["hidden"] for run in found] == [4, 8]
     assert found[0].name == "mine"
     assert all(run.status.value == "finished" for run in found)
@@ -236,7 +218,7 @@ def test_autolog_keeps_the_default_logger_and_logs_beside_it(tmp_path: Path) -> 
     assert [type(logger).__name__ for logger in made.loggers][-1] == "CairnLogger"
     assert len(made.loggers) == 2  # Lightning's own default first
     fit(made, IrisClassifier())
-    run = only_run()
+    run = only_run(PROJECT)
     with cairn.Api() as api:
         assert not any(artifact.path.startswith("model/") for artifact in api.artifacts(run.id))
 
@@ -254,7 +236,7 @@ def test_when_logging_fails_training_finishes_and_warns_once(
 
     warnings = [line for line in capsys.readouterr().err.splitlines() if "lightning logging failed" in line]
     assert len(warnings) == 1
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished" and {"train_loss", "val_loss"} <= set(run.metrics)
 
 
@@ -279,6 +261,6 @@ def test_cairn_autolog_switches_lightning_on_too(tmp_path: Path) -> None:
         assert "lightning" in switched
         assert getattr(pl.Trainer.__init__, "cairn_autolog", False)
         fit(trainer(tmp_path, logger=False), IrisClassifier())
-        assert only_run().tags["cairn.autolog"] == "lightning"
+        assert only_run(PROJECT).tags["cairn.autolog"] == "lightning"
     finally:
         cairn.autolog(disable=True)

@@ -20,10 +20,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from tests.integrations.logged import only_run, runs
 
 import cairn
 import cairn.sklearn
-from cairn.core.entities import Run as RunRecord
 from cairn.core.models.signature import TensorSchema
 from cairn.integrations._base import Guard
 from cairn.integrations._params import loggable
@@ -62,25 +62,12 @@ def iris() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
 def test_a_classifier_fit_is_one_run_with_its_params_metrics_and_confusion_matrix(iris: tuple) -> None:
     X, y = iris
     model = LogisticRegression(C=0.5, max_iter=300)
     assert model.fit(X, y) is model
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished"
     assert run.tags["estimator_name"] == "LogisticRegression"
     assert run.tags["estimator_class"] == "sklearn.linear_model._logistic.LogisticRegression"
@@ -104,7 +91,7 @@ def test_a_classifier_fit_is_one_run_with_its_params_metrics_and_confusion_matri
 def test_the_logged_model_loads_predicts_and_has_a_signature_from_the_training_data(iris: tuple) -> None:
     X, y = iris
     model = LogisticRegression(max_iter=300).fit(X, y)
-    run = only_run()
+    run = only_run(PROJECT)
 
     loaded = cairn.load_model(f"runs:/{run.id}/model")
     assert loaded.flavor == "sklearn"
@@ -117,7 +104,7 @@ def test_the_logged_model_loads_predicts_and_has_a_signature_from_the_training_d
 def test_the_training_data_is_an_input_by_digest_and_shape(iris: tuple) -> None:
     X, y = iris
     LogisticRegression(max_iter=300).fit(X, y)
-    run = only_run()
+    run = only_run(PROJECT)
     with cairn.Api() as api:
         inputs = api.inputs(run.id)
     assert len(inputs) == 1
@@ -132,7 +119,7 @@ def test_a_pipeline_is_one_run_not_one_per_step(iris: tuple) -> None:
     X, y = iris
     pipeline = Pipeline([("scale", StandardScaler()), ("svc", SVC(C=2.0))]).fit(X, y)
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.tags["estimator_name"] == "Pipeline"
     assert run.params["steps"] == "[('scale', StandardScaler), ('svc', SVC)]"
     assert run.params["scale"] == "StandardScaler" and run.params["svc"] == "SVC"
@@ -146,7 +133,7 @@ def test_a_regressor_logs_the_regression_metrics() -> None:
     X, y = load_diabetes(return_X_y=True)
     model = LinearRegression().fit(X, y)
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert set(run.metrics) == REGRESSOR_METRICS
     mse = float(np.mean((model.predict(X) - y) ** 2))
     assert run.metrics["training_mean_squared_error"].last == pytest.approx(mse)
@@ -163,7 +150,7 @@ def test_a_grid_search_logs_each_candidate_as_a_child_and_marks_the_best(iris: t
     grid = {"C": [1, 10], "kernel": ["linear", "rbf"]}
     search = GridSearchCV(SVC(), grid, cv=3).fit(X, y)
 
-    everything = runs()
+    everything = runs(PROJECT)
     parents = [run for run in everything if run.parent_id is None]
     assert len(parents) == 1 and len(everything) == 5  # the 12 inner fits and the refit are no runs
     parent = parents[0]
@@ -211,10 +198,10 @@ def test_disable_restores_the_original_methods(iris: tuple) -> None:
     assert hasattr(patched, "cairn_autolog")
     assert not hasattr(vars(Pipeline)["fit_transform"].fn, "cairn_autolog")
     LogisticRegression(max_iter=300).fit(X, y)
-    assert runs() == []
+    assert runs(PROJECT) == []
     cairn.sklearn.autolog(project=PROJECT)
     LogisticRegression(max_iter=300).fit(X, y)
-    assert len(runs()) == 1
+    assert len(runs(PROJECT)) == 1
 
 
 def test_a_pipeline_without_a_last_fit_transform_still_hides_it(iris: tuple) -> None:
@@ -222,7 +209,7 @@ def test_a_pipeline_without_a_last_fit_transform_still_hides_it(iris: tuple) -> 
     assert not hasattr(pipeline, "fit_transform")  # available_if still decides
     scaled = Pipeline([("scale", StandardScaler())]).fit_transform(iris[0])
     assert scaled.shape == (150, 4)
-    assert only_run().tags["estimator_name"] == "Pipeline"
+    assert only_run(PROJECT).tags["estimator_name"] == "Pipeline"
 
 
 def test_when_logging_fails_the_fit_returns_the_fitted_estimator_and_warns_once(
@@ -239,7 +226,7 @@ def test_when_logging_fails_the_fit_returns_the_fitted_estimator_and_warns_once(
 
     warnings = [line for line in capsys.readouterr().err.splitlines() if "sklearn logging failed" in line]
     assert len(warnings) == 1
-    found = runs()
+    found = runs(PROJECT)
     assert len(found) == 2 and all(run.status.value == "finished" for run in found)
     assert all(CLASSIFIER_METRICS <= set(run.metrics) for run in found)  # the rest was still logged
 
@@ -264,7 +251,7 @@ def test_log_fitted_logs_an_estimator_fitted_before(iris: tuple) -> None:
     cairn.sklearn.autolog(disable=True)
     model = LogisticRegression(max_iter=300).fit(X, y)
     cairn.sklearn.log_fitted(model, X, y)
-    run = only_run()
+    run = only_run(PROJECT)
     assert set(run.metrics) == CLASSIFIER_METRICS and run.params["max_iter"] == 300
     assert cairn.load_model(f"runs:/{run.id}/model").predict(X[:2]).shape == (2,)
 
@@ -291,7 +278,7 @@ def test_hostile_params_in_a_search_neither_crash_the_fit_nor_the_log(iris: tupl
     search = GridSearchCV(pipeline, {"lr__C": [0.5, float("nan")], "lr__max_iter": [2**70 // 2**60]}, cv=3)
     assert search.fit(X, y) is search
 
-    everything = runs()
+    everything = runs(PROJECT)
     parent = next(run for run in everything if run.parent_id is None)
     assert parent.params["estimator__ft__func"] == "_passthrough"
     assert "<script>" in str(parent.params["estimator__ft__kw_args"])
@@ -308,5 +295,5 @@ def test_a_search_on_the_threading_backend_is_still_one_run_and_its_candidates(i
     X, y = iris
     with parallel_config(backend="threading", n_jobs=2):
         GridSearchCV(SVC(), {"C": [1, 10], "kernel": ["linear", "rbf"]}, cv=3, n_jobs=2).fit(X, y)
-    everything = runs()
+    everything = runs(PROJECT)
     assert len(everything) == 5 and len([run for run in everything if run.parent_id is None]) == 1

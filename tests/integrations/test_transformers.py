@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed (pip install
 pytest.importorskip("transformers", reason="transformers is not installed (pip install 'cairn[transformers]')")
 
 from tests.helpers import ThreadedServer  # noqa: E402
+from tests.integrations.logged import only_run, runs, steps  # noqa: E402
 from transformers import (  # noqa: E402
     BertConfig,
     BertForSequenceClassification,
@@ -27,7 +28,6 @@ from transformers import (  # noqa: E402
 
 import cairn  # noqa: E402
 import cairn.transformers  # noqa: E402
-from cairn.core.entities import Run as RunRecord  # noqa: E402
 from cairn.integrations._base import Guard  # noqa: E402
 from cairn.integrations._params import loggable_params  # noqa: E402
 from cairn.settings import cairn_home  # noqa: E402
@@ -112,24 +112,6 @@ def trainer(tmp_path: Path, tokenizer: Any, model: Any = None, **options: Any) -
     )
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
-def steps_of(run_id: str, key: str) -> list[int]:
-    with cairn.Api() as api:
-        return [int(step) for step in api.history(run_id, key).steps]
-
-
 def logits(model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
     model.eval()
     with torch.no_grad():
@@ -154,7 +136,7 @@ def test_report_to_cairn_logs_params_metrics_by_step_and_the_model_to_a_server(
     job.train()
     config = seen.config  # the Trainer turns use_cache off; saving the model adds its architecture
 
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished" and run.tags["cairn.autolog"] == "transformers"
     assert run.name == "tiny-bert"  # the Trainer's run_name
     expected = loggable_params(job.args.to_dict())
@@ -164,9 +146,9 @@ def test_report_to_cairn_logs_params_metrics_by_step_and_the_model_to_a_server(
     assert run.params["model.hidden_size"] == 16 and run.params["model.id2label"] == "{0: 'LABEL_0', 1: 'LABEL_1'}"
 
     assert set(run.metrics) == TRAIN_METRICS | EVAL_METRICS | END_METRICS
-    assert steps_of(run.id, "loss") == [1, 2, 3, 4]
-    assert steps_of(run.id, "eval_loss") == [2, 4]
-    assert steps_of(run.id, "train_loss") == [STEPS]
+    assert steps(run.id, "loss") == [1, 2, 3, 4]
+    assert steps(run.id, "eval_loss") == [2, 4]
+    assert steps(run.id, "train_loss") == [STEPS]
     history = {entry["step"]: entry for entry in job.state.log_history if "loss" in entry}
     with cairn.Api() as api:
         losses = api.history(run.id, "loss").values
@@ -193,7 +175,7 @@ def test_the_callback_logs_into_the_open_run_and_leaves_it_open(tmp_path: Path, 
     mine = only_run("mine")
     assert mine.id == run.id and mine.params["dataset"] == "reviews"
     assert mine.params["max_steps"] == STEPS and "cairn.autolog" not in mine.tags
-    assert steps_of(mine.id, "loss") == [1, 2, 3, 4]
+    assert steps(mine.id, "loss") == [1, 2, 3, 4]
     assert cairn.load_model(f"runs:/{mine.id}/model").predict(["good film"]).shape == (1, 2)
 
 
@@ -227,16 +209,16 @@ def test_each_train_call_is_a_run_and_one_that_raises_is_failed(tmp_path: Path, 
     with pytest.raises(RuntimeError, match="out of memory"):
         trainer(tmp_path, tokenizer, callbacks=[Breaks()]).train()
 
-    found = sorted(runs(), key=lambda run: run.start_time)
+    found = sorted(runs(PROJECT), key=lambda run: run.start_time)
     assert [run.status.value for run in found] == ["finished", "failed"]
-    assert steps_of(found[1].id, "loss") == [1]  # step 2 raised before it logged
+    assert steps(found[1].id, "loss") == [1]  # step 2 raised before it logged
     assert found[1].params["max_steps"] == STEPS
 
 
 def test_checkpoints_are_logged_when_asked(tmp_path: Path, tokenizer: Any) -> None:
     callback = cairn.transformers.CairnCallback(log_checkpoints=True, log_models=False)
     trainer(tmp_path, tokenizer, callbacks=[callback], save_strategy="steps", save_steps=2).train()
-    run = only_run()
+    run = only_run(PROJECT)
     with cairn.Api() as api:
         paths = {artifact.path for artifact in api.artifacts(run.id)}
     folders = {path.split("/")[1] for path in paths}
@@ -255,7 +237,7 @@ def test_when_logging_fails_training_finishes_and_warns_once(
 
     warnings = [line for line in capsys.readouterr().err.splitlines() if "transformers logging failed" in line]
     assert len(warnings) == 1
-    found = runs()
+    found = runs(PROJECT)
     assert len(found) == 2 and all(run.status.value == "finished" for run in found)
     assert all(TRAIN_METRICS <= set(run.metrics) for run in found)  # the rest was still logged
 

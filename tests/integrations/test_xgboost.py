@@ -16,11 +16,11 @@ import xgboost
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from tests.integrations.logged import only_run, runs, steps
 
 import cairn
 import cairn.sklearn
 import cairn.xgboost
-from cairn.core.entities import Run as RunRecord
 from cairn.core.models.signature import TensorSchema
 from cairn.integrations._base import Guard
 from cairn.settings import cairn_home
@@ -47,24 +47,6 @@ def cancer() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return X[:400], y[:400], X[400:], y[400:]
 
 
-def runs(project: str = PROJECT) -> list[RunRecord]:
-    with cairn.Api() as api:
-        if project not in {p.name for p in api.projects()}:
-            return []
-        return api.runs(project)
-
-
-def only_run(project: str = PROJECT) -> RunRecord:
-    found = runs(project)
-    assert len(found) == 1, [run.name for run in found]
-    return found[0]
-
-
-def steps(run: RunRecord, key: str) -> list[int]:
-    with cairn.Api() as api:
-        return [int(step) for step in api.history(run.id, key).steps]
-
-
 def train(cancer: tuple, **options: object) -> object:
     X, y, X_valid, y_valid = cancer
     dtrain = xgboost.DMatrix(X, label=y)
@@ -76,12 +58,12 @@ def train(cancer: tuple, **options: object) -> object:
 
 def test_a_training_is_one_run_with_params_curves_importances_model_and_data(cancer: tuple) -> None:
     booster = train(cancer)
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.status.value == "finished" and run.tags["cairn.autolog"] == "xgboost"
     assert dict(run.params) == {**PARAMS, "num_boost_round": ROUNDS}
     assert set(run.metrics) == {"train-logloss", "valid-logloss"}  # no early stopping: no best_*
     for key in run.metrics:
-        assert steps(run, key) == list(range(ROUNDS))
+        assert steps(run.id, key) == list(range(ROUNDS))
     assert run.metrics["train-logloss"].last < run.metrics["train-logloss"].max
 
     with cairn.Api() as api:
@@ -106,7 +88,7 @@ def test_the_importance_table_ranks_the_booster_scores(cancer: tuple) -> None:
     import pandas as pd
 
     booster = train(cancer)
-    run = only_run()
+    run = only_run(PROJECT)
     with cairn.Api() as api:
         paths = {artifact.path for artifact in api.artifacts(run.id)}
         name = next(path for path in paths if path.startswith("feature_importance_gain.") and not path.endswith(".png"))
@@ -126,13 +108,13 @@ def test_early_stopping_logs_the_best_iteration(cancer: tuple) -> None:
     booster = xgboost.train(
         params, dtrain, 200, evals=[(dtrain, "train"), (dvalid, "valid")], early_stopping_rounds=3, verbose_eval=False
     )
-    run = only_run()
+    run = only_run(PROJECT)
     stopped = booster.num_boosted_rounds() - 1
     assert stopped < 199
     assert run.params["early_stopping_rounds"] == 3 and run.params["num_boost_round"] == 200
     assert run.metrics["best_iteration"].last == booster.best_iteration
     assert run.metrics["stopped_iteration"].last == stopped
-    assert steps(run, "valid-logloss") == list(range(stopped + 1))
+    assert steps(run.id, "valid-logloss") == list(range(stopped + 1))
     with cairn.Api() as api:
         history = api.history(run.id, "valid-logloss")
     best_value = float(history.values[list(history.steps).index(booster.best_iteration)])
@@ -144,9 +126,9 @@ def test_the_sklearn_wrapper_names_its_eval_sets_as_mlflow_does() -> None:
     X, y = load_diabetes(return_X_y=True)
     model = xgboost.XGBRegressor(n_estimators=ROUNDS, max_depth=3, n_jobs=1)
     model.fit(X[:300], y[:300], eval_set=[(X[:300], y[:300]), (X[300:], y[300:])], verbose=False)
-    run = only_run()
+    run = only_run(PROJECT)
     assert set(run.metrics) == {"validation_0-rmse", "validation_1-rmse"}
-    assert steps(run, "validation_1-rmse") == list(range(ROUNDS))
+    assert steps(run.id, "validation_1-rmse") == list(range(ROUNDS))
     assert run.params["max_depth"] == 3 and run.params["num_boost_round"] == ROUNDS
     loaded = cairn.load_model(f"runs:/{run.id}/model")
     assert np.allclose(np.asarray(loaded.predict(X[300:])), model.predict(X[300:]), rtol=1e-5)
@@ -159,10 +141,10 @@ def test_disable_restores_xgboost_train(cancer: tuple) -> None:
     assert not hasattr(xgboost.training.train, "cairn_autolog")
     assert not hasattr(xgboost.sklearn.train, "cairn_autolog")
     train(cancer)
-    assert runs() == []
+    assert runs(PROJECT) == []
     cairn.xgboost.autolog(project=PROJECT)
     train(cancer)
-    assert len(runs()) == 1
+    assert len(runs(PROJECT)) == 1
 
 
 def test_the_callback_given_by_hand_logs_into_the_open_run(cancer: tuple) -> None:
@@ -185,7 +167,7 @@ def test_the_callback_given_by_hand_logs_into_the_open_run(cancer: tuple) -> Non
     assert mine.id == run.id and runs(PROJECT) == []
     assert dict(mine.params) == {**PARAMS, "dataset": "breast_cancer"}
     assert set(mine.metrics) == {"train-logloss", "valid-logloss"}
-    assert steps(mine, "valid-logloss") == list(range(ROUNDS))
+    assert steps(mine.id, "valid-logloss") == list(range(ROUNDS))
     loaded = cairn.load_model(f"runs:/{run.id}/model")
     assert np.allclose(np.asarray(loaded.predict(X_valid)), booster.predict(dvalid))
 
@@ -199,7 +181,7 @@ def test_when_logging_fails_training_finishes_and_warns_once(cancer: tuple, caps
     assert first.num_boosted_rounds() == ROUNDS and second.num_boosted_rounds() == ROUNDS
     warnings = [line for line in capsys.readouterr().err.splitlines() if "xgboost logging failed" in line]
     assert len(warnings) == 1
-    found = runs()
+    found = runs(PROJECT)
     assert len(found) == 2 and all(run.status.value == "finished" for run in found)
     assert all(set(run.metrics) == {"train-logloss", "valid-logloss"} for run in found)  # the rest still logged
 
@@ -212,13 +194,13 @@ def test_with_sklearn_autolog_too_a_fit_is_one_run_with_both(cancer: tuple) -> N
     pipeline = Pipeline([("scale", StandardScaler()), ("xgb", xgboost.XGBClassifier(n_estimators=5, n_jobs=1))])
     pipeline.fit(X, y)
 
-    found = sorted(runs(), key=lambda run: run.start_time)
+    found = sorted(runs(PROJECT), key=lambda run: run.start_time)
     assert len(found) == 2  # one per fit, not one more per xgboost.train
     fitted, piped = found
     assert fitted.tags["estimator_name"] == "XGBClassifier" and fitted.tags["cairn.autolog"] == "sklearn"
     assert fitted.params["n_estimators"] == ROUNDS and fitted.params["max_depth"] == 3  # scikit-learn's params
     assert {"training_accuracy_score", "validation_0-logloss", "validation_1-logloss"} <= set(fitted.metrics)
-    assert steps(fitted, "validation_1-logloss") == list(range(ROUNDS))
+    assert steps(fitted.id, "validation_1-logloss") == list(range(ROUNDS))
     loaded = cairn.load_model(f"runs:/{fitted.id}/model")  # the classifier, as scikit-learn logged it
     assert np.array_equal(np.asarray(loaded.predict(X_valid)), model.predict(X_valid))
     assert piped.tags["estimator_name"] == "Pipeline" and piped.params["xgb__n_estimators"] == 5
@@ -240,6 +222,6 @@ def test_sklearn_autolog_alone_logs_the_wrapper_fit_without_curves(cancer: tuple
     cairn.sklearn.autolog(project=PROJECT)
     X, y, X_valid, y_valid = cancer
     xgboost.XGBClassifier(n_estimators=5, n_jobs=1).fit(X, y, eval_set=[(X_valid, y_valid)], verbose=False)
-    run = only_run()
+    run = only_run(PROJECT)
     assert run.tags["estimator_name"] == "XGBClassifier" and run.params["n_estimators"] == 5
     assert not any("logloss" in key for key in run.metrics)  # the curves are the xgboost integration's
