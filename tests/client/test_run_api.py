@@ -291,3 +291,30 @@ def test_init_refuses_bad_input_before_creating_anything() -> None:
     assert lifecycle.active_runs() == []
     with cairn.Api() as api:
         assert api.projects() == []
+
+
+# -- artifacts encoded at the end ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("wait", [True, False], ids=["finish", "finish-in-background"])
+def test_an_artifact_left_for_the_close_is_encoded_then_and_stored(wait: bool) -> None:
+    from cairn.client.artifact_formats import encode_text
+
+    encoded: list[str] = []
+
+    def late() -> Any:
+        encoded.append("notes.txt")
+        return encode_text("drawn at the end")
+
+    run = cairn.init("checks")
+    run._log_encoded_at_close(late, "notes.txt")
+    run._log_encoded_at_close(lambda: None, "nothing.txt")  # a guarded encoder that failed
+    assert encoded == []  # not while the run is open
+    run.finish(wait=wait)
+    cairn.flush()
+    assert encoded == ["notes.txt"]
+    with cairn.Api() as api:
+        assert {artifact.path for artifact in api.artifacts(run.id)} >= {"notes.txt"}
+        assert "nothing.txt" not in {artifact.path for artifact in api.artifacts(run.id)}
+    with pytest.raises(RunNotActive):
+        run._log_encoded_at_close(late, "later.txt")
