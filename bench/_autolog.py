@@ -25,14 +25,42 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _procs import free_port, start_cairn_server, start_mlflow_server, stop_tree, wait_until_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def time_calls(cls: type, method: str) -> list[float]:
+    """Replace ``cls.method`` by one that times each call; the list each call's seconds land in
+    (how long a logging hook holds the training thread, apart from the rest of the step)."""
+    original: Callable[..., Any] = getattr(cls, method)
+    spent: list[float] = []
+
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    setattr(cls, method, timed)
+    return spent
+
+
+def main(workload_file: str, modes: Sequence[str], workload: Callable[[str], dict[str, Any]]) -> dict[str, Any] | None:
+    """A workload script's entry point: ``python WORKLOAD MODE`` runs one mode and prints its
+    JSON; with no mode, every mode is compared and the summary returned for the script to add
+    its own lines to."""
+    if len(sys.argv) > 1:
+        print(json.dumps(workload(sys.argv[1])))
+        return None
+    return compare(Path(workload_file), modes)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _autolog
 
 MODES = ("off", "cairn", "cairn-every-batch", "cairn-away", "mlflow", "mlflow-every-batch")
 EPOCHS = 3
@@ -86,29 +88,16 @@ def _switch_on(mode: str) -> dict[str, list[float]]:
             mlflow.keras.autolog(log_every_epoch=False, log_every_n_steps=1)
         else:
             mlflow.keras.autolog()
-        _time(MlflowCallback, "on_batch_end", timers["batch_hook"])
+        timers["batch_hook"] = _autolog.time_calls(MlflowCallback, "on_batch_end")
         return timers
     import cairn.keras
     from cairn.client.run import Run
     from cairn.integrations.keras import CairnCallback
 
     cairn.keras.autolog(log_every_n_batches=1 if mode == "cairn-every-batch" else None)
-    _time(CairnCallback, "on_train_batch_end", timers["batch_hook"])
-    _time(Run, "log_model", timers["log_model"])
+    timers["batch_hook"] = _autolog.time_calls(CairnCallback, "on_train_batch_end")
+    timers["log_model"] = _autolog.time_calls(Run, "log_model")
     return timers
-
-
-def _time(cls: type, method: str, spent: list[float]) -> None:
-    original: Callable[..., Any] = getattr(cls, method)
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    setattr(cls, method, timed)
 
 
 def per_batch(summary: dict[str, dict[str, Any]]) -> None:
@@ -132,12 +121,6 @@ def per_batch(summary: dict[str, dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        print(json.dumps(workload(sys.argv[1])))
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import _autolog
-
-        results = _autolog.compare(Path(__file__), MODES)
+    if results := _autolog.main(__file__, MODES, workload):
         per_batch(results)
         (_autolog.RESULTS / "autolog_keras.json").write_text(json.dumps(results, indent=2))

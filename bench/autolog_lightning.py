@@ -23,13 +23,15 @@ overhead is read from; ``autolog_s`` the ``autolog()`` call itself.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _autolog
 
 MODES = ("off", "noop-logger", "cairn", "cairn-away", "mlflow", "mlflow-logger")
 STEPS = 1_250
@@ -135,37 +137,17 @@ def _switch_on(mode: str) -> tuple[Any, list[float]]:
     if mode == "mlflow-logger":
         from lightning.pytorch.loggers import MLFlowLogger
 
-        _time_log_metrics(MLFlowLogger, spent)
         uri = os.environ["MLFLOW_TRACKING_URI"]
-        return MLFlowLogger(experiment_name="bench-autolog-lightning", tracking_uri=uri), spent
+        logger = MLFlowLogger(experiment_name="bench-autolog-lightning", tracking_uri=uri)
+        return logger, _autolog.time_calls(MLFlowLogger, "log_metrics")
     import cairn.lightning
 
     cairn.lightning.autolog()
-    _time_log_metrics(cairn.lightning.logger_class("lightning.pytorch"), spent)
-    return False, spent
-
-
-def _time_log_metrics(logger_class: type, spent: list[float]) -> None:
-    log_metrics = logger_class.log_metrics
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return log_metrics(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    logger_class.log_metrics = timed  # type: ignore[method-assign]
+    return False, _autolog.time_calls(cairn.lightning.logger_class("lightning.pytorch"), "log_metrics")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        print(json.dumps(workload(sys.argv[1])))
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import _autolog
-
-        summary = _autolog.compare(Path(__file__), MODES)
+    if summary := _autolog.main(__file__, MODES, workload):
         base = float(summary["off"]["runs"][0]["loop_s"])  # type: ignore[index]
         print("\nper-step loop time, median of the rounds:")
         for mode, row in summary.items():

@@ -15,11 +15,13 @@ Only the ``fit`` is timed; ``autolog_s`` is the time the ``autolog()`` call itse
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _autolog
 
 MODES = ("off", "cairn", "cairn-no-capture", "cairn-away", "mlflow")
 
@@ -59,25 +61,8 @@ def _switch_on(mode: str) -> list[float] | None:
     from cairn.client.run import Run
 
     cairn.sklearn.autolog()
-    spent: list[float] = []
-    log_model = Run.log_model
-
-    def timed_log_model(self: Run, *args: object, **kwargs: object) -> object:
-        started = time.perf_counter()
-        try:
-            return log_model(self, *args, **kwargs)  # type: ignore[arg-type]
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    Run.log_model = timed_log_model  # type: ignore[assignment,method-assign]
-    return spent
+    return _autolog.time_calls(Run, "log_model")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        print(json.dumps(workload(sys.argv[1])))
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import _autolog
-
-        _autolog.compare(Path(__file__), MODES)
+    _autolog.main(__file__, MODES, workload)

@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _autolog
+
 MODES = ("off", "cairn", "cairn-away", "mlflow")
 STEPS = 200
 BATCH = 8
@@ -87,18 +90,7 @@ def _switch_on(mode: str) -> list[float] | None:
     import cairn.transformers  # noqa: F401  (registers report_to="cairn")
     from cairn.client.run import Run
 
-    spent: list[float] = []
-    log_model = Run.log_model
-
-    def timed_log_model(self: Run, *args: object, **kwargs: object) -> object:
-        started = time.perf_counter()
-        try:
-            return log_model(self, *args, **kwargs)  # type: ignore[arg-type]
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    Run.log_model = timed_log_model  # type: ignore[assignment,method-assign]
-    return spent
+    return _autolog.time_calls(Run, "log_model")
 
 
 def on_log_cost(calls: int = 20_000) -> dict[str, float]:
@@ -128,13 +120,7 @@ def on_log_cost(calls: int = 20_000) -> dict[str, float]:
 if __name__ == "__main__":
     if sys.argv[1:] == ["on-log"]:
         print(json.dumps(on_log_cost()))
-    elif len(sys.argv) > 1:
-        print(json.dumps(workload(sys.argv[1])))
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import _autolog
-
-        summary = _autolog.compare(Path(__file__), MODES)
+    elif summary := _autolog.main(__file__, MODES, workload):
         loops = {}
         for mode, row in summary.items():
             runs: list[dict[str, float]] = row["runs"]  # type: ignore[assignment]

@@ -16,11 +16,12 @@ start and end (creating the run, the model, importances, waiting for the queue).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _autolog
 
 MODES = ("off", "cairn", "cairn-away", "mlflow")
 ROUNDS = 200
@@ -60,33 +61,12 @@ def _switch_on(mode: str) -> list[float] | None:
 
         mlflow.set_experiment("bench-autolog-xgboost")
         mlflow.xgboost.autolog()
-        return _timed(AutologCallback)
+        return _autolog.time_calls(AutologCallback, "after_iteration")
     import cairn.xgboost
 
     cairn.xgboost.autolog()
-    return _timed(cairn.xgboost.CairnCallback)
-
-
-def _timed(callback: Any) -> list[float]:
-    spent: list[float] = []
-    after_iteration = callback.after_iteration
-
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return after_iteration(self, *args, **kwargs)
-        finally:
-            spent.append(time.perf_counter() - started)
-
-    callback.after_iteration = timed
-    return spent
+    return _autolog.time_calls(cairn.xgboost.CairnCallback, "after_iteration")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        print(json.dumps(workload(sys.argv[1])))
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import _autolog
-
-        _autolog.compare(Path(__file__), MODES)
+    _autolog.main(__file__, MODES, workload)
