@@ -16,6 +16,7 @@ from tests.helpers import ThreadedServer, free_port
 from cairn.client.http import HttpTracking
 from cairn.core.entities import Run, RunStatus
 from cairn.core.errors import ProjectNotFound
+from cairn.settings import ServerSettings
 
 SRC = str(Path(__file__).parents[2] / "src")
 
@@ -230,6 +231,41 @@ def test_with_the_server_away_the_command_still_runs_and_its_run_waits_offline(t
     assert "starts offline" in done.stderr
     assert "Traceback" not in done.stderr
     assert any((tmp_path / "home" / "spool").rglob("*"))
+
+
+def test_what_an_attached_script_logs_offline_reaches_the_run_before_its_end(tmp_path: Path) -> None:
+    """Offline, the wrapper and its script each spool their writes; ``cairn sync`` must not end
+    the run (the wrapper's spool, the older) before the script's metrics are in."""
+    port = free_port()
+    code = """
+        import cairn
+        run = cairn.init("wrap", config={"lr": 0.1})
+        run.log({"loss": 1.0})
+        run.log({"loss": 0.5})
+    """
+    done = cairn_run(tmp_path, f"http://127.0.0.1:{port}", "--project", "wrap", code=code)
+    assert done.returncode == 0, done.stderr
+
+    settings = ServerSettings(store_uri=str(tmp_path / "server.db"), blobs_uri=str(tmp_path / "blobs"), port=port)
+    with ThreadedServer(settings) as server:
+        synced = subprocess.run(
+            [sys.executable, "-m", "cairn", "sync"],
+            env=environment(tmp_path, server.url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert synced.returncode == 0, synced.stderr
+        assert "refused" not in synced.stdout + synced.stderr
+        run = only_run(server, "wrap")
+        assert run.status == RunStatus.FINISHED
+        assert dict(run.params) == {"lr": 0.1}
+        tracking = HttpTracking(server.url)
+        try:
+            history = tracking.get_metric_history(run.id, "loss")
+        finally:
+            tracking.close()
+        assert history.values.tolist() == [1.0, 0.5]
 
 
 @pytest.mark.parametrize("args", [["--project", "wrap"], ["--tag", "novalue", "--", "true"]])
