@@ -5,6 +5,10 @@ A script that forgets ``run.finish()`` still has its data flushed and its run en
 Ctrl-C. Runs finished without waiting (``finish(wait=False)``, as integrations do) send the
 rest on threads of their own, which the interpreter waits for at exit (they are not daemons;
 each gives up after its finish timeout) and :func:`flush` waits for.
+
+A run that is offline when the interpreter exits (its store away) is given a second, not the
+30 s an explicit ``run.finish()`` waits for a store that comes back: the script has ended, its
+writes are safe in the spool, and ``cairn sync`` sends them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ _closing: list[threading.Thread] = []
 _lock = threading.Lock()
 _uncaught: type[BaseException] | None = None
 _installed = False
+#: How long the exit keeps trying a store that is away before leaving a run to the spool.
+OFFLINE_EXIT_TIMEOUT_S = 1.0
 
 
 def remember(run: Run) -> None:
@@ -84,7 +90,7 @@ def _finish_all() -> None:
         status = "killed" if issubclass(_uncaught, KeyboardInterrupt) else "failed"
     # Children first: a nested run ends before its parent.
     for run in reversed(active_runs()):
-        run.finish(status)
+        run.finish(status, timeout=OFFLINE_EXIT_TIMEOUT_S if run.offline else 30.0)
 
 
 def _chain_excepthook() -> None:
