@@ -270,6 +270,74 @@ def test_artifacts_are_previewed_by_kind(page: Page, seeded: Seeded) -> None:
     expect(page.locator("#preview")).to_contain_text("Accuracy 0.75")
 
 
+def test_a_metric_logged_once_shows_its_value_and_a_curve_still_draws_a_line(page: Page, seeded: Seeded) -> None:
+    """scikit-learn's autologging logs training_score once: a lone point on empty axes reads as
+    nothing, so the run page writes its value, and comparing runs gives a bar each."""
+    scores = {"svc": 0.992481, "tree": 0.871, "diverged": math.nan}
+    ids = []
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CAIRN_CAPTURE", "0")
+        for name, score in scores.items():
+            with cairn.init("fitted", name=name, uri=seeded.server.url) as run:
+                run.log({"training_score": score}, step=0)
+                for step in range(3):
+                    run.log({"loss": 1.0 / (step + 1)}, step=step)
+                    if name == "svc" or step == 0:  # the other runs stopped after one epoch
+                        run.log({"val_loss": 1.5 / (step + 1)}, step=step)
+                ids.append(run.id)
+
+    page.goto(f"{seeded.server.url}/runs/{ids[0]}")
+    single = page.locator(".metric-chart[data-key='training_score']")
+    single.scroll_into_view_if_needed()
+    expect(single).to_have_attribute("data-state", "drawn")
+    expect(single).to_have_attribute("data-shape", "value")
+    expect(single.locator(".chart-value")).to_be_visible()
+    expect(single.locator(".chart-value")).to_have_text("0.992481")
+    expect(single.locator(".chart-note")).to_have_text("the only point, logged at step 0")
+    curve = page.locator(".metric-chart[data-key='loss']")
+    curve.scroll_into_view_if_needed()
+    expect(curve).to_have_attribute("data-state", "drawn")
+    expect(curve).to_have_attribute("data-shape", "line")
+    expect(curve.locator("canvas")).to_be_visible()
+    expect(curve.locator(".chart-value")).to_have_count(0)
+    expect(curve.locator(".chart-note")).to_contain_text("all 3 points")
+    drawn = page.evaluate(
+        """() => window.cairnCharts.find(c => c.key === 'loss').chart.getOption().series
+            .map(s => ({type: s.type, points: s.data.length, symbolSize: s.symbolSize}))"""
+    )
+    assert drawn == [{"type": "line", "points": 3, "symbolSize": 4}]
+
+    page.goto(f"{seeded.server.url}/compare?runs={ids[0]},{ids[1]},{ids[2]}")
+    bars = page.locator(".metric-chart[data-key='training_score']")
+    bars.scroll_into_view_if_needed()
+    expect(bars).to_have_attribute("data-state", "drawn")
+    expect(bars).to_have_attribute("data-shape", "bars")
+    expect(bars.locator(".chart-note")).to_have_text("one point per run, its value on each bar")
+    drawn = page.evaluate(
+        """() => {
+            const chart = window.cairnCharts.find(c => c.key === 'training_score').chart;
+            const series = chart.getOption().series[0];
+            const labels = series.data.map((d, i) => series.label.formatter({data: d, dataIndex: i}));
+            return {type: series.type, labelled: series.label.show, labels,
+                    runs: chart.getOption().yAxis[0].data};
+        }"""
+    )
+    assert drawn == {"type": "bar", "labelled": True, "labels": ["0.992481", "0.871", "NaN"], "runs": list(scores)}
+    overlaid = page.locator(".metric-chart[data-key='loss']")
+    overlaid.scroll_into_view_if_needed()
+    expect(overlaid).to_have_attribute("data-shape", "line")
+    # A run's lone point among another's curve: the same line chart, with a marker to see it by.
+    mixed = page.locator(".metric-chart[data-key='val_loss']")
+    mixed.scroll_into_view_if_needed()
+    expect(mixed).to_have_attribute("data-state", "drawn")
+    expect(mixed).to_have_attribute("data-shape", "line")
+    drawn = page.evaluate(
+        """() => window.cairnCharts.find(c => c.key === 'val_loss').chart.getOption().series
+            .map(s => [s.type, s.data.length, s.symbolSize])"""
+    )
+    assert drawn == [["line", 3, 4], ["line", 1, 10], ["line", 1, 10]]
+
+
 # -- compare it with others -----------------------------------------------------------------------
 
 

@@ -119,6 +119,31 @@ def test_a_run_name_in_the_axis_tooltip_and_legend_is_text(page: Page, seeded: S
     _assert_shown_as_text(page, tooltip)
 
 
+def test_a_run_name_in_the_bar_tooltip_of_a_metric_logged_once_is_text(page: Page, seeded: Seeded) -> None:
+    """A metric each run logged once is a bar per run on the compare page; hovering the bar of the
+    run named PAYLOAD shows the name as text."""
+    ids = []
+    for name, score in ((PAYLOAD, 0.9), ("plain", 0.8)):
+        run = seeded.server.tracking.create_run("fitted-once", name=name)
+        column = MetricColumns.from_lists("training_score", [0], [1_700_000_000_000], [score])
+        seeded.server.tracking.log_metrics(run.id, MetricBatch("seed", 0, [column]))
+        ids.append(run.id)
+    page.goto(f"{seeded.server.url}/compare?runs={ids[0]},{ids[1]}")
+    figure = page.locator(".metric-chart[data-key='training_score']")
+    figure.scroll_into_view_if_needed()
+    expect(figure).to_have_attribute("data-shape", "bars")
+    x, y = page.evaluate(
+        """() => window.cairnCharts.find(c => c.key === 'training_score').chart
+            .convertToPixel({seriesIndex: 0}, [0.45, 0])"""  # halfway along the first bar
+    )
+    box = figure.locator(".chart-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tooltip = _tooltip(figure.locator(".chart-canvas"))
+    expect(tooltip).to_contain_text(f"{PAYLOAD}: 0.9 at step 0")
+    _assert_shown_as_text(page, tooltip)
+
+
 def test_names_and_keys_in_the_compare_charts_tooltips_are_text(page: Page, seeded: Seeded) -> None:
     page.goto(f"{seeded.server.url}/compare?runs={seeded.hostile},{seeded.other}")
     parallel = page.locator("#parallel-chart")

@@ -6,6 +6,9 @@
 // fetches the visible window again, at full resolution once it holds few enough points.
 // NaN and ±inf are never dropped: they leave a gap in the line and get a marker on the edge
 // of the chart (▲ inf at the top, ▼ -inf and ◆ NaN at the bottom).
+// A metric logged once (scikit-learn's training_score, a final test accuracy) has no line to
+// draw: one run's is shown as its value, written large; several runs' as a bar each, labelled
+// with its value. A lone point among other runs' lines gets a marker big enough to see.
 // Every value shown to people (tooltips, axis labels, notes) is written by display.js, which
 // answers as cairn.core.display does, so a tooltip and the table beside it read the same.
 "use strict";
@@ -123,12 +126,39 @@
         this.figure.dataset.state = "error";
         return;
       }
+      this.shape = this.shapeOf();
+      this.figure.dataset.shape = this.shape;
+      if (this.shape === "value") {
+        this.showValue();
+        this.figure.dataset.state = "drawn";
+        return;
+      }
       await echartsReady;
       this.chart = echarts.init(this.canvas, dark() ? "dark" : null, { renderer: "canvas" });
       this.chart.on("datazoom", () => this.onZoom());
       new ResizeObserver(() => this.chart.resize()).observe(this.canvas);
       this.draw();
       this.figure.dataset.state = "drawn";
+    }
+
+    // "value" when the only run has one point, "bars" when no run has more than one, else
+    // "line". The whole series is fetched (never a window) before this is asked, so a total of
+    // 1 is the metric's one point, not one point of a zoomed view.
+    shapeOf() {
+      if (this.overview.some((s) => s.total > 1)) return "line";
+      return this.runs.length === 1 ? "value" : "bars";
+    }
+
+    // One run, one point: the value as the tables write it, no axes to read it from.
+    showValue() {
+      const s = this.overview[0];
+      const value = document.createElement("div");
+      value.className = "chart-value";
+      value.textContent = display.number(s.values[0]);
+      this.canvas.hidden = true;
+      this.canvas.after(value);
+      this.note.textContent = `the only point, logged at step ${s.steps[0]}`;
+      this.figure.dataset.downsampled = "false";
     }
 
     async fetch(run, window) {
@@ -154,6 +184,7 @@
     }
 
     draw() {
+      if (this.shape === "bars") return this.drawBars();
       const series = [];
       const marks = [];
       let hidden = 0;
@@ -181,7 +212,8 @@
           series.push({ type: "line", name: name + " (raw)", data: raw, showSymbol: false, connectNulls: false,
             lineStyle: { width: 1, opacity: 0.25, color }, itemStyle: { color }, silent: true, z: 1, large: true });
         }
-        series.push({ type: "line", name, data: line, showSymbol: line.length < 60, symbolSize: 4, connectNulls: false,
+        // A run's lone point among the others' lines is a marker, with no line to lead the eye to it.
+        series.push({ type: "line", name, data: line, showSymbol: line.length < 60, symbolSize: line.length === 1 ? 10 : 4, connectNulls: false,
           lineStyle: { width: 1.5, color }, itemStyle: { color }, z: 2, sampling: undefined, large: line.length > 5000 });
       });
       if (marks.length) {
@@ -225,6 +257,34 @@
       this.chart.setOption(option, { notMerge: true });
       if (zoom && zoom[0]) this.chart.dispatchAction({ type: "dataZoom", start: zoom[0].start, end: zoom[0].end, silent: true });
       this.describe(marks, hidden);
+    }
+
+    // Several runs, one point each at most: a bar per run, in its colour, labelled with its value.
+    // Bars start at zero (a bar's length is its value), so the log scale, smoothing and the x
+    // axis do not apply; NaN and ±inf have no length and are a label on an empty bar.
+    drawBars() {
+      const logged = this.overview.map((s, i) => ({ s, i })).filter(({ s }) => s.values.length);
+      const data = logged.map(({ s, i }) => {
+        const v = s.values[0];
+        return { value: Number.isFinite(v) ? v : 0, metric: v, step: s.steps[0], run: s.run.name,
+          itemStyle: { color: PALETTE[i % PALETTE.length] } };
+      });
+      this.chart.setOption({
+        animation: false,
+        backgroundColor: "transparent",
+        grid: { left: 8, right: 64, top: 12, bottom: 8, containLabel: true },
+        // Run names reach the page through this tooltip's innerHTML; the axis labels are canvas text.
+        tooltip: { trigger: "item", formatter: (p) => html`${p.data.run}: ${display.number(p.data.metric)} at step ${p.data.step}` },
+        xAxis: { type: "value", axisLabel: { formatter: display.number, hideOverlap: true } },
+        yAxis: { type: "category", inverse: true, data: logged.map(({ s }) => s.run.name),
+          axisLabel: { width: 140, overflow: "truncate" } },
+        series: [{ type: "bar", name: this.key, data, barMaxWidth: 22,
+          label: { show: true, position: "right", formatter: (p) => display.number(p.data.metric) } }],
+      }, { notMerge: true });
+      const missing = this.runs.length - logged.length;
+      this.note.textContent = `one point per run, its value on each bar` +
+        (missing ? ` · ${display.plural(missing, "run")} did not log it` : "");
+      this.figure.dataset.downsampled = "false";
     }
 
     describe(marks, hidden) {
