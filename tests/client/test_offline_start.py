@@ -138,3 +138,18 @@ def test_on_duplicate_error_still_needs_the_server(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("cairn.client.sdk._START_PATIENCE_S", 0.3)
     with pytest.raises(cairn.Unavailable):
         cairn.init("offline", config={"lr": 0.1}, on_duplicate="error")
+
+
+def test_at_exit_a_run_whose_store_is_away_gets_a_second_not_thirty(
+    monkeypatch: pytest.MonkeyPatch, spool_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cairn.client import lifecycle
+
+    monkeypatch.setenv("CAIRN_URI", f"http://127.0.0.1:{free_port()}")
+    run = cairn.init("offline", name="left-open")
+    run.log({"loss": 0.5})
+    lifecycle._finish_all()  # what the interpreter's exit runs for runs left open
+
+    err = warnings_in(capsys.readouterr().err)
+    assert any(f"run {run.id}: finish() waited 1 s" in line for line in err), err
+    assert any(spool_root.glob("*/[0-9]*.json"))  # kept for `cairn sync`
