@@ -455,6 +455,9 @@ def test_texts_for_a_model_logged_with_a_list_of_strings() -> None:
         {"inputs": {"text": sent}},
         {"dataframe_split": {"columns": ["text"], "data": [[text] for text in sent]}},
     ]
+    one = enforce(texts.inputs, invocations({"inputs": "good film"}, texts).tensor).tensor
+    assert one is not None and one.tolist() == ["good film"]
+    expect_invalid({"inputs": "good film"}, "inputs", TENSOR)  # a string is one text only for a model of texts
     for payload in payloads:
         parsed = invocations(payload, texts)
         tensor = enforce(texts.inputs, parsed.tensor).tensor

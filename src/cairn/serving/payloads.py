@@ -246,6 +246,8 @@ def _instances(value: Any, where: str, signature: Signature | None) -> ParsedReq
     of columns."""
     if isinstance(value, dict):
         return _column_object(value, where, signature)
+    if isinstance(value, str) and signature is not None and signature.inputs == TensorSchema("str", (-1,)):
+        value = [value]  # one text for a model of texts: one row, as MLflow takes it
     if not isinstance(value, list):
         raise _bad(f"{where} must be a list of rows or an object of columns", where)
     if not value:
