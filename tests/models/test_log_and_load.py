@@ -16,7 +16,7 @@ import cairn
 from cairn.client.models.folder import UnsafeModelFormatWarning, load_model_folder, save_model_folder
 from cairn.client.models.loaded import ExtraColumnsWarning
 from cairn.core.errors import InvalidModelUri, ModelTampered, NotFound, SignatureMismatch
-from cairn.core.models.signature import ColumnSchema, TensorSchema
+from cairn.core.models.signature import ColumnSchema, ColumnSpec, Signature, TensorSchema
 
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("sklearn.datasets")
@@ -124,6 +124,72 @@ def test_any_object_with_predict_is_a_python_function_model(where: str) -> None:
     with pytest.warns(UnsafeModelFormatWarning):
         model = cairn.load_model(info.uri)
     assert model.predict(np.array([[3, 4]])).tolist() == [[6.0, 8.0]]
+
+
+class TextLengths:
+    """A model of texts: the length of each (the first column's, given a table)."""
+
+    def predict(self, data: Any) -> Any:
+        if hasattr(data, "columns"):
+            data = data.iloc[:, 0]
+        return np.asarray([len(text) for text in np.asarray(data, dtype=object).ravel()])
+
+
+TEXT_EXAMPLES: dict[str, Any] = {
+    "list": ["a review", "another, longer review"],
+    "string": "a single review",
+    "unicode array": np.array(["a review", "émoji 🎬"]),
+    "object array": np.array(["a review", "another"], dtype=object),
+    "dict of lists": {"text": ["a review", "another"]},
+    "frame": pd.DataFrame({"text": ["a review", "another"]}),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(TEXT_EXAMPLES))
+def test_a_text_example_is_saved_read_back_unchanged_and_checks_input(where: str, shape: str) -> None:
+    example = TEXT_EXAMPLES[shape]
+    with cairn.init("texts") as run:
+        info = run.log_model(TextLengths(), "lengths", input_example=example)
+    with pytest.warns(UnsafeModelFormatWarning):
+        model = cairn.load_model(info.uri)
+    inputs = model.signature.inputs  # type: ignore[union-attr]
+    if isinstance(example, dict | pd.DataFrame):
+        assert inputs == ColumnSchema((ColumnSpec("text", "string"),))
+        assert model.input_example == [{"text": "a review"}, {"text": "another"}]  # rows, as for any table
+        assert model.predict([{"text": "four"}]).tolist() == [4]
+        with pytest.raises(SignatureMismatch, match="'text' must hold string values, got integer"):
+            model.predict([{"text": 4}])
+        return
+    assert inputs == TensorSchema("str", (-1,))
+    if isinstance(example, np.ndarray):
+        assert model.input_example.dtype == example.dtype
+        np.testing.assert_array_equal(model.input_example, example)
+    else:
+        assert model.input_example == example and type(model.input_example) is type(example)
+    expected = [len(text) for text in ([example] if isinstance(example, str) else example)]
+    assert model.predict(model.input_example).tolist() == expected
+    assert model.predict(["four", "a much longer text than any example"]).tolist() == [4, 35]
+    assert model.predict("four").tolist() == [4]
+    with pytest.raises(SignatureMismatch, match="must hold str values"):
+        model.predict(["four", 4])
+
+
+def test_a_bytes_example_round_trips_and_a_mixed_one_is_refused_before_anything_is_written(
+    where: str, tmp_path: Path
+) -> None:
+    example = [b"\x00\xffraw", b"ab"]
+    with cairn.init("bytes") as run:
+        info = run.log_model(TextLengths(), "lengths", input_example=example)
+        with pytest.raises(SignatureMismatch, match="mixes values of different types"):
+            run.log_model(TextLengths(), "mixed", input_example=["a review", 3])
+    assert info.signature == Signature(TensorSchema("bytes", (-1,)), TensorSchema("int64", (-1,)))
+    with pytest.warns(UnsafeModelFormatWarning):
+        model = cairn.load_model(info.uri)
+    assert model.input_example.tolist() == example
+    assert model.predict([b"abc"]).tolist() == [3]
+    with pytest.raises(SignatureMismatch, match="mixes values of different types"):
+        save_model_folder(TextLengths(), tmp_path / "mixed", input_example=["a review", 3])
+    assert not (tmp_path / "mixed" / "cairn-model.json").exists()
 
 
 def test_a_changed_model_file_is_refused_before_it_is_read(

@@ -208,3 +208,72 @@ def test_columns_become_the_same_frame_whether_or_not_they_share_a_dtype() -> No
         pd.testing.assert_frame_equal(frame, pd.DataFrame(columns))
         assert list(frame.columns) == list(columns)
     assert to_frame(floats)._mgr.nblocks == 1
+
+
+@pytest.mark.parametrize(
+    ("example", "shape"),
+    [
+        (["a review", "another, longer review"], (-1,)),
+        ("a single review", (-1,)),
+        (("a", "tuple"), (-1,)),
+        (np.array(["a", "bb", "ccc"]), (-1,)),  # dtype <U3, whose own name is "str96"
+        (np.array(["a", "bb"], dtype=object), (-1,)),
+        (pd.Series(["a", "bb"]), (-1,)),
+        ([["a", "b"], ["c", "d"]], (-1, 2)),
+        (np.array([["ab"], ["c"]]), (-1, 1)),
+    ],
+)
+def test_text_examples_give_a_str_tensor_that_survives_the_manifest(example: Any, shape: tuple[int, ...]) -> None:
+    schema = infer_schema(example)
+    assert schema == TensorSchema("str", shape)
+    signature = Signature(schema)
+    assert signature_from_wire(json.loads(json.dumps(signature_to_wire(signature)))) == signature
+    enforced = enforce(schema, example).tensor
+    assert enforced is not None and enforced.dtype.kind == "U"
+    expected = [example] if isinstance(example, str) else np.asarray(example, dtype=object).tolist()
+    assert enforced.tolist() == expected
+
+
+def test_text_columns_are_string_columns() -> None:
+    expected = ColumnSchema((ColumnSpec("text", "string"),))
+    assert infer_schema({"text": ["a", "bb"]}) == expected
+    assert infer_schema(pd.DataFrame({"text": ["a", "bb"]})) == expected
+    assert infer_schema(pd.DataFrame({"text": pd.array(["a", "bb"], dtype="string")})) == expected
+    enforced = enforce(expected, pd.DataFrame({"text": ["c"]})).columns
+    assert enforced is not None and enforced["text"].tolist() == ["c"]
+
+
+def test_a_str_tensor_takes_text_of_any_width_and_only_text() -> None:
+    schema = infer_schema(["short"])
+    longer = enforce(schema, np.array(["a much longer text than the example"])).tensor
+    assert longer is not None and longer.tolist() == ["a much longer text than the example"]
+    assert enforce(schema, np.array(["x", "y"], dtype=object)).tensor.tolist() == ["x", "y"]  # type: ignore[union-attr]
+    one_column = enforce(schema, pd.DataFrame({"text": ["x", "y"]})).tensor  # a batch file of texts
+    assert one_column is not None and one_column.tolist() == ["x", "y"]
+    refused: list[Any] = [["x", 3], np.array(["x", None], dtype=object), [b"x"], np.array([1.5]), [["x"]]]
+    for data in refused:
+        with pytest.raises(SignatureMismatch) as caught:
+            enforce(schema, data)
+        assert caught.value.code == "signature_mismatch" and "dtype" not in caught.value.message
+    with pytest.raises(SignatureMismatch, match=r"must hold str values, got integer, string"):
+        enforce(schema, ["x", 3])  # numpy alone would read it as ["x", "3"]
+    with pytest.raises(SignatureMismatch, match=r"shape \(any\), got \(1, 1\)"):
+        enforce(schema, [["x"]])
+
+
+def test_bytes_give_a_bytes_tensor_and_mixed_lists_a_clear_error() -> None:
+    schema = infer_schema([b"\x00\xff", b"ab\x00"])
+    assert schema == TensorSchema("bytes", (-1,))
+    assert signature_from_wire(signature_to_wire(Signature(schema))) == Signature(schema)
+    enforced = enforce(schema, [b"\x00\xff", b"ab\x00"]).tensor
+    assert enforced is not None and enforced.tolist() == [b"\x00\xff", b"ab\x00"]  # trailing NUL kept
+    assert infer_schema(np.array([b"ab", b"c"])) == schema
+    assert infer_schema(np.array([b"ab", b"c"], dtype=object)) == schema
+    with pytest.raises(SignatureMismatch, match="must hold bytes values, got string"):
+        enforce(schema, ["ab"])
+    for mixed in (["a", 1], ["a", b"b"], [["a", 2.5]]):
+        with pytest.raises(SignatureMismatch, match="mixes values of different types") as caught:
+            infer_schema(mixed)
+        assert caught.value.code == "signature_mismatch" and caught.value.details["reason"] == "mixed types"
+    # An object array the caller built stays an object tensor, passed as given (as before).
+    assert infer_schema(np.array(["a", 1], dtype=object)) == TensorSchema("object", (-1,))

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import cairn
-from cairn.client.models.folder import load_model_folder, save_model_folder
+from cairn.client.models.folder import UnsafeModelFormatWarning, load_model_folder, save_model_folder
 from cairn.client.models.plugins import detect_flavor, flavor_targets
 from cairn.core.errors import FlavorError, SignatureMismatch
+from cairn.core.models.signature import Signature, TensorSchema
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'cairn[transformers]')")
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
@@ -86,6 +87,33 @@ def test_a_model_and_its_tokenizer_round_trip_through_a_run(model: Any, tokenize
     probabilities = loaded.model.predict_proba(TEXTS)
     assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(axis=1), 1.0)
     assert np.array_equal(probabilities.argmax(axis=1), expected.argmax(axis=1))
+
+
+def test_a_model_logged_with_a_list_of_strings_takes_texts(model: Any, tokenizer: Any, where: str) -> None:
+    with cairn.init("flavors") as run:
+        info = run.log_model(TransformersModel(model, tokenizer), "classifier", input_example=["good film", "bad"])
+    assert info.signature == Signature(TensorSchema("str", (-1,)), TensorSchema("float32", (-1, 2)))
+    loaded = cairn.load_model(info.uri)
+    assert loaded.input_example == ["good film", "bad"]
+    expected = own_logits(model, tokenizer, TEXTS)
+    assert np.allclose(loaded.predict(TEXTS), expected, atol=1e-6)
+    assert np.allclose(loaded.predict(np.array(TEXTS)), expected, atol=1e-6)
+    assert np.allclose(loaded.predict("good film"), expected[:1], atol=1e-6)
+    with pytest.raises(SignatureMismatch, match="must hold str values"):
+        loaded.predict(["good film", 3])
+
+
+def test_a_pipeline_logged_with_a_list_of_strings_saves_and_loads(model: Any, tokenizer: Any, tmp_path: Path) -> None:
+    """A pipeline is no PreTrainedModel: it is logged whole, as a python_function model."""
+    pipeline = transformers.pipeline("text-classification", model=model, tokenizer=tokenizer)
+    manifest, _ = save_model_folder(pipeline, tmp_path / "m", input_example=["good film", "bad"])
+    assert manifest.flavor == "python_function"
+    assert manifest.signature is not None and manifest.signature.inputs == TensorSchema("str", (-1,))
+    with pytest.warns(UnsafeModelFormatWarning):
+        loaded = load_model_folder(tmp_path / "m")
+    assert loaded.input_example == ["good film", "bad"]
+    labels = [row["label"] for row in loaded.predict(TEXTS)]
+    assert labels == [f"LABEL_{index}" for index in own_logits(model, tokenizer, TEXTS).argmax(axis=1)]
 
 
 def test_the_folder_is_one_transformers_reads_as_it_is(model: Any, tokenizer: Any, tmp_path: Path) -> None:

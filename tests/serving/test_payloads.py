@@ -445,6 +445,32 @@ def test_v2_for_a_tensor_model_and_for_none() -> None:
     assert parsed.columns["b"].dtype == np.float16 and parsed.columns["b"].shape == (2,)
 
 
+def test_texts_for_a_model_logged_with_a_list_of_strings() -> None:
+    texts = infer_signature(["a review", "another"])  # a str tensor of any number of rows
+    assert texts == Signature(TensorSchema("str", (-1,)))
+    sent = ["good film", "a much longer review than the example's"]
+    payloads = [
+        {"inputs": sent},
+        {"instances": sent},
+        {"inputs": {"text": sent}},
+        {"dataframe_split": {"columns": ["text"], "data": [[text] for text in sent]}},
+    ]
+    one = enforce(texts.inputs, invocations({"inputs": "good film"}, texts).tensor).tensor
+    assert one is not None and one.tolist() == ["good film"]
+    expect_invalid({"inputs": "good film"}, "inputs", TENSOR)  # a string is one text only for a model of texts
+    for payload in payloads:
+        parsed = invocations(payload, texts)
+        tensor = enforce(texts.inputs, parsed.tensor).tensor
+        assert tensor is not None and tensor.tolist() == sent
+    by_v2 = v2([v2_input("text", [2], "BYTES", ["good film", "bad"])], texts)
+    tensor = enforce(texts.inputs, by_v2.tensor).tensor
+    assert tensor is not None and tensor.tolist() == ["good film", "bad"]
+    for wrong in ({"inputs": ["good film", 3]}, {"inputs": [1.5, 2.5]}, {"inputs": [["good film"]]}):
+        with pytest.raises(SignatureMismatch) as caught:
+            enforce(texts.inputs, invocations(wrong, texts).tensor)
+        assert caught.value.code == "signature_mismatch" and "dtype" not in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("datatype", "dtype"),
     [

@@ -126,3 +126,41 @@ def test_a_booster_logged_by_a_run_is_served_by_its_runs_uri(tmp_path: Path, mon
         _same(answer.json()["predictions"], model.predict(features[:20]))
     finally:
         served.stop()
+
+
+def test_a_transformers_model_logged_with_texts_is_served_texts(tmp_path: Path) -> None:
+    """The model takes the list of strings its example was: over HTTP too, where a number
+    among the texts is refused by name, not read as text."""
+    transformers = pytest.importorskip("transformers")
+    from cairn.client.models.flavors.transformers import TransformersModel
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
+    tokenizer = transformers.BertTokenizer(vocab={word: index for index, word in enumerate(words)})
+    config = transformers.BertConfig(
+        vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
+    model = TransformersModel(transformers.BertForSequenceClassification(config).eval(), tokenizer)
+    save_model_folder(model, tmp_path / "texts", input_example=["good film", "bad"])
+    texts = ["good film", "bad film bad film", "good"]
+    expected = load_model_folder(tmp_path / "texts").predict(texts)
+    served = start_serve(str(tmp_path / "texts"), env={"CAIRN_HOME": str(tmp_path / "home")})
+    try:
+        for body in (
+            {"inputs": texts},
+            {"instances": texts},
+            {"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}},
+        ):
+            answer = httpx.post(f"{served.url}/invocations", json=body, timeout=30)
+            assert answer.status_code == 200, answer.text
+            _same(answer.json()["predictions"], expected)
+        one = httpx.post(f"{served.url}/invocations", json={"inputs": "good"}, timeout=30)
+        assert one.status_code == 200, one.text
+        _same(one.json()["predictions"], expected[2:])
+        v2 = {"inputs": [{"name": "text", "shape": [3], "datatype": "BYTES", "data": texts}]}
+        answer = httpx.post(f"{served.url}/v2/models/texts/infer", json=v2, timeout=30)
+        assert answer.status_code == 200, answer.text
+        _same(np.reshape(answer.json()["outputs"][0]["data"], (3, 2)), expected)
+        mixed = httpx.post(f"{served.url}/invocations", json={"inputs": ["good", 3]}, timeout=30)
+        assert mixed.status_code == 400 and mixed.json()["error"]["code"] == "signature_mismatch", mixed.text
+    finally:
+        served.stop()

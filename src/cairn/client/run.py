@@ -317,8 +317,9 @@ class Run:
 
         The flavor is found from the model's type unless given (``"sklearn"``,
         ``"python_function"``, or a plugin's). ``input_example`` (a DataFrame, an array, a list
-        of dicts) is saved with the model and, without ``signature``, gives it one: the inputs
-        from the example, the outputs from the model's prediction on it. ``pip_requirements``
+        of dicts, a dict of lists, a list of strings or one string) is saved with the model
+        and, without ``signature``, gives it one: the inputs from the example, the outputs from
+        the model's prediction on it. ``pip_requirements``
         replaces the pinned requirements Cairn finds. Unlike other artifacts, this waits until
         the store has the files (or they are spooled), so the URI can be used at once;
         ``wait=False`` (what integrations use, so that training never waits) sends them in the

@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cairn.client.models.loaded import to_frame
+from cairn.client.models.loaded import tensor_to_model, to_frame
 from cairn.core.addresses import AllowedHosts, host_name
 from cairn.core.errors import CairnError, InvalidHost, InvalidRequest, NotFound, PayloadTooLarge
 from cairn.core.models.signature import ColumnSchema, Schema, enforce
@@ -154,7 +154,10 @@ def predict_checked(served: ServedModel, inputs: Sequence[CheckedInput]) -> Sequ
     predictions, in order. Runs on the batcher's thread."""
     first = inputs[0]
     if first.tensor is not None:
-        data: Any = first.tensor if len(inputs) == 1 else np.concatenate([i.tensor for i in inputs])
+        tensor = first.tensor if len(inputs) == 1 else np.concatenate([i.tensor for i in inputs])
+        signature = served.loaded.signature
+        # text as LoadedModel.predict hands it (a list of strings); any other tensor as it is
+        data: Any = tensor if signature is None else tensor_to_model(signature.inputs, tensor)
     else:
         assert first.columns is not None
         names = list(first.columns)

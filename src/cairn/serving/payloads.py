@@ -246,6 +246,8 @@ def _instances(value: Any, where: str, signature: Signature | None) -> ParsedReq
     of columns."""
     if isinstance(value, dict):
         return _column_object(value, where, signature)
+    if isinstance(value, str) and signature is not None and signature.inputs == TensorSchema("str", (-1,)):
+        value = [value]  # one text for a model of texts: one row, as MLflow takes it
     if not isinstance(value, list):
         raise _bad(f"{where} must be a list of rows or an object of columns", where)
     if not value:
@@ -331,8 +333,11 @@ def _stack_columns(columns: dict[str, Any]) -> list[list[Any]]:
 
 def _tensor(data: Any, where: str, schema: TensorSchema | None) -> ParsedRequest:
     """Rows as one array (in the signature's dtype, when the values allow it)."""
+    # Objects for a text tensor too: numpy would read ["good", 3] as the text ["good", "3"],
+    # hiding from enforce the very number it must refuse.
+    as_objects = schema is not None and schema.dtype in ("object", "str", "bytes")
     try:
-        array = np.asarray(data, dtype=object if schema is not None and schema.dtype == "object" else None)
+        array = np.asarray(data, dtype=object if as_objects else None)
     except (ValueError, OverflowError):
         raise _bad(f"{where} must be rows of equal length (a rectangular array)", where) from None
     if array.dtype.kind == "O" and any(isinstance(item, list) for item in array.ravel()):

@@ -12,6 +12,7 @@ read before that), a format that runs code on load warns once, then the flavor r
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import platform
@@ -34,7 +35,7 @@ from cairn.core.models.manifest import (
     model_tree_digest,
     parse_manifest,
 )
-from cairn.core.models.signature import ColumnSchema, Signature, infer_schema, infer_signature
+from cairn.core.models.signature import ColumnSchema, Signature, TensorSchema, infer_schema, infer_signature
 
 EXAMPLE_NAME = "input_example.json"
 
@@ -161,8 +162,12 @@ def check_tree_digest(folder: Path, manifest: ModelManifest, expected: str, sour
 
 def _example_bytes(example: Any) -> bytes:
     """The input example as JSON: ``{"columns": [...], "data": [[...]]}`` for a table (as
-    pandas' "split" orientation), ``{"dtype", "shape", "data"}`` for an array."""
+    pandas' "split" orientation), ``{"text": ...}`` for a string or a (nested) list of strings,
+    kept as they are, and ``{"dtype", "shape", "data"}`` for an array, bytes as base64 (with
+    ``"encoding": "base64"``)."""
     schema = infer_schema(example)
+    if isinstance(example, str) or (isinstance(example, list | tuple) and _holds_text(schema)):
+        return json.dumps({"text": example}).encode("utf-8")
     if isinstance(schema, ColumnSchema):
         columns = list(schema.names)
         if hasattr(example, "to_dict") and hasattr(example, "columns"):
@@ -173,9 +178,33 @@ def _example_bytes(example: Any) -> bytes:
             rows = [[row[name] for name in columns] for row in example]
         data: dict[str, Any] = {"columns": columns, "data": rows}
     else:
-        array = np.asarray(example)
-        data = {"dtype": array.dtype.name, "shape": list(array.shape), "data": array.tolist()}
+        array = np.asarray([example] if isinstance(example, bytes) else example)
+        if schema.dtype == "object" or array.dtype.kind == "O":
+            array = np.asarray(array, dtype=object)
+        # "<U8", not "str256": the name of a sized text dtype is not one np.dtype reads back
+        dtype = array.dtype.str if array.dtype.kind in "US" else array.dtype.name
+        data = {"dtype": dtype, "shape": list(array.shape), "data": array.tolist()}
+        if isinstance(schema, TensorSchema) and schema.dtype == "bytes":
+            data.update(data=_map_leaves(array.tolist(), _to_base64), encoding="base64")
     return json.dumps(data, default=_json_default).encode("utf-8")
+
+
+def _holds_text(schema: Any) -> bool:
+    return isinstance(schema, TensorSchema) and schema.dtype == "str"
+
+
+def _map_leaves(values: Any, function: Any) -> Any:
+    if isinstance(values, list):
+        return [_map_leaves(value, function) for value in values]
+    return function(values)
+
+
+def _to_base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _from_base64(value: str) -> bytes:
+    return base64.b64decode(value.encode("ascii"), validate=True)
 
 
 def _json_default(value: Any) -> Any:
@@ -190,4 +219,9 @@ def _read_example(raw: bytes) -> Any:
     data = json.loads(raw)
     if "columns" in data:
         return [dict(zip(data["columns"], row, strict=True)) for row in data["data"]]
-    return np.asarray(data["data"], dtype=data["dtype"]).reshape(data["shape"])
+    if "text" in data:
+        return data["text"]
+    values = data["data"]
+    if data.get("encoding") == "base64":
+        values = _map_leaves(values, _from_base64)
+    return np.asarray(values, dtype=data["dtype"]).reshape(data["shape"])

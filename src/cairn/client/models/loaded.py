@@ -3,8 +3,9 @@
 Input may be a pandas DataFrame, a numpy array, or a list of dicts. With a column signature the
 model gets a DataFrame (a 2-D array when pandas is not installed) of exactly the signature's
 columns in its order; extra columns are dropped with one warning. With a tensor signature it
-gets an array of the signature's dtype. Without a signature, a list of dicts becomes a
-DataFrame and anything else passes as given.
+gets an array of the signature's dtype, except text (a ``str`` tensor: a string, a list of
+strings, a ``<U…`` or object array of strings), which it gets as a list of strings. Without a
+signature, a list of dicts becomes a DataFrame and anything else passes as given.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from cairn.client.models.flavor import Predictor
 from cairn.core.models.manifest import ModelManifest
-from cairn.core.models.signature import ColumnSchema, Schema, Signature, enforce
+from cairn.core.models.signature import ColumnSchema, Schema, Signature, TensorSchema, enforce
 
 
 class ExtraColumnsWarning(UserWarning):
@@ -59,7 +60,7 @@ def to_model_input(schema: Schema, data: Any, *, warn: bool = False) -> Any:
     """``data`` enforced against ``schema``, in the form the model was given at training."""
     enforced = enforce(schema, data)
     if enforced.tensor is not None:
-        return enforced.tensor
+        return tensor_to_model(schema, enforced.tensor)
     assert enforced.columns is not None and isinstance(schema, ColumnSchema)
     if enforced.dropped and warn:
         warnings.warn(
@@ -68,6 +69,16 @@ def to_model_input(schema: Schema, data: Any, *, warn: bool = False) -> Any:
             stacklevel=3,
         )
     return to_frame(enforced.columns)
+
+
+def tensor_to_model(schema: Schema | None, tensor: np.ndarray[Any, Any]) -> Any:
+    """A checked tensor as the model is handed it: text (a ``str`` tensor) as a list of
+    strings (lists of lists for more dimensions), which is what tokenizers and Transformers
+    pipelines take (they refuse a numpy array) and what ``np.asarray`` turns back into one;
+    any other tensor as it is."""
+    if isinstance(schema, TensorSchema) and schema.dtype == "str":
+        return tensor.tolist()
+    return tensor
 
 
 def to_frame(columns: Any) -> Any:

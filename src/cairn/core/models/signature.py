@@ -14,6 +14,13 @@ schema (:func:`enforce`):
 - a column the schema does not name is dropped (and reported, so the caller warns once), as
   MLflow does: a client that sends more than the model needs keeps working.
 
+Text is a tensor of dtype ``str`` (numpy's name for its unicode type of any width; an
+array's own name, ``str320``, carries a width that no later input shares and that ``np.dtype``
+cannot read back), bytes one of dtype ``bytes``. A single string, a list of strings, a numpy
+``<U…`` array and an object array holding only strings all infer ``str``; a string is one row.
+A list that numpy would quietly turn into text (``["x", 3]`` becomes ``["x", "3"]``) is refused
+as mixed types; an object array of anything else stays an ``object`` tensor, passed as given.
+
 Pure code: numpy arrays and anything that looks like a data frame (``columns`` and
 ``__getitem__``); pandas itself is never imported here.
 """
@@ -163,16 +170,59 @@ def infer_schema(example: Any) -> Schema:
         )
     if _is_series(example):
         example = np.asarray(example)
+    if isinstance(example, str | bytes):
+        example = [example]  # one text is one row
     array = np.asarray(example)
     if array.ndim == 0:
         raise InvalidInput("an input example must hold rows: a data frame, an array or a list of dicts")
-    if array.dtype.kind == "O":
-        return TensorSchema("object", (-1, *array.shape[1:]))
+    if array.dtype.kind in "USO":
+        return TensorSchema(_text_dtype(example, array), (-1, *array.shape[1:]))
     return TensorSchema(array.dtype.name, (-1, *array.shape[1:]))
 
 
 def infer_signature(example: Any, output: Any = None) -> Signature:
     return Signature(infer_schema(example), None if output is None else infer_schema(output))
+
+
+def _text_dtype(example: Any, array: np.ndarray[Any, Any]) -> str:
+    """The tensor dtype of an example numpy holds as text, bytes or objects: ``str``,
+    ``bytes`` or ``object``; SignatureMismatch when a list mixes text with other values."""
+    if not isinstance(example, np.ndarray):
+        kinds = _leaf_kinds(example)
+        if kinds == {"string"}:
+            return "str"
+        if kinds == {"binary"}:
+            return "bytes"
+        if array.dtype.kind in "US":
+            # numpy made text of values that were not all text: refused rather than guessed
+            raise SignatureMismatch(
+                f"the example mixes values of different types ({', '.join(sorted(kinds))}): "
+                "give only strings, only bytes or only numbers, or a data frame of typed columns",
+                details={"column": None, "reason": "mixed types", "got": sorted(kinds)},
+            )
+        return "object"
+    if array.dtype.kind == "U":
+        return "str"
+    if array.dtype.kind == "S":
+        return "bytes"
+    kinds = _leaf_kinds(array)
+    return "str" if kinds == {"string"} else "bytes" if kinds == {"binary"} else "object"
+
+
+def _leaf_kinds(values: Any) -> set[str]:
+    """The kinds (as :func:`_python_type` names them, ``missing`` for None) of the values in
+    ``values``, nested lists and arrays opened."""
+    found: set[str] = set()
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            stack.extend(item.ravel().tolist() if item.dtype.kind == "O" else [item.dtype.type()])
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            found.add("missing" if item is None else _python_type(item))
+    return found
 
 
 def _column_type(values: Any, name: str) -> str:
@@ -284,8 +334,10 @@ def _enforce_column(spec: ColumnSpec, values: Any) -> np.ndarray[Any, Any]:
 def _enforce_tensor(schema: TensorSchema, data: Any) -> np.ndarray[Any, Any]:
     if isinstance(data, list) and data and all(isinstance(row, Mapping) for row in data):
         raise SignatureMismatch("the model takes a tensor, not rows of named columns", details={"column": None})
-    array = np.asarray(data.to_numpy() if _is_frame(data) else data)
     expected = np.dtype(schema.dtype)
+    if expected.kind in "US":
+        return _enforce_text_tensor(schema, data)
+    array = np.asarray(data.to_numpy() if _is_frame(data) else data)
     if array.dtype != expected and not (
         expected.kind != "O" and array.dtype.kind in "biuf" and np.can_cast(array.dtype, expected, "safe")
     ):
@@ -293,6 +345,45 @@ def _enforce_tensor(schema: TensorSchema, data: Any) -> np.ndarray[Any, Any]:
             f"the input tensor must hold {expected.name}, got {array.dtype.name}",
             details={"column": None, "expected": expected.name, "got": array.dtype.name},
         )
+    _check_shape(schema, array)
+    return array.astype(expected, copy=False)
+
+
+def _enforce_text_tensor(schema: TensorSchema, data: Any) -> np.ndarray[Any, Any]:
+    """Text (or bytes) for a ``str`` (``bytes``) tensor: a string is one row; a list, a
+    ``<U…`` (``|S…``) array, or an object array must hold only strings (bytes). The model
+    gets a ``<U…`` array of text, or an object array of bytes (a ``|S…`` array would drop
+    trailing NUL bytes)."""
+    kind = np.dtype(schema.dtype).kind
+    want = "string" if kind == "U" else "binary"
+    if _is_frame(data) or _is_series(data):
+        data = data.to_numpy()
+        if data.ndim == 2 and data.shape[1] == 1 and len(schema.shape) == 1:
+            data = data[:, 0]  # a table of one text column (a batch file's): its texts
+    if isinstance(data, str | bytes):
+        data = [data]
+    if isinstance(data, np.ndarray):
+        array = data
+        ok = array.dtype.kind == kind or (array.dtype.kind == "O" and _leaf_kinds(array) == {want})
+    else:
+        try:
+            array = np.asarray(data, dtype=object)
+        except ValueError:
+            raise SignatureMismatch(
+                "the input tensor must be rows of equal length", details={"column": None, "expected": schema.dtype}
+            ) from None
+        ok = _leaf_kinds(data) == {want}
+    if not ok:
+        got = sorted(_leaf_kinds(array))
+        raise SignatureMismatch(
+            f"the input tensor must hold {schema.dtype} values, got {', '.join(got) or 'nothing'}",
+            details={"column": None, "expected": schema.dtype, "got": got},
+        )
+    _check_shape(schema, array)
+    return array.astype(str) if want == "string" else array.astype(object)
+
+
+def _check_shape(schema: TensorSchema, array: np.ndarray[Any, Any]) -> None:
     if array.ndim != len(schema.shape) or any(
         want not in (-1, got) for want, got in zip(schema.shape, array.shape, strict=True)
     ):
@@ -300,7 +391,6 @@ def _enforce_tensor(schema: TensorSchema, data: Any) -> np.ndarray[Any, Any]:
             f"the input tensor must have shape {_shape_text(schema.shape)}, got {_shape_text(array.shape)}",
             details={"column": None, "expected": list(schema.shape), "got": list(array.shape)},
         )
-    return array.astype(expected, copy=False)
 
 
 def _as_columns(data: Any, schema: ColumnSchema) -> dict[str, Any]:
