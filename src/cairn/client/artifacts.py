@@ -12,6 +12,7 @@ uploaded, spooled and replayed like any file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import os
@@ -412,22 +413,13 @@ def dataset_payload(source: Any, name: str, context: str, store: bool) -> dict[s
     from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
     from cairn.core.wire import dataset_spec_to_wire
 
-    arrays = None
-    if is_array_source(source):
-        arrays = named_arrays(source)  # once: a tensor is copied off the GPU for the digest and the file
-        description = describe_arrays(arrays)
-    else:
-        description = describe_dataset(source)
+    # Arrays are read once: a tensor is copied off the GPU for both the digest and the file.
+    arrays = named_arrays(source) if is_array_source(source) else None
+    description = describe_dataset(source) if arrays is None else describe_arrays(arrays)
     manifest = [DatasetFileEntry(f.path, f.digest, f.size) for f in description.files]
     uploads: list[LocalArtifact] = []
     if store and arrays is not None:
-        stored_arrays = arrays
-
-        def write(path: Path) -> None:
-            with path.open("wb") as stream:
-                write_npz(stored_arrays, stream)
-
-        staged = stage_written("data.npz", write)
+        staged = stage_written("data.npz", functools.partial(write_npz, arrays))
         manifest = [DatasetFileEntry(staged.path, staged.digest, staged.size)]
         uploads = [staged]
     elif store and description.source_kind == "dataframe":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -188,11 +189,11 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def write_npz(arrays: Mapping[str, np.ndarray], stream: IO[bytes]) -> None:
+def write_npz(arrays: Mapping[str, np.ndarray], target: str | os.PathLike[str] | IO[bytes]) -> None:
     """The arrays as an uncompressed ``.npz`` that ``np.load`` reads back by name (no pickles:
     object arrays are refused before). Members carry a fixed time, so the same arrays give
     the same bytes; numpy writes each array in chunks, so none is copied whole."""
-    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, array in arrays.items():
             member = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
             with archive.open(member, "w", force_zip64=True) as out:
