@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -436,6 +437,7 @@ def test_a_dict_of_arrays_is_named_by_its_keys(xy: tuple[np.ndarray, np.ndarray]
     assert describe_dataset({"x": x, "y": y}).digest == described.digest  # ...but the digest goes by name
     assert describe_dataset({"0": x, "1": y}).digest == describe_dataset((x, y)).digest
     assert describe_dataset({"features": x, "y": y}).digest != described.digest
+    assert describe_dataset(types.MappingProxyType({"y": y, "x": x})) == described  # any mapping
 
 
 def test_a_torch_tensor_is_read_off_the_graph() -> None:

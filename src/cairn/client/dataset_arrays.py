@@ -1,7 +1,7 @@
 """In-memory arrays as a dataset: what Keras, PyTorch and Lightning train on.
 
 A source is one array, or a tuple, list or dict of arrays that share their first dimension
-(``(x, y)``, ``{"x": x, "y": y}``). An array is a numpy array or anything with
+(``(x, y)``, ``{"x": x, "y": y}``; any mapping counts as a dict). An array is a numpy array or anything with
 ``__array__``; a torch tensor is detached and moved to the CPU first (without importing torch
 here). :func:`named_arrays` turns a source into ``{name: numpy array}``: one array is named
 ``"0"``, a tuple's or list's by their position (``"0"``, ``"1"``, …), a dict's by their keys.
@@ -27,9 +27,11 @@ import orjson
 from cairn.core.errors import InvalidValue
 
 __all__ = [
+    "array_columns",
     "array_profile",
     "array_schema",
     "arrays_digest",
+    "dtype_descr",
     "is_array_source",
     "named_arrays",
     "write_npz",
@@ -53,13 +55,13 @@ def is_array_source(source: Any) -> bool:
     pd = sys.modules.get("pandas")
     if isinstance(pd, ModuleType) and isinstance(source, pd.DataFrame):
         return False
-    return isinstance(source, np.ndarray | tuple | list | dict) or hasattr(source, "__array__")
+    return isinstance(source, np.ndarray | tuple | list | Mapping) or hasattr(source, "__array__")
 
 
 def named_arrays(source: Any) -> dict[str, np.ndarray]:
     """``source`` as ``{name: array}``, every array checked: not 0-d, not of object dtype, and
     all with the same first dimension (the rows). Raises InvalidValue otherwise."""
-    if isinstance(source, dict):
+    if isinstance(source, Mapping):  # a dict, or a mapping such as a tokenizer's BatchEncoding
         if not source:
             raise InvalidValue("a dict of arrays must hold at least one array")
         for key in source:
