@@ -189,6 +189,24 @@ def test_arrays_logged_twice_are_one_dataset_version_and_bad_ones_log_nothing(cl
     assert {v.name for v in api.datasets("arrays")} == {"train"}
 
 
+def test_tensors_and_the_same_numpy_arrays_are_one_version(clean_environ: Path) -> None:
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    x = torch.linspace(0, 1, 40, requires_grad=True).reshape(10, 4) * 3  # part of a graph
+    y = torch.arange(10)
+    with cairn.init("tensors", flush_interval=0.05) as run:
+        run.log_dataset((x, y), "train", store=True)  # as a Lightning module's TensorDataset holds them
+    with cairn.init("tensors", flush_interval=0.05) as again:
+        again.log_dataset((x.detach().numpy(), y.numpy()), "train", store=True)
+    [version] = cairn.Api().datasets("tensors", name="train")
+    assert sorted(version.used_by) == sorted([(run.id, "train"), (again.id, "train")])
+    assert version.schema == [
+        {"name": "0", "type": "float32", "shape": [4]},
+        {"name": "1", "type": "int64", "shape": []},
+    ]
+    assert version.stored and version.file_count == 1
+    assert list((clean_environ / "staging").iterdir()) == []  # the .npz went once the store had it
+
+
 def test_arrays_go_through_the_server_and_stored_ones_come_back_as_npz(
     server: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
