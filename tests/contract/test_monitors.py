@@ -57,12 +57,32 @@ def parquet(columns: dict[str, object], metadata: dict[bytes, bytes] | None = No
 
 
 def monitored_model(
-    tracking: Tracking, tmp_path: Path, name: str = "scorer", *, with_reference: bool = True, stored: bool = True
+    tracking: Tracking,
+    tmp_path: Path,
+    name: str = "scorer",
+    *,
+    with_reference: bool = True,
+    stored: bool = True,
+    arrays_first: bool = False,
 ) -> str:
     """A registered model @champion whose run trained on a 5,000-row reference: stored, or
-    (``stored=False``) known by the profile the client makes of it, as ``log_dataset`` keeps."""
+    (``stored=False``) known by the profile the client makes of it, as ``log_dataset`` keeps.
+    ``arrays_first``: the run logged arrays for training before that (as Keras's callback does)."""
     run = tracking.create_run("monitoring")
     reference = frame(np.random.default_rng(7), 5000)
+    if arrays_first:
+        described = describe_dataset((np.stack([reference["x1"], reference["x2"]], axis=1), reference["prediction"]))
+        spec = DatasetSpec(
+            name="arrays",
+            digest=described.digest,
+            source_uri="",
+            source_kind=described.source_kind,
+            rows=described.rows,
+            columns=described.columns,
+            schema=described.schema,
+            profile=described.profile,
+        )
+        tracking.log_dataset(run.id, spec, "train")
     if with_reference and not stored:
         described = describe_dataset(pd.DataFrame(reference))
         spec = DatasetSpec(
@@ -277,6 +297,24 @@ def test_without_training_data_the_monitor_says_so_and_raises_no_alert(tracking:
     assert tracking.list_alerts(name) == []
     with pytest.raises(ReferenceUnavailable):
         tracking.drift_report(name)
+
+
+def test_arrays_logged_for_training_give_way_to_a_table_and_alone_say_why_not(
+    tracking: Tracking, tmp_path: Path
+) -> None:
+    both = monitored_model(tracking, tmp_path, "arrays-and-table", arrays_first=True)
+    log_week(tracking, both, shift_from_day=4)
+    tracking.create_monitor(both, features=["x1"], window="1d")
+    run = tracking.run_monitor(both)
+    assert run.error is None and [w.breached for w in run.windows] == [False] * 4 + [True] * 3
+
+    alone = monitored_model(tracking, tmp_path, "arrays-only", with_reference=False, arrays_first=True)
+    log_week(tracking, alone, shift_from_day=None)
+    tracking.create_monitor(alone)
+    run = tracking.run_monitor(alone)
+    assert run.windows == [] and run.error is not None and "holds arrays" in run.error
+    with pytest.raises(ReferenceUnavailable, match="log the training features as a DataFrame"):
+        tracking.drift_report(alone)
 
 
 def test_an_empty_model_has_no_windows(tracking: Tracking, tmp_path: Path) -> None:

@@ -286,13 +286,16 @@ class Run:
         self._log_encoded(lambda: encode_confusion_matrix(y_true, y_pred, labels), name)
 
     def log_dataset(self, source: Any, name: str, *, context: str = "train", store: bool = False) -> None:
-        """Record the data this run used: a file, a folder or a pandas DataFrame.
+        """Record the data this run used: a file, a folder, a pandas DataFrame, or arrays.
 
+        Arrays are a numpy array or tensor (anything with ``__array__``; a torch tensor is
+        detached and copied to the CPU), or a tuple, list or dict of them sharing their first
+        dimension: ``(x, y)`` names them "0" and "1", ``{"x": x, "y": y}`` by their keys.
         The dataset is identified by the digest of its content (a folder by its manifest of
         file digests), with row and column counts, schema and a small profile; the same
         content under the same name is one version however often it is logged. Large data is
         referenced by digest and location; ``store=True`` also uploads its bytes (a DataFrame
-        as a Parquet or CSV table)."""
+        as a Parquet or CSV table, arrays as one ``.npz``). See docs/artifacts.md."""
         self._check_open()
         limits.check_name(name, "dataset name")
         limits.check_key(context, "dataset context")

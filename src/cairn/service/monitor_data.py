@@ -161,7 +161,10 @@ def reference_dataset(store: MetadataStore, version: ModelVersion, choice: Refer
                 "store=True)) or give the monitor a reference dataset",
                 details={"model": version.model, "version": version.version},
             )
-        return store.dataset_version(trained[0].dataset_version_id)
+        candidates = [store.dataset_version(d.dataset_version_id) for d in trained]
+        # Arrays (what the Keras and Lightning integrations log) have no columns to compare
+        # with; a table the run also logged for training is the reference then.
+        return next((d for d in candidates if d.source_kind != "array"), candidates[0])
     assert choice.project is not None and choice.dataset is not None
     project = store.get_project(choice.project, with_counts=False)
     versions = store.list_datasets(project.id, choice.dataset)
@@ -186,6 +189,13 @@ def build_reference(
     cached = REFERENCES.get(key)
     if cached is not None:
         return cached
+    if dataset.source_kind == "array":
+        raise ReferenceUnavailable(
+            f"dataset {dataset.name!r} ({dataset.digest[:12]}) holds arrays, which have no columns to compare "
+            "inputs with: log the training features as a DataFrame (context 'train') or give the monitor a "
+            "reference dataset",
+            details={"dataset": dataset.name, "digest": dataset.digest},
+        )
     if dataset.stored:
         reference = Reference.from_table(read_dataset_table(store, blobs, dataset), features or None)
     elif dataset.profile.get("columns"):
