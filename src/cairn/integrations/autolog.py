@@ -27,6 +27,7 @@ class Integration:
     name: str  # what the user calls it: cairn.NAME.autolog()
     framework: str  # the module whose import switches it on
     label: str  # as people write it
+    logs_datasets: bool = True  # its autolog() takes log_datasets
 
 
 INTEGRATIONS: tuple[Integration, ...] = (
@@ -35,15 +36,18 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("lightgbm", "lightgbm", "LightGBM"),
     Integration("lightning", "lightning", "PyTorch Lightning"),
     Integration("keras", "keras", "Keras"),
-    Integration("transformers", "transformers", "Hugging Face Transformers"),
+    Integration("transformers", "transformers", "Hugging Face Transformers", logs_datasets=False),
 )
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> list[str]:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> list[str]:
     """Switch on (or with ``disable=True`` off) every integration whose framework is
     installed, and return their names. Runs go to ``project``, else ``CAIRN_PROJECT``, else
     the script's folder name; each integration logs its model at ``runs:/RUN/model`` unless
-    ``log_models=False``. With no framework installed it does nothing and says so in one line.
+    ``log_models=False``, and the data it trained on as dataset inputs unless
+    ``log_datasets=False``. With no framework installed it does nothing and says so in one line.
     """
     installed = [item for item in INTEGRATIONS if _installed(item.framework)]
     if not installed:
@@ -52,6 +56,8 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
         return []
     for item in installed:
         options = {"project": project, "log_models": log_models, "disable": disable}
+        if item.logs_datasets:
+            options["log_datasets"] = log_datasets
         if item.framework in sys.modules or disable:
             _switch(item, options)
         else:
