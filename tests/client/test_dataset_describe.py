@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cairn.client import datasets
+from cairn.client import dataset_arrays, datasets
+from cairn.client.dataset_arrays import write_npz
 from cairn.client.datasets import DatasetDescription, DatasetFile, describe_dataset, folder_manifest
 from cairn.core.errors import InvalidArtifactPath, InvalidValue
 
@@ -181,10 +183,10 @@ def test_tabular_files_without_pandas_or_pyarrow(tmp_path: Path, monkeypatch: py
 def test_missing_paths_and_wrong_types_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidValue, match="no such file"):
         describe_dataset(tmp_path / "nope.csv")
-    with pytest.raises(InvalidValue, match="path or a pandas DataFrame"):
-        describe_dataset([1, 2, 3])
-    with pytest.raises(InvalidValue, match="path or a pandas DataFrame"):
+    with pytest.raises(InvalidValue, match="path, a pandas DataFrame or arrays"):
         describe_dataset(b"/tmp")
+    with pytest.raises(InvalidValue, match="path, a pandas DataFrame or arrays"):
+        describe_dataset(None)
 
 
 # -- folders ----------------------------------------------------------------------------------
@@ -372,3 +374,165 @@ def test_numeric_columns_keep_101_ascending_percentiles() -> None:
     assert columns["c"]["quantiles"] == [7.25] * 101
     assert columns["h"]["quantiles"][0] == -(2.0**63) and columns["h"]["quantiles"][-1] == 2.0**63
     assert all(isinstance(q, float) for q in quantiles)
+
+
+# -- arrays -----------------------------------------------------------------------------------
+
+
+def _array_digest(named: list[tuple[str, str, np.ndarray]]) -> str:
+    """The digest as docs/artifacts.md defines it, written out plainly: per array in order of
+    name, the JSON line [name, dtype, shape] and then the values' bytes in C order."""
+    digest = hashlib.sha256()
+    for name, dtype, array in sorted(named, key=lambda item: item[0]):
+        digest.update(f'["{name}","{dtype}",{orjson.dumps(list(array.shape)).decode()}]\n'.encode())
+        digest.update(array.tobytes(order="C"))
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def xy() -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    y = np.array([0, 1, 1, 2], dtype=np.int64)
+    return x, y
+
+
+def test_a_numpy_array_is_described_in_memory() -> None:
+    x = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    assert describe_dataset(x) == DatasetDescription(
+        digest=_array_digest([("0", "<f8", x)]),
+        source_uri="",
+        source_kind="array",
+        rows=3,
+        columns=2,
+        schema=[{"name": "0", "type": "float64", "shape": [2]}],
+        profile={"bytes": 48, "arrays": {"0": {"bytes": 48, "nulls": 1, "min": 1.0, "max": 6.0, "mean": 3.4}}},
+        files=[],
+    )
+
+
+def test_a_tuple_of_arrays_shares_its_rows(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    described = describe_dataset((x, y))
+    assert (described.source_kind, described.rows, described.columns) == ("array", 4, 7)  # 3×2 + 1 a row
+    assert described.schema == [
+        {"name": "0", "type": "float32", "shape": [3, 2]},
+        {"name": "1", "type": "int64", "shape": []},
+    ]
+    # x has three dimensions: no statistics, only its size; y is summed up.
+    assert described.profile == {
+        "bytes": 96 + 32,
+        "arrays": {"0": {"bytes": 96}, "1": {"bytes": 32, "nulls": 0, "min": 0.0, "max": 2.0, "mean": 1.0}},
+    }
+    assert described.digest == _array_digest([("0", "<f4", x), ("1", "<i8", y)])
+    assert describe_dataset([x, y]) == described  # a list is named like a tuple
+    orjson.dumps(described.profile)
+
+
+def test_a_dict_of_arrays_is_named_by_its_keys(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    described = describe_dataset({"y": y, "x": x})
+    assert [a["name"] for a in described.schema] == ["y", "x"]  # in the order given
+    assert described.digest == _array_digest([("x", "<f4", x), ("y", "<i8", y)])
+    assert describe_dataset({"x": x, "y": y}).digest == described.digest  # ...but the digest goes by name
+    assert describe_dataset({"0": x, "1": y}).digest == describe_dataset((x, y)).digest
+    assert describe_dataset({"features": x, "y": y}).digest != described.digest
+
+
+def test_a_torch_tensor_is_read_off_the_graph() -> None:
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    weights = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    labels = torch.tensor([1, 0])
+    described = describe_dataset({"x": weights * 2, "y": labels})
+    expected = describe_dataset({"x": np.array([[2.0, 4.0], [6.0, 8.0]], dtype=np.float32), "y": np.array([1, 0])})
+    assert described == expected
+    assert described.schema == [
+        {"name": "x", "type": "float32", "shape": [2]},
+        {"name": "y", "type": "int64", "shape": []},
+    ]
+    with pytest.raises(InvalidValue, match="'0' cannot be read as a numpy array") as refused:
+        describe_dataset(torch.zeros(2, dtype=torch.bfloat16))
+    assert refused.value.code == "invalid_value"
+
+
+def test_an_array_digest_names_its_content(xy: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = xy
+    digest = describe_dataset((x, y)).digest
+    assert describe_dataset((x.copy(), y.copy())).digest == digest
+    assert describe_dataset((np.asfortranarray(x), y)).digest == digest  # the values, not their layout
+    wide = np.zeros((4, 6, 2), dtype=np.float32)
+    wide[:, ::2] = x
+    assert describe_dataset((wide[:, ::2], y)).digest == digest  # a strided view
+    monkeypatch.setattr(dataset_arrays, "CHUNK_BYTES", 10)  # hashed a row at a time
+    assert describe_dataset((wide[:, ::2], y)).digest == digest
+    changed = x.copy()
+    changed[3, 2, 1] = -1
+    assert describe_dataset((changed, y)).digest != digest
+    assert describe_dataset((x.astype(np.float64), y)).digest != digest  # dtype
+    assert describe_dataset((x.reshape(4, 6), y)).digest != digest  # shape
+    assert describe_dataset((x[::-1], y[::-1])).digest != digest  # row order
+    assert describe_dataset((y, x)).digest != digest  # which array is which
+    assert len(digest) == 64
+
+
+def test_bad_arrays_are_refused(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    cases = [
+        ((x, y[:3]), "same first dimension"),
+        ({"x": x, "y": np.arange(5)}, "'x': 4, 'y': 5"),
+        (np.array([{"a": 1}, None], dtype=object), "holds Python objects"),
+        ((x, np.array(["a", 1, None, 2.0], dtype=object)), "'1' holds Python objects"),
+        (np.array(3.0), "single value"),
+        (np.float32(3.0), "single value"),
+        ((x, np.array(7)), "'1' is a single value"),
+        ((), "at least one array"),
+        ([], "at least one array"),
+        ({}, "at least one array"),
+        ({1: x}, "non-empty strings, not 1"),
+        ({"": x}, "non-empty strings"),
+        ((x, 3), "'1' is of type int, not an array"),
+        ((x, [0, 1, 1, 2]), "'1' is of type list"),
+    ]
+    for source, message in cases:
+        with pytest.raises(InvalidValue, match=message) as refused:
+            describe_dataset(source)
+        assert refused.value.code == "invalid_value"
+
+
+def test_array_profiles_stay_cheap_and_plain() -> None:
+    images = np.zeros((600, 28, 28), dtype=np.uint8)
+    assert describe_dataset(images).profile == {"bytes": 470_400, "arrays": {"0": {"bytes": 470_400}}}
+    texts = np.array(["a", "bb"])
+    assert describe_dataset(texts).profile == {"bytes": 16, "arrays": {"0": {"bytes": 16}}}  # not numeric
+    empty = np.zeros((0, 3))
+    assert describe_dataset(empty).rows == 0
+    assert describe_dataset(empty).profile["arrays"]["0"] == {
+        "bytes": 0,
+        "nulls": 0,
+        "min": None,
+        "max": None,
+        "mean": None,
+    }
+    huge = np.array([np.inf, 1.0, np.nan])
+    assert describe_dataset(huge).profile["arrays"]["0"] == {
+        "bytes": 24,
+        "nulls": 1,
+        "min": 1.0,
+        "max": None,
+        "mean": None,
+    }
+    orjson.dumps(describe_dataset(huge).profile)
+
+
+def test_stored_arrays_are_an_npz_numpy_reads_back(xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    first, again = io.BytesIO(), io.BytesIO()
+    arrays = {"x": np.asfortranarray(x), "y": y, "file": np.array(["a", "b", "c", "d"])}
+    write_npz(arrays, first)
+    write_npz(dict(arrays), again)
+    assert first.getvalue() == again.getvalue()  # the same arrays, the same bytes: one blob
+    first.seek(0)
+    with np.load(first, allow_pickle=False) as loaded:
+        assert list(loaded) == ["x", "y", "file"]
+        for name, array in arrays.items():
+            assert loaded[name].dtype == array.dtype
+            np.testing.assert_array_equal(loaded[name], array)

@@ -10,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 from store_doubles import FlakyTracking, dead_pid, start_run, warnings_in
 
 import cairn
 from cairn.client.sync import sync_spools
-from cairn.core.errors import InvalidArtifactPath, RunNotActive
+from cairn.core.errors import InvalidArtifactPath, InvalidValue, RunNotActive
 
 matplotlib = pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
@@ -159,6 +160,78 @@ def test_the_same_content_logged_twice_is_one_dataset_version(clean_environ: Pat
     assert [(v.rows, len(v.used_by)) for v in versions] == [(3, 1), (2, 2)]  # newest first
     assert versions[0].source_uri == data.resolve().as_uri()
     assert versions[1].schema == [{"name": "a", "type": "integer"}, {"name": "b", "type": "string"}]
+
+
+def test_arrays_logged_twice_are_one_dataset_version_and_bad_ones_log_nothing(clean_environ: Path) -> None:
+    x = np.arange(60, dtype=np.float32).reshape(5, 3, 4)
+    y = np.array([0, 1, 0, 1, 1])
+    for _ in range(2):
+        with cairn.init("arrays", flush_interval=0.05) as run:
+            run.log_dataset((x, y), "train", context="train")
+    with cairn.init("arrays", flush_interval=0.05) as changed:
+        changed.log_dataset((x, 1 - y), "train")
+        with pytest.raises(InvalidValue, match="same first dimension"):
+            changed.log_dataset({"x": x, "y": y[:4]}, "broken")
+        with pytest.raises(InvalidValue, match="holds Python objects"):
+            changed.log_dataset({"x": x, "y": y.astype(object)}, "broken")
+    api = cairn.Api()
+    versions = api.datasets("arrays", name="train")
+    assert [(v.source_kind, v.rows, v.columns, len(v.used_by)) for v in versions] == [
+        ("array", 5, 13, 1),
+        ("array", 5, 13, 2),
+    ]
+    assert versions[1].schema == [
+        {"name": "0", "type": "float32", "shape": [3, 4]},
+        {"name": "1", "type": "int64", "shape": []},
+    ]
+    assert versions[0].digest != versions[1].digest and versions[1].source_uri == ""
+    assert [i.dataset.name for i in api.inputs(changed.id)] == ["train"]  # nothing of "broken"
+    assert {v.name for v in api.datasets("arrays")} == {"train"}
+
+
+def test_arrays_go_through_the_server_and_stored_ones_come_back_as_npz(
+    server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_URI", server.url)  # type: ignore[attr-defined]
+    x = np.random.default_rng(0).random((50, 8, 8), dtype=np.float32)
+    y = np.arange(50) % 3
+    with cairn.init("keras-like", flush_interval=0.05) as run:
+        run.log_dataset({"x": x, "y": y}, "digits", context="train", store=True)
+        run.log_dataset((x[:10], y[:10]), "digits-val", context="validation")
+    api = cairn.Api(server.url)  # type: ignore[attr-defined]
+    try:
+        [stored] = api.datasets("keras-like", name="digits")
+        [val] = api.datasets("keras-like", name="digits-val")
+        inputs = [(i.dataset.name, i.context) for i in api.inputs(run.id)]
+    finally:
+        api.close()
+    assert (stored.source_kind, stored.rows, stored.columns, stored.stored, stored.file_count) == (
+        "array",
+        50,
+        65,
+        True,
+        1,
+    )
+    assert stored.schema == [
+        {"name": "x", "type": "float32", "shape": [8, 8]},
+        {"name": "y", "type": "int64", "shape": []},
+    ]
+    assert stored.profile["arrays"]["y"] == {"bytes": 400, "nulls": 0, "min": 0.0, "max": 2.0, "mean": 0.98}
+    assert (val.source_kind, val.rows, val.stored, val.file_count) == ("array", 10, False, 0)
+    assert inputs == [("digits", "train"), ("digits-val", "validation")]
+
+    # The stored bytes are one .npz that numpy reads back, without pickles.
+    store = server.app.state.tracking.store  # type: ignore[attr-defined]
+    [(path, digest, size)] = store.dataset_files(stored.id)
+    assert path == "data.npz"
+    blobs = Path(server.app.state.settings.blobs_uri)  # type: ignore[attr-defined]
+    [blob] = [p for p in blob_files(blobs) if p.name == digest]
+    assert blob.stat().st_size == size and hashlib.sha256(blob.read_bytes()).hexdigest() == digest
+    with np.load(blob, allow_pickle=False) as loaded:
+        assert sorted(loaded) == ["x", "y"]
+        np.testing.assert_array_equal(loaded["x"], x)
+        np.testing.assert_array_equal(loaded["y"], y)
+        assert loaded["x"].dtype == np.float32
 
 
 def test_a_symlink_out_of_a_logged_folder_is_refused_and_nothing_is_logged(clean_environ: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -104,6 +105,18 @@ def test_a_dataset_cairn_logged_reads_through_mlflow(mlflow_uri: str) -> None:
     assert len(read.dataset.digest) == 64
     assert json.loads(read.dataset.profile)["num_rows"] == 3
     assert [(t.key, t.value) for t in read.tags] == [("mlflow.data.context", "validation")]
+
+
+def test_arrays_cairn_logged_read_through_mlflow_as_code(mlflow_uri: str) -> None:
+    x, y = np.zeros((4, 2, 2), dtype=np.float32), np.array([0, 1, 1, 0])
+    run = cairn.init(project="cairn-arrays", uri=mlflow_uri, capture=False)
+    run.log_dataset((x, y), "pixels", context="train")
+    run.finish()
+
+    (read,) = MlflowClient().get_run(run.id).inputs.dataset_inputs
+    assert (read.dataset.name, read.dataset.source_type, read.dataset.source) == ("pixels", "code", '{"tags":{}}')
+    assert json.loads(read.dataset.schema)["cairn_schema"][0] == {"name": "0", "type": "float32", "shape": [2, 2]}
+    assert json.loads(read.dataset.profile)["num_rows"] == 4
 
 
 def test_what_log_inputs_refuses(mlflow_uri: str) -> None:

@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from tests.helpers import ThreadedServer, free_port
 
@@ -97,6 +98,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     run.log_artifact(files / "console.log", "cairn/console.log")
                     run.log_confusion_matrix(["cat", "dog", "dog"], ["cat", "dog", "cat"], labels=["cat", "dog"])
                     run.log_dataset(files / "data.csv", "toy-data", context="train")
+                    pixels = np.zeros((6, 28, 28), dtype=np.uint8)
+                    run.log_dataset({"pixels": pixels, "label": np.arange(6)}, "toy-arrays", context="validation")
                 runs[name] = run.id
         # Labels and column names land in data-* attributes (JSON) and in table cells.
         (files / "hostile.csv").write_text(f'"{ATTRIBUTE_XSS}",x\n1,2\n')
@@ -237,6 +240,12 @@ def test_datasets_code_and_logs_tabs(http: httpx.Client, site: Site) -> None:
     assert "<dt>Rows</dt><dd>3</dd>" in datasets
     # A numeric column's summary, without the 101 percentiles its profile keeps for drift.
     assert "mean=" in datasets and "quantiles" not in datasets
+    # Arrays: their rows, and per array its dtype and the shape of one row.
+    arrays = datasets[datasets.index("toy-arrays") :]
+    assert "<dt>Source</dt><dd>in memory</dd>" in arrays and "<dt>Rows</dt><dd>6</dd>" in arrays
+    assert "<th>pixels</th><td><code>uint8</code></td><td><code>(28, 28)</code></td>" in arrays
+    assert "<th>label</th><td><code>int64</code></td><td><code>()</code></td>" in arrays
+    assert "max=5" in arrays
 
     code = page(http, f"/runs/{site.alpha}/code")
     assert "train.py" in code and "Pick a file to read it." in code

@@ -120,16 +120,22 @@ def stage_copy(path: str, source: Path) -> LocalArtifact:
     rewritten meanwhile is logged as it was copied), uploaded like content made in memory and
     removed once the store has it: the original may be deleted at once (a checkpoint a
     training loop rotates out)."""
+    return stage_written(path, lambda temporary: shutil.copyfile(source, temporary), media_type=_media_type(source))
+
+
+def stage_written(path: str, write: Callable[[Path], object], *, media_type: str = "") -> LocalArtifact:
+    """A file that ``write`` makes at the path it is given, kept as CAIRN_HOME/staging/<digest>
+    like content made in memory; for content too large to hold as bytes first (stored arrays)."""
     folder = cairn_home() / "staging"
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".copy.{uuid.uuid4().hex}.tmp"
+    temporary = folder / f".write.{uuid.uuid4().hex}.tmp"
     try:
-        shutil.copyfile(source, temporary)
+        write(temporary)
         digest, size = file_digest(temporary)
         os.replace(temporary, folder / digest)
     finally:
         temporary.unlink(missing_ok=True)
-    return LocalArtifact(path, folder / digest, digest, size, media_type=_media_type(source))
+    return LocalArtifact(path, folder / digest, digest, size, media_type=media_type)
 
 
 def stage(encoded: EncodedArtifact, path: str) -> LocalArtifact:
@@ -401,14 +407,30 @@ def _media_type(path: Path) -> str:
 def dataset_payload(source: Any, name: str, context: str, store: bool) -> dict[str, Any]:
     """What the writer needs to record a dataset: its description (read now, in the caller's
     thread, so it is the data as it is at this call) and, with ``store``, the files to upload."""
-    from cairn.client.datasets import describe_dataset
+    from cairn.client.dataset_arrays import is_array_source, named_arrays, write_npz
+    from cairn.client.datasets import describe_arrays, describe_dataset
     from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
     from cairn.core.wire import dataset_spec_to_wire
 
-    description = describe_dataset(source)
+    arrays = None
+    if is_array_source(source):
+        arrays = named_arrays(source)  # once: a tensor is copied off the GPU for the digest and the file
+        description = describe_arrays(arrays)
+    else:
+        description = describe_dataset(source)
     manifest = [DatasetFileEntry(f.path, f.digest, f.size) for f in description.files]
     uploads: list[LocalArtifact] = []
-    if store and description.source_kind == "dataframe":
+    if store and arrays is not None:
+        stored_arrays = arrays
+
+        def write(path: Path) -> None:
+            with path.open("wb") as stream:
+                write_npz(stored_arrays, stream)
+
+        staged = stage_written("data.npz", write)
+        manifest = [DatasetFileEntry(staged.path, staged.digest, staged.size)]
+        uploads = [staged]
+    elif store and description.source_kind == "dataframe":
         from cairn.client.artifact_formats import encode_table
 
         staged = encoded_to_local(encode_table(source), "data")

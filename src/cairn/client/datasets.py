@@ -1,12 +1,14 @@
 """Describe a dataset before it is logged: a digest that names its content, and a small profile.
 
-:func:`describe_dataset` takes a file, a folder or a pandas DataFrame and returns a
-:class:`DatasetDescription`. It only reads: nothing is uploaded, written or stored. Digests are
+:func:`describe_dataset` takes a file, a folder, a pandas DataFrame or in-memory arrays and
+returns a :class:`DatasetDescription`. It only reads: nothing is uploaded, written or stored. Digests are
 hex SHA-256 and are defined so that anyone can recompute them:
 
 * a file: the SHA-256 of its bytes;
 * a folder: the SHA-256 of its manifest (see :func:`folder_manifest`);
-* a DataFrame: see :func:`frame_digest`.
+* a DataFrame: see :func:`frame_digest`;
+* arrays (one, or a tuple, list or dict of them): see
+  :func:`cairn.client.dataset_arrays.arrays_digest`.
 
 Tabular files (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``) are profiled with pandas and
 pyarrow when they are installed; without them a dataset still gets its digest and file list.
@@ -28,11 +30,20 @@ import numpy as np
 import orjson
 
 from cairn.client.artifact_formats import arrow_column_type, pandas_column_type
+from cairn.client.dataset_arrays import (
+    array_columns,
+    array_profile,
+    array_schema,
+    arrays_digest,
+    is_array_source,
+    named_arrays,
+)
 from cairn.core.errors import InvalidArtifactPath, InvalidValue
 
 __all__ = [
     "DatasetDescription",
     "DatasetFile",
+    "describe_arrays",
     "describe_dataset",
     "file_digest",
     "folder_manifest",
@@ -68,17 +79,21 @@ class DatasetDescription:
     """What :func:`describe_dataset` found. ``rows``/``columns`` are None when not known."""
 
     digest: str
-    source_uri: str  # file:// URI of the resolved path; "" for a DataFrame
-    source_kind: Literal["file", "folder", "dataframe"]
+    source_uri: str  # file:// URI of the resolved path; "" for a DataFrame or arrays
+    source_kind: Literal["file", "folder", "dataframe", "array"]
     rows: int | None = None
     columns: int | None = None
-    schema: list[dict[str, str]] = field(default_factory=list)  # [{"name": ..., "type": ...}]
+    #: [{"name": ..., "type": ...}]; an array's entry also has "shape", that of one row.
+    schema: list[dict[str, Any]] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
     files: list[DatasetFile] = field(default_factory=list)
 
 
 def describe_dataset(source: str | os.PathLike[str] | Any) -> DatasetDescription:
-    """Digest, shape, schema and profile of a file, a folder or a pandas DataFrame.
+    """Digest, shape, schema and profile of a file, a folder, a pandas DataFrame or arrays.
+
+    Arrays are a numpy array or anything with ``__array__`` (a torch tensor), or a tuple,
+    list or dict of them sharing their first dimension (see :mod:`cairn.client.dataset_arrays`).
 
     A folder is walked recursively, hidden files included; symlinks are followed as long as
     they stay inside it (one that leads outside, or back into a folder it is in, raises
@@ -89,7 +104,9 @@ def describe_dataset(source: str | os.PathLike[str] | Any) -> DatasetDescription
     if isinstance(pd, ModuleType) and isinstance(source, pd.DataFrame):
         return _describe_frame(source)
     if not isinstance(source, str | os.PathLike):
-        raise InvalidValue(f"describe_dataset takes a path or a pandas DataFrame, not {type(source).__name__}")
+        if is_array_source(source):
+            return describe_arrays(named_arrays(source))
+        raise InvalidValue(f"describe_dataset takes a path, a pandas DataFrame or arrays, not {type(source).__name__}")
     path = Path(source)
     try:
         resolved = path.resolve(strict=True)
@@ -217,6 +234,24 @@ def _describe_folder(root: Path) -> DatasetDescription:
         source_kind="folder",
         profile=profile,
         files=files,
+    )
+
+
+# -- arrays ----------------------------------------------------------------------------------
+
+
+def describe_arrays(arrays: dict[str, np.ndarray]) -> DatasetDescription:
+    """The description of arrays :func:`~cairn.client.dataset_arrays.named_arrays` checked:
+    rows are their shared first dimension, columns the values of one row of them all."""
+    return DatasetDescription(
+        digest=arrays_digest(arrays),
+        source_uri="",
+        source_kind="array",
+        rows=next(iter(arrays.values())).shape[0],
+        columns=array_columns(arrays),
+        schema=array_schema(arrays),
+        profile=array_profile(arrays),
+        files=[],
     )
 
 

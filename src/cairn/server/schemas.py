@@ -399,7 +399,7 @@ class DatasetIn(Strict):
     name: Name
     digest: Digest
     source_uri: str = Field(default="", json_schema_extra=text_rule(limits.MAX_DATASET_SOURCE_LENGTH))
-    source_kind: str = Field(json_schema_extra={"enum": ["file", "folder", "dataframe"]})
+    source_kind: str = Field(json_schema_extra={"enum": ["file", "folder", "dataframe", "array"]})
     rows: Count | None = None
     columns: Count | None = None
     schema_: list[dict[str, Any]] = Field(default_factory=list, alias="schema")

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 #: to be registered, finish well within it.
 DEFAULT_GC_GRACE_MS = 60 * 60 * 1000
 _MAX_DIRECT_PARTS = 10_000
-_DATASET_SOURCE_KINDS = ("file", "folder", "dataframe", MLFLOW_SOURCE_KIND)
+_DATASET_SOURCE_KINDS = ("file", "folder", "dataframe", "array", MLFLOW_SOURCE_KIND)
 
 
 class ArtifactRules:

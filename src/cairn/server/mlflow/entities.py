@@ -47,7 +47,7 @@ NO_CONTEXT = "unspecified"
 #: Where a dataset version's profile keeps the texts MLflow's client sent.
 MLFLOW_PROFILE_KEY = "mlflow"
 #: A Cairn source kind as MLflow's ``source_type``, for datasets Cairn's SDK logged.
-_SOURCE_TYPES = {"file": "local", "folder": "local", "dataframe": "code"}
+_SOURCE_TYPES = {"file": "local", "folder": "local", "dataframe": "code", "array": "code"}
 
 ACTIVE = "active"
 DELETED = "deleted"
