@@ -7,7 +7,8 @@ Nothing is downloaded: the tokenizer is built from a word list and the model fro
 (one layer, 32 wide), so it trains in seconds on a CPU. Runs go to CAIRN_PROJECT (else
 "reviews"), in the embedded store under CAIRN_HOME or on the server CAIRN_URI names: one run
 with the TrainingArguments and the model config as params, loss, learning rate, gradient
-norm and the evaluation metrics by step, and the model with its tokenizer at runs:/RUN/model.
+norm and the evaluation metrics by step, the train and test reviews as its datasets "train"
+and "eval", and the model with its tokenizer at runs:/RUN/model.
 """
 
 import os

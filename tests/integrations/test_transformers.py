@@ -4,12 +4,14 @@ logged is read back from a real store and server."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'cairn[transformers]')")
@@ -28,7 +30,9 @@ from transformers import (  # noqa: E402
 
 import cairn  # noqa: E402
 import cairn.transformers  # noqa: E402
+from cairn.client.datasets import frame_digest  # noqa: E402
 from cairn.integrations._base import Guard  # noqa: E402
+from cairn.integrations._dataset_frames import dataset_frame  # noqa: E402
 from cairn.integrations._params import loggable_params  # noqa: E402
 from cairn.settings import cairn_home  # noqa: E402
 
@@ -112,6 +116,13 @@ def trainer(tmp_path: Path, tokenizer: Any, model: Any = None, **options: Any) -
     )
 
 
+def inputs(run_id: str) -> list[tuple[str, str, int | None, int | None]]:
+    """The run's datasets as (name, context, rows, columns), by name."""
+    with cairn.Api() as api:
+        found = [(i.dataset.name, i.context, i.dataset.rows, i.dataset.columns) for i in api.inputs(run_id)]
+    return sorted(found)
+
+
 def logits(model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
     model.eval()
     with torch.no_grad():
@@ -148,6 +159,8 @@ def test_report_to_cairn_logs_params_metrics_by_step_and_the_model_to_a_server(
     assert set(run.metrics) == TRAIN_METRICS | EVAL_METRICS | END_METRICS
     assert steps(run.id, "loss") == [1, 2, 3, 4]
     assert steps(run.id, "eval_loss") == [2, 4]
+    rows = len(job.train_dataset)
+    assert inputs(run.id) == [("eval", "eval", rows, 3), ("train", "train", rows, 3)]
     assert steps(run.id, "train_loss") == [STEPS]
     history = {entry["step"]: entry for entry in job.state.log_history if "loss" in entry}
     with cairn.Api() as api:
@@ -181,7 +194,7 @@ def test_the_callback_logs_into_the_open_run_and_leaves_it_open(tmp_path: Path, 
 
 def test_autolog_gives_every_trainer_the_callback_once_and_disable_restores(tmp_path: Path, tokenizer: Any) -> None:
     original = Trainer.__init__
-    cairn.transformers.autolog(project="auto", log_models=False)
+    cairn.transformers.autolog(project="auto", log_models=False, log_datasets=False)
     assert getattr(Trainer.__init__, "cairn_autolog", False)
     both = trainer(tmp_path, tokenizer, report_to="cairn")  # report_to and autolog: still one callback
     callbacks = [cb for cb in both.callback_handler.callbacks if isinstance(cb, cairn.transformers.CairnCallback)]
@@ -191,6 +204,7 @@ def test_autolog_gives_every_trainer_the_callback_once_and_disable_restores(tmp_
     assert set(run.metrics) == TRAIN_METRICS | END_METRICS
     with cairn.Api() as api:
         assert not [artifact.path for artifact in api.artifacts(run.id)]  # log_models=False
+    assert inputs(run.id) == []  # log_datasets=False
 
     cairn.transformers.autolog(disable=True)
     assert Trainer.__init__ is original
@@ -213,6 +227,119 @@ def test_each_train_call_is_a_run_and_one_that_raises_is_failed(tmp_path: Path, 
     assert [run.status.value for run in found] == ["finished", "failed"]
     assert steps(found[1].id, "loss") == [1]  # step 2 raised before it logged
     assert found[1].params["max_steps"] == STEPS
+
+
+class ArrowBacked:
+    """What the Trainer and Cairn use of a Hugging Face ``datasets.Dataset`` (not installed
+    here): a length, items by index and ``to_pandas()``, whose sequence cells are numpy arrays."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.conversions = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.items[index]
+
+    def to_pandas(self) -> pd.DataFrame:
+        self.conversions += 1
+        return pd.DataFrame(
+            {
+                key: [np.asarray(item[key]) if isinstance(item[key], list) else item[key] for item in self.items]
+                for key in self.items[0]
+            }
+        )
+
+
+def test_a_train_resumed_into_the_same_run_reads_and_logs_its_datasets_once(tmp_path: Path, tokenizer: Any) -> None:
+    data = ArrowBacked(reviews(tokenizer))
+    job = Trainer(
+        model=tiny_model(),
+        args=arguments(tmp_path, save_strategy="steps", save_steps=2),
+        train_dataset=data,
+        callbacks=[cairn.transformers.CairnCallback(log_models=False)],
+    )
+    with cairn.init("mine") as run:
+        job.train()
+        job.args.max_steps = STEPS + 2
+        job.train(resume_from_checkpoint=True)
+    assert steps(run.id, "train_loss") == [STEPS, STEPS + 2]  # both trainings were logged
+    assert inputs(run.id) == [("train", "train", len(data), 3)]
+    assert data.conversions == 1  # the second train read nothing
+
+
+def test_eval_datasets_by_name_are_one_input_each_with_their_own_rows(tmp_path: Path, tokenizer: Any) -> None:
+    data = reviews(tokenizer)
+    positive, negative = data[: len(POSITIVE)], data[len(POSITIVE) :][:3]
+    job = Trainer(
+        model=tiny_model(),
+        args=arguments(tmp_path, report_to="cairn", eval_strategy="steps", eval_steps=2),
+        train_dataset=data,
+        eval_dataset={"positive": positive, "negative": negative},
+    )
+    job.train()
+    run = only_run(PROJECT)
+    assert {"eval_positive_loss", "eval_negative_loss"} <= set(run.metrics)
+    assert inputs(run.id) == [
+        ("eval-negative", "eval", 3, 3),
+        ("eval-positive", "eval", len(POSITIVE), 3),
+        ("train", "train", len(data), 3),
+    ]
+
+
+class Streamed(torch.utils.data.IterableDataset):  # type: ignore[misc]
+    """Reviews read as a stream: no length, so nothing to digest."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            yield from self.items
+
+
+def test_a_dataset_that_cannot_be_read_whole_is_left_out_without_a_warning(
+    tmp_path: Path, tokenizer: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = reviews(tokenizer)
+    job = Trainer(model=tiny_model(), args=arguments(tmp_path, report_to="cairn"), train_dataset=Streamed(data))
+    assert job.train().global_step == STEPS
+    run = only_run(PROJECT)
+    assert run.status.value == "finished" and steps(run.id, "loss") == [1, 2, 3, 4]
+    assert inputs(run.id) == []
+    assert "logging failed" not in capsys.readouterr().err
+
+
+def test_each_kind_of_dataset_becomes_one_frame_with_token_ids_as_json_text(tokenizer: Any) -> None:
+    data = reviews(tokenizer)
+    first_ids = json.dumps(data[0]["input_ids"], separators=(",", ":"))
+    tensors = [{key: torch.tensor(value) for key, value in item.items()} for item in data]
+    as_frame = pd.DataFrame({"text": POSITIVE + NEGATIVE, "input_ids": [item["input_ids"] for item in data]})
+    for dataset in (data, tensors, ArrowBacked(data)):
+        frame = dataset_frame(dataset)
+        assert list(frame.columns) == ["input_ids", "attention_mask", "labels"] and len(frame) == len(data)
+        assert frame["input_ids"][0] == first_ids and list(frame["labels"]) == [item["labels"] for item in data]
+        assert frame_digest(frame) == frame_digest(dataset_frame(data))  # the same data, the same digest
+    frame = dataset_frame(as_frame)
+    assert frame["input_ids"][0] == first_ids and frame["text"][0] == "good film"
+    assert isinstance(as_frame["input_ids"][0], list)  # the trainer's own frame is left as it was
+    assert len(frame_digest(frame)) == 64
+
+
+def test_what_cannot_be_read_whole_gives_no_frame() -> None:
+    assert dataset_frame(Streamed([{"labels": 0}])) is None
+    assert dataset_frame(iter([{"labels": 0}])) is None  # no length
+    assert dataset_frame([]) is None
+    assert dataset_frame([(1, 2), (3, 4)]) is None  # items that are not dicts
+
+
+def test_items_with_different_keys_leave_the_missing_cells_empty() -> None:
+    frame = dataset_frame([{"labels": 1}, {"input_ids": [4, 5]}, {"labels": 0, "input_ids": [6]}])
+    assert list(frame.columns) == ["labels", "input_ids"]
+    assert frame["labels"].isna().tolist() == [False, True, False]
+    assert frame["input_ids"].isna().tolist() == [True, False, False] and frame["input_ids"][2] == "[6]"
 
 
 def test_checkpoints_are_logged_when_asked(tmp_path: Path, tokenizer: Any) -> None:

@@ -18,6 +18,11 @@ a new one named ``TrainingArguments.run_name`` when given, finished when ``train
 - metrics: every number the Trainer logs (``loss``, ``learning_rate``, ``grad_norm``,
   ``epoch``, ``eval_loss``, ``eval_<metric>``, and at the end ``train_runtime``,
   ``train_loss``…), under the Trainer's own names (MLflow's too), at ``state.global_step``;
+- datasets, unless ``log_datasets=False``: the Trainer's ``train_dataset`` as input ``train``
+  and its ``eval_dataset`` as ``eval`` (a dict of them as ``eval-<key>``), context ``train`` /
+  ``eval``, once a run, by digest, rows and schema (``_dataset_frames.dataset_frame``); read
+  when ``train`` ends, so that training never waits for them; one that cannot be read whole
+  (an iterable or streaming dataset) is left out;
 - checkpoints, when ``CairnCallback(log_checkpoints=True)``: each folder the Trainer saves, as
   artifacts under ``checkpoints/checkpoint-<step>`` (off by default, as with MLflow);
 - the trained model, with the Trainer's tokenizer or processor when it has one, at
@@ -42,6 +47,7 @@ from cairn.client.run import Run
 from cairn.core import limits
 from cairn.core.errors import CairnError
 from cairn.integrations._base import MODEL_NAME, Guard, configure, log_new_params, settings_of, training_run
+from cairn.integrations._dataset_frames import dataset_frame
 from cairn.integrations._params import loggable_params
 
 INTEGRATION = "transformers"
@@ -60,18 +66,27 @@ class CairnCallback(TrainerCallback):
 
     ``project`` is where a run started for ``train`` goes (else ``autolog(project=...)``, else
     ``CAIRN_PROJECT``, else the script's folder name); ``log_models`` (default: as
-    ``autolog`` was told, else True) logs the model at the end; ``log_checkpoints`` logs each
-    checkpoint the Trainer saves.
+    ``autolog`` was told, else True) logs the model at the end; ``log_datasets`` (the same)
+    the train and eval datasets; ``log_checkpoints`` logs each checkpoint the Trainer saves.
     """
 
     def __init__(
-        self, *, project: str | None = None, log_models: bool | None = None, log_checkpoints: bool = False
+        self,
+        *,
+        project: str | None = None,
+        log_models: bool | None = None,
+        log_datasets: bool | None = None,
+        log_checkpoints: bool = False,
     ) -> None:
         self.project = project
         self.log_models = log_models
+        self.log_datasets = log_datasets
         self.log_checkpoints = log_checkpoints
         self._run: Run | None = None
         self._by_autolog = False
+        # The runs whose datasets are logged: a resumed train() into the same open run
+        # would otherwise link them again.
+        self._datasets_logged_in: set[str] = set()
 
     @property
     def run(self) -> Run | None:
@@ -113,6 +128,20 @@ class CairnCallback(TrainerCallback):
     def _logs_models(self) -> bool:
         return self.log_models if self.log_models is not None else settings_of(INTEGRATION).log_models
 
+    def _log_datasets(self, trainer: Any) -> None:
+        """The trainer's datasets, into the run once. Called by the wrapped ``Trainer.train``
+        (which holds the trainer, and the eval datasets no callback is given) as it returns."""
+        run = self._run
+        wanted = self.log_datasets if self.log_datasets is not None else settings_of(INTEGRATION).log_datasets
+        if run is None or not wanted or run.id in self._datasets_logged_in:
+            return
+        self._datasets_logged_in.add(run.id)
+        guard = Guard.of(INTEGRATION)
+        for name, context, dataset in guard.call(trainer_datasets, trainer) or []:
+            frame = guard.call(dataset_frame, dataset)
+            if frame is not None:
+                guard.call(run.log_dataset, frame, name, context=context)
+
 
 def training_params(args: Any, model: Any) -> dict[str, Any]:
     """The TrainingArguments and, as ``model.<key>``, the model's config, as params."""
@@ -139,6 +168,19 @@ def numeric_metrics(logs: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def trainer_datasets(trainer: Any) -> list[tuple[str, str, Any]]:
+    """``(name, context, dataset)`` for the trainer's train and eval datasets it has."""
+    found: list[tuple[str, str, Any]] = []
+    if getattr(trainer, "train_dataset", None) is not None:
+        found.append(("train", "train", trainer.train_dataset))
+    evaluation = getattr(trainer, "eval_dataset", None)
+    if isinstance(evaluation, Mapping):
+        found.extend((f"eval-{key}", "eval", dataset) for key, dataset in evaluation.items() if dataset is not None)
+    elif evaluation is not None:
+        found.append(("eval", "eval", evaluation))
+    return found
+
+
 def log_trained_model(run: Run, model: Any, processor: Any = None) -> None:
     """``model`` (and its tokenizer or processor) at ``runs:/RUN/model``, transformers flavor."""
     from cairn.client.models.flavors.transformers import TransformersModel
@@ -149,16 +191,19 @@ def log_trained_model(run: Run, model: Any, processor: Any = None) -> None:
 # -- switching on ------------------------------------------------------------------------
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> None:
     """Give every ``Trainer`` made from now on a :class:`CairnCallback` (one it does not
     have already); each ``train`` call is then logged into the open run, else a new run in
     ``project`` (else ``CAIRN_PROJECT``, else the script's folder name). ``log_models=False``
-    leaves the model out; ``disable=True`` puts ``Trainer.__init__`` back."""
+    leaves the model out, ``log_datasets=False`` the datasets; ``disable=True`` puts
+    ``Trainer.__init__`` back."""
     if disable:
         configure(INTEGRATION, enabled=False)
         _restore_init()
         return
-    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models, log_datasets=log_datasets)
     _patch_init()
     Guard.of(INTEGRATION).call(_prepare_connection)
 
@@ -211,7 +256,13 @@ def _wrap_train() -> None:
             with training_run(INTEGRATION, project=callback.project, name=run_name(self.args)) as run:
                 callback._run = run
                 try:
-                    return original(self, *args, **kwargs)
+                    trained = original(self, *args, **kwargs)
+                except Exception:  # the data of a failed training still says what it ran on
+                    callback._log_datasets(self)
+                    raise
+                else:
+                    callback._log_datasets(self)
+                    return trained
                 finally:
                     callback._run = None
 
