@@ -27,7 +27,6 @@ class Integration:
     name: str  # what the user calls it: cairn.NAME.autolog()
     framework: str  # the module whose import switches it on
     label: str  # as people write it
-    logs_datasets: bool = True  # its autolog() takes log_datasets
 
 
 INTEGRATIONS: tuple[Integration, ...] = (
@@ -36,7 +35,7 @@ INTEGRATIONS: tuple[Integration, ...] = (
     Integration("lightgbm", "lightgbm", "LightGBM"),
     Integration("lightning", "lightning", "PyTorch Lightning"),
     Integration("keras", "keras", "Keras"),
-    Integration("transformers", "transformers", "Hugging Face Transformers", logs_datasets=False),
+    Integration("transformers", "transformers", "Hugging Face Transformers"),
 )
 
 
@@ -55,9 +54,7 @@ def autolog(
         warn(f"autolog: none of the frameworks Cairn logs is installed ({labels}); nothing will be logged")
         return []
     for item in installed:
-        options = {"project": project, "log_models": log_models, "disable": disable}
-        if item.logs_datasets:
-            options["log_datasets"] = log_datasets
+        options = {"project": project, "log_models": log_models, "log_datasets": log_datasets, "disable": disable}
         if item.framework in sys.modules or disable:
             _switch(item, options)
         else:
