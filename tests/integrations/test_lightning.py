@@ -255,6 +255,21 @@ def test_a_dataset_other_than_tensors_is_trained_on_and_not_logged(
     assert "logging failed" not in capsys.readouterr().err
 
 
+class IrisData(pl.LightningDataModule):
+    def train_dataloader(self) -> DataLoader:
+        return iris_loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(iris_loader().dataset, batch_size=100)
+
+
+def test_a_datamodules_dataloaders_are_logged_too(tmp_path: Path) -> None:
+    cairn.lightning.autolog(project=PROJECT, log_models=False)
+    trainer(tmp_path, logger=False).fit(IrisClassifier(), datamodule=IrisData())
+    run = only_run(PROJECT)
+    assert datasets(run.id) == {("train", "train", "array", 150), ("eval", "eval", "array", 150)}
+
+
 def test_tensors_are_named_x_and_y_when_two_else_by_position() -> None:
     from cairn.integrations.lightning import _tensor_dataset_arrays
 
