@@ -4,8 +4,9 @@
 
 One run (in the project CAIRN_PROJECT names, else "integrations", this folder's name; in the
 embedded store under CAIRN_HOME, or at CAIRN_URI): the hyperparameters, train and validation
-loss and accuracy at every step, each checkpoint with the best one tagged, and the trained
-model at runs:/RUN/model. Takes a few seconds on a CPU.
+loss and accuracy at every step, each checkpoint with the best one tagged, the trained model
+at runs:/RUN/model, and the tensors of the two loaders as the run's datasets "train" and
+"eval". Takes a few seconds on a CPU.
 """
 
 import lightning.pytorch as pl

@@ -21,6 +21,12 @@ def only_run(project: str) -> RunRecord:
     return found[0]
 
 
+def datasets(run_id: str) -> set[tuple[str, str, str, int | None]]:
+    """The run's dataset inputs as (name, context, source kind, rows)."""
+    with cairn.Api() as api:
+        return {(i.dataset.name, i.context, i.dataset.source_kind, i.dataset.rows) for i in api.inputs(run_id)}
+
+
 def steps(run_id: str, key: str) -> list[int]:
     with cairn.Api() as api:
         return [int(step) for step in api.history(run_id, key).steps]

@@ -89,6 +89,29 @@ def test_autolog_switches_on_a_framework_when_the_script_imports_it(tmp_path: Pa
     assert done.stdout.strip() == "ok"
 
 
+def test_log_datasets_false_reaches_the_integrations_it_switches_on(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn", reason="scikit-learn is the framework this check trains with")
+    done = _python(
+        """
+        import cairn, sklearn
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        from cairn.integrations._base import settings_of
+        cairn.autolog(project="no-data", log_datasets=False)
+        assert settings_of("sklearn").log_datasets is False
+        LogisticRegression(max_iter=500).fit(*load_iris(return_X_y=True))
+        with cairn.Api() as api:
+            (run,) = api.runs("no-data")
+            assert list(api.inputs(run)) == [], "the training data was logged"
+        print("ok")
+        """,
+        tmp_path,
+        CAIRN_CAPTURE="0",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 def test_the_project_is_the_argument_else_the_environment_else_the_scripts_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ keras = pytest.importorskip("keras", reason="keras is not installed (pip install
 pytest.importorskip("sklearn", reason="scikit-learn is not installed: its iris is the data")
 
 from sklearn.datasets import load_iris  # noqa: E402
-from tests.integrations.logged import history, only_run, runs  # noqa: E402
+from tests.integrations.logged import datasets, history, only_run, runs  # noqa: E402
 
 import cairn  # noqa: E402
 import cairn.keras  # noqa: E402
@@ -79,6 +79,7 @@ def test_a_fit_is_one_run_with_its_params_and_epoch_metrics(iris: tuple) -> None
         "steps_per_epoch": 4,  # 120 training rows in batches of 30
         "batch_size": 30,
         "num_params": 4 * 8 + 8 + 8 * 3 + 3,
+        "validation_split": 0.2,
         **optimizer,
     }
     assert run.params["optimizer_name"] == "adam"
@@ -89,6 +90,8 @@ def test_a_fit_is_one_run_with_its_params_and_epoch_metrics(iris: tuple) -> None
         assert steps == [0, 1, 2]
         assert values == pytest.approx(trained.history[key])
     assert history(run.id, "learning_rate") == ([0, 1, 2], pytest.approx([0.05] * 3))
+    # The data as fit was given it: the 30 rows Keras held out for validation are in it.
+    assert datasets(run.id) == {("train", "train", "array", 150)}
 
 
 def test_the_logged_model_loads_and_predicts_what_the_trained_one_does(iris: tuple) -> None:
@@ -107,6 +110,88 @@ def test_the_logged_model_loads_and_predicts_what_the_trained_one_does(iris: tup
     pinned = {requirement.partition("==")[0].lower() for requirement in loaded.manifest.requirements}
     assert {"keras", "torch"} <= pinned
     np.testing.assert_allclose(loaded.predict(X), model.predict(X, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_arrays_and_validation_data_are_the_train_and_eval_datasets(
+    iris: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = iris
+    network().fit(X[:120], y[:120], validation_data=(X[120:], y[120:]), epochs=1, verbose=0)
+    run = only_run(PROJECT)
+    assert datasets(run.id) == {("train", "train", "array", 120), ("eval", "eval", "array", 30)}
+    with cairn.Api() as api:
+        (train,) = [i.dataset for i in api.inputs(run.id) if i.dataset.name == "train"]
+    assert [(array["name"], array["type"], array["shape"]) for array in train.schema] == [
+        ("x", "float32", [4]),
+        ("y", "int64", []),
+    ]
+    assert train.columns == 5
+    again = np.array(X[:120])  # the same values in other memory: the same version
+    cairn.keras.autolog(project="again")
+    network().fit(torch.from_numpy(again), torch.from_numpy(y[:120]), epochs=1, verbose=0)
+    with cairn.Api() as api:
+        (input_,) = api.inputs(only_run("again").id)
+    assert (input_.dataset.name, input_.dataset.rows) == ("train", 120)  # torch tensors, as arrays
+    assert input_.dataset.digest == train.digest
+    assert "logging failed" not in capsys.readouterr().err
+
+
+def test_several_inputs_given_as_a_dict_are_one_dataset(iris: tuple) -> None:
+    X, y = iris
+    keras.utils.set_random_seed(0)
+    inputs = {"petal": keras.Input((2,), name="petal"), "sepal": keras.Input((2,), name="sepal")}
+    joined = keras.layers.Concatenate()([inputs["sepal"], inputs["petal"]])
+    model = keras.Model(inputs, keras.layers.Dense(3)(joined))
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit({"sepal": X[:, :2], "petal": X[:, 2:]}, y, epochs=1, verbose=0)
+    run = only_run(PROJECT)
+    assert datasets(run.id) == {("train", "train", "array", 150)}
+    with cairn.Api() as api:
+        (input_,) = api.inputs(run.id)
+    assert [array["name"] for array in input_.dataset.schema] == ["x.sepal", "x.petal", "y"]
+
+
+class IrisBatches(keras.utils.PyDataset):  # type: ignore[misc]
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        super().__init__()
+        self.X, self.y = X, y
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = slice(index * 50, (index + 1) * 50)
+        return self.X[rows], self.y[rows]
+
+
+def test_a_generator_or_a_py_dataset_is_trained_on_and_not_logged(
+    iris: tuple, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = iris
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        while True:
+            for start in range(0, 150, 50):
+                yield X[start : start + 50], y[start : start + 50]
+
+    network().fit(IrisBatches(X, y), validation_data=IrisBatches(X, y), epochs=2, verbose=0)
+    network().fit(batches(), steps_per_epoch=3, epochs=2, shuffle=False, verbose=0)
+    found = runs(PROJECT)
+    assert len(found) == 2
+    for run in found:
+        assert run.status.value == "finished" and history(run.id, "loss")[0] == [0, 1]
+        assert datasets(run.id) == set()
+    assert "logging failed" not in capsys.readouterr().err
+
+
+def test_log_datasets_false_leaves_the_data_out(iris: tuple) -> None:
+    X, y = iris
+    cairn.keras.autolog(project=PROJECT, log_datasets=False)
+    network().fit(X, y, validation_data=(X, y), epochs=1, verbose=0)
+    run = only_run(PROJECT)
+    assert datasets(run.id) == set()
+    with cairn.Api() as api:
+        assert any(artifact.path.startswith("model/") for artifact in api.artifacts(run.id))
 
 
 def test_without_batch_logging_the_callback_has_no_batch_hook() -> None:
@@ -143,6 +228,7 @@ def test_the_callback_alone_starts_and_finishes_a_run_or_uses_the_open_one(iris:
     assert run.params["batch_size"] == 25 and run.params["steps_per_epoch"] == 6
     assert history(run.id, "loss")[0] == [0, 1]
     assert cairn.load_model(f"runs:/{run.id}/model").predict(X[:3]).shape == (3, 3)
+    assert datasets(run.id) == set()  # a Keras callback is not shown the data
 
     with cairn.init("mine") as mine:
         model.fit(X, y, epochs=1, callbacks=[cairn.keras.CairnCallback(log_models=False)], verbose=0)
@@ -194,6 +280,7 @@ def test_a_fit_that_raises_leaves_its_run_failed_with_what_it_logged(iris: tuple
     assert history(run.id, "loss")[0] == [0]  # epoch 1 raised in a callback before Cairn's
     with cairn.Api() as api:
         assert api.artifacts(run.id) == []  # no model of a fit that failed
+    assert datasets(run.id) == set()  # nor its data
 
 
 def test_when_logging_fails_training_finishes_and_warns_once(iris: tuple, capsys: pytest.CaptureFixture[str]) -> None:

@@ -90,6 +90,15 @@ def test_a_training_is_one_run_with_params_curves_importances_model_and_data(dia
     assert np.allclose(np.asarray(loaded.predict(X_valid)), booster.predict(X_valid))
 
 
+def test_log_datasets_false_leaves_the_training_data_out(diabetes: tuple) -> None:
+    cairn.lightgbm.autolog(project=PROJECT, log_datasets=False)
+    train(diabetes)
+    run = only_run(PROJECT)
+    with cairn.Api() as api:
+        assert list(api.inputs(run.id)) == []
+        assert any(artifact.path.startswith("model/") for artifact in api.artifacts(run.id))
+
+
 def test_early_stopping_logs_the_best_iteration(diabetes: tuple) -> None:
     train_set, valid_set = datasets(diabetes)
     params = {**PARAMS, "learning_rate": 0.8, "num_leaves": 31, "min_data_in_leaf": 2}  # overfits fast

@@ -18,8 +18,8 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from sklearn.datasets import load_iris
-from tests.integrations.logged import only_run, runs, steps
-from torch.utils.data import DataLoader, TensorDataset
+from tests.integrations.logged import datasets, only_run, runs, steps
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import cairn
 import cairn.lightning
@@ -122,6 +122,11 @@ def test_the_logger_logs_params_metrics_at_the_global_step_checkpoints_and_the_m
     assert steps(run.id, "train_loss") == list(range(total))  # Lightning's global step, every step
     assert steps(run.id, "val_loss") == [BATCHES_PER_EPOCH - 1, total - 1]  # at the end of each epoch
     assert (logger.name, logger.version) == (PROJECT, run.id)
+    # The TensorDatasets the train and validation dataloaders read: (features, labels).
+    assert datasets(run.id) == {("train", "train", "array", 150), ("eval", "eval", "array", 150)}
+    with cairn.Api() as api:
+        named = {i.dataset.name: [array["name"] for array in i.dataset.schema] for i in api.inputs(run.id)}
+    assert named == {"train": ["x", "y"], "eval": ["x", "y"]}
 
     with cairn.Api() as api:
         paths = {artifact.path for artifact in api.artifacts(run.id)}
@@ -187,6 +192,7 @@ def test_training_that_raises_fails_the_run(tmp_path: Path) -> None:
         paths = {artifact.path for artifact in api.artifacts(run.id)}
     assert "checkpoints/epoch=0-step=3.ckpt" in paths
     assert not any(path.startswith("model/") for path in paths)
+    assert datasets(run.id) == set()  # nor the data of a fit that failed
 
 
 def test_autolog_gives_every_trainer_one_logger_and_each_fit_its_run(tmp_path: Path) -> None:
@@ -203,6 +209,7 @@ def test_autolog_gives_every_trainer_one_logger_and_each_fit_its_run(tmp_path: P
     assert [run.params["hidden"] for run in found] == [4, 8]
     assert found[0].name == "mine"
     assert all(run.status.value == "finished" for run in found)
+    assert all(datasets(run.id) == {("train", "train", "array", 150), ("eval", "eval", "array", 150)} for run in found)
     assert all(
         cairn.load_model(f"runs:/{run.id}/model").predict(np.zeros((1, 4), np.float32)).shape == (1, 3) for run in found
     )
@@ -221,6 +228,66 @@ def test_autolog_keeps_the_default_logger_and_logs_beside_it(tmp_path: Path) -> 
     run = only_run(PROJECT)
     with cairn.Api() as api:
         assert not any(artifact.path.startswith("model/") for artifact in api.artifacts(run.id))
+
+
+class IrisRows(Dataset):
+    """A map-style dataset of its own kind: read row by row, not logged."""
+
+    def __init__(self) -> None:
+        X, y = load_iris(return_X_y=True)
+        self.X, self.y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[index], self.y[index]
+
+
+def test_a_dataset_other_than_tensors_is_trained_on_and_not_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = trainer(tmp_path, CairnLogger(project=PROJECT))
+    made.fit(IrisClassifier(), DataLoader(IrisRows(), batch_size=50), iris_loader())
+    run = only_run(PROJECT)
+    assert run.status.value == "finished" and steps(run.id, "train_loss") == list(range(BATCHES_PER_EPOCH * EPOCHS))
+    assert datasets(run.id) == {("eval", "eval", "array", 150)}  # the validation data is tensors
+    assert "logging failed" not in capsys.readouterr().err
+
+
+class IrisData(pl.LightningDataModule):
+    def train_dataloader(self) -> DataLoader:
+        return iris_loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(iris_loader().dataset, batch_size=100)
+
+
+def test_a_datamodules_dataloaders_are_logged_too(tmp_path: Path) -> None:
+    cairn.lightning.autolog(project=PROJECT, log_models=False)
+    trainer(tmp_path, logger=False).fit(IrisClassifier(), datamodule=IrisData())
+    run = only_run(PROJECT)
+    assert datasets(run.id) == {("train", "train", "array", 150), ("eval", "eval", "array", 150)}
+
+
+def test_tensors_are_named_x_and_y_when_two_else_by_position() -> None:
+    from cairn.integrations.lightning import _tensor_dataset_arrays
+
+    rows = torch.zeros(6, 2)
+    three = DataLoader(TensorDataset(rows, rows[:, 0], rows[:, 1]))
+    assert list(_tensor_dataset_arrays(three, "train") or {}) == ["0", "1", "2"]
+    assert list(_tensor_dataset_arrays([DataLoader(TensorDataset(rows, rows))], "eval") or {}) == ["x", "y"]
+    assert _tensor_dataset_arrays(DataLoader(torch.utils.data.Subset(TensorDataset(rows), [0, 1])), "train") is None
+    assert _tensor_dataset_arrays([three, three], "eval") is None  # several dataloaders
+    assert _tensor_dataset_arrays(None, "eval") is None  # no validation
+
+
+def test_log_datasets_false_leaves_the_data_out(tmp_path: Path) -> None:
+    fit(trainer(tmp_path, CairnLogger(project=PROJECT, log_datasets=False)), IrisClassifier())
+    cairn.lightning.autolog(project=PROJECT, log_datasets=False)
+    fit(trainer(tmp_path / "autologged", logger=False), IrisClassifier())
+    found = runs(PROJECT)
+    assert len(found) == 2 and all(datasets(run.id) == set() for run in found)
 
 
 def test_when_logging_fails_training_finishes_and_warns_once(

@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from tests.integrations.logged import only_run, runs
+from tests.integrations.logged import datasets, only_run, runs
 
 import cairn
 import cairn.sklearn
@@ -113,6 +113,16 @@ def test_the_training_data_is_an_input_by_digest_and_shape(iris: tuple) -> None:
     assert (dataset.rows, dataset.columns) == (150, 5)  # four features and the target
     assert [column["name"] for column in dataset.schema][-1] == "target"
     assert len(dataset.digest) == 64 and dataset.stored is False
+
+
+def test_log_datasets_false_leaves_the_training_data_out(iris: tuple) -> None:
+    X, y = iris
+    cairn.sklearn.autolog(project=PROJECT, log_datasets=False)
+    LogisticRegression(max_iter=300).fit(X, y)
+    run = only_run(PROJECT)
+    assert datasets(run.id) == set()
+    with cairn.Api() as api:
+        assert any(artifact.path.startswith("model/") for artifact in api.artifacts(run.id))
 
 
 def test_a_pipeline_is_one_run_not_one_per_step(iris: tuple) -> None:

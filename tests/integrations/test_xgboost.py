@@ -16,7 +16,7 @@ import xgboost
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from tests.integrations.logged import only_run, runs, steps
+from tests.integrations.logged import datasets, only_run, runs, steps
 
 import cairn
 import cairn.sklearn
@@ -80,6 +80,13 @@ def test_a_training_is_one_run_with_params_curves_importances_model_and_data(can
     X_valid = cancer[2]
     expected = booster.predict(xgboost.DMatrix(X_valid))
     assert np.allclose(np.asarray(loaded.predict(X_valid)), expected)
+
+
+def test_log_datasets_false_leaves_the_training_data_out(cancer: tuple) -> None:
+    cairn.xgboost.autolog(project=PROJECT, log_datasets=False)
+    train(cancer)
+    run = only_run(PROJECT)
+    assert datasets(run.id) == set() and set(run.metrics) == {"train-logloss", "valid-logloss"}
 
 
 def test_the_importance_table_ranks_the_booster_scores(cancer: tuple) -> None:

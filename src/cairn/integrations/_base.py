@@ -40,6 +40,7 @@ class AutologSettings:
     enabled: bool = False
     project: str | None = None
     log_models: bool = True
+    #: Whether the training (and evaluation) data is logged as the run's dataset inputs.
     log_datasets: bool = True
 
 
@@ -164,6 +165,23 @@ def log_new_params(run: Run, params: Mapping[str, Any]) -> None:
     fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
     if fresh:
         run.log_params(fresh)
+
+
+def in_memory_arrays(named: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``named`` as it is, when ``run.log_dataset`` can take it as arrays: every value an
+    array (numpy, a torch tensor, anything with ``__array__``) of one dimension or more, none
+    of Python objects, all with the same first dimension, the rows. Else None: a generator,
+    a ``tf.data`` or torch ``Dataset``, data of several lengths are not one table of arrays,
+    and training on them is no error to warn about."""
+    rows = set()
+    for value in named.values():
+        shape = getattr(value, "shape", None)
+        if not hasattr(value, "__array__") or shape is None or len(shape) == 0:
+            return None
+        if getattr(getattr(value, "dtype", None), "hasobject", False):  # no bytes to digest
+            return None
+        rows.add(int(shape[0]))
+    return dict(named) if len(rows) == 1 else None
 
 
 class Guard:

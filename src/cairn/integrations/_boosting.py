@@ -151,7 +151,7 @@ class BoostingLog:
             # One chart, of the first type: drawn when the run closes, each still costs 0.1 to
             # 0.4 s of the background thread before the run is marked ended.
             guard.call(log_importance, self.integration, run, kind, importance, chart=index == 0)
-        if ending.training_data is not None:
+        if ending.training_data is not None and settings_of(self.integration).log_datasets:
             frame = guard.call(ending.training_data)
             if frame is not None:
                 guard.call(run.log_dataset, frame, "train", context="train")

@@ -39,11 +39,14 @@ INTEGRATIONS: tuple[Integration, ...] = (
 )
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> list[str]:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> list[str]:
     """Switch on (or with ``disable=True`` off) every integration whose framework is
     installed, and return their names. Runs go to ``project``, else ``CAIRN_PROJECT``, else
     the script's folder name; each integration logs its model at ``runs:/RUN/model`` unless
-    ``log_models=False``. With no framework installed it does nothing and says so in one line.
+    ``log_models=False``, and the data it trained on as dataset inputs unless
+    ``log_datasets=False``. With no framework installed it does nothing and says so in one line.
     """
     installed = [item for item in INTEGRATIONS if _installed(item.framework)]
     if not installed:
@@ -51,7 +54,7 @@ def autolog(project: str | None = None, *, log_models: bool = True, disable: boo
         warn(f"autolog: none of the frameworks Cairn logs is installed ({labels}); nothing will be logged")
         return []
     for item in installed:
-        options = {"project": project, "log_models": log_models, "disable": disable}
+        options = {"project": project, "log_models": log_models, "log_datasets": log_datasets, "disable": disable}
         if item.framework in sys.modules or disable:
             _switch(item, options)
         else:

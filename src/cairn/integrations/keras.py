@@ -20,7 +20,15 @@ records, in the run :func:`training_run` gives it (the autologged fit) or the ca
   to run other callbacks' batch hooks off the training thread;
 - at the end, the trained model at ``runs:/RUN/model`` in the ``keras`` flavor, with the first
   rows of ``x`` (when it is an array or a data frame) as input example and a signature from
-  the model's prediction on them.
+  the model's prediction on them;
+- with ``autolog()``, also at the end, the data ``fit`` was given as arrays (numpy arrays,
+  torch tensors, data frames, or a dict or list of them as several inputs) as the run's
+  dataset inputs: ``x`` and ``y`` as dataset ``train`` (context ``train``), ``validation_data``
+  as dataset ``eval`` (context ``eval``), each digested once. With ``validation_split`` the
+  ``train`` dataset is all of ``x`` as given, the held-out rows included, and the split is
+  logged as the param ``validation_split``. A generator, a ``tf.data.Dataset`` or a
+  ``PyDataset`` is not logged. ``CairnCallback`` alone logs no data: Keras does not show
+  callbacks what ``fit`` was given.
 
 A second fit into one open run adds the params it does not hold yet (params are immutable)
 and logs its epochs at steps from 0 again.
@@ -40,7 +48,14 @@ from cairn.client.run import Run
 from cairn.core.entities import ParamValue
 from cairn.core.models.signature import infer_signature
 from cairn.core.params import same_param_value
-from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+from cairn.integrations._base import (
+    MODEL_NAME,
+    Guard,
+    configure,
+    in_memory_arrays,
+    settings_of,
+    training_run,
+)
 from cairn.integrations._params import loggable_params
 
 # Imported by name: Keras ships no type information (so mypy sees Any either way).
@@ -93,6 +108,8 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._owned: contextlib.ExitStack | None = None
         self._batches = 0
         self._guard = Guard.of(INTEGRATION)
+        #: (arrays, dataset name) of the fit under way, handed over by the autologged fit.
+        self._fit_data: list[tuple[dict[str, Any], str]] = []
         if log_every_n_batches is None:
             # No batch hook at all: Keras then sees none and keeps calling the other callbacks'
             # batch hooks on its thread pool (torch, JAX), and this one costs nothing per batch.
@@ -115,8 +132,12 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         try:
-            if self._run is not None and self.log_models:
+            run = self._run
+            if run is not None and self.log_models:
                 self._guard.call(self._log_model)
+            if run is not None:
+                for arrays, name in self._fit_data:
+                    self._guard.call(run.log_dataset, arrays, name, context=name)
         finally:
             self._close(None)
 
@@ -196,12 +217,14 @@ def autolog(
     log_models: bool = True,
     disable: bool = False,
     log_every_n_batches: int | None = None,
+    log_datasets: bool = True,
 ) -> None:
     """Log every ``keras.Model.fit`` from now on (see the module's docstring for what), into
     the open run if there is one, else into a new run per fit in ``project`` (else
     ``CAIRN_PROJECT``, else the script's folder name); a fit that raises leaves its run
-    ``failed``. ``log_models=False`` leaves the model out; ``log_every_n_batches=N`` adds
-    per-batch curves; ``disable=True`` puts Keras's own ``fit`` back."""
+    ``failed``. ``log_models=False`` leaves the model out, ``log_datasets=False`` the data;
+    ``log_every_n_batches=N`` adds per-batch curves; ``disable=True`` puts Keras's own
+    ``fit`` back."""
     global _every_n_batches
     if disable:
         configure(INTEGRATION, enabled=False)
@@ -209,7 +232,7 @@ def autolog(
         return
     if log_every_n_batches is not None and log_every_n_batches < 1:
         raise ValueError(f"log_every_n_batches must be 1 or more, or None, not {log_every_n_batches}")
-    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models, log_datasets=log_datasets)
     _every_n_batches = log_every_n_batches
     _patch()
     Guard.of(INTEGRATION).call(_prepare_connection)
@@ -266,21 +289,33 @@ def _fit_in_run(
             bound = signature.bind(model, *args, **kwargs)
         except TypeError:  # Keras will say what is wrong with the call
             return fit(model, *args, **kwargs)
+        guard = Guard.of(INTEGRATION)
         callbacks = bound.arguments.get("callbacks")
         callbacks = list(callbacks) if isinstance(callbacks, list | tuple) else []
-        if not any(isinstance(callback, CairnCallback) for callback in callbacks):
+        callback = next((found for found in callbacks if isinstance(found, CairnCallback)), None)
+        if callback is None:
             x = bound.arguments.get("x")
-            callback = Guard.of(INTEGRATION).call(
+            callback = guard.call(
                 CairnCallback,
                 run,
                 log_models=settings_of(INTEGRATION).log_models,
                 log_every_n_batches=_every_n_batches,
-                input_example=Guard.of(INTEGRATION).call(_first_rows, x),
+                input_example=guard.call(_first_rows, x),
                 batch_size=_batch_size(bound.arguments.get("batch_size"), x),
             )
             if callback is not None:
                 bound.arguments["callbacks"] = [*callbacks, callback]
-        return fit(*bound.args, **bound.kwargs)
+        split = bound.arguments.get("validation_split")
+        if isinstance(split, int | float) and split > 0:  # the train dataset holds these rows too
+            guard.call(_log_new_params, run, {"validation_split": float(split)})
+        if callback is None or not settings_of(INTEGRATION).log_datasets:
+            return fit(*bound.args, **bound.kwargs)
+        # Only found here; digested by the callback once the fit has ended.
+        callback._fit_data = guard.call(_fit_data, bound.arguments) or []
+        try:
+            return fit(*bound.args, **bound.kwargs)
+        finally:
+            callback._fit_data = []
 
 
 def _prepare_connection() -> None:
@@ -347,6 +382,37 @@ def _first_rows(x: Any) -> Any:
     if hasattr(x, "shape") and hasattr(x, "dtype") and len(x.shape) >= 1:
         return x[:EXAMPLE_ROWS]
     return None
+
+
+def _fit_data(arguments: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The arrays a fit was given, as (named arrays, dataset name): ``train`` from ``x`` and
+    ``y``, ``eval`` from ``validation_data``; none for data that is not arrays."""
+    found = []
+    train = _named_arrays(arguments.get("x"), arguments.get("y"))
+    if train is not None:
+        found.append((train, "train"))
+    validation = arguments.get("validation_data")
+    if isinstance(validation, tuple | list) and 1 <= len(validation) <= 3:  # (x, y, sample weights)
+        evaluation = _named_arrays(*validation[:2])
+        if evaluation is not None:
+            found.append((evaluation, "eval"))
+    return found
+
+
+def _named_arrays(x: Any, y: Any = None) -> dict[str, Any] | None:
+    """``x`` and ``y`` as ``{"x": …, "y": …}`` (no ``y`` when None); a model of several inputs
+    or outputs given a dict or list of arrays has them as ``x.<name>`` or ``x.<index>``."""
+    if x is None:
+        return None
+    named: dict[str, Any] = {}
+    for prefix, value in (("x", x), ("y", y)):
+        if isinstance(value, Mapping):
+            named.update({f"{prefix}.{key}": item for key, item in value.items()})
+        elif isinstance(value, list | tuple):
+            named.update({f"{prefix}.{index}": item for index, item in enumerate(value)})
+        elif value is not None:
+            named[prefix] = value
+    return in_memory_arrays(named)
 
 
 def _batch_size(given: Any, x: Any) -> int | None:

@@ -118,16 +118,19 @@ class CairnCallback:
         )
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> None:
     """Log every ``lightgbm.train`` (and so every ``LGBMClassifier().fit`` …) from now on,
     into the open run if there is one, else into a new run in ``project`` (else
     ``CAIRN_PROJECT``, else the script's folder name). ``log_models=False`` leaves the model
-    out; ``disable=True`` puts LightGBM's own ``train`` back."""
+    out, ``log_datasets=False`` the training data; ``disable=True`` puts LightGBM's own ``train``
+    back."""
     if disable:
         configure(INTEGRATION, enabled=False)
         _train_patch.restore()
         return
-    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models, log_datasets=log_datasets)
     _train_patch.apply(_logging_train)
     from cairn.integrations import sklearn
 

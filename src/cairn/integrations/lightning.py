@@ -16,7 +16,11 @@ which gives every ``Trainer`` one.
   ``best_model_monitor``, its score also as the metric ``best_model_score``;
 - at the end of ``fit``: the trained LightningModule at ``runs:/RUN/model`` in the pytorch
   flavor (TorchScript), with ``example_input_array`` as its input example and the signature
-  from it when the module has one.
+  from it when the module has one; and the data it trained on, when the trainer's dataloader
+  reads a ``torch.utils.data.TensorDataset``: its tensors (``x`` and ``y`` when there are two,
+  else ``0``, ``1`` …) as dataset ``train`` (context ``train``), the validation dataloader's
+  as dataset ``eval`` (context ``eval``), each digested once. Other datasets (files read
+  lazily, iterable datasets, several dataloaders) are not logged.
 
 A run the logger started is finished when the trainer's call ends: ``finished``, or
 ``failed`` (``killed`` on Ctrl-C) when training raised. A run it was given, or found open, is
@@ -35,6 +39,7 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -44,7 +49,14 @@ from typing import Any
 
 from cairn.client.run import Run
 from cairn.core.params import same_param_value
-from cairn.integrations._base import MODEL_NAME, Guard, configure, settings_of, training_run
+from cairn.integrations._base import (
+    MODEL_NAME,
+    Guard,
+    configure,
+    in_memory_arrays,
+    settings_of,
+    training_run,
+)
 from cairn.integrations._params import loggable_params
 from cairn.settings import default_project
 
@@ -53,6 +65,10 @@ INTEGRATION = "lightning"
 PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 #: Where a run keeps the checkpoints it was handed.
 CHECKPOINTS = "checkpoints"
+#: The trainer's dataloaders whose data a fit logs, and the dataset (and context) each is.
+DATALOADERS = (("train_dataloader", "train"), ("val_dataloaders", "eval"))
+
+log = logging.getLogger(__name__)
 
 _originals: dict[type, Any] = {}  # Trainer class -> its own __init__, as it was
 _patch_lock = threading.Lock()
@@ -65,7 +81,8 @@ class _CairnLogging:
 
     ``run`` logs into a run the script holds (left open); ``project`` and ``name`` say
     where a run the logger starts goes and what it is called. ``log_model=False`` leaves the
-    trained model out, ``log_checkpoints=False`` the checkpoints.
+    trained model out, ``log_checkpoints=False`` the checkpoints, ``log_datasets=False`` the
+    training and validation data.
     """
 
     def __init__(
@@ -76,6 +93,7 @@ class _CairnLogging:
         run: Run | None = None,
         log_model: bool = True,
         log_checkpoints: bool = True,
+        log_datasets: bool = True,
     ) -> None:
         super().__init__()
         self._project = project
@@ -83,6 +101,7 @@ class _CairnLogging:
         self._given = run
         self._log_model = log_model
         self._log_checkpoints = log_checkpoints
+        self._log_datasets = log_datasets
         self._last_run_id = ""
         self._reset()
 
@@ -142,12 +161,15 @@ class _CairnLogging:
             Guard.of(INTEGRATION).call(self._log_checkpoint, run, checkpoint_callback)
 
     def finalize(self, status: str) -> None:
-        """End of a trainer call: the model after a fit that succeeded, then the run's end
-        when the logger started the run."""
+        """End of a trainer call: the model and the data after a fit that succeeded, then the
+        run's end when the logger started the run."""
         run, opened = self._run, self._opened
         try:
-            if run is not None and status == "success" and self._log_model and self._fitted():
-                Guard.of(INTEGRATION).call(self._log_trained_model, run)
+            if run is not None and status == "success" and self._fitted():
+                if self._log_model:
+                    Guard.of(INTEGRATION).call(self._log_trained_model, run)
+                if self._log_datasets:
+                    Guard.of(INTEGRATION).call(self._log_fit_data, run)
         finally:
             self._reset()
             if opened is not None:
@@ -210,6 +232,14 @@ class _CairnLogging:
         self._model_logged = True
         run.log_model(self._module, MODEL_NAME, input_example=_example_input(self._module), wait=False)
 
+    def _log_fit_data(self, run: Run) -> None:
+        # The trainer still holds the fit's dataloaders when it hands its loggers the end.
+        trainer = getattr(self._module, "_trainer", None)
+        for attribute, name in DATALOADERS:
+            arrays = _tensor_dataset_arrays(getattr(trainer, attribute, None), name)
+            if arrays is not None:
+                Guard.of(INTEGRATION).call(run.log_dataset, arrays, name, context=name)
+
 
 def _close(opened: contextlib.AbstractContextManager[Run | None], status: str) -> None:
     """End the run :func:`training_run` opened by its own rules: Lightning says "failed"
@@ -246,6 +276,25 @@ def flat_params(params: Any, prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _tensor_dataset_arrays(loaders: Any, name: str) -> dict[str, Any] | None:
+    """The tensors of the ``TensorDataset`` one dataloader reads, by name; None (with a
+    debug line saying why) for any other data."""
+    if isinstance(loaders, list | tuple) and len(loaders) == 1:
+        loaders = loaders[0]
+    if loaders is None:
+        return None
+    from torch.utils.data import TensorDataset
+
+    dataset = getattr(loaders, "dataset", None)
+    if not isinstance(dataset, TensorDataset):
+        what = type(dataset).__name__ if dataset is not None else type(loaders).__name__
+        log.debug("the %s data is a %s, not a TensorDataset: not logged", name, what)
+        return None
+    tensors = dataset.tensors
+    names = ("x", "y") if len(tensors) == 2 else tuple(str(index) for index in range(len(tensors)))
+    return in_memory_arrays(dict(zip(names, tensors, strict=True)))
 
 
 def _example_input(module: Any) -> Any:
@@ -316,17 +365,19 @@ def __getattr__(name: str) -> Any:
 # -- autologging ---------------------------------------------------------------------------
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> None:
     """Give every Lightning ``Trainer`` made from now on a :class:`CairnLogger` (beside the
     loggers it has; none when it has one already), logging into the open run if there is
     one, else into a new run per trainer call in ``project`` (else ``CAIRN_PROJECT``, else
-    the script's folder name). ``log_models=False`` leaves the model out; ``disable=True``
-    puts ``Trainer.__init__`` back."""
+    the script's folder name). ``log_models=False`` leaves the model out,
+    ``log_datasets=False`` the data; ``disable=True`` puts ``Trainer.__init__`` back."""
     if disable:
         configure(INTEGRATION, enabled=False)
         _restore()
         return
-    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models, log_datasets=log_datasets)
     for package in _installed_packages():
         Guard.of(INTEGRATION).call(_patch, package)
 
@@ -352,7 +403,11 @@ def _patch(package: str) -> None:
 
 def _add_logger(trainer: Any, cairn_logger: type) -> None:
     if not any(isinstance(logger, _CairnLogging) for logger in trainer.loggers):
-        trainer.loggers = [*trainer.loggers, cairn_logger(log_model=settings_of(INTEGRATION).log_models)]
+        settings = settings_of(INTEGRATION)
+        trainer.loggers = [
+            *trainer.loggers,
+            cairn_logger(log_model=settings.log_models, log_datasets=settings.log_datasets),
+        ]
 
 
 def _restore() -> None:

@@ -74,16 +74,18 @@ _patch_lock = threading.Lock()
 _open_fits = 0  # logged fits under way in the process, on any thread
 
 
-def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+def autolog(
+    project: str | None = None, *, log_models: bool = True, log_datasets: bool = True, disable: bool = False
+) -> None:
     """Log every scikit-learn ``fit`` from now on (see the module's docstring for what), into
     the open run if there is one, else into a new run in ``project`` (else ``CAIRN_PROJECT``,
-    else the script's folder name). ``log_models=False`` leaves the model out;
-    ``disable=True`` puts the original methods back."""
+    else the script's folder name). ``log_models=False`` leaves the model out,
+    ``log_datasets=False`` the training data; ``disable=True`` puts the original methods back."""
     if disable:
         configure(INTEGRATION, enabled=False)
         _restore()
         return
-    configure(INTEGRATION, enabled=True, project=project, log_models=log_models)
+    configure(INTEGRATION, enabled=True, project=project, log_models=log_models, log_datasets=log_datasets)
     _patch(estimator_classes())
     Guard.of(INTEGRATION).call(prepare_connection)
     if log_models:
@@ -293,7 +295,7 @@ def _log_after_fit(run: Run, estimator: Any, X: Any, y: Any, sample_weight: Any,
     labels = getattr(estimator, "classes_", None)
     if classifier and predicted is not None and labels is not None and np.ndim(y) == 1:
         guard.call(_log_confusion_matrix, run, y, predicted, labels)
-    frame = guard.call(training_frame, X, y)
+    frame = guard.call(training_frame, X, y) if settings_of(INTEGRATION).log_datasets else None
     if frame is not None:
         guard.call(run.log_dataset, frame, "train", context="train")
     if search:
