@@ -9,7 +9,7 @@ import numpy as np
 
 from cairn.client.dataset_arrays import named_arrays, write_npz
 from cairn.client.datasets import describe_arrays, file_digest
-from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
+from cairn.core.artifacts import DatasetFileEntry
 from cairn.service.interface import Tracking
 
 
@@ -21,18 +21,7 @@ def test_an_array_dataset_keeps_its_kind_schema_profile_and_npz(tracking: Tracki
     digest, size = file_digest(npz)
     if tracking.missing_blobs([digest]):
         tracking.upload_file(npz, digest, size)
-    spec = DatasetSpec(
-        name="digits",
-        digest=described.digest,
-        source_uri="",
-        source_kind="array",
-        rows=described.rows,
-        columns=described.columns,
-        schema=described.schema,
-        profile=described.profile,
-        files=[DatasetFileEntry("data.npz", digest, size)],
-        stored=True,
-    )
+    spec = described.spec("digits", files=[DatasetFileEntry("data.npz", digest, size)], stored=True)
     first, second = tracking.create_run("arrays"), tracking.create_run("arrays")
     logged = tracking.log_dataset(first.id, spec, "train")
     assert tracking.log_dataset(second.id, spec, "validation").id == logged.id  # one version

@@ -71,31 +71,10 @@ def monitored_model(
     run = tracking.create_run("monitoring")
     reference = frame(np.random.default_rng(7), 5000)
     if arrays_first:
-        described = describe_dataset((np.stack([reference["x1"], reference["x2"]], axis=1), reference["prediction"]))
-        spec = DatasetSpec(
-            name="arrays",
-            digest=described.digest,
-            source_uri="",
-            source_kind=described.source_kind,
-            rows=described.rows,
-            columns=described.columns,
-            schema=described.schema,
-            profile=described.profile,
-        )
-        tracking.log_dataset(run.id, spec, "train")
+        arrays = (np.stack([reference["x1"], reference["x2"]], axis=1), reference["prediction"])
+        tracking.log_dataset(run.id, describe_dataset(arrays).spec("arrays"), "train")
     if with_reference and not stored:
-        described = describe_dataset(pd.DataFrame(reference))
-        spec = DatasetSpec(
-            name="train",
-            digest=described.digest,
-            source_uri=described.source_uri,
-            source_kind=described.source_kind,
-            rows=described.rows,
-            columns=described.columns,
-            schema=described.schema,
-            profile=described.profile,
-        )
-        tracking.log_dataset(run.id, spec, "train")
+        tracking.log_dataset(run.id, describe_dataset(pd.DataFrame(reference)).spec("train"), "train")
     elif with_reference:
         data = parquet(reference)
         digest, size = _upload(tracking, tmp_path, data)

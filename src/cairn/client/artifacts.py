@@ -410,7 +410,7 @@ def dataset_payload(source: Any, name: str, context: str, store: bool) -> dict[s
     thread, so it is the data as it is at this call) and, with ``store``, the files to upload."""
     from cairn.client.dataset_arrays import is_array_source, named_arrays, write_npz
     from cairn.client.datasets import describe_arrays, describe_dataset
-    from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
+    from cairn.core.artifacts import DatasetFileEntry
     from cairn.core.wire import dataset_spec_to_wire
 
     # Arrays are read once: a tensor is copied off the GPU for both the digest and the file.
@@ -432,16 +432,5 @@ def dataset_payload(source: Any, name: str, context: str, store: bool) -> dict[s
         uploads = [
             LocalArtifact(f.path, f.local_path, f.digest, f.size) for f in description.files if f.local_path is not None
         ]
-    spec = DatasetSpec(
-        name=name,
-        digest=description.digest,
-        source_uri=description.source_uri,
-        source_kind=description.source_kind,
-        rows=description.rows,
-        columns=description.columns,
-        schema=list(description.schema),
-        profile=dict(description.profile),
-        files=manifest,
-        stored=store,
-    )
+    spec = description.spec(name, files=manifest, stored=store)
     return {"spec": dataset_spec_to_wire(spec), "context": context, "files": [f.to_payload() for f in uploads]}

@@ -20,7 +20,7 @@ import hashlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +38,7 @@ from cairn.client.dataset_arrays import (
     is_array_source,
     named_arrays,
 )
+from cairn.core.artifacts import DatasetFileEntry, DatasetSpec
 from cairn.core.errors import InvalidArtifactPath, InvalidValue
 
 __all__ = [
@@ -87,6 +88,22 @@ class DatasetDescription:
     schema: list[dict[str, Any]] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
     files: list[DatasetFile] = field(default_factory=list)
+
+    def spec(self, name: str, *, files: Sequence[DatasetFileEntry] = (), stored: bool = False) -> DatasetSpec:
+        """What a run logs of this dataset under ``name``: the description, with ``files`` the
+        manifest of what is kept of it (uploaded, when ``stored``)."""
+        return DatasetSpec(
+            name=name,
+            digest=self.digest,
+            source_uri=self.source_uri,
+            source_kind=self.source_kind,
+            rows=self.rows,
+            columns=self.columns,
+            schema=list(self.schema),
+            profile=dict(self.profile),
+            files=list(files),
+            stored=stored,
+        )
 
 
 def describe_dataset(source: str | os.PathLike[str] | Any) -> DatasetDescription:
