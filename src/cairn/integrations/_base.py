@@ -172,7 +172,11 @@ def in_memory_arrays(named: Mapping[str, Any]) -> dict[str, Any] | None:
     array (numpy, a torch tensor, anything with ``__array__``) of one dimension or more, none
     of Python objects, all with the same first dimension, the rows. Else None: a generator,
     a ``tf.data`` or torch ``Dataset``, data of several lengths are not one table of arrays,
-    and training on them is no error to warn about."""
+    and training on them is no error to warn about.
+
+    Only shapes and dtypes are read, not the values: ``named_arrays`` (which ``log_dataset``
+    applies later, raising on the same cases) would copy a GPU tensor to the CPU here, at the
+    start of a fit, and hold the copy while it trains."""
     rows = set()
     for value in named.values():
         shape = getattr(value, "shape", None)

@@ -47,12 +47,12 @@ from typing import Any
 from cairn.client.run import Run
 from cairn.core.entities import ParamValue
 from cairn.core.models.signature import infer_signature
-from cairn.core.params import same_param_value
 from cairn.integrations._base import (
     MODEL_NAME,
     Guard,
     configure,
     in_memory_arrays,
+    log_new_params,
     settings_of,
     training_run,
 )
@@ -153,7 +153,7 @@ class CairnCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._owned = stack
         self._run = run
         if run is not None:
-            _log_new_params(run, self._params())
+            log_new_params(run, self._params())
 
     def _params(self) -> dict[str, ParamValue]:
         params: dict[str, Any] = {"epochs": self.params.get("epochs")}
@@ -307,7 +307,7 @@ def _fit_in_run(
                 bound.arguments["callbacks"] = [*callbacks, callback]
         split = bound.arguments.get("validation_split")
         if isinstance(split, int | float) and split > 0:  # the train dataset holds these rows too
-            guard.call(_log_new_params, run, {"validation_split": float(split)})
+            guard.call(log_new_params, run, {"validation_split": float(split)})
         if callback is None or not settings_of(INTEGRATION).log_datasets:
             return fit(*bound.args, **bound.kwargs)
         # Only found here; digested by the callback once the fit has ended.
@@ -341,15 +341,6 @@ def _prepare_model_logging() -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _log_new_params(run: Run, params: Mapping[str, ParamValue]) -> None:
-    """Params the run does not hold yet, or holds with the same value: a second fit logged
-    into one open run keeps the first fit's values rather than failing on immutability."""
-    held = run.config
-    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
-    if fresh:
-        run.log_params(fresh)
 
 
 def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:

@@ -48,12 +48,12 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from cairn.client.run import Run
-from cairn.core.params import same_param_value
 from cairn.integrations._base import (
     MODEL_NAME,
     Guard,
     configure,
     in_memory_arrays,
+    log_new_params,
     settings_of,
     training_run,
 )
@@ -136,7 +136,7 @@ class _CairnLogging:
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
         run = self._current_run()
         if run is not None:
-            Guard.of(INTEGRATION).call(_log_new_params, run, loggable_params(flat_params(params)))
+            Guard.of(INTEGRATION).call(log_new_params, run, loggable_params(flat_params(params)))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         # Every logged step comes here: a few microseconds, the metrics only queued.
@@ -249,15 +249,6 @@ def _close(opened: contextlib.AbstractContextManager[Run | None], status: str) -
         return
     error = sys.exc_info()[1] or RuntimeError("training failed")
     opened.__exit__(type(error), error, error.__traceback__)
-
-
-def _log_new_params(run: Run, params: Mapping[str, Any]) -> None:
-    """Params the run does not hold yet, or holds with the same value: a second trainer call
-    into one open run keeps the first call's values rather than failing on immutability."""
-    held = run.config
-    fresh = {key: value for key, value in params.items() if key not in held or same_param_value(held[key], value)}
-    if fresh:
-        run.log_params(fresh)
 
 
 def flat_params(params: Any, prefix: str = "") -> dict[str, Any]:
